@@ -1,0 +1,3 @@
+module github.com/rostersync/rostersync
+
+go 1.26.8
