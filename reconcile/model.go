@@ -1,0 +1,126 @@
+// Package reconcile computes and applies the difference between the desired
+// state (what the sources say) and the current state (what the platform holds).
+//
+// Diff is pure and deterministic: it turns a desired Snapshot, a current
+// Snapshot, the ownership ledger and a Policy into a Plan. Apply is the only
+// code that calls a Target's write methods. A dry run is a Plan that is never
+// applied.
+package reconcile
+
+import (
+	"slices"
+	"strings"
+)
+
+// User is a person on the platform.
+//
+// In desired state Key is the source's stable key and Team is a team Key. In
+// current state ID is the platform id and Team is the platform group id.
+type User struct {
+	ID           string   `json:"id,omitempty"`
+	Key          string   `json:"key,omitempty"`
+	ThirdPartyID string   `json:"third_party_id,omitempty"`
+	Username     string   `json:"username"`
+	Email        string   `json:"email,omitempty"`
+	Forename     string   `json:"forename"`
+	Surname      string   `json:"surname"`
+	StartDate    string   `json:"start_date,omitempty"` // YYYY-MM-DD
+	Active       bool     `json:"active"`
+	Roles        []string `json:"roles"`            // role machine names, sorted
+	Team         string   `json:"team,omitempty"`   // team key (desired) or group id (current)
+	Queues       []string `json:"queues,omitempty"` // work-queue template names, sorted
+	// Origin says where a desired user came from ("people.csv:12").
+	Origin string `json:"origin,omitempty"`
+}
+
+// Team is a group in the platform's hierarchy.
+//
+// In desired state Key is the stable key and Parent the parent's Key ("" for
+// a child of the root). In current state ID is the platform id and Parent the
+// parent's platform id ("" for the root itself).
+type Team struct {
+	ID     string `json:"id,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Name   string `json:"name"`
+	Parent string `json:"parent,omitempty"`
+	Level  string `json:"level"`
+	Active bool   `json:"active"`
+	Origin string `json:"origin,omitempty"`
+}
+
+// Queue is a work-queue template and the platform ids of its agents.
+type Queue struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Active bool     `json:"active"`
+	Agents []string `json:"agents"`
+}
+
+// Snapshot is a whole state: desired (from sources) or current (from a target).
+type Snapshot struct {
+	Users  []User  `json:"users"`
+	Teams  []Team  `json:"teams"`
+	Queues []Queue `json:"queues,omitempty"`
+	// Incomplete lists why the desired state cannot be trusted to be whole
+	// (a source was partial). When non-empty no departure is inferred.
+	Incomplete []string `json:"incomplete,omitempty"`
+}
+
+// Ownership is the ledger's view that Diff needs: which platform objects
+// rostersync created or adopted, by stable key.
+type Ownership struct {
+	Users map[string]string `json:"users"` // user key → platform id
+	Teams map[string]string `json:"teams"` // team key → platform id
+}
+
+// NewOwnership returns an empty Ownership.
+func NewOwnership() Ownership {
+	return Ownership{Users: map[string]string{}, Teams: map[string]string{}}
+}
+
+// UserOwner returns the key owning platform user id, if any.
+func (o Ownership) UserOwner(id string) (string, bool) { return ownerOf(o.Users, id) }
+
+// TeamOwner returns the key owning platform group id, if any.
+func (o Ownership) TeamOwner(id string) (string, bool) { return ownerOf(o.Teams, id) }
+
+func ownerOf(m map[string]string, id string) (string, bool) {
+	for k, v := range m {
+		if v == id {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// Field names a user or team attribute that an update may change.
+type Field string
+
+// Fields of users and teams.
+const (
+	FieldForename     Field = "forename"
+	FieldSurname      Field = "surname"
+	FieldUsername     Field = "username"
+	FieldEmail        Field = "email"
+	FieldThirdPartyID Field = "third_party_id"
+	FieldStartDate    Field = "start_date"
+	FieldActive       Field = "active"
+	FieldRoles        Field = "roles"
+	FieldTeam         Field = "team"
+	FieldName         Field = "name"
+	FieldParent       Field = "parent"
+	FieldLevel        Field = "level"
+)
+
+// normRoles returns roles lower-cased, de-duplicated and sorted.
+func normRoles(rs []string) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		r = strings.ToLower(strings.TrimSpace(r))
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

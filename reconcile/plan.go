@@ -1,0 +1,189 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Action is what an operation does. Its rune is its own symbol in text plans.
+type Action rune
+
+// Actions.
+const (
+	ActionCreate     Action = '+'
+	ActionUpdate     Action = '~'
+	ActionAdopt      Action = '&'
+	ActionDeactivate Action = '-'
+)
+
+var actionNames = map[Action]string{
+	ActionCreate:     "create",
+	ActionUpdate:     "update",
+	ActionAdopt:      "adopt",
+	ActionDeactivate: "deactivate",
+}
+
+// String returns the action's name ("create").
+func (a Action) String() string {
+	if n, ok := actionNames[a]; ok {
+		return n
+	}
+	return fmt.Sprintf("Action(%q)", rune(a))
+}
+
+// MarshalText encodes the action by name.
+func (a Action) MarshalText() ([]byte, error) {
+	if _, ok := actionNames[a]; !ok {
+		return nil, fmt.Errorf("unknown action %q", rune(a))
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText decodes an action name.
+func (a *Action) UnmarshalText(b []byte) error {
+	for k, v := range actionNames {
+		if v == string(b) {
+			*a = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown action %q", b)
+}
+
+// Kind is the kind of object an operation touches.
+type Kind string
+
+// Kinds.
+const (
+	KindUser  Kind = "user"
+	KindTeam  Kind = "team"
+	KindQueue Kind = "queue"
+)
+
+// Status says whether an operation will be applied.
+type Status string
+
+// Statuses. An empty status means the operation is ready to apply.
+const (
+	StatusReady Status = ""
+	// StatusHeld: dangerous, waiting for approval.
+	StatusHeld Status = "held"
+	// StatusSuppressed: not applied this pass (e.g. a deactivation from an incomplete source).
+	StatusSuppressed Status = "suppressed"
+	// StatusUnsupported: the target has no way to do it.
+	StatusUnsupported Status = "unsupported"
+)
+
+// Change is one attribute's old and new value, rendered for people.
+type Change struct {
+	Field Field  `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Op is one operation of a plan.
+type Op struct {
+	Action Action `json:"action"`
+	Kind   Kind   `json:"kind"`
+	// Key is the stable source key of the object (a user or team key, or a
+	// queue name).
+	Key string `json:"key"`
+	// ID is the platform id of an existing object; empty for creates.
+	ID string `json:"id,omitempty"`
+	// Name is a human label: a username, a team name, a queue name.
+	Name    string   `json:"name"`
+	Changes []Change `json:"changes,omitempty"`
+	Reason  string   `json:"reason"`
+	Status  Status   `json:"status,omitempty"`
+	// Fields are the platform fields an update writes (derived from Changes).
+	Fields []Field `json:"fields,omitempty"`
+	// User and Team carry the desired object for creates and updates; their
+	// Team/Parent are keys, resolved to ids when applied.
+	User *User `json:"user,omitempty"`
+	Team *Team `json:"team,omitempty"`
+	// Add and Remove are user keys joining or leaving a queue.
+	Add    []string `json:"add,omitempty"`
+	Remove []string `json:"remove,omitempty"`
+	// Fingerprint is a digest of the platform object as it was planned
+	// against; a saved plan is refused if it changed since.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// Ready reports whether Apply should execute the operation.
+func (o *Op) Ready() bool { return o.Status == StatusReady }
+
+// Summary counts a plan's operations.
+type Summary struct {
+	Create      int `json:"create"`
+	Update      int `json:"update"`
+	Adopt       int `json:"adopt"`
+	Deactivate  int `json:"deactivate"`
+	Held        int `json:"held"`
+	Suppressed  int `json:"suppressed"`
+	Unsupported int `json:"unsupported"`
+	Unchanged   int `json:"unchanged"`
+}
+
+// Changes is the number of operations that would be applied.
+func (s Summary) Changes() int { return s.Create + s.Update + s.Adopt + s.Deactivate }
+
+// Problem is something in the desired state that cannot be planned, such as
+// an agent mapped to a group that is not at the agent level.
+type Problem struct {
+	Kind    Kind   `json:"kind"`
+	Key     string `json:"key"`
+	Message string `json:"message"`
+}
+
+// Plan is the result of Diff: data, sorted, every op with a reason.
+type Plan struct {
+	FormatVersion int       `json:"format_version"`
+	Target        string    `json:"target"`
+	CreatedAt     time.Time `json:"created_at"`
+	Ops           []Op      `json:"ops"`
+	Summary       Summary   `json:"summary"`
+	// Notes explain plan-wide decisions (suppressed deactivations and why).
+	Notes    []string  `json:"notes,omitempty"`
+	Problems []Problem `json:"problems,omitempty"`
+	// TeamIDs resolves team keys to platform ids known when the plan was made.
+	TeamIDs map[string]string `json:"team_ids"`
+	// UserIDs resolves user keys to platform ids known when the plan was made.
+	UserIDs map[string]string `json:"user_ids"`
+	// QueueIDs resolves queue names to platform ids.
+	QueueIDs map[string]string `json:"queue_ids,omitempty"`
+	// Requests counts the platform calls the plan needs, by endpoint.
+	Requests map[string]int `json:"requests,omitempty"`
+}
+
+// PlanFormatVersion is the version of the JSON plan schema.
+const PlanFormatVersion = 1
+
+// Empty reports whether nothing would be applied.
+func (p *Plan) Empty() bool { return p.Summary.Changes() == 0 }
+
+// ReadyOps returns the operations Apply would execute.
+func (p *Plan) ReadyOps() []Op {
+	var out []Op
+	for _, o := range p.Ops {
+		if o.Ready() {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Encode returns the plan as indented JSON.
+func (p *Plan) Encode() ([]byte, error) { return json.MarshalIndent(p, "", "  ") }
+
+// DecodePlan reads a plan written by Encode.
+func DecodePlan(b []byte) (*Plan, error) {
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode plan: %w", err)
+	}
+	if p.FormatVersion != PlanFormatVersion {
+		return nil, fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", p.FormatVersion, PlanFormatVersion)
+	}
+	return &p, nil
+}

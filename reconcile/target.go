@@ -1,0 +1,27 @@
+package reconcile
+
+import "context"
+
+// Target is a QA platform. Its client implements it; Apply is the only caller
+// of the write methods.
+type Target interface {
+	// Name identifies the target in plans and logs ("evaluagent").
+	Name() string
+	// List reads the platform's users (with role machine names and team
+	// group id), groups (inactive included) and work-queue templates.
+	List(ctx context.Context) (*Snapshot, error)
+
+	// CreateUser creates u; u.Team is a platform group id. It returns the new id.
+	CreateUser(ctx context.Context, u User) (string, error)
+	// UpdateUser changes only the named fields of user id to their values in
+	// u, in one request. u.Team is a platform group id.
+	UpdateUser(ctx context.Context, id string, u User, fields []Field) error
+	// CreateTeam creates t; t.Parent is a platform group id. It returns the new id.
+	CreateTeam(ctx context.Context, t Team) (string, error)
+	// UpdateTeam changes only the named fields of group id (name, parent, active).
+	UpdateTeam(ctx context.Context, id string, t Team, fields []Field) error
+	// AddQueueAgents and RemoveQueueAgents change a work-queue template's
+	// agents by platform user id, touching nobody else.
+	AddQueueAgents(ctx context.Context, queueID string, userIDs []string) error
+	RemoveQueueAgents(ctx context.Context, queueID string, userIDs []string) error
+}
