@@ -25,3 +25,11 @@ type Target interface {
 	AddQueueAgents(ctx context.Context, queueID string, userIDs []string) error
 	RemoveQueueAgents(ctx context.Context, queueID string, userIDs []string) error
 }
+
+// Batcher is implemented by targets whose writes travel together in one
+// request (Agent IQ's CSV import). When a target implements it, Apply hands
+// it every ready operation at once instead of calling the per-object methods.
+// It returns one error per operation, in order (nil for success).
+type Batcher interface {
+	ApplyBatch(ctx context.Context, ops []Op) []error
+}
