@@ -60,6 +60,9 @@ type Queue struct {
 type Snapshot struct {
 	Users  []User  `json:"users"`
 	Teams  []Team  `json:"teams"`
+	// Queues: in current state every template with its agents; in desired
+	// state the templates the mapping manages (by Name), whose membership
+	// rostersync keeps in line. Templates not listed are never touched.
 	Queues []Queue `json:"queues,omitempty"`
 	// Incomplete lists why the desired state cannot be trusted to be whole
 	// (a source was partial). When non-empty no departure is inferred.

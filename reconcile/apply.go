@@ -1,0 +1,361 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+)
+
+// Ledger records what rostersync owns. Apply records every create and
+// adoption as soon as the platform confirms it.
+type Ledger interface {
+	Own(ctx context.Context, kind Kind, key, id, how string) error
+}
+
+// ApplyOptions tune Apply.
+type ApplyOptions struct {
+	Ledger Ledger
+	Logger *slog.Logger
+	// MaxFailures stops the apply after this many failed operations
+	// (default 25); the rest are reported as not attempted.
+	MaxFailures int
+	// OnOp is called after each operation with its position, for progress.
+	OnOp func(done, total int, op *Op, err error)
+}
+
+// OpError is a failed operation.
+type OpError struct {
+	Op  Op
+	Err error
+}
+
+func (e *OpError) Error() string {
+	return fmt.Sprintf("%s %s %q: %v", e.Op.Action, e.Op.Kind, e.Op.Name, e.Err)
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// Fatal is implemented by errors after which no further request can succeed
+// (bad credentials, a rate-limit wait beyond the ceiling).
+type Fatal interface{ Fatal() bool }
+
+// Result is what Apply did.
+type Result struct {
+	Applied   int
+	Failed    []*OpError
+	Skipped   int // not attempted: a dependency failed, or the apply stopped
+	CreatedID map[string]string
+}
+
+// Err joins the failures, or returns nil.
+func (r *Result) Err() error {
+	if len(r.Failed) == 0 {
+		return nil
+	}
+	errs := make([]error, len(r.Failed))
+	for i, f := range r.Failed {
+		errs[i] = f
+	}
+	return errors.Join(errs...)
+}
+
+// ErrDependency marks an operation skipped because one it depends on failed.
+var ErrDependency = errors.New("skipped: an operation it depends on did not succeed")
+
+// Apply executes the plan's ready operations against the target in plan
+// order. It is the only caller of the target's write methods. It goes on
+// past a failed operation (up to MaxFailures) and reports every failure; it
+// stops at once on a Fatal error or a cancelled context.
+func Apply(ctx context.Context, plan *Plan, t Target, opt ApplyOptions) *Result {
+	if opt.MaxFailures <= 0 {
+		opt.MaxFailures = 25
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ops := plan.ReadyOps()
+	res := &Result{CreatedID: map[string]string{}}
+	if b, ok := t.(Batcher); ok {
+		errs := b.ApplyBatch(ctx, ops)
+		for i, err := range errs {
+			if err != nil {
+				res.Failed = append(res.Failed, &OpError{Op: ops[i], Err: err})
+			} else {
+				res.Applied++
+			}
+			if opt.OnOp != nil {
+				opt.OnOp(i+1, len(ops), &ops[i], err)
+			}
+		}
+		return res
+	}
+	a := &applier{t: t, opt: opt, plan: plan,
+		teamIDs: copyMap(plan.TeamIDs), userIDs: copyMap(plan.UserIDs), res: res}
+	for i := range ops {
+		op := &ops[i]
+		if len(res.Failed) >= opt.MaxFailures || ctx.Err() != nil {
+			res.Skipped += len(ops) - i
+			break
+		}
+		err := a.do(ctx, op)
+		switch {
+		case errors.Is(err, ErrDependency):
+			res.Skipped++
+			log.Warn("operation skipped", "action", op.Action.String(), "kind", op.Kind, "name", op.Name, "why", err)
+		case err != nil:
+			res.Failed = append(res.Failed, &OpError{Op: *op, Err: err})
+			log.Error("operation failed", "action", op.Action.String(), "kind", op.Kind, "name", op.Name, "err", err)
+		default:
+			res.Applied++
+		}
+		if opt.OnOp != nil {
+			opt.OnOp(i+1, len(ops), op, err)
+		}
+		var f Fatal
+		if errors.As(err, &f) && f.Fatal() {
+			res.Skipped += len(ops) - i - 1
+			break
+		}
+	}
+	return res
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+type applier struct {
+	t       Target
+	opt     ApplyOptions
+	plan    *Plan
+	teamIDs map[string]string
+	userIDs map[string]string
+	res     *Result
+}
+
+func (a *applier) own(ctx context.Context, kind Kind, key, id, how string) error {
+	if a.opt.Ledger == nil {
+		return nil
+	}
+	if err := a.opt.Ledger.Own(ctx, kind, key, id, how); err != nil {
+		return fmt.Errorf("record ownership of %s %q: %w", kind, key, err)
+	}
+	return nil
+}
+
+func (a *applier) team(key string) (string, error) {
+	if key == "" && a.teamIDs[""] == "" {
+		return "", nil
+	}
+	id, ok := a.teamIDs[key]
+	if !ok || id == "" {
+		return "", fmt.Errorf("team %q: %w", key, ErrDependency)
+	}
+	return id, nil
+}
+
+// resolved returns a copy of the desired user with its team key replaced by
+// the platform group id.
+func (a *applier) resolved(u *User) (User, error) {
+	c := *u
+	if c.Team != "" {
+		id, err := a.team(c.Team)
+		if err != nil {
+			return c, err
+		}
+		c.Team = id
+	}
+	return c, nil
+}
+
+func (a *applier) do(ctx context.Context, op *Op) error {
+	switch op.Kind {
+	case KindTeam:
+		return a.doTeam(ctx, op)
+	case KindUser:
+		return a.doUser(ctx, op)
+	case KindQueue:
+		return a.doQueue(ctx, op)
+	}
+	return fmt.Errorf("unknown kind %q", op.Kind)
+}
+
+func (a *applier) doTeam(ctx context.Context, op *Op) error {
+	switch op.Action {
+	case ActionCreate:
+		t := *op.Team
+		parent, err := a.team(t.Parent)
+		if err != nil {
+			return err
+		}
+		t.Parent = parent
+		id, err := a.t.CreateTeam(ctx, t)
+		if err != nil {
+			return err
+		}
+		a.teamIDs[op.Key] = id
+		a.res.CreatedID[string(KindTeam)+":"+op.Key] = id
+		return a.own(ctx, KindTeam, op.Key, id, "created")
+	case ActionDeactivate:
+		return a.t.UpdateTeam(ctx, op.ID, Team{Active: false}, []Field{FieldActive})
+	}
+	var t Team
+	if op.Team != nil {
+		t = *op.Team
+	}
+	if slices.Contains(op.Fields, FieldParent) {
+		parent, err := a.team(t.Parent)
+		if err != nil {
+			return err
+		}
+		t.Parent = parent
+	}
+	if len(op.Fields) > 0 {
+		if err := a.t.UpdateTeam(ctx, op.ID, t, op.Fields); err != nil {
+			return err
+		}
+	}
+	if op.Action == ActionAdopt {
+		return a.own(ctx, KindTeam, op.Key, op.ID, "adopted")
+	}
+	return nil
+}
+
+func (a *applier) doUser(ctx context.Context, op *Op) error {
+	switch op.Action {
+	case ActionCreate:
+		u, err := a.resolved(op.User)
+		if err != nil {
+			return err
+		}
+		id, err := a.t.CreateUser(ctx, u)
+		if err != nil {
+			return err
+		}
+		a.userIDs[op.Key] = id
+		a.res.CreatedID[string(KindUser)+":"+op.Key] = id
+		return a.own(ctx, KindUser, op.Key, id, "created")
+	case ActionDeactivate:
+		return a.t.UpdateUser(ctx, op.ID, User{ID: op.ID, Active: false}, []Field{FieldActive})
+	}
+	if len(op.Fields) > 0 {
+		u, err := a.resolved(op.User)
+		if err != nil {
+			return err
+		}
+		if err := a.t.UpdateUser(ctx, op.ID, u, op.Fields); err != nil {
+			return err
+		}
+	}
+	if op.Action == ActionAdopt {
+		return a.own(ctx, KindUser, op.Key, op.ID, "adopted")
+	}
+	return nil
+}
+
+func (a *applier) doQueue(ctx context.Context, op *Op) error {
+	ids := func(keys []string) ([]string, error) {
+		out := make([]string, 0, len(keys))
+		var missing []string
+		for _, k := range keys {
+			if id := a.userIDs[k]; id != "" {
+				out = append(out, id)
+			} else {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 && len(out) == 0 {
+			return nil, fmt.Errorf("users %s: %w", strings.Join(missing, ", "), ErrDependency)
+		}
+		return out, nil
+	}
+	if len(op.Add) > 0 {
+		add, err := ids(op.Add)
+		if err != nil {
+			return err
+		}
+		if err := a.t.AddQueueAgents(ctx, op.ID, add); err != nil {
+			return err
+		}
+	}
+	if len(op.Remove) > 0 {
+		rm, err := ids(op.Remove)
+		if err != nil {
+			return err
+		}
+		if err := a.t.RemoveQueueAgents(ctx, op.ID, rm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StaleError says a saved plan no longer matches the platform.
+type StaleError struct {
+	Reasons []string
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("the saved plan is stale: %d object(s) changed on the platform since it was made: %s; make a new plan",
+		len(e.Reasons), strings.Join(e.Reasons, "; "))
+}
+
+// Verify checks that every object a saved plan touches is as it was when the
+// plan was made, and that nothing it would create has appeared since. It
+// returns a *StaleError listing every difference.
+func Verify(plan *Plan, current *Snapshot) error {
+	users := indexUsers(current.Users)
+	teams := make(map[string]*Team, len(current.Teams))
+	for i := range current.Teams {
+		teams[current.Teams[i].ID] = &current.Teams[i]
+	}
+	queues := make(map[string]*Queue, len(current.Queues))
+	for i := range current.Queues {
+		queues[current.Queues[i].ID] = &current.Queues[i]
+	}
+	var reasons []string
+	for _, op := range plan.ReadyOps() {
+		label := fmt.Sprintf("%s %q", op.Kind, op.Name)
+		switch {
+		case op.Kind == KindQueue:
+			if queues[op.ID] == nil {
+				reasons = append(reasons, label+" no longer exists")
+			}
+		case op.Action == ActionCreate && op.Kind == KindUser:
+			u := op.User
+			if users.byUsername[strings.ToLower(u.Username)] != nil ||
+				u.Email != "" && users.byEmail[strings.ToLower(u.Email)] != nil ||
+				u.ThirdPartyID != "" && users.byTPID[u.ThirdPartyID] != nil {
+				reasons = append(reasons, label+" now exists")
+			}
+		case op.Action == ActionCreate && op.Kind == KindTeam:
+			parent := plan.TeamIDs[op.Team.Parent]
+			for _, t := range teams {
+				if parent != "" && t.Parent == parent && strings.EqualFold(t.Name, op.Team.Name) {
+					reasons = append(reasons, label+" now exists")
+					break
+				}
+			}
+		case op.Kind == KindUser:
+			if u := users.byID[op.ID]; u == nil || Fingerprint(u) != op.Fingerprint {
+				reasons = append(reasons, label+" changed")
+			}
+		case op.Kind == KindTeam:
+			if t := teams[op.ID]; t == nil || Fingerprint(t) != op.Fingerprint {
+				reasons = append(reasons, label+" changed")
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		return &StaleError{Reasons: reasons}
+	}
+	return nil
+}

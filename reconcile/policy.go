@@ -1,0 +1,68 @@
+package reconcile
+
+import "fmt"
+
+// Mode decides which kinds of operation a plan may contain.
+type Mode string
+
+// Modes, after external-dns's policies.
+const (
+	// ModeSync creates, updates and deactivates.
+	ModeSync Mode = "sync"
+	// ModeUpsertOnly creates and updates, never deactivates.
+	ModeUpsertOnly Mode = "upsert-only"
+	// ModeCreateOnly only creates.
+	ModeCreateOnly Mode = "create-only"
+)
+
+// ParseMode checks a mode name.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeSync, ModeUpsertOnly, ModeCreateOnly:
+		return m, nil
+	case "":
+		return ModeSync, nil
+	}
+	return "", fmt.Errorf("unknown mode %q (want sync, upsert-only or create-only)", s)
+}
+
+func (m Mode) allows(a Action) bool {
+	switch m {
+	case ModeCreateOnly:
+		return a == ActionCreate
+	case ModeUpsertOnly:
+		return a != ActionDeactivate
+	}
+	return true
+}
+
+// Policy is what Diff may do beyond computing the difference.
+type Policy struct {
+	// Mode limits the actions planned; the zero value is ModeSync.
+	Mode Mode
+	// Adopt lets Diff take ownership of a platform user that matches a
+	// desired user by username or email but is not yet owned. A match by
+	// third_party_id (the source's own id) is adopted regardless.
+	Adopt bool
+	// AgentRole is the machine name of the role that puts a user in a team
+	// (default "agent"); AgentLevel is the level of the groups agents sit in
+	// (default "Team").
+	AgentRole  string
+	AgentLevel string
+	// Protected reports users that must never be touched (break-glass and
+	// service accounts). Nil protects nobody.
+	Protected func(User) bool
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.Mode == "" {
+		p.Mode = ModeSync
+	}
+	if p.AgentRole == "" {
+		p.AgentRole = "agent"
+	}
+	if p.AgentLevel == "" {
+		p.AgentLevel = "Team"
+	}
+	return p
+}
