@@ -58,8 +58,8 @@ type Queue struct {
 
 // Snapshot is a whole state: desired (from sources) or current (from a target).
 type Snapshot struct {
-	Users  []User  `json:"users"`
-	Teams  []Team  `json:"teams"`
+	Users []User `json:"users"`
+	Teams []Team `json:"teams"`
 	// Queues: in current state every template with its agents; in desired
 	// state the templates the mapping manages (by Name), whose membership
 	// rostersync keeps in line. Templates not listed are never touched.
