@@ -428,15 +428,16 @@ func (d *differ) users() {
 		}
 		d.planned[w.Key] = w
 		ch := d.userChanges(cur, w, false)
+		if owned && len(ch) == 0 {
+			d.plan.Summary.Unchanged++
+			continue
+		}
 		op := Op{Kind: KindUser, Key: w.Key, ID: cur.ID, Name: w.Username, User: w, Changes: ch,
 			Fields: fieldsOf(ch), Fingerprint: Fingerprint(cur)}
 		switch {
 		case !owned:
 			op.Action = ActionAdopt
 			op.Reason = fmt.Sprintf("platform user %q matches by %s; taking ownership", cur.Username, how)
-		case len(ch) == 0:
-			d.plan.Summary.Unchanged++
-			continue
 		case !w.Active && cur.Active:
 			op.Action = ActionDeactivate
 			op.Reason = "inactive in source" + origin(w.Origin)
