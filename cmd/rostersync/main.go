@@ -1,3 +1,146 @@
+// Command rostersync keeps a QA platform's users and teams in line with the
+// directory an organisation trusts.
+//
+// main is tiny: realMain does the work and returns an error; only main
+// exits. Plans go to standard output, logs to standard error.
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &cli{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		lookupEnv: os.LookupEnv, interactive: isTerminal(os.Stdin) && isTerminal(os.Stderr),
+		now: time.Now,
+	})
+	stop()
+	os.Exit(code)
+}
+
+// cli is the process's outside world, injected so tests can drive realMain.
+type cli struct {
+	stdin       io.Reader
+	stdout      io.Writer
+	stderr      io.Writer
+	lookupEnv   func(string) (string, bool)
+	interactive bool
+	now         func() time.Time
+}
+
+// exitError carries an exit code other than 1; a nil err prints nothing.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, c *cli) int {
+	err := realMain(ctx, args, c)
+	var ex *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &ex):
+		if ex.err != nil {
+			fmt.Fprintf(c.stderr, "rostersync: %v\n", ex.err)
+		}
+		return ex.code
+	}
+	fmt.Fprintf(c.stderr, "rostersync: %v\n", err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+type command struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, c *cli) error
+}
+
+func commands() []command {
+	return []command{
+		{"plan", "show what would change on the platform (a dry run)", cmdPlan},
+		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
+		{"demo", "sync the bundled demo CSV into an in-process simulator", cmdDemo},
+		{"simulator", "serve the Evaluagent simulator over HTTP", cmdSimulator},
+		{"version", "print the version", cmdVersion},
+	}
+}
+
+const usageHead = `rostersync keeps a QA platform (Evaluagent) in line with your directory.
+
+Usage: rostersync <command> [flags]
+
+Commands:
+`
+
+const usageTail = `
+Configuration comes from ROSTERSYNC_* environment variables and the
+configuration file they name (ROSTERSYNC_MAPPING); see README.md and
+systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
+`
+
+func usage(w io.Writer) {
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+	}
+	b.WriteString(usageTail)
+	io.WriteString(w, b.String())
+}
+
+func realMain(ctx context.Context, args []string, c *cli) error {
+	if len(args) == 0 {
+		usage(c.stderr)
+		return errUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		usage(c.stdout)
+		return nil
+	}
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return cmd.run(ctx, args[1:], c)
+		}
+	}
+	fmt.Fprintf(c.stderr, "rostersync: unknown command %q\n\n", name)
+	usage(c.stderr)
+	return errUsage
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func cmdVersion(_ context.Context, _ []string, c *cli) error {
+	fmt.Fprintf(c.stdout, "rostersync %s\n", version)
+	return nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

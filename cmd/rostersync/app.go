@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/mapping"
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/sources"
+	csvsource "github.com/rostersync/rostersync/sources/csv"
+	"github.com/rostersync/rostersync/state"
+)
+
+// app is the composition root of one command: configuration, sources,
+// mapping, the platform client and the state store.
+type app struct {
+	c       *cli
+	env     *config.Env
+	file    *config.File
+	rules   *mapping.Rules
+	sources []sources.Source
+	target  *evaluagent.Client
+	db      *state.DB
+	log     *slog.Logger
+	policy  reconcile.Policy
+}
+
+func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
+	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
+	if err != nil {
+		return nil, err
+	}
+	if flags.config != "" {
+		env.Mapping = flags.config
+	}
+	if flags.stateDir != "" {
+		env.StateDir = flags.stateDir
+	}
+	if flags.logLevel != "" {
+		env.LogLevel = flags.logLevel
+	}
+	if flags.logFormat != "" {
+		env.LogFormat = flags.logFormat
+	}
+	if err := env.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
+	}
+	level, err := env.Level()
+	if err != nil {
+		return nil, err
+	}
+	_, journald := c.lookupEnv("JOURNAL_STREAM")
+	log, err := newLogger(c.stderr, env.LogFormat, level, c.interactive, journald)
+	if err != nil {
+		return nil, err
+	}
+	file, err := config.LoadFile(env.Mapping)
+	if err != nil {
+		return nil, err
+	}
+	if err := file.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
+	}
+	rules, err := mapping.Compile(file.Mapping)
+	if err != nil {
+		return nil, fmt.Errorf("mapping in %s:\n%w", env.Mapping, err)
+	}
+	srcs, err := buildSources(file)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := env.Evaluagent.Secret(c.lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	target, err := evaluagent.New(evaluagent.Config{
+		Region:     env.Evaluagent.Region,
+		BaseURL:    env.Evaluagent.BaseURL,
+		KeyID:      env.Evaluagent.KeyID,
+		KeySecret:  secret,
+		AgentLevel: env.Evaluagent.AgentLevel,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	mode, err := reconcile.ParseMode(env.Evaluagent.Mode)
+	if err != nil {
+		return nil, fmt.Errorf("ROSTERSYNC_EVALUAGENT_MODE: %w", err)
+	}
+	db, err := state.Open(env.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	return &app{
+		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
+		policy: reconcile.Policy{
+			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
+			Protected: func(u reconcile.User) bool { return rules.Excludes(u.Username) },
+		},
+	}, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func buildSources(file *config.File) ([]sources.Source, error) {
+	required := file.Mapping.Attributes()
+	var out []sources.Source
+	var errs []error
+	for _, sc := range file.Sources {
+		switch sc.Type {
+		case config.TypeCSV:
+			delim := ','
+			if sc.CSV.Delimiter != "" {
+				delim = []rune(sc.CSV.Delimiter)[0]
+			}
+			s, err := csvsource.New(sc.Name, csvsource.Config{
+				Path: sc.CSV.Path, Delimiter: delim, Key: sc.CSV.Key, Required: required, MinRows: sc.CSV.MinRows,
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("source %s: %w", sc.Name, err))
+				continue
+			}
+			out = append(out, s)
+		default:
+			errs = append(errs, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// desired reads every source and maps the records. A source that fails
+// aborts the pass: nothing is planned from a source that could not be read.
+func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
+	var snaps []*sources.Snapshot
+	for _, s := range a.sources {
+		snap, err := s.Fetch(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", s.Name(), err)
+		}
+		if !snap.Health.Complete {
+			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
+		}
+		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
+		snaps = append(snaps, snap)
+	}
+	res := a.rules.Map(snaps)
+	for _, p := range res.Problems {
+		a.log.Warn("mapping problem", "problem", p.String())
+	}
+	return res.Desired, nil
+}
+
+// plan makes a plan: sources, mapping, the platform's listing, the ledger.
+func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
+	desired, err := a.desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	current, err := a.target.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	}
+	own, err := a.ownership(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan := reconcile.Diff(desired, current, own, a.policy, a.c.now())
+	plan.Target = a.target.Name()
+	for _, p := range plan.Problems {
+		a.log.Warn("plan problem", "kind", p.Kind, "key", p.Key, "problem", p.Message)
+	}
+	return plan, nil
+}
+
+func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
+	l, err := a.db.Ledger(ctx, a.target.Name())
+	if err != nil {
+		return reconcile.Ownership{}, err
+	}
+	own := reconcile.NewOwnership()
+	for k, v := range l[string(reconcile.KindUser)] {
+		own.Users[k] = v
+	}
+	for k, v := range l[string(reconcile.KindTeam)] {
+		own.Teams[k] = v
+	}
+	return own, nil
+}
+
+// loadSaved reads a saved plan and checks it against the platform now.
+func (a *app) loadSaved(ctx context.Context, path string) (*reconcile.Plan, error) {
+	b, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := reconcile.DecodePlan(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if plan.Target != a.target.Name() {
+		return nil, fmt.Errorf("%s: the plan is for target %q, this configuration's target is %q", path, plan.Target, a.target.Name())
+	}
+	current, err := a.target.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	}
+	if err := reconcile.Verify(plan, current); err != nil {
+		return nil, fmt.Errorf("%s: %w; nothing was written", path, err)
+	}
+	return plan, nil
+}
+
+type ledger struct {
+	db     *state.DB
+	target string
+}
+
+func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how string) error {
+	return l.db.Own(ctx, l.target, string(kind), key, id, how)
+}
+
+// apply runs a plan, logging one CHANGE line per operation.
+func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
+	total := len(plan.ReadyOps())
+	if total == 0 {
+		return &reconcile.Result{}, nil
+	}
+	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
+		Ledger: ledger{a.db, a.target.Name()},
+		Logger: a.log,
+		OnOp: func(done, total int, op *reconcile.Op, err error) {
+			if err == nil {
+				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
+			}
+		},
+	})
+	return res, nil
+}
+
+// opLine is the log line of one operation: "create user ada@example.com".
+func opLine(op *reconcile.Op) string {
+	var fields []string
+	for _, c := range op.Changes {
+		fields = append(fields, string(c.Field))
+	}
+	s := fmt.Sprintf("%s %s %s", op.Action, op.Kind, op.Name)
+	if op.Action == reconcile.ActionUpdate && len(fields) > 0 {
+		s += " (" + strings.Join(fields, ", ") + ")"
+	}
+	return s
+}
