@@ -1,0 +1,178 @@
+// Package config loads rostersync's configuration: the environment (every
+// variable prefixed ROSTERSYNC_), the mapping file (YAML, unknown keys are
+// errors) and secrets, which are only ever read from files.
+//
+// Nothing here talks to the network or starts a reconcile pass. Loading
+// decodes; Validate checks and reports every problem at once, each naming
+// the variable or key (and, for the file, the line) it concerns.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// EnvPrefix prefixes every environment variable rostersync reads.
+const EnvPrefix = "ROSTERSYNC_"
+
+// CredentialName is the systemd credential (LoadCredential=) that holds the
+// Evaluagent key secret when ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE is unset.
+const CredentialName = "evaluagent-key-secret"
+
+// Modes say which operations a pass may apply.
+const (
+	ModeSync       = "sync"        // create, update and deactivate
+	ModeUpsertOnly = "upsert-only" // create and update, never deactivate
+	ModeCreateOnly = "create-only" // only create
+)
+
+// Log formats.
+const (
+	LogFormatAuto = "auto" // text on a terminal, plain text under systemd
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// Env is the configuration read from the environment. The names below are
+// given without the ROSTERSYNC_ prefix.
+type Env struct {
+	// Mapping is the path of the YAML configuration file.
+	Mapping string `env:"MAPPING, default=/etc/rostersync/mapping.yaml"`
+	// StateDir holds the ledger, journal and run history. Default: the first
+	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else ./state.
+	StateDir string `env:"STATE_DIR"`
+	// LogLevel is debug, info, warn or error (slog syntax, as "debug-2").
+	LogLevel string `env:"LOG_LEVEL, default=info"`
+	// LogFormat is auto, text or json.
+	LogFormat string `env:"LOG_FORMAT, default=auto"`
+
+	Evaluagent Evaluagent `env:", prefix=EVALUAGENT_"`
+
+	// secretInEnv records that someone tried to pass the key secret in the
+	// environment, which Validate refuses.
+	secretInEnv bool
+}
+
+// Evaluagent configures the Evaluagent target. Names are without the
+// ROSTERSYNC_EVALUAGENT_ prefix.
+type Evaluagent struct {
+	// Region selects the Evaluagent instance ("eu", "us"); the client maps it
+	// to a base URL.
+	Region string `env:"REGION, default=eu"`
+	// BaseURL overrides the region's API base URL (the simulator, a proxy).
+	BaseURL string `env:"BASE_URL"`
+	// KeyID is the API key id (the basic-auth user name).
+	KeyID string `env:"KEY_ID"`
+	// KeySecretFile is the file holding the API key secret. Default:
+	// $CREDENTIALS_DIRECTORY/evaluagent-key-secret. The secret itself is
+	// never read from the environment or the command line.
+	KeySecretFile string `env:"KEY_SECRET_FILE"`
+	// AgentLevel is the hierarchy level whose groups hold agents.
+	AgentLevel string `env:"AGENT_LEVEL, default=Team"`
+	// Adopt lets a pass take ownership of platform users that match a source
+	// person but were not created by rostersync (a visible plan step).
+	Adopt bool `env:"ADOPT, default=false"`
+	// Mode is sync, upsert-only or create-only.
+	Mode string `env:"MODE, default=sync"`
+}
+
+// LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
+// production, envconfig.MapLookuper in tests). It fills defaults; Validate
+// checks the values.
+func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
+	if lookuper == nil {
+		lookuper = envconfig.OsLookuper()
+	}
+	var e Env
+	err := envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   &e,
+		Lookuper: envconfig.PrefixLookuper(EnvPrefix, lookuper),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	if e.StateDir == "" {
+		e.StateDir = "./state"
+		if sd, ok := lookuper.Lookup("STATE_DIRECTORY"); ok {
+			if first, _, _ := strings.Cut(sd, ":"); first != "" {
+				e.StateDir = first
+			}
+		}
+	}
+	if e.Evaluagent.KeySecretFile == "" {
+		if cd, ok := lookuper.Lookup("CREDENTIALS_DIRECTORY"); ok && cd != "" {
+			e.Evaluagent.KeySecretFile = filepath.Join(cd, CredentialName)
+		}
+	}
+	_, e.secretInEnv = lookuper.Lookup(EnvPrefix + "EVALUAGENT_KEY_SECRET")
+	return &e, nil
+}
+
+var regionRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+
+// Validate reports every problem with the environment at once.
+func (e *Env) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(e.Mapping) == "" {
+		bad("MAPPING", "required: the path of the mapping file")
+	}
+	if strings.TrimSpace(e.StateDir) == "" {
+		bad("STATE_DIR", "is blank")
+	}
+	if _, err := e.Level(); err != nil {
+		bad("LOG_LEVEL", "%q is not a level (debug, info, warn, error)", e.LogLevel)
+	}
+	switch e.LogFormat {
+	case LogFormatAuto, LogFormatText, LogFormatJSON:
+	default:
+		bad("LOG_FORMAT", "%q is not one of auto, text, json", e.LogFormat)
+	}
+	ea := e.Evaluagent
+	if !regionRE.MatchString(ea.Region) {
+		bad("EVALUAGENT_REGION", "%q is not a region name (as eu or us)", ea.Region)
+	}
+	if ea.BaseURL != "" {
+		u, err := url.Parse(ea.BaseURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("EVALUAGENT_BASE_URL", "%q is not an http(s) URL", ea.BaseURL)
+		} else if u.User != nil {
+			bad("EVALUAGENT_BASE_URL", "must not hold credentials; use EVALUAGENT_KEY_ID and the key secret file")
+		}
+	}
+	if strings.TrimSpace(ea.KeyID) == "" {
+		bad("EVALUAGENT_KEY_ID", "required: the Evaluagent API key id")
+	}
+	if ea.KeySecretFile == "" {
+		bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+	}
+	if e.secretInEnv {
+		bad("EVALUAGENT_KEY_SECRET", "secrets are not read from the environment; put the secret in a file and set %sEVALUAGENT_KEY_SECRET_FILE", EnvPrefix)
+	}
+	if strings.TrimSpace(ea.AgentLevel) == "" {
+		bad("EVALUAGENT_AGENT_LEVEL", "is blank")
+	}
+	switch ea.Mode {
+	case ModeSync, ModeUpsertOnly, ModeCreateOnly:
+	default:
+		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
+	}
+	return errors.Join(errs...)
+}
+
+// Level parses LogLevel.
+func (e *Env) Level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(e.LogLevel))
+	return l, err
+}

@@ -1,0 +1,455 @@
+package mapping
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/sources"
+)
+
+// Problem is a person or team that could not be mapped as the sources say.
+type Problem struct {
+	// Key is the person's key (or the team's key for a team conflict).
+	Key string `json:"key"`
+	// Origin is where the record came from ("people.csv:12").
+	Origin  string `json:"origin"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("%s: %s: %s", p.Origin, p.Key, p.Message)
+}
+
+// Result is the outcome of mapping a set of source snapshots.
+type Result struct {
+	// Desired is the state the platform should hold, users and teams sorted
+	// by key.
+	Desired *reconcile.Snapshot
+	// Problems lists everything that could not be mapped, in source order.
+	Problems []Problem
+	// Excluded lists the usernames of records that exclude matched, sorted.
+	Excluded []string
+	// OutOfScope counts the records that scope left out.
+	OutOfScope int
+}
+
+// Explanation says what the rules make of one record.
+type Explanation struct {
+	Key    string `json:"key"`
+	Origin string `json:"origin"`
+	// ExcludedBy names the exclude rule that matched, as
+	// "exclude.patterns[0] (^svc-)"; empty when none did.
+	ExcludedBy string `json:"excluded_by,omitempty"`
+	// InScope is true when the record is not excluded and every scope
+	// condition holds.
+	InScope bool `json:"in_scope"`
+	// OutOfScopeBy says which scope condition failed and why.
+	OutOfScopeBy string `json:"out_of_scope_by,omitempty"`
+	// User is the mapped user; nil when excluded, out of scope, or when
+	// there are problems.
+	User *reconcile.User `json:"user,omitempty"`
+	// Teams are the user's team and its ancestors, outermost first.
+	Teams []reconcile.Team `json:"teams,omitempty"`
+	// Problems say why the record could not be mapped.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// Explain maps one record on its own and says why it came out as it did.
+// Problems that need other records (duplicates, team conflicts) are found by
+// Map only.
+func (r *Rules) Explain(rec sources.Record) Explanation {
+	return r.mapRecord(&rec)
+}
+
+// Excludes reports whether username is one rostersync must never touch.
+// The reconciler uses it for platform users that no source mentions.
+func (r *Rules) Excludes(username string) bool {
+	return r.excludedBy(username) != ""
+}
+
+func (r *Rules) excludedBy(username string) string {
+	u := strings.ToLower(strings.TrimSpace(username))
+	if u == "" {
+		return ""
+	}
+	if r.exclUsers[u] {
+		return fmt.Sprintf("exclude.usernames (%s)", u)
+	}
+	for i, re := range r.exclPatterns {
+		if re.MatchString(strings.TrimSpace(username)) {
+			return fmt.Sprintf("exclude.patterns[%d] (%s)", i, re)
+		}
+	}
+	return ""
+}
+
+// Map turns source snapshots into the desired state. Nil snapshots are
+// skipped. Records are mapped source by source, each sorted by key, so the
+// first of two duplicates is the one kept.
+func (r *Rules) Map(snaps []*sources.Snapshot) *Result {
+	res := &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}}
+	byKey := map[string]string{}      // user key → origin
+	byUsername := map[string]string{} // lower-cased username → key
+	teams := map[string]reconcile.Team{}
+	unmapped := 0
+	problem := func(key, origin, format string, args ...any) {
+		res.Problems = append(res.Problems, Problem{Key: key, Origin: origin, Message: fmt.Sprintf(format, args...)})
+	}
+	for _, snap := range snaps {
+		if snap == nil {
+			continue
+		}
+		if !snap.Health.Complete {
+			reason := snap.Health.Reason
+			if reason == "" {
+				reason = "incomplete"
+			}
+			res.Desired.Incomplete = append(res.Desired.Incomplete, fmt.Sprintf("source %s: %s", snap.Source, reason))
+		}
+		recs := slices.Clone(snap.Records)
+		sources.SortRecords(recs)
+		for i := range recs {
+			rec := &recs[i]
+			ex := r.mapRecord(rec)
+			switch {
+			case ex.ExcludedBy != "":
+				res.Excluded = append(res.Excluded, strings.TrimSpace(rec.Get(r.user.Username)))
+				continue
+			case !ex.InScope:
+				res.OutOfScope++
+				continue
+			case len(ex.Problems) > 0:
+				for _, p := range ex.Problems {
+					problem(ex.Key, ex.Origin, "%s", p)
+				}
+				unmapped++
+				continue
+			}
+			u := ex.User
+			if first, dup := byKey[u.Key]; dup {
+				problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, first)
+				continue
+			}
+			lu := strings.ToLower(u.Username)
+			if other, dup := byUsername[lu]; dup {
+				problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other, byKey[other])
+				unmapped++
+				continue
+			}
+			byKey[u.Key] = u.Origin
+			byUsername[lu] = u.Key
+			for _, t := range ex.Teams {
+				prev, seen := teams[t.Key]
+				if !seen {
+					teams[t.Key] = t
+					continue
+				}
+				if msg := teamConflict(prev, t); msg != "" {
+					problem(t.Key, t.Origin, "team %q %s", t.Key, msg)
+				}
+			}
+			res.Desired.Users = append(res.Desired.Users, *u)
+		}
+	}
+	if unmapped > 0 {
+		res.Desired.Incomplete = append(res.Desired.Incomplete,
+			fmt.Sprintf("mapping: %d in-scope %s not mapped (see the mapping problems)", unmapped, plural(unmapped, "person", "people")))
+	}
+	slices.SortFunc(res.Desired.Users, func(a, b reconcile.User) int { return strings.Compare(a.Key, b.Key) })
+	for _, k := range sortedKeys(teams) {
+		res.Desired.Teams = append(res.Desired.Teams, teams[k])
+	}
+	res.Excluded = sortUnique(res.Excluded)
+	return res
+}
+
+func teamConflict(prev, t reconcile.Team) string {
+	var diffs []string
+	if prev.Name != t.Name {
+		diffs = append(diffs, fmt.Sprintf("name %q", t.Name))
+	}
+	if prev.Parent != t.Parent {
+		diffs = append(diffs, fmt.Sprintf("parent %q", t.Parent))
+	}
+	if prev.Level != t.Level {
+		diffs = append(diffs, fmt.Sprintf("level %q", t.Level))
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("has %s here, but name %q, parent %q, level %q at %s, which is kept",
+		strings.Join(diffs, ", "), prev.Name, prev.Parent, prev.Level, prev.Origin)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// mapRecord applies every rule that needs only this record.
+func (r *Rules) mapRecord(rec *sources.Record) Explanation {
+	get := func(attr string) string {
+		if attr == "" {
+			return ""
+		}
+		return strings.TrimSpace(rec.Get(attr))
+	}
+	ex := Explanation{Key: rec.Key, Origin: rec.Origin}
+	if r.user.Key != "" {
+		ex.Key = get(r.user.Key)
+	}
+	username := get(r.user.Username)
+	if ex.ExcludedBy = r.excludedBy(username); ex.ExcludedBy != "" {
+		return ex
+	}
+	for _, c := range r.scope {
+		if ok, why := c.holds(rec, nil); !ok {
+			ex.OutOfScopeBy = why
+			return ex
+		}
+	}
+	ex.InScope = true
+
+	problem := func(format string, args ...any) { ex.Problems = append(ex.Problems, fmt.Sprintf(format, args...)) }
+	if ex.Key == "" {
+		if r.user.Key != "" {
+			problem("no key: attribute %q (user.key) is empty", r.user.Key)
+		} else {
+			problem("no key: the source gave the record none")
+		}
+		ex.Key = rec.Key
+	}
+	u := &reconcile.User{
+		Key:          ex.Key,
+		ThirdPartyID: get(r.user.ThirdPartyID),
+		Username:     username,
+		Email:        get(r.user.Email),
+		Forename:     get(r.user.Forename),
+		Surname:      get(r.user.Surname),
+		Active:       true,
+		Origin:       rec.Origin,
+	}
+	if r.user.ThirdPartyID == "" {
+		u.ThirdPartyID = u.Key
+	}
+	for _, f := range []struct{ field, attr, v string }{
+		{"username", r.user.Username, u.Username},
+		{"forename", r.user.Forename, u.Forename},
+		{"surname", r.user.Surname, u.Surname},
+	} {
+		if f.v == "" {
+			problem("no %s: attribute %q is empty", f.field, f.attr)
+		}
+	}
+	if r.user.ThirdPartyID != "" && u.ThirdPartyID == "" {
+		problem("no third_party_id: attribute %q is empty", r.user.ThirdPartyID)
+	}
+	if raw := get(r.user.StartDate); raw != "" {
+		if d, ok := r.parseDate(raw); ok {
+			u.StartDate = d
+		} else {
+			problem("start date %q in %q matches none of the layouts %q", raw, r.user.StartDate, r.layouts)
+		}
+	}
+	if r.active != nil {
+		u.Active, _ = r.active.holds(rec, nil)
+	}
+	u.Roles = r.mapRoles(rec, problem)
+
+	teams := r.mapTeams(rec, problem)
+	if len(teams) > 0 {
+		u.Team = teams[len(teams)-1].Key
+		ex.Teams = teams
+	}
+	for _, q := range r.queues {
+		if ok, _ := q.when.holds(rec, u.Roles); ok {
+			u.Queues = append(u.Queues, q.name)
+		}
+	}
+	slices.Sort(u.Queues)
+	if len(ex.Problems) == 0 {
+		ex.User = u
+	}
+	return ex
+}
+
+func (r *Rules) parseDate(raw string) (string, bool) {
+	for _, l := range r.layouts {
+		if t, err := time.Parse(l, raw); err == nil {
+			return t.Format(DefaultDateLayout), true
+		}
+	}
+	return "", false
+}
+
+func (r *Rules) mapRoles(rec *sources.Record, problem func(string, ...any)) []string {
+	roles := []string{}
+	if r.roleAttr != "" {
+		for _, v := range rec.Values(r.roleAttr) {
+			parts := []string{v}
+			if r.roleSep != "" {
+				parts = strings.Split(v, r.roleSep)
+			}
+			for _, p := range parts {
+				p = strings.TrimSpace(p)
+				if p == "" {
+					continue
+				}
+				switch m, ok := r.roleValues[strings.ToLower(p)]; {
+				case ok:
+					roles = append(roles, m)
+				case r.passthrough:
+					roles = append(roles, strings.ReplaceAll(strings.ToLower(p), " ", "_"))
+				default:
+					problem("role value %q in %q is not in roles.values (add it there, or set roles.passthrough)", p, r.roleAttr)
+				}
+			}
+		}
+	}
+	for _, g := range rec.Groups {
+		if rs, ok := r.roleGroups[strings.ToLower(g.Name)]; ok {
+			roles = append(roles, rs...)
+		} else if rs, ok := r.roleGroups[strings.ToLower(g.Key)]; ok {
+			roles = append(roles, rs...)
+		}
+	}
+	if len(roles) == 0 {
+		roles = append(roles, r.roleDefault...)
+	}
+	if len(roles) == 0 {
+		problem("no role: nothing in roles.attr or roles.groups applies and roles.default is empty")
+	}
+	return sortUnique(roles)
+}
+
+// mapTeams returns the person's team chain, outermost first, the person's
+// own team last; nil when the person has no team.
+func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any)) []reconcile.Team {
+	var names, levels []string
+	var teamKey string
+	switch r.teamMode {
+	case teamNone:
+		return nil
+	case teamFromAttr, teamFromGroup:
+		var name string
+		if r.teamMode == teamFromAttr {
+			name = strings.TrimSpace(rec.Get(r.teamAttr))
+			if name != "" && r.teamKeyAttr != "" {
+				if teamKey = strings.TrimSpace(rec.Get(r.teamKeyAttr)); teamKey == "" {
+					problem("team %q has no key: attribute %q (team.key_attr) is empty", name, r.teamKeyAttr)
+					return nil
+				}
+			}
+		} else {
+			var matched []string
+			for _, g := range rec.Groups {
+				m := r.teamPattern.FindStringSubmatch(g.Name)
+				if m == nil {
+					continue
+				}
+				n := m[0]
+				if len(m) > 1 {
+					n = m[1]
+				}
+				if name == "" {
+					name, teamKey = strings.TrimSpace(n), g.Key
+					if teamKey == "" {
+						teamKey = g.Name
+					}
+				}
+				matched = append(matched, g.Name)
+			}
+			if len(matched) > 1 {
+				problem("member of %d team groups (%s): team.group_pattern must match one", len(matched), strings.Join(matched, ", "))
+				return nil
+			}
+		}
+		if name == "" {
+			return nil
+		}
+		for i, a := range r.ancestors {
+			v := strings.TrimSpace(rec.Get(a.Attr))
+			if v == "" {
+				problem("team %q: attribute %q (team.ancestors[%d]) is empty", name, a.Attr, i)
+				return nil
+			}
+			names = append(names, v)
+			levels = append(levels, a.Level)
+		}
+		names = append(names, name)
+		levels = append(levels, r.teamLevel)
+	case teamFromOU:
+		for _, v := range rec.Values(OUAttr) {
+			if v = strings.TrimSpace(v); v != "" {
+				names = append(names, v)
+			}
+		}
+		if len(names) == 0 {
+			return nil
+		}
+		if len(names)-1 != len(r.ouLevels) {
+			problem("OU path %q has %d %s above the team, but team.ou_levels names %d",
+				strings.Join(names, " / "), len(names)-1, plural(len(names)-1, "level", "levels"), len(r.ouLevels))
+			return nil
+		}
+		levels = append(slices.Clone(r.ouLevels), r.teamLevel)
+	}
+	teams := make([]reconcile.Team, len(names))
+	parent := ""
+	for i := range names {
+		key := strings.Join(names[:i+1], " / ")
+		if i == len(names)-1 && teamKey != "" {
+			key = teamKey
+		}
+		teams[i] = reconcile.Team{Key: key, Name: names[i], Parent: parent, Level: levels[i], Active: true, Origin: rec.Origin}
+		parent = key
+	}
+	return teams
+}
+
+// holds reports whether the condition holds for rec (and, for role
+// conditions, the mapped roles), and if not, why.
+func (c condition) holds(rec *sources.Record, roles []string) (bool, string) {
+	switch {
+	case c.attr != "":
+		var vals []string
+		for _, v := range rec.Values(c.attr) {
+			if v = strings.TrimSpace(v); v != "" {
+				vals = append(vals, v)
+			}
+		}
+		shown := strings.Join(vals, ", ")
+		if c.in == nil && c.notIn == nil && len(vals) == 0 {
+			return false, fmt.Sprintf("%s: %s is empty", c.path, c.attr)
+		}
+		if c.in != nil && !slices.ContainsFunc(vals, func(v string) bool { return c.in[strings.ToLower(v)] }) {
+			return false, fmt.Sprintf("%s: %s %q is not in %s", c.path, c.attr, shown, setList(c.in))
+		}
+		if c.notIn != nil && slices.ContainsFunc(vals, func(v string) bool { return c.notIn[strings.ToLower(v)] }) {
+			return false, fmt.Sprintf("%s: %s %q is in not_in %s", c.path, c.attr, shown, setList(c.notIn))
+		}
+		return true, ""
+	case c.group != "":
+		for _, g := range rec.Groups {
+			if strings.EqualFold(g.Name, c.group) || strings.EqualFold(g.Key, c.group) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%s: not a member of group %q", c.path, c.group)
+	case c.role != "":
+		if slices.Contains(roles, c.role) {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%s: does not have role %q", c.path, c.role)
+	}
+	return false, c.path + ": empty condition"
+}
+
+func setList(m map[string]bool) string {
+	return "[" + strings.Join(sortedKeys(m), ", ") + "]"
+}

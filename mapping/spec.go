@@ -1,0 +1,128 @@
+package mapping
+
+import (
+	"slices"
+	"strings"
+)
+
+// Spec is the mapping: section of the configuration file. The package
+// documentation describes every key.
+type Spec struct {
+	User    UserSpec    `yaml:"user"`
+	Scope   []Condition `yaml:"scope"`
+	Exclude ExcludeSpec `yaml:"exclude"`
+	Roles   RolesSpec   `yaml:"roles"`
+	Team    TeamSpec    `yaml:"team"`
+	Queues  []QueueSpec `yaml:"queues"`
+}
+
+// UserSpec names the attributes that hold a user's fields.
+type UserSpec struct {
+	Key              string      `yaml:"key"`
+	Username         string      `yaml:"username"`
+	Email            string      `yaml:"email"`
+	Forename         string      `yaml:"forename"`
+	Surname          string      `yaml:"surname"`
+	ThirdPartyID     string      `yaml:"third_party_id"`
+	StartDate        string      `yaml:"start_date"`
+	StartDateLayouts []string    `yaml:"start_date_layouts"`
+	Active           *ActiveSpec `yaml:"active"`
+}
+
+// ActiveSpec says which values of an attribute make a person active.
+type ActiveSpec struct {
+	Attr   string   `yaml:"attr"`
+	Values []string `yaml:"values"`
+}
+
+// Condition is one test on a record. Exactly one of Attr, Group and Role is
+// set. With Attr, In requires one of the attribute's values to be listed,
+// NotIn requires none to be, and with neither the attribute must simply have
+// a non-empty value. Group requires membership of a group with that name or
+// key. Role (only in queues) requires the mapped user to hold that role.
+type Condition struct {
+	Attr  string   `yaml:"attr"`
+	In    []string `yaml:"in"`
+	NotIn []string `yaml:"not_in"`
+	Group string   `yaml:"group"`
+	Role  string   `yaml:"role"`
+}
+
+// ExcludeSpec lists people rostersync never touches.
+type ExcludeSpec struct {
+	Usernames []string `yaml:"usernames"`
+	Patterns  []string `yaml:"patterns"`
+}
+
+// RolesSpec says where a person's roles come from.
+type RolesSpec struct {
+	Attr        string              `yaml:"attr"`
+	Separator   string              `yaml:"separator"`
+	Values      map[string]string   `yaml:"values"`
+	Passthrough bool                `yaml:"passthrough"`
+	Groups      map[string][]string `yaml:"groups"`
+	Default     []string            `yaml:"default"`
+}
+
+// TeamSpec says where a person's team and the hierarchy above it come from.
+type TeamSpec struct {
+	Attr         string         `yaml:"attr"`
+	KeyAttr      string         `yaml:"key_attr"`
+	GroupPattern string         `yaml:"group_pattern"`
+	OU           bool           `yaml:"ou"`
+	OULevels     []string       `yaml:"ou_levels"`
+	Level        string         `yaml:"level"`
+	Ancestors    []AncestorSpec `yaml:"ancestors"`
+}
+
+// AncestorSpec is one level of teams above a person's team.
+type AncestorSpec struct {
+	Attr  string `yaml:"attr"`
+	Level string `yaml:"level"`
+}
+
+// QueueSpec puts people on a work-queue template when a condition holds.
+type QueueSpec struct {
+	Name string    `yaml:"name"`
+	When Condition `yaml:"when"`
+}
+
+// OUAttr is the attribute holding a record's OU names, outermost first, that
+// team.ou reads. The LDAP source provides it.
+const OUAttr = "_ou"
+
+// Attributes returns every source attribute the spec reads, sorted and
+// without case-insensitive duplicates. A CSV source requires these columns.
+// It does not include OUAttr, which no CSV file holds.
+func (s Spec) Attributes() []string {
+	var out []string
+	add := func(names ...string) {
+		for _, n := range names {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	u := s.User
+	add(u.Key, u.Username, u.Email, u.Forename, u.Surname, u.ThirdPartyID, u.StartDate)
+	if u.Active != nil {
+		add(u.Active.Attr)
+	}
+	for _, c := range s.Scope {
+		add(c.Attr)
+	}
+	add(s.Roles.Attr, s.Team.Attr, s.Team.KeyAttr)
+	for _, a := range s.Team.Ancestors {
+		add(a.Attr)
+	}
+	for _, q := range s.Queues {
+		add(q.When.Attr)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.CompactFunc(out, strings.EqualFold)
+}

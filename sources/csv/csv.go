@@ -1,0 +1,344 @@
+// Package csv is the source adapter for CSV exports from HR and WFM tools.
+//
+// A file is read whole on every Fetch. It must be RFC 4180 CSV (quoted fields
+// may hold the delimiter, quotes and newlines), UTF-8 with or without a byte
+// order mark, with CRLF or LF line ends, and start with a header row. Column
+// names are trimmed and matched case-insensitively; every column becomes an
+// attribute of the record with one trimmed value.
+//
+// A structurally broken file (missing column, unbalanced quote, wrong field
+// count, empty or duplicate key, invalid UTF-8, empty file) is rejected whole:
+// Fetch returns every problem found, each as a *FileError naming the file and
+// line, and no records. A file that changed while it was read, or that holds
+// fewer rows than Config.MinRows, yields a snapshot marked incomplete, so no
+// departure is inferred from it.
+package csv
+
+import (
+	"bytes"
+	"context"
+	stdcsv "encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rostersync/rostersync/sources"
+)
+
+// maxProblems bounds how many structural problems one Fetch reports.
+const maxProblems = 20
+
+// Config configures one CSV source.
+type Config struct {
+	// Path is the file to read.
+	Path string
+	// Delimiter separates fields; zero means ','.
+	Delimiter rune
+	// Key names the column holding each person's stable key (required).
+	Key string
+	// Required lists the columns the mapping references; the caller derives
+	// it from the mapping. A file without one of them is rejected.
+	Required []string
+	// MinRows is the fewest data rows a complete file holds; fewer marks the
+	// snapshot incomplete. Zero means no minimum.
+	MinRows int
+}
+
+// Source reads one CSV file. It implements sources.Source.
+type Source struct {
+	name string
+	cfg  Config
+}
+
+var _ sources.Source = (*Source)(nil)
+
+// New validates cfg and returns a Source. It does no I/O.
+func New(name string, cfg Config) (*Source, error) {
+	if cfg.Delimiter == 0 {
+		cfg.Delimiter = ','
+	}
+	var errs []error
+	if strings.TrimSpace(name) == "" {
+		errs = append(errs, errors.New("name: required"))
+	}
+	if cfg.Path == "" {
+		errs = append(errs, errors.New("path: required"))
+	}
+	if strings.TrimSpace(cfg.Key) == "" {
+		errs = append(errs, errors.New("key: required: the column holding each person's stable key"))
+	}
+	if !validDelim(cfg.Delimiter) {
+		errs = append(errs, fmt.Errorf("delimiter: %q cannot separate fields", cfg.Delimiter))
+	}
+	if cfg.MinRows < 0 {
+		errs = append(errs, fmt.Errorf("min_rows: %d is negative", cfg.MinRows))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("source %s: %w", name, err)
+	}
+	cfg.Required = append([]string(nil), cfg.Required...)
+	return &Source{name: name, cfg: cfg}, nil
+}
+
+func validDelim(r rune) bool {
+	return r != 0 && r != '"' && r != '\r' && r != '\n' && r != 0xFEFF &&
+		utf8.ValidRune(r) && r != utf8.RuneError
+}
+
+// Name returns the configured name.
+func (s *Source) Name() string { return s.name }
+
+// Fetch reads the whole file.
+func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.cfg.Path)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.name, err)
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.name, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: read %s: %w", s.name, s.cfg.Path, err)
+	}
+	if testHookAfterRead != nil {
+		testHookAfterRead(s.cfg.Path)
+	}
+	recs, err := parse(s.cfg, data)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", s.name, err)
+	}
+	snap := &sources.Snapshot{
+		Source:  s.name,
+		Records: recs,
+		Health:  sources.Health{Complete: true, Count: len(recs)},
+	}
+	var reasons []string
+	after, err := os.Stat(s.cfg.Path)
+	switch {
+	case err != nil:
+		reasons = append(reasons, fmt.Sprintf("file changed while read: %v", err))
+	case changed(before, after) || int64(len(data)) != before.Size():
+		reasons = append(reasons, fmt.Sprintf("file changed while read (size %d → %d bytes, modified %s → %s)",
+			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano)))
+	}
+	if s.cfg.MinRows > 0 && len(recs) < s.cfg.MinRows {
+		reasons = append(reasons, fmt.Sprintf("read %d rows, fewer than min_rows %d", len(recs), s.cfg.MinRows))
+	}
+	if len(reasons) > 0 {
+		snap.Health.Complete = false
+		snap.Health.Reason = strings.Join(reasons, "; ")
+	}
+	return snap, nil
+}
+
+func changed(a, b os.FileInfo) bool {
+	return a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime())
+}
+
+// testHookAfterRead, when set by a test, runs between reading the file and
+// checking it again.
+var testHookAfterRead func(path string)
+
+// FileError is one structural problem in a file.
+type FileError struct {
+	Path string
+	Line int // 0 when the problem is the file as a whole
+	Msg  string
+}
+
+func (e *FileError) Error() string {
+	if e.Line == 0 {
+		return e.Path + ": " + e.Msg
+	}
+	return e.Path + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
+}
+
+// problems collects at most maxProblems file errors.
+type problems struct {
+	path string
+	errs []error
+	more int
+}
+
+func (p *problems) add(line int, format string, args ...any) {
+	if len(p.errs) >= maxProblems {
+		p.more++
+		return
+	}
+	p.errs = append(p.errs, &FileError{Path: p.path, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	errs := p.errs
+	if p.more > 0 {
+		errs = append(errs[:len(errs):len(errs)], &FileError{Path: p.path, Msg: fmt.Sprintf("%d more problems not shown", p.more)})
+	}
+	return errors.Join(errs...)
+}
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// parse turns the file's bytes into records, or returns every structural
+// problem found and no records.
+func parse(cfg Config, data []byte) ([]sources.Record, error) {
+	if cfg.Delimiter == 0 {
+		cfg.Delimiter = ','
+	}
+	p := &problems{path: cfg.Path}
+	data = bytes.TrimPrefix(data, bom)
+	if len(bytes.TrimSpace(data)) == 0 {
+		p.add(0, "empty file: expected a header row naming the columns")
+		return nil, p.err()
+	}
+	if !utf8.Valid(data) {
+		invalidUTF8(p, data)
+		return nil, p.err()
+	}
+
+	r := stdcsv.NewReader(bytes.NewReader(data))
+	r.Comma = cfg.Delimiter
+	r.FieldsPerRecord = -1 // counted here, so every bad row is reported
+	r.ReuseRecord = false
+
+	header, err := r.Read()
+	if err != nil {
+		csvError(p, err, cfg.Delimiter)
+		return nil, p.err()
+	}
+	headerLine, _ := r.FieldPos(0)
+	cols := make([]string, len(header))
+	seen := map[string]int{}
+	for i, h := range header {
+		h = strings.TrimSpace(h)
+		cols[i] = h
+		if h == "" {
+			continue // an unnamed column (a trailing delimiter) is ignored
+		}
+		k := strings.ToLower(h)
+		if j, ok := seen[k]; ok {
+			p.add(headerLine, "duplicate column %q (columns %d and %d)", h, j+1, i+1)
+			continue
+		}
+		seen[k] = i
+	}
+	keyCol, ok := seen[strings.ToLower(strings.TrimSpace(cfg.Key))]
+	if !ok {
+		p.add(headerLine, "missing key column %q (found: %s)", strings.TrimSpace(cfg.Key), foundList(cols))
+	}
+	var missing []string
+	for _, req := range cfg.Required {
+		req = strings.TrimSpace(req)
+		if _, ok := seen[strings.ToLower(req)]; !ok && req != "" && !strings.EqualFold(req, cfg.Key) {
+			missing = append(missing, strconv.Quote(req))
+		}
+	}
+	switch len(missing) {
+	case 0:
+	case 1:
+		p.add(headerLine, "missing required column %s (found: %s)", missing[0], foundList(cols))
+	default:
+		p.add(headerLine, "missing required columns %s (found: %s)", strings.Join(missing, ", "), foundList(cols))
+	}
+	if len(p.errs) > 0 {
+		return nil, p.err()
+	}
+
+	base := filepath.Base(cfg.Path)
+	var recs []sources.Record
+	keyLine := map[string]int{}
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			csvError(p, err, cfg.Delimiter)
+			var pe *stdcsv.ParseError
+			if errors.As(err, &pe) && errors.Is(pe.Err, stdcsv.ErrQuote) {
+				break // nothing after an unbalanced quote can be trusted
+			}
+			continue
+		}
+		line, _ := r.FieldPos(0)
+		if len(row) != len(cols) {
+			p.add(line, "row has %d fields, the header has %d (quote values that contain %q)", len(row), len(cols), cfg.Delimiter)
+			continue
+		}
+		key := strings.TrimSpace(row[keyCol])
+		if key == "" {
+			p.add(line, "empty key in column %q", cols[keyCol])
+			continue
+		}
+		if first, dup := keyLine[key]; dup {
+			p.add(line, "duplicate key %q (first on line %d)", key, first)
+			continue
+		}
+		keyLine[key] = line
+		attrs := make(map[string][]string, len(cols))
+		for i, c := range cols {
+			if c == "" {
+				continue
+			}
+			attrs[c] = []string{strings.TrimSpace(row[i])}
+		}
+		recs = append(recs, sources.Record{Key: key, Attrs: attrs, Origin: base + ":" + strconv.Itoa(line)})
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+func foundList(cols []string) string {
+	var names []string
+	for _, c := range cols {
+		if c != "" {
+			names = append(names, c)
+		}
+	}
+	if len(names) == 0 {
+		return "no named columns"
+	}
+	return strings.Join(names, ", ")
+}
+
+// csvError turns an encoding/csv error into a FileError.
+func csvError(p *problems, err error, delim rune) {
+	var pe *stdcsv.ParseError
+	if !errors.As(err, &pe) {
+		p.add(0, "%v", err)
+		return
+	}
+	switch {
+	case errors.Is(pe.Err, stdcsv.ErrQuote):
+		p.add(pe.StartLine, "unbalanced quote: the quoted field starting here is not closed (double a quote inside a quoted field: \"\")")
+	case errors.Is(pe.Err, stdcsv.ErrBareQuote):
+		p.add(pe.Line, "quote in unquoted field at column %d (quote the whole field and double the quote: \"a \"\"b\"\"\")", pe.Column)
+	default:
+		p.add(pe.Line, "%v", pe.Err)
+	}
+}
+
+// invalidUTF8 reports the lines holding bytes that are not UTF-8.
+func invalidUTF8(p *problems, data []byte) {
+	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if !utf8.Valid(line) {
+			p.add(i+1, "invalid UTF-8 (save the export as UTF-8)")
+		}
+	}
+}
