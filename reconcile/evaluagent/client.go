@@ -582,7 +582,8 @@ func (c *Client) AddQueueAgents(ctx context.Context, queueID string, userIDs []s
 	if len(userIDs) == 0 {
 		return nil
 	}
-	_, err := c.do(ctx, call{route: c.routes.AddQueueAgents, id: queueID, body: identifiersBody("users", userIDs),
+	ids := uniqueSorted(userIDs)
+	_, err := c.do(ctx, call{route: c.routes.AddQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
 		op: "add agents to", object: fmt.Sprintf("work-queue template %s", queueID)})
 	return err
 }
@@ -593,7 +594,8 @@ func (c *Client) RemoveQueueAgents(ctx context.Context, queueID string, userIDs 
 	if len(userIDs) == 0 {
 		return nil
 	}
-	_, err := c.do(ctx, call{route: c.routes.RemoveQueueAgents, id: queueID, body: identifiersBody("users", userIDs),
+	ids := uniqueSorted(userIDs)
+	_, err := c.do(ctx, call{route: c.routes.RemoveQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
 		op: "remove agents from", object: fmt.Sprintf("work-queue template %s", queueID)})
 	return err
 }

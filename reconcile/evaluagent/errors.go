@@ -3,6 +3,7 @@ package evaluagent
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -80,6 +81,10 @@ type APIError struct {
 	// that is not JSON:API (a proxy's HTML page, a bare 5xx) gives one
 	// object whose Detail is the start of the body.
 	Errors []ErrorObject
+	// Items are the ids of a body that is a list of identifiers (queue
+	// agents), in the order sent: a pointer "/data/2" names Items[2], and
+	// Error tells that id rather than the index.
+	Items []string
 }
 
 func (e *APIError) Error() string {
@@ -89,6 +94,13 @@ func (e *APIError) Error() string {
 	b.WriteString(": ")
 	var msgs []string
 	for _, o := range e.Errors {
+		if i, ok := itemIndex(o.Pointer); ok && i < len(e.Items) {
+			o.Pointer = ""
+			if s := o.String(); s != "" {
+				msgs = append(msgs, fmt.Sprintf("user %s: %s", e.Items[i], s))
+			}
+			continue
+		}
 		if s := o.String(); s != "" {
 			msgs = append(msgs, s)
 		}
@@ -99,6 +111,16 @@ func (e *APIError) Error() string {
 	b.WriteString(strings.Join(msgs, "; "))
 	fmt.Fprintf(&b, " (%d)", e.Status)
 	return b.String()
+}
+
+// itemIndex reads the index of a pointer "/data/N".
+func itemIndex(ptr string) (int, bool) {
+	rest, ok := strings.CutPrefix(ptr, "/data/")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(rest)
+	return i, err == nil && i >= 0
 }
 
 // Is makes a 404 match ErrNotFound.

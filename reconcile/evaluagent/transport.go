@@ -23,6 +23,7 @@ type call struct {
 	query url.Values // added to the path
 	url   string     // absolute URL, for links.next; wins over route/id/query
 	body  any        // marshalled as JSON when non-nil
+	items []string   // the ids of an identifier-list body, for errors
 	// op and object name the work for errors: "create", `user "ada"`.
 	op     string
 	object string
@@ -130,7 +131,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 				return nil, err
 			}
 		default:
-			return nil, &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body)}
+			return nil, &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body), Items: cl.items}
 		}
 	}
 }

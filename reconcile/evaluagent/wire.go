@@ -373,11 +373,11 @@ func resourceBody(typ, id string, at, rels map[string]any) map[string]any {
 	return map[string]any{"data": d}
 }
 
-// identifiersBody is {"data": [{type, id}, …]} with ids sorted and unique.
-func identifiersBody(typ string, ids []string) map[string]any {
+// uniqueSorted returns ids sorted, without duplicates, for stable bodies.
+func uniqueSorted(ids []string) []string {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
-	return toManyBody(typ, slices.Compact(ids))
+	return slices.Compact(ids)
 }
 
 // nullable sends "" as null.
