@@ -1,0 +1,601 @@
+package evaluagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/rostersync/rostersync/reconcile"
+)
+
+var _ reconcile.Target = (*Client)(nil)
+
+// lookups resolves role machine names and level names to ids. List loads it
+// afresh at the start of every pass; a write that comes first loads it lazily.
+type lookups struct {
+	roles  []Role
+	levels []Level
+}
+
+func (l *lookups) roleByID(id string) (Role, bool) {
+	i := slices.IndexFunc(l.roles, func(r Role) bool { return r.ID == id })
+	if i < 0 {
+		return Role{}, false
+	}
+	return l.roles[i], true
+}
+
+func (l *lookups) roleID(name string) (string, error) {
+	for _, r := range l.roles {
+		if strings.EqualFold(r.Name, name) {
+			return r.ID, nil
+		}
+	}
+	names := make([]string, 0, len(l.roles))
+	for _, r := range l.roles {
+		names = append(names, r.Name)
+	}
+	slices.Sort(names)
+	return "", fmt.Errorf("%w %q: Evaluagent defines %s", ErrUnknownRole, name, strings.Join(names, ", "))
+}
+
+func (l *lookups) levelID(name string) (string, error) {
+	for _, lv := range l.levels {
+		if strings.EqualFold(lv.Name, name) {
+			return lv.ID, nil
+		}
+	}
+	names := make([]string, 0, len(l.levels))
+	for _, lv := range l.levels {
+		names = append(names, lv.Name)
+	}
+	slices.Sort(names)
+	return "", fmt.Errorf("%w %q: Evaluagent defines %s", ErrUnknownLevel, name, strings.Join(names, ", "))
+}
+
+// Ping checks the credentials with GET /ping. It never touches /auth/token.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.do(ctx, call{route: c.routes.Ping, op: "ping", object: c.base.Host})
+	return err
+}
+
+// Roles lists the roles and refreshes the cached lookup.
+func (c *Client) Roles(ctx context.Context) ([]Role, error) {
+	rs, err := c.list(ctx, call{route: c.routes.ListRoles, op: "list", object: "roles"})
+	if err != nil {
+		return nil, err
+	}
+	roles := make([]Role, 0, len(rs))
+	for _, r := range rs {
+		role, err := decodeRole(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: list roles: %w", err)
+		}
+		roles = append(roles, role)
+	}
+	c.mu.Lock()
+	c.lookups = &lookups{roles: roles, levels: c.cachedLevels()}
+	c.mu.Unlock()
+	return slices.Clone(roles), nil
+}
+
+// Levels lists the levels of the group hierarchy and refreshes the cached
+// lookup.
+func (c *Client) Levels(ctx context.Context) ([]Level, error) {
+	rs, err := c.list(ctx, call{route: c.routes.ListLevels, op: "list", object: "levels"})
+	if err != nil {
+		return nil, err
+	}
+	levels := make([]Level, 0, len(rs))
+	for _, r := range rs {
+		lv, err := decodeLevel(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: list levels: %w", err)
+		}
+		levels = append(levels, lv)
+	}
+	c.mu.Lock()
+	c.lookups = &lookups{roles: c.cachedRoles(), levels: levels}
+	c.mu.Unlock()
+	return slices.Clone(levels), nil
+}
+
+// cachedRoles and cachedLevels must be called with c.mu held.
+func (c *Client) cachedRoles() []Role {
+	if c.lookups == nil {
+		return nil
+	}
+	return c.lookups.roles
+}
+
+func (c *Client) cachedLevels() []Level {
+	if c.lookups == nil {
+		return nil
+	}
+	return c.lookups.levels
+}
+
+// refreshLookups loads roles and levels.
+func (c *Client) refreshLookups(ctx context.Context) (*lookups, error) {
+	roles, err := c.Roles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	levels, err := c.Levels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &lookups{roles: roles, levels: levels}, nil
+}
+
+// lookup returns the cached roles and levels, loading what is missing.
+func (c *Client) lookup(ctx context.Context, needRoles, needLevels bool) (*lookups, error) {
+	c.mu.Lock()
+	l := c.lookups
+	c.mu.Unlock()
+	if l != nil && (!needRoles || l.roles != nil) && (!needLevels || l.levels != nil) {
+		return l, nil
+	}
+	if needRoles && (l == nil || l.roles == nil) {
+		if _, err := c.Roles(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if needLevels && (l == nil || l.levels == nil) {
+		if _, err := c.Levels(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lookups, nil
+}
+
+// List reads the whole account: roles and levels (refreshing the cached
+// lookups), users with role machine names and team group ids, groups with
+// inactive ones, and work-queue templates with their agents. Users are sorted
+// by username, teams by name, queues by name; a user's Queues holds the names
+// of the templates the user is an agent of.
+func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
+	l, err := c.refreshLookups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	users, err := c.listUsers(ctx, l, nil)
+	if err != nil {
+		return nil, err
+	}
+	teams, err := c.listTeams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	queues, err := c.listQueues(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*reconcile.User, len(users))
+	for i := range users {
+		byID[users[i].ID] = &users[i]
+	}
+	for _, q := range queues {
+		for _, id := range q.Agents {
+			if u := byID[id]; u != nil {
+				u.Queues = append(u.Queues, q.Name)
+			} else {
+				c.log.Warn("evaluagent: work-queue template lists an agent the user listing did not show",
+					"queue", q.Name, "user_id", id)
+			}
+		}
+	}
+	for i := range users {
+		slices.Sort(users[i].Queues)
+		users[i].Queues = slices.Compact(users[i].Queues)
+	}
+	return &reconcile.Snapshot{Users: users, Teams: teams, Queues: queues}, nil
+}
+
+// FindUsers lists the users matching filter[username] and/or filter[email]
+// (case-insensitive on the server), inactive ones included: the way to find a
+// user the main listing did not show after a create fails on uniqueness
+// (§9.1). Empty arguments are not sent.
+func (c *Client) FindUsers(ctx context.Context, username, email string) ([]reconcile.User, error) {
+	l, err := c.lookup(ctx, true, false)
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if username != "" {
+		q.Set("filter[username]", username)
+	}
+	if email != "" {
+		q.Set("filter[email]", email)
+	}
+	return c.listUsers(ctx, l, q)
+}
+
+func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]reconcile.User, error) {
+	rs, err := c.list(ctx, call{route: c.routes.ListUsers, query: q, op: "list", object: "users"})
+	if err != nil {
+		return nil, err
+	}
+	users := make([]reconcile.User, 0, len(rs))
+	for _, r := range rs {
+		w, err := decodeUser(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: list users: %w", err)
+		}
+		roles := make([]string, 0, len(w.RoleIDs))
+		for _, id := range w.RoleIDs {
+			role, ok := l.roleByID(id)
+			if !ok {
+				// A role set that cannot be named cannot be compared, and a
+				// roles update built on it would drop the role.
+				return nil, fmt.Errorf("evaluagent: list users: user %q holds role id %q, which %s did not list",
+					w.Username, id, c.routes.ListRoles.Endpoint())
+			}
+			roles = append(roles, strings.ToLower(role.Name))
+		}
+		slices.Sort(roles)
+		users = append(users, reconcile.User{
+			ID:           w.ID,
+			ThirdPartyID: w.ThirdPartyID,
+			Username:     w.Username,
+			Email:        w.Email,
+			Forename:     w.Forename,
+			Surname:      w.Surname,
+			StartDate:    w.StartDate,
+			Active:       w.Active,
+			Roles:        slices.Compact(roles),
+			Team:         w.TeamID,
+		})
+	}
+	slices.SortFunc(users, func(a, b reconcile.User) int {
+		if c := strings.Compare(strings.ToLower(a.Username), strings.ToLower(b.Username)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return users, nil
+}
+
+func (c *Client) listTeams(ctx context.Context) ([]reconcile.Team, error) {
+	rs, err := c.list(ctx, call{route: c.routes.ListGroups, query: url.Values{"show_inactive": {"true"}}, op: "list", object: "groups"})
+	if err != nil {
+		return nil, err
+	}
+	teams := make([]reconcile.Team, 0, len(rs))
+	for _, r := range rs {
+		g, err := decodeGroup(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: list groups: %w", err)
+		}
+		teams = append(teams, reconcile.Team{ID: g.ID, Name: g.Name, Parent: g.Parent, Level: g.Level, Active: g.Active})
+	}
+	slices.SortFunc(teams, func(a, b reconcile.Team) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return teams, nil
+}
+
+func (c *Client) listQueues(ctx context.Context) ([]reconcile.Queue, error) {
+	rs, err := c.list(ctx, call{route: c.routes.ListQueues, op: "list", object: "work-queue templates"})
+	if err != nil {
+		return nil, err
+	}
+	queues := make([]reconcile.Queue, 0, len(rs))
+	for _, r := range rs {
+		q, err := decodeQueue(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: list work-queue templates: %w", err)
+		}
+		agents, err := c.queueAgents(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		queues = append(queues, reconcile.Queue{ID: q.ID, Name: q.Name, Active: q.Active, Agents: agents})
+	}
+	slices.SortFunc(queues, func(a, b reconcile.Queue) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return queues, nil
+}
+
+func (c *Client) queueAgents(ctx context.Context, q wireQueue) ([]string, error) {
+	obj := fmt.Sprintf("agents of work-queue template %q", q.Name)
+	rs, err := c.list(ctx, call{route: c.routes.ListQueueAgents, id: q.ID, op: "list", object: obj})
+	if err != nil {
+		return nil, err
+	}
+	agents := make([]string, 0, len(rs))
+	for _, r := range rs {
+		id, err := decodeQueueAgent(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: list %s: %w", obj, err)
+		}
+		agents = append(agents, id)
+	}
+	slices.Sort(agents)
+	return slices.Compact(agents), nil
+}
+
+// userObject names a user for errors: by username, with the id when known.
+func userObject(id string, u reconcile.User) string {
+	switch {
+	case u.Username != "" && id != "":
+		return fmt.Sprintf("user %q (%s)", u.Username, id)
+	case u.Username != "":
+		return fmt.Sprintf("user %q", u.Username)
+	default:
+		return fmt.Sprintf("user %s", id)
+	}
+}
+
+func teamObject(id string, t reconcile.Team) string {
+	switch {
+	case t.Name != "" && id != "":
+		return fmt.Sprintf("group %q (%s)", t.Name, id)
+	case t.Name != "":
+		return fmt.Sprintf("group %q", t.Name)
+	default:
+		return fmt.Sprintf("group %s", id)
+	}
+}
+
+// roleRefs turns role machine names into ids and says whether the agent role
+// is among them.
+func (c *Client) roleRefs(l *lookups, names []string) ([]string, bool, error) {
+	ids := make([]string, 0, len(names))
+	agent := false
+	for _, n := range names {
+		n = strings.ToLower(strings.TrimSpace(n))
+		if n == "" {
+			continue
+		}
+		id, err := l.roleID(n)
+		if err != nil {
+			return nil, false, err
+		}
+		ids = append(ids, id)
+		agent = agent || n == c.cfg.AgentRole
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), agent, nil
+}
+
+// CreateUser creates u (§7.1) and returns its id. Roles are machine names;
+// the team (a group id) is sent only when the roles include the agent role.
+// A create is never retried on a 5xx or network error: re-list first.
+func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, error) {
+	obj := userObject("", u)
+	fail := func(err error) (string, error) { return "", fmt.Errorf("evaluagent: create %s: %w", obj, err) }
+	l, err := c.lookup(ctx, true, false)
+	if err != nil {
+		return "", err
+	}
+	roleIDs, agent, err := c.roleRefs(l, u.Roles)
+	if err != nil {
+		return fail(err)
+	}
+	start, err := normDate(u.StartDate)
+	if err != nil {
+		return fail(fmt.Errorf("start_date: %w", err))
+	}
+	at := attrs{"forename": u.Forename, "surname": u.Surname, "username": u.Username}
+	if u.Email != "" {
+		at["email"] = u.Email
+	}
+	if start != "" {
+		at["start_date"] = start
+	}
+	if u.ThirdPartyID != "" {
+		at["third_party_id"] = u.ThirdPartyID
+	}
+	if !u.Active {
+		at["active"] = false
+	}
+	rels := map[string]any{"roles": toManyBody("roles", roleIDs)}
+	if agent && u.Team != "" {
+		rels["agent-team"] = toOneBody("groups", u.Team)
+	}
+	body, err := c.do(ctx, call{route: c.routes.CreateUser, body: resourceBody("users", "", at, rels), op: "create", object: obj})
+	if err != nil {
+		return "", err
+	}
+	r, err := decodeSingle(body)
+	if err != nil {
+		return fail(err)
+	}
+	if r.ID == "" {
+		return fail(errors.New("the response carries no id"))
+	}
+	c.log.Debug("evaluagent: created user", "username", u.Username, "id", string(r.ID))
+	return string(r.ID), nil
+}
+
+// UpdateUser changes the named fields of user id in one PATCH carrying only
+// those fields; an empty field is sent as null where the attribute is
+// nullable (email, start_date, third_party_id, team).
+//
+// FieldActive with u.Active false sends the deactivation body alone (U5): the
+// server discards roles and team anyway. FieldActive with u.Active true is a
+// reactivation, which always carries u's roles and, for an agent, team, named
+// or not: the server restores neither (§7.2, D7).
+//
+// A PATCH sets values, so it is retried on 5xx and network errors.
+func (c *Client) UpdateUser(ctx context.Context, id string, u reconcile.User, fields []reconcile.Field) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	obj := userObject(id, u)
+	fail := func(err error) error { return fmt.Errorf("evaluagent: update %s: %w", obj, err) }
+	set := map[reconcile.Field]bool{}
+	for _, f := range fields {
+		set[f] = true
+	}
+	at := attrs{}
+	rels := map[string]any{}
+	if set[reconcile.FieldActive] && !u.Active {
+		if len(fields) > 1 {
+			c.log.Debug("evaluagent: deactivation sends active alone", "user", obj, "fields", fields)
+		}
+		at["active"] = false
+		return c.patchUser(ctx, id, obj, at, rels)
+	}
+	reactivate := set[reconcile.FieldActive] && u.Active
+	if reactivate {
+		at["active"] = true
+		set[reconcile.FieldRoles] = true
+	}
+	for f := range set {
+		switch f {
+		case reconcile.FieldActive, reconcile.FieldRoles, reconcile.FieldTeam:
+		case reconcile.FieldForename, reconcile.FieldSurname, reconcile.FieldUsername:
+			at[string(f)] = map[reconcile.Field]string{
+				reconcile.FieldForename: u.Forename, reconcile.FieldSurname: u.Surname, reconcile.FieldUsername: u.Username,
+			}[f]
+		case reconcile.FieldEmail:
+			at["email"] = nullable(u.Email)
+		case reconcile.FieldThirdPartyID:
+			at["third_party_id"] = nullable(u.ThirdPartyID)
+		case reconcile.FieldStartDate:
+			d, err := normDate(u.StartDate)
+			if err != nil {
+				return fail(fmt.Errorf("start_date: %w", err))
+			}
+			at["start_date"] = nullable(d)
+		default:
+			return fail(fmt.Errorf("field %q is not a user field", f))
+		}
+	}
+	agent := false
+	if set[reconcile.FieldRoles] {
+		l, err := c.lookup(ctx, true, false)
+		if err != nil {
+			return err
+		}
+		var roleIDs []string
+		roleIDs, agent, err = c.roleRefs(l, u.Roles)
+		if err != nil {
+			return fail(err)
+		}
+		rels["roles"] = toManyBody("roles", roleIDs)
+	}
+	switch {
+	case set[reconcile.FieldTeam]:
+		rels["agent-team"] = toOneBody("groups", u.Team)
+	case reactivate && agent && u.Team != "":
+		rels["agent-team"] = toOneBody("groups", u.Team)
+	}
+	return c.patchUser(ctx, id, obj, at, rels)
+}
+
+func (c *Client) patchUser(ctx context.Context, id, obj string, at, rels map[string]any) error {
+	_, err := c.do(ctx, call{route: c.routes.UpdateUser, id: id, body: resourceBody("users", id, at, rels), op: "update", object: obj})
+	return err
+}
+
+// CreateTeam creates group t (§7.3) under t.Parent (a group id) at the level
+// named t.Level (Config.AgentLevel when empty) and returns its id. Like every
+// create it is never retried on a 5xx or network error.
+func (c *Client) CreateTeam(ctx context.Context, t reconcile.Team) (string, error) {
+	obj := teamObject("", t)
+	fail := func(err error) (string, error) { return "", fmt.Errorf("evaluagent: create %s: %w", obj, err) }
+	l, err := c.lookup(ctx, false, true)
+	if err != nil {
+		return "", err
+	}
+	level := t.Level
+	if level == "" {
+		level = c.cfg.AgentLevel
+	}
+	levelID, err := l.levelID(level)
+	if err != nil {
+		return fail(err)
+	}
+	at := attrs{"name": t.Name}
+	rels := map[string]any{"level": toOneBody("levels", levelID)}
+	if t.Parent != "" {
+		rels["parent"] = toOneBody("groups", t.Parent)
+	}
+	body, err := c.do(ctx, call{route: c.routes.CreateGroup, body: resourceBody("groups", "", at, rels), op: "create", object: obj})
+	if err != nil {
+		return "", err
+	}
+	r, err := decodeSingle(body)
+	if err != nil {
+		return fail(err)
+	}
+	if r.ID == "" {
+		return fail(errors.New("the response carries no id"))
+	}
+	return string(r.ID), nil
+}
+
+// UpdateTeam changes the named fields of group id in one PATCH: name,
+// parent (a move, through the parent relationship), active and level.
+func (c *Client) UpdateTeam(ctx context.Context, id string, t reconcile.Team, fields []reconcile.Field) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	obj := teamObject(id, t)
+	fail := func(err error) error { return fmt.Errorf("evaluagent: update %s: %w", obj, err) }
+	at := attrs{}
+	rels := map[string]any{}
+	for _, f := range fields {
+		switch f {
+		case reconcile.FieldName:
+			at["name"] = t.Name
+		case reconcile.FieldActive:
+			at["active"] = t.Active
+		case reconcile.FieldParent:
+			rels["parent"] = toOneBody("groups", t.Parent)
+		case reconcile.FieldLevel:
+			l, err := c.lookup(ctx, false, true)
+			if err != nil {
+				return err
+			}
+			levelID, err := l.levelID(t.Level)
+			if err != nil {
+				return fail(err)
+			}
+			rels["level"] = toOneBody("levels", levelID)
+		default:
+			return fail(fmt.Errorf("field %q is not a group field", f))
+		}
+	}
+	_, err := c.do(ctx, call{route: c.routes.UpdateGroup, id: id, body: resourceBody("groups", id, at, rels), op: "update", object: obj})
+	return err
+}
+
+// AddQueueAgents adds users to a work-queue template's agents (W5); the
+// others stay. Like every POST it is not retried on a 5xx or network error.
+func (c *Client) AddQueueAgents(ctx context.Context, queueID string, userIDs []string) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	ids := uniqueSorted(userIDs)
+	_, err := c.do(ctx, call{route: c.routes.AddQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
+		op: "add agents to", object: fmt.Sprintf("work-queue template %s", queueID)})
+	return err
+}
+
+// RemoveQueueAgents removes users from a work-queue template's agents (W6);
+// the others stay. Removing given ids is idempotent, so it is retried.
+func (c *Client) RemoveQueueAgents(ctx context.Context, queueID string, userIDs []string) error {
+	if len(userIDs) == 0 {
+		return nil
+	}
+	ids := uniqueSorted(userIDs)
+	_, err := c.do(ctx, call{route: c.routes.RemoveQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
+		op: "remove agents from", object: fmt.Sprintf("work-queue template %s", queueID)})
+	return err
+}

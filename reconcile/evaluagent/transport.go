@@ -1,0 +1,324 @@
+package evaluagent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody bounds a response body read into memory.
+const maxBody = 64 << 20
+
+// call is one logical request: it may take several HTTP attempts.
+type call struct {
+	route Route
+	id    string     // fills {id}
+	query url.Values // added to the path
+	url   string     // absolute URL, for links.next; wins over route/id/query
+	body  any        // marshalled as JSON when non-nil
+	items []string   // the ids of an identifier-list body, for errors
+	// op and object name the work for errors: "create", `user "ada"`.
+	op     string
+	object string
+}
+
+func (cl call) endpoint() string { return cl.route.Endpoint() }
+
+// idempotent reports whether the request may be sent again after a 5xx or a
+// network error. POST is not: a create that failed in transit may have
+// happened, and repeating it could create a duplicate; the caller re-lists.
+// PATCH and PUT set attributes to given values and DELETE of queue agents
+// removes given ids, so repeating them converges on the same state.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPatch, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+func (c *Client) urlFor(cl call) string {
+	if cl.url != "" {
+		return cl.url
+	}
+	// The base URL has no query or fragment (New checks), so the path
+	// appends; expand escapes the id.
+	s := c.base.String() + cl.route.expand(cl.id)
+	if q := cl.query.Encode(); q != "" {
+		s += "?" + q
+	}
+	return s
+}
+
+// do sends cl until it succeeds, fails for good, or runs out of retries. It
+// returns the body of a 2xx response.
+func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
+	endpoint := cl.endpoint()
+	target := c.urlFor(cl)
+	var payload []byte
+	if cl.body != nil {
+		var err error
+		if payload, err = json.Marshal(cl.body); err != nil {
+			return nil, fmt.Errorf("evaluagent: %s %s: encode body: %w", cl.op, cl.object, err)
+		}
+	}
+	var (
+		failures int           // 5xx and network errors so far
+		n429     int           // 429s so far
+		waited   time.Duration // spent waiting on 429s
+	)
+	for {
+		if err := c.paceWait(ctx, endpoint); err != nil {
+			return nil, err
+		}
+		status, header, body, err := c.send(ctx, cl.route.Method, endpoint, target, payload)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("evaluagent: %s %s: %w", cl.op, cl.object, ctx.Err())
+			}
+			failures++
+			if !idempotent(cl.route.Method) {
+				return nil, fmt.Errorf("evaluagent: %s %s: %s: %w (not retried: it may have taken effect; re-list before trying again)", cl.op, cl.object, endpoint, err)
+			}
+			if failures >= maxAttempts {
+				return nil, fmt.Errorf("evaluagent: %s %s: %s: giving up after %d attempts: %w", cl.op, cl.object, endpoint, failures, err)
+			}
+			if err := c.backoff(ctx, endpoint, failures, fmt.Sprintf("network error: %v", err)); err != nil {
+				return nil, err
+			}
+		case status >= 200 && status < 300:
+			return body, nil
+		case status == http.StatusTooManyRequests:
+			n429++
+			wait, ok := retryAfter(header.Get("Retry-After"), c.cfg.Now())
+			if !ok {
+				wait = c.backoffDelay(n429)
+			}
+			wait = max(wait, time.Second)
+			if waited+wait > c.cfg.MaxWait {
+				return nil, &RateLimitError{Endpoint: endpoint, Wait: wait, Waited: waited, MaxWait: c.cfg.MaxWait}
+			}
+			c.log.Warn("evaluagent: rate limited, waiting", "endpoint", endpoint, "wait", wait)
+			c.pace.block(endpoint, c.cfg.Now().Add(wait))
+			if err := c.rateWait(ctx, endpoint, wait); err != nil {
+				return nil, err
+			}
+			waited += wait
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			detail := ""
+			if errs := decodeErrors(status, body); len(errs) > 0 {
+				detail = errs[0].String()
+			}
+			return nil, &AuthError{Status: status, Endpoint: endpoint, Detail: detail}
+		case status >= 500:
+			failures++
+			apiErr := &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body)}
+			if !idempotent(cl.route.Method) {
+				return nil, fmt.Errorf("%w (not retried: it may have taken effect; re-list before trying again)", apiErr)
+			}
+			if failures >= maxAttempts {
+				return nil, fmt.Errorf("%w (gave up after %d attempts)", apiErr, failures)
+			}
+			if err := c.backoff(ctx, endpoint, failures, fmt.Sprintf("status %d", status)); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body), Items: cl.items}
+		}
+	}
+}
+
+// send makes one HTTP attempt and reads the whole body.
+func (c *Client) send(ctx context.Context, method, endpoint, target string, payload []byte) (int, http.Header, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.SetBasicAuth(c.cfg.KeyID, c.cfg.KeySecret)
+	req.Header.Set("Accept", "application/json, */*")
+	req.Header.Set("User-Agent", "rostersync")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c.count(endpoint)
+	start := c.cfg.Now()
+	resp, err := c.hc.Do(req)
+	var body []byte
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		resp.Body.Close()
+		if err == nil && len(body) > maxBody {
+			err = fmt.Errorf("response body larger than %d bytes", maxBody)
+		}
+		if err != nil {
+			status = 0
+		}
+	}
+	dur := c.cfg.Now().Sub(start)
+	if c.cfg.OnRequest != nil {
+		c.cfg.OnRequest(endpoint, status, dur)
+	}
+	c.log.Debug("evaluagent: request", "endpoint", endpoint, "url", redact(target), "status", status, "duration", dur)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return status, resp.Header, body, nil
+}
+
+func (c *Client) count(endpoint string) {
+	c.mu.Lock()
+	c.requests[endpoint]++
+	c.mu.Unlock()
+}
+
+// Requests returns the number of HTTP requests sent so far, by endpoint
+// ("GET /org/users"), retries and rate-limited attempts included.
+func (c *Client) Requests() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.requests))
+	for k, v := range c.requests {
+		out[k] = v
+	}
+	return out
+}
+
+// paceWait sleeps until the endpoint's budget allows another request.
+func (c *Client) paceWait(ctx context.Context, endpoint string) error {
+	d := c.pace.reserve(endpoint, c.cfg.Now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	c.log.Debug("evaluagent: pacing", "endpoint", endpoint, "wait", d)
+	return c.rateWait(ctx, endpoint, d)
+}
+
+func (c *Client) rateWait(ctx context.Context, endpoint string, d time.Duration) error {
+	if c.cfg.OnRateLimitWait != nil {
+		c.cfg.OnRateLimitWait(endpoint, d)
+	}
+	if err := c.cfg.Sleep(ctx, d); err != nil {
+		return fmt.Errorf("evaluagent: %s: waiting for the rate limit: %w", endpoint, err)
+	}
+	return nil
+}
+
+func (c *Client) backoff(ctx context.Context, endpoint string, attempt int, why string) error {
+	d := c.backoffDelay(attempt)
+	c.log.Warn("evaluagent: retrying", "endpoint", endpoint, "reason", why, "attempt", attempt+1, "wait", d)
+	if err := c.cfg.Sleep(ctx, d); err != nil {
+		return fmt.Errorf("evaluagent: %s: waiting to retry: %w", endpoint, err)
+	}
+	return nil
+}
+
+// backoffDelay is exponential with jitter: for attempt n (from 1) a wait in
+// [d/2, d) with d = 1s·2^(n-1), d at most 60s, and never below 1s.
+func (c *Client) backoffDelay(attempt int) time.Duration {
+	const lo, hi = time.Second, 60 * time.Second
+	d := lo << min(attempt-1, 6)
+	d = min(d, hi)
+	d = d/2 + c.jitter(d/2)
+	return max(d, lo)
+}
+
+// retryAfter parses a Retry-After value: whole seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// list GETs a collection and follows links.next (§5): it stops when next is
+// missing or null or a page is empty, and fails when a URL repeats, the page
+// ceiling is reached, or next leads to another host (the credentials go only
+// to the configured one).
+func (c *Client) list(ctx context.Context, cl call) ([]resource, error) {
+	target := c.urlFor(cl)
+	seen := map[string]bool{}
+	var all []resource
+	for page := 1; ; page++ {
+		seen[target] = true
+		cl.url = target
+		body, err := c.do(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		rs, links, err := decodeCollection(body)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, cl.endpoint(), err)
+		}
+		if len(rs) == 0 {
+			return all, nil
+		}
+		all = append(all, rs...)
+		next, err := nextLink(links)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, cl.endpoint(), err)
+		}
+		if next == "" {
+			return all, nil
+		}
+		if next, err = c.resolveNext(target, next); err != nil {
+			return nil, fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, cl.endpoint(), err)
+		}
+		if seen[next] {
+			return nil, fmt.Errorf("evaluagent: %s %s: %s: links.next repeats %s after %d pages; the server's paging loops", cl.op, cl.object, cl.endpoint(), redact(next), page)
+		}
+		if page >= c.cfg.MaxPages {
+			return nil, fmt.Errorf("evaluagent: %s %s: %s: still a links.next after %d pages (MaxPages); raise MaxPages if the collection is really this large", cl.op, cl.object, cl.endpoint(), page)
+		}
+		target = next
+	}
+}
+
+func (c *Client) resolveNext(current, next string) (string, error) {
+	cur, err := url.Parse(current)
+	if err != nil {
+		return "", err
+	}
+	ref, err := url.Parse(next)
+	if err != nil {
+		return "", fmt.Errorf("links.next %q: %w", next, err)
+	}
+	u := cur.ResolveReference(ref)
+	if u.Scheme != c.base.Scheme || u.Host != c.base.Host {
+		return "", fmt.Errorf("links.next %s leaves %s; not sending the credentials there", redact(u.String()), c.base.Host)
+	}
+	return u.String(), nil
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
+}

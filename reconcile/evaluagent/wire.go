@@ -1,0 +1,396 @@
+package evaluagent
+
+// This file is the one place that knows the shape of response bodies. Many
+// of them are inferred in the contract (§2, §8): roles, levels, work-queue
+// templates and their agents, group level and parent. When a shape turns out
+// wrong, the fix belongs here.
+//
+// Decoding is lenient by design: unknown members are ignored, null is
+// accepted for every attribute, and ids and third_party_id may be strings or
+// numbers.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// flexString decodes a JSON string, number or null (as "") into a string.
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*s = ""
+	case len(b) > 0 && b[0] == '"':
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = flexString(v)
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("want a string, number or null, got %s", truncate(string(b), 40))
+		}
+		*s = flexString(n.String())
+	}
+	return nil
+}
+
+// document is a JSON:API top-level object.
+type document struct {
+	Data   json.RawMessage            `json:"data"`
+	Links  map[string]json.RawMessage `json:"links"`
+	Errors []wireError                `json:"errors"`
+}
+
+type wireError struct {
+	Status flexString `json:"status"`
+	Title  string     `json:"title"`
+	Detail string     `json:"detail"`
+	Source *struct {
+		Pointer string `json:"pointer"`
+	} `json:"source"`
+}
+
+// resource is a JSON:API resource object; attributes are decoded per type.
+type resource struct {
+	Type          string                  `json:"type"`
+	ID            flexString              `json:"id"`
+	Attributes    json.RawMessage         `json:"attributes"`
+	Relationships map[string]relationship `json:"relationships"`
+}
+
+type relationship struct {
+	Data json.RawMessage `json:"data"`
+}
+
+type identifier struct {
+	Type string     `json:"type"`
+	ID   flexString `json:"id"`
+}
+
+func isNull(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) == 0 || bytes.Equal(b, []byte("null"))
+}
+
+// toOne returns the id of a to-one relationship, "" when absent or null.
+func (r resource) toOne(name string) (string, error) {
+	rel, ok := r.Relationships[name]
+	if !ok || isNull(rel.Data) {
+		return "", nil
+	}
+	var id identifier
+	if err := json.Unmarshal(rel.Data, &id); err != nil {
+		return "", fmt.Errorf("relationship %s: %w", name, err)
+	}
+	return string(id.ID), nil
+}
+
+// toMany returns the ids of a to-many relationship, nil when absent or null.
+func (r resource) toMany(name string) ([]string, error) {
+	rel, ok := r.Relationships[name]
+	if !ok || isNull(rel.Data) {
+		return nil, nil
+	}
+	var ids []identifier
+	if err := json.Unmarshal(rel.Data, &ids); err != nil {
+		return nil, fmt.Errorf("relationship %s: %w", name, err)
+	}
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, string(id.ID))
+	}
+	return out, nil
+}
+
+func (r resource) attrs(v any) error {
+	if isNull(r.Attributes) {
+		return nil
+	}
+	if err := json.Unmarshal(r.Attributes, v); err != nil {
+		return fmt.Errorf("%s %q: attributes: %w", r.Type, r.ID, err)
+	}
+	return nil
+}
+
+// decodeData decodes a document's data as a collection (many) or as a single
+// resource.
+func decodeCollection(body []byte) ([]resource, map[string]json.RawMessage, error) {
+	var doc document
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, nil, fmt.Errorf("decode response: %w (body starts %q)", err, truncate(string(body), 120))
+	}
+	if isNull(doc.Data) {
+		return nil, doc.Links, fmt.Errorf("decode response: no data member (body starts %q)", truncate(string(body), 120))
+	}
+	var rs []resource
+	if err := json.Unmarshal(doc.Data, &rs); err != nil {
+		return nil, nil, fmt.Errorf("decode response: data is not a list of resources: %w", err)
+	}
+	return rs, doc.Links, nil
+}
+
+func decodeSingle(body []byte) (resource, error) {
+	var doc document
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return resource{}, fmt.Errorf("decode response: %w (body starts %q)", err, truncate(string(body), 120))
+	}
+	var r resource
+	if isNull(doc.Data) {
+		return r, fmt.Errorf("decode response: no data member (body starts %q)", truncate(string(body), 120))
+	}
+	if err := json.Unmarshal(doc.Data, &r); err != nil {
+		return r, fmt.Errorf("decode response: data is not a resource: %w", err)
+	}
+	return r, nil
+}
+
+// nextLink returns links.next: a string, a link object {"href": …}, or "".
+func nextLink(links map[string]json.RawMessage) (string, error) {
+	raw, ok := links["next"]
+	if !ok || isNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s, nil
+	}
+	var obj struct {
+		Href string `json:"href"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return "", fmt.Errorf("links.next is neither a string nor a link object: %s", truncate(string(raw), 80))
+	}
+	return obj.Href, nil
+}
+
+// decodeErrors reads a JSON:API error body. A body that is not one gives a
+// single object carrying the start of the body.
+func decodeErrors(status int, body []byte) []ErrorObject {
+	var doc document
+	if err := json.Unmarshal(body, &doc); err == nil && len(doc.Errors) > 0 {
+		out := make([]ErrorObject, 0, len(doc.Errors))
+		for _, e := range doc.Errors {
+			o := ErrorObject{Status: string(e.Status), Title: e.Title, Detail: e.Detail}
+			if e.Source != nil {
+				o.Pointer = e.Source.Pointer
+			}
+			out = append(out, o)
+		}
+		return out
+	}
+	text := strings.TrimSpace(string(body))
+	if text == "" {
+		return nil
+	}
+	return []ErrorObject{{Status: fmt.Sprint(status), Detail: truncate(text, 200)}}
+}
+
+// Role is a role as the server lists it (§8.3). Match on Name, never Title.
+type Role struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Title string `json:"title"`
+}
+
+// Level is a level of the group hierarchy (§8.4).
+type Level struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func decodeRole(r resource) (Role, error) {
+	var a struct {
+		Name  string `json:"name"`
+		Title string `json:"title"`
+	}
+	err := r.attrs(&a)
+	return Role{ID: string(r.ID), Name: a.Name, Title: a.Title}, err
+}
+
+func decodeLevel(r resource) (Level, error) {
+	var a struct {
+		Name string `json:"name"`
+	}
+	err := r.attrs(&a)
+	return Level{ID: string(r.ID), Name: a.Name}, err
+}
+
+// wireUser is a user with role and team ids, before role ids become names.
+type wireUser struct {
+	ID           string
+	Forename     string
+	Surname      string
+	Username     string
+	Email        string
+	StartDate    string
+	Active       bool
+	ThirdPartyID string
+	RoleIDs      []string
+	TeamID       string
+}
+
+func decodeUser(r resource) (wireUser, error) {
+	var a struct {
+		Forename     string     `json:"forename"`
+		Surname      string     `json:"surname"`
+		Username     string     `json:"username"`
+		Email        string     `json:"email"`
+		StartDate    flexString `json:"start_date"`
+		Active       bool       `json:"active"`
+		ThirdPartyID flexString `json:"third_party_id"`
+	}
+	if err := r.attrs(&a); err != nil {
+		return wireUser{}, err
+	}
+	u := wireUser{
+		ID: string(r.ID), Forename: a.Forename, Surname: a.Surname, Username: a.Username,
+		Email: a.Email, Active: a.Active, ThirdPartyID: string(a.ThirdPartyID),
+	}
+	var err error
+	if u.StartDate, err = normDate(string(a.StartDate)); err != nil {
+		return u, fmt.Errorf("user %q: start_date: %w", u.ID, err)
+	}
+	if u.RoleIDs, err = r.toMany("roles"); err != nil {
+		return u, fmt.Errorf("user %q: %w", u.ID, err)
+	}
+	if u.TeamID, err = r.toOne("agent-team"); err != nil {
+		return u, fmt.Errorf("user %q: %w", u.ID, err)
+	}
+	return u, nil
+}
+
+// wireGroup is a group; the level is a name and the parent an id, both read
+// from attributes (§8.2).
+type wireGroup struct {
+	ID     string
+	Name   string
+	Level  string
+	Parent string
+	Active bool
+}
+
+func decodeGroup(r resource) (wireGroup, error) {
+	var a struct {
+		Name   string     `json:"name"`
+		Level  string     `json:"level"`
+		Parent flexString `json:"parent"`
+		Active bool       `json:"active"`
+	}
+	err := r.attrs(&a)
+	return wireGroup{ID: string(r.ID), Name: a.Name, Level: a.Level, Parent: string(a.Parent), Active: a.Active}, err
+}
+
+type wireQueue struct {
+	ID     string
+	Name   string
+	Active bool
+}
+
+func decodeQueue(r resource) (wireQueue, error) {
+	var a struct {
+		Name   string `json:"name"`
+		Active bool   `json:"active"`
+	}
+	err := r.attrs(&a)
+	return wireQueue{ID: string(r.ID), Name: a.Name, Active: a.Active}, err
+}
+
+// decodeQueueAgent takes the id of a W3 entry, which is a resource
+// identifier or a full user object; only the id matters.
+func decodeQueueAgent(r resource) (string, error) {
+	if r.ID == "" {
+		return "", fmt.Errorf("work-queue template agent without an id")
+	}
+	return string(r.ID), nil
+}
+
+// normDate turns a date or an RFC 3339 date-time into YYYY-MM-DD. A
+// date-time keeps its own calendar date: converting a start date to UTC
+// could move it to the day before.
+func normDate(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.Format(time.DateOnly), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.Format(time.DateOnly), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Format(time.DateOnly), nil
+		}
+	}
+	return "", fmt.Errorf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time", s)
+}
+
+// Request bodies. Maps marshal with sorted keys, so bodies are stable; a key
+// that is absent means "unchanged" and a nil value is sent as null ("clear").
+
+type attrs = map[string]any
+
+func ref(typ, id string) map[string]any {
+	return map[string]any{"type": typ, "id": id}
+}
+
+func toOneBody(typ, id string) map[string]any {
+	if id == "" {
+		return map[string]any{"data": nil}
+	}
+	return map[string]any{"data": ref(typ, id)}
+}
+
+func toManyBody(typ string, ids []string) map[string]any {
+	data := make([]any, 0, len(ids))
+	for _, id := range ids {
+		data = append(data, ref(typ, id))
+	}
+	return map[string]any{"data": data}
+}
+
+// resourceBody is {"data": {type, id?, attributes?, relationships?}}.
+func resourceBody(typ, id string, at, rels map[string]any) map[string]any {
+	d := map[string]any{"type": typ}
+	if id != "" {
+		d["id"] = id
+	}
+	if len(at) > 0 {
+		d["attributes"] = at
+	}
+	if len(rels) > 0 {
+		d["relationships"] = rels
+	}
+	return map[string]any{"data": d}
+}
+
+// uniqueSorted returns ids sorted, without duplicates, for stable bodies.
+func uniqueSorted(ids []string) []string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// nullable sends "" as null.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
