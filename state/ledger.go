@@ -1,0 +1,149 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// How an object came to be owned.
+const (
+	HowCreated = "created" // rostersync created it
+	HowAdopted = "adopted" // it existed and a plan step adopted it
+)
+
+// Owned is one ledger row: platform object ID of Kind, owned under Key.
+type Owned struct {
+	Target string
+	Kind   string // "user", "team", …
+	Key    string // the stable source key
+	ID     string // the platform id
+	How    string // HowCreated or HowAdopted
+	Since  time.Time
+}
+
+// Own records that target's object id of kind is owned under key, replacing
+// whatever key owned before. An id already owned by a different key of the
+// same kind is refused with ErrConflict: one platform object has one owner.
+func (d *DB) Own(ctx context.Context, target, kind, key, id, how string) error {
+	wrap := func(err error) error { return fmt.Errorf("state: own %s %q: %w", kind, key, err) }
+	if err := need("target", target, "kind", kind, "key", key, "id", id); err != nil {
+		return wrap(err)
+	}
+	if how != HowCreated && how != HowAdopted {
+		return wrap(fmt.Errorf("how %q is neither %q nor %q", how, HowCreated, HowAdopted))
+	}
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var other string
+		err := tx.QueryRowContext(ctx, `SELECT key FROM ownership WHERE target = ? AND kind = ? AND id = ? AND key <> ?`,
+			target, kind, id, key).Scan(&other)
+		switch {
+		case err == nil:
+			return fmt.Errorf("id %q is owned by %q: %w", id, other, ErrConflict)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		now := d.stamp()
+		_, err = tx.ExecContext(ctx, `INSERT INTO ownership (target, kind, key, id, how, since, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (target, kind, key) DO UPDATE SET
+				id = excluded.id, how = excluded.how, updated_at = excluded.updated_at,
+				since = CASE WHEN id = excluded.id THEN since ELSE excluded.since END`,
+			target, kind, key, id, how, now, now)
+		return err
+	})
+	if err != nil {
+		return wrap(err)
+	}
+	return nil
+}
+
+// Disown forgets target's ownership of key of kind. Forgetting what is not
+// owned is not an error.
+func (d *DB) Disown(ctx context.Context, target, kind, key string) error {
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM ownership WHERE target = ? AND kind = ? AND key = ?`,
+		target, kind, key); err != nil {
+		return fmt.Errorf("state: disown %s %q: %w", kind, key, err)
+	}
+	return nil
+}
+
+// Ledger returns what target owns: kind → key → platform id. Kinds with
+// nothing owned are absent.
+func (d *DB) Ledger(ctx context.Context, target string) (map[string]map[string]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT kind, key, id FROM ownership WHERE target = ?`, target)
+	if err != nil {
+		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]string{}
+	for rows.Next() {
+		var kind, key, id string
+		if err := rows.Scan(&kind, &key, &id); err != nil {
+			return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+		}
+		if out[kind] == nil {
+			out[kind] = map[string]string{}
+		}
+		out[kind][key] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+	}
+	return out, nil
+}
+
+// LedgerEntries returns target's ledger rows sorted by kind and key.
+func (d *DB) LedgerEntries(ctx context.Context, target string) ([]Owned, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT target, kind, key, id, how, since FROM ownership
+		WHERE target = ? ORDER BY kind, key`, target)
+	if err != nil {
+		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+	}
+	defer rows.Close()
+	var out []Owned
+	for rows.Next() {
+		o, err := scanOwned(rows)
+		if err != nil {
+			return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+	}
+	return out, nil
+}
+
+// LookupByID returns the ledger row owning target's platform object id of
+// kind; ok is false when nobody owns it.
+func (d *DB) LookupByID(ctx context.Context, target, kind, id string) (o Owned, ok bool, err error) {
+	row := d.db.QueryRowContext(ctx, `SELECT target, kind, key, id, how, since FROM ownership
+		WHERE target = ? AND kind = ? AND id = ?`, target, kind, id)
+	o, err = scanOwned(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Owned{}, false, nil
+	case err != nil:
+		return Owned{}, false, fmt.Errorf("state: look up %s id %q: %w", kind, id, err)
+	}
+	return o, true, nil
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanOwned(s scanner) (Owned, error) {
+	var o Owned
+	var since string
+	if err := s.Scan(&o.Target, &o.Kind, &o.Key, &o.ID, &o.How, &since); err != nil {
+		return Owned{}, err
+	}
+	t, err := parseTime(since)
+	if err != nil {
+		return Owned{}, err
+	}
+	o.Since = t
+	return o, nil
+}

@@ -1,0 +1,245 @@
+// Package state is the daemon's durable memory: an embedded SQLite database
+// (pure Go, modernc.org/sqlite) in a private directory.
+//
+// It remembers what must survive a restart or a crash:
+//
+//   - the ownership ledger: which platform objects rostersync created or
+//     adopted, per target, so that it touches only what it owns;
+//   - the apply journal: every write is recorded before it is sent and
+//     finished after, so a crash mid-apply leaves pending entries to resolve
+//     instead of a duplicated create;
+//   - run history, held operations awaiting approval, source cursors, source
+//     health counts, consecutive-absence tracking, rate-limit budgets and the
+//     last plan per target.
+//
+// The package knows nothing of the reconciler or of any target: its types are
+// plain strings and bytes, and callers adapt. Every method takes a context and
+// returns errors that name the thing they were about ("state: own user
+// \"E1001\": ..."); ErrNotFound and ErrConflict can be branched on with
+// errors.Is.
+//
+// The database runs in WAL mode with a busy timeout and foreign keys on, and
+// takes write locks at the start of each transaction, so a short-lived command
+// (approving held operations, say) can share it with a running daemon. Within
+// one process a single connection serialises all access.
+//
+// Schema changes are an ordered list of migrations recorded in the
+// schema_migrations table and applied in one transaction at Open. A database
+// written by a newer binary is refused with a *SchemaTooNewError.
+package state
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// FileName is the database's name inside the state directory.
+const FileName = "rostersync.db"
+
+// Sentinel errors.
+var (
+	// ErrNotFound: a row named by id or key does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the change contradicts what is recorded (an id owned by
+	// another key, a finished run finished again, a rejected hold approved).
+	ErrConflict = errors.New("conflict")
+)
+
+// SchemaTooNewError reports a database whose schema is newer than this binary
+// understands. Opening it could corrupt it, so Open refuses.
+type SchemaTooNewError struct {
+	Path  string
+	Have  int // the database's schema version
+	Known int // the newest version this binary knows
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("state: %s has schema version %d but this binary knows only up to %d; "+
+		"run a newer rostersync or point it at another state directory", e.Path, e.Have, e.Known)
+}
+
+// Options tune OpenWith.
+type Options struct {
+	// Now is the clock for recorded timestamps; nil means time.Now.
+	Now func() time.Time
+	// BusyTimeout is how long a statement waits for another process's lock;
+	// zero means 5s.
+	BusyTimeout time.Duration
+}
+
+// DB is an open state database. It is safe for concurrent use.
+type DB struct {
+	db   *sql.DB
+	path string
+	now  func() time.Time
+}
+
+// DefaultDir returns where state lives when not configured: the first entry
+// of $STATE_DIRECTORY (set by systemd's StateDirectory=), else ./state.
+func DefaultDir() string {
+	if v := os.Getenv("STATE_DIRECTORY"); v != "" {
+		first, _, _ := strings.Cut(v, ":")
+		if first != "" {
+			return first
+		}
+	}
+	return "./state"
+}
+
+// Open opens (creating if needed) the state database in dir with default
+// options.
+func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens (creating if needed) the state database in dir.
+//
+// A missing dir is created with mode 0700. An existing dir that is group or
+// world writable is refused: anyone who can replace the database can make
+// rostersync deactivate people.
+func OpenWith(dir string, opts Options) (*DB, error) {
+	if err := prepareDir(dir); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, FileName)
+	if strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("state: path %q: must not contain '?'", path)
+	}
+	// Create the file ourselves so that it is private; SQLite gives its -wal
+	// and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("state: create %s: %w", path, err)
+	}
+	f.Close()
+
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	dsn := fmt.Sprintf("%s?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)"+
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)", path, busy.Milliseconds())
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	// One connection: one writer, and pragmas that hold for every statement.
+	sdb.SetMaxOpenConns(1)
+	sdb.SetMaxIdleConns(1)
+	sdb.SetConnMaxLifetime(0)
+	sdb.SetConnMaxIdleTime(0)
+
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	d := &DB{db: sdb, path: path, now: now}
+	if err := d.init(context.Background()); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func prepareDir(dir string) error {
+	if dir == "" {
+		return errors.New("state: no directory given")
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("state: create directory: %w", err)
+		}
+		// The umask can only have removed bits; make the mode exact.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("state: create directory: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("state: directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("state: %s is not a directory", dir)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("state: directory %s is writable by group or others (mode %04o); run chmod go-w on it",
+			dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+func (d *DB) init(ctx context.Context) error {
+	var mode string
+	if err := d.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("state: open %s: %w", d.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("state: open %s: journal mode is %q, want wal", d.path, mode)
+	}
+	return d.migrate(ctx)
+}
+
+// Path returns the database file's path.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	if err := d.db.Close(); err != nil {
+		return fmt.Errorf("state: close: %w", err)
+	}
+	return nil
+}
+
+// tx runs fn in a transaction that holds the write lock from its start, and
+// commits if fn returns nil.
+func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// timeLayout is RFC 3339 in UTC with a fixed-width fraction, so that stored
+// timestamps sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func (d *DB) stamp() string { return fmtTime(d.now()) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// parseNullTime parses an optional stored time; NULL is the zero time.
+func parseNullTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid {
+		return time.Time{}, nil
+	}
+	return parseTime(s.String)
+}
+
+// need returns an error naming the first empty argument.
+func need(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("empty %s", pairs[i])
+		}
+	}
+	return nil
+}
