@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -14,7 +13,6 @@ import (
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
-	csvsource "github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/state"
 )
 
@@ -68,15 +66,15 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	rules, err := mapping.Compile(file.Mapping)
+	rules, err := file.Rules()
 	if err != nil {
 		return nil, fmt.Errorf("mapping in %s:\n%w", env.Mapping, err)
 	}
-	srcs, err := buildSources(file)
+	srcs, err := file.NewSources()
 	if err != nil {
 		return nil, err
 	}
-	secret, err := env.Evaluagent.Secret(c.lookupEnv)
+	secret, err := config.ReadSecret(env.Evaluagent.KeySecretFile)
 	if err != nil {
 		return nil, err
 	}
@@ -109,32 +107,6 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 }
 
 func (a *app) Close() error { return a.db.Close() }
-
-func buildSources(file *config.File) ([]sources.Source, error) {
-	required := file.Mapping.Attributes()
-	var out []sources.Source
-	var errs []error
-	for _, sc := range file.Sources {
-		switch sc.Type {
-		case config.TypeCSV:
-			delim := ','
-			if sc.CSV.Delimiter != "" {
-				delim = []rune(sc.CSV.Delimiter)[0]
-			}
-			s, err := csvsource.New(sc.Name, csvsource.Config{
-				Path: sc.CSV.Path, Delimiter: delim, Key: sc.CSV.Key, Required: required, MinRows: sc.CSV.MinRows,
-			})
-			if err != nil {
-				errs = append(errs, fmt.Errorf("source %s: %w", sc.Name, err))
-				continue
-			}
-			out = append(out, s)
-		default:
-			errs = append(errs, fmt.Errorf("source %s: type %q is not supported", sc.Name, sc.Type))
-		}
-	}
-	return out, errors.Join(errs...)
-}
 
 // desired reads every source and maps the records. A source that fails
 // aborts the pass: nothing is planned from a source that could not be read.
