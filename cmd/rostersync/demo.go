@@ -118,4 +118,3 @@ account and writes only to a temporary directory.`)
 	}
 	return nil
 }
-
