@@ -183,7 +183,7 @@ func TestSavedPlanIsAppliedExactly(t *testing.T) {
 		}
 	}
 	p := r.planJSON()
-	if p.Summary != (reconcile.Summary{Update: 1, Unchanged: 10}) {
+	if s := p.Summary; s.Changes() != 1 || s.Update != 1 {
 		t.Errorf("after the saved plan, the next plan is %+v, want one update", p.Summary)
 	}
 }

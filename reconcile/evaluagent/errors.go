@@ -171,3 +171,10 @@ func (e *RateLimitError) Error() string {
 	return fmt.Sprintf("evaluagent: %s: rate limited; the server asks for a wait of %s%s, beyond the %s ceiling (MaxWait)",
 		e.Endpoint, e.Wait, already, e.MaxWait)
 }
+
+// Fatal tells the applier that no further request can succeed this run.
+func (e *AuthError) Fatal() bool { return true }
+
+// Fatal tells the applier to stop: waiting longer than the ceiling is the
+// daily limit showing, and every further request would wait too.
+func (e *RateLimitError) Fatal() bool { return true }
