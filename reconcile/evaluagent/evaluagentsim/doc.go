@@ -33,6 +33,7 @@
 //   - A group's level may change on update unless it would give a Team children or leave agents
 //     outside a Team. A group cannot be moved under itself or a descendant, and a move keeps the
 //     whole subtree within 7 levels. Reactivating a group needs an active parent.
+//   - A group's has_children counts inactive children too, as D12 does.
 //   - W6 ignores ids that are not assigned, whether or not they name a user; W4 and W5 check
 //     every id against D15.
 //   - With Config.PageSize set, the /org lists (users, groups, roles, levels, abilities) are

@@ -298,10 +298,10 @@ func buildState(seed *Seed, seats int) (*state, error) {
 		fail := func(err error) error { return fmt.Errorf("users[%d] %q: %w", i, su.Username, err) }
 		ch := userChange{forename: &su.Forename, surname: &su.Surname, username: &su.Username, active: su.Active}
 		if su.Email != "" {
-			ch.email.val = &su.Email
+			ch.email = optString{set: true, val: &su.Email}
 		}
 		if su.StartDate != "" {
-			ch.startDate.val = &su.StartDate
+			ch.startDate = optString{set: true, val: &su.StartDate}
 		}
 		if su.ThirdPartyID != nil {
 			raw, ok := thirdPartyValue(su.ThirdPartyID)

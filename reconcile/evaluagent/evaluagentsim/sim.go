@@ -367,7 +367,8 @@ func (s *Server) ResetCounts() {
 
 // ForceStatus makes the next n requests to endpoint ("METHOD /template", as in Counts) that pass
 // authentication fail with status, before the rate limit and without changing anything. A 429
-// carries Retry-After to the end of the current minute. n <= 0 clears it. It panics on an
+// carries Retry-After to the end of the current minute; a status below 400 answers with "{}".
+// n <= 0 clears it. It panics on an
 // endpoint the simulator does not serve.
 func (s *Server) ForceStatus(endpoint string, status, n int) {
 	method, path, _ := strings.Cut(endpoint, " ")

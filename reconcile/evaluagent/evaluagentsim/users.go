@@ -235,9 +235,7 @@ func (st *state) applyUser(cur *user, ch userChange, seats int) (*user, []apiErr
 				next.roleIDs = append(next.roleIDs, id)
 			}
 		}
-	} else if !wasActive {
-		next.roleIDs = nil // D7: reactivation restores nothing
-	}
+	} // D7 needs nothing more: an inactive user has no roles or team to restore.
 	// D4: agents sit in an active Team-level group; nobody else has a team.
 	agent := st.isAgent(next.roleIDs)
 	switch {
@@ -245,7 +243,7 @@ func (st *state) applyUser(cur *user, ch userChange, seats int) (*user, []apiErr
 		errs = append(errs, invalid(ptrTeam, "Only users with the agent role can have an agent team."))
 	case ch.team.set:
 		next.teamID = deref(ch.team.val)
-	case !agent || !wasActive:
+	case !agent:
 		next.teamID = ""
 	}
 	if agent {
