@@ -2,7 +2,12 @@ module github.com/rostersync/rostersync
 
 go 1.26.8
 
+
+
+tool honnef.co/go/tools/cmd/staticcheck
+
 require (
+	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c
 	github.com/dustin/go-humanize v1.1.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/uuid v1.6.0
@@ -12,10 +17,14 @@ require (
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec
 	github.com/samber/lo v1.53.0
 	github.com/sethvargo/go-envconfig v1.4.3
+	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678
+	golang.org/x/mod v0.42.0
+	golang.org/x/sync v0.24.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.22.0
 	golang.org/x/tools v0.52.0
 	gopkg.in/yaml.v3 v3.0.1
+	honnef.co/go/tools v0.8.2
 	modernc.org/libc v1.79.0
 	modernc.org/mathutil v1.7.1
 	modernc.org/memory v1.12.1
