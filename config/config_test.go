@@ -202,7 +202,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "empty",
 		yaml: "# nothing\n",
-		want: "FILE: empty file: expected sources: and mapping:",
+		want: "FILE: empty file: expected the keys sources and mapping",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -82,7 +82,7 @@ func LoadFile(path string) (*File, error) {
 		return nil, yamlError(path, err, nil)
 	}
 	if len(root.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty file: expected sources: and mapping:", path)
+		return nil, fmt.Errorf("%s: empty file: expected the keys sources and mapping", path)
 	}
 	lines := map[string]int{}
 	indexLines(root.Content[0], "", lines)

@@ -34,7 +34,7 @@ func newLogger(w io.Writer, format string, level slog.Level, terminal, journald 
 		return nil, fmt.Errorf("log format %q: want auto, text or json", format)
 	}
 	if terminal && !journald {
-		return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly,
+		return slog.New(tint.NewTextHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly,
 			ReplaceAttr: func(g []string, a slog.Attr) slog.Attr {
 				if a.Key == slog.LevelKey {
 					if l, ok := a.Value.Any().(slog.Level); ok && l == LevelChange {

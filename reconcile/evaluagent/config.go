@@ -109,8 +109,10 @@ func New(cfg Config) (*Client, error) {
 	if base == "" {
 		switch {
 		case cfg.Region == "":
+			//lint:ignore ST1005 the message names the Config field to fix
 			errs = append(errs, errors.New("Region is empty: set Region to eu, us-east or aus, or set BaseURL"))
 		case regionURLs[cfg.Region] == "":
+			//lint:ignore ST1005 the message names the Config field to fix
 			errs = append(errs, fmt.Errorf("Region %q is unknown: use eu, us-east or aus, or set BaseURL", cfg.Region))
 		default:
 			base = regionURLs[cfg.Region]
@@ -146,6 +148,7 @@ func New(cfg Config) (*Client, error) {
 		errs = append(errs, fmt.Errorf("RatePerMinute %d is negative: use 0 for the default (%d) or a positive number", cfg.RatePerMinute, DefaultRatePerMinute))
 	}
 	if cfg.Timeout < 0 {
+		//lint:ignore ST1005 the message names the Config field to fix
 		errs = append(errs, fmt.Errorf("Timeout %s is negative: use 0 for the default (%s) or a positive duration", cfg.Timeout, DefaultTimeout))
 	}
 	if cfg.MaxPages < 0 {
