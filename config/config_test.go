@@ -81,6 +81,8 @@ func TestLoadEnvExplicit(t *testing.T) {
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
 			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only",
 		},
+		// Kept for other credentials; the explicit secret file wins.
+		credentialsDir: "/ignored",
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)
@@ -182,7 +184,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key at top level",
 		yaml: "sources: []\nmaping: {}\n",
-		want: `FILE:2: field maping not found at the top level (known: sources, mapping)`,
+		want: `FILE:2: field maping not found at the top level (known: sources, mapping, targets)`,
 	}, {
 		name: "unknown key in a source",
 		yaml: "sources:\n  - name: hr\n    type: csv\n    csv: {path: a.csv, keys: id}\n",

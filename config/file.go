@@ -2,12 +2,14 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,9 +37,14 @@ import (
 //
 // Each source type has its own block named after it, so other types (ldap,
 // scim) are added as sibling keys of csv.
+//
+// targets: lists the platforms to sync into, each with its own mapping
+// overrides (see TargetConfig); without it the Evaluagent target of the
+// environment is the only one.
 type File struct {
 	Sources []SourceConfig `yaml:"sources"`
 	Mapping mapping.Spec   `yaml:"mapping"`
+	Targets []TargetConfig `yaml:"targets"`
 
 	path  string
 	lines map[string]int // key path → line
@@ -98,6 +105,9 @@ func LoadFile(path string) (*File, error) {
 		if s.CSV != nil && s.CSV.Path != "" && !filepath.IsAbs(s.CSV.Path) {
 			s.CSV.Path = filepath.Join(dir, s.CSV.Path)
 		}
+	}
+	for i := range f.Targets {
+		f.Targets[i].resolvePaths(dir)
 	}
 	return f, nil
 }
@@ -320,6 +330,7 @@ func (f *File) Validate() error {
 			}
 		}
 	}
+	f.validateTargets(bad)
 	if _, err := mapping.Compile(f.Mapping); err != nil {
 		for _, e := range unjoin(err) {
 			var se *mapping.SpecError
@@ -376,9 +387,21 @@ func (f *File) CSV(i int) (csv.Config, error) {
 		Path:      s.CSV.Path,
 		Delimiter: d,
 		Key:       s.CSV.Key,
-		Required:  f.Mapping.Attributes(),
+		Required:  f.attributes(),
 		MinRows:   s.CSV.MinRows,
 	}, nil
+}
+
+// attributes lists the source attributes any target's mapping reads.
+func (f *File) attributes() []string {
+	var all []string
+	for i := range f.AllTargets() {
+		all = append(all, f.TargetSpec(i).Attributes()...)
+	}
+	slices.SortFunc(all, func(a, b string) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+	})
+	return slices.CompactFunc(all, strings.EqualFold)
 }
 
 // NewSources builds every configured source. It does no I/O.
