@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,25 +10,21 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rostersync/rostersync/config"
-	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile"
-	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/state"
 )
 
-// app is the composition root of one command: configuration, sources,
-// mapping, the platform client and the state store.
+// app is the composition root of one command: configuration, sources, the
+// targets (each with its client, mapping and policy) and the state store.
 type app struct {
 	c       *cli
 	env     *config.Env
 	file    *config.File
-	rules   *mapping.Rules
 	sources []sources.Source
-	target  *evaluagent.Client
+	targets []*target
 	db      *state.DB
 	log     *slog.Logger
-	policy  reconcile.Policy
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -47,7 +44,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if flags.logFormat != "" {
 		env.LogFormat = flags.logFormat
 	}
-	if err := env.Validate(); err != nil {
+	if err := env.ValidateCommon(); err != nil {
 		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
 	}
 	level, err := env.Level()
@@ -66,51 +63,26 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	rules, err := file.Rules()
-	if err != nil {
-		return nil, fmt.Errorf("mapping in %s:\n%w", env.Mapping, err)
-	}
 	srcs, err := file.NewSources()
 	if err != nil {
 		return nil, err
 	}
-	secret, err := config.ReadSecret(env.Evaluagent.KeySecretFile)
+	targets, err := buildTargets(env, file, c.lookupEnv, log)
 	if err != nil {
 		return nil, err
-	}
-	target, err := evaluagent.New(evaluagent.Config{
-		Region:     env.Evaluagent.Region,
-		BaseURL:    env.Evaluagent.BaseURL,
-		KeyID:      env.Evaluagent.KeyID,
-		KeySecret:  secret,
-		AgentLevel: env.Evaluagent.AgentLevel,
-		Logger:     log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	mode, err := reconcile.ParseMode(env.Evaluagent.Mode)
-	if err != nil {
-		return nil, fmt.Errorf("ROSTERSYNC_EVALUAGENT_MODE: %w", err)
 	}
 	db, err := state.Open(env.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	return &app{
-		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
-		policy: reconcile.Policy{
-			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
-			Protected: func(u reconcile.User) bool { return rules.Excludes(u.Username) },
-		},
-	}, nil
+	return &app{c: c, env: env, file: file, sources: srcs, targets: targets, db: db, log: log}, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }
 
-// desired reads every source and maps the records. A source that fails
-// aborts the pass: nothing is planned from a source that could not be read.
-func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
+// fetch reads every source. A source that fails aborts the pass: nothing is
+// planned from a source that could not be read.
+func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
 	var snaps []*sources.Snapshot
 	for _, s := range a.sources {
 		snap, err := s.Fetch(ctx)
@@ -123,37 +95,55 @@ func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
 		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
 		snaps = append(snaps, snap)
 	}
-	res := a.rules.Map(snaps)
-	for _, p := range res.Problems {
-		a.log.Warn("mapping problem", "problem", p.String())
-	}
-	return res.Desired, nil
+	return snaps, nil
 }
 
-// plan makes a plan: sources, mapping, the platform's listing, the ledger.
-func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
-	desired, err := a.desired(ctx)
+// plans makes a plan for every target, in configuration order: the sources
+// are read once and mapped with each target's own mapping.
+func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
+	snaps, err := a.fetch(ctx)
 	if err != nil {
 		return nil, err
 	}
-	current, err := a.target.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	out := make([]*reconcile.Plan, 0, len(a.targets))
+	for _, t := range a.targets {
+		p, err := a.planTarget(ctx, t, snaps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
-	own, err := a.ownership(ctx)
+	return out, nil
+}
+
+// planTarget maps the records for t, lists the platform, reads t's ledger
+// and diffs.
+func (a *app) planTarget(ctx context.Context, t *target, snaps []*sources.Snapshot) (*reconcile.Plan, error) {
+	res := t.rules.Map(snaps)
+	for _, p := range res.Problems {
+		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
+	}
+	current, err := t.client.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.name, err)
+	}
+	own, err := a.ownership(ctx, t.name)
 	if err != nil {
 		return nil, err
 	}
-	plan := reconcile.Diff(desired, current, own, a.policy, a.c.now())
-	plan.Target = a.target.Name()
+	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
+	plan.Target = t.name
 	for _, p := range plan.Problems {
-		a.log.Warn("plan problem", "kind", p.Kind, "key", p.Key, "problem", p.Message)
+		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
+	}
+	if n := plan.Summary.Unsupported; n > 0 {
+		a.log.Warn("operations the platform's API cannot carry out; make them in its own interface", "target", t.name, "unsupported", n)
 	}
 	return plan, nil
 }
 
-func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
-	l, err := a.db.Ledger(ctx, a.target.Name())
+func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Ownership, error) {
+	l, err := a.db.Ledger(ctx, targetName)
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}
@@ -167,27 +157,49 @@ func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
 	return own, nil
 }
 
-// loadSaved reads a saved plan and checks it against the platform now.
-func (a *app) loadSaved(ctx context.Context, path string) (*reconcile.Plan, error) {
+func (a *app) target(name string) *target {
+	for _, t := range a.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// loadSaved reads a saved plan file (one plan, or one per target) and checks
+// every plan against its platform now. Nothing is applied unless all pass.
+func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := reconcile.DecodePlan(b)
+	plans, err := reconcile.DecodePlans(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if plan.Target != a.target.Name() {
-		return nil, fmt.Errorf("%s: the plan is for target %q, this configuration's target is %q", path, plan.Target, a.target.Name())
+	var errs []error
+	for _, plan := range plans {
+		t := a.target(plan.Target)
+		if t == nil {
+			names := make([]string, len(a.targets))
+			for i, t := range a.targets {
+				names[i] = t.name
+			}
+			errs = append(errs, fmt.Errorf("%s: the plan is for target %q, this configuration's targets are %q", path, plan.Target, names))
+			continue
+		}
+		current, err := t.client.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", t.name, err)
+		}
+		if err := reconcile.Verify(plan, current); err != nil {
+			errs = append(errs, fmt.Errorf("%s: target %s: %w", path, t.name, err))
+		}
 	}
-	current, err := a.target.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w; nothing was written", err)
 	}
-	if err := reconcile.Verify(plan, current); err != nil {
-		return nil, fmt.Errorf("%s: %w; nothing was written", path, err)
-	}
-	return plan, nil
+	return plans, nil
 }
 
 type ledger struct {
@@ -199,18 +211,22 @@ func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how strin
 	return l.db.Own(ctx, l.target, string(kind), key, id, how)
 }
 
-// apply runs a plan, logging one CHANGE line per operation.
+// apply runs a plan on its target, logging one CHANGE line per operation.
 func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
+	t := a.target(plan.Target)
+	if t == nil {
+		return nil, fmt.Errorf("no target %q is configured", plan.Target)
+	}
 	total := len(plan.ReadyOps())
 	if total == 0 {
 		return &reconcile.Result{}, nil
 	}
-	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
-		Ledger: ledger{a.db, a.target.Name()},
-		Logger: a.log,
+	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
+		Ledger: ledger{a.db, t.name},
+		Logger: a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
-				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
+				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
 			}
 		},
 	})

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,51 +14,53 @@ import (
 	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
+// Demo scenarios.
+const (
+	scenarioEvaluagent   = "evaluagent"
+	scenarioTwoPlatforms = "two-platforms"
+)
+
 func cmdDemo(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "demo", "[flags]", `Starts the Evaluagent simulator in this process, seeded with a small
-organisation, and syncs the bundled demo CSV and mapping into it: prints the
-plan, applies it, plans again and shows that nothing is left to do. Needs no
-account and writes only to a temporary directory.`)
-	dir := fs.String("dir", filepath.Join("testdata", "demo"), "directory holding the demo `mapping.yaml` and CSV")
+	fs := newFlagSet(c, "demo", "[flags]", `Starts simulators in this process and syncs the bundled demo CSV into them:
+prints the plan, applies it, plans again and shows that nothing is left to do.
+Needs no account and writes only to a temporary directory.
+
+Scenarios:
+  evaluagent     the demo CSV and mapping.yaml into a simulated Evaluagent
+  two-platforms  the same CSV into a simulated Evaluagent and a simulated
+                 Agent IQ (two-platforms.yaml), then a leaver: deactivated on
+                 Evaluagent, shown as "cannot be applied" on Agent IQ`)
+	dir := fs.String("dir", filepath.Join("testdata", "demo"), "directory holding the demo configuration files and CSV")
+	scenario := fs.String("scenario", scenarioEvaluagent, "evaluagent or two-platforms")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfgPath := filepath.Join(*dir, "mapping.yaml")
-	if _, err := os.Stat(cfgPath); err != nil {
-		return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -dir)", err)
+	switch *scenario {
+	case scenarioEvaluagent:
+		return demoEvaluagent(ctx, c, *dir)
+	case scenarioTwoPlatforms:
+		return demoTwoPlatforms(ctx, c, *dir)
 	}
-	sim, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
-	if err != nil {
-		return err
-	}
+	return fmt.Errorf("demo: unknown scenario %q (want %s or %s)", *scenario, scenarioEvaluagent, scenarioTwoPlatforms)
+}
+
+// serveLocal serves h on a loopback port until the returned stop is called.
+func serveLocal(h http.Handler) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("demo: %w", err)
+		return "", nil, fmt.Errorf("demo: %w", err)
 	}
-	srv := &http.Server{Handler: sim}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
-	defer srv.Close()
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
 
-	tmp, err := os.MkdirTemp("", "rostersync-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	secretFile := filepath.Join(tmp, "evaluagent-key-secret")
-	if err := os.WriteFile(secretFile, []byte(evaluagentsim.DemoKeySecret+"\n"), 0o600); err != nil {
-		return err
-	}
-	env := map[string]string{
-		"ROSTERSYNC_MAPPING":                    cfgPath,
-		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        "http://" + ln.Addr().String() + "/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": secretFile,
-		"ROSTERSYNC_LOG_LEVEL":                  "warn",
-	}
+// demoApp loads the app with env in place of the operator's environment.
+func demoApp(ctx context.Context, c *cli, env map[string]string) (*app, error) {
 	dc := *c
 	dc.lookupEnv = func(k string) (string, bool) {
 		if v, ok := env[k]; ok {
@@ -67,7 +71,46 @@ account and writes only to a temporary directory.`)
 		}
 		return c.lookupEnv(k)
 	}
-	a, err := loadApp(ctx, &dc, commonFlags{})
+	return loadApp(ctx, &dc, commonFlags{})
+}
+
+func writeSecret(dir, name, value string) (string, error) {
+	p := filepath.Join(dir, name)
+	return p, os.WriteFile(p, []byte(value+"\n"), 0o600)
+}
+
+func demoEvaluagent(ctx context.Context, c *cli, dir string) error {
+	cfgPath := filepath.Join(dir, "mapping.yaml")
+	if _, err := os.Stat(cfgPath); err != nil {
+		return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -dir)", err)
+	}
+	sim, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	base, stop, err := serveLocal(sim)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	tmp, err := os.MkdirTemp("", "rostersync-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	secretFile, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{
+		"ROSTERSYNC_MAPPING":                    cfgPath,
+		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
+		"ROSTERSYNC_EVALUAGENT_BASE_URL":        base + "/v1",
+		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
+		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": secretFile,
+		"ROSTERSYNC_LOG_LEVEL":                  "warn",
+	}
+	a, err := demoApp(ctx, c, env)
 	if err != nil {
 		return err
 	}
@@ -76,45 +119,203 @@ account and writes only to a temporary directory.`)
 	out := c.stdout
 	fmt.Fprintf(out, "rostersync demo: syncing %s into a simulated Evaluagent at %s\n\n", cfgPath, env["ROSTERSYNC_EVALUAGENT_BASE_URL"])
 	fmt.Fprintln(out, "== 1. plan (dry run: nothing is written)")
-	plan, err := a.plan(ctx)
+	plans, err := a.plans(ctx)
 	if err != nil {
 		return err
 	}
-	if err := reconcile.Render(out, plan, reconcile.FormatText); err != nil {
+	if err := reconcile.RenderPlans(out, plans, reconcile.FormatText); err != nil {
 		return err
 	}
 	if w := sim.Writes(); w != 0 {
 		return fmt.Errorf("demo: planning wrote %d times to the platform", w)
 	}
 	fmt.Fprintln(out, "\n== 2. apply")
-	res, err := a.apply(ctx, plan)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "Apply complete: %d applied, %d failed, %d skipped; %d write requests to the platform.\n", res.Applied, len(res.Failed), res.Skipped, sim.Writes())
-	if err := res.Err(); err != nil {
-		return err
+	for _, plan := range plans {
+		res, err := a.apply(ctx, plan)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Apply complete: %d applied, %d failed, %d skipped; %d write requests to the platform.\n", res.Applied, len(res.Failed), res.Skipped, sim.Writes())
+		if err := res.Err(); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(out, "\n== 3. plan again")
-	again, err := a.plan(ctx)
+	again, err := a.plans(ctx)
 	if err != nil {
 		return err
 	}
-	if err := reconcile.Render(out, again, reconcile.FormatText); err != nil {
+	if err := reconcile.RenderPlans(out, again, reconcile.FormatText); err != nil {
 		return err
 	}
-	if !again.Empty() {
+	if !allEmpty(again) {
 		return errors.New("demo: the second plan is not empty; the sync did not converge")
 	}
 	fmt.Fprintln(out, "\nRequests the simulator served, by endpoint:")
-	counts := sim.Counts()
+	printCounts(out, sim.Counts(), 45)
+	return nil
+}
+
+func printCounts(out io.Writer, counts map[string]int, width int) {
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(out, "  %-45s %d\n", k, counts[k])
+		fmt.Fprintf(out, "  %-*s %d\n", width, k, counts[k])
 	}
+}
+
+// demoTwoPlatforms syncs one CSV into both simulators, shows the second plan
+// is empty for both, then makes one person leave.
+func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
+	tmp, err := os.MkdirTemp("", "rostersync-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// A private copy: the leaver step edits the CSV.
+	for _, name := range []string{"two-platforms.yaml", "people.csv"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -dir)", err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	eaBase, stopEA, err := serveLocal(ea)
+	if err != nil {
+		return err
+	}
+	defer stopEA()
+	aiq, err := agentiqsim.New(agentiqsim.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	aiqBase, stopAIQ, err := serveLocal(aiq)
+	if err != nil {
+		return err
+	}
+	defer stopAIQ()
+	eaSecret, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
+	if err != nil {
+		return err
+	}
+	aiqKey, err := writeSecret(tmp, "agentiq-api-key", agentiqsim.DemoAPIKey)
+	if err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(tmp, "two-platforms.yaml")
+	env := map[string]string{
+		"ROSTERSYNC_MAPPING":                    cfgPath,
+		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
+		"ROSTERSYNC_EVALUAGENT_BASE_URL":        eaBase + "/v1",
+		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
+		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": eaSecret,
+		"ROSTERSYNC_LOG_LEVEL":                  "warn",
+		// Referenced as ${…} by the agentiq target in two-platforms.yaml.
+		"AGENTIQ_BASE_URL":     aiqBase,
+		"AGENTIQ_API_KEY_FILE": aiqKey,
+	}
+	a, err := demoApp(ctx, c, env)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	out := c.stdout
+	writes := func() string {
+		return fmt.Sprintf("Evaluagent %d write requests, Agent IQ %d uploads (%d rows)", ea.Writes(), aiq.Writes(), aiq.RowsReceived())
+	}
+	applyAll := func(plans []*reconcile.Plan) error {
+		for _, plan := range plans {
+			res, err := a.apply(ctx, plan)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "Apply complete for %s: %d applied, %d failed, %d skipped, %d not applicable.\n",
+				plan.Target, res.Applied, len(res.Failed), res.Skipped, plan.Summary.Unsupported)
+			if err := res.Err(); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(out, "So far: %s.\n", writes())
+		return nil
+	}
+	planAll := func() ([]*reconcile.Plan, error) {
+		plans, err := a.plans(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return plans, reconcile.RenderPlans(out, plans, reconcile.FormatText)
+	}
+
+	fmt.Fprintf(out, "rostersync demo: syncing %s into a simulated Evaluagent at %s\nand a simulated Agent IQ at %s\n\n",
+		filepath.Join(dir, "people.csv"), eaBase+"/v1", aiqBase)
+	fmt.Fprintln(out, "== 1. plan (dry run: nothing is written)")
+	plans, err := planAll()
+	if err != nil {
+		return err
+	}
+	if ea.Writes()+aiq.Writes() != 0 {
+		return fmt.Errorf("demo: planning wrote to a platform (%s)", writes())
+	}
+	fmt.Fprintln(out, "\n== 2. apply: Agent IQ gets every change in one CSV upload")
+	if err := applyAll(plans); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\n== 3. plan again: nothing left on either platform")
+	again, err := planAll()
+	if err != nil {
+		return err
+	}
+	if !allEmpty(again) {
+		return errors.New("demo: the second plan is not empty; the sync did not converge")
+	}
+
+	const leaver = "ben.carter@example.com"
+	fmt.Fprintf(out, "\n== 4. %s leaves (status leaver in the CSV)\n", leaver)
+	csvPath := filepath.Join(tmp, "people.csv")
+	b, err := os.ReadFile(csvPath)
+	if err != nil {
+		return err
+	}
+	line := "E1002,Ben,Carter,ben.carter@example.com,2021-06-14,active,"
+	if !bytes.Contains(b, []byte(line)) {
+		return fmt.Errorf("demo: %s has no line starting %q", csvPath, line)
+	}
+	b = bytes.Replace(b, []byte(line), []byte(strings.Replace(line, ",active,", ",leaver,", 1)), 1)
+	if err := os.WriteFile(csvPath, b, 0o600); err != nil {
+		return err
+	}
+	leave, err := planAll()
+	if err != nil {
+		return err
+	}
+	before := aiq.Writes()
+	fmt.Fprintln(out, "\n== 5. apply: Evaluagent deactivates; nothing is sent to Agent IQ for the leaver")
+	if err := applyAll(leave); err != nil {
+		return err
+	}
+	if aiq.Writes() != before {
+		return fmt.Errorf("demo: an unsupported operation was sent to Agent IQ (%s)", writes())
+	}
+	fmt.Fprintln(out, "\n== 6. plan again: nothing to apply; Agent IQ still lists what only its own interface can do")
+	last, err := planAll()
+	if err != nil {
+		return err
+	}
+	if !allEmpty(last) {
+		return errors.New("demo: the plan after the leaver is not empty; the sync did not converge")
+	}
+	fmt.Fprintln(out, "\nRequests the Evaluagent simulator served, by endpoint:")
+	printCounts(out, ea.Counts(), 46)
+	fmt.Fprintln(out, "\nRequests the Agent IQ simulator served, by endpoint:")
+	printCounts(out, aiq.Counts(), 46)
 	return nil
 }
