@@ -115,7 +115,7 @@ func TestEnvValidateReportsEverything(t *testing.T) {
 		"ROSTERSYNC_MAPPING: required: the path of the mapping file",
 		`ROSTERSYNC_LOG_LEVEL: "loud" is not a level (debug, info, warn, error)`,
 		`ROSTERSYNC_LOG_FORMAT: "xml" is not one of auto, text, json`,
-		`ROSTERSYNC_EVALUAGENT_REGION: "EU!" is not a region name (as eu or us)`,
+		`ROSTERSYNC_EVALUAGENT_REGION: "EU!" is not a region name (eu, us-east or aus)`,
 		"ROSTERSYNC_EVALUAGENT_BASE_URL: must not hold credentials; use EVALUAGENT_KEY_ID and the key secret file",
 		"ROSTERSYNC_EVALUAGENT_KEY_ID: required: the Evaluagent API key id",
 		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE: required: a file holding the API key secret (or run under systemd with LoadCredential=evaluagent-key-secret:…)",

@@ -64,7 +64,7 @@ type Env struct {
 // Evaluagent configures the Evaluagent target. Names are without the
 // ROSTERSYNC_EVALUAGENT_ prefix.
 type Evaluagent struct {
-	// Region selects the Evaluagent instance ("eu", "us"); the client maps it
+	// Region selects the Evaluagent instance ("eu", "us-east", "aus"); the client maps it
 	// to a base URL.
 	Region string `env:"REGION, default=eu"`
 	// BaseURL overrides the region's API base URL (the simulator, a proxy).
@@ -140,7 +140,7 @@ func (e *Env) Validate() error {
 	}
 	ea := e.Evaluagent
 	if !regionRE.MatchString(ea.Region) {
-		bad("EVALUAGENT_REGION", "%q is not a region name (as eu or us)", ea.Region)
+		bad("EVALUAGENT_REGION", "%q is not a region name (eu, us-east or aus)", ea.Region)
 	}
 	if ea.BaseURL != "" {
 		u, err := url.Parse(ea.BaseURL)

@@ -115,7 +115,7 @@ func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
 	for _, s := range a.sources {
 		snap, err := s.Fetch(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", s.Name(), err)
+			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
 		}
 		if !snap.Health.Complete {
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
