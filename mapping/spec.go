@@ -66,16 +66,16 @@ type RolesSpec struct {
 
 // TeamSpec says where a person's team and the hierarchy above it come from.
 type TeamSpec struct {
-	Attr         string         `yaml:"attr"`
-	KeyAttr      string         `yaml:"key_attr"`
-	GroupPattern string         `yaml:"group_pattern"`
+	Attr         string `yaml:"attr"`
+	KeyAttr      string `yaml:"key_attr"`
+	GroupPattern string `yaml:"group_pattern"`
 	// Groups maps a source group (by name or key) to a team name; the
 	// group's key becomes the team's key.
-	Groups map[string]string `yaml:"groups"`
-	OU           bool           `yaml:"ou"`
-	OULevels     []string       `yaml:"ou_levels"`
-	Level        string         `yaml:"level"`
-	Ancestors    []AncestorSpec `yaml:"ancestors"`
+	Groups    map[string]string `yaml:"groups"`
+	OU        bool              `yaml:"ou"`
+	OULevels  []string          `yaml:"ou_levels"`
+	Level     string            `yaml:"level"`
+	Ancestors []AncestorSpec    `yaml:"ancestors"`
 }
 
 // AncestorSpec is one level of teams above a person's team.
