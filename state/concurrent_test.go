@@ -38,6 +38,11 @@ func TestConcurrentWriters(t *testing.T) {
 				if err := db.JournalFinish(ctx, id, OutcomeOK, "id-"+key, ""); err != nil {
 					errs <- err
 				}
+				// Every worker holds the same operations: one hold each.
+				if _, err := db.Hold(ctx, HeldOp{Target: "evaluagent", OpID: fmt.Sprint("deactivate ", i), Kind: "user",
+					Key: fmt.Sprint(i), Action: "deactivate"}); err != nil {
+					errs <- err
+				}
 			}
 		})
 	}
@@ -56,5 +61,8 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if pending, err := b.JournalPending(ctx, "evaluagent"); err != nil || len(pending) != 0 {
 		t.Errorf("pending = %d entries, %v", len(pending), err)
+	}
+	if held, err := a.HeldList(ctx, "evaluagent", HeldPending); err != nil || len(held) != each {
+		t.Errorf("held = %d operations, %v; want %d", len(held), err, each)
 	}
 }

@@ -58,6 +58,24 @@ CREATE INDEX journal_pending ON journal (target, id) WHERE finished_at IS NULL;
 CREATE INDEX journal_by_op ON journal (target, op_id, id);
 CREATE INDEX journal_by_run ON journal (run_id);
 `},
+	{"held operations", `
+CREATE TABLE held (
+	id         INTEGER PRIMARY KEY,
+	target     TEXT NOT NULL,
+	op_id      TEXT NOT NULL,
+	kind       TEXT NOT NULL,
+	key        TEXT NOT NULL,
+	action     TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	payload    BLOB,
+	status     TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'done')),
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+) STRICT;
+-- One open (pending or approved) hold per operation.
+CREATE UNIQUE INDEX held_open ON held (target, op_id) WHERE status IN ('pending', 'approved');
+CREATE INDEX held_by_status ON held (target, status, id);
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
