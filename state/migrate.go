@@ -76,6 +76,31 @@ CREATE TABLE held (
 CREATE UNIQUE INDEX held_open ON held (target, op_id) WHERE status IN ('pending', 'approved');
 CREATE INDEX held_by_status ON held (target, status, id);
 `},
+	{"source cursors, health and absences", `
+CREATE TABLE cursors (
+	source     TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE source_counts (
+	id      INTEGER PRIMARY KEY,
+	source  TEXT NOT NULL,
+	count   INTEGER NOT NULL CHECK (count >= 0),
+	healthy INTEGER NOT NULL CHECK (healthy IN (0, 1)),
+	at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX source_counts_by_source ON source_counts (source, healthy, at);
+
+CREATE TABLE absences (
+	target      TEXT NOT NULL,
+	key         TEXT NOT NULL,
+	consecutive INTEGER NOT NULL CHECK (consecutive > 0),
+	first_at    TEXT NOT NULL,
+	last_at     TEXT NOT NULL,
+	PRIMARY KEY (target, key)
+) STRICT;
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
