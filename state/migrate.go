@@ -101,6 +101,22 @@ CREATE TABLE absences (
 	PRIMARY KEY (target, key)
 ) STRICT;
 `},
+	{"rate budgets and plans", `
+CREATE TABLE budgets (
+	endpoint      TEXT NOT NULL,
+	budget_window TEXT NOT NULL,
+	used          INTEGER NOT NULL CHECK (used >= 0),
+	updated_at    TEXT NOT NULL,
+	PRIMARY KEY (endpoint, budget_window)
+) STRICT;
+CREATE INDEX budgets_by_age ON budgets (updated_at);
+
+CREATE TABLE plans (
+	target TEXT PRIMARY KEY,
+	plan   BLOB NOT NULL,
+	at     TEXT NOT NULL
+) STRICT;
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
