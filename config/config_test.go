@@ -23,7 +23,7 @@ func TestLoadEnvDefaults(t *testing.T) {
 	}
 	want := &Env{
 		Mapping:   "/etc/rostersync/mapping.yaml",
-		StateDir:  "./state",
+		StateDir:  "rostersync-state",
 		LogLevel:  "info",
 		LogFormat: "auto",
 		Evaluagent: Evaluagent{

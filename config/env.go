@@ -47,7 +47,8 @@ type Env struct {
 	// Mapping is the path of the YAML configuration file.
 	Mapping string `env:"MAPPING, default=/etc/rostersync/mapping.yaml"`
 	// StateDir holds the ledger, journal and run history. Default: the first
-	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else ./state.
+	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else
+	// $XDG_STATE_HOME/rostersync, else ~/.local/state/rostersync.
 	StateDir string `env:"STATE_DIR"`
 	// LogLevel is debug, info, warn or error (slog syntax, as "debug-2").
 	LogLevel string `env:"LOG_LEVEL, default=info"`
@@ -100,12 +101,7 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	if e.StateDir == "" {
-		e.StateDir = "./state"
-		if sd, ok := lookuper.Lookup("STATE_DIRECTORY"); ok {
-			if first, _, _ := strings.Cut(sd, ":"); first != "" {
-				e.StateDir = first
-			}
-		}
+		e.StateDir = defaultStateDir(lookuper)
 	}
 	if e.Evaluagent.KeySecretFile == "" {
 		if cd, ok := lookuper.Lookup("CREDENTIALS_DIRECTORY"); ok && cd != "" {
@@ -175,4 +171,22 @@ func (e *Env) Level() (slog.Level, error) {
 	var l slog.Level
 	err := l.UnmarshalText([]byte(e.LogLevel))
 	return l, err
+}
+
+// defaultStateDir is the first directory of $STATE_DIRECTORY (systemd's
+// StateDirectory=), else $XDG_STATE_HOME/rostersync, else
+// ~/.local/state/rostersync, else ./rostersync-state.
+func defaultStateDir(l envconfig.Lookuper) string {
+	if sd, ok := l.Lookup("STATE_DIRECTORY"); ok {
+		if first, _, _ := strings.Cut(sd, ":"); first != "" {
+			return first
+		}
+	}
+	if x, ok := l.Lookup("XDG_STATE_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "rostersync")
+	}
+	if h, ok := l.Lookup("HOME"); ok && filepath.IsAbs(h) {
+		return filepath.Join(h, ".local", "state", "rostersync")
+	}
+	return "rostersync-state"
 }

@@ -134,8 +134,9 @@ func TestOpenRefusesUnsafeDirectory(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/home/ops/.state")
 	for _, tc := range []struct{ env, want string }{
-		{"", "./state"},
+		{"", "/home/ops/.state/rostersync"},
 		{"/var/lib/rostersync", "/var/lib/rostersync"},
 		{"/var/lib/rostersync:/var/lib/other", "/var/lib/rostersync"},
 	} {
