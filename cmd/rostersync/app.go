@@ -101,7 +101,8 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
 		policy: reconcile.Policy{
 			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
-			Protected: func(u reconcile.User) bool { return rules.Excludes(u.Username) },
+			ReplaceQueues: canReplaceQueues(target),
+			Protected:     func(u reconcile.User) bool { return rules.Excludes(u.Username) },
 		},
 	}, nil
 }
@@ -228,4 +229,9 @@ func opLine(op *reconcile.Op) string {
 		s += " (" + strings.Join(fields, ", ") + ")"
 	}
 	return s
+}
+
+func canReplaceQueues(t reconcile.Target) bool {
+	_, ok := t.(reconcile.QueueReplacer)
+	return ok
 }
