@@ -294,6 +294,20 @@ func (s *Source) readSyncrepl(ctx context.Context, c goldap.Client) ([]*person, 
 	for k, p := range upserts {
 		next[k] = p
 	}
+	if s.cfg.MemberOf {
+		// A group change need not touch the person's change stamp: OpenLDAP's
+		// memberof overlay writes memberOf beneath syncprov, so the refresh
+		// does not report it. memberOf is read again for everyone.
+		now, err := s.readKeys(ctx, c, "people memberOf (syncrepl delta)")
+		if err != nil {
+			return nil, err
+		}
+		for k, p := range next {
+			if n, ok := now[k]; ok {
+				next[k] = withMemberOf(conv, p, n)
+			}
+		}
+	}
 	s.log.Info("ldap syncrepl delta", "source", s.name, "changed", len(upserts), "deleted", len(deleted), "present", len(present),
 		"phase", map[bool]string{true: "delete", false: "present"}[done.RefreshDeletes])
 	s.delta.base = next
@@ -315,32 +329,12 @@ func (s *Source) readUSN(ctx context.Context, c goldap.Client) ([]*person, error
 		return nil, fmt.Errorf("answered by %q, cursor is from %q", server, s.delta.cur.Server)
 	}
 	conv := newConverter(&s.cfg)
-	keysAttrs := []string{s.cfg.KeyAttr}
-	if s.cfg.MemberOf {
-		// memberOf is a back link: a group change moves no uSNChanged on
-		// the person, so it is read for everyone.
-		keysAttrs = append(keysAttrs, "memberOf")
-	}
-	keyConv := newConverter(&Config{KeyAttr: s.cfg.KeyAttr, Flavor: s.cfg.Flavor, MemberOf: s.cfg.MemberOf, Attributes: keysAttrs})
-	present := map[string]*person{}
-	sp := s.peopleSearch(keysAttrs, "")
-	sp.what = "people keys (usn delta)"
-	err = s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
-		if err := s.completeRanges(ctx, c, e); err != nil {
-			return err
-		}
-		p, err := keyConv.convert(e)
-		if err != nil {
-			return err
-		}
-		present[p.rec.Key] = p
-		return nil
-	})
+	present, err := s.readKeys(ctx, c, "people keys (usn delta)")
 	if err != nil {
 		return nil, err
 	}
 	upserts := map[string]*person{}
-	sp = s.peopleSearch(conv.peopleAttrs(), fmt.Sprintf("(&%s(uSNChanged>=%d))", s.cfg.People.Filter, s.delta.cur.USN+1))
+	sp := s.peopleSearch(conv.peopleAttrs(), fmt.Sprintf("(&%s(uSNChanged>=%d))", s.cfg.People.Filter, s.delta.cur.USN+1))
 	sp.what = "people changes (usn delta)"
 	err = s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
 		if err := s.completeRanges(ctx, c, e); err != nil {
@@ -366,20 +360,7 @@ func (s *Source) readUSN(ctx context.Context, c goldap.Client) ([]*person, error
 		if !ok {
 			return nil, fmt.Errorf("%s is in scope but neither kept nor changed", k)
 		}
-		if s.cfg.MemberOf && !sameStrings(old.memberOf, now.memberOf) {
-			cp := *old
-			cp.memberOf = now.memberOf
-			if name, ok := conv.wanted["memberof"]; ok {
-				attrs := make(map[string][]string, len(old.rec.Attrs))
-				for a, v := range old.rec.Attrs {
-					attrs[a] = v
-				}
-				attrs[name] = now.rec.Values("memberOf")
-				cp.rec.Attrs = attrs
-			}
-			old = &cp
-		}
-		next[k] = old
+		next[k] = withMemberOf(conv, old, now)
 	}
 	for k, p := range upserts {
 		next[k] = p
@@ -389,6 +370,50 @@ func (s *Source) readUSN(ctx context.Context, c goldap.Client) ([]*person, error
 	s.delta.cur.USN = usn
 	s.saveCursor(ctx, s.delta.cur)
 	return values(next), nil
+}
+
+// readKeys lists every person in scope with only the key (and, in memberOf
+// mode, memberOf): far less than a full read.
+func (s *Source) readKeys(ctx context.Context, c goldap.Client, what string) (map[string]*person, error) {
+	attrs := []string{s.cfg.KeyAttr}
+	if s.cfg.MemberOf {
+		attrs = append(attrs, "memberOf")
+	}
+	conv := newConverter(&Config{KeyAttr: s.cfg.KeyAttr, Flavor: s.cfg.Flavor, MemberOf: s.cfg.MemberOf, Attributes: attrs})
+	out := map[string]*person{}
+	sp := s.peopleSearch(attrs, "")
+	sp.what = what
+	err := s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
+		if err := s.completeRanges(ctx, c, e); err != nil {
+			return err
+		}
+		p, err := conv.convert(e)
+		if err != nil {
+			return err
+		}
+		out[p.rec.Key] = p
+		return nil
+	})
+	return out, err
+}
+
+// withMemberOf returns old with the memberOf values of now, sharing
+// everything else; old itself is left alone.
+func withMemberOf(conv *converter, old, now *person) *person {
+	if !conv.memberOf || sameStrings(old.memberOf, now.memberOf) {
+		return old
+	}
+	cp := *old
+	cp.memberOf = now.memberOf
+	if name, ok := conv.wanted["memberof"]; ok {
+		attrs := make(map[string][]string, len(old.rec.Attrs))
+		for a, v := range old.rec.Attrs {
+			attrs[a] = v
+		}
+		attrs[name] = now.rec.Values("memberOf")
+		cp.rec.Attrs = attrs
+	}
+	return &cp
 }
 
 func values(m map[string]*person) []*person {
