@@ -153,7 +153,10 @@ func (s *Source) contextCSN(_ context.Context, c goldap.Client) ([]string, error
 	return csn, nil
 }
 
-// usnState reads which DC answers and its highest committed USN.
+// usnState reads which DC answers (its NTDS Settings DN and invocationId,
+// which changes when its database is restored) and its highest committed
+// USN. USNs are per DC and per database incarnation: a cursor from any
+// other is meaningless.
 func (s *Source) usnState(_ context.Context, c goldap.Client) (string, int64, error) {
 	root, err := s.readBase(c, "", "highestCommittedUSN", "dsServiceName")
 	if err != nil {
@@ -163,7 +166,15 @@ func (s *Source) usnState(_ context.Context, c goldap.Client) (string, int64, er
 	if err != nil {
 		return "", 0, fmt.Errorf("rootDSE highestCommittedUSN: %w", err)
 	}
-	return root.GetAttributeValue("dsServiceName"), usn, nil
+	dsa := root.GetAttributeValue("dsServiceName")
+	server := dsa
+	if ntds, err := s.readBase(c, dsa, "invocationId"); err == nil {
+		if raw := ntds.GetRawAttributeValue("invocationId"); len(raw) == 16 {
+			id, _ := FormatGUID(raw)
+			server += "#" + id
+		}
+	}
+	return server, usn, nil
 }
 
 // readDelta applies the server's changes since the cursor to the kept set.
@@ -327,6 +338,9 @@ func (s *Source) readUSN(ctx context.Context, c goldap.Client) ([]*person, error
 	}
 	if server != s.delta.cur.Server {
 		return nil, fmt.Errorf("answered by %q, cursor is from %q", server, s.delta.cur.Server)
+	}
+	if usn < s.delta.cur.USN {
+		return nil, fmt.Errorf("highestCommittedUSN %d is below the cursor's %d (database restored?)", usn, s.delta.cur.USN)
 	}
 	conv := newConverter(&s.cfg)
 	present, err := s.readKeys(ctx, c, "people keys (usn delta)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -72,7 +73,11 @@ func (s *Source) streamPaged(ctx context.Context, c goldap.Client, sp search, fn
 				}
 			}
 			if r := resp.Referral(); r != "" {
-				referrals = append(referrals, r)
+				if s.cfg.Flavor == FlavorAD && adPartitionReference(r) {
+					s.log.Debug("ldap: ignoring a reference to an AD system partition", "source", s.name, "ref", r)
+				} else {
+					referrals = append(referrals, r)
+				}
 			}
 			if pc, ok := goldap.FindControl(resp.Controls(), goldap.ControlTypePaging).(*goldap.ControlPaging); ok {
 				pagingResp = pc
@@ -108,6 +113,25 @@ func (s *Source) streamPaged(ctx context.Context, c goldap.Client, sp search, fn
 		return &IncompleteError{Search: sp.what, Entries: n, Reason: fmt.Sprintf("server returned %d referral(s), first %s; referrals are not followed", len(referrals), referrals[0])}
 	}
 	return nil
+}
+
+// adPartitionReference reports whether a continuation reference points at
+// one of AD's own partitions (Configuration, DomainDnsZones,
+// ForestDnsZones), which AD returns for every subtree search from the
+// domain root and which hold no people. Any other reference may hide
+// entries and makes the read incomplete.
+func adPartitionReference(ref string) bool {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return false
+	}
+	dn := strings.ToLower(strings.TrimPrefix(u.Path, "/"))
+	for _, p := range []string{"cn=configuration,", "dc=domaindnszones,", "dc=forestdnszones,"} {
+		if strings.HasPrefix(dn, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // classify turns a search error into an IncompleteError when it means

@@ -450,3 +450,31 @@ func TestNewDoesNoIO(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestADSystemPartitionReferencesAreNotPartialReads(t *testing.T) {
+	refs := []string{"ldap://example.org/CN=Configuration,DC=example,DC=org", "ldap://DomainDnsZones.example.org/DC=DomainDnsZones,DC=example,DC=org"}
+	for _, tc := range []struct {
+		flavor   Flavor
+		refs     []string
+		complete bool
+	}{
+		{FlavorAD, refs, true},
+		{FlavorAD, append(refs, "ldap://child.example.org/DC=child,DC=example,DC=org"), false},
+		{FlavorOpenLDAP, refs, false},
+	} {
+		ppl := people(2)
+		for _, e := range ppl {
+			g := bytes.Repeat([]byte(e.DN[12:13]), 16)
+			e.Attributes = append(e.Attributes, &goldap.EntryAttribute{Name: "objectGUID", Values: []string{string(g)}, ByteValues: [][]byte{g}})
+		}
+		fc := &fakeClient{handle: func(*goldap.SearchRequest) fakeResult { return fakeResult{entries: ppl, referrals: tc.refs} }}
+		d, _ := dialFake(fc)
+		snap, err := newTestSource(t, Config{Flavor: tc.flavor}, d).Fetch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap.Health.Complete != tc.complete {
+			t.Errorf("%s with %d references: health %+v", tc.flavor, len(tc.refs), snap.Health)
+		}
+	}
+}
