@@ -36,14 +36,39 @@ type converter struct {
 	wanted   map[string]string   // lower-case attribute → name used in Attrs
 	ouByDN   map[string][]string // parent DN → OU names, shared between records
 	memberOf bool
+	// intern shares the strings of attributes with few distinct values
+	// (title, department, given name) between records; an attribute that
+	// shows more than internLimit values stops being interned.
+	intern map[string]map[string]string
 }
 
+const internLimit = 2000
+
 func newConverter(cfg *Config) *converter {
-	c := &converter{cfg: cfg, wanted: map[string]string{}, ouByDN: map[string][]string{}, memberOf: cfg.MemberOf}
+	c := &converter{cfg: cfg, wanted: map[string]string{}, ouByDN: map[string][]string{}, memberOf: cfg.MemberOf,
+		intern: map[string]map[string]string{}}
 	for _, a := range cfg.Attributes {
 		c.wanted[strings.ToLower(a)] = a
+		c.intern[a] = map[string]string{}
 	}
 	return c
+}
+
+// share returns the interned copy of v for attribute name, if it has one.
+func (c *converter) share(name, v string) string {
+	m := c.intern[name]
+	if m == nil {
+		return v
+	}
+	if w, ok := m[v]; ok {
+		return w
+	}
+	if len(m) >= internLimit {
+		c.intern[name] = nil // high cardinality: uid, mail, ...
+		return v
+	}
+	m[v] = v
+	return v
 }
 
 // peopleAttrs is what a people search requests: the mapping's attributes
@@ -78,6 +103,17 @@ func (e errNoKey) Error() string { return fmt.Sprintf("%s has no %s", e.dn, e.at
 func (c *converter) convert(e *goldap.Entry) (*person, error) {
 	p := &person{dn: normDN(e.DN)}
 	attrs := make(map[string][]string, len(c.wanted)+3)
+	// One backing array for every value slice of the record.
+	nvals := 2
+	for _, a := range e.Attributes {
+		nvals += len(a.Values)
+	}
+	backing := make([]string, 0, nvals)
+	take := func(vs ...string) []string {
+		start := len(backing)
+		backing = append(backing, vs...)
+		return backing[start:len(backing):len(backing)]
+	}
 	var key string
 	for _, a := range e.Attributes {
 		lower := strings.ToLower(a.Name)
@@ -107,16 +143,19 @@ func (c *converter) convert(e *goldap.Entry) (*person, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: userAccountControl %q: %w", e.DN, values[0], err)
 			}
-			attrs[AttrActive] = []string{strconv.FormatBool(uac&0x2 == 0)}
+			attrs[AttrActive] = take(strconv.FormatBool(uac&0x2 == 0))
 		}
 		if name, ok := c.wanted[lower]; ok {
-			attrs[name] = values
+			for i, v := range values {
+				values[i] = c.share(name, v)
+			}
+			attrs[name] = take(values...)
 		}
 	}
 	if key == "" {
 		return nil, errNoKey{dn: e.DN, attr: c.cfg.KeyAttr}
 	}
-	attrs[AttrDN] = []string{e.DN}
+	attrs[AttrDN] = take(e.DN)
 	if ous := c.ous(e.DN); len(ous) > 0 {
 		attrs[AttrOU] = ous
 	}
