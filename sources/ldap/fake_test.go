@@ -35,6 +35,7 @@ type fakeClient struct {
 	requests []*goldap.SearchRequest
 	closed   bool
 	binds    []string
+	cookies  []string
 }
 
 func (f *fakeClient) Start()                   {}
@@ -226,4 +227,13 @@ func newTestSource(t *testing.T, cfg Config, d Dialer) *Source {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Syncrepl answers that the cookie can no longer be served.
+func (f *fakeClient) Syncrepl(ctx context.Context, req *goldap.SearchRequest, n int, mode goldap.ControlSyncRequestMode, cookie []byte, reload bool) goldap.Response {
+	f.record(req)
+	f.mu.Lock()
+	f.cookies = append(f.cookies, string(cookie))
+	f.mu.Unlock()
+	return &fakeResponse{items: []fakeItem{{err: goldap.NewError(resultSyncRefreshRequired, fmt.Errorf("e-syncRefreshRequired"))}}}
 }

@@ -478,3 +478,35 @@ func TestADSystemPartitionReferencesAreNotPartialReads(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncreplRefreshRequiredFallsBackToAFullRead(t *testing.T) {
+	all := people(30)
+	fc := &fakeClient{}
+	fc.handle = func(req *goldap.SearchRequest) fakeResult {
+		switch req.BaseDN {
+		case "":
+			return fakeResult{entries: []*goldap.Entry{entry("", map[string][]string{"namingContexts": {"dc=example,dc=org"}})}}
+		case "dc=example,dc=org":
+			return fakeResult{entries: []*goldap.Entry{entry("dc=example,dc=org", map[string][]string{"contextCSN": {"20260101000000.000000Z#000000#000#000000"}})}}
+		}
+		return fakeResult{entries: all}
+	}
+	d, _ := dialFake(fc)
+	s := newTestSource(t, Config{Delta: Delta{Mode: DeltaAuto}}, d)
+	for pass := 1; pass <= 2; pass++ {
+		snap, err := s.Fetch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !snap.Health.Complete || snap.Health.Count != 30 {
+			t.Fatalf("pass %d: health %+v", pass, snap.Health)
+		}
+	}
+	st := s.Stats()
+	if st.Mode != "full" || !strings.Contains(st.Fallback, "cookie no longer valid") {
+		t.Fatalf("stats %+v", st)
+	}
+	if len(fc.cookies) != 1 || fc.cookies[0] != "rid=000,csn=20260101000000.000000Z#000000#000#000000" {
+		t.Fatalf("cookies sent: %q", fc.cookies)
+	}
+}
