@@ -83,6 +83,9 @@ type Evaluagent struct {
 	Adopt bool `env:"ADOPT, default=false"`
 	// Mode is sync, upsert-only or create-only.
 	Mode string `env:"MODE, default=sync"`
+	// RatePerMinute is the client's own pace per endpoint. Evaluagent allows
+	// 100 a minute; raise it only for a simulator or a contract that allows more.
+	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
 }
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
@@ -162,6 +165,9 @@ func (e *Env) Validate() error {
 	case ModeSync, ModeUpsertOnly, ModeCreateOnly:
 	default:
 		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
+	}
+	if e.Evaluagent.RatePerMinute <= 0 {
+		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be a positive number of requests per minute", e.Evaluagent.RatePerMinute)
 	}
 	return errors.Join(errs...)
 }

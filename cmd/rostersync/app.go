@@ -79,12 +79,13 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		return nil, err
 	}
 	target, err := evaluagent.New(evaluagent.Config{
-		Region:     env.Evaluagent.Region,
-		BaseURL:    env.Evaluagent.BaseURL,
-		KeyID:      env.Evaluagent.KeyID,
-		KeySecret:  secret,
-		AgentLevel: env.Evaluagent.AgentLevel,
-		Logger:     log,
+		Region:        env.Evaluagent.Region,
+		BaseURL:       env.Evaluagent.BaseURL,
+		KeyID:         env.Evaluagent.KeyID,
+		KeySecret:     secret,
+		AgentLevel:    env.Evaluagent.AgentLevel,
+		RatePerMinute: env.Evaluagent.RatePerMinute,
+		Logger:        log,
 	})
 	if err != nil {
 		return nil, err

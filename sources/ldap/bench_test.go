@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/sources/ldap"
-	"github.com/rostersync/rostersync/sources/ldap/internal/ldaptest"
+	"github.com/rostersync/rostersync/sources/ldap/ldaptest"
 )
 
 // The benchmark reads 100,000 people from a real slapd with rostersync and
@@ -31,17 +31,6 @@ import (
 const benchEnv = "ROSTERSYNC_BENCH_LDAP"
 
 var benchAttrs = []string{"uid", "cn", "mail", "givenName", "sn", "departmentNumber", "title"}
-
-func benchConfig(s *ldaptest.Slapd) ldap.Config {
-	return ldap.Config{
-		URL:              s.URL,
-		BindDN:           s.ReaderDN,
-		BindPasswordFile: s.ReaderPasswordFile,
-		PageSize:         1000,
-		People:           ldap.Search{BaseDN: s.PeopleDN},
-		Attributes:       benchAttrs,
-	}
-}
 
 type benchRun struct {
 	wall     time.Duration

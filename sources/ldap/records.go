@@ -3,6 +3,7 @@ package ldap
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,8 +16,9 @@ import (
 const (
 	// AttrDN holds the entry's DN.
 	AttrDN = "dn"
-	// AttrOU holds the names of the OUs in the entry's DN, outermost first
-	// ("uid=a,ou=sales,ou=people,dc=x" gives people, sales).
+	// AttrOU holds the names of the OUs between the people base DN and the
+	// entry, outermost first: under the base "ou=people,dc=x", the entry
+	// "uid=a,ou=support,ou=sales,ou=people,dc=x" gives sales, support.
 	AttrOU = "_ou"
 	// AttrActive is "true" or "false" from userAccountControl bit 0x2 (AD only).
 	AttrActive = "_active"
@@ -35,6 +37,7 @@ type converter struct {
 	cfg      *Config
 	wanted   map[string]string   // lower-case attribute → name used in Attrs
 	ouByDN   map[string][]string // parent DN → OU names, shared between records
+	baseOUs  []string            // the OU names of the people base DN, left out of _ou
 	memberOf bool
 	// intern shares the strings of attributes with few distinct values
 	// (title, department, given name) between records; an attribute that
@@ -46,7 +49,7 @@ const internLimit = 2000
 
 func newConverter(cfg *Config) *converter {
 	c := &converter{cfg: cfg, wanted: map[string]string{}, ouByDN: map[string][]string{}, memberOf: cfg.MemberOf,
-		intern: map[string]map[string]string{}}
+		intern: map[string]map[string]string{}, baseOUs: ouPath(cfg.People.BaseDN)}
 	for _, a := range cfg.Attributes {
 		c.wanted[strings.ToLower(a)] = a
 		c.intern[a] = map[string]string{}
@@ -171,6 +174,12 @@ func (c *converter) ous(dn string) []string {
 		return v
 	}
 	v := ouPath(parent)
+	if n := len(c.baseOUs); n > 0 && len(v) >= n && slices.EqualFunc(v[:n], c.baseOUs, strings.EqualFold) {
+		v = v[n:]
+	}
+	if len(v) == 0 {
+		v = nil
+	}
 	c.ouByDN[parent] = v
 	return v
 }
