@@ -41,3 +41,10 @@ type BatchResult struct {
 	ID  string
 	Err error
 }
+
+// QueueReplacer is implemented by targets that can set a work-queue
+// template's whole membership in one request. Diff plans a replace only
+// when it saves requests and drops no one the rules did not mean to drop.
+type QueueReplacer interface {
+	ReplaceQueueAgents(ctx context.Context, queueID string, userIDs []string) error
+}

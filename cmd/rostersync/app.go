@@ -87,7 +87,7 @@ func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
 	for _, s := range a.sources {
 		snap, err := s.Fetch(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", s.Name(), err)
+			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
 		}
 		if !snap.Health.Complete {
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
@@ -114,6 +114,19 @@ func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// plan makes the plan of the only configured target, for commands that
+// handle one; it fails when several are configured.
+func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
+	if len(a.targets) != 1 {
+		return nil, fmt.Errorf("%d targets are configured; this command handles exactly one", len(a.targets))
+	}
+	ps, err := a.plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
 }
 
 // planTarget maps the records for t, lists the platform, reads t's ledger
@@ -244,4 +257,9 @@ func opLine(op *reconcile.Op) string {
 		s += " (" + strings.Join(fields, ", ") + ")"
 	}
 	return s
+}
+
+func canReplaceQueues(t reconcile.Target) bool {
+	_, ok := t.(reconcile.QueueReplacer)
+	return ok
 }

@@ -111,8 +111,14 @@ func TestTwoTargetsLeaver(t *testing.T) {
 	r.editCSV("ben.carter@example.com,2021-06-14,active", "ben.carter@example.com,2021-06-14,leaver")
 	ps := r.plansJSON()
 	ea, iq := ps[0], ps[1]
-	if ea.Summary.Deactivate != 1 || ea.Summary.Changes() != 1 {
+	// Evaluagent takes Ben off his work queue, then deactivates him.
+	if ea.Summary.Deactivate != 1 {
 		t.Errorf("evaluagent plan %+v, want one deactivation", ea.Summary)
+	}
+	for _, op := range ea.Ops {
+		if op.Action != reconcile.ActionDeactivate && op.Kind != reconcile.KindQueue {
+			t.Errorf("evaluagent plans %s %s %q for a leaver", op.Action, op.Kind, op.Name)
+		}
 	}
 	if iq.Summary.Unsupported != 1 || iq.Summary.Changes() != 0 || len(iq.Ops) != 1 {
 		t.Fatalf("agentiq plan %+v, want one unsupported op and nothing to apply", iq.Summary)
@@ -189,7 +195,7 @@ func TestTwoTargetsSavedPlan(t *testing.T) {
 
 func TestDemoTwoPlatforms(t *testing.T) {
 	r := newRig(t)
-	r.mustRun("demo", "-scenario", "two-platforms", "-dir", filepath.Join("..", "..", "testdata", "demo"))
+	r.mustRun("demo", "-scenario", "two-platforms", "-testdata", filepath.Join("..", "..", "testdata"))
 	out := r.stdout.String()
 	for _, want := range []string{
 		"Apply complete for agentiq: 9 applied",

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,57 +9,102 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
-	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
-// Demo scenarios.
-const (
-	scenarioEvaluagent   = "evaluagent"
-	scenarioTwoPlatforms = "two-platforms"
-)
+// demoScenarios: name → directory under testdata and what it shows.
+var demoScenarios = map[string]struct{ dir, about string }{
+	"basic":              {"demo", "sync an HR export into an empty platform, then show nothing is left to do"},
+	"reorg":              {"demo-reorg", "a reorganisation: a team renamed, a department moved to another site, people moved, a leaver; renames and moves happen in place"},
+	scenarioTwoPlatforms: {"demo", "the same HR export into a simulated Evaluagent and a simulated Agent IQ (two-platforms.yaml), then a leaver: deactivated on Evaluagent, shown as cannot be applied on Agent IQ"},
+}
 
 func cmdDemo(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "demo", "[flags]", `Starts simulators in this process and syncs the bundled demo CSV into them:
-prints the plan, applies it, plans again and shows that nothing is left to do.
-Needs no account and writes only to a temporary directory.
+	fs := newFlagSet(c, "demo", "[flags]", `Starts platform simulators in this process and syncs bundled demo data into
+them: prints the plan, applies it, plans again and shows that nothing is left
+to do. Needs no account and writes only to a temporary directory.
 
 Scenarios:
-  evaluagent     the demo CSV and mapping.yaml into a simulated Evaluagent
-  two-platforms  the same CSV into a simulated Evaluagent and a simulated
-                 Agent IQ (two-platforms.yaml), then a leaver: deactivated on
-                 Evaluagent, shown as "cannot be applied" on Agent IQ`)
-	dir := fs.String("dir", filepath.Join("testdata", "demo"), "directory holding the demo configuration files and CSV")
-	scenario := fs.String("scenario", scenarioEvaluagent, "evaluagent or two-platforms")
+  basic          `+demoScenarios["basic"].about+`
+  reorg          `+demoScenarios["reorg"].about+`
+  two-platforms  `+demoScenarios[scenarioTwoPlatforms].about)
+	scenario := fs.String("scenario", "basic", "which demo to run: basic, reorg or two-platforms")
+	testdata := fs.String("testdata", "testdata", "the repository's testdata `directory`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	switch *scenario {
-	case scenarioEvaluagent:
-		return demoEvaluagent(ctx, c, *dir)
-	case scenarioTwoPlatforms:
-		return demoTwoPlatforms(ctx, c, *dir)
+	sc, ok := demoScenarios[*scenario]
+	if !ok {
+		return fmt.Errorf("demo: unknown scenario %q (want basic, reorg or two-platforms)", *scenario)
 	}
-	return fmt.Errorf("demo: unknown scenario %q (want %s or %s)", *scenario, scenarioEvaluagent, scenarioTwoPlatforms)
+	src := filepath.Join(*testdata, sc.dir)
+	if *scenario == scenarioTwoPlatforms {
+		return demoTwoPlatforms(ctx, c, src)
+	}
+	if _, err := os.Stat(filepath.Join(src, "mapping.yaml")); err != nil {
+		return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)
+	}
+	d, err := newDemo(ctx, c, src)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	fmt.Fprintf(c.stdout, "rostersync demo (%s): %s\nsimulated Evaluagent at %s\n\n", *scenario, sc.about, d.baseURL)
+	if *scenario == "reorg" {
+		return d.reorg(ctx)
+	}
+	return d.basic(ctx)
 }
 
-// serveLocal serves h on a loopback port until the returned stop is called.
-func serveLocal(h http.Handler) (string, func(), error) {
+// demo is a simulator on loopback, a scratch copy of a scenario's files,
+// and the real composition root pointed at both.
+type demo struct {
+	c       *cli
+	out     io.Writer
+	sim     *evaluagentsim.Server
+	srv     *http.Server
+	baseURL string
+	tmp     string
+	app     *app
+}
+
+func newDemo(ctx context.Context, c *cli, src string) (*demo, error) {
+	sim, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", nil, fmt.Errorf("demo: %w", err)
+		return nil, fmt.Errorf("demo: %w", err)
 	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
-}
-
-// demoApp loads the app with env in place of the operator's environment.
-func demoApp(ctx context.Context, c *cli, env map[string]string) (*app, error) {
+	d := &demo{c: c, out: c.stdout, sim: sim, srv: &http.Server{Handler: sim}, baseURL: "http://" + ln.Addr().String() + "/v1"}
+	go d.srv.Serve(ln)
+	if d.tmp, err = os.MkdirTemp("", "rostersync-demo-"); err != nil {
+		d.close()
+		return nil, err
+	}
+	if err := copyDir(src, filepath.Join(d.tmp, "input")); err != nil {
+		d.close()
+		return nil, err
+	}
+	secretFile := filepath.Join(d.tmp, "evaluagent-key-secret")
+	if err := os.WriteFile(secretFile, []byte(evaluagentsim.DemoKeySecret+"\n"), 0o600); err != nil {
+		d.close()
+		return nil, err
+	}
+	env := map[string]string{
+		"ROSTERSYNC_MAPPING":                    filepath.Join(d.tmp, "input", "mapping.yaml"),
+		"ROSTERSYNC_STATE_DIR":                  filepath.Join(d.tmp, "state"),
+		"ROSTERSYNC_EVALUAGENT_BASE_URL":        d.baseURL,
+		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
+		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": secretFile,
+		"ROSTERSYNC_LOG_LEVEL":                  "warn",
+	}
 	dc := *c
 	dc.lookupEnv = func(k string) (string, bool) {
 		if v, ok := env[k]; ok {
@@ -71,251 +115,188 @@ func demoApp(ctx context.Context, c *cli, env map[string]string) (*app, error) {
 		}
 		return c.lookupEnv(k)
 	}
-	return loadApp(ctx, &dc, commonFlags{})
+	if d.app, err = loadApp(ctx, &dc, commonFlags{}); err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
 }
 
-func writeSecret(dir, name, value string) (string, error) {
-	p := filepath.Join(dir, name)
-	return p, os.WriteFile(p, []byte(value+"\n"), 0o600)
+func (d *demo) close() {
+	if d.app != nil {
+		d.app.Close()
+	}
+	d.srv.Close()
+	if d.tmp != "" {
+		os.RemoveAll(d.tmp)
+	}
 }
 
-func demoEvaluagent(ctx context.Context, c *cli, dir string) error {
-	cfgPath := filepath.Join(dir, "mapping.yaml")
-	if _, err := os.Stat(cfgPath); err != nil {
-		return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -dir)", err)
+func copyDir(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return err
 	}
-	sim, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	entries, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
-	base, stop, err := serveLocal(sim)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	tmp, err := os.MkdirTemp("", "rostersync-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	secretFile, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
-	if err != nil {
-		return err
-	}
-	env := map[string]string{
-		"ROSTERSYNC_MAPPING":                    cfgPath,
-		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        base + "/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": secretFile,
-		"ROSTERSYNC_LOG_LEVEL":                  "warn",
-	}
-	a, err := demoApp(ctx, c, env)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-
-	out := c.stdout
-	fmt.Fprintf(out, "rostersync demo: syncing %s into a simulated Evaluagent at %s\n\n", cfgPath, env["ROSTERSYNC_EVALUAGENT_BASE_URL"])
-	fmt.Fprintln(out, "== 1. plan (dry run: nothing is written)")
-	plans, err := a.plans(ctx)
-	if err != nil {
-		return err
-	}
-	if err := reconcile.RenderPlans(out, plans, reconcile.FormatText); err != nil {
-		return err
-	}
-	if w := sim.Writes(); w != 0 {
-		return fmt.Errorf("demo: planning wrote %d times to the platform", w)
-	}
-	fmt.Fprintln(out, "\n== 2. apply")
-	for _, plan := range plans {
-		res, err := a.apply(ctx, plan)
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "Apply complete: %d applied, %d failed, %d skipped; %d write requests to the platform.\n", res.Applied, len(res.Failed), res.Skipped, sim.Writes())
-		if err := res.Err(); err != nil {
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(out, "\n== 3. plan again")
-	again, err := a.plans(ctx)
-	if err != nil {
-		return err
-	}
-	if err := reconcile.RenderPlans(out, again, reconcile.FormatText); err != nil {
-		return err
-	}
-	if !allEmpty(again) {
-		return errors.New("demo: the second plan is not empty; the sync did not converge")
-	}
-	fmt.Fprintln(out, "\nRequests the simulator served, by endpoint:")
-	printCounts(out, sim.Counts(), 45)
 	return nil
 }
 
-func printCounts(out io.Writer, counts map[string]int, width int) {
+// step plans (printing the plan when show is set), checks that planning
+// wrote nothing, applies, and reports the writes the apply made.
+func (d *demo) step(ctx context.Context, title string, show bool) (*reconcile.Plan, int, error) {
+	fmt.Fprintf(d.out, "== %s: plan (dry run: nothing is written)\n", title)
+	before := d.sim.Writes()
+	plan, err := d.app.plan(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if show {
+		if err := reconcile.Render(d.out, plan, reconcile.FormatText); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		fmt.Fprintln(d.out, reconcile.SummaryLine(plan.Summary))
+	}
+	if d.sim.Writes() != before {
+		return nil, 0, errors.New("demo: planning wrote to the platform")
+	}
+	fmt.Fprintf(d.out, "\n== %s: apply\n", title)
+	res, err := d.app.apply(ctx, plan)
+	if err != nil {
+		return nil, 0, err
+	}
+	writes := d.sim.Writes() - before
+	fmt.Fprintf(d.out, "Apply complete: %d applied, %d failed, %d skipped; %d write requests to the platform.\n\n",
+		res.Applied, len(res.Failed), res.Skipped, writes)
+	return plan, writes, res.Err()
+}
+
+// converged plans once more and fails unless nothing is left to do.
+func (d *demo) converged(ctx context.Context) error {
+	fmt.Fprintln(d.out, "== plan again")
+	again, err := d.app.plan(ctx)
+	if err != nil {
+		return err
+	}
+	if err := reconcile.Render(d.out, again, reconcile.FormatText); err != nil {
+		return err
+	}
+	if !again.Empty() {
+		return errors.New("demo: the second plan is not empty; the sync did not converge")
+	}
+	return nil
+}
+
+func (d *demo) basic(ctx context.Context) error {
+	if _, _, err := d.step(ctx, "1", true); err != nil {
+		return err
+	}
+	if err := d.converged(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.out, "\nRequests the simulator served, by endpoint:")
+	counts := d.sim.Counts()
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(out, "  %-*s %d\n", width, k, counts[k])
+		fmt.Fprintf(d.out, "  %-48s %d\n", k, counts[k])
 	}
+	return nil
 }
 
-// demoTwoPlatforms syncs one CSV into both simulators, shows the second plan
-// is empty for both, then makes one person leave.
-func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
-	tmp, err := os.MkdirTemp("", "rostersync-demo-")
+func (d *demo) reorg(ctx context.Context) error {
+	if _, _, err := d.step(ctx, "1. the organisation as it was", false); err != nil {
+		return err
+	}
+	current, err := d.app.targets[0].client.List(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	// A private copy: the leaver step edits the CSV.
-	for _, name := range []string{"two-platforms.yaml", "people.csv"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -dir)", err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o600); err != nil {
-			return err
-		}
-	}
-	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	input := filepath.Join(d.tmp, "input")
+	after, err := os.ReadFile(filepath.Join(input, "after.csv"))
 	if err != nil {
 		return err
 	}
-	eaBase, stopEA, err := serveLocal(ea)
+	if err := os.WriteFile(filepath.Join(input, "people.csv"), after, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintln(d.out, "The HR export now shows the reorganisation (after.csv).")
+	fmt.Fprintln(d.out)
+	plan, writes, err := d.step(ctx, "2. the reorganisation", true)
 	if err != nil {
 		return err
 	}
-	defer stopEA()
-	aiq, err := agentiqsim.New(agentiqsim.DefaultConfig())
-	if err != nil {
-		return err
-	}
-	aiqBase, stopAIQ, err := serveLocal(aiq)
-	if err != nil {
-		return err
-	}
-	defer stopAIQ()
-	eaSecret, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
-	if err != nil {
-		return err
-	}
-	aiqKey, err := writeSecret(tmp, "agentiq-api-key", agentiqsim.DemoAPIKey)
-	if err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(tmp, "two-platforms.yaml")
-	env := map[string]string{
-		"ROSTERSYNC_MAPPING":                    cfgPath,
-		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        eaBase + "/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": eaSecret,
-		"ROSTERSYNC_LOG_LEVEL":                  "warn",
-		// Referenced as ${…} by the agentiq target in two-platforms.yaml.
-		"AGENTIQ_BASE_URL":     aiqBase,
-		"AGENTIQ_API_KEY_FILE": aiqKey,
-	}
-	a, err := demoApp(ctx, c, env)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	out := c.stdout
-	writes := func() string {
-		return fmt.Sprintf("Evaluagent %d write requests, Agent IQ %d uploads (%d rows)", ea.Writes(), aiq.Writes(), aiq.RowsReceived())
-	}
-	applyAll := func(plans []*reconcile.Plan) error {
-		for _, plan := range plans {
-			res, err := a.apply(ctx, plan)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "Apply complete for %s: %d applied, %d failed, %d skipped, %d not applicable.\n",
-				plan.Target, res.Applied, len(res.Failed), res.Skipped, plan.Summary.Unsupported)
-			if err := res.Err(); err != nil {
-				return err
-			}
-		}
-		fmt.Fprintf(out, "So far: %s.\n", writes())
-		return nil
-	}
-	planAll := func() ([]*reconcile.Plan, error) {
-		plans, err := a.plans(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return plans, reconcile.RenderPlans(out, plans, reconcile.FormatText)
-	}
+	naive := recreateCost(plan, current)
+	fmt.Fprintf(d.out, "Calls made for the reorganisation: %d.\n", writes)
+	fmt.Fprintf(d.out, "A delete-and-recreate approach would have made at least %d: %s.\n\n", naive.total(), naive)
+	return d.converged(ctx)
+}
 
-	fmt.Fprintf(out, "rostersync demo: syncing %s into a simulated Evaluagent at %s\nand a simulated Agent IQ at %s\n\n",
-		filepath.Join(dir, "people.csv"), eaBase+"/v1", aiqBase)
-	fmt.Fprintln(out, "== 1. plan (dry run: nothing is written)")
-	plans, err := planAll()
-	if err != nil {
-		return err
-	}
-	if ea.Writes()+aiq.Writes() != 0 {
-		return fmt.Errorf("demo: planning wrote to a platform (%s)", writes())
-	}
-	fmt.Fprintln(out, "\n== 2. apply: Agent IQ gets every change in one CSV upload")
-	if err := applyAll(plans); err != nil {
-		return err
-	}
-	fmt.Fprintln(out, "\n== 3. plan again: nothing left on either platform")
-	again, err := planAll()
-	if err != nil {
-		return err
-	}
-	if !allEmpty(again) {
-		return errors.New("demo: the second plan is not empty; the sync did not converge")
-	}
+// recreate counts what a sync that cannot rename or move groups in place
+// would send for the same plan: each renamed or moved group and every group
+// below it created anew and the old one deactivated, and every agent in them
+// moved by its own PATCH; the other operations the same.
+type recreate struct {
+	groups, agents, other int
+}
 
-	const leaver = "ben.carter@example.com"
-	fmt.Fprintf(out, "\n== 4. %s leaves (status leaver in the CSV)\n", leaver)
-	csvPath := filepath.Join(tmp, "people.csv")
-	b, err := os.ReadFile(csvPath)
-	if err != nil {
-		return err
+func (r recreate) total() int { return 2*r.groups + r.agents + r.other }
+
+func (r recreate) String() string {
+	return fmt.Sprintf("%d groups created and %d deactivated, %d agent moves, %d other calls", r.groups, r.groups, r.agents, r.other)
+}
+
+func recreateCost(plan *reconcile.Plan, current *reconcile.Snapshot) recreate {
+	children := map[string][]string{}
+	for _, t := range current.Teams {
+		children[t.Parent] = append(children[t.Parent], t.ID)
 	}
-	line := "E1002,Ben,Carter,ben.carter@example.com,2021-06-14,active,"
-	if !bytes.Contains(b, []byte(line)) {
-		return fmt.Errorf("demo: %s has no line starting %q", csvPath, line)
+	rebuilt := map[string]bool{}
+	var mark func(id string)
+	mark = func(id string) {
+		if rebuilt[id] {
+			return
+		}
+		rebuilt[id] = true
+		for _, c := range children[id] {
+			mark(c)
+		}
 	}
-	b = bytes.Replace(b, []byte(line), []byte(strings.Replace(line, ",active,", ",leaver,", 1)), 1)
-	if err := os.WriteFile(csvPath, b, 0o600); err != nil {
-		return err
+	var r recreate
+	moved := map[string]bool{} // users whose own op already moves them
+	for _, op := range plan.ReadyOps() {
+		switch {
+		case op.Kind == reconcile.KindTeam && op.Action == reconcile.ActionUpdate &&
+			(slices.Contains(op.Fields, reconcile.FieldName) || slices.Contains(op.Fields, reconcile.FieldParent)):
+			mark(op.ID)
+			continue
+		case op.Kind == reconcile.KindUser:
+			moved[op.ID] = true
+		}
+		r.other++
 	}
-	leave, err := planAll()
-	if err != nil {
-		return err
+	r.groups = len(rebuilt)
+	for _, u := range current.Users {
+		if u.Active && rebuilt[u.Team] && !moved[u.ID] {
+			r.agents++
+		}
 	}
-	before := aiq.Writes()
-	fmt.Fprintln(out, "\n== 5. apply: Evaluagent deactivates; nothing is sent to Agent IQ for the leaver")
-	if err := applyAll(leave); err != nil {
-		return err
-	}
-	if aiq.Writes() != before {
-		return fmt.Errorf("demo: an unsupported operation was sent to Agent IQ (%s)", writes())
-	}
-	fmt.Fprintln(out, "\n== 6. plan again: nothing to apply; Agent IQ still lists what only its own interface can do")
-	last, err := planAll()
-	if err != nil {
-		return err
-	}
-	if !allEmpty(last) {
-		return errors.New("demo: the plan after the leaver is not empty; the sync did not converge")
-	}
-	fmt.Fprintln(out, "\nRequests the Evaluagent simulator served, by endpoint:")
-	printCounts(out, ea.Counts(), 46)
-	fmt.Fprintln(out, "\nRequests the Agent IQ simulator served, by endpoint:")
-	printCounts(out, aiq.Counts(), 46)
-	return nil
+	return r
 }

@@ -76,7 +76,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	}
 	client, err := evaluagent.New(evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
-		AgentLevel: ea.AgentLevel, Logger: log.With("target", t.name),
+		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
 	})
 	if err != nil {
 		return err
@@ -86,7 +86,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		return err
 	}
 	t.client = client
-	t.policy = reconcile.Policy{Mode: mode, Adopt: ea.Adopt, AgentLevel: ea.AgentLevel}
+	t.policy = reconcile.Policy{Mode: mode, Adopt: ea.Adopt, AgentLevel: ea.AgentLevel, ReplaceQueues: canReplaceQueues(client)}
 	return nil
 }
 
