@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/elimity-com/scim/schema"
@@ -31,17 +32,17 @@ func commonAttributes() []schema.CoreAttribute {
 	}
 }
 
-func userSchema() schema.Schema {
-	s := schema.CoreUserSchema()
-	s.Attributes = append(s.Attributes, commonAttributes()...)
+// withCommon appends the common attributes. The result's capacity is
+// clipped: the library appends externalId to the attribute slice on every
+// POST, PUT and PATCH, and spare capacity would make concurrent requests
+// write into one shared array.
+func withCommon(s schema.Schema) schema.Schema {
+	s.Attributes = slices.Clip(append(slices.Clone(s.Attributes), commonAttributes()...))
 	return s
 }
 
-func groupSchema() schema.Schema {
-	s := schema.CoreGroupSchema()
-	s.Attributes = append(s.Attributes, commonAttributes()...)
-	return s
-}
+func userSchema() schema.Schema  { return withCommon(schema.CoreUserSchema()) }
+func groupSchema() schema.Schema { return withCommon(schema.CoreGroupSchema()) }
 
 // attrDef is what the PATCH applier needs to know about an attribute.
 type attrDef struct {
