@@ -123,7 +123,12 @@ func (r resp) str(path string) string {
 // get walks a dotted path with numeric indexes: "Resources.0.id".
 func (r resp) get(path string) any {
 	var cur any = r.body
-	for _, p := range strings.Split(path, ".") {
+	parts := strings.Split(path, ".")
+	if rest, ok := strings.CutPrefix(path, enterpriseURN); ok {
+		cur = r.body[enterpriseURN]
+		parts = strings.Split(strings.TrimPrefix(rest, "."), ".")
+	}
+	for _, p := range parts {
 		switch c := cur.(type) {
 		case map[string]any:
 			cur = c[p]
@@ -149,3 +154,12 @@ func (r resp) num(path string) int {
 }
 
 func q(s string) string { return strings.ReplaceAll(s, " ", "%20") }
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
