@@ -165,9 +165,9 @@ func (h *handler) renderAll(ctx context.Context, r *http.Request, sts []*stored)
 	)
 	switch {
 	case h.rtype == typeGroup && !excludesMembers(r):
-		members, err = h.store.members(ctx, h.store.db, seqs)
+		members, err = h.store.members(ctx, reader{h.store}, seqs)
 	case h.rtype == typeUser:
-		groups, err = h.store.groupsOf(ctx, h.store.db, seqs)
+		groups, err = h.store.groupsOf(ctx, reader{h.store}, seqs)
 	}
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func (h *handler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.R
 
 // Get implements scim.ResourceHandler.
 func (h *handler) Get(r *http.Request, id string) (scim.Resource, error) {
-	st, err := h.store.get(r.Context(), h.store.db, h.rtype, id)
+	st, err := h.store.get(r.Context(), reader{h.store}, h.rtype, id)
 	if err != nil {
 		return scim.Resource{}, h.fail(r, err, id)
 	}

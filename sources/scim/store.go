@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -31,9 +32,19 @@ const StoreFile = "scim.db"
 type Store struct {
 	db   *sql.DB
 	path string
-	mu   sync.Mutex // serialises writers
 	now  func() time.Time
+
+	rmu    sync.Mutex
+	rstmts map[string]*sql.Stmt // read statements on db, by query
+
+	mu     sync.Mutex // serialises writers; guards wconn and wstmts
+	wconn  *sql.Conn  // the one connection that writes
+	wstmts map[string]*sql.Stmt
 }
+
+// maxCachedStmts bounds each statement cache; filters of unusual shapes
+// beyond it are prepared per use.
+const maxCachedStmts = 512
 
 // migrations are applied in order; PRAGMA user_version counts those done.
 var migrations = []string{
@@ -88,8 +99,12 @@ func OpenStore(dir string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	s := &Store{db: db, path: path, now: time.Now}
+	s := &Store{db: db, path: path, now: time.Now, rstmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}}
 	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("scim store %s: %w", path, err)
+	}
+	if s.wconn, err = db.Conn(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("scim store %s: %w", path, err)
 	}
@@ -97,7 +112,102 @@ func OpenStore(dir string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.wstmts {
+		st.Close()
+	}
+	s.wconn.Close()
+	s.rmu.Lock()
+	for _, st := range s.rstmts {
+		st.Close()
+	}
+	s.rmu.Unlock()
+	return s.db.Close()
+}
+
+// runner runs statements: on the pool for reads, on the write connection inside a
+// write transaction. Statements are prepared once and cached.
+type runner interface {
+	exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	queryRow(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// reader runs statements on the connection pool.
+type reader struct{ s *Store }
+
+func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	r.s.rmu.Lock()
+	defer r.s.rmu.Unlock()
+	if st, ok := r.s.rstmts[query]; ok {
+		return st, nil
+	}
+	st, err := r.s.db.PrepareContext(ctx, query)
+	if err == nil && len(r.s.rstmts) < maxCachedStmts {
+		r.s.rstmts[query] = st
+	}
+	return st, err
+}
+
+func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return r.s.db.ExecContext(ctx, query, args...)
+}
+
+func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (r reader) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := r.stmt(ctx, query)
+	if err != nil {
+		return r.s.db.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// wtx is a write transaction on the write connection; s.mu is held.
+type wtx struct{ s *Store }
+
+func (w wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.s.wstmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.s.wconn.PrepareContext(ctx, query)
+	if err == nil && len(w.s.wstmts) < maxCachedStmts {
+		w.s.wstmts[query] = st
+	}
+	return st, err
+}
+
+func (w wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := w.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (w wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := w.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (w wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := w.stmt(ctx, query)
+	if err != nil {
+		return w.s.wconn.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	s.mu.Lock()
@@ -164,12 +274,6 @@ type conflictError struct{ attr, value string }
 
 func (e *conflictError) Error() string {
 	return fmt.Sprintf("%s %q is already in use", e.attr, e.value)
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
 func newID() string {
@@ -249,14 +353,19 @@ func boolInt(b bool) int64 {
 	return 0
 }
 
-const selectStored = `SELECT r.seq, r.rtype, r.id, r.doc, r.created_ms, r.modified_ms, r.version, r.connection FROM resources r`
+const (
+	storedColumns = `SELECT r.seq, r.rtype, r.id, r.doc, r.created_ms, r.modified_ms, r.version, r.connection`
+	selectStored  = storedColumns + ` FROM resources r`
+)
 
-func scanStored(row interface{ Scan(...any) error }) (*stored, error) {
+// scanStored scans the columns of storedColumns, then any extra ones.
+func scanStored(row interface{ Scan(...any) error }, extra ...any) (*stored, error) {
 	var (
 		st  stored
 		doc string
 	)
-	if err := row.Scan(&st.seq, &st.rtype, &st.id, &doc, &st.createdMS, &st.modifiedMS, &st.version, &st.connection); err != nil {
+	dest := append([]any{&st.seq, &st.rtype, &st.id, &doc, &st.createdMS, &st.modifiedMS, &st.version, &st.connection}, extra...)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
 	if err := decodeJSON([]byte(doc), &st.doc); err != nil {
@@ -265,8 +374,8 @@ func scanStored(row interface{ Scan(...any) error }) (*stored, error) {
 	return &st, nil
 }
 
-func (s *Store) get(ctx context.Context, q querier, rtype, id string) (*stored, error) {
-	st, err := scanStored(q.QueryRowContext(ctx, selectStored+` WHERE r.id = ? AND r.rtype = ?`, id, rtype))
+func (s *Store) get(ctx context.Context, db runner, rtype, id string) (*stored, error) {
+	st, err := scanStored(db.queryRow(ctx, selectStored+` WHERE r.id = ? AND r.rtype = ?`, id, rtype))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
@@ -282,33 +391,34 @@ func (s *Store) list(ctx context.Context, rtype, where string, args []any, start
 	if where != "" {
 		cond += ` AND (` + where + `)`
 	}
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, err
-	}
-	defer tx.Rollback()
-	var total int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM resources r WHERE `+cond, all...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
+	db := reader{s}
 	out := []*stored{}
-	if count <= 0 || total < startIndex {
-		return out, total, nil
-	}
-	rows, err := tx.QueryContext(ctx, selectStored+` WHERE `+cond+` ORDER BY r.seq LIMIT ? OFFSET ?`,
-		append(all, count, startIndex-1)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		st, err := scanStored(rows)
+	total := -1
+	if count > 0 {
+		// One statement: the page and the number of all matches, from one snapshot.
+		rows, err := db.query(ctx, storedColumns+`, count(*) OVER () FROM resources r WHERE `+cond+
+			` ORDER BY r.seq LIMIT ? OFFSET ?`, append(all, count, startIndex-1)...)
 		if err != nil {
 			return nil, 0, err
 		}
-		out = append(out, st)
+		defer rows.Close()
+		for rows.Next() {
+			st, err := scanStored(rows, &total)
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, st)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, 0, err
+		}
 	}
-	return out, total, rows.Err()
+	if total < 0 { // no row on this page: count alone
+		if err := db.queryRow(ctx, `SELECT count(*) FROM resources r WHERE `+cond, all...).Scan(&total); err != nil {
+			return nil, 0, err
+		}
+	}
+	return out, total, nil
 }
 
 func inList(n int) string {
@@ -317,7 +427,7 @@ func inList(n int) string {
 
 // members returns the members of the groups with the given seqs, in the
 // order they were added.
-func (s *Store) members(ctx context.Context, q querier, seqs []int64) (map[int64][]memberRef, error) {
+func (s *Store) members(ctx context.Context, db runner, seqs []int64) (map[int64][]memberRef, error) {
 	out := map[int64][]memberRef{}
 	if len(seqs) == 0 {
 		return out, nil
@@ -326,7 +436,7 @@ func (s *Store) members(ctx context.Context, q querier, seqs []int64) (map[int64
 	for i, v := range seqs {
 		args[i] = v
 	}
-	rows, err := q.QueryContext(ctx, `SELECT m.group_seq, u.id, m.display FROM members m
+	rows, err := db.query(ctx, `SELECT m.group_seq, u.id, m.display FROM members m
 		JOIN resources u ON u.seq = m.member_seq
 		WHERE m.group_seq IN (`+inList(len(seqs))+`) ORDER BY m.rowid`, args...)
 	if err != nil {
@@ -347,7 +457,7 @@ func (s *Store) members(ctx context.Context, q querier, seqs []int64) (map[int64
 }
 
 // groupsOf returns the groups the users with the given seqs belong to.
-func (s *Store) groupsOf(ctx context.Context, q querier, seqs []int64) (map[int64][]groupRef, error) {
+func (s *Store) groupsOf(ctx context.Context, db runner, seqs []int64) (map[int64][]groupRef, error) {
 	out := map[int64][]groupRef{}
 	if len(seqs) == 0 {
 		return out, nil
@@ -356,7 +466,7 @@ func (s *Store) groupsOf(ctx context.Context, q querier, seqs []int64) (map[int6
 	for i, v := range seqs {
 		args[i] = v
 	}
-	rows, err := q.QueryContext(ctx, `SELECT m.member_seq, g.id, g.name FROM members m
+	rows, err := db.query(ctx, `SELECT m.member_seq, g.id, g.name FROM members m
 		JOIN resources g ON g.seq = m.group_seq
 		WHERE m.member_seq IN (`+inList(len(seqs))+`) ORDER BY g.seq`, args...)
 	if err != nil {
@@ -376,28 +486,35 @@ func (s *Store) groupsOf(ctx context.Context, q querier, seqs []int64) (map[int6
 	return out, rows.Err()
 }
 
-// write runs fn in a write transaction; writers are serialised.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// write runs fn in a write transaction on the write connection; writers are
+// serialised.
+func (s *Store) write(ctx context.Context, fn func(tx wtx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := s.wconn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
+	if err := fn(wtx{s}); err != nil {
+		// A cancelled context must not leave the transaction open.
+		if _, rerr := s.wconn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil {
+			return errors.Join(err, rerr)
+		}
 		return err
 	}
-	return tx.Commit()
+	if _, err := s.wconn.ExecContext(context.WithoutCancel(ctx), `COMMIT`); err != nil {
+		s.wconn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+		return err
+	}
+	return nil
 }
 
 func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
 
 // checkUnique fails with a conflictError when another resource of rtype
 // already has the name (case-insensitively).
-func checkUnique(ctx context.Context, tx *sql.Tx, rtype string, c columns, selfSeq int64) error {
+func checkUnique(ctx context.Context, tx wtx, rtype string, c columns, selfSeq int64) error {
 	var seq int64
-	err := tx.QueryRowContext(ctx, `SELECT seq FROM resources WHERE rtype = ? AND name_lc = ?`, rtype, c.nameLC).Scan(&seq)
+	err := tx.queryRow(ctx, `SELECT seq FROM resources WHERE rtype = ? AND name_lc = ?`, rtype, c.nameLC).Scan(&seq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -413,12 +530,12 @@ func checkUnique(ctx context.Context, tx *sql.Tx, rtype string, c columns, selfS
 	return &conflictError{attr: attr, value: c.name}
 }
 
-func writeEmails(ctx context.Context, tx *sql.Tx, seq int64, c columns) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM emails WHERE seq = ?`, seq); err != nil {
+func writeEmails(ctx context.Context, tx wtx, seq int64, c columns) error {
+	if _, err := tx.exec(ctx, `DELETE FROM emails WHERE seq = ?`, seq); err != nil {
 		return err
 	}
 	for _, e := range c.emails {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO emails(seq, value_lc, type_lc, is_primary) VALUES (?, ?, ?, ?)`,
+		if _, err := tx.exec(ctx, `INSERT INTO emails(seq, value_lc, type_lc, is_primary) VALUES (?, ?, ?, ?)`,
 			seq, e.valueLC, e.typeLC, boolInt(e.primary)); err != nil {
 			return err
 		}
@@ -436,21 +553,11 @@ func (s *Store) create(ctx context.Context, rtype string, doc map[string]any, me
 	now := s.nowMS()
 	st := &stored{rtype: rtype, id: newID(), doc: doc, createdMS: now, modifiedMS: now, version: 1, connection: conn}
 	var unknown []string
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx wtx) error {
 		if err := checkUnique(ctx, tx, rtype, c, 0); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO resources
-			(rtype, id, name, name_lc, display_lc, external_id, active, employee_number, created_ms, modified_ms, version, connection, doc)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-			rtype, st.id, c.name, c.nameLC, c.displayLC, c.externalID, c.active, c.employeeNumber, now, now, conn, string(body))
-		if err != nil {
-			return err
-		}
-		if st.seq, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if err := writeEmails(ctx, tx, st.seq, c); err != nil {
+		if err := insertResource(ctx, tx, st, c, body); err != nil {
 			return err
 		}
 		_, unknown, err = addMembers(ctx, tx, st.seq, members)
@@ -462,24 +569,35 @@ func (s *Store) create(ctx context.Context, rtype string, doc map[string]any, me
 	return st, unknown, nil
 }
 
+// insertResource inserts a new resource row and its emails; it sets st.seq.
+func insertResource(ctx context.Context, tx wtx, st *stored, c columns, body []byte) error {
+	res, err := tx.exec(ctx, `INSERT INTO resources
+		(rtype, id, name, name_lc, display_lc, external_id, active, employee_number, created_ms, modified_ms, version, connection, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.rtype, st.id, c.name, c.nameLC, c.displayLC, c.externalID, c.active, c.employeeNumber,
+		st.createdMS, st.modifiedMS, st.version, st.connection, string(body))
+	if err != nil {
+		return err
+	}
+	if st.seq, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	return writeEmails(ctx, tx, st.seq, c)
+}
+
 // addMembers adds members to a group, ignoring those already there. It
 // returns how many were added and the values that are not ids of Users.
-func addMembers(ctx context.Context, tx *sql.Tx, groupSeq int64, ms []memberRef) (int, []string, error) {
+func addMembers(ctx context.Context, tx wtx, groupSeq int64, ms []memberRef) (int, []string, error) {
 	if len(ms) == 0 {
 		return 0, nil, nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO members(group_seq, member_seq, display)
-		SELECT ?, seq, ? FROM resources WHERE id = ? AND rtype = 'User'`)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer stmt.Close()
 	var (
 		added   int
 		unknown []string
 	)
 	for _, m := range ms {
-		res, err := stmt.ExecContext(ctx, groupSeq, m.display, m.value)
+		res, err := tx.exec(ctx, `INSERT OR IGNORE INTO members(group_seq, member_seq, display)
+			SELECT ?, seq, ? FROM resources WHERE id = ? AND rtype = 'User'`, groupSeq, m.display, m.value)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -492,7 +610,7 @@ func addMembers(ctx context.Context, tx *sql.Tx, groupSeq int64, ms []memberRef)
 			continue
 		}
 		var one int
-		err = tx.QueryRowContext(ctx, `SELECT 1 FROM resources WHERE id = ? AND rtype = 'User'`, m.value).Scan(&one)
+		err = tx.queryRow(ctx, `SELECT 1 FROM resources WHERE id = ? AND rtype = 'User'`, m.value).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			unknown = append(unknown, m.value)
 		} else if err != nil {
@@ -504,10 +622,10 @@ func addMembers(ctx context.Context, tx *sql.Tx, groupSeq int64, ms []memberRef)
 
 // removeMembers removes the members whose ids are given; it returns how many
 // were removed.
-func removeMembers(ctx context.Context, tx *sql.Tx, groupSeq int64, ids []string) (int, error) {
+func removeMembers(ctx context.Context, tx wtx, groupSeq int64, ids []string) (int, error) {
 	n := 0
 	for _, id := range ids {
-		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE group_seq = ?
+		res, err := tx.exec(ctx, `DELETE FROM members WHERE group_seq = ?
 			AND member_seq = (SELECT seq FROM resources WHERE id = ?)`, groupSeq, id)
 		if err != nil {
 			return 0, err
@@ -523,7 +641,7 @@ func removeMembers(ctx context.Context, tx *sql.Tx, groupSeq int64, ids []string
 
 // removeMembersWhere removes the members matching cond, an SQL condition
 // over alias m (members) and u (the member's resource row).
-func removeMembersWhere(ctx context.Context, tx *sql.Tx, groupSeq int64, cond string, args []any) (int, error) {
+func removeMembersWhere(ctx context.Context, tx wtx, groupSeq int64, cond string, args []any) (int, error) {
 	q := `DELETE FROM members WHERE group_seq = ?`
 	if cond != "" {
 		q += ` AND rowid IN (SELECT m.rowid FROM members m JOIN resources u ON u.seq = m.member_seq
@@ -532,7 +650,7 @@ func removeMembersWhere(ctx context.Context, tx *sql.Tx, groupSeq int64, cond st
 	} else {
 		args = []any{groupSeq}
 	}
-	res, err := tx.ExecContext(ctx, q, args...)
+	res, err := tx.exec(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -543,7 +661,7 @@ func removeMembersWhere(ctx context.Context, tx *sql.Tx, groupSeq int64, cond st
 // mutation is the state of one resource inside a write transaction.
 type mutation struct {
 	ctx     context.Context
-	tx      *sql.Tx
+	tx      wtx
 	st      *stored
 	changed bool     // something other than doc changed (members)
 	unknown []string // member values that are not Users
@@ -583,7 +701,7 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 		changed bool
 		unknown []string
 	)
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx wtx) error {
 		st, err := s.get(ctx, tx, rtype, id)
 		if err != nil {
 			return err
@@ -613,7 +731,7 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 		st.modifiedMS = max(s.nowMS(), st.modifiedMS)
 		st.version++
 		st.connection = conn
-		if _, err := tx.ExecContext(ctx, `UPDATE resources SET name = ?, name_lc = ?, display_lc = ?, external_id = ?,
+		if _, err := tx.exec(ctx, `UPDATE resources SET name = ?, name_lc = ?, display_lc = ?, external_id = ?,
 			active = ?, employee_number = ?, modified_ms = ?, version = ?, connection = ?, doc = ? WHERE seq = ?`,
 			c.name, c.nameLC, c.displayLC, c.externalID, c.active, c.employeeNumber,
 			st.modifiedMS, st.version, conn, string(after), st.seq); err != nil {
@@ -632,8 +750,8 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 
 // remove deletes a resource; its memberships go with it.
 func (s *Store) remove(ctx context.Context, rtype, id string) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM resources WHERE rtype = ? AND id = ?`, rtype, id)
+	return s.write(ctx, func(tx wtx) error {
+		res, err := tx.exec(ctx, `DELETE FROM resources WHERE rtype = ? AND id = ?`, rtype, id)
 		if err != nil {
 			return err
 		}
@@ -649,7 +767,7 @@ func (s *Store) remove(ctx context.Context, rtype, id string) error {
 }
 
 func decodeJSON(data []byte, v any) error {
-	d := json.NewDecoder(strings.NewReader(string(data)))
+	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	return d.Decode(v)
 }
@@ -678,9 +796,9 @@ func (m *mutation) replaceMembers(ms []memberRef) error {
 }
 
 // memberSet returns a group's member seqs as a comparable string.
-func memberSet(ctx context.Context, tx *sql.Tx, groupSeq int64) (string, error) {
+func memberSet(ctx context.Context, tx wtx, groupSeq int64) (string, error) {
 	var s sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT group_concat(member_seq) FROM
+	err := tx.queryRow(ctx, `SELECT group_concat(member_seq) FROM
 		(SELECT member_seq FROM members WHERE group_seq = ? ORDER BY member_seq)`, groupSeq).Scan(&s)
 	return s.String, err
 }
