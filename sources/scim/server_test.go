@@ -286,3 +286,31 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 		t.Errorf("%d creates succeeded", created)
 	}
 }
+
+func TestStoreOpenTwiceAndPrivate(t *testing.T) {
+	dir := t.TempDir()
+	errs := make(chan error, 2)
+	stores := make(chan *Store, 2)
+	for range 2 {
+		go func() {
+			s, err := OpenStore(dir)
+			errs <- err
+			stores <- s
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if s := <-stores; s != nil {
+			defer s.Close()
+		}
+	}
+	fi, err := os.Stat(filepath.Join(dir, StoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("store mode %v", fi.Mode().Perm())
+	}
+}

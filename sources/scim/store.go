@@ -91,6 +91,13 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("scim store: %w", err)
 	}
 	path := filepath.Join(dir, StoreFile)
+	// The store holds personal data: create it readable by its owner only
+	// (SQLite gives the WAL files the same mode).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("scim store: %w", err)
+	}
+	f.Close()
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
@@ -209,34 +216,53 @@ func (w wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return st.QueryRowContext(ctx, args...)
 }
 
+// migrate brings the schema up to date. Each step runs in an immediate
+// transaction that re-reads the version, so two processes opening the same
+// store at once do not both apply it.
 func (s *Store) migrate(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var v int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
 		return err
 	}
-	if v > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this program (%d)", v, len(migrations))
-	}
-	for i := v; i < len(migrations); i++ {
-		tx, err := s.db.BeginTx(ctx, nil)
+	defer conn.Close()
+	for {
+		if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			return err
+		}
+		done, err := migrateStep(ctx, conn)
 		if err != nil {
+			conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %d: %w", i+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
-			tx.Rollback()
+		if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+			conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
 			return err
 		}
-		if err := tx.Commit(); err != nil {
-			return err
+		if done {
+			return nil
 		}
 	}
-	return nil
+}
+
+// migrateStep applies the next migration, or reports that none is left.
+func migrateStep(ctx context.Context, conn *sql.Conn) (bool, error) {
+	var v int
+	if err := conn.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return false, err
+	}
+	switch {
+	case v > len(migrations):
+		return false, fmt.Errorf("schema version %d is newer than this program (%d)", v, len(migrations))
+	case v == len(migrations):
+		return true, nil
+	}
+	if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
+		return false, fmt.Errorf("migration %d: %w", v+1, err)
+	}
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+		return false, err
+	}
+	return false, nil
 }
 
 // stored is one resource as kept in the store. doc holds the attributes
