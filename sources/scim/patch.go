@@ -365,7 +365,7 @@ func setMulti(kind string, c map[string]any, def attrDef, vf filter.Expression, 
 			// Departure from RFC noTarget (contract §4.5, 23): Entra sends
 			// Add and Replace of emails[type eq "work"].value for a User
 			// that has no work email yet.
-			seed, ok := seedFromFilter(vf)
+			seed, ok := seedFromFilter(vf, def.subs)
 			if !ok {
 				return noTarget(fmt.Sprintf("no value of %q matches the filter", def.name))
 			}
@@ -387,7 +387,7 @@ func setMulti(kind string, c map[string]any, def attrDef, vf filter.Expression, 
 				m[sub] = nv
 				elems[i] = m
 			case kind == "replace":
-				seed, _ := seedFromFilter(vf)
+				seed, _ := seedFromFilter(vf, def.subs)
 				elems[i] = merge(seed, nv)
 			default:
 				elems[i] = merge(m, nv)
@@ -460,7 +460,7 @@ func onePrimary(elems []any) []any {
 
 // seedFromFilter builds the element a filter of eq comparisons joined by
 // and describes, for example {"type": "work"}.
-func seedFromFilter(e filter.Expression) (map[string]any, bool) {
+func seedFromFilter(e filter.Expression, subs map[string]string) (map[string]any, bool) {
 	out := map[string]any{}
 	var walk func(e filter.Expression) bool
 	walk = func(e filter.Expression) bool {
@@ -477,7 +477,11 @@ func seedFromFilter(e filter.Expression) (map[string]any, bool) {
 					v = u
 				}
 			}
-			out[e.AttributePath.AttributeName] = v
+			name, ok := subs[strings.ToLower(e.AttributePath.AttributeName)]
+			if !ok {
+				return false
+			}
+			out[name] = v
 			return true
 		}
 		return false
