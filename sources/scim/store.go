@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,7 @@ var migrations = []string{
 		doc             TEXT    NOT NULL
 	);
 	CREATE UNIQUE INDEX resources_name ON resources(rtype, name_lc);
+	CREATE INDEX resources_type ON resources(rtype); -- paging in creation (seq) order
 	CREATE INDEX resources_external ON resources(rtype, external_id);
 	CREATE INDEX resources_display ON resources(rtype, display_lc);
 	CREATE TABLE emails (
@@ -81,7 +83,17 @@ var migrations = []string{
 		display    TEXT    NOT NULL DEFAULT '',
 		PRIMARY KEY (group_seq, member_seq)
 	);
-	CREATE INDEX members_member ON members(member_seq);`,
+	CREATE INDEX members_member ON members(member_seq);
+	-- The number of resources of each type, so an unfiltered page (Okta's
+	-- import) does not count 100,000 rows every time.
+	CREATE TABLE counts (rtype TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+	CREATE TRIGGER resources_counted AFTER INSERT ON resources BEGIN
+		INSERT INTO counts(rtype, n) VALUES (NEW.rtype, 1)
+			ON CONFLICT(rtype) DO UPDATE SET n = n + 1;
+	END;
+	CREATE TRIGGER resources_uncounted AFTER DELETE ON resources BEGIN
+		UPDATE counts SET n = n - 1 WHERE rtype = OLD.rtype;
+	END;`,
 }
 
 // OpenStore opens (creating if needed) the store in dir, in the file
@@ -420,10 +432,16 @@ func (s *Store) list(ctx context.Context, rtype, where string, args []any, start
 	db := reader{s}
 	out := []*stored{}
 	total := -1
+	countSQL, countArgs := `SELECT count(*) FROM resources r WHERE `+cond, all
+	if where == "" {
+		countSQL, countArgs = `SELECT coalesce((SELECT n FROM counts WHERE rtype = ?), 0)`, []any{rtype}
+	}
 	if count > 0 {
-		// One statement: the page and the number of all matches, from one snapshot.
-		rows, err := db.query(ctx, storedColumns+`, count(*) OVER () FROM resources r WHERE `+cond+
-			` ORDER BY r.seq LIMIT ? OFFSET ?`, append(all, count, startIndex-1)...)
+		// One statement, so the page and the number of all matches come
+		// from one snapshot; SQLite evaluates the uncorrelated count once.
+		qargs := append(append(slices.Clone(countArgs), all...), count, startIndex-1)
+		rows, err := db.query(ctx, storedColumns+`, (`+countSQL+`)
+			FROM resources r WHERE `+cond+` ORDER BY r.seq LIMIT ? OFFSET ?`, qargs...)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -440,7 +458,7 @@ func (s *Store) list(ctx context.Context, rtype, where string, args []any, start
 		}
 	}
 	if total < 0 { // no row on this page: count alone
-		if err := db.queryRow(ctx, `SELECT count(*) FROM resources r WHERE `+cond, all...).Scan(&total); err != nil {
+		if err := db.queryRow(ctx, countSQL, countArgs...).Scan(&total); err != nil {
 			return nil, 0, err
 		}
 	}
