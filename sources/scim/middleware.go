@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -445,39 +446,54 @@ func (s *server) rewriteResponse(next http.Handler) http.Handler {
 	})
 }
 
+// fixResponse rewrites the library's JSON without decoding it into maps:
+// the library marshals maps, so keys are sorted and escaped, and the byte
+// sequences replaced here can only be the structure they stand for.
 func (s *server) fixResponse(r *http.Request, raw []byte) ([]byte, string, error) {
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
+	base, err := json.Marshal(s.baseURL(r))
+	if err != nil {
 		return nil, "", err
 	}
-	base := s.baseURL(r)
-	fixLoc := func(res any) string {
-		rm, _ := res.(map[string]any)
-		meta, _ := rm["meta"].(map[string]any)
-		loc, _ := meta["location"].(string)
-		if loc == "" || strings.Contains(loc, "://") {
-			return loc
+	prefix := append([]byte(`"location":"`), base[1:len(base)-1]...)
+	out := raw
+	for _, ep := range []string{"Users/", "Groups/"} {
+		out = bytes.ReplaceAll(out, []byte(`"location":"`+ep), append(slices.Clip(prefix), "/"+ep...))
+	}
+	if bytes.HasPrefix(out, []byte(`{"Resources":`)) {
+		var list struct {
+			Resources []json.RawMessage
 		}
-		loc = base + "/" + strings.TrimPrefix(loc, "/")
-		meta["location"] = loc
-		return loc
+		if err := json.Unmarshal(out, &list); err != nil {
+			return nil, "", err
+		}
+		if bytes.HasPrefix(out, []byte(`{"Resources":null`)) {
+			out = append([]byte(`{"Resources":[]`), out[len(`{"Resources":null`):]...)
+		}
+		// itemsPerPage comes after Resources: its last occurrence is the
+		// top-level one.
+		key := []byte(`"itemsPerPage":`)
+		i := bytes.LastIndex(out, key)
+		if i < 0 {
+			return nil, "", errors.New("list response without itemsPerPage")
+		}
+		j := i + len(key)
+		k := j
+		for k < len(out) && out[k] >= '0' && out[k] <= '9' {
+			k++
+		}
+		fixed := append(slices.Clip(out[:j]), strconv.Itoa(len(list.Resources))...)
+		out = append(fixed, out[k:]...)
+		return out, "", nil
 	}
 	loc := ""
-	if _, isList := m["totalResults"]; isList {
-		res, _ := m["Resources"].([]any)
-		if res == nil {
-			res = []any{}
+	if i := bytes.Index(out, prefix); i >= 0 {
+		rest := out[i+len(`"location":"`):]
+		if j := bytes.IndexByte(rest, '"'); j >= 0 {
+			var s string
+			if json.Unmarshal(append(append([]byte{'"'}, rest[:j]...), '"'), &s) == nil {
+				loc = s
+			}
 		}
-		for _, x := range res {
-			fixLoc(x)
-		}
-		m["Resources"] = res
-		m["itemsPerPage"] = len(res)
-	} else {
-		loc = fixLoc(m)
 	}
-	out, err := json.Marshal(m)
-	return out, loc, err
+	return out, loc, nil
 }

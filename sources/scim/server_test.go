@@ -3,6 +3,7 @@ package scim
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -312,5 +313,41 @@ func TestStoreOpenTwiceAndPrivate(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("store mode %v", fi.Mode().Perm())
+	}
+}
+
+func TestPublicBaseURLAndListShape(t *testing.T) {
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := NewServer(Config{PublicBaseURL: "https://rs.example.com/scim/v2/"}, st, WithTokens(map[string]string{"t": testToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, store: st}
+	e.srv = httptest.NewServer(h)
+	defer e.srv.Close()
+	r := e.do("POST", "/Users", `{"userName":"base@example.com"}`).must(t, 201)
+	want := "https://rs.example.com/scim/v2/Users/" + r.str("id")
+	if r.str("meta.location") != want || r.header.Get("Location") != want {
+		t.Errorf("location %q, header %q, want %q", r.str("meta.location"), r.header.Get("Location"), want)
+	}
+	r = e.do("GET", "/Users", "").must(t, 200)
+	if r.str("Resources.0.meta.location") != want || r.num("itemsPerPage") != 1 {
+		t.Errorf("list: %s", r.raw)
+	}
+	r = e.do("GET", "/ResourceTypes", "").must(t, 200)
+	if r.num("itemsPerPage") != 2 || r.num("totalResults") != 2 {
+		t.Errorf("resource types: %s", r.raw)
+	}
+	r = e.do("GET", "/Groups?count=0", "").must(t, 200)
+	if r.num("itemsPerPage") != 0 || !strings.Contains(r.raw, `"Resources":[]`) {
+		t.Errorf("empty groups: %s", r.raw)
+	}
+	e.do("DELETE", "/Users/"+e.do("GET", "/Users", "").str("Resources.0.id"), "").must(t, 204)
+	if r := e.do("GET", "/Users", "").must(t, 200); r.num("totalResults") != 0 {
+		t.Errorf("total after delete: %s", r.raw)
 	}
 }
