@@ -16,6 +16,15 @@
 // A deactivation (active false) or a DELETE becomes visible to the reconciler
 // on its next pass, where the usual safety rules apply.
 //
+// # Wiring
+//
+// The daemon opens the store once (OpenStore(dir) creates dir/scim.db),
+// mounts NewServer(cfg, store, WithLogger(l), WithOnChange(f)) at
+// "/scim/v2/" behind TLS, and registers NewSource(name, store) with the
+// other sources. f is called after every write that changed something; the
+// daemon debounces reconcile passes on it. A CLI command such as plan may
+// open the same store while the daemon runs.
+//
 // # Record attributes
 //
 // NewSource turns every stored User into a sources.Record whose Key is the

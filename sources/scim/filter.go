@@ -241,7 +241,7 @@ func userField(p filter.AttributePath) (field, error) {
 		return field{}, notFilterable(p, typeUser)
 	}
 	if name == "emails" {
-		f, err := emailField(filter.AttributePath{AttributeName: cmp(sub, "value")})
+		f, err := emailField(filter.AttributePath{AttributeName: orElse(sub, "value")})
 		if err != nil {
 			return field{}, notFilterable(p, typeUser)
 		}
@@ -266,7 +266,7 @@ func userField(p filter.AttributePath) (field, error) {
 	return field{}, notFilterable(p, typeUser)
 }
 
-func cmp(s, def string) string {
+func orElse(s, def string) string {
 	if s == "" {
 		return def
 	}

@@ -146,7 +146,7 @@ func recordOf(st *stored) sources.Record {
 			}
 		}
 	}
-	put("email", cmp(primary, cmp(work, first)))
+	put("email", orElse(primary, orElse(work, first)))
 	if ext, ok := d[enterpriseURN].(map[string]any); ok {
 		for _, k := range []string{"employeeNumber", "department", "division", "costCenter", "organization"} {
 			put(k, ext[k])
