@@ -351,3 +351,18 @@ func TestPublicBaseURLAndListShape(t *testing.T) {
 		t.Errorf("total after delete: %s", r.raw)
 	}
 }
+
+func TestUncachedStatements(t *testing.T) {
+	defer func(n int) { maxCachedStmts = n }(maxCachedStmts)
+	maxCachedStmts = 0
+	e := newEnv(t)
+	id := e.createUser("nocache@example.com")
+	gid := e.do("POST", "/Groups", `{"displayName":"NoCache","members":[{"value":"`+id+`"}]}`).must(t, 201).str("id")
+	e.do("PATCH", "/Groups/"+gid, patchOps(`{"op":"remove","path":"members[value eq \"`+id+`\"]"}`)).must(t, 204)
+	if r := e.do("GET", filterPath("/Users", `userName eq "NOCACHE@example.com"`), "").must(t, 200); r.num("totalResults") != 1 {
+		t.Error(r.raw)
+	}
+	if len(e.store.rstmts) != 0 || len(e.store.wstmts) != 0 {
+		t.Errorf("statements cached beyond the limit")
+	}
+}

@@ -43,9 +43,9 @@ type Store struct {
 	wstmts map[string]*sql.Stmt
 }
 
-// maxCachedStmts bounds each statement cache; filters of unusual shapes
-// beyond it are prepared per use.
-const maxCachedStmts = 512
+// maxCachedStmts bounds each statement cache; statements beyond it (filters
+// of unusual shapes) run unprepared.
+var maxCachedStmts = 512
 
 // migrations are applied in order; PRAGMA user_version counts those done.
 var migrations = []string{
@@ -157,17 +157,23 @@ type runner interface {
 // reader runs statements on the connection pool.
 type reader struct{ s *Store }
 
-func (r reader) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// stmt returns the cached statement for query, preparing it if there is
+// room; nil means "run it unprepared".
+func (r reader) stmt(ctx context.Context, query string) *sql.Stmt {
 	r.s.rmu.Lock()
 	defer r.s.rmu.Unlock()
 	if st, ok := r.s.rstmts[query]; ok {
-		return st, nil
+		return st
+	}
+	if len(r.s.rstmts) >= maxCachedStmts {
+		return nil
 	}
 	st, err := r.s.db.PrepareContext(ctx, query)
-	if err == nil && len(r.s.rstmts) < maxCachedStmts {
-		r.s.rstmts[query] = st
+	if err != nil {
+		return nil // running it unprepared reports the error
 	}
-	return st, err
+	r.s.rstmts[query] = st
+	return st
 }
 
 func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -175,57 +181,56 @@ func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result
 }
 
 func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := r.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st := r.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return r.s.db.QueryContext(ctx, query, args...)
 }
 
 func (r reader) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := r.stmt(ctx, query)
-	if err != nil {
-		return r.s.db.QueryRowContext(ctx, query, args...) // reports the same error
+	if st := r.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return r.s.db.QueryRowContext(ctx, query, args...)
 }
 
 // wtx is a write transaction on the write connection; s.mu is held.
 type wtx struct{ s *Store }
 
-func (w wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+func (w wtx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := w.s.wstmts[query]; ok {
-		return st, nil
+		return st
+	}
+	if len(w.s.wstmts) >= maxCachedStmts {
+		return nil
 	}
 	st, err := w.s.wconn.PrepareContext(ctx, query)
-	if err == nil && len(w.s.wstmts) < maxCachedStmts {
-		w.s.wstmts[query] = st
+	if err != nil {
+		return nil
 	}
-	return st, err
+	w.s.wstmts[query] = st
+	return st
 }
 
 func (w wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := w.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st := w.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return st.ExecContext(ctx, args...)
+	return w.s.wconn.ExecContext(ctx, query, args...)
 }
 
 func (w wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := w.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return w.s.wconn.QueryContext(ctx, query, args...)
 }
 
 func (w wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := w.stmt(ctx, query)
-	if err != nil {
-		return w.s.wconn.QueryRowContext(ctx, query, args...)
+	if st := w.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return w.s.wconn.QueryRowContext(ctx, query, args...)
 }
 
 // migrate brings the schema up to date. Each step runs in an immediate
