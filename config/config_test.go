@@ -253,7 +253,7 @@ mapping:
 		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break`,
 		"FILE:6: sources[0].csv.min_rows: -1 is negative",
 		`FILE:7: sources[1].name: "hr" is already sources[0]`,
-		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap)`,
+		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap, scim)`,
 		"FILE:9: sources[2].name: required",
 		"FILE:9: sources[2].csv: required for type csv",
 		"FILE:11: mapping.user.forename: required",

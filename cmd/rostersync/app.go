@@ -12,6 +12,7 @@ import (
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
 )
 
@@ -25,6 +26,9 @@ type app struct {
 	targets []*target
 	db      *state.DB
 	log     *slog.Logger
+	// scim is the store identity providers push to, when a scim source is
+	// configured; serve mounts its endpoint.
+	scim *scim.Store
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -63,10 +67,6 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	srcs, err := file.NewSources()
-	if err != nil {
-		return nil, err
-	}
 	targets, err := buildTargets(env, file, c.lookupEnv, log)
 	if err != nil {
 		return nil, err
@@ -75,10 +75,44 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{c: c, env: env, file: file, sources: srcs, targets: targets, db: db, log: log}, nil
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log}
+	if _, _, ok := file.SCIM(); ok {
+		if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+func (a *app) Close() error {
+	var errs []error
+	for _, s := range a.sources {
+		if c, ok := s.(interface{ Close() error }); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	if a.scim != nil {
+		errs = append(errs, a.scim.Close())
+	}
+	return errors.Join(append(errs, a.db.Close())...)
+}
+
+// cursors keeps the sources' delta cursors in the state store.
+type cursors struct{ db *state.DB }
+
+func (c cursors) Get(ctx context.Context, name string) ([]byte, bool, error) {
+	return c.db.CursorGet(ctx, name)
+}
+
+func (c cursors) Put(ctx context.Context, name string, v []byte) error {
+	return c.db.CursorPut(ctx, name, v)
+}
 
 // fetch reads every source. A source that fails aborts the pass: nothing is
 // planned from a source that could not be read.
