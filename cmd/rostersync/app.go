@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/samber/lo"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rostersync/rostersync/config"
@@ -282,10 +283,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 
 // opLine is the log line of one operation: "create user ada@example.com".
 func opLine(op *reconcile.Op) string {
-	var fields []string
-	for _, c := range op.Changes {
-		fields = append(fields, string(c.Field))
-	}
+	fields := lo.Map(op.Changes, func(c reconcile.Change, _ int) string { return string(c.Field) })
 	s := fmt.Sprintf("%s %s %s", op.Action, op.Kind, op.Name)
 	if op.Action == reconcile.ActionUpdate && len(fields) > 0 {
 		s += " (" + strings.Join(fields, ", ") + ")"

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
@@ -210,12 +210,7 @@ func (d *demo) basic(ctx context.Context) error {
 	}
 	fmt.Fprintln(d.out, "\nRequests the simulator served, by endpoint:")
 	counts := d.sim.Counts()
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(d.out, "  %-48s %d\n", k, counts[k])
 	}
 	return nil
