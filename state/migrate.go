@@ -58,6 +58,15 @@ CREATE INDEX journal_pending ON journal (target, id) WHERE finished_at IS NULL;
 CREATE INDEX journal_by_op ON journal (target, op_id, id);
 CREATE INDEX journal_by_run ON journal (run_id);
 `},
+	{"last plan per target", `
+CREATE TABLE plans (
+	target   TEXT PRIMARY KEY,
+	run_id   INTEGER REFERENCES runs (id),
+	saved_at TEXT NOT NULL,
+	summary  BLOB,
+	plan     BLOB NOT NULL
+) STRICT;
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
