@@ -31,6 +31,7 @@ func TestLoadEnvDefaults(t *testing.T) {
 			AgentLevel: "Team",
 			Mode:       "sync",
 		},
+		Serve: defaultServe,
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)
@@ -81,6 +82,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
 			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only",
 		},
+		Serve: defaultServe,
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)

@@ -56,6 +56,9 @@ type Env struct {
 
 	Evaluagent Evaluagent `env:", prefix=EVALUAGENT_"`
 
+	// Serve configures "rostersync serve" (see serve.go).
+	Serve Serve
+
 	// secretInEnv records that someone tried to pass the key secret in the
 	// environment, which Validate refuses.
 	secretInEnv bool
@@ -167,6 +170,7 @@ func (e *Env) Validate() error {
 	default:
 		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
 	}
+	errs = append(errs, e.Serve.validate()...)
 	return errors.Join(errs...)
 }
 
