@@ -28,9 +28,16 @@ type app struct {
 	db      *state.DB
 	log     *slog.Logger
 	policy  reconcile.Policy
+	hooks   appHooks
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
+	return loadAppWith(ctx, c, flags, appHooks{})
+}
+
+// loadAppWith is loadApp with observers of what the app does (the daemon's
+// metrics and watchdog).
+func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks) (*app, error) {
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
 	if err != nil {
 		return nil, err
@@ -85,6 +92,9 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		KeySecret:  secret,
 		AgentLevel: env.Evaluagent.AgentLevel,
 		Logger:     log,
+
+		OnRequest:       hooks.onRequest,
+		OnRateLimitWait: hooks.onRateLimitWait,
 	})
 	if err != nil {
 		return nil, err
@@ -98,7 +108,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		return nil, err
 	}
 	return &app{
-		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
+		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log, hooks: hooks,
 		policy: reconcile.Policy{
 			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
 			Protected: func(u reconcile.User) bool { return rules.Excludes(u.Username) },
@@ -114,6 +124,7 @@ func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
 	var snaps []*sources.Snapshot
 	for _, s := range a.sources {
 		snap, err := s.Fetch(ctx)
+		a.hooks.source(s.Name(), snap, err)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: %w", s.Name(), err)
 		}
@@ -212,6 +223,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
 			}
+			a.hooks.op(op, err)
 		},
 	})
 	return res, nil
