@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -377,6 +378,10 @@ func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, er
 	if err := ctx.Err(); err != nil {
 		return daemon.Outcome{Result: "interrupted"}, err
 	}
+	// A pass over ten thousand people makes tens of megabytes of garbage,
+	// then the daemon idles for minutes: hand the memory back now rather
+	// than keep it resident until the scavenger gets to it.
+	defer debug.FreeOSMemory()
 	runID, err := a.db.RunStart(ctx, state.RunPass)
 	if err != nil {
 		return daemon.Outcome{}, err
@@ -428,7 +433,7 @@ func (d *server) passRun(ctx context.Context, a *app, runID int64) (daemon.Outco
 	ready := plan.ReadyOps()
 	out := daemon.Outcome{Changes: len(ready), Held: plan.Summary.Held}
 	pending := pendingPlan(plan)
-	planJSON, err := plan.Encode()
+	planJSON, err := json.Marshal(plan) // compact: DecodePlan reads it
 	if err != nil {
 		return out, err
 	}
