@@ -23,13 +23,14 @@ func TestLoadEnvDefaults(t *testing.T) {
 	}
 	want := &Env{
 		Mapping:   "/etc/rostersync/mapping.yaml",
-		StateDir:  "./state",
+		StateDir:  "rostersync-state",
 		LogLevel:  "info",
 		LogFormat: "auto",
 		Evaluagent: Evaluagent{
-			Region:     "eu",
-			AgentLevel: "Team",
-			Mode:       "sync",
+			Region:        "eu",
+			AgentLevel:    "Team",
+			Mode:          "sync",
+			RatePerMinute: 100,
 		},
 		Serve: defaultServe,
 	}
@@ -72,6 +73,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		"ROSTERSYNC_EVALUAGENT_AGENT_LEVEL":     "Squad",
 		"ROSTERSYNC_EVALUAGENT_ADOPT":           "true",
 		"ROSTERSYNC_EVALUAGENT_MODE":            "upsert-only",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE": "6000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +82,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		Mapping: "/srv/m.yaml", StateDir: "/srv/state", LogLevel: "info", LogFormat: "json",
 		Evaluagent: Evaluagent{
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
-			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only",
+			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000,
 		},
 		Serve: defaultServe,
 	}
@@ -117,7 +119,7 @@ func TestEnvValidateReportsEverything(t *testing.T) {
 		"ROSTERSYNC_MAPPING: required: the path of the mapping file",
 		`ROSTERSYNC_LOG_LEVEL: "loud" is not a level (debug, info, warn, error)`,
 		`ROSTERSYNC_LOG_FORMAT: "xml" is not one of auto, text, json`,
-		`ROSTERSYNC_EVALUAGENT_REGION: "EU!" is not a region name (as eu or us)`,
+		`ROSTERSYNC_EVALUAGENT_REGION: "EU!" is not a region name (eu, us-east or aus)`,
 		"ROSTERSYNC_EVALUAGENT_BASE_URL: must not hold credentials; use EVALUAGENT_KEY_ID and the key secret file",
 		"ROSTERSYNC_EVALUAGENT_KEY_ID: required: the Evaluagent API key id",
 		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE: required: a file holding the API key secret (or run under systemd with LoadCredential=evaluagent-key-secret:…)",
@@ -229,7 +231,7 @@ func TestFileValidate(t *testing.T) {
       delimiter: ";;"
       min_rows: -1
   - name: hr
-    type: ldap
+    type: nis
   - type: csv
 mapping:
   user:
@@ -251,7 +253,7 @@ mapping:
 		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break`,
 		"FILE:6: sources[0].csv.min_rows: -1 is negative",
 		`FILE:7: sources[1].name: "hr" is already sources[0]`,
-		`FILE:8: sources[1].type: unknown type "ldap" (known: csv)`,
+		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap)`,
 		"FILE:9: sources[2].name: required",
 		"FILE:9: sources[2].csv: required for type csv",
 		"FILE:11: mapping.user.forename: required",

@@ -47,7 +47,8 @@ type Env struct {
 	// Mapping is the path of the YAML configuration file.
 	Mapping string `env:"MAPPING, default=/etc/rostersync/mapping.yaml"`
 	// StateDir holds the ledger, journal and run history. Default: the first
-	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else ./state.
+	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else
+	// $XDG_STATE_HOME/rostersync, else ~/.local/state/rostersync.
 	StateDir string `env:"STATE_DIR"`
 	// LogLevel is debug, info, warn or error (slog syntax, as "debug-2").
 	LogLevel string `env:"LOG_LEVEL, default=info"`
@@ -67,7 +68,7 @@ type Env struct {
 // Evaluagent configures the Evaluagent target. Names are without the
 // ROSTERSYNC_EVALUAGENT_ prefix.
 type Evaluagent struct {
-	// Region selects the Evaluagent instance ("eu", "us"); the client maps it
+	// Region selects the Evaluagent instance ("eu", "us-east", "aus"); the client maps it
 	// to a base URL.
 	Region string `env:"REGION, default=eu"`
 	// BaseURL overrides the region's API base URL (the simulator, a proxy).
@@ -85,6 +86,9 @@ type Evaluagent struct {
 	Adopt bool `env:"ADOPT, default=false"`
 	// Mode is sync, upsert-only or create-only.
 	Mode string `env:"MODE, default=sync"`
+	// RatePerMinute is the client's own pace per endpoint. Evaluagent allows
+	// 100 a minute; raise it only for a simulator or a contract that allows more.
+	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
 }
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
@@ -103,12 +107,7 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	if e.StateDir == "" {
-		e.StateDir = "./state"
-		if sd, ok := lookuper.Lookup("STATE_DIRECTORY"); ok {
-			if first, _, _ := strings.Cut(sd, ":"); first != "" {
-				e.StateDir = first
-			}
-		}
+		e.StateDir = defaultStateDir(lookuper)
 	}
 	if e.Evaluagent.KeySecretFile == "" {
 		if cd, ok := lookuper.Lookup("CREDENTIALS_DIRECTORY"); ok && cd != "" {
@@ -143,7 +142,7 @@ func (e *Env) Validate() error {
 	}
 	ea := e.Evaluagent
 	if !regionRE.MatchString(ea.Region) {
-		bad("EVALUAGENT_REGION", "%q is not a region name (as eu or us)", ea.Region)
+		bad("EVALUAGENT_REGION", "%q is not a region name (eu, us-east or aus)", ea.Region)
 	}
 	if ea.BaseURL != "" {
 		u, err := url.Parse(ea.BaseURL)
@@ -170,6 +169,9 @@ func (e *Env) Validate() error {
 	default:
 		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
 	}
+	if e.Evaluagent.RatePerMinute <= 0 {
+		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be a positive number of requests per minute", e.Evaluagent.RatePerMinute)
+	}
 	errs = append(errs, e.Serve.validate()...)
 	return errors.Join(errs...)
 }
@@ -179,4 +181,22 @@ func (e *Env) Level() (slog.Level, error) {
 	var l slog.Level
 	err := l.UnmarshalText([]byte(e.LogLevel))
 	return l, err
+}
+
+// defaultStateDir is the first directory of $STATE_DIRECTORY (systemd's
+// StateDirectory=), else $XDG_STATE_HOME/rostersync, else
+// ~/.local/state/rostersync, else ./rostersync-state.
+func defaultStateDir(l envconfig.Lookuper) string {
+	if sd, ok := l.Lookup("STATE_DIRECTORY"); ok {
+		if first, _, _ := strings.Cut(sd, ":"); first != "" {
+			return first
+		}
+	}
+	if x, ok := l.Lookup("XDG_STATE_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "rostersync")
+	}
+	if h, ok := l.Lookup("HOME"); ok && filepath.IsAbs(h) {
+		return filepath.Join(h, ".local", "state", "rostersync")
+	}
+	return "rostersync-state"
 }

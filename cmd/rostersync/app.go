@@ -86,12 +86,13 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	target, err := evaluagent.New(evaluagent.Config{
-		Region:     env.Evaluagent.Region,
-		BaseURL:    env.Evaluagent.BaseURL,
-		KeyID:      env.Evaluagent.KeyID,
-		KeySecret:  secret,
-		AgentLevel: env.Evaluagent.AgentLevel,
-		Logger:     log,
+		Region:        env.Evaluagent.Region,
+		BaseURL:       env.Evaluagent.BaseURL,
+		KeyID:         env.Evaluagent.KeyID,
+		KeySecret:     secret,
+		AgentLevel:    env.Evaluagent.AgentLevel,
+		RatePerMinute: env.Evaluagent.RatePerMinute,
+		Logger:        log,
 
 		OnRequest:       hooks.onRequest,
 		OnRateLimitWait: hooks.onRateLimitWait,
@@ -111,7 +112,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log, hooks: hooks,
 		policy: reconcile.Policy{
 			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
-			Protected: func(u reconcile.User) bool { return rules.Excludes(u.Username) },
+			ReplaceQueues: canReplaceQueues(target),
+			Protected:     func(u reconcile.User) bool { return rules.Excludes(u.Username) },
 		},
 	}, nil
 }
@@ -126,7 +128,7 @@ func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
 		snap, err := s.Fetch(ctx)
 		a.hooks.source(s.Name(), snap, err)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", s.Name(), err)
+			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
 		}
 		if !snap.Health.Complete {
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
@@ -240,4 +242,9 @@ func opLine(op *reconcile.Op) string {
 		s += " (" + strings.Join(fields, ", ") + ")"
 	}
 	return s
+}
+
+func canReplaceQueues(t reconcile.Target) bool {
+	_, ok := t.(reconcile.QueueReplacer)
+	return ok
 }

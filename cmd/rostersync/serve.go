@@ -386,7 +386,7 @@ func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, er
 	if err != nil {
 		return daemon.Outcome{}, err
 	}
-	out, err := d.passRun(ctx, a, runID)
+	out, err := d.passRun(ctx, a)
 	sum, _ := json.Marshal(passSummary{
 		Kind: string(kind), Mode: a.env.Serve.Mode, Summary: out.Summary,
 		Changes: out.Changes, Applied: out.Applied, Failed: out.Failed, Held: out.Held,
@@ -422,7 +422,7 @@ type passSummary struct {
 	Held    int    `json:"held"`
 }
 
-func (d *server) passRun(ctx context.Context, a *app, runID int64) (daemon.Outcome, error) {
+func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 	plan, err := a.plan(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -437,8 +437,7 @@ func (d *server) passRun(ctx context.Context, a *app, runID int64) (daemon.Outco
 	if err != nil {
 		return out, err
 	}
-	sumJSON, _ := json.Marshal(plan.Summary)
-	if err := a.db.SavePlan(context.WithoutCancel(ctx), plan.Target, runID, sumJSON, planJSON); err != nil {
+	if err := a.db.SavePlan(context.WithoutCancel(ctx), plan.Target, planJSON, plan.CreatedAt); err != nil {
 		return out, err
 	}
 

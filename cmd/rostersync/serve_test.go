@@ -408,7 +408,7 @@ func TestServeStopFinishesTheWriteInFlight(t *testing.T) {
 	if runs[0].Result != "interrupted" || !strings.Contains(runs[0].Err, "next was") || runs[0].Running() {
 		t.Errorf("recorded run %+v, want interrupted, naming the next operation", runs[0])
 	}
-	if _, err := db.LastPlan(t.Context(), "evaluagent"); err != nil {
+	if _, _, ok, err := db.LastPlan(t.Context(), "evaluagent"); !ok || err != nil {
 		t.Errorf("the plan was not stored: %v", err)
 	}
 }
@@ -470,9 +470,9 @@ func TestServePlanModeWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	p, err := db.LastPlan(t.Context(), "evaluagent")
-	if err != nil || !strings.Contains(string(p.Plan), "amira.khan@example.com") {
-		t.Errorf("stored plan: %v %.200s", err, p.Plan)
+	p, _, ok, err := db.LastPlan(t.Context(), "evaluagent")
+	if !ok || err != nil || !strings.Contains(string(p), "amira.khan@example.com") {
+		t.Errorf("stored plan: %v %.200s", err, p)
 	}
 }
 
