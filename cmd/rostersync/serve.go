@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -145,7 +146,11 @@ func (d *server) run(ctx context.Context) error {
 	}
 	d.app = a
 	d.log = a.log
-	defer func() { d.current().Close() }()
+	defer func() {
+		a := d.current()
+		closeSources(a)
+		a.Close()
+	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
 
@@ -362,6 +367,7 @@ func (d *server) reload(ctx context.Context) error {
 	d.app = a
 	d.appMu.Unlock()
 	d.stamps = nil // the sources may have changed: the next delta pass runs
+	closeSources(old)
 	if err := old.Close(); err != nil {
 		d.log.Warn("closing the old state handle", "err", err)
 	}
@@ -608,4 +614,16 @@ func (h *certHolder) loaded() bool { return h.cert.Load() != nil }
 
 func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return h.cert.Load(), nil
+}
+
+// closeSources releases what sources hold between passes (an LDAP
+// connection) when their app is replaced or the daemon stops.
+func closeSources(a *app) {
+	for _, s := range a.sources {
+		if c, ok := s.(io.Closer); ok {
+			if err := c.Close(); err != nil {
+				a.log.Warn("closing source", "source", s.Name(), "err", err)
+			}
+		}
+	}
 }
