@@ -32,6 +32,7 @@ func TestLoadEnvDefaults(t *testing.T) {
 			Mode:          "sync",
 			RatePerMinute: 100,
 		},
+		Serve: defaultServe,
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)
@@ -85,6 +86,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		},
 		// Kept for other credentials; the explicit secret file wins.
 		credentialsDir: "/ignored",
+		Serve:          defaultServe,
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)

@@ -29,10 +29,17 @@ type app struct {
 	log     *slog.Logger
 	// scim is the store identity providers push to, when a scim source is
 	// configured; serve mounts its endpoint.
-	scim *scim.Store
+	scim  *scim.Store
+	hooks appHooks
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
+	return loadAppWith(ctx, c, flags, appHooks{})
+}
+
+// loadAppWith is loadApp with observers of what the app does (the daemon's
+// metrics and watchdog).
+func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks) (*app, error) {
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
 	if err != nil {
 		return nil, err
@@ -68,7 +75,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	targets, err := buildTargets(env, file, c.lookupEnv, log)
+	targets, err := buildTargets(env, file, c.lookupEnv, log, hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +83,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
 	if _, _, ok := file.SCIM(); ok {
 		if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
 			a.Close()
@@ -121,6 +128,7 @@ func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
 	var snaps []*sources.Snapshot
 	for _, s := range a.sources {
 		snap, err := s.Fetch(ctx)
+		a.hooks.source(s.Name(), snap, err)
 		if err != nil {
 			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
 		}
@@ -276,6 +284,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
 			}
+			a.hooks.op(op, err)
 		},
 	})
 	return res, nil
@@ -294,4 +303,9 @@ func opLine(op *reconcile.Op) string {
 func canReplaceQueues(t reconcile.Target) bool {
 	_, ok := t.(reconcile.QueueReplacer)
 	return ok
+}
+
+// targetNames lists the configured targets' names, in configuration order.
+func (a *app) targetNames() []string {
+	return lo.Map(a.targets, func(t *target, _ int) string { return t.name })
 }

@@ -82,6 +82,8 @@ func commands() []command {
 	return []command{
 		{"plan", "show what would change on the platform (a dry run)", cmdPlan},
 		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
+		{"serve", "run as a daemon: passes on an interval and on push, health and metrics over HTTP", cmdServe},
+		{"check", "validate the configuration and test every connection", cmdCheck},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},

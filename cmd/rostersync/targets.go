@@ -25,7 +25,7 @@ type target struct {
 // buildTargets makes a client, mapping and policy for every configured
 // target (the environment's Evaluagent one when the file lists none). It
 // reads key files but does no network I/O; every problem is reported at once.
-func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (string, bool), log *slog.Logger) ([]*target, error) {
+func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (string, bool), log *slog.Logger, hooks appHooks) ([]*target, error) {
 	var out []*target
 	var errs []error
 	for i, tc := range file.AllTargets() {
@@ -42,9 +42,9 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 		var build error
 		switch tc.Type {
 		case config.TargetEvaluagent:
-			build = t.evaluagent(env, tc, len(file.Targets) == 0, log)
+			build = t.evaluagent(env, tc, len(file.Targets) == 0, log, hooks)
 		case config.TargetAgentIQ:
-			build = t.agentIQ(env, tc, log)
+			build = t.agentIQ(env, tc, log, hooks)
 		default:
 			build = fmt.Errorf("unknown type %q", tc.Type)
 		}
@@ -62,7 +62,7 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 	return out, nil
 }
 
-func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly bool, log *slog.Logger) error {
+func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly bool, log *slog.Logger, hooks appHooks) error {
 	ea := tc.EvaluagentSettings(env.Evaluagent)
 	if err := ea.Validate(env.SecretInEnv()); err != nil {
 		if fromEnvOnly {
@@ -77,6 +77,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	client, err := evaluagent.New(evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
 		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
+		OnRequest: hooks.onRequest, OnRateLimitWait: hooks.onRateLimitWait,
 	})
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	return nil
 }
 
-func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logger) error {
+func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logger, hooks appHooks) error {
 	a := tc.AgentIQ
 	if a == nil {
 		return errors.New("agentiq: base_url is required")
@@ -117,7 +118,7 @@ func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logg
 	}
 	client, err := agentiq.New(agentiq.Config{
 		BaseURL: a.BaseURL, APIKey: key, Routes: routes, MaxRows: a.MaxRows, Epoch: epoch, Window: window,
-		Logger: log.With("target", t.name),
+		Logger: log.With("target", t.name), OnRequest: hooks.onRequest,
 	})
 	if err != nil {
 		return err
