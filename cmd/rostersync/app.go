@@ -29,8 +29,9 @@ type app struct {
 	log     *slog.Logger
 	// scim is the store identity providers push to, when a scim source is
 	// configured; serve mounts its endpoint.
-	scim  *scim.Store
-	hooks appHooks
+	scim     *scim.Store
+	ownsSCIM bool // false when the daemon shares its store across reloads
+	hooks    appHooks
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -85,9 +86,12 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	}
 	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
 	if _, _, ok := file.SCIM(); ok {
-		if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
-			a.Close()
-			return nil, err
+		if a.scim = hooks.scimStore; a.scim == nil {
+			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
+				a.Close()
+				return nil, err
+			}
+			a.ownsSCIM = true
 		}
 	}
 	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
@@ -102,10 +106,12 @@ func (a *app) Close() error {
 	var errs []error
 	for _, s := range a.sources {
 		if c, ok := s.(interface{ Close() error }); ok {
-			errs = append(errs, c.Close())
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close source %s: %w", s.Name(), err))
+			}
 		}
 	}
-	if a.scim != nil {
+	if a.scim != nil && a.ownsSCIM {
 		errs = append(errs, a.scim.Close())
 	}
 	return errors.Join(append(errs, a.db.Close())...)

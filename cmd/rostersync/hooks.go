@@ -5,16 +5,37 @@ import (
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/scim"
 )
 
 // appHooks observe an app: platform requests and rate-limit waits, source
 // reads and applied operations. Every field may be nil. The daemon uses
 // them for its metrics and to tell the watchdog a pass is making progress.
 type appHooks struct {
-	onRequest       func(endpoint string, status int, d time.Duration)
-	onRateLimitWait func(endpoint string, d time.Duration)
+	onRequest       func(target, endpoint string, status int, d time.Duration)
+	onRateLimitWait func(target, endpoint string, d time.Duration)
 	onSource        func(name string, snap *sources.Snapshot, err error)
 	onOp            func(op *reconcile.Op, err error)
+	// scimStore, when set, is the SCIM store the daemon keeps open across
+	// configuration reloads, because its endpoint keeps serving; the app
+	// uses it instead of opening its own, and does not close it.
+	scimStore *scim.Store
+}
+
+// request returns the client hook for target's requests, or nil.
+func (h appHooks) request(target string) func(string, int, time.Duration) {
+	if h.onRequest == nil {
+		return nil
+	}
+	return func(endpoint string, status int, d time.Duration) { h.onRequest(target, endpoint, status, d) }
+}
+
+// rateLimitWait returns the client hook for target's rate-limit waits, or nil.
+func (h appHooks) rateLimitWait(target string) func(string, time.Duration) {
+	if h.onRateLimitWait == nil {
+		return nil
+	}
+	return func(endpoint string, d time.Duration) { h.onRateLimitWait(target, endpoint, d) }
 }
 
 func (h appHooks) source(name string, snap *sources.Snapshot, err error) {

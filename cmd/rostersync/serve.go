@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
 )
 
@@ -79,6 +79,9 @@ type server struct {
 	// (passes and reloads) replaces it; appMu guards reads from others.
 	appMu sync.Mutex
 	app   *app
+	// scimStore is opened with the first configuration and kept across
+	// reloads, because the SCIM endpoint mounted at start keeps serving it.
+	scimStore *scim.Store
 
 	// Touched only by the pass in flight, on the scheduler's goroutine.
 	stamps      map[string]fileStamp // source files as of the last good pass
@@ -99,14 +102,15 @@ func (d *server) current() *app {
 
 func (d *server) hooks() appHooks {
 	return appHooks{
-		onRequest: func(endpoint string, status int, dur time.Duration) {
-			d.metrics.Request("evaluagent", endpoint, status, dur)
+		scimStore: d.scimStore,
+		onRequest: func(target, endpoint string, status int, dur time.Duration) {
+			d.metrics.Request(target, endpoint, status, dur)
 			if d.sched != nil {
 				d.sched.Status().Progress()
 			}
 		},
-		onRateLimitWait: func(endpoint string, dur time.Duration) {
-			d.metrics.RateLimitWait("evaluagent", endpoint, dur)
+		onRateLimitWait: func(target, endpoint string, dur time.Duration) {
+			d.metrics.RateLimitWait(target, endpoint, dur)
 		},
 		onSource: func(name string, snap *sources.Snapshot, err error) {
 			if err != nil || snap == nil {
@@ -146,10 +150,14 @@ func (d *server) run(ctx context.Context) error {
 	}
 	d.app = a
 	d.log = a.log
+	if a.scim != nil {
+		d.scimStore, a.ownsSCIM = a.scim, false
+	}
 	defer func() {
-		a := d.current()
-		closeSources(a)
-		a.Close()
+		d.current().Close()
+		if d.scimStore != nil {
+			d.scimStore.Close()
+		}
 	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
@@ -367,9 +375,8 @@ func (d *server) reload(ctx context.Context) error {
 	d.app = a
 	d.appMu.Unlock()
 	d.stamps = nil // the sources may have changed: the next delta pass runs
-	closeSources(old)
 	if err := old.Close(); err != nil {
-		d.log.Warn("closing the old state handle", "err", err)
+		d.log.Warn("closing the old configuration's sources and state", "err", err)
 	}
 	return nil
 }
@@ -429,37 +436,44 @@ type passSummary struct {
 }
 
 func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
-	plan, err := a.plan(ctx)
+	plans, err := a.plans(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return daemon.Outcome{Result: "interrupted", Summary: "stopped while planning"}, err
 		}
 		return daemon.Outcome{}, err
 	}
-	ready := plan.ReadyOps()
-	out := daemon.Outcome{Changes: len(ready), Held: plan.Summary.Held}
-	pending := pendingPlan(plan)
-	planJSON, err := json.Marshal(plan) // compact: DecodePlan reads it
-	if err != nil {
-		return out, err
+	var out daemon.Outcome
+	for _, plan := range plans {
+		out.Changes += len(plan.ReadyOps())
+		out.Held += plan.Summary.Held
+		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
+		planJSON, err := json.Marshal(plan) // compact: DecodePlan reads it
+		if err != nil {
+			return out, err
+		}
+		if err := a.db.SavePlan(context.WithoutCancel(ctx), plan.Target, planJSON, plan.CreatedAt); err != nil {
+			return out, err
+		}
 	}
-	if err := a.db.SavePlan(context.WithoutCancel(ctx), plan.Target, planJSON, plan.CreatedAt); err != nil {
-		return out, err
-	}
+	pending := pendingPlans(plans)
 
 	if a.env.Serve.Mode != config.ServeModeApply {
-		for i := range ready {
-			op := &ready[i]
-			a.log.Log(ctx, LevelChange, "would "+opLine(op))
-			d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
+		for _, plan := range plans {
+			ready := plan.ReadyOps()
+			for i := range ready {
+				op := &ready[i]
+				a.log.Log(ctx, LevelChange, "would "+opLine(op), "target", plan.Target)
+				d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
+			}
 		}
-		d.metrics.Plan(plan.Summary.Held, len(ready))
+		d.metrics.Plan(out.Held, out.Changes)
 		out.Result = "planned"
-		out.Summary = fmt.Sprintf("%d changes planned, not applied (plan mode)", len(ready))
-		if len(ready) == 0 {
+		out.Summary = fmt.Sprintf("%d changes planned, not applied (plan mode)", out.Changes)
+		if out.Changes == 0 {
 			out.Summary = "no changes"
 		}
-		if len(ready) > 0 || plan.Summary.Held > 0 {
+		if out.Changes > 0 || out.Held > 0 {
 			out.Pending = pending
 		}
 		return out, nil
@@ -485,43 +499,69 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		}
 		hardMu.Unlock()
 	}()
-	d.passCtx, d.cancelApply, d.opsDone = ctx, cancelApply, 0
 	defer func() { d.passCtx, d.cancelApply = nil, nil }()
 
-	res, err := a.apply(applyCtx, plan)
-	if err != nil {
-		return out, err
+	var errs []error
+	skipped := 0
+	for _, plan := range plans {
+		ready := plan.ReadyOps()
+		d.passCtx, d.cancelApply, d.opsDone = ctx, cancelApply, 0
+		res, err := a.apply(applyCtx, plan)
+		if err != nil {
+			return out, err
+		}
+		out.Applied += res.Applied
+		out.Failed += len(res.Failed)
+		skipped += res.Skipped
+		if err := res.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", plan.Target, err))
+		}
+		if ctx.Err() != nil && d.opsDone < len(ready) {
+			next := opLine(&ready[d.opsDone])
+			out.Result = "interrupted"
+			out.Summary = fmt.Sprintf("%d changes applied; stopped before %s on %s", out.Applied, next, plan.Target)
+			out.Pending = pending
+			a.log.Warn("stopped mid-apply", "target", plan.Target, "applied", res.Applied, "of", len(ready), "next", next)
+			d.metrics.Plan(out.Held, out.Changes-out.Applied)
+			return out, fmt.Errorf("stopped after %d of %d operations on %s; next was %s", d.opsDone, len(ready), plan.Target, next)
+		}
 	}
-	out.Applied, out.Failed = res.Applied, len(res.Failed)
-	notDone := len(ready) - res.Applied
-	d.metrics.Plan(plan.Summary.Held, notDone)
-	out.Summary = fmt.Sprintf("%d changes applied", res.Applied)
-	if len(ready) == 0 {
+	notDone := out.Changes - out.Applied
+	d.metrics.Plan(out.Held, notDone)
+	out.Summary = fmt.Sprintf("%d changes applied", out.Applied)
+	if out.Changes == 0 {
 		out.Summary = "no changes"
 	}
-	if len(res.Failed) > 0 {
-		out.Summary += fmt.Sprintf(", %d failed", len(res.Failed))
+	if out.Failed > 0 {
+		out.Summary += fmt.Sprintf(", %d failed", out.Failed)
 	}
-	if res.Skipped > 0 {
-		out.Summary += fmt.Sprintf(", %d not attempted", res.Skipped)
+	if skipped > 0 {
+		out.Summary += fmt.Sprintf(", %d not attempted", skipped)
 	}
-	if plan.Summary.Held > 0 {
-		out.Summary += fmt.Sprintf(", %d held for approval", plan.Summary.Held)
+	if out.Held > 0 {
+		out.Summary += fmt.Sprintf(", %d held for approval", out.Held)
 	}
-	if notDone > 0 || plan.Summary.Held > 0 {
+	if notDone > 0 || out.Held > 0 {
 		out.Pending = pending
 	}
-	if ctx.Err() != nil && d.opsDone < len(ready) {
-		next := opLine(&ready[d.opsDone])
-		out.Result = "interrupted"
-		out.Summary += "; stopped before " + next
-		a.log.Warn("stopped mid-apply", "applied", res.Applied, "of", len(ready), "next", next)
-		return out, fmt.Errorf("stopped after %d of %d operations; next was %s", d.opsDone, len(ready), next)
+	return out, errors.Join(errs...)
+}
+
+// pendingPlans is what /status shows of a pass's plans: one view for a
+// single target, a list of them for several.
+func pendingPlans(plans []*reconcile.Plan) json.RawMessage {
+	if len(plans) == 1 {
+		return pendingPlan(plans[0])
 	}
-	if err := res.Err(); err != nil {
-		return out, err
+	views := make([]json.RawMessage, 0, len(plans))
+	for _, p := range plans {
+		views = append(views, pendingPlan(p))
 	}
-	return out, nil
+	b, err := json.Marshal(views)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // pendingPlan is the plan as /status shows it: the summary and the first
@@ -614,16 +654,4 @@ func (h *certHolder) loaded() bool { return h.cert.Load() != nil }
 
 func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return h.cert.Load(), nil
-}
-
-// closeSources releases what sources hold between passes (an LDAP
-// connection) when their app is replaced or the daemon stops.
-func closeSources(a *app) {
-	for _, s := range a.sources {
-		if c, ok := s.(io.Closer); ok {
-			if err := c.Close(); err != nil {
-				a.log.Warn("closing source", "source", s.Name(), "err", err)
-			}
-		}
-	}
 }

@@ -488,3 +488,39 @@ func TestServeRefusesBadServeSettings(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, r.stderr.String())
 	}
 }
+
+// TestServeSCIMPushReachesThePlatform: an identity provider pushes a user to
+// the daemon's SCIM endpoint; the push triggers a pass and the user reaches
+// the platform without a restart. Prints the push-to-write latency.
+func TestServeSCIMPushReachesThePlatform(t *testing.T) {
+	r := newRig(t)
+	if err := os.WriteFile(filepath.Join(r.dir, "mapping.yaml"), []byte(scimConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "scim-tokens"), []byte("entra:entra-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startServe(t, r, map[string]string{
+		"ROSTERSYNC_SERVE_MODE": "apply",
+		"ROSTERSYNC_DEBOUNCE":   "200ms",
+		"ROSTERSYNC_INTERVAL":   "1h",
+	})
+	d.waitLog(`msg="pass finished" kind=full result=ok`, 60*time.Second)
+	base := d.base + "/scim/v2"
+	ada := scimPush(t, base, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+ "userName":"ada@contoso.com","externalId":"e-ada","active":true,
+ "emails":[{"primary":true,"type":"work","value":"ada@contoso.com"}],
+ "name":{"familyName":"Lovelace","givenName":"Ada"}}`)["id"].(string)
+	start := time.Now()
+	scimPush(t, base, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+ "displayName":"Team North","members":[{"value":"`+ada+`"}]}`)
+	r.waitUser("ada@contoso.com", 60*time.Second)
+	t.Logf("SCIM push to platform write: %s (debounce 200ms)", time.Since(start).Round(time.Millisecond))
+	if code := d.post("/trigger"); code != 202 {
+		t.Fatalf("POST /trigger = %d", code)
+	}
+	d.signal(syscall.SIGTERM)
+	if err := d.wait(30 * time.Second); err != nil {
+		t.Fatalf("serve did not exit cleanly: %v", err)
+	}
+}

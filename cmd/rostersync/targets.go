@@ -77,7 +77,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	client, err := evaluagent.New(evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
 		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
-		OnRequest: hooks.onRequest, OnRateLimitWait: hooks.onRateLimitWait,
+		OnRequest: hooks.request(t.name), OnRateLimitWait: hooks.rateLimitWait(t.name),
 	})
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logg
 	}
 	client, err := agentiq.New(agentiq.Config{
 		BaseURL: a.BaseURL, APIKey: key, Routes: routes, MaxRows: a.MaxRows, Epoch: epoch, Window: window,
-		Logger: log.With("target", t.name), OnRequest: hooks.onRequest,
+		Logger: log.With("target", t.name), OnRequest: hooks.request(t.name),
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ type Metrics struct {
 	ops             *prometheus.CounterVec
 	held            prometheus.Gauge
 	pending         prometheus.Gauge
+	unsupported     *prometheus.GaugeVec
 	sourceRecords   *prometheus.GaugeVec
 	sourceUp        *prometheus.GaugeVec
 	requests        *prometheus.CounterVec
@@ -65,6 +66,10 @@ func New(version, mode string) *Metrics {
 		Namespace: namespace, Name: "held_operations",
 		Help: "Operations of the last plan held for approval.",
 	})
+	m.unsupported = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "unsupported_operations",
+		Help: "Operations of the last plan that the target's API cannot carry out (to be made in its own interface), by target.",
+	}, []string{"target"})
 	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "pending_operations",
 		Help: "Operations of the last plan ready but not applied (plan mode, or an apply that stopped).",
@@ -109,7 +114,7 @@ func New(version, mode string) *Metrics {
 	info.WithLabelValues(version, mode).Set(1)
 
 	for _, c := range []prometheus.Collector{
-		m.passDuration, m.passes, m.lastSuccess, m.ops, m.held, m.pending,
+		m.passDuration, m.passes, m.lastSuccess, m.ops, m.held, m.pending, m.unsupported,
 		m.sourceRecords, m.sourceUp, m.requests, m.requestDuration,
 		m.rateWaits, m.rateWaitSeconds, m.throttled, m.reloads, info,
 		collectors.NewGoCollector(),
@@ -208,4 +213,13 @@ func (m *Metrics) Reload(ok bool) {
 		r = "failed"
 	}
 	m.reloads.WithLabelValues(r).Inc()
+}
+
+// Unsupported records how many operations of a target's last plan its API
+// cannot carry out.
+func (m *Metrics) Unsupported(target string, n int) {
+	if m == nil {
+		return
+	}
+	m.unsupported.WithLabelValues(target).Set(float64(n))
 }
