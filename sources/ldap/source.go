@@ -34,6 +34,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/ldap/internal/wire"
 )
 
 // CursorStore keeps delta cursors between passes and restarts; the state
@@ -79,6 +80,9 @@ type Source struct {
 	dial    Dialer
 	cursors CursorStore
 	now     func() time.Time
+	// wire is true when the people search reads its own connection with
+	// the wire package (a real network dialer; fakes go through go-ldap).
+	wire bool
 
 	logMu  sync.Mutex
 	logged map[string]bool
@@ -101,12 +105,14 @@ func New(name string, cfg Config, opts ...Option) (*Source, error) {
 		name:   name,
 		cfg:    cfg.withDefaults(),
 		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		dial:   dialNetwork,
 		now:    time.Now,
 		logged: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.dial == nil {
+		s.dial, s.wire = dialNetwork, true
 	}
 	return s, nil
 }
@@ -270,9 +276,13 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 	conv := newConverter(&s.cfg)
 	var people []*person
 	var noKey []errNoKey
-	err := s.streamPaged(ctx, c, s.peopleSearch(conv.peopleAttrs(), ""), func(e *goldap.Entry) error {
-		if err := s.completeRanges(ctx, c, e); err != nil {
-			return err
+	add := func(e *wire.Entry) error {
+		if conv.ranged(e) {
+			ge := toGoldap(e)
+			if err := s.completeRanges(ctx, c, ge); err != nil {
+				return err
+			}
+			e = fromGoldap(ge, &wire.Entry{})
 		}
 		p, err := conv.convert(e)
 		var nk errNoKey
@@ -285,7 +295,15 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 		}
 		people = append(people, p)
 		return nil
-	})
+	}
+	sp := s.peopleSearch(conv.peopleAttrs(), "")
+	var err error
+	if s.wire {
+		err = s.streamWire(ctx, sp, add)
+	} else {
+		var we wire.Entry
+		err = s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error { return add(fromGoldap(e, &we)) })
+	}
 	if err != nil {
 		return people, err
 	}
