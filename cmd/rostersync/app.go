@@ -112,20 +112,34 @@ func (a *app) Close() error { return a.db.Close() }
 
 // desired reads every source and maps the records. A source that fails
 // aborts the pass: nothing is planned from a source that could not be read.
+// A source that can stream hands its records straight to the mapping, so
+// the raw records are never all held at once.
 func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
-	var snaps []*sources.Snapshot
+	b := a.rules.NewBuilder()
 	for _, s := range a.sources {
-		snap, err := s.Fetch(ctx)
-		if err != nil {
-			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
+		var h sources.Health
+		if st, ok := s.(sources.Streamer); ok {
+			var err error
+			if h, err = st.Stream(ctx, func(r *sources.Record) error { b.Add(r); return nil }); err != nil {
+				return nil, err
+			}
+		} else {
+			snap, err := s.Fetch(ctx)
+			if err != nil {
+				return nil, err // adapters name themselves: "source hr: people.csv:4: …"
+			}
+			for i := range snap.Records {
+				b.Add(&snap.Records[i])
+			}
+			h = snap.Health
 		}
-		if !snap.Health.Complete {
-			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
+		if !h.Complete {
+			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", h.Reason)
 		}
-		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
-		snaps = append(snaps, snap)
+		a.log.Info("source read", "source", s.Name(), "records", h.Count, "complete", h.Complete)
+		b.EndSource(s.Name(), h)
 	}
-	res := a.rules.Map(snaps)
+	res := b.Result()
 	for _, p := range res.Problems {
 		a.log.Warn("mapping problem", "problem", p.String())
 	}

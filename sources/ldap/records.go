@@ -45,6 +45,11 @@ type converter struct {
 	// shows more than internLimit values stops being interned.
 	intern map[string]map[string]string
 	names  map[string]attrInfo // attribute name as sent → what it is
+	// reuse makes convert return the same person each time, its map and
+	// value slices overwritten (for a read that hands records on at once).
+	reuse   bool
+	scratch person
+	backing []string
 }
 
 const internLimit = 2000
@@ -185,14 +190,29 @@ func fromGoldap(e *goldap.Entry, w *wire.Entry) *wire.Entry {
 // convert builds a person from a search entry, copying what it keeps.
 func (c *converter) convert(e *wire.Entry) (*person, error) {
 	dn := string(e.DN)
-	p := &person{dn: normDN(dn)}
-	attrs := make(map[string][]string, len(c.wanted)+3)
 	// One backing array for every value slice of the record.
 	nvals := 2
 	for _, a := range e.Attrs {
 		nvals += len(a.Values)
 	}
-	backing := make([]string, 0, nvals)
+	var p *person
+	var attrs map[string][]string
+	var backing []string
+	if c.reuse {
+		p, attrs, backing = &c.scratch, c.scratch.rec.Attrs, c.backing[:0]
+		clear(attrs)
+		*p = person{dn: normDN(dn)}
+		if cap(backing) < nvals {
+			backing = make([]string, 0, nvals)
+		}
+		defer func() { c.backing = backing[:0] }()
+	} else {
+		p = &person{dn: normDN(dn)}
+		backing = make([]string, 0, nvals)
+	}
+	if attrs == nil {
+		attrs = make(map[string][]string, len(c.wanted)+3)
+	}
 	var key string
 	for _, a := range e.Attrs {
 		in := c.info(a.Name)

@@ -182,7 +182,7 @@ func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
 			}
 			return nil, err
 		}
-		res, err := s.read(ctx, c)
+		res, err := s.read(ctx, c, nil)
 		var inc *IncompleteError
 		switch {
 		case err == nil:
@@ -217,13 +217,24 @@ type readResult struct {
 	mode   string
 }
 
-func (s *Source) read(ctx context.Context, c goldap.Client) (*readResult, error) {
+// read reads the groups, then the people. With emit, each person is handed
+// to emit as it is converted (its groups resolved) and none is kept;
+// emit is used only for a full read.
+func (s *Source) read(ctx context.Context, c goldap.Client, emit func(*person) error) (*readResult, error) {
 	res := &readResult{groups: newGroupTable(), mode: "full"}
 	t, err := s.readGroups(ctx, c)
 	if t != nil {
 		res.groups = t
 	}
 	if err != nil {
+		return res, err
+	}
+	if emit != nil {
+		s.stats.Fallback = ""
+		err = s.readFull(ctx, c, true, func(p *person) error {
+			p.rec.Groups = s.groupsOf(res.groups, p)
+			return emit(p)
+		})
 		return res, err
 	}
 	res.people, res.mode, err = s.readPeople(ctx, c)
@@ -259,13 +270,20 @@ func (s *Source) readPeople(ctx context.Context, c goldap.Client) ([]*person, st
 			s.delta.reset()
 		}
 	}
-	people, err := s.readFull(ctx, c)
+	var people []*person
+	err := s.readFull(ctx, c, false, func(p *person) error {
+		people = append(people, p)
+		return nil
+	})
 	return people, "full", err
 }
 
-// readFull streams every person.
-func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, error) {
+// readFull streams every person to keep. When reuse is set (a streamed
+// read without a delta) the person handed to keep is overwritten by the
+// next entry.
+func (s *Source) readFull(ctx context.Context, c goldap.Client, reuse bool, keep func(*person) error) error {
 	var cur *cursor
+	var people []*person
 	if s.cfg.Delta.Mode != DeltaNone {
 		var err error
 		if cur, err = s.startCursor(ctx, c); err != nil {
@@ -274,7 +292,7 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 		}
 	}
 	conv := newConverter(&s.cfg)
-	var people []*person
+	conv.reuse = reuse && cur == nil
 	var noKey []errNoKey
 	add := func(e *wire.Entry) error {
 		if conv.ranged(e) {
@@ -293,8 +311,10 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 		if err != nil {
 			return err
 		}
-		people = append(people, p)
-		return nil
+		if cur != nil {
+			people = append(people, p)
+		}
+		return keep(p)
 	}
 	sp := s.peopleSearch(conv.peopleAttrs(), "")
 	var err error
@@ -305,16 +325,16 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 		err = s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error { return add(fromGoldap(e, &we)) })
 	}
 	if err != nil {
-		return people, err
+		return err
 	}
 	if len(noKey) > 0 {
-		return people, fmt.Errorf("%d entries skipped, e.g. %w", len(noKey), noKey[0])
+		return fmt.Errorf("%d entries skipped, e.g. %w", len(noKey), noKey[0])
 	}
 	if cur != nil {
 		s.delta.keep(people, cur, s.now())
 		s.saveCursor(ctx, cur)
 	}
-	return people, nil
+	return nil
 }
 
 // snapshot assembles the records, resolves groups and states the health.
