@@ -104,10 +104,10 @@ func (r *Rules) Map(snaps []*sources.Snapshot) *Result {
 }
 
 // Builder maps records one at a time, as a sources.Streamer hands them
-// over, and keeps only what the result needs (the mapped user and teams,
-// or the problems), never the record. Records are added source by source,
-// EndSource closing each; within a source they may come in any order: the
-// outcome is the one Map gives for the same records.
+// over, and keeps only what the result needs (the mapped user, its team
+// chain, or the problems), never the record. Records are added source by
+// source, EndSource closing each; within a source they may come in any
+// order: the outcome is the one Map gives for the same records.
 type Builder struct {
 	r          *Rules
 	res        *Result
@@ -115,15 +115,26 @@ type Builder struct {
 	byUsername map[string]string // lower-cased username → key
 	teams      map[string]reconcile.Team
 	unmapped   int
-	pending    []*mapped // the current source's in-scope records
-	seq        int
+	// users holds the mapped users of every source; the current source's
+	// start at from. pending says, for each of its in-scope records, what
+	// EndSource must settle.
+	users   []reconcile.User
+	from    int
+	pending []pending
+	// chains interns team chains (without origins): a few distinct ones
+	// are shared by everybody.
+	chains  [][]reconcile.Team
+	chainOf map[string]int32
 }
 
-// mapped is what is kept of one in-scope record until its source ends.
-type mapped struct {
+// pending is one in-scope record of the current source, small because
+// there is one per person.
+type pending struct {
 	sortKey string // the record's key
-	seq     int    // arrival order, for a stable sort
-	ex      Explanation
+	seq     int32  // arrival order, for a stable sort
+	user    int32  // index in users, or -1 with problems
+	chain   int32  // index in chains, or -1
+	prob    *Explanation
 }
 
 // NewBuilder starts an empty result.
@@ -134,6 +145,7 @@ func (r *Rules) NewBuilder() *Builder {
 		byKey:      map[string]string{},
 		byUsername: map[string]string{},
 		teams:      map[string]reconcile.Team{},
+		chainOf:    map[string]int32{},
 	}
 }
 
@@ -148,8 +160,37 @@ func (b *Builder) Add(rec *sources.Record) {
 		b.res.OutOfScope++
 		return
 	}
-	b.seq++
-	b.pending = append(b.pending, &mapped{sortKey: rec.Key, seq: b.seq, ex: ex})
+	p := pending{sortKey: rec.Key, seq: int32(len(b.pending)), user: -1, chain: -1}
+	if len(ex.Problems) > 0 {
+		p.prob = &ex
+	} else {
+		p.user = int32(len(b.users))
+		b.users = append(b.users, *ex.User)
+		p.chain = b.chain(ex.Teams)
+	}
+	b.pending = append(b.pending, p)
+}
+
+// chain interns a team chain, origins left out.
+func (b *Builder) chain(teams []reconcile.Team) int32 {
+	if len(teams) == 0 {
+		return -1
+	}
+	var k strings.Builder
+	for _, t := range teams {
+		fmt.Fprintf(&k, "%q %q %q %q %v\x00", t.Key, t.Name, t.Parent, t.Level, t.Active)
+	}
+	if i, ok := b.chainOf[k.String()]; ok {
+		return i
+	}
+	c := slices.Clone(teams)
+	for i := range c {
+		c[i].Origin = ""
+	}
+	i := int32(len(b.chains))
+	b.chains = append(b.chains, c)
+	b.chainOf[k.String()] = i
+	return i
 }
 
 // EndSource settles the records added since the last EndSource, in key
@@ -166,23 +207,22 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 	problem := func(key, origin, format string, args ...any) {
 		res.Problems = append(res.Problems, Problem{Key: key, Origin: origin, Message: fmt.Sprintf(format, args...)})
 	}
-	slices.SortFunc(b.pending, func(x, y *mapped) int {
+	slices.SortFunc(b.pending, func(x, y pending) int {
 		if c := strings.Compare(x.sortKey, y.sortKey); c != 0 {
 			return c
 		}
-		return x.seq - y.seq
+		return int(x.seq - y.seq)
 	})
-	for i, m := range b.pending {
-		b.pending[i] = nil
-		ex := &m.ex
-		if len(ex.Problems) > 0 {
-			for _, p := range ex.Problems {
-				problem(ex.Key, ex.Origin, "%s", p)
+	keep := make([]bool, len(b.users)-b.from)
+	for _, p := range b.pending {
+		if ex := p.prob; ex != nil {
+			for _, msg := range ex.Problems {
+				problem(ex.Key, ex.Origin, "%s", msg)
 			}
 			b.unmapped++
 			continue
 		}
-		u := ex.User
+		u := &b.users[p.user]
 		if first, dup := b.byKey[u.Key]; dup {
 			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, first)
 			continue
@@ -195,7 +235,12 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		}
 		b.byKey[u.Key] = u.Origin
 		b.byUsername[lu] = u.Key
-		for _, t := range ex.Teams {
+		keep[int(p.user)-b.from] = true
+		if p.chain < 0 {
+			continue
+		}
+		for _, t := range b.chains[p.chain] {
+			t.Origin = u.Origin
 			prev, seen := b.teams[t.Key]
 			if !seen {
 				b.teams[t.Key] = t
@@ -205,14 +250,24 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 				problem(t.Key, t.Origin, "team %q %s", t.Key, msg)
 			}
 		}
-		res.Desired.Users = append(res.Desired.Users, *u)
 	}
+	kept := b.users[:b.from]
+	for i, k := range keep {
+		if k {
+			kept = append(kept, b.users[b.from+i])
+		}
+	}
+	clear(b.users[len(kept):])
+	b.users, b.from = kept, len(kept)
 	b.pending = b.pending[:0]
 }
 
 // Result finishes the mapping. The Builder must not be used afterwards.
 func (b *Builder) Result() *Result {
 	res := b.res
+	if len(b.users) > 0 {
+		res.Desired.Users, b.users = b.users, nil
+	}
 	if b.unmapped > 0 {
 		res.Desired.Incomplete = append(res.Desired.Incomplete,
 			fmt.Sprintf("mapping: %d in-scope %s not mapped (see the mapping problems)", b.unmapped, plural(b.unmapped, "person", "people")))

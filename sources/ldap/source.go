@@ -6,7 +6,9 @@
 // A read streams every page of a simple paged search (RFC 2696) through
 // SearchAsync, re-issuing the request with the server's cookie, and converts
 // each entry as it arrives; only the attributes the mapping asked for are
-// requested. Groups come from member/uniqueMember lists or from memberOf,
+// requested. The people search has a connection of its own, decoded in
+// place by the internal wire package; Stream hands each person on as it
+// arrives instead of holding the set. Groups come from member/uniqueMember lists or from memberOf,
 // nesting resolved on the client (cycle-safe) or, on AD, on the server with
 // the in-chain matching rule; AD's ranged attributes are read to the end.
 //
@@ -19,7 +21,9 @@
 // Optionally a pass is made cheaper by a delta (RFC 4533 refreshOnly content
 // synchronisation on OpenLDAP, uSNChanged on AD) applied to the set kept from
 // the previous pass; the result is always the complete set, any doubt falls
-// back to a full read, and a full read is forced periodically.
+// back to a full read, and a full read is forced periodically. The price of
+// a delta is memory: the previous set is held between passes (about 1 KiB
+// a person as records), and Stream then hands over a set it holds anyway.
 package ldap
 
 import (
