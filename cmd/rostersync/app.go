@@ -2,35 +2,45 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
+	"github.com/samber/lo"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile"
-	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
 )
 
-// app is the composition root of one command: configuration, sources,
-// mapping, the platform client and the state store.
+// app is the composition root of one command: configuration, sources, the
+// targets (each with its client, mapping and policy) and the state store.
 type app struct {
 	c       *cli
 	env     *config.Env
 	file    *config.File
-	rules   *mapping.Rules
 	sources []sources.Source
-	target  *evaluagent.Client
+	targets []*target
 	db      *state.DB
 	log     *slog.Logger
-	policy  reconcile.Policy
+	// scim is the store identity providers push to, when a scim source is
+	// configured; serve mounts its endpoint.
+	scim  *scim.Store
+	hooks appHooks
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
+	return loadAppWith(ctx, c, flags, appHooks{})
+}
+
+// loadAppWith is loadApp with observers of what the app does (the daemon's
+// metrics and watchdog).
+func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks) (*app, error) {
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
 	if err != nil {
 		return nil, err
@@ -47,7 +57,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if flags.logFormat != "" {
 		env.LogFormat = flags.logFormat
 	}
-	if err := env.Validate(); err != nil {
+	if err := env.ValidateCommon(); err != nil {
 		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
 	}
 	level, err := env.Level()
@@ -66,110 +76,160 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	rules, err := file.Rules()
-	if err != nil {
-		return nil, fmt.Errorf("mapping in %s:\n%w", env.Mapping, err)
-	}
-	srcs, err := file.NewSources()
+	targets, err := buildTargets(env, file, c.lookupEnv, log, hooks)
 	if err != nil {
 		return nil, err
-	}
-	secret, err := config.ReadSecret(env.Evaluagent.KeySecretFile)
-	if err != nil {
-		return nil, err
-	}
-	target, err := evaluagent.New(evaluagent.Config{
-		Region:        env.Evaluagent.Region,
-		BaseURL:       env.Evaluagent.BaseURL,
-		KeyID:         env.Evaluagent.KeyID,
-		KeySecret:     secret,
-		AgentLevel:    env.Evaluagent.AgentLevel,
-		RatePerMinute: env.Evaluagent.RatePerMinute,
-		Logger:        log,
-	})
-	if err != nil {
-		return nil, err
-	}
-	mode, err := reconcile.ParseMode(env.Evaluagent.Mode)
-	if err != nil {
-		return nil, fmt.Errorf("ROSTERSYNC_EVALUAGENT_MODE: %w", err)
 	}
 	db, err := state.Open(env.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	return &app{
-		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
-		policy: reconcile.Policy{
-			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
-			ReplaceQueues: canReplaceQueues(target),
-			Protected:     func(u reconcile.User) bool { return rules.Excludes(u.Username) },
-		},
-	}, nil
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
+	if _, _, ok := file.SCIM(); ok {
+		if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
-
-// desired reads every source and maps the records. A source that fails
-// aborts the pass: nothing is planned from a source that could not be read.
-// A source that can stream hands its records straight to the mapping, so
-// the raw records are never all held at once.
-func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
-	b := a.rules.NewBuilder()
+func (a *app) Close() error {
+	var errs []error
 	for _, s := range a.sources {
-		var h sources.Health
-		if st, ok := s.(sources.Streamer); ok {
-			var err error
-			if h, err = st.Stream(ctx, func(r *sources.Record) error { b.Add(r); return nil }); err != nil {
-				return nil, err
-			}
-		} else {
-			snap, err := s.Fetch(ctx)
-			if err != nil {
-				return nil, err // adapters name themselves: "source hr: people.csv:4: …"
-			}
-			for i := range snap.Records {
-				b.Add(&snap.Records[i])
-			}
-			h = snap.Health
+		if c, ok := s.(interface{ Close() error }); ok {
+			errs = append(errs, c.Close())
 		}
-		if !h.Complete {
-			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", h.Reason)
-		}
-		a.log.Info("source read", "source", s.Name(), "records", h.Count, "complete", h.Complete)
-		b.EndSource(s.Name(), h)
 	}
-	res := b.Result()
-	for _, p := range res.Problems {
-		a.log.Warn("mapping problem", "problem", p.String())
+	if a.scim != nil {
+		errs = append(errs, a.scim.Close())
 	}
-	return res.Desired, nil
+	return errors.Join(append(errs, a.db.Close())...)
 }
 
-// plan makes a plan: sources, mapping, the platform's listing, the ledger.
+// cursors keeps the sources' delta cursors in the state store.
+type cursors struct{ db *state.DB }
+
+func (c cursors) Get(ctx context.Context, name string) ([]byte, bool, error) {
+	return c.db.CursorGet(ctx, name)
+}
+
+func (c cursors) Put(ctx context.Context, name string, v []byte) error {
+	return c.db.CursorPut(ctx, name, v)
+}
+
+// desired reads every source once and maps its records with each
+// target's own mapping, in configuration order. A source that fails aborts
+// the pass: nothing is planned from a source that could not be read. A
+// source that can stream hands its records straight to the mappings, so
+// the raw records are never all held at once (the source hook then sees a
+// snapshot with the health and no records).
+func (a *app) desired(ctx context.Context) ([]*mapping.Result, error) {
+	builders := make([]*mapping.Builder, len(a.targets))
+	for i, t := range a.targets {
+		builders[i] = t.rules.NewBuilder()
+	}
+	add := func(r *sources.Record) {
+		for _, b := range builders {
+			b.Add(r)
+		}
+	}
+	for _, s := range a.sources {
+		var snap *sources.Snapshot
+		var err error
+		if st, ok := s.(sources.Streamer); ok {
+			var h sources.Health
+			if h, err = st.Stream(ctx, func(r *sources.Record) error { add(r); return nil }); err == nil {
+				snap = &sources.Snapshot{Source: s.Name(), Health: h}
+			}
+		} else if snap, err = s.Fetch(ctx); err == nil {
+			for i := range snap.Records {
+				add(&snap.Records[i])
+			}
+		}
+		a.hooks.source(s.Name(), snap, err)
+		if err != nil {
+			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
+		}
+		if !snap.Health.Complete {
+			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
+		}
+		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
+		for _, b := range builders {
+			b.EndSource(s.Name(), snap.Health)
+		}
+	}
+	out := make([]*mapping.Result, len(builders))
+	for i, b := range builders {
+		out[i] = b.Result()
+	}
+	return out, nil
+}
+
+// plans makes a plan for every target, in configuration order: the sources
+// are read once and mapped with each target's own mapping.
+func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
+	results, err := a.desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*reconcile.Plan, 0, len(a.targets))
+	for i, t := range a.targets {
+		p, err := a.planTarget(ctx, t, results[i])
+		results[i] = nil
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// plan makes the plan of the only configured target, for commands that
+// handle one; it fails when several are configured.
 func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
-	desired, err := a.desired(ctx)
+	if len(a.targets) != 1 {
+		return nil, fmt.Errorf("%d targets are configured; this command handles exactly one", len(a.targets))
+	}
+	ps, err := a.plans(ctx)
 	if err != nil {
 		return nil, err
 	}
-	current, err := a.target.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	return ps[0], nil
+}
+
+// planTarget takes what t's mapping made of the sources, lists the
+// platform, reads t's ledger and diffs.
+func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result) (*reconcile.Plan, error) {
+	for _, p := range res.Problems {
+		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
-	own, err := a.ownership(ctx)
+	current, err := t.client.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.name, err)
+	}
+	own, err := a.ownership(ctx, t.name)
 	if err != nil {
 		return nil, err
 	}
-	plan := reconcile.Diff(desired, current, own, a.policy, a.c.now())
-	plan.Target = a.target.Name()
+	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
+	plan.Target = t.name
 	for _, p := range plan.Problems {
-		a.log.Warn("plan problem", "kind", p.Kind, "key", p.Key, "problem", p.Message)
+		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
+	}
+	if n := plan.Summary.Unsupported; n > 0 {
+		a.log.Warn("operations the platform's API cannot carry out; make them in its own interface", "target", t.name, "unsupported", n)
 	}
 	return plan, nil
 }
 
-func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
-	l, err := a.db.Ledger(ctx, a.target.Name())
+func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Ownership, error) {
+	l, err := a.db.Ledger(ctx, targetName)
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}
@@ -183,27 +243,49 @@ func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
 	return own, nil
 }
 
-// loadSaved reads a saved plan and checks it against the platform now.
-func (a *app) loadSaved(ctx context.Context, path string) (*reconcile.Plan, error) {
+func (a *app) target(name string) *target {
+	for _, t := range a.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// loadSaved reads a saved plan file (one plan, or one per target) and checks
+// every plan against its platform now. Nothing is applied unless all pass.
+func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := reconcile.DecodePlan(b)
+	plans, err := reconcile.DecodePlans(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if plan.Target != a.target.Name() {
-		return nil, fmt.Errorf("%s: the plan is for target %q, this configuration's target is %q", path, plan.Target, a.target.Name())
+	var errs []error
+	for _, plan := range plans {
+		t := a.target(plan.Target)
+		if t == nil {
+			names := make([]string, len(a.targets))
+			for i, t := range a.targets {
+				names[i] = t.name
+			}
+			errs = append(errs, fmt.Errorf("%s: the plan is for target %q, this configuration's targets are %q", path, plan.Target, names))
+			continue
+		}
+		current, err := t.client.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", t.name, err)
+		}
+		if err := reconcile.Verify(plan, current); err != nil {
+			errs = append(errs, fmt.Errorf("%s: target %s: %w", path, t.name, err))
+		}
 	}
-	current, err := a.target.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w; nothing was written", err)
 	}
-	if err := reconcile.Verify(plan, current); err != nil {
-		return nil, fmt.Errorf("%s: %w; nothing was written", path, err)
-	}
-	return plan, nil
+	return plans, nil
 }
 
 type ledger struct {
@@ -215,19 +297,24 @@ func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how strin
 	return l.db.Own(ctx, l.target, string(kind), key, id, how)
 }
 
-// apply runs a plan, logging one CHANGE line per operation.
+// apply runs a plan on its target, logging one CHANGE line per operation.
 func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
+	t := a.target(plan.Target)
+	if t == nil {
+		return nil, fmt.Errorf("no target %q is configured", plan.Target)
+	}
 	total := len(plan.ReadyOps())
 	if total == 0 {
 		return &reconcile.Result{}, nil
 	}
-	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
-		Ledger: ledger{a.db, a.target.Name()},
-		Logger: a.log,
+	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
+		Ledger: ledger{a.db, t.name},
+		Logger: a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
-				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
+				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
 			}
+			a.hooks.op(op, err)
 		},
 	})
 	return res, nil
@@ -235,10 +322,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 
 // opLine is the log line of one operation: "create user ada@example.com".
 func opLine(op *reconcile.Op) string {
-	var fields []string
-	for _, c := range op.Changes {
-		fields = append(fields, string(c.Field))
-	}
+	fields := lo.Map(op.Changes, func(c reconcile.Change, _ int) string { return string(c.Field) })
 	s := fmt.Sprintf("%s %s %s", op.Action, op.Kind, op.Name)
 	if op.Action == reconcile.ActionUpdate && len(fields) > 0 {
 		s += " (" + strings.Join(fields, ", ") + ")"
@@ -249,4 +333,9 @@ func opLine(op *reconcile.Op) string {
 func canReplaceQueues(t reconcile.Target) bool {
 	_, ok := t.(reconcile.QueueReplacer)
 	return ok
+}
+
+// targetNames lists the configured targets' names, in configuration order.
+func (a *app) targetNames() []string {
+	return lo.Map(a.targets, func(t *target, _ int) string { return t.name })
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samber/lo"
+
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
@@ -143,10 +145,7 @@ func TestPlanWritesNothing(t *testing.T) {
 func TestApplyMakesThePromisedCallsAndConverges(t *testing.T) {
 	r := newRig(t)
 	p := r.planJSON()
-	promised := 0
-	for _, n := range p.Requests {
-		promised += n
-	}
+	promised := lo.Sum(lo.Values(p.Requests))
 	r.mustRun("apply", "-yes")
 	if got := r.sim.Writes(); got != promised {
 		t.Errorf("apply made %d writes, the plan promised %d (%v)", got, promised, p.Requests)

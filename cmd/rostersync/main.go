@@ -82,13 +82,15 @@ func commands() []command {
 	return []command{
 		{"plan", "show what would change on the platform (a dry run)", cmdPlan},
 		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
-		{"demo", "sync the bundled demo CSV into an in-process simulator", cmdDemo},
-		{"simulator", "serve the Evaluagent simulator over HTTP", cmdSimulator},
+		{"serve", "run as a daemon: passes on an interval and on push, health and metrics over HTTP", cmdServe},
+		{"check", "validate the configuration and test every connection", cmdCheck},
+		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
+		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},
 	}
 }
 
-const usageHead = `rostersync keeps a QA platform (Evaluagent) in line with your directory.
+const usageHead = `rostersync keeps QA platforms (Evaluagent, Agent IQ) in line with your directory.
 
 Usage: rostersync <command> [flags]
 
@@ -97,8 +99,8 @@ Commands:
 
 const usageTail = `
 Configuration comes from ROSTERSYNC_* environment variables and the
-configuration file they name (ROSTERSYNC_MAPPING); see README.md and
-systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
+configuration file they name (ROSTERSYNC_MAPPING), whose targets: list names
+the platforms; see README.md and systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
 `
 
 func usage(w io.Writer) {

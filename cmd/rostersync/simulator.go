@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,18 +11,36 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
 func cmdSimulator(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "simulator", "[flags]", `Serves an in-memory Evaluagent simulator over HTTP, faithful to the API
-contract: validation, domain rules, Basic auth, 100 requests/minute per
-endpoint with 429 and Retry-After. Request counts are at GET /_sim/counts.
-Point ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.`)
-	listen := fs.String("listen", "127.0.0.1:8380", "address to listen on")
-	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (default: the built-in seed)")
+	fs := newFlagSet(c, "simulator", "[flags]", `Serves an in-memory platform simulator over HTTP, faithful to the API
+contract. Request counts are at GET /_sim/counts.
+
+  -platform evaluagent  validation, domain rules, Basic auth, 100 requests/minute
+                        per endpoint with 429 and Retry-After. Point
+                        ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.
+  -platform agentiq     the agents export, listing and CSV import with row
+                        validation, x-api-key auth. Use the printed base URL as
+                        an agentiq target's base_url, and the key in its key file.`)
+	platform := fs.String("platform", "evaluagent", "evaluagent or agentiq")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq)")
+	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	log := slog.New(slog.NewTextHandler(c.stderr, nil))
+	switch *platform {
+	case "evaluagent":
+	case "agentiq":
+		return serveAgentIQSim(ctx, c, *listen, *seed, log)
+	default:
+		return fmt.Errorf("simulator: unknown platform %q (want evaluagent or agentiq)", *platform)
+	}
+	if *listen == "" {
+		*listen = "127.0.0.1:8380"
 	}
 	cfg := evaluagentsim.DefaultConfig()
 	if *seed != "" {
@@ -38,9 +58,37 @@ Point ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.`)
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(c.stderr, nil))
 	fmt.Fprintf(c.stdout, "Evaluagent simulator listening\n  base URL:   http://%s/v1\n  key id:     %s\n  key secret: %s\n  counts:     http://%s/_sim/counts\n",
 		ln.Addr(), evaluagentsim.DemoKeyID, evaluagentsim.DemoKeySecret, ln.Addr())
+	return serveUntilDone(ctx, ln, sim, log)
+}
+
+func serveAgentIQSim(ctx context.Context, c *cli, listen, seed string, log *slog.Logger) error {
+	cfg := agentiqsim.DefaultConfig()
+	if seed != "" {
+		b, err := readFile(seed)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg.Seed); err != nil {
+			return fmt.Errorf("simulator: %s: %w", seed, err)
+		}
+	}
+	sim, err := agentiqsim.New(cfg)
+	if err != nil {
+		return err
+	}
+	if listen == "" {
+		listen = "127.0.0.1:8381"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "Agent IQ simulator listening\n  base URL:  http://%s\n  x-api-key: %s\n  counts:    http://%s/_sim/counts\n",
+		ln.Addr(), agentiqsim.DemoAPIKey, ln.Addr())
 	return serveUntilDone(ctx, ln, sim, log)
 }
 
