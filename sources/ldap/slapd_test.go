@@ -313,7 +313,7 @@ func TestSlapdKilledMidReadIsNeverComplete(t *testing.T) {
 			if restart {
 				// Redialled after the restart and read everything again.
 				if err != nil || !snap.Health.Complete || snap.Health.Count != 3000 {
-					t.Fatalf("err %v health %+v", err, snap.Health)
+					t.Fatalf("err %v snapshot %+v", err, snap)
 				}
 				return
 			}
