@@ -90,81 +90,195 @@ func (r *Rules) excludedBy(username string) string {
 // skipped. Records are mapped source by source, each sorted by key, so the
 // first of two duplicates is the one kept.
 func (r *Rules) Map(snaps []*sources.Snapshot) *Result {
-	res := &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}}
-	byKey := map[string]string{}      // user key → origin
-	byUsername := map[string]string{} // lower-cased username → key
-	teams := map[string]reconcile.Team{}
-	unmapped := 0
-	problem := func(key, origin, format string, args ...any) {
-		res.Problems = append(res.Problems, Problem{Key: key, Origin: origin, Message: fmt.Sprintf(format, args...)})
-	}
+	b := r.NewBuilder()
 	for _, snap := range snaps {
 		if snap == nil {
 			continue
 		}
-		if !snap.Health.Complete {
-			reason := snap.Health.Reason
-			if reason == "" {
-				reason = "incomplete"
-			}
-			res.Desired.Incomplete = append(res.Desired.Incomplete, fmt.Sprintf("source %s: %s", snap.Source, reason))
+		for i := range snap.Records {
+			b.Add(&snap.Records[i])
 		}
-		recs := slices.Clone(snap.Records)
-		sources.SortRecords(recs)
-		for i := range recs {
-			rec := &recs[i]
-			ex := r.mapRecord(rec)
-			switch {
-			case ex.ExcludedBy != "":
-				res.Excluded = append(res.Excluded, strings.TrimSpace(rec.Get(r.user.Username)))
-				continue
-			case !ex.InScope:
-				res.OutOfScope++
-				continue
-			case len(ex.Problems) > 0:
-				for _, p := range ex.Problems {
-					problem(ex.Key, ex.Origin, "%s", p)
-				}
-				unmapped++
+		b.EndSource(snap.Source, snap.Health)
+	}
+	return b.Result()
+}
+
+// Builder maps records one at a time, as a sources.Streamer hands them
+// over, and keeps only what the result needs (the mapped user, its team
+// chain, or the problems), never the record. Records are added source by
+// source, EndSource closing each; within a source they may come in any
+// order: the outcome is the one Map gives for the same records.
+type Builder struct {
+	r          *Rules
+	res        *Result
+	byKey      map[string]string // user key → origin
+	byUsername map[string]string // lower-cased username → key
+	teams      map[string]reconcile.Team
+	unmapped   int
+	// users holds the mapped users of every source; the current source's
+	// start at from. pending says, for each of its in-scope records, what
+	// EndSource must settle.
+	users   []reconcile.User
+	from    int
+	pending []pending
+	// chains interns team chains (without origins): a few distinct ones
+	// are shared by everybody.
+	chains  [][]reconcile.Team
+	chainOf map[string]int32
+}
+
+// pending is one in-scope record of the current source, small because
+// there is one per person.
+type pending struct {
+	sortKey string // the record's key
+	seq     int32  // arrival order, for a stable sort
+	user    int32  // index in users, or -1 with problems
+	chain   int32  // index in chains, or -1
+	prob    *Explanation
+}
+
+// NewBuilder starts an empty result.
+func (r *Rules) NewBuilder() *Builder {
+	return &Builder{
+		r:          r,
+		res:        &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}},
+		byKey:      map[string]string{},
+		byUsername: map[string]string{},
+		teams:      map[string]reconcile.Team{},
+		chainOf:    map[string]int32{},
+	}
+}
+
+// Add maps one record of the current source. rec is not kept.
+func (b *Builder) Add(rec *sources.Record) {
+	ex := b.r.mapRecord(rec)
+	switch {
+	case ex.ExcludedBy != "":
+		b.res.Excluded = append(b.res.Excluded, strings.TrimSpace(rec.Get(b.r.user.Username)))
+		return
+	case !ex.InScope:
+		b.res.OutOfScope++
+		return
+	}
+	p := pending{sortKey: rec.Key, seq: int32(len(b.pending)), user: -1, chain: -1}
+	if len(ex.Problems) > 0 {
+		p.prob = &ex
+	} else {
+		p.user = int32(len(b.users))
+		b.users = append(b.users, *ex.User)
+		p.chain = b.chain(ex.Teams)
+	}
+	b.pending = append(b.pending, p)
+}
+
+// chain interns a team chain, origins left out.
+func (b *Builder) chain(teams []reconcile.Team) int32 {
+	if len(teams) == 0 {
+		return -1
+	}
+	var k strings.Builder
+	for _, t := range teams {
+		fmt.Fprintf(&k, "%q %q %q %q %v\x00", t.Key, t.Name, t.Parent, t.Level, t.Active)
+	}
+	if i, ok := b.chainOf[k.String()]; ok {
+		return i
+	}
+	c := slices.Clone(teams)
+	for i := range c {
+		c[i].Origin = ""
+	}
+	i := int32(len(b.chains))
+	b.chains = append(b.chains, c)
+	b.chainOf[k.String()] = i
+	return i
+}
+
+// EndSource settles the records added since the last EndSource, in key
+// order, as the records of source name read with health h.
+func (b *Builder) EndSource(name string, h sources.Health) {
+	res := b.res
+	if !h.Complete {
+		reason := h.Reason
+		if reason == "" {
+			reason = "incomplete"
+		}
+		res.Desired.Incomplete = append(res.Desired.Incomplete, fmt.Sprintf("source %s: %s", name, reason))
+	}
+	problem := func(key, origin, format string, args ...any) {
+		res.Problems = append(res.Problems, Problem{Key: key, Origin: origin, Message: fmt.Sprintf(format, args...)})
+	}
+	slices.SortFunc(b.pending, func(x, y pending) int {
+		if c := strings.Compare(x.sortKey, y.sortKey); c != 0 {
+			return c
+		}
+		return int(x.seq - y.seq)
+	})
+	keep := make([]bool, len(b.users)-b.from)
+	for _, p := range b.pending {
+		if ex := p.prob; ex != nil {
+			for _, msg := range ex.Problems {
+				problem(ex.Key, ex.Origin, "%s", msg)
+			}
+			b.unmapped++
+			continue
+		}
+		u := &b.users[p.user]
+		if first, dup := b.byKey[u.Key]; dup {
+			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, first)
+			continue
+		}
+		lu := strings.ToLower(u.Username)
+		if other, dup := b.byUsername[lu]; dup {
+			problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other, b.byKey[other])
+			b.unmapped++
+			continue
+		}
+		b.byKey[u.Key] = u.Origin
+		b.byUsername[lu] = u.Key
+		keep[int(p.user)-b.from] = true
+		if p.chain < 0 {
+			continue
+		}
+		for _, t := range b.chains[p.chain] {
+			t.Origin = u.Origin
+			prev, seen := b.teams[t.Key]
+			if !seen {
+				b.teams[t.Key] = t
 				continue
 			}
-			u := ex.User
-			if first, dup := byKey[u.Key]; dup {
-				problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, first)
-				continue
+			if msg := teamConflict(prev, t); msg != "" {
+				problem(t.Key, t.Origin, "team %q %s", t.Key, msg)
 			}
-			lu := strings.ToLower(u.Username)
-			if other, dup := byUsername[lu]; dup {
-				problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other, byKey[other])
-				unmapped++
-				continue
-			}
-			byKey[u.Key] = u.Origin
-			byUsername[lu] = u.Key
-			for _, t := range ex.Teams {
-				prev, seen := teams[t.Key]
-				if !seen {
-					teams[t.Key] = t
-					continue
-				}
-				if msg := teamConflict(prev, t); msg != "" {
-					problem(t.Key, t.Origin, "team %q %s", t.Key, msg)
-				}
-			}
-			res.Desired.Users = append(res.Desired.Users, *u)
 		}
 	}
-	if unmapped > 0 {
+	kept := b.users[:b.from]
+	for i, k := range keep {
+		if k {
+			kept = append(kept, b.users[b.from+i])
+		}
+	}
+	clear(b.users[len(kept):])
+	b.users, b.from = kept, len(kept)
+	b.pending = b.pending[:0]
+}
+
+// Result finishes the mapping. The Builder must not be used afterwards.
+func (b *Builder) Result() *Result {
+	res := b.res
+	if len(b.users) > 0 {
+		res.Desired.Users, b.users = b.users, nil
+	}
+	if b.unmapped > 0 {
 		res.Desired.Incomplete = append(res.Desired.Incomplete,
-			fmt.Sprintf("mapping: %d in-scope %s not mapped (see the mapping problems)", unmapped, plural(unmapped, "person", "people")))
+			fmt.Sprintf("mapping: %d in-scope %s not mapped (see the mapping problems)", b.unmapped, plural(b.unmapped, "person", "people")))
 	}
 	slices.SortFunc(res.Desired.Users, func(a, b reconcile.User) int { return strings.Compare(a.Key, b.Key) })
-	for _, k := range sortedKeys(teams) {
-		res.Desired.Teams = append(res.Desired.Teams, teams[k])
+	for _, k := range sortedKeys(b.teams) {
+		res.Desired.Teams = append(res.Desired.Teams, b.teams[k])
 	}
 	res.Excluded = sortUnique(res.Excluded)
 	// The templates the rules manage: only these are kept in line.
-	for _, q := range r.queues {
+	for _, q := range b.r.queues {
 		res.Desired.Queues = append(res.Desired.Queues, reconcile.Queue{Name: q.name})
 	}
 	return res

@@ -643,3 +643,33 @@ func TestTeamFromGroupTable(t *testing.T) {
 		t.Error("team.attr together with team.groups compiled")
 	}
 }
+
+func TestBuilderGivesMapsResultWhateverTheArrivalOrder(t *testing.T) {
+	spec := base()
+	spec.Team = TeamSpec{Attr: "dept"}
+	rules, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []sources.Record{
+		person("3", "dept", "Sales"),
+		person("1", "dept", "Support"),
+		rec("2", "email", "1@x.com", "first", "A", "last", "B"), // username of 1
+		rec("4", "email", "4@x.com"),                            // no names
+		person("5"),
+	}
+	// Records with one key keep their arrival order, in Map as in a Builder;
+	// any other order is settled by key.
+	want := rules.Map([]*sources.Snapshot{{Source: "a", Records: recs, Health: sources.Health{Count: len(recs)}}})
+	for _, order := range [][]int{{4, 3, 2, 1, 0}, {2, 0, 4, 1, 3}} {
+		b := rules.NewBuilder()
+		for _, i := range order {
+			r := recs[i]
+			b.Add(&r)
+		}
+		b.EndSource("a", sources.Health{Count: len(recs)})
+		if d := cmp.Diff(want, b.Result()); d != "" {
+			t.Errorf("order %v (-Map +Builder):\n%s", order, d)
+		}
+	}
+}

@@ -88,6 +88,21 @@ type Source interface {
 	Fetch(ctx context.Context) (*Snapshot, error)
 }
 
+// Streamer is implemented by sources that can hand records over one at a
+// time instead of holding the whole set, so a pass need never keep every
+// raw record at once. The set is still complete and level-based: Stream
+// returns only after the last record, with the same Health a Fetch would
+// have had.
+type Streamer interface {
+	Source
+	// Stream calls fn once per record, in no particular order, and stops at
+	// the first error fn returns. The record, its Attrs map and its value
+	// slices belong to the source and are reused after fn returns; the
+	// strings in them may be kept. A key seen twice is passed once (the
+	// first) and makes the Health incomplete, as in Fetch.
+	Stream(ctx context.Context, fn func(*Record) error) (Health, error)
+}
+
 // SortRecords orders records by Key so every downstream step is deterministic.
 func SortRecords(rs []Record) {
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Key < rs[j].Key })

@@ -11,6 +11,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/scim"
@@ -128,12 +129,35 @@ func (c cursors) Put(ctx context.Context, name string, v []byte) error {
 	return c.db.CursorPut(ctx, name, v)
 }
 
-// fetch reads every source. A source that fails aborts the pass: nothing is
-// planned from a source that could not be read.
-func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
-	var snaps []*sources.Snapshot
+// desired reads every source once and maps its records with each
+// target's own mapping, in configuration order. A source that fails aborts
+// the pass: nothing is planned from a source that could not be read. A
+// source that can stream hands its records straight to the mappings, so
+// the raw records are never all held at once (the source hook then sees a
+// snapshot with the health and no records).
+func (a *app) desired(ctx context.Context) ([]*mapping.Result, error) {
+	builders := make([]*mapping.Builder, len(a.targets))
+	for i, t := range a.targets {
+		builders[i] = t.rules.NewBuilder()
+	}
+	add := func(r *sources.Record) {
+		for _, b := range builders {
+			b.Add(r)
+		}
+	}
 	for _, s := range a.sources {
-		snap, err := s.Fetch(ctx)
+		var snap *sources.Snapshot
+		var err error
+		if st, ok := s.(sources.Streamer); ok {
+			var h sources.Health
+			if h, err = st.Stream(ctx, func(r *sources.Record) error { add(r); return nil }); err == nil {
+				snap = &sources.Snapshot{Source: s.Name(), Health: h}
+			}
+		} else if snap, err = s.Fetch(ctx); err == nil {
+			for i := range snap.Records {
+				add(&snap.Records[i])
+			}
+		}
 		a.hooks.source(s.Name(), snap, err)
 		if err != nil {
 			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
@@ -142,21 +166,28 @@ func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
 		}
 		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
-		snaps = append(snaps, snap)
+		for _, b := range builders {
+			b.EndSource(s.Name(), snap.Health)
+		}
 	}
-	return snaps, nil
+	out := make([]*mapping.Result, len(builders))
+	for i, b := range builders {
+		out[i] = b.Result()
+	}
+	return out, nil
 }
 
 // plans makes a plan for every target, in configuration order: the sources
 // are read once and mapped with each target's own mapping.
 func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
-	snaps, err := a.fetch(ctx)
+	results, err := a.desired(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*reconcile.Plan, 0, len(a.targets))
-	for _, t := range a.targets {
-		p, err := a.planTarget(ctx, t, snaps)
+	for i, t := range a.targets {
+		p, err := a.planTarget(ctx, t, results[i])
+		results[i] = nil
 		if err != nil {
 			return nil, err
 		}
@@ -178,10 +209,9 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 	return ps[0], nil
 }
 
-// planTarget maps the records for t, lists the platform, reads t's ledger
-// and diffs.
-func (a *app) planTarget(ctx context.Context, t *target, snaps []*sources.Snapshot) (*reconcile.Plan, error) {
-	res := t.rules.Map(snaps)
+// planTarget takes what t's mapping made of the sources, lists the
+// platform, reads t's ledger and diffs.
+func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result) (*reconcile.Plan, error) {
 	for _, p := range res.Problems {
 		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}

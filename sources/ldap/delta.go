@@ -11,6 +11,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rostersync/rostersync/sources/ldap/internal/wire"
 )
 
 // cursor is where the next delta starts. It is kept in memory with the set
@@ -205,6 +207,7 @@ func (s *Source) readSyncrepl(ctx context.Context, c goldap.Client) ([]*person, 
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	resp := c.Syncrepl(sctx, req, 64, goldap.SyncRequestModeRefreshOnly, []byte(s.delta.cur.Cookie), false)
+	var we wire.Entry
 	upserts := map[string]*person{}
 	deleted := map[string]bool{}
 	present := map[string]bool{}
@@ -227,7 +230,7 @@ func (s *Source) readSyncrepl(ctx context.Context, c goldap.Client) ([]*person, 
 				if err := s.completeRanges(ctx, c, e); err != nil {
 					return nil, err
 				}
-				p, err := conv.convert(e)
+				p, err := conv.convert(fromGoldap(e, &we))
 				if err != nil {
 					return nil, err
 				}
@@ -347,6 +350,7 @@ func (s *Source) readUSN(ctx context.Context, c goldap.Client) ([]*person, error
 	if err != nil {
 		return nil, err
 	}
+	var we wire.Entry
 	upserts := map[string]*person{}
 	sp := s.peopleSearch(conv.peopleAttrs(), fmt.Sprintf("(&%s(uSNChanged>=%d))", s.cfg.People.Filter, s.delta.cur.USN+1))
 	sp.what = "people changes (usn delta)"
@@ -354,7 +358,7 @@ func (s *Source) readUSN(ctx context.Context, c goldap.Client) ([]*person, error
 		if err := s.completeRanges(ctx, c, e); err != nil {
 			return err
 		}
-		p, err := conv.convert(e)
+		p, err := conv.convert(fromGoldap(e, &we))
 		if err != nil {
 			return err
 		}
@@ -394,6 +398,7 @@ func (s *Source) readKeys(ctx context.Context, c goldap.Client, what string) (ma
 		attrs = append(attrs, "memberOf")
 	}
 	conv := newConverter(&Config{KeyAttr: s.cfg.KeyAttr, Flavor: s.cfg.Flavor, MemberOf: s.cfg.MemberOf, Attributes: attrs})
+	var we wire.Entry
 	out := map[string]*person{}
 	sp := s.peopleSearch(attrs, "")
 	sp.what = what
@@ -401,7 +406,7 @@ func (s *Source) readKeys(ctx context.Context, c goldap.Client, what string) (ma
 		if err := s.completeRanges(ctx, c, e); err != nil {
 			return err
 		}
-		p, err := conv.convert(e)
+		p, err := conv.convert(fromGoldap(e, &we))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/ldap/internal/wire"
 )
 
 // Attribute names the source adds to every record's Attrs.
@@ -43,13 +44,19 @@ type converter struct {
 	// (title, department, given name) between records; an attribute that
 	// shows more than internLimit values stops being interned.
 	intern map[string]map[string]string
+	names  map[string]attrInfo // attribute name as sent → what it is
+	// reuse makes convert return the same person each time, its map and
+	// value slices overwritten (for a read that hands records on at once).
+	reuse   bool
+	scratch person
+	backing []string
 }
 
 const internLimit = 2000
 
 func newConverter(cfg *Config) *converter {
 	c := &converter{cfg: cfg, wanted: map[string]string{}, ouByDN: map[string][]string{}, memberOf: cfg.MemberOf,
-		intern: map[string]map[string]string{}, baseOUs: ouPath(cfg.People.BaseDN)}
+		intern: map[string]map[string]string{}, names: map[string]attrInfo{}, baseOUs: ouPath(cfg.People.BaseDN)}
 	for _, a := range cfg.Attributes {
 		c.wanted[strings.ToLower(a)] = a
 		c.intern[a] = map[string]string{}
@@ -57,15 +64,17 @@ func newConverter(cfg *Config) *converter {
 	return c
 }
 
-// share returns the interned copy of v for attribute name, if it has one.
-func (c *converter) share(name, v string) string {
+// share returns the interned copy of raw for attribute name, if it has
+// one, and a new string otherwise.
+func (c *converter) share(name string, raw []byte) string {
 	m := c.intern[name]
 	if m == nil {
-		return v
+		return string(raw)
 	}
-	if w, ok := m[v]; ok {
+	if w, ok := m[string(raw)]; ok {
 		return w
 	}
+	v := string(raw)
 	if len(m) >= internLimit {
 		c.intern[name] = nil // high cardinality: uid, mail, ...
 		return v
@@ -102,67 +111,162 @@ type errNoKey struct{ dn, attr string }
 
 func (e errNoKey) Error() string { return fmt.Sprintf("%s has no %s", e.dn, e.attr) }
 
-// convert builds a person from a search entry.
-func (c *converter) convert(e *goldap.Entry) (*person, error) {
-	p := &person{dn: normDN(e.DN)}
-	attrs := make(map[string][]string, len(c.wanted)+3)
-	// One backing array for every value slice of the record.
-	nvals := 2
-	for _, a := range e.Attributes {
-		nvals += len(a.Values)
+// attrInfo is what the converter knows about an attribute name as the
+// server spells it.
+type attrInfo struct {
+	wanted   string // name used in Attrs; "" when the mapping did not ask
+	key      bool
+	guid     bool
+	memberOf bool
+	uac      bool
+	ranged   bool // "name;range=lo-hi": more values to fetch
+}
+
+// info classifies an attribute name, remembering the answer: servers send
+// the same few spellings over and over.
+func (c *converter) info(name []byte) attrInfo {
+	if in, ok := c.names[string(name)]; ok {
+		return in
 	}
-	backing := make([]string, 0, nvals)
-	take := func(vs ...string) []string {
-		start := len(backing)
-		backing = append(backing, vs...)
-		return backing[start:len(backing):len(backing)]
+	n := string(name)
+	lower := strings.ToLower(n)
+	_, _, _, ranged := parseRange(n)
+	in := attrInfo{
+		wanted:   c.wanted[lower],
+		key:      strings.EqualFold(n, c.cfg.KeyAttr),
+		guid:     isBinaryGUID(lower),
+		memberOf: lower == "memberof" && c.memberOf,
+		uac:      lower == "useraccountcontrol" && c.cfg.Flavor == FlavorAD,
+		ranged:   ranged,
 	}
-	var key string
+	if len(c.names) < 256 {
+		c.names[n] = in
+	}
+	return in
+}
+
+// ranged reports whether e carries an attribute cut short by AD's range
+// retrieval.
+func (c *converter) ranged(e *wire.Entry) bool {
+	for i := range e.Attrs {
+		if c.info(e.Attrs[i].Name).ranged {
+			return true
+		}
+	}
+	return false
+}
+
+// toGoldap copies a wire entry into a go-ldap one.
+func toGoldap(e *wire.Entry) *goldap.Entry {
+	out := &goldap.Entry{DN: string(e.DN)}
+	for _, a := range e.Attrs {
+		ea := &goldap.EntryAttribute{Name: string(a.Name)}
+		for _, v := range a.Values {
+			ea.Values = append(ea.Values, string(v))
+			ea.ByteValues = append(ea.ByteValues, slices.Clone(v))
+		}
+		out.Attributes = append(out.Attributes, ea)
+	}
+	return out
+}
+
+// fromGoldap fills w with the attributes of e, sharing its raw values.
+func fromGoldap(e *goldap.Entry, w *wire.Entry) *wire.Entry {
+	w.DN = append(w.DN[:0], e.DN...)
+	w.Attrs = w.Attrs[:0]
 	for _, a := range e.Attributes {
-		lower := strings.ToLower(a.Name)
-		isKey := strings.EqualFold(a.Name, c.cfg.KeyAttr)
-		values := a.Values
-		if isBinaryGUID(lower) {
-			values = make([]string, 0, len(a.ByteValues))
-			for _, raw := range a.ByteValues {
-				g, err := FormatGUID(raw)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %s: %w", e.DN, a.Name, err)
-				}
-				values = append(values, g)
+		raw := a.ByteValues
+		if len(raw) != len(a.Values) {
+			raw = make([][]byte, len(a.Values))
+			for i, v := range a.Values {
+				raw[i] = []byte(v)
 			}
 		}
-		if isKey && len(values) > 0 {
+		w.Attrs = append(w.Attrs, wire.Attr{Name: []byte(a.Name), Values: raw})
+	}
+	return w
+}
+
+// convert builds a person from a search entry, copying what it keeps.
+func (c *converter) convert(e *wire.Entry) (*person, error) {
+	dn := string(e.DN)
+	// One backing array for every value slice of the record.
+	nvals := 2
+	for _, a := range e.Attrs {
+		nvals += len(a.Values)
+	}
+	var p *person
+	var attrs map[string][]string
+	var backing []string
+	if c.reuse {
+		p, attrs, backing = &c.scratch, c.scratch.rec.Attrs, c.backing[:0]
+		clear(attrs)
+		*p = person{dn: normDN(dn)}
+		if cap(backing) < nvals {
+			backing = make([]string, 0, nvals)
+		}
+		defer func() { c.backing = backing[:0] }()
+	} else {
+		p = &person{dn: normDN(dn)}
+		backing = make([]string, 0, nvals)
+	}
+	if attrs == nil {
+		attrs = make(map[string][]string, len(c.wanted)+3)
+	}
+	var key string
+	for _, a := range e.Attrs {
+		in := c.info(a.Name)
+		if in.wanted == "" && !in.key && !in.memberOf && !in.uac {
+			continue
+		}
+		start := len(backing)
+		for _, raw := range a.Values {
+			var v string
+			switch {
+			case in.guid:
+				g, err := FormatGUID(raw)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", dn, a.Name, err)
+				}
+				v = g
+			case in.wanted != "":
+				v = c.share(in.wanted, raw)
+			default:
+				v = string(raw)
+			}
+			backing = append(backing, v)
+		}
+		values := backing[start:len(backing):len(backing)]
+		if in.key && len(values) > 0 {
 			key = values[0]
 		}
-		if lower == "memberof" && c.memberOf {
+		if in.memberOf {
 			p.memberOf = make([]string, len(values))
 			for i, v := range values {
 				p.memberOf[i] = normDN(v)
 			}
 		}
-		if lower == "useraccountcontrol" && c.cfg.Flavor == FlavorAD && len(values) > 0 {
+		if in.uac && len(values) > 0 {
 			uac, err := strconv.ParseInt(values[0], 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("%s: userAccountControl %q: %w", e.DN, values[0], err)
+				return nil, fmt.Errorf("%s: userAccountControl %q: %w", dn, values[0], err)
 			}
-			attrs[AttrActive] = take(strconv.FormatBool(uac&0x2 == 0))
+			backing = append(backing, strconv.FormatBool(uac&0x2 == 0))
+			attrs[AttrActive] = backing[len(backing)-1:]
 		}
-		if name, ok := c.wanted[lower]; ok {
-			for i, v := range values {
-				values[i] = c.share(name, v)
-			}
-			attrs[name] = take(values...)
+		if in.wanted != "" {
+			attrs[in.wanted] = values
 		}
 	}
 	if key == "" {
-		return nil, errNoKey{dn: e.DN, attr: c.cfg.KeyAttr}
+		return nil, errNoKey{dn: dn, attr: c.cfg.KeyAttr}
 	}
-	attrs[AttrDN] = take(e.DN)
-	if ous := c.ous(e.DN); len(ous) > 0 {
+	backing = append(backing, dn)
+	attrs[AttrDN] = backing[len(backing)-1:]
+	if ous := c.ous(dn); len(ous) > 0 {
 		attrs[AttrOU] = ous
 	}
-	p.rec = sources.Record{Key: key, Attrs: attrs, Origin: e.DN}
+	p.rec = sources.Record{Key: key, Attrs: attrs, Origin: dn}
 	return p, nil
 }
 

@@ -91,6 +91,8 @@ func (s *Source) streamPaged(ctx context.Context, c goldap.Client, sp search, fn
 			return ferr
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case err != nil && lostWith(c, err):
+			return &IncompleteError{Search: sp.what, Entries: n, Reason: fmt.Sprintf("connection lost during page %d", page), ConnLost: true, Err: err}
 		case err != nil:
 			return s.classify(sp, n, err)
 		case timedOut:
@@ -113,6 +115,14 @@ func (s *Source) streamPaged(ctx context.Context, c goldap.Client, sp search, fn
 		return &IncompleteError{Search: sp.what, Entries: n, Reason: fmt.Sprintf("server returned %d referral(s), first %s; referrals are not followed", len(referrals), referrals[0])}
 	}
 	return nil
+}
+
+// lostWith reports whether err, which carries no LDAP result code, came
+// from a connection that is going away: go-ldap hands a search the
+// reader's "unable to read LDAP response packet: EOF" as a plain error.
+func lostWith(c goldap.Client, err error) bool {
+	var le *goldap.Error
+	return !errors.As(err, &le) && c.IsClosing()
 }
 
 // adPartitionReference reports whether a continuation reference points at

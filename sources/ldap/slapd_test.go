@@ -313,7 +313,7 @@ func TestSlapdKilledMidReadIsNeverComplete(t *testing.T) {
 			if restart {
 				// Redialled after the restart and read everything again.
 				if err != nil || !snap.Health.Complete || snap.Health.Count != 3000 {
-					t.Fatalf("err %v health %+v", err, snap.Health)
+					t.Fatalf("err %v snapshot %+v", err, snap)
 				}
 				return
 			}
@@ -439,4 +439,36 @@ func testSyncreplDelta(t *testing.T, memberOf bool) {
 	ldap.SetCursorCookie(src, "garbage")
 	diffSnapshots(t, fetch(t, src), want)
 	t.Logf("after a garbage cookie: %+v", src.Stats())
+}
+
+func TestSlapdStreamEqualsFetch(t *testing.T) {
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{Users: 2500})
+	src, err := ldap.New("slapd", slapdConfig(s), ldap.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := fetch(t, src)
+	var got []sources.Record
+	h, err := src.Stream(context.Background(), func(r *sources.Record) error {
+		b, err := json.Marshal(r) // a deep copy: the record is reused
+		if err != nil {
+			return err
+		}
+		var cp sources.Record
+		if err := json.Unmarshal(b, &cp); err != nil {
+			return err
+		}
+		got = append(got, cp)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources.SortRecords(got)
+	if !reflect.DeepEqual(h, snap.Health) || !h.Complete || h.Count != 2500 {
+		t.Errorf("stream health %+v, fetch %+v", h, snap.Health)
+	}
+	if !reflect.DeepEqual(got, snap.Records) {
+		t.Errorf("streamed records differ from fetched ones; first %+v and %+v", got[0], snap.Records[0])
+	}
 }

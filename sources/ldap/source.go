@@ -6,7 +6,9 @@
 // A read streams every page of a simple paged search (RFC 2696) through
 // SearchAsync, re-issuing the request with the server's cookie, and converts
 // each entry as it arrives; only the attributes the mapping asked for are
-// requested. Groups come from member/uniqueMember lists or from memberOf,
+// requested. The people search has a connection of its own, decoded in
+// place by the internal wire package; Stream hands each person on as it
+// arrives instead of holding the set. Groups come from member/uniqueMember lists or from memberOf,
 // nesting resolved on the client (cycle-safe) or, on AD, on the server with
 // the in-chain matching rule; AD's ranged attributes are read to the end.
 //
@@ -19,7 +21,9 @@
 // Optionally a pass is made cheaper by a delta (RFC 4533 refreshOnly content
 // synchronisation on OpenLDAP, uSNChanged on AD) applied to the set kept from
 // the previous pass; the result is always the complete set, any doubt falls
-// back to a full read, and a full read is forced periodically.
+// back to a full read, and a full read is forced periodically. The price of
+// a delta is memory: the previous set is held between passes (about 1 KiB
+// a person as records), and Stream then hands over a set it holds anyway.
 package ldap
 
 import (
@@ -34,6 +38,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/ldap/internal/wire"
 )
 
 // CursorStore keeps delta cursors between passes and restarts; the state
@@ -79,6 +84,9 @@ type Source struct {
 	dial    Dialer
 	cursors CursorStore
 	now     func() time.Time
+	// wire is true when the people search reads its own connection with
+	// the wire package (a real network dialer; fakes go through go-ldap).
+	wire bool
 
 	logMu  sync.Mutex
 	logged map[string]bool
@@ -101,12 +109,14 @@ func New(name string, cfg Config, opts ...Option) (*Source, error) {
 		name:   name,
 		cfg:    cfg.withDefaults(),
 		log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		dial:   dialNetwork,
 		now:    time.Now,
 		logged: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.dial == nil {
+		s.dial, s.wire = dialNetwork, true
 	}
 	return s, nil
 }
@@ -176,7 +186,7 @@ func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
 			}
 			return nil, err
 		}
-		res, err := s.read(ctx, c)
+		res, err := s.read(ctx, c, nil)
 		var inc *IncompleteError
 		switch {
 		case err == nil:
@@ -211,13 +221,24 @@ type readResult struct {
 	mode   string
 }
 
-func (s *Source) read(ctx context.Context, c goldap.Client) (*readResult, error) {
+// read reads the groups, then the people. With emit, each person is handed
+// to emit as it is converted (its groups resolved) and none is kept;
+// emit is used only for a full read.
+func (s *Source) read(ctx context.Context, c goldap.Client, emit func(*person) error) (*readResult, error) {
 	res := &readResult{groups: newGroupTable(), mode: "full"}
 	t, err := s.readGroups(ctx, c)
 	if t != nil {
 		res.groups = t
 	}
 	if err != nil {
+		return res, err
+	}
+	if emit != nil {
+		s.stats.Fallback = ""
+		err = s.readFull(ctx, c, true, func(p *person) error {
+			p.rec.Groups = s.groupsOf(res.groups, p)
+			return emit(p)
+		})
 		return res, err
 	}
 	res.people, res.mode, err = s.readPeople(ctx, c)
@@ -253,13 +274,20 @@ func (s *Source) readPeople(ctx context.Context, c goldap.Client) ([]*person, st
 			s.delta.reset()
 		}
 	}
-	people, err := s.readFull(ctx, c)
+	var people []*person
+	err := s.readFull(ctx, c, false, func(p *person) error {
+		people = append(people, p)
+		return nil
+	})
 	return people, "full", err
 }
 
-// readFull streams every person.
-func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, error) {
+// readFull streams every person to keep. When reuse is set (a streamed
+// read without a delta) the person handed to keep is overwritten by the
+// next entry.
+func (s *Source) readFull(ctx context.Context, c goldap.Client, reuse bool, keep func(*person) error) error {
 	var cur *cursor
+	var people []*person
 	if s.cfg.Delta.Mode != DeltaNone {
 		var err error
 		if cur, err = s.startCursor(ctx, c); err != nil {
@@ -268,11 +296,15 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 		}
 	}
 	conv := newConverter(&s.cfg)
-	var people []*person
+	conv.reuse = reuse && cur == nil
 	var noKey []errNoKey
-	err := s.streamPaged(ctx, c, s.peopleSearch(conv.peopleAttrs(), ""), func(e *goldap.Entry) error {
-		if err := s.completeRanges(ctx, c, e); err != nil {
-			return err
+	add := func(e *wire.Entry) error {
+		if conv.ranged(e) {
+			ge := toGoldap(e)
+			if err := s.completeRanges(ctx, c, ge); err != nil {
+				return err
+			}
+			e = fromGoldap(ge, &wire.Entry{})
 		}
 		p, err := conv.convert(e)
 		var nk errNoKey
@@ -283,20 +315,30 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client) ([]*person, erro
 		if err != nil {
 			return err
 		}
-		people = append(people, p)
-		return nil
-	})
+		if cur != nil {
+			people = append(people, p)
+		}
+		return keep(p)
+	}
+	sp := s.peopleSearch(conv.peopleAttrs(), "")
+	var err error
+	if s.wire {
+		err = s.streamWire(ctx, sp, add)
+	} else {
+		var we wire.Entry
+		err = s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error { return add(fromGoldap(e, &we)) })
+	}
 	if err != nil {
-		return people, err
+		return err
 	}
 	if len(noKey) > 0 {
-		return people, fmt.Errorf("%d entries skipped, e.g. %w", len(noKey), noKey[0])
+		return fmt.Errorf("%d entries skipped, e.g. %w", len(noKey), noKey[0])
 	}
 	if cur != nil {
 		s.delta.keep(people, cur, s.now())
 		s.saveCursor(ctx, cur)
 	}
-	return people, nil
+	return nil
 }
 
 // snapshot assembles the records, resolves groups and states the health.
