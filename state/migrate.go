@@ -58,6 +58,65 @@ CREATE INDEX journal_pending ON journal (target, id) WHERE finished_at IS NULL;
 CREATE INDEX journal_by_op ON journal (target, op_id, id);
 CREATE INDEX journal_by_run ON journal (run_id);
 `},
+	{"held operations", `
+CREATE TABLE held (
+	id         INTEGER PRIMARY KEY,
+	target     TEXT NOT NULL,
+	op_id      TEXT NOT NULL,
+	kind       TEXT NOT NULL,
+	key        TEXT NOT NULL,
+	action     TEXT NOT NULL,
+	reason     TEXT NOT NULL,
+	payload    BLOB,
+	status     TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'done')),
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+) STRICT;
+-- One open (pending or approved) hold per operation.
+CREATE UNIQUE INDEX held_open ON held (target, op_id) WHERE status IN ('pending', 'approved');
+CREATE INDEX held_by_status ON held (target, status, id);
+`},
+	{"source cursors, health and absences", `
+CREATE TABLE cursors (
+	source     TEXT PRIMARY KEY,
+	value      BLOB NOT NULL,
+	updated_at TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE source_counts (
+	id      INTEGER PRIMARY KEY,
+	source  TEXT NOT NULL,
+	count   INTEGER NOT NULL CHECK (count >= 0),
+	healthy INTEGER NOT NULL CHECK (healthy IN (0, 1)),
+	at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX source_counts_by_source ON source_counts (source, healthy, at);
+
+CREATE TABLE absences (
+	target      TEXT NOT NULL,
+	key         TEXT NOT NULL,
+	consecutive INTEGER NOT NULL CHECK (consecutive > 0),
+	first_at    TEXT NOT NULL,
+	last_at     TEXT NOT NULL,
+	PRIMARY KEY (target, key)
+) STRICT;
+`},
+	{"rate budgets and plans", `
+CREATE TABLE budgets (
+	endpoint      TEXT NOT NULL,
+	budget_window TEXT NOT NULL,
+	used          INTEGER NOT NULL CHECK (used >= 0),
+	updated_at    TEXT NOT NULL,
+	PRIMARY KEY (endpoint, budget_window)
+) STRICT;
+CREATE INDEX budgets_by_age ON budgets (updated_at);
+
+CREATE TABLE plans (
+	target TEXT PRIMARY KEY,
+	plan   BLOB NOT NULL,
+	at     TEXT NOT NULL
+) STRICT;
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
