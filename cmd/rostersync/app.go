@@ -28,6 +28,8 @@ type app struct {
 	db      *state.DB
 	log     *slog.Logger
 	policy  reconcile.Policy
+	// pass is what the last plan was guarded with, recorded if it is applied.
+	pass *passFacts
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -108,31 +110,10 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 
 func (a *app) Close() error { return a.db.Close() }
 
-// desired reads every source and maps the records. A source that fails
-// aborts the pass: nothing is planned from a source that could not be read.
-func (a *app) desired(ctx context.Context) (*reconcile.Snapshot, error) {
-	var snaps []*sources.Snapshot
-	for _, s := range a.sources {
-		snap, err := s.Fetch(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("source %s: %w", s.Name(), err)
-		}
-		if !snap.Health.Complete {
-			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
-		}
-		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
-		snaps = append(snaps, snap)
-	}
-	res := a.rules.Map(snaps)
-	for _, p := range res.Problems {
-		a.log.Warn("mapping problem", "problem", p.String())
-	}
-	return res.Desired, nil
-}
-
-// plan makes a plan: sources, mapping, the platform's listing, the ledger.
+// plan makes a plan: sources, mapping, the platform's listing, the ledger,
+// then the guard (source health, absences, holds).
 func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
-	desired, err := a.desired(ctx)
+	desired, facts, err := a.read(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +127,9 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 	}
 	plan := reconcile.Diff(desired, current, own, a.policy, a.c.now())
 	plan.Target = a.target.Name()
+	if plan, err = a.guard(ctx, plan, desired, current, own, facts); err != nil {
+		return nil, err
+	}
 	for _, p := range plan.Problems {
 		a.log.Warn("plan problem", "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
@@ -199,21 +183,31 @@ func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how strin
 	return l.db.Own(ctx, l.target, string(kind), key, id, how)
 }
 
-// apply runs a plan, logging one CHANGE line per operation.
+// apply records what the pass learnt (see record), then runs the plan,
+// logging one CHANGE line per operation. Call it for an empty plan too: a
+// pass that changes nothing still counts for source health and absences.
 func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
+	if err := a.record(ctx, plan); err != nil {
+		return nil, err
+	}
 	total := len(plan.ReadyOps())
 	if total == 0 {
 		return &reconcile.Result{}, nil
 	}
+	var applied []string
 	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
 		Ledger: ledger{a.db, a.target.Name()},
 		Logger: a.log,
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
+				applied = append(applied, reconcile.OpID(op))
 			}
 		},
 	})
+	if err := a.heldDone(ctx, applied); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 

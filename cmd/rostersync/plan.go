@@ -133,7 +133,8 @@ applies it after -yes or an interactive "yes".`)
 			return err
 		}
 		if plan.Empty() {
-			return nil
+			_, err := a.apply(ctx, plan) // records the pass
+			return err
 		}
 		if !*yes {
 			ok, err := confirm(c)
