@@ -81,12 +81,14 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		return nil, err
 	}
 	target, err := evaluagent.New(evaluagent.Config{
-		Region:     env.Evaluagent.Region,
-		BaseURL:    env.Evaluagent.BaseURL,
-		KeyID:      env.Evaluagent.KeyID,
-		KeySecret:  secret,
-		AgentLevel: env.Evaluagent.AgentLevel,
-		Logger:     log,
+		Region:        env.Evaluagent.Region,
+		BaseURL:       env.Evaluagent.BaseURL,
+		KeyID:         env.Evaluagent.KeyID,
+		KeySecret:     secret,
+		AgentLevel:    env.Evaluagent.AgentLevel,
+		RatePerMinute: env.Evaluagent.RatePerMinute,
+		Logger:        log,
+		Sleep:         c.sleep,
 	})
 	if err != nil {
 		return nil, err
@@ -125,11 +127,17 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	rec, err := a.recover(ctx, current)
+	if err != nil {
+		return nil, err
+	}
+	rec.own(own)
 	plan := reconcile.Diff(desired, current, own, a.policy, a.c.now())
 	plan.Target = a.target.Name()
 	if plan, err = a.guard(ctx, plan, desired, current, own, facts); err != nil {
 		return nil, err
 	}
+	a.pass.rec = rec
 	for _, p := range plan.Problems {
 		a.log.Warn("plan problem", "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
@@ -196,8 +204,9 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 	}
 	var applied []string
 	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
-		Ledger: ledger{a.db, a.target.Name()},
-		Logger: a.log,
+		Ledger:  ledger{a.db, a.target.Name()},
+		Journal: journal{a.db, a.target.Name()},
+		Logger:  a.log,
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))

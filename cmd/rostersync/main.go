@@ -36,6 +36,8 @@ type cli struct {
 	lookupEnv   func(string) (string, bool)
 	interactive bool
 	now         func() time.Time
+	// sleep waits out rate limits and retry backoffs; nil is a real sleep.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // exitError carries an exit code other than 1; a nil err prints nothing.

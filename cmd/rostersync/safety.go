@@ -21,6 +21,7 @@ type passFacts struct {
 	ok      bool   // every source healthy and the desired state complete
 	absent  []string
 	holds   map[string]state.HeldOp
+	rec     *recovery
 }
 
 // read fetches every source and maps the records, returning the desired
@@ -145,6 +146,9 @@ func (a *app) record(ctx context.Context, plan *reconcile.Plan) error {
 	a.pass = nil
 	target := a.target.Name()
 	now := a.c.now().UTC()
+	if err := a.settle(ctx, pf.rec); err != nil {
+		return err
+	}
 	for i, f := range pf.facts {
 		if err := a.db.RecordSourceCount(ctx, f.Name, f.Count, pf.healthy[i], now); err != nil {
 			return err

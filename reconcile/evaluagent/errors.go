@@ -178,3 +178,19 @@ func (e *AuthError) Fatal() bool { return true }
 // Fatal tells the applier to stop: waiting longer than the ceiling is the
 // daily limit showing, and every further request would wait too.
 func (e *RateLimitError) Fatal() bool { return true }
+
+// UncertainError is a write that failed in a way that leaves its effect
+// unknown: a POST whose connection dropped or that got a 5xx. It was not
+// retried, since repeating a create could duplicate it; re-list first.
+type UncertainError struct {
+	Err error
+}
+
+func (e *UncertainError) Error() string {
+	return e.Err.Error() + " (not retried: it may have taken effect; re-list before trying again)"
+}
+
+func (e *UncertainError) Unwrap() error { return e.Err }
+
+// Uncertain tells the applier's journal that the write may have happened.
+func (e *UncertainError) Uncertain() bool { return true }

@@ -86,7 +86,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			}
 			failures++
 			if !idempotent(cl.route.Method) {
-				return nil, fmt.Errorf("evaluagent: %s %s: %s: %w (not retried: it may have taken effect; re-list before trying again)", cl.op, cl.object, endpoint, err)
+				return nil, &UncertainError{fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, endpoint, err)}
 			}
 			if failures >= maxAttempts {
 				return nil, fmt.Errorf("evaluagent: %s %s: %s: giving up after %d attempts: %w", cl.op, cl.object, endpoint, failures, err)
@@ -122,7 +122,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			failures++
 			apiErr := &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body)}
 			if !idempotent(cl.route.Method) {
-				return nil, fmt.Errorf("%w (not retried: it may have taken effect; re-list before trying again)", apiErr)
+				return nil, &UncertainError{apiErr}
 			}
 			if failures >= maxAttempts {
 				return nil, fmt.Errorf("%w (gave up after %d attempts)", apiErr, failures)
