@@ -25,11 +25,18 @@ type rig struct {
 	env    map[string]string
 	stdout bytes.Buffer
 	stderr bytes.Buffer
+	// sleep, when set, replaces the client's real sleep (see runAt).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func newRig(t *testing.T) *rig {
+// newRig starts a simulator built from DefaultConfig, changed by edits.
+func newRig(t *testing.T, edits ...func(*evaluagentsim.Config)) *rig {
 	t.Helper()
-	sim, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	cfg := evaluagentsim.DefaultConfig()
+	for _, e := range edits {
+		e(&cfg)
+	}
+	sim, err := evaluagentsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

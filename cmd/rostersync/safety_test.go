@@ -22,6 +22,7 @@ func (r *rig) runAt(t time.Time, args ...string) int {
 		stdin: strings.NewReader(""), stdout: &r.stdout, stderr: &r.stderr,
 		lookupEnv: func(k string) (string, bool) { v, ok := r.env[k]; return v, ok },
 		now:       func() time.Time { return t },
+		sleep:     r.sleep,
 	})
 }
 

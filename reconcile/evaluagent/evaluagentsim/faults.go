@@ -217,16 +217,19 @@ func abort(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// answer answers a request the faults stop before it is handled; it reports whether it did.
-func (p faultPlan) answer(w http.ResponseWriter) bool {
+// answer answers a request the faults stop before it is handled; it reports whether it did, and
+// the status sent (0 for a reset).
+func (p faultPlan) answer(w http.ResponseWriter) (int, bool) {
 	switch p.before {
 	case FaultReset:
 		abort(w)
+		return 0, true
 	case FaultStorm429:
 		time.Sleep(p.delay)
 		resp := errResp(http.StatusTooManyRequests, "Rate limit exceeded for this endpoint.")
 		resp.header = http.Header{"Retry-After": {"1"}}
 		resp.write(w)
+		return http.StatusTooManyRequests, true
 	case Fault5xx:
 		time.Sleep(p.delay)
 		if p.status == http.StatusBadGateway {
@@ -236,8 +239,7 @@ func (p faultPlan) answer(w http.ResponseWriter) bool {
 		} else {
 			errResp(p.status, "Injected failure").write(w)
 		}
-	default:
-		return false
+		return p.status, true
 	}
-	return true
+	return 0, false
 }

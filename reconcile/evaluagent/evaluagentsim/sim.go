@@ -257,7 +257,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var fp faultPlan
 	if in != nil {
 		fp = in.draw(r.Method != http.MethodGet && r.Method != http.MethodHead)
-		if fp.answer(w) {
+		if status, done := fp.answer(w); done {
+			s.mu.Lock()
+			s.record(r.Method, endpointOf(r.URL.Path), status)
+			s.mu.Unlock()
 			return
 		}
 	}
@@ -323,6 +326,18 @@ func (s *Server) handle(r *http.Request, body []byte, bodyErr error) (string, re
 		}
 	}
 	return endpoint, h.fn(s, &call{r: r, id: id, body: body, key: key, scheme: scheme, now: now})
+}
+
+// endpointOf names the endpoint of a request path as Counts does.
+func endpointOf(path string) string {
+	rel, ok := strings.CutPrefix(path, apiPrefix)
+	if !ok {
+		return path
+	}
+	if rt, _ := matchRoute(rel); rt != nil {
+		return rt.template
+	}
+	return rel
 }
 
 func forcedResp(status int, now time.Time) response {
