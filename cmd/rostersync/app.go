@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -80,6 +81,14 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	db, err := state.Open(env.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	clock := c.now
+	if clock == nil {
+		clock = time.Now
+	}
 	target, err := evaluagent.New(evaluagent.Config{
 		Region:        env.Evaluagent.Region,
 		BaseURL:       env.Evaluagent.BaseURL,
@@ -89,17 +98,16 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		RatePerMinute: env.Evaluagent.RatePerMinute,
 		Logger:        log,
 		Sleep:         c.sleep,
+		Budget:        budget{db: db, perMinute: env.Evaluagent.RatePerMinute, perDay: env.Evaluagent.RatePerDay, now: clock},
 	})
 	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	mode, err := reconcile.ParseMode(env.Evaluagent.Mode)
 	if err != nil {
+		db.Close()
 		return nil, fmt.Errorf("ROSTERSYNC_EVALUAGENT_MODE: %w", err)
-	}
-	db, err := state.Open(env.StateDir)
-	if err != nil {
-		return nil, err
 	}
 	return &app{
 		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
@@ -202,7 +210,12 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 	if total == 0 {
 		return &reconcile.Result{}, nil
 	}
+	if err := a.budgetCheck(ctx, plan); err != nil {
+		return nil, err
+	}
 	var applied []string
+	prog := newProgress(a.c.stderr, a.c.interactive, a.log, time.Now)
+	defer prog.finish()
 	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
 		Ledger:  ledger{a.db, a.target.Name()},
 		Journal: journal{a.db, a.target.Name()},
@@ -212,10 +225,15 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
 				applied = append(applied, reconcile.OpID(op))
 			}
+			prog.update(done, total)
 		},
 	})
 	if err := a.heldDone(ctx, applied); err != nil {
 		return res, err
+	}
+	if msg := budgetStop(res, now(a.c)); msg != "" {
+		a.log.Warn("apply stopped by the request budget", "note", msg)
+		fmt.Fprintln(a.c.stderr, msg)
 	}
 	return res, nil
 }

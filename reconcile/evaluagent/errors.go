@@ -194,3 +194,18 @@ func (e *UncertainError) Unwrap() error { return e.Err }
 
 // Uncertain tells the applier's journal that the write may have happened.
 func (e *UncertainError) Uncertain() bool { return true }
+
+// BudgetError says an endpoint's request budget (Config.Budget) is spent
+// for longer than MaxWait: the day's requests are used up. Nothing was
+// sent. Stop the run; the rest can go at Until.
+type BudgetError struct {
+	Endpoint string
+	Until    time.Time
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("evaluagent: %s: the request budget is spent until %s", e.Endpoint, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Fatal tells the applier to stop: every further request would wait too.
+func (e *BudgetError) Fatal() bool { return true }

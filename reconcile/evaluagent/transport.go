@@ -199,8 +199,29 @@ func (c *Client) Requests() map[string]int {
 	return out
 }
 
-// paceWait sleeps until the endpoint's budget allows another request.
+// paceWait sleeps until the endpoint's budget allows another request: the
+// persistent budget (if any) first, then the in-process pacer.
 func (c *Client) paceWait(ctx context.Context, endpoint string) error {
+	if b := c.cfg.Budget; b != nil {
+		var waited time.Duration
+		for {
+			wait, err := b.Take(ctx, endpoint)
+			if err != nil {
+				return fmt.Errorf("evaluagent: %s: request budget: %w", endpoint, err)
+			}
+			if wait <= 0 {
+				break
+			}
+			if waited+wait > c.cfg.MaxWait {
+				return &BudgetError{Endpoint: endpoint, Until: c.cfg.Now().Add(wait)}
+			}
+			c.log.Debug("evaluagent: request budget spent, waiting", "endpoint", endpoint, "wait", wait)
+			if err := c.rateWait(ctx, endpoint, wait); err != nil {
+				return err
+			}
+			waited += wait
+		}
+	}
 	d := c.pace.reserve(endpoint, c.cfg.Now())
 	if d <= 0 {
 		return ctx.Err()
