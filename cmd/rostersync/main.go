@@ -84,6 +84,7 @@ func commands() []command {
 	return []command{
 		{"plan", "show what would change on the platform (a dry run)", cmdPlan},
 		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
+		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
 		{"demo", "sync the bundled demo CSV into an in-process simulator", cmdDemo},
 		{"simulator", "serve the Evaluagent simulator over HTTP", cmdSimulator},
