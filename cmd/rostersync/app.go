@@ -113,7 +113,10 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
 		policy: reconcile.Policy{
 			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
-			Protected: func(u reconcile.User) bool { return rules.Excludes(u.Username) },
+			Protected: func(u reconcile.User) bool {
+				_, byRole := rules.ExcludesRoles(u.Roles)
+				return byRole || rules.Excludes(u.Username)
+			},
 		},
 	}, nil
 }

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
 var rigStart = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -281,5 +285,51 @@ func TestAbsenceDebounce(t *testing.T) {
 	p := r.planJSON()
 	if !p.Empty() {
 		t.Errorf("not converged: %+v", p.Summary)
+	}
+}
+
+// TestExcludedRoleIsNeverTouched: a platform user holding a role that
+// exclude.roles names is neither changed nor deactivated, even when
+// rostersync owns it and the source drops it.
+func TestExcludedRoleIsNeverTouched(t *testing.T) {
+	r := newRig(t)
+	r.env["ROSTERSYNC_ABSENT_PASSES"] = "1"
+	r.env["ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT"] = "-1"
+	r.mustRun("apply", "-yes")
+	r.editMapping("usernames: [qa.admin@example.com]", "usernames: [qa.admin@example.com]\n    roles: [administrator]")
+
+	c, err := evaluagent.New(evaluagent.Config{BaseURL: r.url, KeyID: evaluagentsim.DemoKeyID, KeySecret: evaluagentsim.DemoKeySecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cur, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range cur.Users {
+		if u.Username == "ben.carter@example.com" {
+			u.Roles = []string{"agent", "administrator"}
+			if err := c.UpdateUser(ctx, u.ID, u, []reconcile.Field{reconcile.FieldRoles}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r.leave("E1002", "E1003")
+	r.sim.ResetCounts()
+	r.mustRun("apply", "-yes")
+	act := r.active()
+	if !act["ben.carter@example.com"] {
+		t.Error("a user holding an excluded role was deactivated")
+	}
+	if act["chloe.davies@example.com"] {
+		t.Error("the control case, Chloe, was not deactivated")
+	}
+	if n := r.sim.Counts()["PATCH /org/users/{id}"]; n != 1 {
+		t.Errorf("%d user PATCHes, want only Chloe's deactivation", n)
+	}
+	r.mustRun("explain", "ben.carter@example.com")
+	if !strings.Contains(r.stdout.String(), "never touches them") {
+		t.Errorf("explain does not say Ben is excluded:\n%s", r.stdout.String())
 	}
 }
