@@ -24,7 +24,7 @@ func TestLoadEnvDefaults(t *testing.T) {
 	}
 	want := &Env{
 		Mapping:   "/etc/rostersync/mapping.yaml",
-		StateDir:  "./state",
+		StateDir:  "rostersync-state",
 		LogLevel:  "info",
 		LogFormat: "auto",
 		Safety: Safety{
@@ -77,7 +77,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		"ROSTERSYNC_EVALUAGENT_AGENT_LEVEL":     "Squad",
 		"ROSTERSYNC_EVALUAGENT_ADOPT":           "true",
 		"ROSTERSYNC_EVALUAGENT_MODE":            "upsert-only",
-		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE": "60",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE": "6000",
 		"ROSTERSYNC_EVALUAGENT_RATE_PER_DAY":    "5000",
 		"ROSTERSYNC_MAX_DROP":                   "0.1",
 		"ROSTERSYNC_ABSENT_PASSES":              "3",
@@ -95,7 +95,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		},
 		Evaluagent: Evaluagent{
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
-			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 60, RatePerDay: 5000,
+			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000, RatePerDay: 5000,
 		},
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
@@ -131,7 +131,7 @@ func TestEnvValidateReportsEverything(t *testing.T) {
 		"ROSTERSYNC_MAPPING: required: the path of the mapping file",
 		`ROSTERSYNC_LOG_LEVEL: "loud" is not a level (debug, info, warn, error)`,
 		`ROSTERSYNC_LOG_FORMAT: "xml" is not one of auto, text, json`,
-		`ROSTERSYNC_EVALUAGENT_REGION: "EU!" is not a region name (as eu or us)`,
+		`ROSTERSYNC_EVALUAGENT_REGION: "EU!" is not a region name (eu, us-east or aus)`,
 		"ROSTERSYNC_EVALUAGENT_BASE_URL: must not hold credentials; use EVALUAGENT_KEY_ID and the key secret file",
 		"ROSTERSYNC_EVALUAGENT_KEY_ID: required: the Evaluagent API key id",
 		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE: required: a file holding the API key secret (or run under systemd with LoadCredential=evaluagent-key-secret:…)",
@@ -243,7 +243,7 @@ func TestFileValidate(t *testing.T) {
       delimiter: ";;"
       min_rows: -1
   - name: hr
-    type: ldap
+    type: nis
   - type: csv
 mapping:
   user:
@@ -265,7 +265,7 @@ mapping:
 		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break`,
 		"FILE:6: sources[0].csv.min_rows: -1 is negative",
 		`FILE:7: sources[1].name: "hr" is already sources[0]`,
-		`FILE:8: sources[1].type: unknown type "ldap" (known: csv)`,
+		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap)`,
 		"FILE:9: sources[2].name: required",
 		"FILE:9: sources[2].csv: required for type csv",
 		"FILE:11: mapping.user.forename: required",

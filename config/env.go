@@ -48,7 +48,8 @@ type Env struct {
 	// Mapping is the path of the YAML configuration file.
 	Mapping string `env:"MAPPING, default=/etc/rostersync/mapping.yaml"`
 	// StateDir holds the ledger, journal and run history. Default: the first
-	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else ./state.
+	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else
+	// $XDG_STATE_HOME/rostersync, else ~/.local/state/rostersync.
 	StateDir string `env:"STATE_DIR"`
 	// LogLevel is debug, info, warn or error (slog syntax, as "debug-2").
 	LogLevel string `env:"LOG_LEVEL, default=info"`
@@ -89,7 +90,7 @@ type Safety struct {
 // Evaluagent configures the Evaluagent target. Names are without the
 // ROSTERSYNC_EVALUAGENT_ prefix.
 type Evaluagent struct {
-	// Region selects the Evaluagent instance ("eu", "us"); the client maps it
+	// Region selects the Evaluagent instance ("eu", "us-east", "aus"); the client maps it
 	// to a base URL.
 	Region string `env:"REGION, default=eu"`
 	// BaseURL overrides the region's API base URL (the simulator, a proxy).
@@ -107,9 +108,10 @@ type Evaluagent struct {
 	Adopt bool `env:"ADOPT, default=false"`
 	// Mode is sync, upsert-only or create-only.
 	Mode string `env:"MODE, default=sync"`
-	// RatePerMinute and RatePerDay are the account's per-endpoint request
-	// limits. The client paces itself below them, and the counts persist
-	// in the state directory across restarts.
+	// RatePerMinute is the client's own pace per endpoint. Evaluagent allows
+	// 100 a minute; raise it only for a simulator or a contract that allows
+	// more. RatePerDay is the daily limit per endpoint. The counts of both
+	// persist in the state directory, so a restart does not reset them.
 	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
 	RatePerDay    int `env:"RATE_PER_DAY, default=10000"`
 }
@@ -130,12 +132,7 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	if e.StateDir == "" {
-		e.StateDir = "./state"
-		if sd, ok := lookuper.Lookup("STATE_DIRECTORY"); ok {
-			if first, _, _ := strings.Cut(sd, ":"); first != "" {
-				e.StateDir = first
-			}
-		}
+		e.StateDir = defaultStateDir(lookuper)
 	}
 	if e.Evaluagent.KeySecretFile == "" {
 		if cd, ok := lookuper.Lookup("CREDENTIALS_DIRECTORY"); ok && cd != "" {
@@ -170,7 +167,7 @@ func (e *Env) Validate() error {
 	}
 	ea := e.Evaluagent
 	if !regionRE.MatchString(ea.Region) {
-		bad("EVALUAGENT_REGION", "%q is not a region name (as eu or us)", ea.Region)
+		bad("EVALUAGENT_REGION", "%q is not a region name (eu, us-east or aus)", ea.Region)
 	}
 	if ea.BaseURL != "" {
 		u, err := url.Parse(ea.BaseURL)
@@ -207,9 +204,6 @@ func (e *Env) Validate() error {
 	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
 		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
 	}
-	if ea.RatePerMinute < 1 {
-		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be at least 1", ea.RatePerMinute)
-	}
 	if ea.RatePerDay < 1 {
 		bad("EVALUAGENT_RATE_PER_DAY", "%d: must be at least 1", ea.RatePerDay)
 	}
@@ -217,6 +211,9 @@ func (e *Env) Validate() error {
 	case ModeSync, ModeUpsertOnly, ModeCreateOnly:
 	default:
 		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
+	}
+	if e.Evaluagent.RatePerMinute <= 0 {
+		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be a positive number of requests per minute", e.Evaluagent.RatePerMinute)
 	}
 	return errors.Join(errs...)
 }
@@ -226,4 +223,22 @@ func (e *Env) Level() (slog.Level, error) {
 	var l slog.Level
 	err := l.UnmarshalText([]byte(e.LogLevel))
 	return l, err
+}
+
+// defaultStateDir is the first directory of $STATE_DIRECTORY (systemd's
+// StateDirectory=), else $XDG_STATE_HOME/rostersync, else
+// ~/.local/state/rostersync, else ./rostersync-state.
+func defaultStateDir(l envconfig.Lookuper) string {
+	if sd, ok := l.Lookup("STATE_DIRECTORY"); ok {
+		if first, _, _ := strings.Cut(sd, ":"); first != "" {
+			return first
+		}
+	}
+	if x, ok := l.Lookup("XDG_STATE_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "rostersync")
+	}
+	if h, ok := l.Lookup("HOME"); ok && filepath.IsAbs(h) {
+		return filepath.Join(h, ".local", "state", "rostersync")
+	}
+	return "rostersync-state"
 }

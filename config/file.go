@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -17,6 +18,7 @@ import (
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
+	"github.com/rostersync/rostersync/sources/ldap"
 )
 
 // File is the YAML configuration file: where people come from, and how
@@ -45,9 +47,10 @@ type File struct {
 
 // SourceConfig is one entry of sources:.
 type SourceConfig struct {
-	Name string     `yaml:"name"`
-	Type string     `yaml:"type"`
-	CSV  *CSVConfig `yaml:"csv"`
+	Name string       `yaml:"name"`
+	Type string       `yaml:"type"`
+	CSV  *CSVConfig   `yaml:"csv"`
+	LDAP *ldap.Config `yaml:"ldap"`
 }
 
 // CSVConfig is the csv: block of a source.
@@ -62,7 +65,8 @@ type CSVConfig struct {
 
 // Source types.
 const (
-	TypeCSV = "csv"
+	TypeCSV  = "csv"
+	TypeLDAP = "ldap"
 )
 
 // Path returns the path the file was loaded from.
@@ -97,6 +101,9 @@ func LoadFile(path string) (*File, error) {
 	for _, s := range f.Sources {
 		if s.CSV != nil && s.CSV.Path != "" && !filepath.IsAbs(s.CSV.Path) {
 			s.CSV.Path = filepath.Join(dir, s.CSV.Path)
+		}
+		if s.LDAP != nil && s.LDAP.CAFile != "" && !filepath.IsAbs(s.LDAP.CAFile) {
+			s.LDAP.CAFile = filepath.Join(dir, s.LDAP.CAFile)
 		}
 	}
 	return f, nil
@@ -294,13 +301,27 @@ func (f *File) Validate() error {
 		}
 		switch s.Type {
 		case "":
-			bad(p+".type", "required (csv)")
+			bad(p+".type", "required (csv or ldap)")
 		case TypeCSV:
 			if s.CSV == nil {
 				bad(p+".csv", "required for type csv")
 			}
+		case TypeLDAP:
+			if s.LDAP == nil {
+				bad(p+".ldap", "required for type ldap")
+			}
 		default:
-			bad(p+".type", "unknown type %q (known: csv)", s.Type)
+			bad(p+".type", "unknown type %q (known: csv, ldap)", s.Type)
+		}
+		if s.LDAP != nil {
+			if s.Type != TypeLDAP && s.Type != "" {
+				bad(p+".ldap", "only for type ldap")
+			}
+			if err := f.LDAP(i).Validate(); err != nil {
+				for _, e := range unjoin(err) {
+					bad(p+".ldap", "%v", e)
+				}
+			}
 		}
 		if c := s.CSV; c != nil {
 			if s.Type != TypeCSV && s.Type != "" {
@@ -381,8 +402,37 @@ func (f *File) CSV(i int) (csv.Config, error) {
 	}, nil
 }
 
+// LDAP returns the ldap.Config of source i with the attributes the mapping
+// reads (less those the source makes itself, such as _ou and dn).
+func (f *File) LDAP(i int) ldap.Config {
+	if f.Sources[i].LDAP == nil {
+		return ldap.Config{}
+	}
+	cfg := *f.Sources[i].LDAP
+	cfg.Attributes = nil
+	for _, a := range f.Mapping.Attributes() {
+		if strings.HasPrefix(a, "_") || strings.EqualFold(a, ldap.AttrDN) {
+			continue
+		}
+		cfg.Attributes = append(cfg.Attributes, a)
+	}
+	return cfg
+}
+
+// SourceOptions are what sources need from the process beyond their
+// configuration.
+type SourceOptions struct {
+	Logger *slog.Logger
+	// Cursors keeps delta cursors (LDAP content sync cookies, USNs).
+	Cursors ldap.CursorStore
+}
+
 // NewSources builds every configured source. It does no I/O.
-func (f *File) NewSources() ([]sources.Source, error) {
+func (f *File) NewSources() ([]sources.Source, error) { return f.NewSourcesWith(SourceOptions{}) }
+
+// NewSourcesWith builds every configured source with the given options.
+// It does no I/O.
+func (f *File) NewSourcesWith(o SourceOptions) ([]sources.Source, error) {
 	var out []sources.Source
 	var errs []error
 	for i, s := range f.Sources {
@@ -396,6 +446,20 @@ func (f *File) NewSources() ([]sources.Source, error) {
 			src, err := csv.New(s.Name, cfg)
 			if err != nil {
 				errs = append(errs, err)
+				continue
+			}
+			out = append(out, src)
+		case TypeLDAP:
+			var opts []ldap.Option
+			if o.Logger != nil {
+				opts = append(opts, ldap.WithLogger(o.Logger))
+			}
+			if o.Cursors != nil {
+				opts = append(opts, ldap.WithCursorStore(o.Cursors))
+			}
+			src, err := ldap.New(s.Name, f.LDAP(i), opts...)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("sources[%d] (%s): %w", i, s.Name, err))
 				continue
 			}
 			out = append(out, src)

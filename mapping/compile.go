@@ -54,6 +54,7 @@ type Rules struct {
 	teamAttr    string
 	teamKeyAttr string
 	teamPattern *regexp.Regexp
+	teamTable   map[string]string // lower group name or key → team name
 	teamLevel   string
 	ancestors   []AncestorSpec
 	ouLevels    []string
@@ -68,6 +69,7 @@ const (
 	teamFromAttr
 	teamFromGroup
 	teamFromOU
+	teamFromTable
 )
 
 type queueRule struct {
@@ -282,8 +284,19 @@ func (c *compiler) team(r *Rules, s TeamSpec) {
 		modes++
 		r.teamMode = teamFromOU
 	}
+	if len(s.Groups) > 0 {
+		modes++
+		r.teamMode = teamFromTable
+		r.teamTable = map[string]string{}
+		for g, name := range s.Groups {
+			if strings.TrimSpace(name) == "" {
+				c.add(fmt.Sprintf("team.groups[%q]", g), "is blank: give the team's name")
+			}
+			r.teamTable[strings.ToLower(strings.TrimSpace(g))] = strings.TrimSpace(name)
+		}
+	}
 	if modes > 1 {
-		c.add("team", "give only one of attr, group_pattern or ou")
+		c.add("team", "give only one of attr, group_pattern, groups or ou")
 	}
 	if r.teamKeyAttr != "" && r.teamAttr == "" {
 		c.add("team.key_attr", "needs team.attr")
@@ -295,7 +308,7 @@ func (c *compiler) team(r *Rules, s TeamSpec) {
 		c.add("team.ancestors", "not used with team.ou: the OUs are the ancestors (name their levels in team.ou_levels)")
 	}
 	if modes == 0 && (len(s.Ancestors) > 0 || s.Level != "") {
-		c.add("team", "ancestors and level need one of attr, group_pattern or ou")
+		c.add("team", "ancestors and level need one of attr, group_pattern, groups or ou")
 	}
 	if r.teamLevel == "" {
 		if s.Level != "" {
@@ -305,7 +318,7 @@ func (c *compiler) team(r *Rules, s TeamSpec) {
 	}
 	for i, a := range s.Ancestors {
 		path := fmt.Sprintf("team.ancestors[%d]", i)
-		a.Attr, a.Level = strings.TrimSpace(a.Attr), strings.TrimSpace(a.Level)
+		a.Attr, a.Level, a.KeyAttr = strings.TrimSpace(a.Attr), strings.TrimSpace(a.Level), strings.TrimSpace(a.KeyAttr)
 		if a.Attr == "" {
 			c.add(path+".attr", "required")
 		}

@@ -63,7 +63,7 @@
 //	                          # group name or key → roles
 //	  default: [agent]
 //
-//	team:                     # at most one of attr, group_pattern, ou
+//	team:                     # at most one of attr, group_pattern, groups, ou
 //	  attr: team              # the team's name comes from this attribute
 //	  key_attr: team_id       # with attr: the team's stable key; default: the
 //	                          # names from the outermost ancestor down to the
@@ -72,6 +72,9 @@
 //	                          # or: the team is the one group whose name matches;
 //	                          # the first capture (else the whole match) is the
 //	                          # name and the group's key is the team key
+//	  groups:                 # or: a group → team table; the person's one listed
+//	    "CN=Support North,OU=Groups": North  # group (by name or key) names the
+//	    south-agents: South   # team, and the group's key is the team key
 //	  ou: false               # or: true takes the team from the attribute _ou
 //	                          # that the LDAP source provides, the OU names
 //	                          # outermost first; the last is the team, the
@@ -81,9 +84,14 @@
 //	                          # first; a person with a different number of
 //	                          # ancestor OUs is a problem
 //	  level: Team             # the level of the team itself; default "Team"
-//	  ancestors:              # with attr or group_pattern: parent teams,
-//	    - {attr: site, level: Site}           # outermost first; each is keyed
-//	    - {attr: department, level: Department} # by its path of names
+//	  ancestors:              # with attr, group_pattern or groups: parent
+//	    - {attr: site, level: Site, key_attr: site_id}  # teams, outermost first
+//	    - {attr: department, level: Department}
+//	                          # each is keyed by key_attr's value when given,
+//	                          # else by its parent's key and its name joined
+//	                          # by " / ". A stable key is what lets a rename or
+//	                          # a move to another parent be one update in place
+//	                          # instead of a new group and a deactivated one.
 //
 //	queues:                   # work-queue template memberships
 //	  - name: Inbound Calls

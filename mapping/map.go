@@ -174,6 +174,10 @@ func (r *Rules) Map(snaps []*sources.Snapshot) *Result {
 		res.Desired.Teams = append(res.Desired.Teams, teams[k])
 	}
 	res.Excluded = sortUnique(res.Excluded)
+	// The templates the rules manage: only these are kept in line.
+	for _, q := range r.queues {
+		res.Desired.Queues = append(res.Desired.Queues, reconcile.Queue{Name: q.name})
+	}
 	return res
 }
 
@@ -343,12 +347,35 @@ func (r *Rules) mapRoles(rec *sources.Record, problem func(string, ...any)) []st
 func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any)) []reconcile.Team {
 	var names, levels []string
 	var teamKey string
+	var ancestorKeys map[int]string // from team.ancestors[i].key_attr
 	switch r.teamMode {
 	case teamNone:
 		return nil
-	case teamFromAttr, teamFromGroup:
+	case teamFromAttr, teamFromGroup, teamFromTable:
 		var name string
-		if r.teamMode == teamFromAttr {
+		if r.teamMode == teamFromTable {
+			var matched []string
+			for _, g := range rec.Groups {
+				n, ok := r.teamTable[strings.ToLower(g.Name)]
+				if !ok {
+					n, ok = r.teamTable[strings.ToLower(g.Key)]
+				}
+				if !ok {
+					continue
+				}
+				if name == "" {
+					name, teamKey = n, g.Key
+					if teamKey == "" {
+						teamKey = g.Name
+					}
+				}
+				matched = append(matched, g.Name)
+			}
+			if len(matched) > 1 {
+				problem("member of %d groups listed in team.groups (%s): a person can be in one team", len(matched), strings.Join(matched, ", "))
+				return nil
+			}
+		} else if r.teamMode == teamFromAttr {
 			name = strings.TrimSpace(rec.Get(r.teamAttr))
 			if name != "" && r.teamKeyAttr != "" {
 				if teamKey = strings.TrimSpace(rec.Get(r.teamKeyAttr)); teamKey == "" {
@@ -391,6 +418,17 @@ func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any)) []re
 			}
 			names = append(names, v)
 			levels = append(levels, a.Level)
+			if a.KeyAttr != "" {
+				k := strings.TrimSpace(rec.Get(a.KeyAttr))
+				if k == "" {
+					problem("team %q: attribute %q (team.ancestors[%d].key_attr) is empty", name, a.KeyAttr, i)
+					return nil
+				}
+				if ancestorKeys == nil {
+					ancestorKeys = map[int]string{}
+				}
+				ancestorKeys[i] = k
+			}
 		}
 		names = append(names, name)
 		levels = append(levels, r.teamLevel)
@@ -413,7 +451,13 @@ func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any)) []re
 	teams := make([]reconcile.Team, len(names))
 	parent := ""
 	for i := range names {
-		key := strings.Join(names[:i+1], " / ")
+		key := names[i]
+		if parent != "" {
+			key = parent + " / " + names[i]
+		}
+		if k, ok := ancestorKeys[i]; ok {
+			key = k
+		}
 		if i == len(names)-1 && teamKey != "" {
 			key = teamKey
 		}

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,7 +317,7 @@ func TestMap(t *testing.T) {
 				u.Queues = []string{"Chat", "Complaints", "Inbound"}
 			}),
 			user("2"),
-		}}},
+		}, Queues: []reconcile.Queue{{Name: "Inbound"}, {Name: "Complaints"}, {Name: "Chat"}}}},
 	}, {
 		name: "missing required fields are problems, never panics",
 		snaps: []*sources.Snapshot{snap(
@@ -461,7 +462,7 @@ func TestCompileErrors(t *testing.T) {
 			`roles.values["TL"]: "Team Leader" is not a role machine name (lower case letters, digits and _, as team_leader)`,
 			`roles.groups["empty"]: give at least one role`,
 			"team.group_pattern: error parsing regexp: missing closing ]: `[`",
-			"team: give only one of attr, group_pattern or ou",
+			"team: give only one of attr, group_pattern, groups or ou",
 			"team.ou_levels: needs team.ou: true",
 			"team.level: is blank",
 			"team.ancestors[1].attr: required",
@@ -610,5 +611,54 @@ func TestAttributes(t *testing.T) {
 	want := []string{"Email", "employee_id", "first", "last", "queue", "role", "site", "start", "Status", "team", "team_id", "type"}
 	if diff := cmp.Diff(want, spec.Attributes()); diff != "" {
 		t.Errorf("Attributes (-want +got):\n%s", diff)
+	}
+}
+
+func TestTeamKeysSurviveRenameAndMove(t *testing.T) {
+	spec := base()
+	spec.Team = TeamSpec{Attr: "team", KeyAttr: "team_id", Ancestors: []AncestorSpec{
+		{Attr: "site", Level: "Site", KeyAttr: "site_id"},
+		{Attr: "dept", Level: "Department", KeyAttr: "dept_id"},
+	}}
+	r, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.Map([]*sources.Snapshot{snap(person("1", "site", "Leeds", "site_id", "S1", "dept", "Support", "dept_id", "D1", "team", "North", "team_id", "T1"))})
+	// Support moves from Leeds to Glasgow and North is renamed Northern.
+	after := r.Map([]*sources.Snapshot{snap(person("1", "site", "Glasgow", "site_id", "S2", "dept", "Support", "dept_id", "D1", "team", "Northern", "team_id", "T1"))})
+	want := []reconcile.Team{
+		team("D1", "Support", "S2", "Department", "p.csv:1"),
+		team("S2", "Glasgow", "", "Site", "p.csv:1"),
+		team("T1", "Northern", "D1", "Team", "p.csv:1"),
+	}
+	if d := cmp.Diff(want, after.Desired.Teams); d != "" {
+		t.Errorf("teams after the reorganisation (-want +got):\n%s", d)
+	}
+	if before.Desired.Users[0].Team != "T1" || after.Desired.Users[0].Team != "T1" {
+		t.Errorf("the person's team key changed: %q → %q", before.Desired.Users[0].Team, after.Desired.Users[0].Team)
+	}
+}
+
+func TestTeamFromGroupTable(t *testing.T) {
+	spec := base()
+	spec.Team = TeamSpec{Groups: map[string]string{"CN=Support North,OU=Groups": "North", "south-agents": "South"}}
+	r, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Map([]*sources.Snapshot{snap(
+		withGroups(person("1"), sources.Group{Key: "g-1", Name: "cn=support north,ou=groups"}),
+		withGroups(person("2"), sources.Group{Key: "south-agents", Name: "South Agents"}, sources.Group{Key: "g-9", Name: "Other"}),
+		withGroups(person("3"), sources.Group{Key: "g-1", Name: "CN=Support North,OU=Groups"}, sources.Group{Key: "south-agents", Name: "South Agents"}),
+	)})
+	if got := []string{res.Desired.Users[0].Team, res.Desired.Users[1].Team}; !slices.Equal(got, []string{"g-1", "south-agents"}) {
+		t.Errorf("team keys = %q", got)
+	}
+	if len(res.Problems) != 1 || res.Problems[0].Key != "3" || !strings.Contains(res.Problems[0].Message, "one team") {
+		t.Errorf("a person in two listed groups should be one problem, got %v", res.Problems)
+	}
+	if _, err := Compile(Spec{User: spec.User, Roles: spec.Roles, Team: TeamSpec{Attr: "team", Groups: map[string]string{"x": "X"}}}); err == nil {
+		t.Error("team.attr together with team.groups compiled")
 	}
 }

@@ -69,19 +69,25 @@ type RolesSpec struct {
 
 // TeamSpec says where a person's team and the hierarchy above it come from.
 type TeamSpec struct {
-	Attr         string         `yaml:"attr"`
-	KeyAttr      string         `yaml:"key_attr"`
-	GroupPattern string         `yaml:"group_pattern"`
-	OU           bool           `yaml:"ou"`
-	OULevels     []string       `yaml:"ou_levels"`
-	Level        string         `yaml:"level"`
-	Ancestors    []AncestorSpec `yaml:"ancestors"`
+	Attr         string `yaml:"attr"`
+	KeyAttr      string `yaml:"key_attr"`
+	GroupPattern string `yaml:"group_pattern"`
+	// Groups maps a source group (by name or key) to a team name; the
+	// group's key becomes the team's key.
+	Groups    map[string]string `yaml:"groups"`
+	OU        bool              `yaml:"ou"`
+	OULevels  []string          `yaml:"ou_levels"`
+	Level     string            `yaml:"level"`
+	Ancestors []AncestorSpec    `yaml:"ancestors"`
 }
 
 // AncestorSpec is one level of teams above a person's team.
 type AncestorSpec struct {
 	Attr  string `yaml:"attr"`
 	Level string `yaml:"level"`
+	// KeyAttr, when set, holds the ancestor's stable key, so that renaming
+	// it or moving it under another parent keeps its identity.
+	KeyAttr string `yaml:"key_attr"`
 }
 
 // QueueSpec puts people on a work-queue template when a condition holds.
@@ -116,7 +122,7 @@ func (s Spec) Attributes() []string {
 	}
 	add(s.Roles.Attr, s.Team.Attr, s.Team.KeyAttr)
 	for _, a := range s.Team.Ancestors {
-		add(a.Attr)
+		add(a.Attr, a.KeyAttr)
 	}
 	for _, q := range s.Queues {
 		add(q.When.Attr)

@@ -317,6 +317,20 @@ func (a *applier) doQueue(ctx context.Context, op *Op) error {
 		}
 		return out, nil
 	}
+	if op.Replace != nil {
+		r, ok := a.t.(QueueReplacer)
+		if !ok {
+			return fmt.Errorf("target %s cannot replace a queue's agents", a.t.Name())
+		}
+		final, err := ids(op.Replace)
+		if err != nil {
+			return err
+		}
+		if len(final) < len(op.Replace) {
+			return fmt.Errorf("queue %q: %w", op.Name, ErrDependency) // never replace with a short list
+		}
+		return r.ReplaceQueueAgents(ctx, op.ID, final)
+	}
 	if len(op.Add) > 0 {
 		add, err := ids(op.Add)
 		if err != nil {

@@ -46,6 +46,7 @@ type differ struct {
 	claimed    map[string]string // platform user id → desired key
 	planned    map[string]*User  // desired users that are created or owned, normalised
 	goneTeams  []*Team           // owned groups no source wants
+	curUsers   map[string]*User  // platform users by id
 	queueNames map[string]*Queue // lower name → queue
 }
 
@@ -84,6 +85,10 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	}
 	for i := range desired.Teams {
 		d.desTeams[desired.Teams[i].Key] = &desired.Teams[i]
+	}
+	d.curUsers = make(map[string]*User, len(current.Users))
+	for i := range current.Users {
+		d.curUsers[current.Users[i].ID] = &current.Users[i]
 	}
 	for i := range current.Queues {
 		q := &current.Queues[i]
@@ -605,6 +610,14 @@ func (d *differ) queues() {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
+	// Agents being deactivated come off their templates first, explicitly,
+	// rather than trusting the platform to do it.
+	leaving := map[string]bool{}
+	for _, o := range d.plan.Ops {
+		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
+			leaving[o.Key] = true
+		}
+	}
 	for _, n := range names {
 		q := d.queueNames[n]
 		if q == nil {
@@ -627,7 +640,8 @@ func (d *differ) queues() {
 			// Only owned users the sources still want are taken off; a
 			// deactivated user leaves every queue on the platform anyway.
 			key, owned := d.userOwner[id]
-			if _, planned := d.planned[key]; owned && planned && !want[n][key] {
+			_, planned := d.planned[key]
+			if owned && (planned && !want[n][key] || leaving[key]) {
 				remove = append(remove, key)
 				d.plan.UserIDs[key] = id
 			}
@@ -639,6 +653,11 @@ func (d *differ) queues() {
 		slices.Sort(remove)
 		op := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name, Add: add, Remove: remove,
 			Reason: "queue rules changed membership"}
+		if d.pol.ReplaceQueues && len(add) > 0 && len(remove) > 0 {
+			if op.Replace = d.replacement(q, add, remove); op.Replace != nil {
+				op.Reason += "; written as one replace of the whole membership"
+			}
+		}
 		if len(add) > 0 {
 			op.Changes = append(op.Changes, Change{Field: "agents+", New: d.usernames(add)})
 		}
@@ -649,11 +668,36 @@ func (d *differ) queues() {
 	}
 }
 
+// replacement returns the queue's membership after adding and removing, as
+// user keys, or nil when a replace could drop someone the rules did not mean
+// to: an agent rostersync does not own.
+func (d *differ) replacement(q *Queue, add, remove []string) []string {
+	drop := map[string]bool{}
+	for _, k := range remove {
+		drop[k] = true
+	}
+	final := slices.Clone(add)
+	for _, id := range q.Agents {
+		key, owned := d.userOwner[id]
+		if !owned {
+			return nil
+		}
+		if !drop[key] {
+			final = append(final, key)
+			d.plan.UserIDs[key] = id // kept as they are, so Apply can name them
+		}
+	}
+	slices.Sort(final)
+	return slices.Compact(final)
+}
+
 func (d *differ) usernames(keys []string) string {
 	out := make([]string, len(keys))
 	for i, k := range keys {
 		out[i] = k
 		if u := d.planned[k]; u != nil {
+			out[i] = u.Username
+		} else if u := d.curUsers[d.plan.UserIDs[k]]; u != nil {
 			out[i] = u.Username
 		}
 	}
@@ -739,6 +783,8 @@ func requestsFor(ops []Op) map[string]int {
 			continue
 		}
 		switch {
+		case o.Kind == KindQueue && o.Replace != nil:
+			out["replace queue agents"]++
 		case o.Kind == KindQueue:
 			if len(o.Add) > 0 {
 				out["add queue agents"]++

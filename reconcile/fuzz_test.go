@@ -90,7 +90,7 @@ func FuzzPlanApplyPlan(f *testing.F) {
 		mem := memtarget.New()
 		mem.Queues = []reconcile.Queue{{ID: "q-in", Name: "Inbound", Active: true}, {ID: "q-chat", Name: "Chat", Active: true}}
 		led := memtarget.NewLedger()
-		pol := reconcile.Policy{Adopt: true}
+		pol := reconcile.Policy{Adopt: true, ReplaceQueues: len(first)%2 == 0}
 		for round, seed := range [][]byte{first, second} {
 			desired := fuzzDesired(&bits{b: seed})
 			cur, _ := mem.List(ctx)

@@ -71,8 +71,9 @@ func loadCase(t *testing.T, path string) *goldenCase {
 	}
 	c := &goldenCase{archive: a, current: &reconcile.Snapshot{}, desired: &reconcile.Snapshot{}}
 	var pol struct {
-		Adopt bool   `json:"adopt"`
-		Mode  string `json:"mode"`
+		Adopt         bool   `json:"adopt"`
+		Mode          string `json:"mode"`
+		ReplaceQueues bool   `json:"replace_queues"`
 	}
 	for name, v := range map[string]any{"policy.json": &pol, "ownership.json": &c.own, "current.json": c.current, "desired.json": c.desired} {
 		dec := json.NewDecoder(bytes.NewReader(section(t, a, name)))
@@ -81,7 +82,7 @@ func loadCase(t *testing.T, path string) *goldenCase {
 			t.Fatalf("%s: %s: %v", path, name, err)
 		}
 	}
-	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode)}
+	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), ReplaceQueues: pol.ReplaceQueues}
 	for _, f := range a.Files {
 		if f.Name != "guard.json" {
 			continue

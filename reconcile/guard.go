@@ -87,15 +87,17 @@ type HoldState struct {
 
 // OpID is an operation's stable identity across passes: held operations
 // and journal entries are keyed by it. A queue operation's identity names
-// the members it adds or removes.
+// the members it removes, or failing that those it adds.
 func OpID(o *Op) string {
 	id := fmt.Sprintf("%s %s %s", o.Action, o.Kind, o.Key)
 	if o.Kind == KindQueue {
-		if len(o.Add) > 0 {
-			id += " +" + strings.Join(o.Add, ",")
-		}
+		// A hold is on the removal: the removal alone and the whole
+		// operation it was split from share one identity.
 		if len(o.Remove) > 0 {
-			id += " -" + strings.Join(o.Remove, ",")
+			return id + " -" + strings.Join(o.Remove, ",")
+		}
+		if len(o.Add) > 0 {
+			return id + " +" + strings.Join(o.Add, ",")
 		}
 	}
 	return id
@@ -163,8 +165,8 @@ func AbsentKeys(p *Plan, desired *Snapshot) []string {
 //     a person decides; one they approved goes ahead and is not counted;
 //     one they rejected is not applied.
 //
-// A queue operation that both adds and removes members is split so that
-// the additions go on whatever happens to the removals.
+// A queue operation that both adds and removes members, whose removals are
+// suppressed or held, is split so that the additions go on.
 func Guard(p *Plan, in GuardInput) *Plan {
 	out := *p
 	out.Ops = make([]Op, 0, len(p.Ops))
@@ -177,17 +179,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 	for _, k := range AbsentKeys(p, desired) {
 		absent[k] = true
 	}
-	for _, o := range p.Ops {
-		if o.Kind == KindQueue && len(o.Add) > 0 && len(o.Remove) > 0 && o.Ready() {
-			add, rm := o, o
-			add.Remove, rm.Add = nil, nil
-			add.Changes = queueChanges(o.Changes, "agents+")
-			rm.Changes = queueChanges(o.Changes, "agents-")
-			out.Ops = append(out.Ops, add, rm)
-			continue
-		}
-		out.Ops = append(out.Ops, o)
-	}
+	out.Ops = append(out.Ops, p.Ops...)
 
 	problems := SourceProblems(in.Sources, in.Limits.MaxDrop)
 	if len(problems) > 0 {
@@ -235,6 +227,14 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		out.Notes = append(out.Notes, note)
 	}
 
+	// A queue removal of someone whose deactivation waits, waits too.
+	out.Ops = follow(out.Ops)
+	leaving := map[string]bool{} // users deactivated by a ready op
+	for _, o := range out.Ops {
+		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
+			leaving[o.Key] = true
+		}
+	}
 	removals := 0
 	var risky []int
 	pending, rejected := 0, 0
@@ -242,6 +242,17 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		o := &out.Ops[i]
 		if !o.Ready() || !Removes(o) {
 			continue
+		}
+		extra := 0 // people this op removes who are not deactivated anyway
+		if o.Kind == KindQueue {
+			for _, k := range o.Remove {
+				if !leaving[k] {
+					extra++
+				}
+			}
+			if extra == 0 {
+				continue // it goes with deactivations, counted and held there
+			}
 		}
 		h, ok := in.Holds[OpID(o)]
 		switch {
@@ -261,7 +272,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 			risky = append(risky, i)
 		}
 		if o.Kind == KindQueue {
-			removals += len(o.Remove)
+			removals += extra
 		} else {
 			removals++
 		}
@@ -291,9 +302,107 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) not applied: an operator rejected them", rejected))
 	}
 
+	out.Ops = splitQueues(follow(out.Ops))
 	out.Summary = Summarize(out.Ops, p.Summary.Unchanged)
 	out.Requests = requestsFor(out.Ops)
 	return &out
+}
+
+// follow takes out of each ready queue operation the removals of users
+// whose deactivation is not ready (held or suppressed): they wait with it.
+func follow(ops []Op) []Op {
+	waiting := map[string]*Op{}
+	for i := range ops {
+		if o := &ops[i]; o.Kind == KindUser && o.Action == ActionDeactivate && !o.Ready() {
+			waiting[o.Key] = o
+		}
+	}
+	if len(waiting) == 0 {
+		return ops
+	}
+	out := make([]Op, 0, len(ops))
+	for _, o := range ops {
+		if o.Kind != KindQueue || !o.Ready() || len(o.Remove) == 0 {
+			out = append(out, o)
+			continue
+		}
+		names := queueNames(o, len(o.Remove))
+		var keep, wait, keepN, waitN []string
+		for i, k := range o.Remove {
+			if waiting[k] != nil {
+				wait, waitN = append(wait, k), append(waitN, names[i])
+			} else {
+				keep, keepN = append(keep, k), append(keepN, names[i])
+			}
+		}
+		if len(wait) == 0 {
+			out = append(out, o)
+			continue
+		}
+		base := strings.Replace(o.Reason, "; written as one replace of the whole membership", "", 1)
+		if len(keep) > 0 || len(o.Add) > 0 {
+			rest := o
+			rest.Remove, rest.Replace, rest.Reason = keep, nil, base
+			rest.Changes = queueChanges(o.Changes, "agents+")
+			if len(keep) > 0 {
+				rest.Changes = append(rest.Changes, Change{Field: "agents-", Old: strings.Join(keepN, ", ")})
+			}
+			out = append(out, rest)
+		}
+		w := o
+		w.Add, w.Replace, w.Remove = nil, nil, wait
+		w.Changes = []Change{{Field: "agents-", Old: strings.Join(waitN, ", ")}}
+		w.Status = StatusSuppressed
+		w.Reason = base + "; waits for the deactivation it goes with"
+		out = append(out, w)
+	}
+	return out
+}
+
+// queueNames returns the usernames of a queue operation's removals, in the
+// order of Remove, from its "agents-" change (keys when it has none).
+func queueNames(o Op, n int) []string {
+	for _, c := range o.Changes {
+		if c.Field == "agents-" {
+			if names := strings.Split(c.Old, ", "); len(names) == n {
+				return names
+			}
+		}
+	}
+	return slices.Clone(o.Remove)
+}
+
+// splitQueues splits each queue operation that adds members but whose
+// removals are not ready into a ready addition and the removal alone.
+func splitQueues(ops []Op) []Op {
+	out := make([]Op, 0, len(ops))
+	for _, o := range ops {
+		if o.Kind != KindQueue || o.Ready() || len(o.Add) == 0 || len(o.Remove) == 0 {
+			out = append(out, o)
+			continue
+		}
+		add, rm := o, o
+		add.Status, add.Reason = StatusReady, strings.TrimSuffix(p0(o.Reason), "; written as one replace of the whole membership")
+		add.Remove, add.Replace, rm.Add, rm.Replace = nil, nil, nil, nil
+		add.Changes = queueChanges(o.Changes, "agents+")
+		rm.Changes = queueChanges(o.Changes, "agents-")
+		rm.Reason = strings.Replace(rm.Reason, "; written as one replace of the whole membership", "", 1)
+		out = append(out, add, rm)
+	}
+	return out
+}
+
+// p0 is a reason before the guard's additions.
+func p0(reason string) string {
+	if i := strings.Index(reason, "; not applied"); i >= 0 {
+		reason = reason[:i]
+	}
+	for _, cut := range []string{"; held for approval", "; rejected by", "; not yet"} {
+		if i := strings.Index(reason, cut); i >= 0 {
+			reason = reason[:i]
+		}
+	}
+	return reason
 }
 
 func queueChanges(ch []Change, field Field) []Change {

@@ -105,6 +105,9 @@ type Op struct {
 	// Add and Remove are user keys joining or leaving a queue.
 	Add    []string `json:"add,omitempty"`
 	Remove []string `json:"remove,omitempty"`
+	// Replace, when set, is the queue's whole membership after the op (user
+	// keys), written in one request instead of an add and a remove.
+	Replace []string `json:"replace,omitempty"`
 	// Fingerprint is a digest of the platform object as it was planned
 	// against; a saved plan is refused if it changed since.
 	Fingerprint string `json:"fingerprint,omitempty"`

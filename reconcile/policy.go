@@ -49,6 +49,10 @@ type Policy struct {
 	// (default "Team").
 	AgentRole  string
 	AgentLevel string
+	// ReplaceQueues lets Diff use a target's one-request membership replace
+	// (see QueueReplacer) where it takes fewer requests than add + remove
+	// and every agent on the template is owned by rostersync.
+	ReplaceQueues bool
 	// Protected reports users that must never be touched (break-glass and
 	// service accounts). Nil protects nobody.
 	Protected func(User) bool

@@ -33,3 +33,10 @@ type Target interface {
 type Batcher interface {
 	ApplyBatch(ctx context.Context, ops []Op) []error
 }
+
+// QueueReplacer is implemented by targets that can set a work-queue
+// template's whole membership in one request. Diff plans a replace only
+// when it saves requests and drops no one the rules did not mean to drop.
+type QueueReplacer interface {
+	ReplaceQueueAgents(ctx context.Context, queueID string, userIDs []string) error
+}

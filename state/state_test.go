@@ -42,7 +42,9 @@ func openTest(t *testing.T) (*DB, string) {
 func openAt(t *testing.T, dir string) *DB {
 	t.Helper()
 	clk := &fakeClock{t: t0}
-	db, err := OpenWith(dir, Options{Now: clk.Now})
+	// A generous busy timeout: the concurrent tests share the file between
+	// handles, and a loaded test machine must not turn waiting into failure.
+	db, err := OpenWith(dir, Options{Now: clk.Now, BusyTimeout: time.Minute})
 	if err != nil {
 		t.Fatalf("OpenWith(%s): %v", dir, err)
 	}
@@ -78,8 +80,8 @@ func TestOpenCreatesPrivateDirectory(t *testing.T) {
 		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
 	}
 	var busy int
-	if err := db.db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
-		t.Errorf("busy_timeout = %d, %v; want 5000", busy, err)
+	if err := db.db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 60000 {
+		t.Errorf("busy_timeout = %d, %v; want the 60000 asked for", busy, err)
 	}
 }
 
@@ -109,7 +111,11 @@ func TestOpenRefusesUnsafeDirectory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db.Close()
+		defer db.Close()
+		var busy int
+		if err := db.db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
+			t.Errorf("default busy_timeout = %d, %v; want 5000", busy, err)
+		}
 	})
 	t.Run("a file", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "f")
@@ -128,8 +134,9 @@ func TestOpenRefusesUnsafeDirectory(t *testing.T) {
 }
 
 func TestDefaultDir(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/home/ops/.state")
 	for _, tc := range []struct{ env, want string }{
-		{"", "./state"},
+		{"", "/home/ops/.state/rostersync"},
 		{"/var/lib/rostersync", "/var/lib/rostersync"},
 		{"/var/lib/rostersync:/var/lib/other", "/var/lib/rostersync"},
 	} {

@@ -113,6 +113,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
 		policy: reconcile.Policy{
 			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
+			ReplaceQueues: canReplaceQueues(target),
 			Protected: func(u reconcile.User) bool {
 				_, byRole := rules.ExcludesRoles(u.Roles)
 				return byRole || rules.Excludes(u.Username)
@@ -252,4 +253,9 @@ func opLine(op *reconcile.Op) string {
 		s += " (" + strings.Join(fields, ", ") + ")"
 	}
 	return s
+}
+
+func canReplaceQueues(t reconcile.Target) bool {
+	_, ok := t.(reconcile.QueueReplacer)
+	return ok
 }

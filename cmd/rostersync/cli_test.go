@@ -271,3 +271,28 @@ func TestUsage(t *testing.T) {
 		t.Errorf("bad format: exit %d, stderr %q", code, r.stderr.String())
 	}
 }
+
+func TestDemoScenarios(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		want     []string
+	}{
+		{"basic", []string{"Plan: 20 to create, 1 to update", "No changes. The platform matches the sources."}},
+		{"reorg", []string{
+			`parent: "Glasgow" → "Leeds"`, `name: "North" → "North Star"`,
+			"Calls made for the reorganisation: 7.",
+			"would have made at least 21",
+			"No changes. The platform matches the sources.",
+		}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			r := newRig(t)
+			r.mustRun("demo", "-scenario", tc.scenario, "-testdata", filepath.Join("..", "..", "testdata"))
+			for _, w := range tc.want {
+				if !strings.Contains(r.stdout.String(), w) {
+					t.Errorf("demo output lacks %q:\n%s", w, r.stdout.String())
+				}
+			}
+		})
+	}
+}

@@ -24,7 +24,7 @@ type commonFlags struct {
 
 func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "configuration file (sources and mapping); default $ROSTERSYNC_MAPPING")
-	fs.StringVar(&f.stateDir, "state-dir", "", "state directory; default $ROSTERSYNC_STATE_DIR, $STATE_DIRECTORY or ./state")
+	fs.StringVar(&f.stateDir, "state-dir", "", "state directory; default $ROSTERSYNC_STATE_DIR, $STATE_DIRECTORY or ~/.local/state/rostersync")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error; default $ROSTERSYNC_LOG_LEVEL or info")
 	fs.StringVar(&f.logFormat, "log-format", "", "auto, text or json; default $ROSTERSYNC_LOG_FORMAT or auto")
 }

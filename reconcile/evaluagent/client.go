@@ -599,3 +599,13 @@ func (c *Client) RemoveQueueAgents(ctx context.Context, queueID string, userIDs 
 		op: "remove agents from", object: fmt.Sprintf("work-queue template %s", queueID)})
 	return err
 }
+
+// ReplaceQueueAgents sets a work-queue template's agents to exactly userIDs
+// (W4). The reconciler uses it only when it takes fewer requests than adding
+// and removing, and every agent it would drop is one the rules meant to drop.
+func (c *Client) ReplaceQueueAgents(ctx context.Context, queueID string, userIDs []string) error {
+	ids := uniqueSorted(userIDs)
+	_, err := c.do(ctx, call{route: c.routes.ReplaceQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
+		op: "replace agents of", object: fmt.Sprintf("work-queue template %s", queueID)})
+	return err
+}

@@ -33,44 +33,46 @@ func (r Route) expand(id string) string {
 //
 // In Config.Routes a zero Route (or a zero Method or Path) keeps the default.
 type Routes struct {
-	Ping              Route // P1 GET /ping
-	ListUsers         Route // U1 GET /org/users
-	CreateUser        Route // U3 POST /org/users (inferred)
-	UpdateUser        Route // U4–U6 PATCH /org/users/{id}
-	ListGroups        Route // G1 GET /org/groups
-	CreateGroup       Route // G2 POST /org/groups (inferred)
-	UpdateGroup       Route // G3 PATCH /org/groups/{id} (inferred)
-	ListRoles         Route // R1 GET /org/roles
-	ListLevels        Route // L1 GET /org/levels
-	ListQueues        Route // W1 GET /quality/work-queue-templates (inferred)
-	ListQueueAgents   Route // W3 GET /quality/work-queue-templates/{id}/agents (inferred)
-	AddQueueAgents    Route // W5 POST /quality/work-queue-templates/{id}/agents (inferred)
-	RemoveQueueAgents Route // W6 DELETE /quality/work-queue-templates/{id}/agents (inferred)
+	Ping               Route // P1 GET /ping
+	ListUsers          Route // U1 GET /org/users
+	CreateUser         Route // U3 POST /org/users (inferred)
+	UpdateUser         Route // U4–U6 PATCH /org/users/{id}
+	ListGroups         Route // G1 GET /org/groups
+	CreateGroup        Route // G2 POST /org/groups (inferred)
+	UpdateGroup        Route // G3 PATCH /org/groups/{id} (inferred)
+	ListRoles          Route // R1 GET /org/roles
+	ListLevels         Route // L1 GET /org/levels
+	ListQueues         Route // W1 GET /quality/work-queue-templates (inferred)
+	ListQueueAgents    Route // W3 GET /quality/work-queue-templates/{id}/agents (inferred)
+	AddQueueAgents     Route // W5 POST /quality/work-queue-templates/{id}/agents (inferred)
+	RemoveQueueAgents  Route // W6 DELETE /quality/work-queue-templates/{id}/agents (inferred)
+	ReplaceQueueAgents Route // W4 PATCH /quality/work-queue-templates/{id}/agents (inferred)
 }
 
 // DefaultRoutes returns the route table of the contract (§7).
 func DefaultRoutes() Routes {
 	return Routes{
-		Ping:              Route{http.MethodGet, "/ping"},
-		ListUsers:         Route{http.MethodGet, "/org/users"},
-		CreateUser:        Route{http.MethodPost, "/org/users"},
-		UpdateUser:        Route{http.MethodPatch, "/org/users/{id}"},
-		ListGroups:        Route{http.MethodGet, "/org/groups"},
-		CreateGroup:       Route{http.MethodPost, "/org/groups"},
-		UpdateGroup:       Route{http.MethodPatch, "/org/groups/{id}"},
-		ListRoles:         Route{http.MethodGet, "/org/roles"},
-		ListLevels:        Route{http.MethodGet, "/org/levels"},
-		ListQueues:        Route{http.MethodGet, "/quality/work-queue-templates"},
-		ListQueueAgents:   Route{http.MethodGet, "/quality/work-queue-templates/{id}/agents"},
-		AddQueueAgents:    Route{http.MethodPost, "/quality/work-queue-templates/{id}/agents"},
-		RemoveQueueAgents: Route{http.MethodDelete, "/quality/work-queue-templates/{id}/agents"},
+		Ping:               Route{http.MethodGet, "/ping"},
+		ListUsers:          Route{http.MethodGet, "/org/users"},
+		CreateUser:         Route{http.MethodPost, "/org/users"},
+		UpdateUser:         Route{http.MethodPatch, "/org/users/{id}"},
+		ListGroups:         Route{http.MethodGet, "/org/groups"},
+		CreateGroup:        Route{http.MethodPost, "/org/groups"},
+		UpdateGroup:        Route{http.MethodPatch, "/org/groups/{id}"},
+		ListRoles:          Route{http.MethodGet, "/org/roles"},
+		ListLevels:         Route{http.MethodGet, "/org/levels"},
+		ListQueues:         Route{http.MethodGet, "/quality/work-queue-templates"},
+		ListQueueAgents:    Route{http.MethodGet, "/quality/work-queue-templates/{id}/agents"},
+		AddQueueAgents:     Route{http.MethodPost, "/quality/work-queue-templates/{id}/agents"},
+		RemoveQueueAgents:  Route{http.MethodDelete, "/quality/work-queue-templates/{id}/agents"},
+		ReplaceQueueAgents: Route{http.MethodPatch, "/quality/work-queue-templates/{id}/agents"},
 	}
 }
 
 // itemRoutes are the routes that address one object and so need {id}.
 var itemRoutes = map[string]bool{
 	"UpdateUser": true, "UpdateGroup": true,
-	"ListQueueAgents": true, "AddQueueAgents": true, "RemoveQueueAgents": true,
+	"ListQueueAgents": true, "AddQueueAgents": true, "RemoveQueueAgents": true, "ReplaceQueueAgents": true,
 }
 
 // withDefaults fills every zero Method or Path of r from DefaultRoutes.

@@ -279,6 +279,24 @@ func TestSimLifecycle(t *testing.T) {
 	if got := queueByName(t, s, "Inbound Calls").Agents; len(got) != 0 {
 		t.Errorf("agents after remove = %v", got)
 	}
+	// Replace (W4): exactly the list sent, in one request; [] empties it.
+	e.sim.ResetCounts()
+	if err := c.ReplaceQueueAgents(ctx, inbound.ID, []string{adaID}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.sim.Counts()["PATCH /quality/work-queue-templates/{id}/agents"]; got != 1 {
+		t.Errorf("replace took %d PATCH requests, want 1 (%v)", got, e.sim.Counts())
+	}
+	s = e.list(t)
+	if diff := cmp.Diff([]string{adaID}, queueByName(t, s, "Inbound Calls").Agents); diff != "" {
+		t.Errorf("agents after replace (-want +got):\n%s", diff)
+	}
+	if err := c.ReplaceQueueAgents(ctx, inbound.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := queueByName(t, e.list(t), "Inbound Calls").Agents; len(got) != 0 {
+		t.Errorf("agents after an empty replace = %v", got)
+	}
 	if err := c.AddQueueAgents(ctx, inbound.ID, []string{adaID}); err != nil {
 		t.Fatal(err)
 	}

@@ -270,6 +270,21 @@ func (m *Memory) RemoveQueueAgents(_ context.Context, queueID string, ids []stri
 	return nil
 }
 
+// ReplaceQueueAgents implements reconcile.QueueReplacer.
+func (m *Memory) ReplaceQueueAgents(ctx context.Context, queueID string, ids []string) error {
+	q := m.queue(queueID)
+	if q == nil {
+		return fmt.Errorf("queue %s not found", queueID)
+	}
+	old := q.Agents
+	q.Agents = nil
+	if err := m.AddQueueAgents(ctx, queueID, ids); err != nil {
+		q.Agents = old
+		return err
+	}
+	return nil
+}
+
 // Ledger is an in-memory reconcile.Ledger.
 type Ledger struct{ Owned reconcile.Ownership }
 

@@ -1,0 +1,232 @@
+package ldap
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rostersync/rostersync/sources"
+)
+
+// InChainRule is the Active Directory matching rule
+// LDAP_MATCHING_RULE_IN_CHAIN: "member of, directly or through nesting".
+const InChainRule = "1.2.840.113556.1.4.1941"
+
+// groupTable holds the groups in scope and who is directly in each.
+type groupTable struct {
+	groups []sources.Group
+	byDN   map[string]int32   // normalised DN → index
+	parent map[string][]int32 // normalised member DN (person or group) → groups listing it
+	// transitive is true when parent already holds nested memberships
+	// (the in-chain rule), so no closure is computed.
+	transitive bool
+	closure    map[int32][]int32
+	extra      map[string]int32 // memberOf DNs outside the table, named from the DN
+	dnOf       []string         // index → normalised DN, built lazily
+	rawDN      []string         // index → DN as the server sent it
+}
+
+func newGroupTable() *groupTable {
+	return &groupTable{byDN: map[string]int32{}, parent: map[string][]int32{}, closure: map[int32][]int32{}, extra: map[string]int32{}}
+}
+
+// readGroups reads every group in scope with its members (or, in memberOf
+// mode, with its own memberOf for nesting).
+func (s *Source) readGroups(ctx context.Context, c goldap.Client) (*groupTable, error) {
+	t := newGroupTable()
+	if s.cfg.Groups.BaseDN == "" {
+		return t, nil
+	}
+	memberAttr := ""
+	attrs := []string{s.cfg.KeyAttr, s.cfg.Groups.NameAttr}
+	switch {
+	case s.cfg.InChain:
+	case s.cfg.MemberOf:
+		if s.cfg.Nested {
+			memberAttr = "memberOf"
+		}
+	default:
+		memberAttr = s.cfg.Groups.MemberAttr
+	}
+	if memberAttr != "" {
+		attrs = appendAttr(attrs, memberAttr)
+	}
+	scope, _ := scopeValue(s.cfg.Groups.Scope)
+	sp := search{what: "groups", base: s.cfg.Groups.BaseDN, scope: scope, filter: s.cfg.Groups.Filter, attrs: attrs}
+	type pending struct {
+		idx  int32
+		dn   string
+		vals []string
+	}
+	var links []pending
+	err := s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
+		if err := s.completeRanges(ctx, c, e); err != nil {
+			return err
+		}
+		key := e.DN
+		if raw := e.GetEqualFoldRawAttributeValue(s.cfg.KeyAttr); len(raw) > 0 {
+			key = string(raw)
+			if isBinaryGUID(strings.ToLower(s.cfg.KeyAttr)) {
+				g, err := FormatGUID(raw)
+				if err != nil {
+					return fmt.Errorf("%s: %s: %w", e.DN, s.cfg.KeyAttr, err)
+				}
+				key = g
+			}
+		}
+		name := e.GetEqualFoldAttributeValue(s.cfg.Groups.NameAttr)
+		if name == "" {
+			name = firstRDNValue(e.DN)
+		}
+		idx := int32(len(t.groups))
+		t.groups = append(t.groups, sources.Group{Key: key, Name: name, Path: ouPath(parentDN(e.DN))})
+		t.byDN[normDN(e.DN)] = idx
+		t.rawDN = append(t.rawDN, e.DN)
+		if memberAttr != "" {
+			links = append(links, pending{idx: idx, dn: normDN(e.DN), vals: e.GetEqualFoldAttributeValues(memberAttr)})
+		}
+		return nil
+	})
+	if err != nil {
+		return t, err
+	}
+	for _, l := range links {
+		for _, v := range l.vals {
+			if memberAttr == "memberOf" {
+				// l.idx is a member of group v.
+				if p, ok := t.byDN[normDN(v)]; ok {
+					t.parent[l.dn] = append(t.parent[l.dn], p)
+				}
+				continue
+			}
+			m := normDN(v)
+			t.parent[m] = append(t.parent[m], l.idx)
+		}
+	}
+	if s.cfg.InChain {
+		if err := s.readInChain(ctx, c, t); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
+
+// readInChain asks the server, group by group, who is in it directly or
+// through nesting (AD's in-chain rule), so no member lists are transferred.
+func (s *Source) readInChain(ctx context.Context, c goldap.Client, t *groupTable) error {
+	t.transitive = true
+	scope, _ := scopeValue(s.cfg.People.Scope)
+	for i, gdn := range t.rawDN {
+		sp := search{
+			what:   "in-chain members",
+			base:   s.cfg.People.BaseDN,
+			scope:  scope,
+			filter: "(&" + s.cfg.People.Filter + "(memberOf:" + InChainRule + ":=" + goldap.EscapeFilter(gdn) + "))",
+			attrs:  []string{"1.1"},
+		}
+		err := s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
+			m := normDN(e.DN)
+			t.parent[m] = append(t.parent[m], int32(i))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// groupsOf resolves the groups p belongs to, nesting included, sorted by
+// key then name.
+func (s *Source) groupsOf(t *groupTable, p *person) []sources.Group {
+	var direct []int32
+	if s.cfg.MemberOf && !t.transitive {
+		for _, dn := range p.memberOf {
+			if i, ok := t.byDN[dn]; ok {
+				direct = append(direct, i)
+			} else if s.cfg.Groups.BaseDN == "" {
+				direct = append(direct, t.external(dn))
+			}
+		}
+	} else {
+		direct = t.parent[p.dn]
+	}
+	if len(direct) == 0 {
+		return nil
+	}
+	seen := make(map[int32]bool, len(direct))
+	var all []int32
+	for _, g := range direct {
+		set := []int32{g}
+		if s.cfg.Nested && !t.transitive {
+			set = t.reach(g)
+		}
+		for _, x := range set {
+			if !seen[x] {
+				seen[x] = true
+				all = append(all, x)
+			}
+		}
+	}
+	out := make([]sources.Group, len(all))
+	for i, x := range all {
+		out[i] = t.groups[x]
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Key != out[j].Key {
+			return out[i].Key < out[j].Key
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// external names a group known only from a memberOf DN (no groups search
+// configured): its DN is its key.
+func (t *groupTable) external(dn string) int32 {
+	if i, ok := t.extra[dn]; ok {
+		return i
+	}
+	i := int32(len(t.groups))
+	t.groups = append(t.groups, sources.Group{Key: dn, Name: firstRDNValue(dn), Path: ouPath(parentDN(dn))})
+	t.extra[dn] = i
+	return i
+}
+
+// reach returns g and every group g is nested in, following parent links
+// breadth first; a cycle ends where it meets a group already seen.
+func (t *groupTable) reach(g int32) []int32 {
+	if r, ok := t.closure[g]; ok {
+		return r
+	}
+	dnOf := t.dnIndex()
+	seen := map[int32]bool{g: true}
+	queue := []int32{g}
+	for i := 0; i < len(queue); i++ {
+		if int(queue[i]) >= len(dnOf) {
+			continue // named only from a memberOf DN: nothing known above it
+		}
+		for _, p := range t.parent[dnOf[queue[i]]] {
+			if !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
+			}
+		}
+	}
+	t.closure[g] = queue
+	return queue
+}
+
+// dnIndex maps group index → normalised DN (built once, lazily).
+func (t *groupTable) dnIndex() []string {
+	if t.dnOf == nil {
+		t.dnOf = make([]string, len(t.groups))
+		for dn, i := range t.byDN {
+			t.dnOf[i] = dn
+		}
+	}
+	return t.dnOf
+}
