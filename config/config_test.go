@@ -97,6 +97,8 @@ func TestLoadEnvExplicit(t *testing.T) {
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
 			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000, RatePerDay: 5000,
 		},
+		// Kept for other credentials; the explicit secret file wins.
+		credentialsDir: "/ignored",
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)
@@ -198,7 +200,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key at top level",
 		yaml: "sources: []\nmaping: {}\n",
-		want: `FILE:2: field maping not found at the top level (known: sources, mapping)`,
+		want: `FILE:2: field maping not found at the top level (known: sources, mapping, targets)`,
 	}, {
 		name: "unknown key in a source",
 		yaml: "sources:\n  - name: hr\n    type: csv\n    csv: {path: a.csv, keys: id}\n",
@@ -265,7 +267,7 @@ mapping:
 		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break`,
 		"FILE:6: sources[0].csv.min_rows: -1 is negative",
 		`FILE:7: sources[1].name: "hr" is already sources[0]`,
-		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap)`,
+		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap, scim)`,
 		"FILE:9: sources[2].name: required",
 		"FILE:9: sources[2].csv: required for type csv",
 		"FILE:11: mapping.user.forename: required",

@@ -61,8 +61,21 @@ type Env struct {
 	Evaluagent Evaluagent `env:", prefix=EVALUAGENT_"`
 
 	// secretInEnv records that someone tried to pass the key secret in the
-	// environment, which Validate refuses.
-	secretInEnv bool
+	// environment, which Validate refuses; agentIQKeyInEnv the same for the
+	// Agent IQ API key.
+	secretInEnv     bool
+	agentIQKeyInEnv bool
+	// credentialsDir is $CREDENTIALS_DIRECTORY (systemd LoadCredential=).
+	credentialsDir string
+}
+
+// Credential returns the path of the named systemd credential, or "" when
+// not running with a credentials directory.
+func (e *Env) Credential(name string) string {
+	if e.credentialsDir == "" {
+		return ""
+	}
+	return filepath.Join(e.credentialsDir, name)
 }
 
 // Safety holds the limits that keep a pass from losing people by accident.
@@ -134,19 +147,29 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	if e.StateDir == "" {
 		e.StateDir = defaultStateDir(lookuper)
 	}
+	if cd, ok := lookuper.Lookup("CREDENTIALS_DIRECTORY"); ok {
+		e.credentialsDir = cd
+	}
 	if e.Evaluagent.KeySecretFile == "" {
-		if cd, ok := lookuper.Lookup("CREDENTIALS_DIRECTORY"); ok && cd != "" {
-			e.Evaluagent.KeySecretFile = filepath.Join(cd, CredentialName)
-		}
+		e.Evaluagent.KeySecretFile = e.Credential(CredentialName)
 	}
 	_, e.secretInEnv = lookuper.Lookup(EnvPrefix + "EVALUAGENT_KEY_SECRET")
+	_, e.agentIQKeyInEnv = lookuper.Lookup(EnvPrefix + "AGENTIQ_API_KEY")
 	return &e, nil
 }
 
 var regionRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
-// Validate reports every problem with the environment at once.
+// Validate reports every problem with the environment at once, the
+// Evaluagent variables included: the configuration without a targets: list.
 func (e *Env) Validate() error {
+	return errors.Join(e.ValidateCommon(), e.Evaluagent.Validate(e.secretInEnv))
+}
+
+// ValidateCommon reports the problems with the variables every
+// configuration uses; the Evaluagent ones are checked only for an
+// Evaluagent target (Evaluagent.Validate).
+func (e *Env) ValidateCommon() error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
@@ -165,7 +188,39 @@ func (e *Env) Validate() error {
 	default:
 		bad("LOG_FORMAT", "%q is not one of auto, text, json", e.LogFormat)
 	}
-	ea := e.Evaluagent
+	if e.MaxDrop < 0 {
+		bad("MAX_DROP", "%v is negative: give a fraction such as 0.2 (1 disables the check)", e.MaxDrop)
+	}
+	if e.AbsentPasses < 1 {
+		bad("ABSENT_PASSES", "%d: must be at least 1", e.AbsentPasses)
+	}
+	if e.AbsentFor < 0 {
+		bad("ABSENT_FOR", "%s is negative", e.AbsentFor)
+	}
+	if e.HoldDeactivationsOver < -1 {
+		bad("HOLD_DEACTIVATIONS_OVER", "%d: give a count, or -1 to disable", e.HoldDeactivationsOver)
+	}
+	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
+		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
+	}
+	if e.agentIQKeyInEnv {
+		bad("AGENTIQ_API_KEY", "secrets are not read from the environment; put the Agent IQ API key in a file and name it with api_key_file in the configuration file")
+	}
+	return errors.Join(errs...)
+}
+
+// SecretInEnv reports whether the Evaluagent key secret was offered in the
+// environment, which Evaluagent.Validate refuses.
+func (e *Env) SecretInEnv() bool { return e.secretInEnv }
+
+// Validate reports every problem with the Evaluagent settings at once, named
+// by their environment variables. secretInEnv says the secret itself was
+// offered in the environment.
+func (ea Evaluagent) Validate(secretInEnv bool) error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
 	if !regionRE.MatchString(ea.Region) {
 		bad("EVALUAGENT_REGION", "%q is not a region name (eu, us-east or aus)", ea.Region)
 	}
@@ -183,26 +238,11 @@ func (e *Env) Validate() error {
 	if ea.KeySecretFile == "" {
 		bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
 	}
-	if e.secretInEnv {
+	if secretInEnv {
 		bad("EVALUAGENT_KEY_SECRET", "secrets are not read from the environment; put the secret in a file and set %sEVALUAGENT_KEY_SECRET_FILE", EnvPrefix)
 	}
 	if strings.TrimSpace(ea.AgentLevel) == "" {
 		bad("EVALUAGENT_AGENT_LEVEL", "is blank")
-	}
-	if e.MaxDrop < 0 {
-		bad("MAX_DROP", "%v is negative: give a fraction such as 0.2 (1 disables the check)", e.MaxDrop)
-	}
-	if e.AbsentPasses < 1 {
-		bad("ABSENT_PASSES", "%d: must be at least 1", e.AbsentPasses)
-	}
-	if e.AbsentFor < 0 {
-		bad("ABSENT_FOR", "%s is negative", e.AbsentFor)
-	}
-	if e.HoldDeactivationsOver < -1 {
-		bad("HOLD_DEACTIVATIONS_OVER", "%d: give a count, or -1 to disable", e.HoldDeactivationsOver)
-	}
-	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
-		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
 	}
 	if ea.RatePerDay < 1 {
 		bad("EVALUAGENT_RATE_PER_DAY", "%d: must be at least 1", ea.RatePerDay)
@@ -212,8 +252,8 @@ func (e *Env) Validate() error {
 	default:
 		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
 	}
-	if e.Evaluagent.RatePerMinute <= 0 {
-		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be a positive number of requests per minute", e.Evaluagent.RatePerMinute)
+	if ea.RatePerMinute <= 0 {
+		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be a positive number of requests per minute", ea.RatePerMinute)
 	}
 	return errors.Join(errs...)
 }

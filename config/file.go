@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -19,6 +21,7 @@ import (
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
+	"github.com/rostersync/rostersync/sources/scim"
 )
 
 // File is the YAML configuration file: where people come from, and how
@@ -37,9 +40,14 @@ import (
 //
 // Each source type has its own block named after it, so other types (ldap,
 // scim) are added as sibling keys of csv.
+//
+// targets: lists the platforms to sync into, each with its own mapping
+// overrides (see TargetConfig); without it the Evaluagent target of the
+// environment is the only one.
 type File struct {
 	Sources []SourceConfig `yaml:"sources"`
 	Mapping mapping.Spec   `yaml:"mapping"`
+	Targets []TargetConfig `yaml:"targets"`
 
 	path  string
 	lines map[string]int // key path → line
@@ -51,6 +59,7 @@ type SourceConfig struct {
 	Type string       `yaml:"type"`
 	CSV  *CSVConfig   `yaml:"csv"`
 	LDAP *ldap.Config `yaml:"ldap"`
+	SCIM *scim.Config `yaml:"scim"`
 }
 
 // CSVConfig is the csv: block of a source.
@@ -67,6 +76,7 @@ type CSVConfig struct {
 const (
 	TypeCSV  = "csv"
 	TypeLDAP = "ldap"
+	TypeSCIM = "scim"
 )
 
 // Path returns the path the file was loaded from.
@@ -105,6 +115,12 @@ func LoadFile(path string) (*File, error) {
 		if s.LDAP != nil && s.LDAP.CAFile != "" && !filepath.IsAbs(s.LDAP.CAFile) {
 			s.LDAP.CAFile = filepath.Join(dir, s.LDAP.CAFile)
 		}
+		if s.SCIM != nil && s.SCIM.TokensFile != "" && !filepath.IsAbs(s.SCIM.TokensFile) {
+			s.SCIM.TokensFile = filepath.Join(dir, s.SCIM.TokensFile)
+		}
+	}
+	for i := range f.Targets {
+		f.Targets[i].resolvePaths(dir)
 	}
 	return f, nil
 }
@@ -289,6 +305,7 @@ func (f *File) Validate() error {
 		bad("sources", "required: at least one source")
 	}
 	names := map[string]int{}
+	scims := 0
 	for i, s := range f.Sources {
 		p := fmt.Sprintf("sources[%d]", i)
 		switch name := strings.TrimSpace(s.Name); {
@@ -301,7 +318,7 @@ func (f *File) Validate() error {
 		}
 		switch s.Type {
 		case "":
-			bad(p+".type", "required (csv or ldap)")
+			bad(p+".type", "required (csv, ldap or scim)")
 		case TypeCSV:
 			if s.CSV == nil {
 				bad(p+".csv", "required for type csv")
@@ -310,8 +327,17 @@ func (f *File) Validate() error {
 			if s.LDAP == nil {
 				bad(p+".ldap", "required for type ldap")
 			}
+		case TypeSCIM:
+			if s.SCIM == nil {
+				bad(p+".scim", "required for type scim")
+			} else if s.SCIM.TokensFile == "" {
+				bad(p+".scim.tokens_file", "required: the file of bearer tokens the identity providers present")
+			}
+			if scims++; scims > 1 {
+				bad(p+".type", "only one scim source: every identity provider pushes to the same endpoint, each with its own token")
+			}
 		default:
-			bad(p+".type", "unknown type %q (known: csv, ldap)", s.Type)
+			bad(p+".type", "unknown type %q (known: csv, ldap, scim)", s.Type)
 		}
 		if s.LDAP != nil {
 			if s.Type != TypeLDAP && s.Type != "" {
@@ -341,6 +367,7 @@ func (f *File) Validate() error {
 			}
 		}
 	}
+	f.validateTargets(bad)
 	if _, err := mapping.Compile(f.Mapping); err != nil {
 		for _, e := range unjoin(err) {
 			var se *mapping.SpecError
@@ -397,9 +424,21 @@ func (f *File) CSV(i int) (csv.Config, error) {
 		Path:      s.CSV.Path,
 		Delimiter: d,
 		Key:       s.CSV.Key,
-		Required:  f.Mapping.Attributes(),
+		Required:  f.attributes(),
 		MinRows:   s.CSV.MinRows,
 	}, nil
+}
+
+// attributes lists the source attributes any target's mapping reads.
+func (f *File) attributes() []string {
+	var all []string
+	for i := range f.AllTargets() {
+		all = append(all, f.TargetSpec(i).Attributes()...)
+	}
+	slices.SortFunc(all, func(a, b string) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a), strings.ToLower(b)), strings.Compare(a, b))
+	})
+	return slices.CompactFunc(all, strings.EqualFold)
 }
 
 // LDAP returns the ldap.Config of source i with the attributes the mapping
@@ -410,7 +449,7 @@ func (f *File) LDAP(i int) ldap.Config {
 	}
 	cfg := *f.Sources[i].LDAP
 	cfg.Attributes = nil
-	for _, a := range f.Mapping.Attributes() {
+	for _, a := range f.attributes() {
 		if strings.HasPrefix(a, "_") || strings.EqualFold(a, ldap.AttrDN) {
 			continue
 		}
@@ -425,6 +464,18 @@ type SourceOptions struct {
 	Logger *slog.Logger
 	// Cursors keeps delta cursors (LDAP content sync cookies, USNs).
 	Cursors ldap.CursorStore
+	// SCIMStore holds what identity providers pushed; needed by a scim source.
+	SCIMStore *scim.Store
+}
+
+// SCIM returns the scim source's name and configuration, if there is one.
+func (f *File) SCIM() (string, *scim.Config, bool) {
+	for _, s := range f.Sources {
+		if s.Type == TypeSCIM && s.SCIM != nil {
+			return s.Name, s.SCIM, true
+		}
+	}
+	return "", nil, false
 }
 
 // NewSources builds every configured source. It does no I/O.
@@ -463,6 +514,12 @@ func (f *File) NewSourcesWith(o SourceOptions) ([]sources.Source, error) {
 				continue
 			}
 			out = append(out, src)
+		case TypeSCIM:
+			if o.SCIMStore == nil {
+				errs = append(errs, fmt.Errorf("sources[%d] (%s): no SCIM store was opened", i, s.Name))
+				continue
+			}
+			out = append(out, scim.NewSource(s.Name, o.SCIMStore))
 		default:
 			errs = append(errs, fmt.Errorf("sources[%d].type: unknown type %q", i, s.Type))
 		}

@@ -84,17 +84,7 @@ func Apply(ctx context.Context, plan *Plan, t Target, opt ApplyOptions) *Result 
 	ops := plan.ReadyOps()
 	res := &Result{CreatedID: map[string]string{}}
 	if b, ok := t.(Batcher); ok {
-		errs := b.ApplyBatch(ctx, ops)
-		for i, err := range errs {
-			if err != nil {
-				res.Failed = append(res.Failed, &OpError{Op: ops[i], Err: err})
-			} else {
-				res.Applied++
-			}
-			if opt.OnOp != nil {
-				opt.OnOp(i+1, len(ops), &ops[i], err)
-			}
-		}
+		applyBatch(ctx, b, plan, ops, opt, res)
 		return res
 	}
 	a := &applier{t: t, opt: opt, plan: plan,
@@ -162,6 +152,78 @@ func (a *applier) journalled(ctx context.Context, op *Op) error {
 		return errors.Join(err, &journalError{ferr})
 	}
 	return err
+}
+
+// applyBatch hands every ready op to a Batcher at once, each user's team key
+// resolved to the platform's team id as the plan knows it, and records the
+// ownership of what it created or adopted.
+func applyBatch(ctx context.Context, b Batcher, plan *Plan, ops []Op, opt ApplyOptions, res *Result) {
+	results := make([]BatchResult, len(ops))
+	send := make([]Op, 0, len(ops))
+	var sent []int
+	for i, op := range ops {
+		if op.User != nil && op.User.Team != "" {
+			u := *op.User
+			id, ok := plan.TeamIDs[u.Team]
+			if !ok || id == "" {
+				results[i].Err = fmt.Errorf("team %q: %w", u.Team, ErrDependency)
+				continue
+			}
+			u.Team = id
+			op.User = &u
+		}
+		send = append(send, op)
+		sent = append(sent, i)
+	}
+	if len(send) > 0 {
+		got := b.ApplyBatch(ctx, send)
+		for j, i := range sent {
+			if j < len(got) {
+				results[i] = got[j]
+			} else {
+				results[i].Err = fmt.Errorf("the target reported no outcome for it (%d results for %d operations)", len(got), len(send))
+			}
+		}
+	}
+	for i := range ops {
+		op := &ops[i]
+		r := results[i]
+		err := r.Err
+		if err == nil && op.Kind == KindUser {
+			err = recordBatchOwnership(ctx, opt.Ledger, op, r.ID, res)
+		}
+		if err != nil {
+			res.Failed = append(res.Failed, &OpError{Op: *op, Err: err})
+		} else {
+			res.Applied++
+		}
+		if opt.OnOp != nil {
+			opt.OnOp(i+1, len(ops), op, err)
+		}
+	}
+}
+
+func recordBatchOwnership(ctx context.Context, l Ledger, op *Op, id string, res *Result) error {
+	how := "adopted"
+	switch op.Action {
+	case ActionCreate:
+		if id == "" {
+			return errors.New("the target reported success without the new user's id")
+		}
+		res.CreatedID[string(KindUser)+":"+op.Key] = id
+		how = "created"
+	case ActionAdopt:
+		id = op.ID
+	default:
+		return nil
+	}
+	if l == nil {
+		return nil
+	}
+	if err := l.Own(ctx, KindUser, op.Key, id, how); err != nil {
+		return fmt.Errorf("record ownership of %s %q: %w", op.Kind, op.Key, err)
+	}
+	return nil
 }
 
 func copyMap(m map[string]string) map[string]string {

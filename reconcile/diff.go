@@ -22,10 +22,19 @@ import (
 func Diff(desired, current *Snapshot, own Ownership, pol Policy, now time.Time) *Plan {
 	d := newDiffer(desired, current, own, pol.withDefaults())
 	d.plan.CreatedAt = now.UTC().Truncate(time.Second)
-	d.teams()
+	caps := d.pol.Target
+	if caps.FlatTeams {
+		d.flatTeams()
+	} else {
+		d.teams()
+	}
 	d.users()
-	d.queues()
-	d.deactivateTeams()
+	if !caps.NoQueues {
+		d.queues()
+	}
+	if !caps.FlatTeams {
+		d.deactivateTeams()
+	}
 	d.finish()
 	return d.plan
 }
@@ -226,6 +235,14 @@ func (d *differ) teams() {
 	d.goneTeams = gone
 }
 
+// flatTeams resolves each desired team key to its name, for a target whose
+// teams are bare names: there is nothing to create, move or deactivate.
+func (d *differ) flatTeams() {
+	for k, t := range d.desTeams {
+		d.teamIDs[k] = strings.TrimSpace(t.Name)
+	}
+}
+
 // deactivateTeams plans the deactivation of owned groups no source wants,
 // once the users' operations are known: a group that would still hold an
 // active agent or an active child group is left active, with a problem.
@@ -382,7 +399,7 @@ func (d *differ) match(ix userIndex, want *User) (*User, string) {
 	if u := ix.byTPID[want.ThirdPartyID]; want.ThirdPartyID != "" && free(u) {
 		return u, "third_party_id"
 	}
-	if u := ix.byUsername[strings.ToLower(want.Username)]; free(u) {
+	if u := ix.byUsername[strings.ToLower(want.Username)]; d.pol.Target.holds(FieldUsername) && free(u) {
 		return u, "username"
 	}
 	if u := ix.byEmail[strings.ToLower(want.Email)]; want.Email != "" && free(u) {
@@ -458,7 +475,7 @@ func (d *differ) users() {
 		if op.Action == ActionDeactivate {
 			d.suppressIfIncomplete(&op)
 		}
-		d.add(op)
+		d.addUserOp(op, cur)
 	}
 	// Owned, active platform users that no source wants any more.
 	var gone []*User
@@ -477,8 +494,47 @@ func (d *differ) users() {
 			Reason: "no longer in source", Fingerprint: Fingerprint(u)}
 		d.plan.UserIDs[op.Key] = u.ID
 		d.suppressIfIncomplete(&op)
-		d.add(op)
+		d.addUserOp(op, u)
 	}
+}
+
+// addUserOp adds a user operation, marking what the target cannot do as
+// unsupported: a deactivation or reactivation it has no way to make becomes
+// an unsupported op as a whole; fields it cannot clear move to a separate
+// unsupported op, and the rest of the update goes ahead.
+func (d *differ) addUserOp(op Op, cur *User) {
+	caps := d.pol.Target
+	switch {
+	case op.Action == ActionDeactivate && caps.NoDeactivate:
+		op.Status = StatusReady // unsupported wins over suppressed: it is never applied either way
+		op.Reason = strings.SplitN(op.Reason, "; not applied: ", 2)[0]
+		caps.unsupported(&op, caps.noDeactivation())
+	case op.Action != ActionDeactivate && caps.NoReactivate && op.User != nil && op.User.Active && !cur.Active:
+		caps.unsupported(&op, caps.noReactivation())
+	case op.Action != ActionDeactivate && caps.NoClear:
+		var keep, cleared []Change
+		for _, c := range op.Changes {
+			if c.New == "" && c.Old != "" {
+				cleared = append(cleared, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(cleared) == 0 {
+			break
+		}
+		un := op
+		un.Action = ActionUpdate
+		un.Changes, un.Fields = cleared, fieldsOf(cleared)
+		caps.unsupported(&un, caps.noClearing(un.Fields))
+		op.Changes, op.Fields = keep, fieldsOf(keep)
+		if len(keep) > 0 || op.Action != ActionUpdate {
+			d.add(op)
+		}
+		d.add(un)
+		return
+	}
+	d.add(op)
 }
 
 // effective normalises a desired user for comparison: sorted roles, and the
@@ -491,8 +547,21 @@ func (d *differ) effective(want *User) *User {
 		w.ThirdPartyID = w.Key
 	}
 	w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
+	caps := d.pol.Target
+	if caps.NoQueues {
+		w.Queues = nil
+	}
 	if !w.Active {
 		w.Team, w.Roles, w.Queues = "", []string{}, nil
+		return &w
+	}
+	if !caps.holds(FieldRoles) {
+		// Roles are not the platform's to hold: any user may sit in a team.
+		w.Roles = []string{}
+		if _, ok := d.desTeams[w.Team]; w.Team != "" && !ok {
+			d.problem(KindUser, w.Key, "user %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
+			return nil
+		}
 		return &w
 	}
 	if !slices.Contains(w.Roles, d.pol.AgentRole) {
@@ -509,7 +578,7 @@ func (d *differ) effective(want *User) *User {
 		d.problem(KindUser, w.Key, "agent %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
 		return nil
 	}
-	if !strings.EqualFold(t.Level, d.pol.AgentLevel) {
+	if !caps.FlatTeams && !strings.EqualFold(t.Level, d.pol.AgentLevel) {
 		d.problem(KindUser, w.Key, "agent %q is mapped to group %q at level %q; agents can only sit in %s-level groups", w.Username, t.Name, t.Level, d.pol.AgentLevel)
 		return nil
 	}
@@ -528,8 +597,9 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 		}
 		return ch
 	}
+	caps := d.pol.Target
 	str := func(f Field, old, new string, optional bool) {
-		if optional && new == "" || old == new {
+		if optional && new == "" || old == new || !caps.holds(f) {
 			return
 		}
 		ch = append(ch, Change{f, old, new})
@@ -543,14 +613,19 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	if !create && cur.Active != w.Active {
 		ch = append(ch, Change{FieldActive, fmt.Sprint(cur.Active), fmt.Sprint(w.Active)})
 	}
-	reactivate := !create && !cur.Active
+	// A platform that strips roles and team on deactivation has them
+	// restored on reactivation; one that cannot reactivate has nothing to restore.
+	reactivate := !create && !cur.Active && !caps.NoReactivate
 	curRoles := normRoles(cur.Roles)
-	if reactivate || !slices.Equal(curRoles, w.Roles) {
+	if caps.holds(FieldRoles) && (reactivate || !slices.Equal(curRoles, w.Roles)) {
 		ch = append(ch, Change{FieldRoles, strings.Join(curRoles, ", "), strings.Join(w.Roles, ", ")})
 	}
 	wantTeam := d.teamIDs[w.Team]
 	if w.Team == "" {
 		wantTeam = ""
+	}
+	if !caps.holds(FieldTeam) {
+		return ch
 	}
 	if reactivate || w.Team != "" && wantTeam == "" || cur.Team != wantTeam {
 		newName := ""
@@ -744,6 +819,9 @@ func (d *differ) finish() {
 	})
 	d.plan.Summary = Summarize(d.plan.Ops, d.plan.Summary.Unchanged)
 	d.plan.Requests = requestsFor(d.plan.Ops)
+	if n := d.pol.Target.BatchRows; n > 0 {
+		d.plan.Requests = batchRequests(d.plan.Ops, n)
+	}
 }
 
 // Summarize counts operations by action and status.
@@ -797,6 +875,22 @@ func requestsFor(ops []Op) map[string]int {
 		case len(o.Fields) > 0:
 			out["update "+string(o.Kind)]++
 		}
+	}
+	return out
+}
+
+// batchRequests counts the uploads a batching target needs: every ready user
+// create, and every other ready user op that writes a field, is one row, and rows travel rowsPer to an upload.
+func batchRequests(ops []Op, rowsPer int) map[string]int {
+	rows := 0
+	for _, o := range ops {
+		if o.Ready() && o.Kind == KindUser && (o.Action == ActionCreate || len(o.Fields) > 0) {
+			rows++
+		}
+	}
+	out := map[string]int{}
+	if rows > 0 {
+		out["import users"] = (rows + rowsPer - 1) / rowsPer
 	}
 	return out
 }

@@ -70,6 +70,9 @@ type GuardInput struct {
 	Holds map[string]HoldState
 	// Now is the pass's time, for Limits.AbsentFor.
 	Now time.Time
+	// BatchRows is the policy's Target.BatchRows: when above zero, the
+	// plan's requests are counted as batch uploads of that many rows.
+	BatchRows int
 }
 
 // Hold statuses, as GuardInput.Holds records them.
@@ -305,6 +308,9 @@ func Guard(p *Plan, in GuardInput) *Plan {
 	out.Ops = splitQueues(follow(out.Ops))
 	out.Summary = Summarize(out.Ops, p.Summary.Unchanged)
 	out.Requests = requestsFor(out.Ops)
+	if in.BatchRows > 0 {
+		out.Requests = batchRequests(out.Ops, in.BatchRows)
+	}
 	return &out
 }
 

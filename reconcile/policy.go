@@ -56,6 +56,9 @@ type Policy struct {
 	// Protected reports users that must never be touched (break-glass and
 	// service accounts). Nil protects nobody.
 	Protected func(User) bool
+	// Target is what the target can hold and do; the zero value is a
+	// platform like Evaluagent (see Capabilities).
+	Target Capabilities
 }
 
 func (p Policy) withDefaults() Policy {

@@ -29,9 +29,17 @@ type Target interface {
 // Batcher is implemented by targets whose writes travel together in one
 // request (Agent IQ's CSV import). When a target implements it, Apply hands
 // it every ready operation at once instead of calling the per-object methods.
-// It returns one error per operation, in order (nil for success).
+// It returns one result per operation, in order.
 type Batcher interface {
-	ApplyBatch(ctx context.Context, ops []Op) []error
+	ApplyBatch(ctx context.Context, ops []Op) []BatchResult
+}
+
+// BatchResult is the outcome of one operation of a batch: Err is nil on
+// success, and ID is the platform id of the user a successful create made
+// (Apply records it in the ledger).
+type BatchResult struct {
+	ID  string
+	Err error
 }
 
 // QueueReplacer is implemented by targets that can set a work-queue

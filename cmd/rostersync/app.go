@@ -2,35 +2,38 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/samber/lo"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rostersync/rostersync/config"
-	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
 )
 
-// app is the composition root of one command: configuration, sources,
-// mapping, the platform client and the state store.
+// app is the composition root of one command: configuration, sources, the
+// targets (each with its client, mapping and policy) and the state store.
 type app struct {
 	c       *cli
 	env     *config.Env
 	file    *config.File
-	rules   *mapping.Rules
 	sources []sources.Source
-	target  *evaluagent.Client
+	targets []*target
 	db      *state.DB
 	log     *slog.Logger
-	policy  reconcile.Policy
-	// pass is what the last plan was guarded with, recorded if it is applied.
-	pass *passFacts
+	// scim is the store identity providers push to, when a scim source is
+	// configured; serve mounts its endpoint.
+	scim *scim.Store
+	// passes are what each plan was guarded with, recorded if it is applied.
+	passes map[*reconcile.Plan]*passFacts
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -50,7 +53,7 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if flags.logFormat != "" {
 		env.LogFormat = flags.logFormat
 	}
-	if err := env.Validate(); err != nil {
+	if err := env.ValidateCommon(); err != nil {
 		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
 	}
 	level, err := env.Level()
@@ -69,18 +72,6 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	rules, err := file.Rules()
-	if err != nil {
-		return nil, fmt.Errorf("mapping in %s:\n%w", env.Mapping, err)
-	}
-	srcs, err := file.NewSources()
-	if err != nil {
-		return nil, err
-	}
-	secret, err := config.ReadSecret(env.Evaluagent.KeySecretFile)
-	if err != nil {
-		return nil, err
-	}
 	db, err := state.Open(env.StateDir)
 	if err != nil {
 		return nil, err
@@ -89,75 +80,145 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	target, err := evaluagent.New(evaluagent.Config{
-		Region:        env.Evaluagent.Region,
-		BaseURL:       env.Evaluagent.BaseURL,
-		KeyID:         env.Evaluagent.KeyID,
-		KeySecret:     secret,
-		AgentLevel:    env.Evaluagent.AgentLevel,
-		RatePerMinute: env.Evaluagent.RatePerMinute,
-		Logger:        log,
-		Sleep:         c.sleep,
-		Budget:        budget{db: db, perMinute: env.Evaluagent.RatePerMinute, perDay: env.Evaluagent.RatePerDay, now: clock},
+	targets, err := buildTargets(env, file, c.lookupEnv, log, clientHooks{
+		sleep: c.sleep,
+		budget: func(target string, perMinute, perDay int) evaluagent.Budget {
+			return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
+		},
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	mode, err := reconcile.ParseMode(env.Evaluagent.Mode)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ROSTERSYNC_EVALUAGENT_MODE: %w", err)
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, passes: map[*reconcile.Plan]*passFacts{}}
+	if _, _, ok := file.SCIM(); ok {
+		if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
-	return &app{
-		c: c, env: env, file: file, rules: rules, sources: srcs, target: target, db: db, log: log,
-		policy: reconcile.Policy{
-			Mode: mode, Adopt: env.Evaluagent.Adopt, AgentLevel: env.Evaluagent.AgentLevel,
-			ReplaceQueues: canReplaceQueues(target),
-			Protected: func(u reconcile.User) bool {
-				_, byRole := rules.ExcludesRoles(u.Roles)
-				return byRole || rules.Excludes(u.Username)
-			},
-		},
-	}, nil
+	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+func (a *app) Close() error {
+	var errs []error
+	for _, s := range a.sources {
+		if c, ok := s.(interface{ Close() error }); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	if a.scim != nil {
+		errs = append(errs, a.scim.Close())
+	}
+	return errors.Join(append(errs, a.db.Close())...)
+}
 
-// plan makes a plan: sources, mapping, the platform's listing, the ledger,
-// then the guard (source health, absences, holds).
+// cursors keeps the sources' delta cursors in the state store.
+type cursors struct{ db *state.DB }
+
+func (c cursors) Get(ctx context.Context, name string) ([]byte, bool, error) {
+	return c.db.CursorGet(ctx, name)
+}
+
+func (c cursors) Put(ctx context.Context, name string, v []byte) error {
+	return c.db.CursorPut(ctx, name, v)
+}
+
+// fetch reads every source. A source that fails aborts the pass: nothing is
+// planned from a source that could not be read.
+func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
+	var snaps []*sources.Snapshot
+	for _, s := range a.sources {
+		snap, err := s.Fetch(ctx)
+		if err != nil {
+			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
+		}
+		if !snap.Health.Complete {
+			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
+		}
+		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
+		snaps = append(snaps, snap)
+	}
+	return snaps, nil
+}
+
+// plans makes a plan for every target, in configuration order: the sources
+// are read once and mapped with each target's own mapping.
+func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
+	snaps, err := a.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := a.sourceFacts(ctx, snaps)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*reconcile.Plan, 0, len(a.targets))
+	for _, t := range a.targets {
+		p, err := a.planTarget(ctx, t, snaps, facts)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// plan makes the plan of the only configured target, for commands that
+// handle one; it fails when several are configured.
 func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
-	desired, facts, err := a.read(ctx)
+	if len(a.targets) != 1 {
+		return nil, fmt.Errorf("%d targets are configured; this command handles exactly one", len(a.targets))
+	}
+	ps, err := a.plans(ctx)
 	if err != nil {
 		return nil, err
 	}
-	current, err := a.target.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	return ps[0], nil
+}
+
+// planTarget maps the records for t, lists the platform, reads t's ledger
+// (with what the journal recovers), diffs, and guards the plan (source
+// health, absences, holds).
+func (a *app) planTarget(ctx context.Context, t *target, snaps []*sources.Snapshot, facts *sourcePass) (*reconcile.Plan, error) {
+	res := t.rules.Map(snaps)
+	for _, p := range res.Problems {
+		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
-	own, err := a.ownership(ctx)
+	current, err := t.client.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", t.name, err)
+	}
+	own, err := a.ownership(ctx, t.name)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := a.recover(ctx, current)
+	rec, err := a.recover(ctx, t, current)
 	if err != nil {
 		return nil, err
 	}
 	rec.own(own)
-	plan := reconcile.Diff(desired, current, own, a.policy, a.c.now())
-	plan.Target = a.target.Name()
-	if plan, err = a.guard(ctx, plan, desired, current, own, facts); err != nil {
+	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
+	plan.Target = t.name
+	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
 		return nil, err
 	}
-	a.pass.rec = rec
 	for _, p := range plan.Problems {
-		a.log.Warn("plan problem", "kind", p.Kind, "key", p.Key, "problem", p.Message)
+		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
+	}
+	if n := plan.Summary.Unsupported; n > 0 {
+		a.log.Warn("operations the platform's API cannot carry out; make them in its own interface", "target", t.name, "unsupported", n)
 	}
 	return plan, nil
 }
 
-func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
-	l, err := a.db.Ledger(ctx, a.target.Name())
+func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Ownership, error) {
+	l, err := a.db.Ledger(ctx, targetName)
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}
@@ -171,27 +232,49 @@ func (a *app) ownership(ctx context.Context) (reconcile.Ownership, error) {
 	return own, nil
 }
 
-// loadSaved reads a saved plan and checks it against the platform now.
-func (a *app) loadSaved(ctx context.Context, path string) (*reconcile.Plan, error) {
+func (a *app) target(name string) *target {
+	for _, t := range a.targets {
+		if t.name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// loadSaved reads a saved plan file (one plan, or one per target) and checks
+// every plan against its platform now. Nothing is applied unless all pass.
+func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := reconcile.DecodePlan(b)
+	plans, err := reconcile.DecodePlans(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if plan.Target != a.target.Name() {
-		return nil, fmt.Errorf("%s: the plan is for target %q, this configuration's target is %q", path, plan.Target, a.target.Name())
+	var errs []error
+	for _, plan := range plans {
+		t := a.target(plan.Target)
+		if t == nil {
+			names := make([]string, len(a.targets))
+			for i, t := range a.targets {
+				names[i] = t.name
+			}
+			errs = append(errs, fmt.Errorf("%s: the plan is for target %q, this configuration's targets are %q", path, plan.Target, names))
+			continue
+		}
+		current, err := t.client.List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", t.name, err)
+		}
+		if err := reconcile.Verify(plan, current); err != nil {
+			errs = append(errs, fmt.Errorf("%s: target %s: %w", path, t.name, err))
+		}
 	}
-	current, err := a.target.List(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", a.target.Name(), err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w; nothing was written", err)
 	}
-	if err := reconcile.Verify(plan, current); err != nil {
-		return nil, fmt.Errorf("%s: %w; nothing was written", path, err)
-	}
-	return plan, nil
+	return plans, nil
 }
 
 type ledger struct {
@@ -203,40 +286,45 @@ func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how strin
 	return l.db.Own(ctx, l.target, string(kind), key, id, how)
 }
 
-// apply records what the pass learnt (see record), then runs the plan,
-// logging one CHANGE line per operation. Call it for an empty plan too: a
-// pass that changes nothing still counts for source health and absences.
+// apply records what the pass learnt (see record), then runs the plan on
+// its target, logging one CHANGE line per operation, with progress. Call it
+// for an empty plan too: a pass that changes nothing still counts for
+// source health and absences.
 func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
-	if err := a.record(ctx, plan); err != nil {
+	t := a.target(plan.Target)
+	if t == nil {
+		return nil, fmt.Errorf("no target %q is configured", plan.Target)
+	}
+	if err := a.record(ctx, t, plan); err != nil {
 		return nil, err
 	}
 	total := len(plan.ReadyOps())
 	if total == 0 {
 		return &reconcile.Result{}, nil
 	}
-	if err := a.budgetCheck(ctx, plan); err != nil {
+	if err := a.budgetCheck(ctx, t, plan); err != nil {
 		return nil, err
 	}
 	var applied []string
-	prog := newProgress(a.c.stderr, a.c.interactive, a.log, time.Now)
+	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
 	defer prog.finish()
-	res := reconcile.Apply(ctx, plan, a.target, reconcile.ApplyOptions{
-		Ledger:  ledger{a.db, a.target.Name()},
-		Journal: journal{a.db, a.target.Name()},
-		Logger:  a.log,
+	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
+		Ledger:  ledger{a.db, t.name},
+		Journal: journal{a.db, t.name},
+		Logger:  a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
-				a.log.Log(ctx, LevelChange, opLine(op), "progress", fmt.Sprintf("%d/%d", done, total))
+				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
 				applied = append(applied, reconcile.OpID(op))
 			}
 			prog.update(done, total)
 		},
 	})
-	if err := a.heldDone(ctx, applied); err != nil {
+	if err := a.heldDone(ctx, t, applied); err != nil {
 		return res, err
 	}
 	if msg := budgetStop(res, now(a.c)); msg != "" {
-		a.log.Warn("apply stopped by the request budget", "note", msg)
+		a.log.Warn("apply stopped by the request budget", "target", t.name, "note", msg)
 		fmt.Fprintln(a.c.stderr, msg)
 	}
 	return res, nil
@@ -244,10 +332,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 
 // opLine is the log line of one operation: "create user ada@example.com".
 func opLine(op *reconcile.Op) string {
-	var fields []string
-	for _, c := range op.Changes {
-		fields = append(fields, string(c.Field))
-	}
+	fields := lo.Map(op.Changes, func(c reconcile.Change, _ int) string { return string(c.Field) })
 	s := fmt.Sprintf("%s %s %s", op.Action, op.Kind, op.Name)
 	if op.Action == reconcile.ActionUpdate && len(fields) > 0 {
 		s += " (" + strings.Join(fields, ", ") + ")"

@@ -17,12 +17,17 @@ import (
 // directory share them.
 type budget struct {
 	db                *state.DB
+	target            string // budgets are per account: per target
 	perMinute, perDay int
 	now               func() time.Time
 }
 
+// budgetKey names a target's endpoint in the state store's budgets.
+func budgetKey(target, endpoint string) string { return target + " " + endpoint }
+
 func (b budget) Take(ctx context.Context, endpoint string) (time.Duration, error) {
 	now := b.now().UTC()
+	endpoint = budgetKey(b.target, endpoint)
 	// The minute first: a refusal there takes nothing from the day.
 	_, ok, err := b.db.BudgetTake(ctx, endpoint, state.MinuteWindow(now), 1, b.perMinute)
 	if err != nil {
@@ -61,9 +66,13 @@ func endpoints(r evaluagent.Routes) map[string]string {
 
 // budgetCheck says, before an apply, which endpoints lack today's budget
 // for what the plan needs: what fits goes now, the rest when the day turns.
-func (a *app) budgetCheck(ctx context.Context, plan *reconcile.Plan) error {
+func (a *app) budgetCheck(ctx context.Context, t *target, plan *reconcile.Plan) error {
+	client, ok := t.client.(*evaluagent.Client)
+	if !ok {
+		return nil
+	}
 	now := a.c.now().UTC()
-	eps := endpoints(a.target.Routes())
+	eps := endpoints(client.Routes())
 	names := make([]string, 0, len(plan.Requests))
 	for n := range plan.Requests {
 		names = append(names, n)
@@ -74,7 +83,7 @@ func (a *app) budgetCheck(ctx context.Context, plan *reconcile.Plan) error {
 		if !ok {
 			continue
 		}
-		used, err := a.db.BudgetUsed(ctx, ep, state.DayWindow(now))
+		used, err := a.db.BudgetUsed(ctx, budgetKey(t.name, ep), state.DayWindow(now))
 		if err != nil {
 			return err
 		}

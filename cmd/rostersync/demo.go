@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
@@ -19,29 +19,33 @@ import (
 
 // demoScenarios: name → directory under testdata and what it shows.
 var demoScenarios = map[string]struct{ dir, about string }{
-	"basic": {"demo", "sync an HR export into an empty platform, then show nothing is left to do"},
-	"reorg": {"demo-reorg", "a reorganisation: a team renamed, a department moved to another site, people moved, a leaver; renames and moves happen in place"},
+	"basic":              {"demo", "sync an HR export into an empty platform, then show nothing is left to do"},
+	"reorg":              {"demo-reorg", "a reorganisation: a team renamed, a department moved to another site, people moved, a leaver; renames and moves happen in place"},
+	scenarioTwoPlatforms: {"demo", "the same HR export into a simulated Evaluagent and a simulated Agent IQ (two-platforms.yaml), then a leaver: deactivated on Evaluagent, shown as cannot be applied on Agent IQ"},
 }
 
 func cmdDemo(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "demo", "[flags]", `Starts the Evaluagent simulator in this process, seeded with a small
-organisation, and syncs bundled demo data into it: prints the plan, applies
-it, plans again and shows that nothing is left to do. Needs no account and
-writes only to a temporary directory.
+	fs := newFlagSet(c, "demo", "[flags]", `Starts platform simulators in this process and syncs bundled demo data into
+them: prints the plan, applies it, plans again and shows that nothing is left
+to do. Needs no account and writes only to a temporary directory.
 
 Scenarios:
-  basic   `+demoScenarios["basic"].about+`
-  reorg   `+demoScenarios["reorg"].about)
-	scenario := fs.String("scenario", "basic", "which demo to run: basic or reorg")
+  basic          `+demoScenarios["basic"].about+`
+  reorg          `+demoScenarios["reorg"].about+`
+  two-platforms  `+demoScenarios[scenarioTwoPlatforms].about)
+	scenario := fs.String("scenario", "basic", "which demo to run: basic, reorg or two-platforms")
 	testdata := fs.String("testdata", "testdata", "the repository's testdata `directory`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	sc, ok := demoScenarios[*scenario]
 	if !ok {
-		return fmt.Errorf("demo: unknown scenario %q (want basic or reorg)", *scenario)
+		return fmt.Errorf("demo: unknown scenario %q (want basic, reorg or two-platforms)", *scenario)
 	}
 	src := filepath.Join(*testdata, sc.dir)
+	if *scenario == scenarioTwoPlatforms {
+		return demoTwoPlatforms(ctx, c, src)
+	}
 	if _, err := os.Stat(filepath.Join(src, "mapping.yaml")); err != nil {
 		return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)
 	}
@@ -211,12 +215,7 @@ func (d *demo) basic(ctx context.Context) error {
 	}
 	fmt.Fprintln(d.out, "\nRequests the simulator served, by endpoint:")
 	counts := d.sim.Counts()
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(d.out, "  %-48s %d\n", k, counts[k])
 	}
 	return nil
@@ -226,7 +225,7 @@ func (d *demo) reorg(ctx context.Context) error {
 	if _, _, err := d.step(ctx, "1. the organisation as it was", false); err != nil {
 		return err
 	}
-	current, err := d.app.target.List(ctx)
+	current, err := d.app.targets[0].client.List(ctx)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,10 @@ operation the plan holds for them with its reason. Nothing is written.`)
 }
 
 func (a *app) explain(ctx context.Context, who string) error {
+	if len(a.targets) != 1 {
+		return fmt.Errorf("%d targets are configured; explain handles exactly one", len(a.targets))
+	}
+	t := a.targets[0]
 	w := a.c.stdout
 	is := func(v string) bool { return v != "" && strings.EqualFold(strings.TrimSpace(v), who) }
 
@@ -51,7 +55,7 @@ func (a *app) explain(ctx context.Context, who string) error {
 			return fmt.Errorf("source %s: %w", s.Name(), err)
 		}
 		for _, rec := range snap.Records {
-			ex := a.rules.Explain(rec)
+			ex := t.rules.Explain(rec)
 			// Out-of-scope and excluded records map to no user: match
 			// the attributes the mapping reads the username and email from.
 			spec := a.file.Mapping.User
@@ -69,11 +73,11 @@ func (a *app) explain(ctx context.Context, who string) error {
 	if err != nil {
 		return err
 	}
-	current, err := a.target.List(ctx)
+	current, err := t.client.List(ctx)
 	if err != nil {
-		return fmt.Errorf("list %s: %w", a.target.Name(), err)
+		return fmt.Errorf("list %s: %w", t.name, err)
 	}
-	own, err := a.ownership(ctx)
+	own, err := a.ownership(ctx, t.name)
 	if err != nil {
 		return err
 	}
@@ -125,7 +129,7 @@ func (a *app) explain(ctx context.Context, who string) error {
 		}
 	}
 	fmt.Fprintf(w, "Explaining %q\n\n", who)
-	excluded := a.rules.Excludes(who) || cur != nil && a.policy.Protected != nil && a.policy.Protected(*cur)
+	excluded := t.rules.Excludes(who) || cur != nil && t.policy.Protected != nil && t.policy.Protected(*cur)
 	if excluded {
 		fmt.Fprintln(w, "Excluded: the mapping's exclude rules protect this person; rostersync never touches them.")
 		fmt.Fprintln(w)

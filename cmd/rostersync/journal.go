@@ -45,8 +45,8 @@ type recovery struct {
 // lost response in an earlier apply) and resolves the creates among them
 // against current. It writes nothing; the caller adds found to the
 // ownership it plans with, and an applying pass records it (settle).
-func (a *app) recover(ctx context.Context, current *reconcile.Snapshot) (*recovery, error) {
-	target := a.target.Name()
+func (a *app) recover(ctx context.Context, t *target, current *reconcile.Snapshot) (*recovery, error) {
+	target := t.name
 	pending, err := a.db.JournalPending(ctx, target)
 	if err != nil {
 		return nil, err
@@ -109,11 +109,11 @@ func ownedByOther(m map[string]string, key, id string) bool {
 
 // settle records a recovery: found creates become owned, and every
 // resolved entry is finished.
-func (a *app) settle(ctx context.Context, r *recovery) error {
+func (a *app) settle(ctx context.Context, t *target, r *recovery) error {
 	if r == nil {
 		return nil
 	}
-	target := a.target.Name()
+	target := t.name
 	for _, f := range r.found {
 		err := a.db.Own(ctx, target, string(f.Op.Kind), f.Op.Key, f.ID, state.HowCreated)
 		switch {

@@ -86,13 +86,13 @@ func commands() []command {
 		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
-		{"demo", "sync the bundled demo CSV into an in-process simulator", cmdDemo},
-		{"simulator", "serve the Evaluagent simulator over HTTP", cmdSimulator},
+		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
+		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},
 	}
 }
 
-const usageHead = `rostersync keeps a QA platform (Evaluagent) in line with your directory.
+const usageHead = `rostersync keeps QA platforms (Evaluagent, Agent IQ) in line with your directory.
 
 Usage: rostersync <command> [flags]
 
@@ -101,8 +101,8 @@ Commands:
 
 const usageTail = `
 Configuration comes from ROSTERSYNC_* environment variables and the
-configuration file they name (ROSTERSYNC_MAPPING); see README.md and
-systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
+configuration file they name (ROSTERSYNC_MAPPING), whose targets: list names
+the platforms; see README.md and systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
 `
 
 func usage(w io.Writer) {

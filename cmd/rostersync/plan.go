@@ -51,10 +51,12 @@ func parse(fs *flag.FlagSet, args []string) error {
 }
 
 func cmdPlan(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "plan", "[flags]", `Reads every source, lists the platform, and prints the operations that would
-bring the platform in line, each with its reason. Nothing is written to the
-platform. Exit status: 0 success (with -detailed-exitcode: no changes),
-1 error, 2 changes present (with -detailed-exitcode).`)
+	fs := newFlagSet(c, "plan", "[flags]", `Reads every source, lists every configured target, and prints the operations
+that would bring each platform in line, each with its reason, under a heading
+per target. Nothing is written to any platform. With one target the JSON is
+that target's plan; with several it is {"format_version":1,"targets":[…]}.
+Exit status: 0 success (with -detailed-exitcode: no changes), 1 error,
+2 changes present on any target (with -detailed-exitcode).`)
 	var common commonFlags
 	common.register(fs)
 	out := fs.String("out", "", "also save the plan as JSON to `FILE`, for 'rostersync apply FILE'")
@@ -75,15 +77,15 @@ platform. Exit status: 0 success (with -detailed-exitcode: no changes),
 		return err
 	}
 	defer a.Close()
-	plan, err := a.plan(ctx)
+	plans, err := a.plans(ctx)
 	if err != nil {
 		return err
 	}
-	if err := reconcile.Render(c.stdout, plan, f); err != nil {
+	if err := reconcile.RenderPlans(c.stdout, plans, f); err != nil {
 		return err
 	}
 	if *out != "" {
-		b, err := plan.Encode()
+		b, err := reconcile.EncodePlans(plans)
 		if err != nil {
 			return err
 		}
@@ -92,10 +94,19 @@ platform. Exit status: 0 success (with -detailed-exitcode: no changes),
 		}
 		a.log.Info("plan saved", "file", *out)
 	}
-	if *detailed && !plan.Empty() {
+	if *detailed && !allEmpty(plans) {
 		return &exitError{code: 2}
 	}
 	return nil
+}
+
+func allEmpty(plans []*reconcile.Plan) bool {
+	for _, p := range plans {
+		if !p.Empty() {
+			return false
+		}
+	}
+	return true
 }
 
 func cmdApply(ctx context.Context, args []string, c *cli) error {
@@ -117,24 +128,30 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	defer a.Close()
-	var plan *reconcile.Plan
+	var plans []*reconcile.Plan
 	if fs.NArg() == 1 {
-		plan, err = a.loadSaved(ctx, fs.Arg(0))
+		plans, err = a.loadSaved(ctx, fs.Arg(0))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stderr, "Applying saved plan %s: %s\n", fs.Arg(0), reconcile.SummaryLine(plan.Summary))
+		for _, p := range plans {
+			fmt.Fprintf(c.stderr, "Applying saved plan %s for %s: %s\n", fs.Arg(0), p.Target, reconcile.SummaryLine(p.Summary))
+		}
 	} else {
-		plan, err = a.plan(ctx)
+		plans, err = a.plans(ctx)
 		if err != nil {
 			return err
 		}
-		if err := reconcile.Render(c.stdout, plan, reconcile.FormatText); err != nil {
+		if err := reconcile.RenderPlans(c.stdout, plans, reconcile.FormatText); err != nil {
 			return err
 		}
-		if plan.Empty() {
-			_, err := a.apply(ctx, plan) // records the pass
-			return err
+		if allEmpty(plans) {
+			for _, plan := range plans {
+				if _, err := a.apply(ctx, plan); err != nil { // records the pass
+					return err
+				}
+			}
+			return nil
 		}
 		if !*yes {
 			ok, err := confirm(c)
@@ -146,12 +163,28 @@ applies it after -yes or an interactive "yes".`)
 			}
 		}
 	}
-	res, err := a.apply(ctx, plan)
-	if err != nil {
-		return err
+	// Each target is applied in turn; a failure on one does not stop the
+	// others, and every failure is reported.
+	var errs []error
+	for _, plan := range plans {
+		res, err := a.apply(ctx, plan)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Apply complete%s: %d applied, %d failed, %d skipped.\n", targetNote(plans, plan), res.Applied, len(res.Failed), res.Skipped)
+		if err := res.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", plan.Target, err))
+		}
 	}
-	fmt.Fprintf(c.stdout, "Apply complete: %d applied, %d failed, %d skipped.\n", res.Applied, len(res.Failed), res.Skipped)
-	return res.Err()
+	return errors.Join(errs...)
+}
+
+// targetNote names the plan's target when there are several.
+func targetNote(plans []*reconcile.Plan, p *reconcile.Plan) string {
+	if len(plans) < 2 {
+		return ""
+	}
+	return " for " + p.Target
 }
 
 func confirm(c *cli) (bool, error) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 
 	"github.com/rostersync/rostersync/reconcile"
@@ -15,45 +14,43 @@ import (
 // plan can record it: source counts, absences and new holds are written
 // only by a pass that applies, never by a dry run.
 type passFacts struct {
-	plan    *reconcile.Plan
-	facts   []reconcile.SourceFacts
-	healthy []bool // per source
-	ok      bool   // every source healthy and the desired state complete
+	sources *sourcePass
+	ok      bool // every source healthy and the desired state complete
 	absent  []string
 	holds   map[string]state.HeldOp
 	rec     *recovery
 }
 
-// read fetches every source and maps the records, returning the desired
-// state and what is known of each source's health.
-func (a *app) read(ctx context.Context) (*reconcile.Snapshot, []reconcile.SourceFacts, error) {
-	var snaps []*sources.Snapshot
-	var facts []reconcile.SourceFacts
-	for _, s := range a.sources {
-		snap, err := s.Fetch(ctx)
+// sourcePass is what is known of this pass's reads: each source's facts
+// and whether its read is healthy. Shared by the plans of every target.
+type sourcePass struct {
+	facts    []reconcile.SourceFacts
+	healthy  []bool
+	recorded bool
+}
+
+// sourceFacts gathers each source's health: its own verdict, its count now
+// and at its last healthy read.
+func (a *app) sourceFacts(ctx context.Context, snaps []*sources.Snapshot) (*sourcePass, error) {
+	sp := &sourcePass{}
+	lim := a.limits()
+	for _, snap := range snaps {
+		f := reconcile.SourceFacts{Name: snap.Source, Complete: snap.Health.Complete, Reason: snap.Health.Reason, Count: snap.Health.Count}
+		last, ok, err := a.db.LastHealthyCount(ctx, snap.Source)
 		if err != nil {
-			return nil, nil, fmt.Errorf("source %s: %w", s.Name(), err)
-		}
-		if !snap.Health.Complete {
-			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
-		}
-		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
-		f := reconcile.SourceFacts{Name: s.Name(), Complete: snap.Health.Complete, Reason: snap.Health.Reason, Count: snap.Health.Count}
-		last, ok, err := a.db.LastHealthyCount(ctx, s.Name())
-		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if ok {
 			f.LastHealthy = &last
 		}
-		facts = append(facts, f)
-		snaps = append(snaps, snap)
+		problems := reconcile.SourceProblems([]reconcile.SourceFacts{f}, lim.MaxDrop)
+		for _, p := range problems {
+			a.log.Warn("source not healthy: no deactivations or removals this pass", "problem", p)
+		}
+		sp.facts = append(sp.facts, f)
+		sp.healthy = append(sp.healthy, len(problems) == 0)
 	}
-	res := a.rules.Map(snaps)
-	for _, p := range res.Problems {
-		a.log.Warn("mapping problem", "problem", p.String())
-	}
-	return res.Desired, facts, nil
+	return sp, nil
 }
 
 func (a *app) limits() reconcile.Limits {
@@ -67,15 +64,13 @@ func (a *app) limits() reconcile.Limits {
 // guard gathers the facts the guard needs from the state store and applies
 // it. It writes nothing: the absences it uses are what this pass would
 // record if it is applied.
-func (a *app) guard(ctx context.Context, plan *reconcile.Plan, desired, current *reconcile.Snapshot,
-	own reconcile.Ownership, facts []reconcile.SourceFacts) (*reconcile.Plan, error) {
-	target := a.target.Name()
+func (a *app) guard(ctx context.Context, t *target, plan *reconcile.Plan, desired, current *reconcile.Snapshot,
+	own reconcile.Ownership, sp *sourcePass, rec *recovery) (*reconcile.Plan, error) {
+	target := t.name
 	now := a.c.now().UTC()
 	lim := a.limits()
-	pf := &passFacts{facts: facts, ok: len(desired.Incomplete) == 0}
-	for _, f := range facts {
-		h := len(reconcile.SourceProblems([]reconcile.SourceFacts{f}, lim.MaxDrop)) == 0
-		pf.healthy = append(pf.healthy, h)
+	pf := &passFacts{sources: sp, ok: len(desired.Incomplete) == 0, rec: rec}
+	for _, h := range sp.healthy {
 		pf.ok = pf.ok && h
 	}
 
@@ -123,14 +118,13 @@ func (a *app) guard(ctx context.Context, plan *reconcile.Plan, desired, current 
 	}
 
 	guarded := reconcile.Guard(plan, reconcile.GuardInput{
-		Limits: lim, Sources: facts, Desired: desired, Absences: absences,
-		Population: population, Holds: holds, Now: now,
+		Limits: lim, Sources: sp.facts, Desired: desired, Absences: absences,
+		Population: population, Holds: holds, Now: now, BatchRows: t.policy.Target.BatchRows,
 	})
 	for _, n := range guarded.Notes {
-		a.log.Warn("plan note", "note", n)
+		a.log.Warn("plan note", "target", target, "note", n)
 	}
-	pf.plan = guarded
-	a.pass = pf
+	a.passes[guarded] = pf
 	return guarded, nil
 }
 
@@ -138,20 +132,23 @@ func (a *app) guard(ctx context.Context, plan *reconcile.Plan, desired, current 
 // health, who is missing (and who is back), new holds, and holds whose
 // operation is no longer planned. It does nothing for a plan this process
 // did not guard (a saved plan file).
-func (a *app) record(ctx context.Context, plan *reconcile.Plan) error {
-	pf := a.pass
-	if pf == nil || pf.plan != plan {
+func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error {
+	pf := a.passes[plan]
+	if pf == nil {
 		return nil
 	}
-	a.pass = nil
-	target := a.target.Name()
+	delete(a.passes, plan)
+	target := t.name
 	now := a.c.now().UTC()
-	if err := a.settle(ctx, pf.rec); err != nil {
+	if err := a.settle(ctx, t, pf.rec); err != nil {
 		return err
 	}
-	for i, f := range pf.facts {
-		if err := a.db.RecordSourceCount(ctx, f.Name, f.Count, pf.healthy[i], now); err != nil {
-			return err
+	if sp := pf.sources; !sp.recorded {
+		sp.recorded = true
+		for i, f := range sp.facts {
+			if err := a.db.RecordSourceCount(ctx, f.Name, f.Count, sp.healthy[i], now); err != nil {
+				return err
+			}
 		}
 	}
 	recorded, err := a.db.Absences(ctx, target)
@@ -174,7 +171,7 @@ func (a *app) record(ctx context.Context, plan *reconcile.Plan) error {
 			if err != nil {
 				return err
 			}
-			a.log.Info("person missing from the sources", "key", k, "passes", n, "since", first)
+			a.log.Info("person missing from the sources", "target", target, "key", k, "passes", n, "since", first)
 		}
 	}
 
@@ -212,11 +209,11 @@ func (a *app) record(ctx context.Context, plan *reconcile.Plan) error {
 }
 
 // heldDone marks approved holds whose operation was just applied as done.
-func (a *app) heldDone(ctx context.Context, applied []string) error {
+func (a *app) heldDone(ctx context.Context, t *target, applied []string) error {
 	if len(applied) == 0 {
 		return nil
 	}
-	approved, err := a.db.HeldApproved(ctx, a.target.Name())
+	approved, err := a.db.HeldApproved(ctx, t.name)
 	if err != nil {
 		return err
 	}

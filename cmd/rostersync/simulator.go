@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,23 +11,41 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
 func cmdSimulator(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "simulator", "[flags]", `Serves an in-memory Evaluagent simulator over HTTP, faithful to the API
-contract: validation, domain rules, Basic auth, 100 requests/minute per
-endpoint with 429 and Retry-After. Request counts are at GET /_sim/counts.
-Point ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.`)
-	listen := fs.String("listen", "127.0.0.1:8380", "address to listen on")
-	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (default: the built-in seed)")
-	faults := fs.String("faults", "", "inject faults: `SPEC` is comma-separated key=value with keys seed, 429 (storm probability),\n"+
+	fs := newFlagSet(c, "simulator", "[flags]", `Serves an in-memory platform simulator over HTTP, faithful to the API
+contract. Request counts are at GET /_sim/counts.
+
+  -platform evaluagent  validation, domain rules, Basic auth, 100 requests/minute
+                        per endpoint with 429 and Retry-After. Point
+                        ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.
+  -platform agentiq     the agents export, listing and CSV import with row
+                        validation, x-api-key auth. Use the printed base URL as
+                        an agentiq target's base_url, and the key in its key file.`)
+	platform := fs.String("platform", "evaluagent", "evaluagent or agentiq")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq)")
+	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them)")
+	faults := fs.String("faults", "", "evaluagent: inject faults; `SPEC` is comma-separated key=value with keys seed, 429 (storm probability),\n"+
 		"storm (requests per storm), 5xx, latency, jitter, reset and drop (commit then drop the response),\n"+
 		"as in \"5xx=0.05,latency=20ms,drop=0.02,seed=1\"; \"all\" enables every fault at moderate rates")
-	perMinute := fs.Int("rate-per-minute", 0, "requests allowed per endpoint per minute (default 100)")
-	perDay := fs.Int("rate-per-day", 0, "requests allowed per endpoint per day (default 10000)")
+	perMinute := fs.Int("rate-per-minute", 0, "evaluagent: requests allowed per endpoint per minute (default 100)")
+	perDay := fs.Int("rate-per-day", 0, "evaluagent: requests allowed per endpoint per day (default 10000)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	log := slog.New(slog.NewTextHandler(c.stderr, nil))
+	switch *platform {
+	case "evaluagent":
+	case "agentiq":
+		return serveAgentIQSim(ctx, c, *listen, *seed, log)
+	default:
+		return fmt.Errorf("simulator: unknown platform %q (want evaluagent or agentiq)", *platform)
+	}
+	if *listen == "" {
+		*listen = "127.0.0.1:8380"
 	}
 	cfg := evaluagentsim.DefaultConfig()
 	if *perMinute > 0 {
@@ -54,7 +74,6 @@ Point ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.`)
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(c.stderr, nil))
 	fmt.Fprintf(c.stdout, "Evaluagent simulator listening\n  base URL:   http://%s/v1\n  key id:     %s\n  key secret: %s\n  counts:     http://%s/_sim/counts\n",
 		ln.Addr(), evaluagentsim.DemoKeyID, evaluagentsim.DemoKeySecret, ln.Addr())
 	if f != (evaluagentsim.Faults{}) {
@@ -65,6 +84,35 @@ Point ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.`)
 		fmt.Fprintf(c.stdout, "Faults injected: %v\n", sim.FaultCounts())
 	}
 	return err
+}
+
+func serveAgentIQSim(ctx context.Context, c *cli, listen, seed string, log *slog.Logger) error {
+	cfg := agentiqsim.DefaultConfig()
+	if seed != "" {
+		b, err := readFile(seed)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg.Seed); err != nil {
+			return fmt.Errorf("simulator: %s: %w", seed, err)
+		}
+	}
+	sim, err := agentiqsim.New(cfg)
+	if err != nil {
+		return err
+	}
+	if listen == "" {
+		listen = "127.0.0.1:8381"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "Agent IQ simulator listening\n  base URL:  http://%s\n  x-api-key: %s\n  counts:    http://%s/_sim/counts\n",
+		ln.Addr(), agentiqsim.DemoAPIKey, ln.Addr())
+	return serveUntilDone(ctx, ln, sim, log)
 }
 
 // serveUntilDone serves h on ln until ctx is cancelled, then shuts down

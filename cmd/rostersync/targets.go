@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/mapping"
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/agentiq"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
+)
+
+// target is one configured platform: its client, its mapping and the policy
+// Diff plans it with. Its name keys its plans and its ledger.
+type target struct {
+	name   string
+	kind   string
+	client reconcile.Target
+	rules  *mapping.Rules
+	policy reconcile.Policy
+}
+
+// buildTargets makes a client, mapping and policy for every configured
+// target (the environment's Evaluagent one when the file lists none). It
+// reads key files but does no network I/O; every problem is reported at once.
+func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (string, bool), log *slog.Logger, hooks clientHooks) ([]*target, error) {
+	var out []*target
+	var errs []error
+	for i, tc := range file.AllTargets() {
+		if err := tc.Expand(lookupEnv); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rules, err := file.TargetRules(i)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		t := &target{name: tc.Name, kind: tc.Type, rules: rules}
+		var build error
+		switch tc.Type {
+		case config.TargetEvaluagent:
+			build = t.evaluagent(env, tc, len(file.Targets) == 0, log, hooks)
+		case config.TargetAgentIQ:
+			build = t.agentIQ(env, tc, log)
+		default:
+			build = fmt.Errorf("unknown type %q", tc.Type)
+		}
+		if build != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", tc.Name, build))
+			continue
+		}
+		t.policy.Protected = func(u reconcile.User) bool {
+			_, byRole := rules.ExcludesRoles(u.Roles)
+			return byRole || rules.Excludes(u.Username)
+		}
+		t.policy.Target = reconcile.CapabilitiesOf(t.client)
+		out = append(out, t)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// clientHooks are what a platform client takes from the composition root
+// beyond its configuration: the sleep it waits with (tests make it instant)
+// and the persistent request budget of a target.
+type clientHooks struct {
+	sleep  func(ctx context.Context, d time.Duration) error
+	budget func(target string, perMinute, perDay int) evaluagent.Budget
+}
+
+func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly bool, log *slog.Logger, hooks clientHooks) error {
+	ea := tc.EvaluagentSettings(env.Evaluagent)
+	if err := ea.Validate(env.SecretInEnv()); err != nil {
+		if fromEnvOnly {
+			return fmt.Errorf("configuration from the environment:\n%w", err)
+		}
+		return fmt.Errorf("settings (the target's evaluagent: block over the environment):\n%w", err)
+	}
+	secret, err := config.ReadSecret(ea.KeySecretFile)
+	if err != nil {
+		return err
+	}
+	cfg := evaluagent.Config{
+		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
+		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
+		Sleep: hooks.sleep,
+	}
+	if hooks.budget != nil {
+		cfg.Budget = hooks.budget(t.name, ea.RatePerMinute, ea.RatePerDay)
+	}
+	client, err := evaluagent.New(cfg)
+	if err != nil {
+		return err
+	}
+	mode, err := reconcile.ParseMode(ea.Mode)
+	if err != nil {
+		return err
+	}
+	t.client = client
+	t.policy = reconcile.Policy{Mode: mode, Adopt: ea.Adopt, AgentLevel: ea.AgentLevel, ReplaceQueues: canReplaceQueues(client)}
+	return nil
+}
+
+func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logger) error {
+	a := tc.AgentIQ
+	if a == nil {
+		return errors.New("agentiq: base_url is required")
+	}
+	keyFile := tc.AgentIQKeyFile(env)
+	if keyFile == "" {
+		return fmt.Errorf("agentiq: api_key_file is required (or run under systemd with LoadCredential=%s:…)", config.AgentIQCredentialName)
+	}
+	key, err := config.ReadSecret(keyFile)
+	if err != nil {
+		return err
+	}
+	routes, err := agentiq.ParseRoutes(a.Routes)
+	if err != nil {
+		return err
+	}
+	epoch, err := a.EpochTime()
+	if err != nil {
+		return err
+	}
+	window, err := a.WindowDuration()
+	if err != nil {
+		return err
+	}
+	client, err := agentiq.New(agentiq.Config{
+		BaseURL: a.BaseURL, APIKey: key, Routes: routes, MaxRows: a.MaxRows, Epoch: epoch, Window: window,
+		Logger: log.With("target", t.name),
+	})
+	if err != nil {
+		return err
+	}
+	mode, err := reconcile.ParseMode(tc.Mode)
+	if err != nil {
+		return err
+	}
+	t.client = client
+	t.policy = reconcile.Policy{Mode: mode, Adopt: tc.Adopt != nil && *tc.Adopt}
+	return nil
+}

@@ -1,0 +1,363 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/rostersync/rostersync/mapping"
+)
+
+// Target types.
+const (
+	TargetEvaluagent = "evaluagent"
+	TargetAgentIQ    = "agentiq"
+)
+
+// AgentIQCredentialName is the systemd credential that holds the Agent IQ API
+// key when a target's api_key_file is unset.
+const AgentIQCredentialName = "agentiq-api-key"
+
+// TargetConfig is one entry of targets:, a platform that the same people are
+// synced into. With no targets: list, the single Evaluagent target of the
+// environment (ROSTERSYNC_EVALUAGENT_*) is used, named "evaluagent".
+//
+//	targets:
+//	  - name: evaluagent        # required, unique; names the target in plans, logs and the ledger
+//	    type: evaluagent        # evaluagent or agentiq
+//	    mode: sync              # sync, upsert-only or create-only; evaluagent default: $ROSTERSYNC_EVALUAGENT_MODE
+//	    adopt: false            # evaluagent default: $ROSTERSYNC_EVALUAGENT_ADOPT
+//	    evaluagent:             # optional; each key left out comes from ROSTERSYNC_EVALUAGENT_*
+//	      region: eu
+//	      base_url: ""
+//	      key_id: ""
+//	      key_secret_file: ""   # default $CREDENTIALS_DIRECTORY/evaluagent-key-secret
+//	      agent_level: Team
+//	  - name: agentiq
+//	    type: agentiq
+//	    agentiq:
+//	      base_url: https://api-v2.<fi-domain>.agentiq.co   # required
+//	      api_key_file: /etc/rostersync/agentiq-api-key      # default $CREDENTIALS_DIRECTORY/agentiq-api-key
+//	      max_rows: 500         # rows per CSV upload
+//	      epoch: 2015-01-01T00:00:00Z   # where the export walk starts
+//	      window: 720h          # creation-time span of one export request
+//	      routes:               # overrides of the inferred paths
+//	        import_users: POST /api/ingestion/users
+//	    mapping:                # sections that replace the top-level mapping's for this target
+//	      scope: […]
+//
+// Connection settings (the evaluagent: and agentiq: blocks) may refer to
+// environment variables as ${NAME}; an unset variable is an error. Secrets
+// are only ever read from files.
+//
+// A target's mapping: holds any of the top-level mapping's sections (user,
+// scope, exclude, roles, team, queues). Each section given replaces the
+// top-level one as a whole; sections left out are the top-level ones. So
+// "scope: […]" under one target narrows who that platform gets, and the rest
+// of the mapping is shared.
+type TargetConfig struct {
+	Name       string                  `yaml:"name"`
+	Type       string                  `yaml:"type"`
+	Mode       string                  `yaml:"mode"`
+	Adopt      *bool                   `yaml:"adopt"`
+	Evaluagent *EvaluagentTargetConfig `yaml:"evaluagent"`
+	AgentIQ    *AgentIQTargetConfig    `yaml:"agentiq"`
+	Mapping    *MappingOverride        `yaml:"mapping"`
+}
+
+// EvaluagentTargetConfig is the evaluagent: block of a target. Empty values
+// fall back to the environment.
+type EvaluagentTargetConfig struct {
+	Region        string `yaml:"region"`
+	BaseURL       string `yaml:"base_url"`
+	KeyID         string `yaml:"key_id"`
+	KeySecretFile string `yaml:"key_secret_file"`
+	AgentLevel    string `yaml:"agent_level"`
+}
+
+// AgentIQTargetConfig is the agentiq: block of a target.
+type AgentIQTargetConfig struct {
+	BaseURL    string            `yaml:"base_url"`
+	APIKeyFile string            `yaml:"api_key_file"`
+	MaxRows    int               `yaml:"max_rows"`
+	Epoch      string            `yaml:"epoch"`
+	Window     string            `yaml:"window"`
+	Routes     map[string]string `yaml:"routes"`
+}
+
+// EpochTime parses Epoch (RFC 3339); zero when unset.
+func (c *AgentIQTargetConfig) EpochTime() (time.Time, error) {
+	if c.Epoch == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339, c.Epoch)
+}
+
+// WindowDuration parses Window (a Go duration, as 720h); zero when unset.
+func (c *AgentIQTargetConfig) WindowDuration() (time.Duration, error) {
+	if c.Window == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(c.Window)
+}
+
+// MappingOverride is a target's mapping: section. Each field set replaces the
+// top-level mapping's section of the same name.
+type MappingOverride struct {
+	User    *mapping.UserSpec    `yaml:"user"`
+	Scope   *[]mapping.Condition `yaml:"scope"`
+	Exclude *mapping.ExcludeSpec `yaml:"exclude"`
+	Roles   *mapping.RolesSpec   `yaml:"roles"`
+	Team    *mapping.TeamSpec    `yaml:"team"`
+	Queues  *[]mapping.QueueSpec `yaml:"queues"`
+}
+
+// Over returns base with the sections o sets replaced.
+func (o *MappingOverride) Over(base mapping.Spec) mapping.Spec {
+	if o == nil {
+		return base
+	}
+	if o.User != nil {
+		base.User = *o.User
+	}
+	if o.Scope != nil {
+		base.Scope = *o.Scope
+	}
+	if o.Exclude != nil {
+		base.Exclude = *o.Exclude
+	}
+	if o.Roles != nil {
+		base.Roles = *o.Roles
+	}
+	if o.Team != nil {
+		base.Team = *o.Team
+	}
+	if o.Queues != nil {
+		base.Queues = *o.Queues
+	}
+	return base
+}
+
+// sets reports whether the override replaces the section a spec path
+// (as roles.values["Agent"]) lies in.
+func (o *MappingOverride) sets(path string) bool {
+	section := path
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		section = path[:i]
+	}
+	switch section {
+	case "user":
+		return o.User != nil
+	case "scope":
+		return o.Scope != nil
+	case "exclude":
+		return o.Exclude != nil
+	case "roles":
+		return o.Roles != nil
+	case "team":
+		return o.Team != nil
+	case "queues":
+		return o.Queues != nil
+	}
+	return true
+}
+
+// AllTargets returns the configured targets, or, without a targets: list,
+// the single Evaluagent target configured by the environment.
+func (f *File) AllTargets() []TargetConfig {
+	if len(f.Targets) == 0 {
+		return []TargetConfig{{Name: TargetEvaluagent, Type: TargetEvaluagent}}
+	}
+	return f.Targets
+}
+
+// TargetSpec returns the mapping of target i: the top-level mapping with the
+// target's sections in place.
+func (f *File) TargetSpec(i int) mapping.Spec {
+	ts := f.AllTargets()
+	return ts[i].Mapping.Over(f.Mapping)
+}
+
+// TargetRules compiles the mapping of target i.
+func (f *File) TargetRules(i int) (*mapping.Rules, error) {
+	r, err := mapping.Compile(f.TargetSpec(i))
+	if err != nil {
+		return nil, fmt.Errorf("%s: mapping of target %s: %w", f.path, f.AllTargets()[i].Name, err)
+	}
+	return r, nil
+}
+
+var targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// validateTargets reports every problem of targets: through bad.
+func (f *File) validateTargets(bad func(key, format string, args ...any)) {
+	names := map[string]int{}
+	agentIQDefaultKey := 0
+	for i, t := range f.Targets {
+		p := fmt.Sprintf("targets[%d]", i)
+		switch {
+		case t.Name == "":
+			bad(p+".name", "required")
+		case !targetName.MatchString(t.Name):
+			bad(p+".name", "%q: use lower-case letters, digits, - and _", t.Name)
+		case names[t.Name] > 0:
+			bad(p+".name", "%q is already targets[%d]", t.Name, names[t.Name]-1)
+		default:
+			names[t.Name] = i + 1
+		}
+		switch t.Type {
+		case TargetEvaluagent:
+			if t.AgentIQ != nil {
+				bad(p+".agentiq", "only for type agentiq")
+			}
+		case TargetAgentIQ:
+			if t.Evaluagent != nil {
+				bad(p+".evaluagent", "only for type evaluagent")
+			}
+			if t.AgentIQ == nil || strings.TrimSpace(t.AgentIQ.BaseURL) == "" {
+				bad(p+".agentiq.base_url", "required: the institution's API host, as https://api-v2.<fi-domain>.agentiq.co")
+			}
+			if a := t.AgentIQ; a != nil {
+				if a.APIKeyFile == "" {
+					agentIQDefaultKey++
+				}
+				if a.MaxRows < 0 {
+					bad(p+".agentiq.max_rows", "%d is negative", a.MaxRows)
+				}
+				if _, err := a.EpochTime(); err != nil {
+					bad(p+".agentiq.epoch", "%q is not an RFC 3339 time, as 2015-01-01T00:00:00Z", a.Epoch)
+				}
+				if d, err := a.WindowDuration(); err != nil || d < 0 {
+					bad(p+".agentiq.window", "%q is not a positive duration, as 720h", a.Window)
+				}
+			} else {
+				agentIQDefaultKey++
+			}
+		case "":
+			bad(p+".type", "required (evaluagent or agentiq)")
+		default:
+			bad(p+".type", "unknown type %q (known: evaluagent, agentiq)", t.Type)
+		}
+		switch t.Mode {
+		case "", ModeSync, ModeUpsertOnly, ModeCreateOnly:
+		default:
+			bad(p+".mode", "%q is not one of sync, upsert-only, create-only", t.Mode)
+		}
+		if t.Mapping != nil {
+			if _, err := mapping.Compile(f.TargetSpec(i)); err != nil {
+				for _, e := range unjoin(err) {
+					var se *mapping.SpecError
+					switch {
+					case errors.As(e, &se) && !t.Mapping.sets(se.Path):
+						// An inherited section: reported once, at the top level.
+					case se != nil:
+						bad(p+".mapping."+se.Path, "%s", se.Msg)
+					default:
+						bad(p+".mapping", "%v", e)
+					}
+				}
+			}
+		}
+	}
+	if agentIQDefaultKey > 1 {
+		bad("targets", "%d agentiq targets leave api_key_file unset and would share $CREDENTIALS_DIRECTORY/%s: give each its own file", agentIQDefaultKey, AgentIQCredentialName)
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// Expand replaces ${NAME} references in the connection settings (the
+// evaluagent: and agentiq: blocks) with environment values from lookup. An
+// unset variable is an error naming it and the key.
+func (t *TargetConfig) Expand(lookup func(string) (string, bool)) error {
+	var errs []error
+	expand := func(key string, v *string) {
+		*v = envRef.ReplaceAllStringFunc(*v, func(ref string) string {
+			name := envRef.FindStringSubmatch(ref)[1]
+			val, ok := lookup(name)
+			if !ok {
+				errs = append(errs, fmt.Errorf("target %s: %s: environment variable %s is not set", t.Name, key, name))
+			}
+			return val
+		})
+	}
+	for _, blk := range []struct {
+		name string
+		v    any
+	}{{"evaluagent", t.Evaluagent}, {"agentiq", t.AgentIQ}} {
+		rv := reflect.ValueOf(blk.v)
+		if rv.IsNil() {
+			continue
+		}
+		rv = rv.Elem()
+		for i := range rv.NumField() {
+			fv, ft := rv.Field(i), rv.Type().Field(i)
+			key := blk.name + "." + yamlName(ft)
+			switch fv.Kind() {
+			case reflect.String:
+				expand(key, fv.Addr().Interface().(*string))
+			case reflect.Map:
+				for _, k := range fv.MapKeys() {
+					s := fv.MapIndex(k).String()
+					expand(key+"."+k.String(), &s)
+					fv.SetMapIndex(k, reflect.ValueOf(s))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EvaluagentSettings returns the Evaluagent settings of target t: the keys set
+// in its evaluagent: block over those of the environment, then its mode and
+// adopt.
+func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
+	if b := t.Evaluagent; b != nil {
+		for _, kv := range []struct {
+			dst *string
+			v   string
+		}{
+			{&env.Region, b.Region}, {&env.BaseURL, b.BaseURL}, {&env.KeyID, b.KeyID},
+			{&env.KeySecretFile, b.KeySecretFile}, {&env.AgentLevel, b.AgentLevel},
+		} {
+			if kv.v != "" {
+				*kv.dst = kv.v
+			}
+		}
+	}
+	if t.Mode != "" {
+		env.Mode = t.Mode
+	}
+	if t.Adopt != nil {
+		env.Adopt = *t.Adopt
+	}
+	return env
+}
+
+// AgentIQKeyFile returns the file holding target t's API key: api_key_file,
+// else the systemd credential agentiq-api-key.
+func (t TargetConfig) AgentIQKeyFile(env *Env) string {
+	if t.AgentIQ != nil && t.AgentIQ.APIKeyFile != "" {
+		return t.AgentIQ.APIKeyFile
+	}
+	return env.Credential(AgentIQCredentialName)
+}
+
+// resolvePaths makes relative key files relative to the configuration file.
+func (t *TargetConfig) resolvePaths(dir string) {
+	rel := func(p *string) {
+		if *p != "" && !strings.HasPrefix(*p, "${") && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	if t.AgentIQ != nil {
+		rel(&t.AgentIQ.APIKeyFile)
+	}
+	if t.Evaluagent != nil {
+		rel(&t.Evaluagent.KeySecretFile)
+	}
+}

@@ -1,0 +1,115 @@
+package agentiq
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Route is one endpoint: an HTTP method and a path relative to the base URL.
+// A path that addresses one agent holds the placeholder {id}.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Endpoint is the route's name for logs and request counts, as
+// "GET /api/exports/agents".
+func (r Route) Endpoint() string { return r.Method + " " + r.Path }
+
+func (r Route) expand(id string) string {
+	return strings.ReplaceAll(r.Path, "{id}", url.PathEscape(id))
+}
+
+// Routes is the single table of every path the client calls. Every path of
+// the contract is inferred; when one turns out wrong, correct it here or
+// override it from configuration, and no calling code changes.
+//
+// In Config.Routes a zero Method or Path keeps the default.
+type Routes struct {
+	ExportAgents Route // X1 GET /api/exports/agents
+	ListAgents   Route // A1 GET /api/agents
+	GetAgent     Route // A2 GET /api/agents/{id}
+	Me           Route // A2 GET /api/agents/me
+	ImportUsers  Route // I1 POST /api/imports/users (alternative: /api/ingestion/users)
+}
+
+// DefaultRoutes returns the route table of the contract (§5, §10).
+func DefaultRoutes() Routes {
+	return Routes{
+		ExportAgents: Route{http.MethodGet, "/api/exports/agents"},
+		ListAgents:   Route{http.MethodGet, "/api/agents"},
+		GetAgent:     Route{http.MethodGet, "/api/agents/{id}"},
+		Me:           Route{http.MethodGet, "/api/agents/me"},
+		ImportUsers:  Route{http.MethodPost, "/api/imports/users"},
+	}
+}
+
+// routeNames are the configuration names of the routes, in table order.
+var routeNames = []string{"export_agents", "list_agents", "get_agent", "me", "import_users"}
+
+func (r *Routes) fields() []*Route {
+	return []*Route{&r.ExportAgents, &r.ListAgents, &r.GetAgent, &r.Me, &r.ImportUsers}
+}
+
+// ParseRoutes reads route overrides from configuration: keys are
+// export_agents, list_agents, get_agent, me and import_users, values
+// "METHOD /path" or just "/path" (keeping the default method).
+func ParseRoutes(m map[string]string) (Routes, error) {
+	var r Routes
+	fs := r.fields()
+	var errs []error
+	for k, v := range m {
+		i := slices.Index(routeNames, k)
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("routes.%s: unknown route (known: %s)", k, strings.Join(routeNames, ", ")))
+			continue
+		}
+		method, path, ok := strings.Cut(strings.TrimSpace(v), " ")
+		if !ok {
+			method, path = "", method
+		}
+		fs[i].Method, fs[i].Path = strings.ToUpper(method), strings.TrimSpace(path)
+	}
+	return r, errors.Join(errs...)
+}
+
+func (r Routes) withDefaults() Routes {
+	def := DefaultRoutes()
+	dfs, fs := def.fields(), r.fields()
+	for i, f := range fs {
+		if f.Method == "" {
+			f.Method = dfs[i].Method
+		}
+		if f.Path == "" {
+			f.Path = dfs[i].Path
+		}
+	}
+	return r
+}
+
+func (r Routes) validate() error {
+	var errs []error
+	def := DefaultRoutes()
+	dfs := def.fields()
+	for i, f := range r.fields() {
+		name := routeNames[i]
+		if f.Method != dfs[i].Method {
+			errs = append(errs, fmt.Errorf("routes.%s: method %q: this route is always %s", name, f.Method, dfs[i].Method))
+		}
+		if !strings.HasPrefix(f.Path, "/") || strings.ContainsAny(f.Path, "?# ") {
+			errs = append(errs, fmt.Errorf("routes.%s: path %q: give a path relative to the base URL, starting with / and without a query", name, f.Path))
+		}
+		if got, want := strings.Contains(f.Path, "{id}"), strings.Contains(dfs[i].Path, "{id}"); got != want {
+			if want {
+				errs = append(errs, fmt.Errorf("routes.%s: path %q must contain {id} where the agent id goes", name, f.Path))
+			} else {
+				errs = append(errs, fmt.Errorf("routes.%s: path %q addresses no single agent; remove {id}", name, f.Path))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,77 @@
+package reconcile
+
+import (
+	"slices"
+	"strings"
+)
+
+// Capabilities describe what a target can hold and what its API can do, so
+// that Diff plans only what can be applied and shows the rest as unsupported.
+// The zero value is a platform like Evaluagent: a team hierarchy with ids,
+// roles, work queues, and every action.
+type Capabilities struct {
+	// Platform names the target in reasons ("Agent IQ").
+	Platform string
+	// FlatTeams: teams are bare names with no ids and no hierarchy, and exist
+	// as soon as a user names one. A desired user's team key resolves to its
+	// team's Name; no team operations are planned; a current user's Team is
+	// the team name.
+	FlatTeams bool
+	// UserFields lists the user fields the platform holds and that are
+	// compared and written; nil means every field. Without FieldRoles, roles
+	// are ignored and any user may sit in a team; without FieldUsername, users
+	// are not matched by username.
+	UserFields []Field
+	// NoQueues: the platform has no work queues; none are planned.
+	NoQueues bool
+	// NoDeactivate, NoReactivate and NoClear mark what the API cannot do:
+	// deactivate a user, reactivate one, or clear a field to empty. Such
+	// operations are planned with StatusUnsupported and never applied.
+	NoDeactivate bool
+	NoReactivate bool
+	NoClear      bool
+	// BatchRows, when above 0, says the target writes users in batches of up
+	// to this many rows (a Batcher): the plan's Requests count batches.
+	BatchRows int
+}
+
+// Capable is implemented by targets whose Capabilities are not the zero value.
+type Capable interface {
+	Capabilities() Capabilities
+}
+
+// CapabilitiesOf returns t's Capabilities, or the zero value.
+func CapabilitiesOf(t Target) Capabilities {
+	if c, ok := t.(Capable); ok {
+		return c.Capabilities()
+	}
+	return Capabilities{}
+}
+
+func (c Capabilities) holds(f Field) bool {
+	return c.UserFields == nil || slices.Contains(c.UserFields, f)
+}
+
+func (c Capabilities) platform() string {
+	if c.Platform == "" {
+		return "the target"
+	}
+	return c.Platform
+}
+
+// unsupported marks op as one the target cannot apply, saying why.
+func (c Capabilities) unsupported(op *Op, why string) {
+	op.Status = StatusUnsupported
+	op.Reason += "; cannot be applied on " + c.platform() + ": " + why
+}
+
+// Reasons for unsupported operations.
+func (c Capabilities) noDeactivation() string { return c.platform() + " API offers no deactivation" }
+func (c Capabilities) noReactivation() string { return c.platform() + " API offers no reactivation" }
+func (c Capabilities) noClearing(fs []Field) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = string(f)
+	}
+	return c.platform() + " API cannot clear a field (" + strings.Join(names, ", ") + ")"
+}

@@ -1,0 +1,73 @@
+// Command scimserve runs the SCIM endpoint alone, on a store in a directory,
+// for the conformance suites and manual tests. It has no reconciler: what is
+// pushed is only stored. The real daemon is "rostersync serve".
+//
+//	go run ./sources/scim/internal/scimserve -addr 127.0.0.1:8089 -dir /tmp/scim -tokens tokens.txt
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rostersync/rostersync/sources/scim"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "scimserve:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8089", "listen address")
+	dir := flag.String("dir", "", "store directory (required)")
+	tokens := flag.String("tokens", "", "tokens file, one token a line (required)")
+	base := flag.String("base-url", "", "public base URL (default: derived from each request)")
+	debug := flag.Bool("debug", false, "log every request")
+	flag.Parse()
+	if *dir == "" || *tokens == "" {
+		return errors.New("-dir and -tokens are required")
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	store, err := scim.OpenStore(*dir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	h, err := scim.NewServer(scim.Config{TokensFile: *tokens, PublicBaseURL: *base}, store, scim.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	log.Info("scim endpoint listening", "url", "http://"+ln.Addr().String()+"/scim/v2")
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

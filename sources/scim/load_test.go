@@ -1,0 +1,226 @@
+package scim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestLoad is the endpoint benchmark of the issue: 100,000 stored users,
+// concurrent clients over loopback, requests/s and p99 for a userName filter
+// and for a member-add PATCH on a 10,000-member group. It runs only with
+// SCIM_LOAD=1:
+//
+//	SCIM_LOAD=1 go test -run TestLoad -v ./sources/scim/
+//
+// SCIM_LOAD_USERS, SCIM_LOAD_MEMBERS, SCIM_LOAD_CLIENTS and SCIM_LOAD_SECONDS
+// change the defaults (100000, 10000, 8, 5).
+func TestLoad(t *testing.T) {
+	if os.Getenv("SCIM_LOAD") == "" {
+		t.Skip("set SCIM_LOAD=1 to run the load benchmark")
+	}
+	users := envInt("SCIM_LOAD_USERS", 100_000)
+	members := envInt("SCIM_LOAD_MEMBERS", 10_000)
+	clients := envInt("SCIM_LOAD_CLIENTS", 8)
+	seconds := envInt("SCIM_LOAD_SECONDS", 5)
+
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now()
+	ids, gid := seedLoad(t, st, users, members)
+	t.Logf("seeded %d users and a %d-member group in %v", users, members, time.Since(start).Round(time.Millisecond))
+
+	h, err := NewServer(Config{}, st, WithTokens(map[string]string{"load": testToken}),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+
+	// Filter: random existing userNames.
+	filterRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(rng *rand.Rand, _ int64) (*http.Request, int) {
+		n := rng.IntN(users)
+		f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, n))
+		req, _ := http.NewRequest("GET", srv.URL+"/scim/v2/Users?filter="+f, nil)
+		return req, 200
+	})
+	// Okta's import: pages of 100 at random offsets.
+	pageRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(rng *rand.Rand, _ int64) (*http.Request, int) {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/scim/v2/Users?startIndex=%d&count=100", srv.URL, 1+rng.IntN(users)), nil)
+		return req, 200
+	})
+	// Member add: each request adds a different user who is not yet a member.
+	var next atomic.Int64
+	next.Store(int64(members))
+	patchRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(_ *rand.Rand, _ int64) (*http.Request, int) {
+		i := int(next.Add(1)-1) % len(ids)
+		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"` + ids[i] + `"}]}]}`
+		req, _ := http.NewRequest("PATCH", srv.URL+"/scim/v2/Groups/"+gid, strings.NewReader(body))
+		return req, 204
+	})
+	var count int
+	if err := st.db.QueryRow(`SELECT count(*) FROM members`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Logf("GOMAXPROCS=%d, %d clients, %d s per case, group size at the end %d", runtime.GOMAXPROCS(0), clients, seconds, count)
+	// CPU per request counts the clients too; it does not depend on what
+	// else runs on the machine, unlike req/s and latency.
+	t.Logf("%-44s %9s %9s %9s %9s %12s", "case", "requests", "req/s", "p50 ms", "p99 ms", "CPU µs/req")
+	for _, r := range []struct {
+		name string
+		res  loadResult
+	}{
+		{`GET /Users?filter=userName eq "…"`, filterRes},
+		{"PATCH /Groups/{id} add member (10k group)", patchRes},
+		{"GET /Users?startIndex=…&count=100", pageRes},
+	} {
+		t.Logf("%-44s %9d %9.0f %9.2f %9.2f %12.0f", r.name, r.res.n, r.res.rate, r.res.p50, r.res.p99, r.res.cpu)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// seedLoad inserts users directly in one transaction (the HTTP path is what
+// is measured, not the seeding) and a group with the first members users.
+func seedLoad(t *testing.T, st *Store, users, members int) ([]string, string) {
+	ctx := context.Background()
+	ids := make([]string, users)
+	var gid string
+	err := st.write(ctx, func(tx wtx) error {
+		now := st.nowMS()
+		for i := range users {
+			name := fmt.Sprintf("user%06d@example.com", i)
+			doc := map[string]any{
+				"userName": name, "active": true,
+				"name":   map[string]any{"givenName": "Given", "familyName": fmt.Sprintf("Family%d", i)},
+				"emails": []any{map[string]any{"value": name, "type": "work", "primary": true}},
+			}
+			body, _ := json.Marshal(doc)
+			s := &stored{rtype: typeUser, id: newID(), createdMS: now, modifiedMS: now, version: 1}
+			if err := insertResource(ctx, tx, s, columnsOf(typeUser, doc), body); err != nil {
+				return err
+			}
+			ids[i] = s.id
+		}
+		doc := map[string]any{"displayName": "Load Team"}
+		body, _ := json.Marshal(doc)
+		g := &stored{rtype: typeGroup, id: newID(), createdMS: now, modifiedMS: now, version: 1}
+		if err := insertResource(ctx, tx, g, columnsOf(typeGroup, doc), body); err != nil {
+			return err
+		}
+		gid = g.id
+		refs := make([]memberRef, members)
+		for i := range refs {
+			refs[i] = memberRef{value: ids[i]}
+		}
+		_, _, err := addMembers(ctx, tx, g.seq, refs)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids, gid
+}
+
+type loadResult struct {
+	n        int
+	rate     float64
+	p50, p99 float64 // milliseconds
+	cpu      float64 // process CPU (server and clients) per request, microseconds
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runLoad sends requests from clients goroutines for d and measures them.
+func runLoad(t *testing.T, client *http.Client, clients int, d time.Duration,
+	mk func(rng *rand.Rand, i int64) (*http.Request, int)) loadResult {
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		bad  atomic.Int64
+		wg   sync.WaitGroup
+		seq  atomic.Int64
+	)
+	deadline := time.Now().Add(d)
+	begin := time.Now()
+	cpu0 := cpuTime()
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(c), 42))
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				req, want := mk(rng, seq.Add(1))
+				req.Header.Set("Authorization", "Bearer "+testToken)
+				t0 := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				mine = append(mine, time.Since(t0))
+				if res.StatusCode != want {
+					bad.Add(1)
+				}
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	cpu := cpuTime() - cpu0
+	if bad.Load() > 0 {
+		t.Errorf("%d requests failed or got an unexpected status", bad.Load())
+	}
+	slices.Sort(lats)
+	pct := func(p float64) float64 {
+		if len(lats) == 0 {
+			return 0
+		}
+		return float64(lats[int(float64(len(lats)-1)*p)].Microseconds()) / 1000
+	}
+	res := loadResult{n: len(lats), rate: float64(len(lats)) / elapsed.Seconds(), p50: pct(0.50), p99: pct(0.99)}
+	if len(lats) > 0 {
+		res.cpu = float64(cpu.Microseconds()) / float64(len(lats))
+	}
+	return res
+}
