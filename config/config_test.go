@@ -37,6 +37,7 @@ func TestLoadEnvDefaults(t *testing.T) {
 			RatePerMinute: 100,
 			RatePerDay:    10000,
 		},
+		Serve: defaultServe,
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)
@@ -99,6 +100,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		},
 		// Kept for other credentials; the explicit secret file wins.
 		credentialsDir: "/ignored",
+		Serve:          defaultServe,
 	}
 	if diff := cmp.Diff(want, e, cmp.AllowUnexported(Env{})); diff != "" {
 		t.Errorf("LoadEnv (-want +got):\n%s", diff)

@@ -60,6 +60,9 @@ type Env struct {
 
 	Evaluagent Evaluagent `env:", prefix=EVALUAGENT_"`
 
+	// Serve configures "rostersync serve" (see serve.go).
+	Serve Serve
+
 	// secretInEnv records that someone tried to pass the key secret in the
 	// environment, which Validate refuses; agentIQKeyInEnv the same for the
 	// Agent IQ API key.
@@ -206,6 +209,7 @@ func (e *Env) ValidateCommon() error {
 	if e.agentIQKeyInEnv {
 		bad("AGENTIQ_API_KEY", "secrets are not read from the environment; put the Agent IQ API key in a file and name it with api_key_file in the configuration file")
 	}
+	errs = append(errs, e.Serve.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -31,12 +31,20 @@ type app struct {
 	log     *slog.Logger
 	// scim is the store identity providers push to, when a scim source is
 	// configured; serve mounts its endpoint.
-	scim *scim.Store
+	scim     *scim.Store
+	ownsSCIM bool // false when the daemon shares its store across reloads
+	hooks    appHooks
 	// passes are what each plan was guarded with, recorded if it is applied.
 	passes map[*reconcile.Plan]*passFacts
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
+	return loadAppWith(ctx, c, flags, appHooks{})
+}
+
+// loadAppWith is loadApp with observers of what the app does (the daemon's
+// metrics and watchdog).
+func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks) (*app, error) {
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
 	if err != nil {
 		return nil, err
@@ -80,21 +88,25 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	targets, err := buildTargets(env, file, c.lookupEnv, log, clientHooks{
-		sleep: c.sleep,
-		budget: func(target string, perMinute, perDay int) evaluagent.Budget {
-			return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
-		},
-	})
+	if hooks.sleep == nil {
+		hooks.sleep = c.sleep
+	}
+	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
+		return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
+	}
+	targets, err := buildTargets(env, file, c.lookupEnv, log, hooks)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, passes: map[*reconcile.Plan]*passFacts{}}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, passes: map[*reconcile.Plan]*passFacts{}}
 	if _, _, ok := file.SCIM(); ok {
-		if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
-			a.Close()
-			return nil, err
+		if a.scim = hooks.scimStore; a.scim == nil {
+			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
+				a.Close()
+				return nil, err
+			}
+			a.ownsSCIM = true
 		}
 	}
 	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
@@ -109,10 +121,12 @@ func (a *app) Close() error {
 	var errs []error
 	for _, s := range a.sources {
 		if c, ok := s.(interface{ Close() error }); ok {
-			errs = append(errs, c.Close())
+			if err := c.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close source %s: %w", s.Name(), err))
+			}
 		}
 	}
-	if a.scim != nil {
+	if a.scim != nil && a.ownsSCIM {
 		errs = append(errs, a.scim.Close())
 	}
 	return errors.Join(append(errs, a.db.Close())...)
@@ -135,6 +149,7 @@ func (a *app) fetch(ctx context.Context) ([]*sources.Snapshot, error) {
 	var snaps []*sources.Snapshot
 	for _, s := range a.sources {
 		snap, err := s.Fetch(ctx)
+		a.hooks.source(s.Name(), snap, err)
 		if err != nil {
 			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
 		}
@@ -318,9 +333,11 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 				applied = append(applied, reconcile.OpID(op))
 			}
 			prog.update(done, total)
+			a.hooks.op(op, err)
 		},
 	})
-	if err := a.heldDone(ctx, t, applied); err != nil {
+	// The bookkeeping of what was applied outlives a cancelled apply.
+	if err := a.heldDone(context.WithoutCancel(ctx), t, applied); err != nil {
 		return res, err
 	}
 	if msg := budgetStop(res, now(a.c)); msg != "" {
@@ -343,4 +360,9 @@ func opLine(op *reconcile.Op) string {
 func canReplaceQueues(t reconcile.Target) bool {
 	_, ok := t.(reconcile.QueueReplacer)
 	return ok
+}
+
+// targetNames lists the configured targets' names, in configuration order.
+func (a *app) targetNames() []string {
+	return lo.Map(a.targets, func(t *target, _ int) string { return t.name })
 }

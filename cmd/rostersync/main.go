@@ -84,6 +84,8 @@ func commands() []command {
 	return []command{
 		{"plan", "show what would change on the platform (a dry run)", cmdPlan},
 		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
+		{"serve", "run as a daemon: passes on an interval and on push, health and metrics over HTTP", cmdServe},
+		{"check", "validate the configuration and test every connection", cmdCheck},
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/mapping"
@@ -27,7 +25,7 @@ type target struct {
 // buildTargets makes a client, mapping and policy for every configured
 // target (the environment's Evaluagent one when the file lists none). It
 // reads key files but does no network I/O; every problem is reported at once.
-func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (string, bool), log *slog.Logger, hooks clientHooks) ([]*target, error) {
+func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (string, bool), log *slog.Logger, hooks appHooks) ([]*target, error) {
 	var out []*target
 	var errs []error
 	for i, tc := range file.AllTargets() {
@@ -46,7 +44,7 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 		case config.TargetEvaluagent:
 			build = t.evaluagent(env, tc, len(file.Targets) == 0, log, hooks)
 		case config.TargetAgentIQ:
-			build = t.agentIQ(env, tc, log)
+			build = t.agentIQ(env, tc, log, hooks)
 		default:
 			build = fmt.Errorf("unknown type %q", tc.Type)
 		}
@@ -67,15 +65,7 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 	return out, nil
 }
 
-// clientHooks are what a platform client takes from the composition root
-// beyond its configuration: the sleep it waits with (tests make it instant)
-// and the persistent request budget of a target.
-type clientHooks struct {
-	sleep  func(ctx context.Context, d time.Duration) error
-	budget func(target string, perMinute, perDay int) evaluagent.Budget
-}
-
-func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly bool, log *slog.Logger, hooks clientHooks) error {
+func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly bool, log *slog.Logger, hooks appHooks) error {
 	ea := tc.EvaluagentSettings(env.Evaluagent)
 	if err := ea.Validate(env.SecretInEnv()); err != nil {
 		if fromEnvOnly {
@@ -90,6 +80,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	cfg := evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
 		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
+		OnRequest: hooks.request(t.name), OnRateLimitWait: hooks.rateLimitWait(t.name),
 		Sleep: hooks.sleep,
 	}
 	if hooks.budget != nil {
@@ -108,7 +99,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	return nil
 }
 
-func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logger) error {
+func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logger, hooks appHooks) error {
 	a := tc.AgentIQ
 	if a == nil {
 		return errors.New("agentiq: base_url is required")
@@ -135,7 +126,7 @@ func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logg
 	}
 	client, err := agentiq.New(agentiq.Config{
 		BaseURL: a.BaseURL, APIKey: key, Routes: routes, MaxRows: a.MaxRows, Epoch: epoch, Window: window,
-		Logger: log.With("target", t.name),
+		Logger: log.With("target", t.name), OnRequest: hooks.request(t.name),
 	})
 	if err != nil {
 		return err

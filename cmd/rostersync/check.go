@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/config"
+)
+
+// checker is implemented by sources that can test their connection more
+// cheaply than a full read (an LDAP bind). Others are read in full.
+type checker interface {
+	Check(ctx context.Context) error
+}
+
+func cmdCheck(ctx context.Context, args []string, c *cli) error {
+	fs := newFlagSet(c, "check", "[flags]", `Validates the environment and the configuration file, reporting every
+problem at once with its file and line; then tests each connection in turn
+(the platform's ping with the configured key, the state directory, each
+source) and stops at the first that fails. Writes nothing to the platform.
+Exit status: 0 all good, 1 a problem.`)
+	var common commonFlags
+	common.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("check takes no arguments, got %q", fs.Args())
+	}
+	out := c.stdout
+
+	problems, mappingPath, err := checkConfig(ctx, c, common)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(out, "FAIL configuration: %d problem(s):\n", len(problems))
+		for _, p := range problems {
+			fmt.Fprintf(out, "  %v\n", p)
+		}
+		return &exitError{code: 1, err: errors.New("the configuration is not valid; nothing was connected to")}
+	}
+	fmt.Fprintf(out, "ok   configuration: the environment and %s\n", mappingPath)
+
+	a, err := loadApp(ctx, c, common)
+	if err != nil {
+		fmt.Fprintf(out, "FAIL setup: %v\n", err)
+		return &exitError{code: 1, err: err}
+	}
+	defer a.Close()
+	fmt.Fprintf(out, "ok   state: %s\n", a.db.Path())
+
+	for _, t := range a.targets {
+		p, ok := t.client.(pinger)
+		if !ok {
+			continue
+		}
+		if err := p.Ping(ctx); err != nil {
+			fmt.Fprintf(out, "FAIL target %s: ping %s: %v\n", t.name, p.BaseURL(), err)
+			return &exitError{code: 1, err: fmt.Errorf("target %s is not reachable with the configured key: %w", t.name, err)}
+		}
+		fmt.Fprintf(out, "ok   target %s (%s): ping %s with the configured key\n", t.name, t.kind, p.BaseURL())
+	}
+
+	for i, s := range a.sources {
+		kind := a.file.Sources[i].Type
+		if ch, ok := s.(checker); ok {
+			if err := ch.Check(ctx); err != nil {
+				fmt.Fprintf(out, "FAIL source %s (%s): %v\n", s.Name(), kind, err)
+				return &exitError{code: 1, err: fmt.Errorf("source %s: %w", s.Name(), err)}
+			}
+			fmt.Fprintf(out, "ok   source %s (%s): connected\n", s.Name(), kind)
+			continue
+		}
+		snap, err := s.Fetch(ctx)
+		if err != nil {
+			fmt.Fprintf(out, "FAIL source %s (%s): %v\n", s.Name(), kind, err)
+			return &exitError{code: 1, err: fmt.Errorf("source %s cannot be read: %w", s.Name(), err)}
+		}
+		health := "complete"
+		if !snap.Health.Complete {
+			health = "incomplete: " + snap.Health.Reason
+		}
+		fmt.Fprintf(out, "ok   source %s (%s): %d records, %s\n", s.Name(), kind, snap.Health.Count, health)
+	}
+	return nil
+}
+
+// checkConfig collects every problem with the environment, the file
+// (syntax, keys, mapping) and the secret file, without stopping at the
+// first. err is for what prevents checking at all.
+func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []error, mappingPath string, err error) {
+	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
+	if err != nil {
+		return nil, "", err
+	}
+	if flags.config != "" {
+		env.Mapping = flags.config
+	}
+	if flags.stateDir != "" {
+		env.StateDir = flags.stateDir
+	}
+	if flags.logLevel != "" {
+		env.LogLevel = flags.logLevel
+	}
+	if flags.logFormat != "" {
+		env.LogFormat = flags.logFormat
+	}
+	problems = append(problems, unjoin(env.Validate())...)
+	if env.Mapping != "" {
+		file, err := config.LoadFile(env.Mapping)
+		if err != nil {
+			problems = append(problems, unjoin(err)...)
+		} else {
+			problems = append(problems, unjoin(file.Validate())...)
+		}
+	}
+	if f := env.Evaluagent.KeySecretFile; f != "" {
+		if _, err := config.ReadSecret(f); err != nil {
+			problems = append(problems, fmt.Errorf("%sEVALUAGENT_KEY_SECRET_FILE: %w", config.EnvPrefix, err))
+		}
+	}
+	return problems, env.Mapping, nil
+}
+
+// unjoin splits an errors.Join into its parts; nil gives none.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// pinger is a platform client that can prove its credentials cheaply.
+type pinger interface {
+	Ping(ctx context.Context) error
+	BaseURL() string
+}

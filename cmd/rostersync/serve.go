@@ -1,0 +1,657 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/metrics"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/sdnotify"
+	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/scim"
+	"github.com/rostersync/rostersync/state"
+)
+
+const (
+	// stopGrace bounds how long the write in flight may take to finish
+	// after SIGTERM before it is cut off; the unit's TimeoutStopSec leaves
+	// room for it.
+	stopGrace = 30 * time.Second
+	// stallAfter is how long a pass may go without a platform answer or a
+	// finished operation before the daemon counts as stuck and stops
+	// pinging the watchdog. It exceeds the client's longest rate-limit wait.
+	stallAfter = 10 * time.Minute
+	// pendingOpsShown caps the operations /status shows of a pending plan;
+	// the whole plan is in the state database.
+	pendingOpsShown = 100
+)
+
+func cmdServe(ctx context.Context, args []string, c *cli) error {
+	fs := newFlagSet(c, "serve", "[flags]", `Runs as a daemon: a full pass at start and every ROSTERSYNC_INTERVAL, delta
+passes in between when a source changed, and a pass shortly after a push
+(POST /trigger, or the SCIM endpoint). With ROSTERSYNC_SERVE_MODE=plan (the
+default) each pass stores its plan and logs a CHANGE line per operation it
+would apply; with apply it applies them. Serves /healthz, /readyz, /metrics
+and /status on ROSTERSYNC_LISTEN. Under systemd it notifies READY, STATUS,
+WATCHDOG and STOPPING. SIGHUP reloads the configuration file (a bad one is
+logged and the old one kept); SIGTERM lets the write in flight finish,
+records where the pass stopped, and exits.`)
+	var common commonFlags
+	common.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	d := &server{c: c, flags: common, start: c.now()}
+	return d.run(ctx)
+}
+
+// server is one "rostersync serve" process.
+type server struct {
+	c     *cli
+	flags commonFlags
+	start time.Time
+
+	metrics *metrics.Metrics
+	notify  *sdnotify.Notifier
+	sched   *daemon.Scheduler
+	certs   certHolder
+	log     *slog.Logger
+
+	// app is the configuration in use. Only the scheduler's goroutine
+	// (passes and reloads) replaces it; appMu guards reads from others.
+	appMu sync.Mutex
+	app   *app
+	// scimStore is opened with the first configuration and kept across
+	// reloads, because the SCIM endpoint mounted at start keeps serving it.
+	scimStore *scim.Store
+
+	// Touched only by the pass in flight, on the scheduler's goroutine.
+	stamps      map[string]fileStamp // source files as of the last good pass
+	cancelApply context.CancelFunc   // cuts the apply short after the op in flight
+	passCtx     context.Context
+	opsDone     int
+
+	ready    atomic.Bool
+	notifyMu sync.Mutex
+	stopping bool
+}
+
+func (d *server) current() *app {
+	d.appMu.Lock()
+	defer d.appMu.Unlock()
+	return d.app
+}
+
+func (d *server) hooks() appHooks {
+	return appHooks{
+		scimStore: d.scimStore,
+		onRequest: func(target, endpoint string, status int, dur time.Duration) {
+			d.metrics.Request(target, endpoint, status, dur)
+			if d.sched != nil {
+				d.sched.Status().Progress()
+			}
+		},
+		onRateLimitWait: func(target, endpoint string, dur time.Duration) {
+			d.metrics.RateLimitWait(target, endpoint, dur)
+		},
+		onSource: func(name string, snap *sources.Snapshot, err error) {
+			if err != nil || snap == nil {
+				d.metrics.Source(name, 0, false, true)
+				return
+			}
+			d.metrics.Source(name, snap.Health.Count, snap.Health.Complete, false)
+		},
+		onOp: func(op *reconcile.Op, err error) {
+			outcome := "applied"
+			switch {
+			case errors.Is(err, reconcile.ErrDependency):
+				outcome = "skipped"
+			case err != nil:
+				outcome = "failed"
+			}
+			d.metrics.Op(op.Action.String(), string(op.Kind), outcome)
+			d.opsDone++
+			if d.sched != nil {
+				d.sched.Status().Progress()
+			}
+			// After SIGTERM, the operation that was in flight has now
+			// finished: stop before the next.
+			if d.passCtx != nil && d.passCtx.Err() != nil && d.cancelApply != nil {
+				d.cancelApply()
+			}
+		},
+	}
+}
+
+func (d *server) run(ctx context.Context) error {
+	// The hooks read d.metrics when called; the app does no I/O on the
+	// platform before the first pass, by which time d.metrics is set.
+	a, err := loadAppWith(ctx, d.c, d.flags, d.hooks())
+	if err != nil {
+		return err
+	}
+	d.app = a
+	d.log = a.log
+	if a.scim != nil {
+		d.scimStore, a.ownsSCIM = a.scim, false
+	}
+	defer func() {
+		d.current().Close()
+		if d.scimStore != nil {
+			d.scimStore.Close()
+		}
+	}()
+	cfg := a.env.Serve
+	d.metrics = metrics.New(version, cfg.Mode)
+
+	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
+		return err
+	}
+	defer d.notify.Close()
+
+	if cfg.TLS() {
+		if err := d.certs.load(cfg.TLSCertFile, cfg.TLSKeyFile); err != nil {
+			return err
+		}
+	}
+	d.sched, err = daemon.New(daemon.Config{
+		Interval: cfg.Interval, DeltaInterval: cfg.DeltaInterval, Debounce: cfg.Debounce,
+		Pass: d.pass, Reload: d.reload, OnPass: d.onPass, Logger: d.log, Now: d.c.now,
+	})
+	if err != nil {
+		return err
+	}
+
+	scim, err := scimEndpoint(a, d.sched.Trigger)
+	if err != nil {
+		return err
+	}
+	admin := daemon.NewMux(daemon.HandlerConfig{
+		Status: d.sched.Status(), ReadyAfter: cfg.ReadyMaxAge(), Metrics: d.metrics.Handler(),
+		Trigger: d.sched.Trigger, Extra: d.statusExtra,
+	})
+	var servers []*http.Server
+	ln, err := d.listen("admin", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	mounted := false
+	if scim != nil && cfg.SCIMListen == "" {
+		admin.Handle("/scim/v2/", scim)
+		mounted = true
+	}
+	servers = append(servers, d.serveOn(ln, admin))
+	if scim != nil && !mounted {
+		sln, err := d.listen("scim", cfg.SCIMListen)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/scim/v2/", scim)
+		servers = append(servers, d.serveOn(sln, mux))
+	} else if scim == nil && cfg.SCIMListen != "" {
+		d.log.Warn("ROSTERSYNC_SCIM_LISTEN is set but no SCIM source is configured; not listening on it", "addr", cfg.SCIMListen)
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	var wg sync.WaitGroup
+	wg.Go(func() { d.watchdog(runCtx) })
+	wg.Go(func() {
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-hup:
+				d.log.Info("SIGHUP: reloading the configuration after the pass in flight")
+				d.sched.RequestReload()
+			}
+		}
+	})
+	wg.Go(func() {
+		<-runCtx.Done()
+		if ctx.Err() != nil {
+			d.log.Info("stopping: letting the write in flight finish")
+			d.send(sdnotify.Stopping, sdnotify.Status("stopping"))
+		}
+	})
+
+	d.log.Info("serving", "mode", cfg.Mode, "interval", cfg.Interval.String(), "delta_interval", cfg.DeltaInterval.String(),
+		"debounce", cfg.Debounce.String(), "tls", cfg.TLS(), "scim", scim != nil)
+	runErr := d.sched.Run(ctx)
+	stopRun()
+	wg.Wait()
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+	}
+	d.log.Info("stopped")
+	return runErr
+}
+
+func (d *server) listen(name, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %s listener: %w", name, err)
+	}
+	scheme := "http"
+	if d.certs.loaded() {
+		scheme = "https"
+		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.certs.get})
+	}
+	d.log.Info("listening", "listener", name, "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/")
+	return ln, nil
+}
+
+func (d *server) serveOn(ln net.Listener, h http.Handler) *http.Server {
+	srv := &http.Server{
+		Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	return srv
+}
+
+// send notifies systemd; after STOPPING it sends nothing more, so the
+// manager hears nothing that contradicts it.
+func (d *server) send(states ...string) {
+	d.notifyMu.Lock()
+	defer d.notifyMu.Unlock()
+	if d.stopping {
+		return
+	}
+	for _, s := range states {
+		if s == sdnotify.Stopping {
+			d.stopping = true
+		}
+	}
+	if err := d.notify.Send(states...); err != nil {
+		d.log.Warn("sd_notify failed", "err", err)
+	}
+}
+
+// watchdog pings systemd's watchdog while the daemon is healthy (idle, or
+// in a pass that is making progress). Before READY it extends the start
+// timeout instead, so a long first pass that is progressing is not killed.
+func (d *server) watchdog(ctx context.Context) {
+	if !d.notify.Enabled() {
+		return
+	}
+	every := 10 * time.Second
+	wd, on, err := sdnotify.WatchdogInterval(d.c.lookupEnv, os.Getpid())
+	if err != nil {
+		d.log.Warn("watchdog off", "err", err)
+	}
+	if on {
+		every = min(every, wd/2)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !d.sched.Status().Healthy(stallAfter) {
+			d.log.Warn("no progress in the pass in flight; not pinging the watchdog", "stall_after", stallAfter)
+			continue
+		}
+		switch {
+		case !d.ready.Load():
+			d.send(fmt.Sprintf("EXTEND_TIMEOUT_USEC=%d", (3 * every).Microseconds()))
+		case on:
+			d.send(sdnotify.Watchdog)
+		}
+	}
+}
+
+func (d *server) onPass(p daemon.Pass) {
+	d.metrics.Pass(string(p.Kind), p.Result, p.Duration, p.OK(), p.Finished)
+	if d.ready.CompareAndSwap(false, true) {
+		d.send(sdnotify.Ready, sdnotify.Status(p.Line()))
+		return
+	}
+	d.send(sdnotify.Status(p.Line()))
+}
+
+func (d *server) statusExtra() map[string]any {
+	a := d.current()
+	return map[string]any{
+		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
+		"config": a.env.Mapping, "started": d.start,
+	}
+}
+
+// reload loads the configuration anew and swaps it in only when it loads.
+func (d *server) reload(ctx context.Context) error {
+	old := d.current()
+	a, err := loadAppWith(ctx, d.c, d.flags, d.hooks())
+	if err == nil && old.env.Serve != a.env.Serve {
+		d.log.Warn("serve settings (listeners, intervals, mode) take effect only on restart")
+	}
+	if err == nil && a.env.Serve.TLS() {
+		err = d.certs.load(a.env.Serve.TLSCertFile, a.env.Serve.TLSKeyFile)
+	}
+	d.metrics.Reload(err == nil)
+	if err != nil {
+		if a != nil {
+			a.Close()
+		}
+		return err
+	}
+	a.env.Serve = old.env.Serve
+	d.appMu.Lock()
+	d.app = a
+	d.appMu.Unlock()
+	d.stamps = nil // the sources may have changed: the next delta pass runs
+	if err := old.Close(); err != nil {
+		d.log.Warn("closing the old configuration's sources and state", "err", err)
+	}
+	return nil
+}
+
+// pass is one daemon pass: read, plan, and store (plan mode) or apply.
+func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, error) {
+	a := d.current()
+	stamps := sourceStamps(a)
+	if kind == daemon.Delta && d.stamps != nil && stampsEqual(stamps, d.stamps) {
+		return daemon.Outcome{Skipped: true}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return daemon.Outcome{Result: "interrupted"}, err
+	}
+	// A pass over ten thousand people makes tens of megabytes of garbage,
+	// then the daemon idles for minutes: hand the memory back now rather
+	// than keep it resident until the scavenger gets to it.
+	defer debug.FreeOSMemory()
+	runID, err := a.db.RunStart(ctx, state.RunPass)
+	if err != nil {
+		return daemon.Outcome{}, err
+	}
+	out, err := d.passRun(ctx, a)
+	sum, _ := json.Marshal(passSummary{
+		Kind: string(kind), Mode: a.env.Serve.Mode, Summary: out.Summary,
+		Changes: out.Changes, Applied: out.Applied, Failed: out.Failed, Held: out.Held,
+	})
+	result := out.Result
+	if result == "" {
+		result = "ok"
+		if err != nil {
+			result = "failed"
+		}
+	}
+	errText := ""
+	if err != nil {
+		errText = err.Error()
+	}
+	if ferr := a.db.RunFinish(context.WithoutCancel(ctx), runID, result, sum, errText); ferr != nil {
+		d.log.Error("recording the pass", "err", ferr)
+	}
+	if err == nil {
+		d.stamps = stamps
+	}
+	return out, err
+}
+
+// passSummary is what the run history keeps of a pass.
+type passSummary struct {
+	Kind    string `json:"kind"`
+	Mode    string `json:"mode"`
+	Summary string `json:"summary"`
+	Changes int    `json:"changes"`
+	Applied int    `json:"applied"`
+	Failed  int    `json:"failed"`
+	Held    int    `json:"held"`
+}
+
+func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
+	plans, err := a.plans(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return daemon.Outcome{Result: "interrupted", Summary: "stopped while planning"}, err
+		}
+		return daemon.Outcome{}, err
+	}
+	var out daemon.Outcome
+	for _, plan := range plans {
+		out.Changes += len(plan.ReadyOps())
+		out.Held += plan.Summary.Held
+		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
+		planJSON, err := json.Marshal(plan) // compact: DecodePlan reads it
+		if err != nil {
+			return out, err
+		}
+		if err := a.db.SavePlan(context.WithoutCancel(ctx), plan.Target, planJSON, plan.CreatedAt); err != nil {
+			return out, err
+		}
+	}
+	pending := pendingPlans(plans)
+
+	if a.env.Serve.Mode != config.ServeModeApply {
+		for _, plan := range plans {
+			ready := plan.ReadyOps()
+			for i := range ready {
+				op := &ready[i]
+				a.log.Log(ctx, LevelChange, "would "+opLine(op), "target", plan.Target)
+				d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
+			}
+		}
+		d.metrics.Plan(out.Held, out.Changes)
+		out.Result = "planned"
+		out.Summary = fmt.Sprintf("%d changes planned, not applied (plan mode)", out.Changes)
+		if out.Changes == 0 {
+			out.Summary = "no changes"
+		}
+		if out.Changes > 0 || out.Held > 0 {
+			out.Pending = pending
+		}
+		return out, nil
+	}
+
+	// Apply: on SIGTERM, the operation in flight finishes (applyCtx lives
+	// on) and onOp cancels applyCtx before the next; stopGrace later it is
+	// cut off whatever it is doing.
+	applyCtx, cancelApply := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelApply()
+	var hard *time.Timer
+	var hardMu sync.Mutex
+	stopWatch := context.AfterFunc(ctx, func() {
+		hardMu.Lock()
+		hard = time.AfterFunc(stopGrace, cancelApply)
+		hardMu.Unlock()
+	})
+	defer func() {
+		stopWatch()
+		hardMu.Lock()
+		if hard != nil {
+			hard.Stop()
+		}
+		hardMu.Unlock()
+	}()
+	defer func() { d.passCtx, d.cancelApply = nil, nil }()
+
+	var errs []error
+	skipped := 0
+	for _, plan := range plans {
+		ready := plan.ReadyOps()
+		d.passCtx, d.cancelApply, d.opsDone = ctx, cancelApply, 0
+		res, err := a.apply(applyCtx, plan)
+		if err != nil {
+			return out, err
+		}
+		out.Applied += res.Applied
+		out.Failed += len(res.Failed)
+		skipped += res.Skipped
+		if err := res.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", plan.Target, err))
+		}
+		if ctx.Err() != nil && d.opsDone < len(ready) {
+			next := opLine(&ready[d.opsDone])
+			out.Result = "interrupted"
+			out.Summary = fmt.Sprintf("%d changes applied; stopped before %s on %s", out.Applied, next, plan.Target)
+			out.Pending = pending
+			a.log.Warn("stopped mid-apply", "target", plan.Target, "applied", res.Applied, "of", len(ready), "next", next)
+			d.metrics.Plan(out.Held, out.Changes-out.Applied)
+			return out, fmt.Errorf("stopped after %d of %d operations on %s; next was %s", d.opsDone, len(ready), plan.Target, next)
+		}
+	}
+	notDone := out.Changes - out.Applied
+	d.metrics.Plan(out.Held, notDone)
+	out.Summary = fmt.Sprintf("%d changes applied", out.Applied)
+	if out.Changes == 0 {
+		out.Summary = "no changes"
+	}
+	if out.Failed > 0 {
+		out.Summary += fmt.Sprintf(", %d failed", out.Failed)
+	}
+	if skipped > 0 {
+		out.Summary += fmt.Sprintf(", %d not attempted", skipped)
+	}
+	if out.Held > 0 {
+		out.Summary += fmt.Sprintf(", %d held for approval", out.Held)
+	}
+	if notDone > 0 || out.Held > 0 {
+		out.Pending = pending
+	}
+	return out, errors.Join(errs...)
+}
+
+// pendingPlans is what /status shows of a pass's plans: one view for a
+// single target, a list of them for several.
+func pendingPlans(plans []*reconcile.Plan) json.RawMessage {
+	if len(plans) == 1 {
+		return pendingPlan(plans[0])
+	}
+	views := make([]json.RawMessage, 0, len(plans))
+	for _, p := range plans {
+		views = append(views, pendingPlan(p))
+	}
+	b, err := json.Marshal(views)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// pendingPlan is the plan as /status shows it: the summary and the first
+// operations that are ready or held.
+func pendingPlan(p *reconcile.Plan) json.RawMessage {
+	type view struct {
+		Target    string              `json:"target"`
+		CreatedAt time.Time           `json:"created_at"`
+		Summary   reconcile.Summary   `json:"summary"`
+		Ops       []reconcile.Op      `json:"ops"`
+		Omitted   int                 `json:"ops_omitted,omitempty"`
+		Notes     []string            `json:"notes,omitempty"`
+		Problems  []reconcile.Problem `json:"problems,omitempty"`
+	}
+	v := view{Target: p.Target, CreatedAt: p.CreatedAt, Summary: p.Summary, Ops: []reconcile.Op{}, Notes: p.Notes, Problems: p.Problems}
+	for _, op := range p.Ops {
+		if op.Status != reconcile.StatusReady && op.Status != reconcile.StatusHeld {
+			continue
+		}
+		if len(v.Ops) >= pendingOpsShown {
+			v.Omitted++
+			continue
+		}
+		op.User, op.Team = nil, nil // the changes say what matters
+		v.Ops = append(v.Ops, op)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// fileStamp is what a delta pass compares to tell that a source file
+// changed without reading it.
+type fileStamp struct {
+	size    int64
+	modTime time.Time
+	err     string
+}
+
+// sourceStamps stamps every source that can be checked cheaply: CSV files.
+// Sources that cannot (LDAP without a change cursor) are read by full and
+// triggered passes only.
+func sourceStamps(a *app) map[string]fileStamp {
+	out := map[string]fileStamp{}
+	for _, s := range a.file.Sources {
+		if s.CSV == nil {
+			continue
+		}
+		fi, err := os.Stat(s.CSV.Path)
+		if err != nil {
+			out[s.CSV.Path] = fileStamp{err: err.Error()}
+			continue
+		}
+		out[s.CSV.Path] = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
+	}
+	return out
+}
+
+func stampsEqual(a, b map[string]fileStamp) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || v.size != w.size || !v.modTime.Equal(w.modTime) || v.err != w.err {
+			return false
+		}
+	}
+	return true
+}
+
+// certHolder serves the TLS certificate loaded last, so a reload can renew
+// it without dropping the listeners.
+type certHolder struct {
+	cert atomic.Pointer[tls.Certificate]
+}
+
+func (h *certHolder) load(certFile, keyFile string) error {
+	c, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate %s and key %s: %w", certFile, keyFile, err)
+	}
+	h.cert.Store(&c)
+	return nil
+}
+
+func (h *certHolder) loaded() bool { return h.cert.Load() != nil }
+
+func (h *certHolder) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return h.cert.Load(), nil
+}
