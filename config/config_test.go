@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -26,11 +27,15 @@ func TestLoadEnvDefaults(t *testing.T) {
 		StateDir:  "rostersync-state",
 		LogLevel:  "info",
 		LogFormat: "auto",
+		Safety: Safety{
+			MaxDrop: 0.2, AbsentPasses: 2, HoldDeactivationsOver: 10, HoldDeactivationsPercent: 5,
+		},
 		Evaluagent: Evaluagent{
 			Region:        "eu",
 			AgentLevel:    "Team",
 			Mode:          "sync",
 			RatePerMinute: 100,
+			RatePerDay:    10000,
 		},
 		Serve: defaultServe,
 	}
@@ -74,15 +79,24 @@ func TestLoadEnvExplicit(t *testing.T) {
 		"ROSTERSYNC_EVALUAGENT_ADOPT":           "true",
 		"ROSTERSYNC_EVALUAGENT_MODE":            "upsert-only",
 		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE": "6000",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_DAY":    "5000",
+		"ROSTERSYNC_MAX_DROP":                   "0.1",
+		"ROSTERSYNC_ABSENT_PASSES":              "3",
+		"ROSTERSYNC_ABSENT_FOR":                 "36h",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_OVER":    "-1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "2.5",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Env{
 		Mapping: "/srv/m.yaml", StateDir: "/srv/state", LogLevel: "info", LogFormat: "json",
+		Safety: Safety{
+			MaxDrop: 0.1, AbsentPasses: 3, AbsentFor: 36 * time.Hour, HoldDeactivationsOver: -1, HoldDeactivationsPercent: 2.5,
+		},
 		Evaluagent: Evaluagent{
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
-			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000,
+			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000, RatePerDay: 5000,
 		},
 		// Kept for other credentials; the explicit secret file wins.
 		credentialsDir: "/ignored",
@@ -400,6 +414,13 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		"EVALUAGENT_AGENT_LEVEL":     e.Evaluagent.AgentLevel,
 		"EVALUAGENT_ADOPT":           "false",
 		"EVALUAGENT_MODE":            e.Evaluagent.Mode,
+		"EVALUAGENT_RATE_PER_MINUTE": "100",
+		"EVALUAGENT_RATE_PER_DAY":    "10000",
+		"MAX_DROP":                   "0.2",
+		"ABSENT_PASSES":              "2",
+		"ABSENT_FOR":                 "0s",
+		"HOLD_DEACTIVATIONS_OVER":    "10",
+		"HOLD_DEACTIVATIONS_PERCENT": "5",
 	} {
 		line := "#" + EnvPrefix + name + "=" + def + "\n"
 		if !strings.Contains(example, line) {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/sethvargo/go-envconfig"
 )
@@ -55,6 +56,8 @@ type Env struct {
 	// LogFormat is auto, text or json.
 	LogFormat string `env:"LOG_FORMAT, default=auto"`
 
+	Safety
+
 	Evaluagent Evaluagent `env:", prefix=EVALUAGENT_"`
 
 	// Serve configures "rostersync serve" (see serve.go).
@@ -76,6 +79,28 @@ func (e *Env) Credential(name string) string {
 		return ""
 	}
 	return filepath.Join(e.credentialsDir, name)
+}
+
+// Safety holds the limits that keep a pass from losing people by accident.
+// Names are without the ROSTERSYNC_ prefix.
+type Safety struct {
+	// MaxDrop is the largest fraction by which a source's record count may
+	// fall below its last healthy count before the read is treated as
+	// unhealthy (no deactivations, no removals). 0 allows no drop; 1
+	// disables the check.
+	MaxDrop float64 `env:"MAX_DROP, default=0.2"`
+	// AbsentPasses is how many consecutive healthy passes a person must be
+	// missing from every source before being deactivated.
+	AbsentPasses int `env:"ABSENT_PASSES, default=2"`
+	// AbsentFor, when above zero, is also how long they must have been
+	// missing.
+	AbsentFor time.Duration `env:"ABSENT_FOR, default=0s"`
+	// HoldDeactivationsOver holds every deactivation and removal of a plan
+	// for approval when there are more than this many; -1 disables.
+	HoldDeactivationsOver int `env:"HOLD_DEACTIVATIONS_OVER, default=10"`
+	// HoldDeactivationsPercent does the same above this percentage of the
+	// active users rostersync owns; -1 disables.
+	HoldDeactivationsPercent float64 `env:"HOLD_DEACTIVATIONS_PERCENT, default=5"`
 }
 
 // Evaluagent configures the Evaluagent target. Names are without the
@@ -100,8 +125,11 @@ type Evaluagent struct {
 	// Mode is sync, upsert-only or create-only.
 	Mode string `env:"MODE, default=sync"`
 	// RatePerMinute is the client's own pace per endpoint. Evaluagent allows
-	// 100 a minute; raise it only for a simulator or a contract that allows more.
+	// 100 a minute; raise it only for a simulator or a contract that allows
+	// more. RatePerDay is the daily limit per endpoint. The counts of both
+	// persist in the state directory, so a restart does not reset them.
 	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
+	RatePerDay    int `env:"RATE_PER_DAY, default=10000"`
 }
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
@@ -163,6 +191,21 @@ func (e *Env) ValidateCommon() error {
 	default:
 		bad("LOG_FORMAT", "%q is not one of auto, text, json", e.LogFormat)
 	}
+	if e.MaxDrop < 0 {
+		bad("MAX_DROP", "%v is negative: give a fraction such as 0.2 (1 disables the check)", e.MaxDrop)
+	}
+	if e.AbsentPasses < 1 {
+		bad("ABSENT_PASSES", "%d: must be at least 1", e.AbsentPasses)
+	}
+	if e.AbsentFor < 0 {
+		bad("ABSENT_FOR", "%s is negative", e.AbsentFor)
+	}
+	if e.HoldDeactivationsOver < -1 {
+		bad("HOLD_DEACTIVATIONS_OVER", "%d: give a count, or -1 to disable", e.HoldDeactivationsOver)
+	}
+	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
+		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
+	}
 	if e.agentIQKeyInEnv {
 		bad("AGENTIQ_API_KEY", "secrets are not read from the environment; put the Agent IQ API key in a file and name it with api_key_file in the configuration file")
 	}
@@ -204,6 +247,9 @@ func (ea Evaluagent) Validate(secretInEnv bool) error {
 	}
 	if strings.TrimSpace(ea.AgentLevel) == "" {
 		bad("EVALUAGENT_AGENT_LEVEL", "is blank")
+	}
+	if ea.RatePerDay < 1 {
+		bad("EVALUAGENT_RATE_PER_DAY", "%d: must be at least 1", ea.RatePerDay)
 	}
 	switch ea.Mode {
 	case ModeSync, ModeUpsertOnly, ModeCreateOnly:

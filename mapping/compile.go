@@ -41,6 +41,7 @@ type Rules struct {
 
 	exclUsers    map[string]bool
 	exclPatterns []*regexp.Regexp
+	exclRoles    map[string]bool
 
 	roleAttr    string
 	roleSep     string
@@ -120,6 +121,12 @@ func Compile(spec Spec) (*Rules, error) {
 	}
 
 	r.exclUsers = lowerSet(spec.Exclude.Usernames)
+	r.exclRoles = lowerSet(spec.Exclude.Roles)
+	for i, role := range spec.Exclude.Roles {
+		if strings.TrimSpace(role) == "" {
+			c.add(fmt.Sprintf("exclude.roles[%d]", i), "empty role name")
+		}
+	}
 	for i, p := range spec.Exclude.Patterns {
 		re, err := regexp.Compile(p)
 		if err != nil {

@@ -48,6 +48,8 @@
 //	exclude:                  # people never touched: break-glass, service accounts
 //	  usernames: [admin@example.com]
 //	  patterns: ["^svc-"]     # regular expressions (RE2) matched against usernames
+//	  roles: [administrator]  # role machine names: whoever holds one, on the platform
+//	                          # or as mapped, is never created, changed or deactivated
 //
 //	roles:                    # a person's roles: from attr, plus from groups;
 //	                          # default when neither gives one

@@ -70,6 +70,17 @@ func (r *Rules) Excludes(username string) bool {
 	return r.excludedBy(username) != ""
 }
 
+// ExcludesRoles reports whether a user holding roles (machine names) is one
+// rostersync must never touch (exclude.roles), and names the role.
+func (r *Rules) ExcludesRoles(roles []string) (string, bool) {
+	for _, role := range roles {
+		if r.exclRoles[strings.ToLower(strings.TrimSpace(role))] {
+			return role, true
+		}
+	}
+	return "", false
+}
+
 func (r *Rules) excludedBy(username string) string {
 	u := strings.ToLower(strings.TrimSpace(username))
 	if u == "" {

@@ -578,6 +578,25 @@ func TestExcludes(t *testing.T) {
 	}
 }
 
+func TestExcludesRoles(t *testing.T) {
+	spec := base()
+	spec.Exclude = ExcludeSpec{Roles: []string{" Administrator "}}
+	rules, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if role, ok := rules.ExcludesRoles([]string{"agent", "administrator"}); !ok || role != "administrator" {
+		t.Errorf("ExcludesRoles(agent, administrator) = %q, %v", role, ok)
+	}
+	if _, ok := rules.ExcludesRoles([]string{"agent"}); ok {
+		t.Error("an agent is excluded")
+	}
+	spec.Exclude.Roles = []string{""}
+	if _, err := Compile(spec); err == nil || !strings.Contains(err.Error(), "exclude.roles[0]") {
+		t.Errorf("an empty role compiled: %v", err)
+	}
+}
+
 func TestAttributes(t *testing.T) {
 	spec := Spec{
 		User: UserSpec{

@@ -52,6 +52,9 @@ type Condition struct {
 type ExcludeSpec struct {
 	Usernames []string `yaml:"usernames"`
 	Patterns  []string `yaml:"patterns"`
+	// Roles are role machine names; a user holding any of them is never
+	// touched.
+	Roles []string `yaml:"roles"`
 }
 
 // RolesSpec says where a person's roles come from.

@@ -24,6 +24,10 @@ type ApplyOptions struct {
 	MaxFailures int
 	// OnOp is called after each operation with its position, for progress.
 	OnOp func(done, total int, op *Op, err error)
+	// Journal, when set, records each operation before it is sent and its
+	// outcome after. An operation whose Begin fails is not sent, and the
+	// apply stops.
+	Journal Journal
 }
 
 // OpError is a failed operation.
@@ -91,7 +95,7 @@ func Apply(ctx context.Context, plan *Plan, t Target, opt ApplyOptions) *Result 
 			res.Skipped += len(ops) - i
 			break
 		}
-		err := a.do(ctx, op)
+		err := a.journalled(ctx, op)
 		switch {
 		case errors.Is(err, ErrDependency):
 			res.Skipped++
@@ -112,6 +116,42 @@ func Apply(ctx context.Context, plan *Plan, t Target, opt ApplyOptions) *Result 
 		}
 	}
 	return res
+}
+
+// ErrJournal marks an operation not sent because the journal could not
+// record it; it stops the apply.
+var ErrJournal = errors.New("the apply journal could not record the operation; not sent")
+
+type journalError struct{ err error }
+
+func (e *journalError) Error() string   { return fmt.Sprintf("%v: %v", ErrJournal, e.err) }
+func (e *journalError) Unwrap() []error { return []error{ErrJournal, e.err} }
+func (e *journalError) Fatal() bool     { return true }
+
+// journalled runs op between the journal's Begin and Finish.
+func (a *applier) journalled(ctx context.Context, op *Op) error {
+	j := a.opt.Journal
+	if j == nil {
+		return a.do(ctx, op)
+	}
+	entry, err := j.Begin(ctx, op)
+	if err != nil {
+		return &journalError{err}
+	}
+	err = a.do(ctx, op)
+	resultID := a.res.CreatedID[string(op.Kind)+":"+op.Key]
+	if op.Action != ActionCreate {
+		resultID = ""
+	}
+	// The outcome is recorded even when ctx has ended: the write happened
+	// or not whatever the caller now wants.
+	if ferr := j.Finish(context.WithoutCancel(ctx), entry, OutcomeOf(err), resultID, err); ferr != nil {
+		if err == nil {
+			return &journalError{ferr}
+		}
+		return errors.Join(err, &journalError{ferr})
+	}
+	return err
 }
 
 // applyBatch hands every ready op to a Batcher at once, each user's team key

@@ -28,6 +28,28 @@ type goldenCase struct {
 	own     reconcile.Ownership
 	current *reconcile.Snapshot
 	desired *reconcile.Snapshot
+	// guard, from an optional guard.json section, is applied after Diff.
+	guard *reconcile.GuardInput
+}
+
+// guardJSON is the guard.json section: GuardInput with absent_for as a
+// duration string.
+type guardJSON struct {
+	Limits     reconcile.Limits               `json:"limits"`
+	AbsentFor  string                         `json:"absent_for"`
+	Sources    []reconcile.SourceFacts        `json:"sources"`
+	Absences   map[string]reconcile.Absence   `json:"absences"`
+	Population int                            `json:"population"`
+	Holds      map[string]reconcile.HoldState `json:"holds"`
+}
+
+func (c *goldenCase) plan() *reconcile.Plan {
+	p := reconcile.Diff(c.desired, c.current, c.own, c.policy, testNow)
+	if c.guard != nil {
+		p = reconcile.Guard(p, *c.guard)
+	}
+	p.Target = "evaluagent"
+	return p
 }
 
 func section(t *testing.T, a *txtar.Archive, name string) []byte {
@@ -61,6 +83,27 @@ func loadCase(t *testing.T, path string) *goldenCase {
 		}
 	}
 	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), ReplaceQueues: pol.ReplaceQueues}
+	for _, f := range a.Files {
+		if f.Name != "guard.json" {
+			continue
+		}
+		var g guardJSON
+		dec := json.NewDecoder(bytes.NewReader(f.Data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&g); err != nil {
+			t.Fatalf("%s: guard.json: %v", path, err)
+		}
+		in := reconcile.GuardInput{Limits: g.Limits, Sources: g.Sources, Desired: c.desired, Absences: g.Absences,
+			Population: g.Population, Holds: g.Holds, Now: testNow}
+		if g.AbsentFor != "" {
+			d, err := time.ParseDuration(g.AbsentFor)
+			if err != nil {
+				t.Fatalf("%s: guard.json: absent_for: %v", path, err)
+			}
+			in.Limits.AbsentFor = d
+		}
+		c.guard = &in
+	}
 	return c
 }
 
@@ -72,8 +115,7 @@ func TestGoldenPlans(t *testing.T) {
 	for _, path := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txtar"), func(t *testing.T) {
 			c := loadCase(t, path)
-			plan := reconcile.Diff(c.desired, c.current, c.own, c.policy, testNow)
-			plan.Target = "evaluagent"
+			plan := c.plan()
 			var got bytes.Buffer
 			if err := reconcile.Render(&got, plan, reconcile.FormatText); err != nil {
 				t.Fatal(err)
@@ -93,8 +135,7 @@ func TestGoldenPlans(t *testing.T) {
 				t.Errorf("plan differs from %s (-want +got); run go test ./reconcile -update to accept:\n%s", path, d)
 			}
 			// Diff is deterministic: a second run renders the same bytes.
-			again := reconcile.Diff(c.desired, c.current, c.own, c.policy, testNow)
-			again.Target = "evaluagent"
+			again := c.plan()
 			var b2 bytes.Buffer
 			_ = reconcile.Render(&b2, again, reconcile.FormatText)
 			if b2.String() != got.String() {
@@ -125,6 +166,10 @@ func assertConverges(t *testing.T, c *goldenCase, plan *reconcile.Plan) {
 	}
 	now, _ := mem.List(ctx)
 	second := reconcile.Diff(c.desired, now, led.Owned, c.policy, testNow)
+	if c.guard != nil {
+		// What the guard held back is planned again, and held back again.
+		second = reconcile.Guard(second, *c.guard)
+	}
 	if !second.Empty() {
 		var b bytes.Buffer
 		_ = reconcile.Render(&b, second, reconcile.FormatText)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/samber/lo"
 	"github.com/sethvargo/go-envconfig"
@@ -13,6 +14,7 @@ import (
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
@@ -33,6 +35,8 @@ type app struct {
 	scim     *scim.Store
 	ownsSCIM bool // false when the daemon shares its store across reloads
 	hooks    appHooks
+	// passes are what each plan was guarded with, recorded if it is applied.
+	passes map[*reconcile.Plan]*passFacts
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -77,15 +81,26 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	targets, err := buildTargets(env, file, c.lookupEnv, log, hooks)
-	if err != nil {
-		return nil, err
-	}
 	db, err := state.Open(env.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
+	clock := c.now
+	if clock == nil {
+		clock = time.Now
+	}
+	if hooks.sleep == nil {
+		hooks.sleep = c.sleep
+	}
+	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
+		return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
+	}
+	targets, err := buildTargets(env, file, c.lookupEnv, log, hooks)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, passes: map[*reconcile.Plan]*passFacts{}}
 	if _, _, ok := file.SCIM(); ok {
 		if a.scim = hooks.scimStore; a.scim == nil {
 			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
@@ -135,7 +150,10 @@ func (c cursors) Put(ctx context.Context, name string, v []byte) error {
 // source that can stream hands its records straight to the mappings, so
 // the raw records are never all held at once (the source hook then sees a
 // snapshot with the health and no records).
-func (a *app) desired(ctx context.Context) ([]*mapping.Result, error) {
+//
+// It also returns each source's snapshot for its health; a streamed
+// source's snapshot holds no records.
+func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapshot, error) {
 	builders := make([]*mapping.Builder, len(a.targets))
 	for i, t := range a.targets {
 		builders[i] = t.rules.NewBuilder()
@@ -145,6 +163,7 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, error) {
 			b.Add(r)
 		}
 	}
+	var snaps []*sources.Snapshot
 	for _, s := range a.sources {
 		var snap *sources.Snapshot
 		var err error
@@ -160,8 +179,9 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, error) {
 		}
 		a.hooks.source(s.Name(), snap, err)
 		if err != nil {
-			return nil, err // adapters name themselves: "source hr: people.csv:4: …"
+			return nil, nil, err // adapters name themselves: "source hr: people.csv:4: …"
 		}
+		snaps = append(snaps, &sources.Snapshot{Source: s.Name(), Health: snap.Health})
 		if !snap.Health.Complete {
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
 		}
@@ -174,19 +194,23 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, error) {
 	for i, b := range builders {
 		out[i] = b.Result()
 	}
-	return out, nil
+	return out, snaps, nil
 }
 
 // plans makes a plan for every target, in configuration order: the sources
 // are read once and mapped with each target's own mapping.
 func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
-	results, err := a.desired(ctx)
+	results, snaps, err := a.desired(ctx)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := a.sourceFacts(ctx, snaps)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*reconcile.Plan, 0, len(a.targets))
 	for i, t := range a.targets {
-		p, err := a.planTarget(ctx, t, results[i])
+		p, err := a.planTarget(ctx, t, results[i], facts)
 		results[i] = nil
 		if err != nil {
 			return nil, err
@@ -210,8 +234,9 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 }
 
 // planTarget takes what t's mapping made of the sources, lists the
-// platform, reads t's ledger and diffs.
-func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result) (*reconcile.Plan, error) {
+// platform, reads t's ledger (with what the journal recovers), diffs, and
+// guards the plan (source health, absences, holds).
+func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*reconcile.Plan, error) {
 	for _, p := range res.Problems {
 		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
@@ -223,8 +248,16 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result) (*
 	if err != nil {
 		return nil, err
 	}
+	rec, err := a.recover(ctx, t, current)
+	if err != nil {
+		return nil, err
+	}
+	rec.own(own)
 	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
 	plan.Target = t.name
+	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
+		return nil, err
+	}
 	for _, p := range plan.Problems {
 		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
@@ -303,26 +336,49 @@ func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how strin
 	return l.db.Own(ctx, l.target, string(kind), key, id, how)
 }
 
-// apply runs a plan on its target, logging one CHANGE line per operation.
+// apply records what the pass learnt (see record), then runs the plan on
+// its target, logging one CHANGE line per operation, with progress. Call it
+// for an empty plan too: a pass that changes nothing still counts for
+// source health and absences.
 func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
 	t := a.target(plan.Target)
 	if t == nil {
 		return nil, fmt.Errorf("no target %q is configured", plan.Target)
 	}
+	if err := a.record(ctx, t, plan); err != nil {
+		return nil, err
+	}
 	total := len(plan.ReadyOps())
 	if total == 0 {
 		return &reconcile.Result{}, nil
 	}
+	if err := a.budgetCheck(ctx, t, plan); err != nil {
+		return nil, err
+	}
+	var applied []string
+	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
+	defer prog.finish()
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
-		Ledger: ledger{a.db, t.name},
-		Logger: a.log.With("target", t.name),
+		Ledger:  ledger{a.db, t.name},
+		Journal: journal{a.db, t.name},
+		Logger:  a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
+				applied = append(applied, reconcile.OpID(op))
 			}
+			prog.update(done, total)
 			a.hooks.op(op, err)
 		},
 	})
+	// The bookkeeping of what was applied outlives a cancelled apply.
+	if err := a.heldDone(context.WithoutCancel(ctx), t, applied); err != nil {
+		return res, err
+	}
+	if msg := budgetStop(res, now(a.c)); msg != "" {
+		a.log.Warn("apply stopped by the request budget", "target", t.name, "note", msg)
+		fmt.Fprintln(a.c.stderr, msg)
+	}
 	return res, nil
 }
 

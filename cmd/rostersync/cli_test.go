@@ -27,11 +27,18 @@ type rig struct {
 	env    map[string]string
 	stdout bytes.Buffer
 	stderr bytes.Buffer
+	// sleep, when set, replaces the client's real sleep (see runAt).
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
-func newRig(t *testing.T) *rig {
+// newRig starts a simulator built from DefaultConfig, changed by edits.
+func newRig(t *testing.T, edits ...func(*evaluagentsim.Config)) *rig {
 	t.Helper()
-	sim, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	cfg := evaluagentsim.DefaultConfig()
+	for _, e := range edits {
+		e(&cfg)
+	}
+	sim, err := evaluagentsim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +65,11 @@ func newRig(t *testing.T) *rig {
 		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
 		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": secret,
 		"ROSTERSYNC_LOG_FORMAT":                 "text",
+		// The rig's organisations are tiny and most tests take one pass: a
+		// leaver is deactivated at once and not held for being over 5%.
+		// The safety tests set the limits they exercise.
+		"ROSTERSYNC_ABSENT_PASSES":              "1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
 	}}
 }
 

@@ -104,6 +104,11 @@ func newDemo(ctx context.Context, c *cli, src string) (*demo, error) {
 		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
 		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": secretFile,
 		"ROSTERSYNC_LOG_LEVEL":                  "warn",
+		// The demo organisation is tiny and each scenario is one pass: a
+		// single leaver would be over the default 5% hold and wait for a
+		// second pass. The demo shows the sync; the tests show the limits.
+		"ROSTERSYNC_ABSENT_PASSES":              "1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
 	}
 	dc := *c
 	dc.lookupEnv = func(k string) (string, bool) {

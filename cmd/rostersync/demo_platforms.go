@@ -115,6 +115,9 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
 		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": eaSecret,
 		"ROSTERSYNC_LOG_LEVEL":                  "warn",
+		// One pass per step, and a tiny organisation: see the basic demo.
+		"ROSTERSYNC_ABSENT_PASSES":              "1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
 		// Referenced as ${…} by the agentiq target in two-platforms.yaml.
 		"AGENTIQ_BASE_URL":     aiqBase,
 		"AGENTIQ_API_KEY_FILE": aiqKey,

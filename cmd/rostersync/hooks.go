@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/scim"
 )
@@ -20,6 +22,11 @@ type appHooks struct {
 	// configuration reloads, because its endpoint keeps serving; the app
 	// uses it instead of opening its own, and does not close it.
 	scimStore *scim.Store
+	// sleep is the clients' wait for rate limits and retries (nil: a real
+	// sleep; tests make it instant); budget makes a target's persistent
+	// request budget (loadApp sets it over the state store).
+	sleep  func(ctx context.Context, d time.Duration) error
+	budget func(target string, perMinute, perDay int) evaluagent.Budget
 }
 
 // request returns the client hook for target's requests, or nil.

@@ -36,6 +36,8 @@ type cli struct {
 	lookupEnv   func(string) (string, bool)
 	interactive bool
 	now         func() time.Time
+	// sleep waits out rate limits and retry backoffs; nil is a real sleep.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // exitError carries an exit code other than 1; a nil err prints nothing.
@@ -84,6 +86,8 @@ func commands() []command {
 		{"apply", "apply a saved plan, or plan and apply after confirmation", cmdApply},
 		{"serve", "run as a daemon: passes on an interval and on push, health and metrics over HTTP", cmdServe},
 		{"check", "validate the configuration and test every connection", cmdCheck},
+		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
+		{"held", "list, approve or reject operations held for approval", cmdHeld},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},

@@ -146,6 +146,11 @@ applies it after -yes or an interactive "yes".`)
 			return err
 		}
 		if allEmpty(plans) {
+			for _, plan := range plans {
+				if _, err := a.apply(ctx, plan); err != nil { // records the pass
+					return err
+				}
+			}
 			return nil
 		}
 		if !*yes {

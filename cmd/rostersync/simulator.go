@@ -28,6 +28,11 @@ contract. Request counts are at GET /_sim/counts.
 	platform := fs.String("platform", "evaluagent", "evaluagent or agentiq")
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq)")
 	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them)")
+	faults := fs.String("faults", "", "evaluagent: inject faults; `SPEC` is comma-separated key=value with keys seed, 429 (storm probability),\n"+
+		"storm (requests per storm), 5xx, latency, jitter, reset and drop (commit then drop the response),\n"+
+		"as in \"5xx=0.05,latency=20ms,drop=0.02,seed=1\"; \"all\" enables every fault at moderate rates")
+	perMinute := fs.Int("rate-per-minute", 0, "evaluagent: requests allowed per endpoint per minute (default 100)")
+	perDay := fs.Int("rate-per-day", 0, "evaluagent: requests allowed per endpoint per day (default 10000)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +48,17 @@ contract. Request counts are at GET /_sim/counts.
 		*listen = "127.0.0.1:8380"
 	}
 	cfg := evaluagentsim.DefaultConfig()
+	if *perMinute > 0 {
+		cfg.RatePerMinute = *perMinute
+	}
+	if *perDay > 0 {
+		cfg.RatePerDay = *perDay
+	}
+	f, err := evaluagentsim.ParseFaults(*faults)
+	if err != nil {
+		return err
+	}
+	cfg.Faults = f
 	if *seed != "" {
 		s, err := evaluagentsim.LoadSeed(*seed)
 		if err != nil {
@@ -60,7 +76,14 @@ contract. Request counts are at GET /_sim/counts.
 	}
 	fmt.Fprintf(c.stdout, "Evaluagent simulator listening\n  base URL:   http://%s/v1\n  key id:     %s\n  key secret: %s\n  counts:     http://%s/_sim/counts\n",
 		ln.Addr(), evaluagentsim.DemoKeyID, evaluagentsim.DemoKeySecret, ln.Addr())
-	return serveUntilDone(ctx, ln, sim, log)
+	if f != (evaluagentsim.Faults{}) {
+		fmt.Fprintf(c.stdout, "  faults:     %s (injected counts at http://%s/_sim/faults)\n", f, ln.Addr())
+	}
+	err = serveUntilDone(ctx, ln, sim, log)
+	if f != (evaluagentsim.Faults{}) {
+		fmt.Fprintf(c.stdout, "Faults injected: %v\n", sim.FaultCounts())
+	}
+	return err
 }
 
 func serveAgentIQSim(ctx context.Context, c *cli, listen, seed string, log *slog.Logger) error {

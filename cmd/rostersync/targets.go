@@ -52,7 +52,10 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 			errs = append(errs, fmt.Errorf("target %s: %w", tc.Name, build))
 			continue
 		}
-		t.policy.Protected = func(u reconcile.User) bool { return rules.Excludes(u.Username) }
+		t.policy.Protected = func(u reconcile.User) bool {
+			_, byRole := rules.ExcludesRoles(u.Roles)
+			return byRole || rules.Excludes(u.Username)
+		}
 		t.policy.Target = reconcile.CapabilitiesOf(t.client)
 		out = append(out, t)
 	}
@@ -74,11 +77,16 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 	if err != nil {
 		return err
 	}
-	client, err := evaluagent.New(evaluagent.Config{
+	cfg := evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
 		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
 		OnRequest: hooks.request(t.name), OnRateLimitWait: hooks.rateLimitWait(t.name),
-	})
+		Sleep: hooks.sleep,
+	}
+	if hooks.budget != nil {
+		cfg.Budget = hooks.budget(t.name, ea.RatePerMinute, ea.RatePerDay)
+	}
+	client, err := evaluagent.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,20 @@ type Config struct {
 	// OnRateLimitWait, when set, is called before every wait caused by a
 	// rate limit: the client's own pacing or a 429.
 	OnRateLimitWait func(endpoint string, d time.Duration)
+	// Budget, when set, is a request budget per endpoint that outlives the
+	// process (kept in the state store), so that a restart does not reset
+	// the counts of the account's per-minute and per-day limits. Every HTTP
+	// attempt takes from it first.
+	Budget Budget
+}
+
+// Budget hands out requests per endpoint ("POST /org/users").
+type Budget interface {
+	// Take takes one request for endpoint. A positive wait means the
+	// endpoint's budget is spent until then and nothing was taken; the
+	// client waits and asks again, or, when the wait is beyond MaxWait
+	// (the daily budget), stops with a *BudgetError.
+	Take(ctx context.Context, endpoint string) (wait time.Duration, err error)
 }
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z0-9-]+$`)

@@ -178,3 +178,34 @@ func (e *AuthError) Fatal() bool { return true }
 // Fatal tells the applier to stop: waiting longer than the ceiling is the
 // daily limit showing, and every further request would wait too.
 func (e *RateLimitError) Fatal() bool { return true }
+
+// UncertainError is a write that failed in a way that leaves its effect
+// unknown: a POST whose connection dropped or that got a 5xx. It was not
+// retried, since repeating a create could duplicate it; re-list first.
+type UncertainError struct {
+	Err error
+}
+
+func (e *UncertainError) Error() string {
+	return e.Err.Error() + " (not retried: it may have taken effect; re-list before trying again)"
+}
+
+func (e *UncertainError) Unwrap() error { return e.Err }
+
+// Uncertain tells the applier's journal that the write may have happened.
+func (e *UncertainError) Uncertain() bool { return true }
+
+// BudgetError says an endpoint's request budget (Config.Budget) is spent
+// for longer than MaxWait: the day's requests are used up. Nothing was
+// sent. Stop the run; the rest can go at Until.
+type BudgetError struct {
+	Endpoint string
+	Until    time.Time
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("evaluagent: %s: the request budget is spent until %s", e.Endpoint, e.Until.UTC().Format(time.RFC3339))
+}
+
+// Fatal tells the applier to stop: every further request would wait too.
+func (e *BudgetError) Fatal() bool { return true }

@@ -86,7 +86,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			}
 			failures++
 			if !idempotent(cl.route.Method) {
-				return nil, fmt.Errorf("evaluagent: %s %s: %s: %w (not retried: it may have taken effect; re-list before trying again)", cl.op, cl.object, endpoint, err)
+				return nil, &UncertainError{fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, endpoint, err)}
 			}
 			if failures >= maxAttempts {
 				return nil, fmt.Errorf("evaluagent: %s %s: %s: giving up after %d attempts: %w", cl.op, cl.object, endpoint, failures, err)
@@ -122,7 +122,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			failures++
 			apiErr := &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body)}
 			if !idempotent(cl.route.Method) {
-				return nil, fmt.Errorf("%w (not retried: it may have taken effect; re-list before trying again)", apiErr)
+				return nil, &UncertainError{apiErr}
 			}
 			if failures >= maxAttempts {
 				return nil, fmt.Errorf("%w (gave up after %d attempts)", apiErr, failures)
@@ -199,8 +199,29 @@ func (c *Client) Requests() map[string]int {
 	return out
 }
 
-// paceWait sleeps until the endpoint's budget allows another request.
+// paceWait sleeps until the endpoint's budget allows another request: the
+// persistent budget (if any) first, then the in-process pacer.
 func (c *Client) paceWait(ctx context.Context, endpoint string) error {
+	if b := c.cfg.Budget; b != nil {
+		var waited time.Duration
+		for {
+			wait, err := b.Take(ctx, endpoint)
+			if err != nil {
+				return fmt.Errorf("evaluagent: %s: request budget: %w", endpoint, err)
+			}
+			if wait <= 0 {
+				break
+			}
+			if waited+wait > c.cfg.MaxWait {
+				return &BudgetError{Endpoint: endpoint, Until: c.cfg.Now().Add(wait)}
+			}
+			c.log.Debug("evaluagent: request budget spent, waiting", "endpoint", endpoint, "wait", wait)
+			if err := c.rateWait(ctx, endpoint, wait); err != nil {
+				return err
+			}
+			waited += wait
+		}
+	}
 	d := c.pace.reserve(endpoint, c.cfg.Now())
 	if d <= 0 {
 		return ctx.Err()

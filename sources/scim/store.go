@@ -110,7 +110,21 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, fmt.Errorf("scim store: %w", err)
 	}
 	f.Close()
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	// Two processes (the daemon and a command) opening a new store at the
+	// same moment can both try to switch it to WAL; SQLite answers one of
+	// them SQLITE_BUSY without waiting. That first open is retried.
+	var s *Store
+	for attempt := 1; ; attempt++ {
+		s, err = openStore(path)
+		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return s, err
+		}
+		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+	}
+}
+
+func openStore(path string) (*Store, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" + // the timeout first: switching to WAL waits for a lock
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

@@ -65,6 +65,8 @@ type Config struct {
 	Now func() time.Time
 	// Seed is the starting data; nil means the default seed (see the package documentation).
 	Seed *Seed
+	// Faults, when not zero, injects network and server faults (see Faults).
+	Faults Faults
 }
 
 // DefaultConfig returns a configuration with the demo key (DemoKeyID, DemoKeySecret) in basic
@@ -93,6 +95,7 @@ type Server struct {
 	counts    map[string]int
 	statuses  map[string]map[int]int
 	writes    int
+	faults    *injector
 }
 
 type forcedStatus struct {
@@ -155,6 +158,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("evaluagentsim: seed: %w", err)
 	}
 	s.st = st
+	if cfg.Faults != (Faults{}) {
+		s.faults = newInjector(cfg.Faults)
+	}
 	return s, nil
 }
 
@@ -245,11 +251,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveSim(w, r)
 		return
 	}
+	s.mu.Lock()
+	in := s.faults
+	s.mu.Unlock()
+	var fp faultPlan
+	if in != nil {
+		fp = in.draw(r.Method != http.MethodGet && r.Method != http.MethodHead)
+		if status, done := fp.answer(w); done {
+			s.mu.Lock()
+			s.record(r.Method, endpointOf(r.URL.Path), status)
+			s.mu.Unlock()
+			return
+		}
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBody))
 	s.mu.Lock()
 	endpoint, resp := s.handle(r, body, err)
 	s.record(r.Method, endpoint, resp.status)
 	s.mu.Unlock()
+	if fp.delay > 0 {
+		time.Sleep(fp.delay)
+	}
+	if fp.drop && resp.status >= 200 && resp.status < 300 {
+		in.add(FaultCommitDrop)
+		abort(w)
+		return
+	}
 	resp.write(w)
 }
 
@@ -299,6 +326,18 @@ func (s *Server) handle(r *http.Request, body []byte, bodyErr error) (string, re
 		}
 	}
 	return endpoint, h.fn(s, &call{r: r, id: id, body: body, key: key, scheme: scheme, now: now})
+}
+
+// endpointOf names the endpoint of a request path as Counts does.
+func endpointOf(path string) string {
+	rel, ok := strings.CutPrefix(path, apiPrefix)
+	if !ok {
+		return path
+	}
+	if rt, _ := matchRoute(rel); rt != nil {
+		return rt.template
+	}
+	return rel
 }
 
 func forcedResp(status int, now time.Time) response {
@@ -410,6 +449,12 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		}{s.counts, s.statuses, s.writes})
 		s.mu.Unlock()
 		resp.write(w)
+	case "/_sim/faults":
+		if r.Method != http.MethodGet {
+			errResp(http.StatusMethodNotAllowed, "Method not allowed").write(w)
+			return
+		}
+		jsonResp(http.StatusOK, s.FaultCounts()).write(w)
 	case "/_sim/reset-counts":
 		if r.Method != http.MethodPost {
 			errResp(http.StatusMethodNotAllowed, "Method not allowed").write(w)

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rostersync/rostersync/mapping"
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/sources"
+)
+
+func cmdExplain(ctx context.Context, args []string, c *cli) error {
+	fs := newFlagSet(c, "explain", "[flags] PERSON", `Explains what rostersync makes of one person, named by source key, username
+or email: the source records, the scope and exclusion decision, the mapped
+values, how the person matches a platform user, that user's record, and the
+operation the plan holds for them with its reason. Nothing is written.`)
+	var common commonFlags
+	common.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("explain takes one person: a source key, username or email")
+	}
+	who := strings.TrimSpace(fs.Arg(0))
+	a, err := loadApp(ctx, c, common)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.explain(ctx, who)
+}
+
+func (a *app) explain(ctx context.Context, who string) error {
+	if len(a.targets) != 1 {
+		return fmt.Errorf("%d targets are configured; explain handles exactly one", len(a.targets))
+	}
+	t := a.targets[0]
+	w := a.c.stdout
+	is := func(v string) bool { return v != "" && strings.EqualFold(strings.TrimSpace(v), who) }
+
+	type found struct {
+		source string
+		rec    sources.Record
+		ex     mapping.Explanation
+	}
+	var recs []found
+	for _, s := range a.sources {
+		snap, err := s.Fetch(ctx)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", s.Name(), err)
+		}
+		for _, rec := range snap.Records {
+			ex := t.rules.Explain(rec)
+			// Out-of-scope and excluded records map to no user: match
+			// the attributes the mapping reads the username and email from.
+			spec := a.file.Mapping.User
+			username, email := attr(rec, spec.Username), attr(rec, spec.Email)
+			if ex.User != nil {
+				username, email = ex.User.Username, ex.User.Email
+			}
+			if is(rec.Key) || is(ex.Key) || is(username) || is(email) {
+				recs = append(recs, found{s.Name(), rec, ex})
+			}
+		}
+	}
+
+	plan, err := a.plan(ctx)
+	if err != nil {
+		return err
+	}
+	current, err := t.client.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", t.name, err)
+	}
+	own, err := a.ownership(ctx, t.name)
+	if err != nil {
+		return err
+	}
+
+	key := ""
+	for _, f := range recs {
+		if key == "" {
+			key = f.ex.Key
+		}
+	}
+	var desired *reconcile.User
+	for _, f := range recs {
+		if f.ex.User != nil && desired == nil {
+			desired = f.ex.User
+		}
+	}
+
+	// The platform user, matched as Diff matches: ledger, third_party_id,
+	// username, email.
+	var cur *reconcile.User
+	how := ""
+	byID := map[string]*reconcile.User{}
+	for i := range current.Users {
+		byID[current.Users[i].ID] = &current.Users[i]
+	}
+	if id, ok := own.Users[key]; ok && byID[id] != nil {
+		cur, how = byID[id], "the ledger (rostersync owns it)"
+	}
+	for i := range current.Users {
+		if cur != nil {
+			break
+		}
+		u := &current.Users[i]
+		switch {
+		case desired != nil && desired.ThirdPartyID != "" && u.ThirdPartyID == desired.ThirdPartyID,
+			desired != nil && desired.ThirdPartyID == "" && u.ThirdPartyID == desired.Key:
+			cur, how = u, "third_party_id"
+		case desired != nil && strings.EqualFold(u.Username, desired.Username):
+			cur, how = u, "username"
+		case desired != nil && desired.Email != "" && strings.EqualFold(u.Email, desired.Email):
+			cur, how = u, "email"
+		case desired == nil && (is(u.Username) || is(u.Email) || is(u.ThirdPartyID) || is(u.ID)):
+			cur, how = u, "the name given"
+		}
+	}
+	if key == "" && cur != nil {
+		if k, ok := own.UserOwner(cur.ID); ok {
+			key = k
+		}
+	}
+	fmt.Fprintf(w, "Explaining %q\n\n", who)
+	excluded := t.rules.Excludes(who) || cur != nil && t.policy.Protected != nil && t.policy.Protected(*cur)
+	if excluded {
+		fmt.Fprintln(w, "Excluded: the mapping's exclude rules protect this person; rostersync never touches them.")
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "Source records:")
+	if len(recs) == 0 {
+		fmt.Fprintln(w, "  none: no source holds this person")
+	}
+	teamNames := map[string]string{}
+	for _, f := range recs {
+		fmt.Fprintf(w, "  %s  %s  key %s\n", f.source, f.rec.Origin, f.rec.Key)
+		names := make([]string, 0, len(f.rec.Attrs))
+		for n := range f.rec.Attrs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			fmt.Fprintf(w, "      %s: %s\n", n, quote(strings.Join(f.rec.Attrs[n], "; ")))
+		}
+		for _, g := range f.rec.Groups {
+			fmt.Fprintf(w, "      group: %s\n", quote(g.Name))
+		}
+		switch {
+		case f.ex.ExcludedBy != "":
+			fmt.Fprintf(w, "    scope: excluded by %s: never touched\n", f.ex.ExcludedBy)
+		case !f.ex.InScope:
+			fmt.Fprintf(w, "    scope: out of scope: %s\n", f.ex.OutOfScopeBy)
+		default:
+			fmt.Fprintln(w, "    scope: in scope (every scope rule holds)")
+		}
+		for _, p := range f.ex.Problems {
+			fmt.Fprintf(w, "    problem: %s\n", p)
+		}
+		for _, t := range f.ex.Teams {
+			teamNames[t.Key] = t.Name
+		}
+	}
+
+	fmt.Fprintln(w, "\nMapped values:")
+	if desired == nil {
+		fmt.Fprintln(w, "  none: the person is not in the desired state")
+	} else {
+		u := desired
+		tpid := u.ThirdPartyID
+		if tpid == "" {
+			tpid = u.Key
+		}
+		for _, kv := range [][2]string{
+			{"key", u.Key}, {"username", u.Username}, {"email", u.Email}, {"forename", u.Forename}, {"surname", u.Surname},
+			{"third_party_id", tpid}, {"start_date", u.StartDate}, {"active", fmt.Sprint(u.Active)},
+			{"roles", strings.Join(u.Roles, ", ")}, {"team", u.Team}, {"queues", strings.Join(u.Queues, ", ")},
+		} {
+			fmt.Fprintf(w, "  %-15s %s\n", kv[0]+":", quote(kv[1]))
+		}
+		key = u.Key
+	}
+
+	fmt.Fprintln(w, "\nPlatform record:")
+	if cur == nil {
+		fmt.Fprintln(w, "  none: no platform user matches")
+	} else {
+		owner := "not owned by rostersync"
+		if k, ok := own.UserOwner(cur.ID); ok {
+			owner = "owned by rostersync under key " + k
+		}
+		team := cur.Team
+		for _, t := range current.Teams {
+			if t.ID == cur.Team {
+				team = t.Name
+			}
+		}
+		fmt.Fprintf(w, "  matched by %s; %s\n", how, owner)
+		for _, kv := range [][2]string{
+			{"id", cur.ID}, {"username", cur.Username}, {"email", cur.Email}, {"forename", cur.Forename}, {"surname", cur.Surname},
+			{"third_party_id", cur.ThirdPartyID}, {"start_date", cur.StartDate}, {"active", fmt.Sprint(cur.Active)},
+			{"roles", strings.Join(cur.Roles, ", ")}, {"team", team}, {"queues", strings.Join(cur.Queues, ", ")},
+		} {
+			fmt.Fprintf(w, "  %-15s %s\n", kv[0]+":", quote(kv[1]))
+		}
+	}
+
+	fmt.Fprintln(w, "\nOperations:")
+	n := 0
+	for i := range plan.Ops {
+		o := &plan.Ops[i]
+		if !(o.Kind == reconcile.KindUser && key != "" && o.Key == key ||
+			o.Kind == reconcile.KindQueue && (slices.Contains(o.Add, key) || slices.Contains(o.Remove, key))) {
+			continue
+		}
+		n++
+		status := "ready"
+		if o.Status != reconcile.StatusReady {
+			status = string(o.Status)
+		}
+		fmt.Fprintf(w, "  %s %s %s %s (%s)\n", string(rune(o.Action)), o.Action, o.Kind, quote(o.Name), status)
+		for _, ch := range o.Changes {
+			fmt.Fprintf(w, "      %s: %s → %s\n", ch.Field, quote(ch.Old), quote(ch.New))
+		}
+		fmt.Fprintf(w, "      reason: %s\n", o.Reason)
+	}
+	for _, p := range plan.Problems {
+		if p.Key == key && key != "" {
+			n++
+			fmt.Fprintf(w, "  ! problem: %s\n", p.Message)
+		}
+	}
+	if n == 0 {
+		fmt.Fprintln(w, "  none: the platform already matches what the sources say")
+	}
+	if len(recs) == 0 && cur == nil && !excluded {
+		return &exitError{code: 1, err: fmt.Errorf("no source record and no platform user matches %q", who)}
+	}
+	return nil
+}
+
+func quote(s string) string { return strconv.Quote(s) }
+
+func attr(rec sources.Record, name string) string {
+	if name == "" {
+		return ""
+	}
+	return rec.Get(name)
+}

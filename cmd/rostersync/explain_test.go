@@ -1,0 +1,46 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestExplainWritesNothing(t *testing.T) {
+	r := newRig(t)
+	r.mustRun("apply", "-yes")
+	r.editCSV("ben.carter@example.com", "ben.c@example.com")
+	r.sim.ResetCounts()
+
+	for _, who := range []string{"E1002", "ben.c@example.com", "BEN.C@example.com"} {
+		r.mustRun("explain", who)
+		out := r.stdout.String()
+		for _, want := range []string{
+			"people.csv:3", "first_name: \"Ben\"", "scope: in scope",
+			"email:          \"ben.c@example.com\"", "team:           \"Leeds / Support / North\"",
+			"matched by the ledger (rostersync owns it)", "email:          \"ben.carter@example.com\"",
+			"~ update user \"ben.c@example.com\" (ready)", "email: \"ben.carter@example.com\" → \"ben.c@example.com\"",
+			"reason: changed in source (people.csv:3)",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("explain %s lacks %q:\n%s", who, want, out)
+			}
+		}
+	}
+	// Out of scope in the source, deactivated on the platform: Finn is a leaver.
+	r.mustRun("explain", "finn.gallagher@example.com")
+	if out := r.stdout.String(); !strings.Contains(out, "out of scope: scope[0]: status \"leaver\" is not in [active]") ||
+		!strings.Contains(out, "no platform user matches") {
+		t.Errorf("explain of a leaver:\n%s", out)
+	}
+	// Excluded by name.
+	r.mustRun("explain", "qa.admin@example.com")
+	if out := r.stdout.String(); !strings.Contains(out, "exclude rules protect this person") {
+		t.Errorf("explain of an excluded person:\n%s", out)
+	}
+	if code := r.run("explain", "nobody@example.com"); code != 1 {
+		t.Errorf("explain of nobody: exit %d", code)
+	}
+	if w := r.sim.Writes(); w != 0 {
+		t.Errorf("explain wrote %d times to the platform", w)
+	}
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/state"
+)
+
+const heldAbout = `Operations the safety limits held for approval: deactivations and removals
+beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER or _PERCENT. Creates and updates
+are never held.
+
+  rostersync held list [-all]         pending and approved holds (-all: every one)
+  rostersync held approve ID...|-all  approve; applied by the next pass
+  rostersync held reject ID...        reject; not applied while the sources say so
+
+Only the state directory is needed; the platform is not contacted.`
+
+func cmdHeld(ctx context.Context, args []string, c *cli) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := newFlagSet(c, "held", "list|approve|reject [flags] [ID...]", heldAbout)
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		fs.Usage()
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	fs := newFlagSet(c, "held "+sub, "[flags] [ID...]", heldAbout)
+	var common commonFlags
+	common.register(fs)
+	all := fs.Bool("all", false, "list: show rejected and done holds too; approve: approve every pending hold")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := openState(ctx, c, common)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ids, err := parseIDs(fs.Args())
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		if len(ids) > 0 {
+			return errors.New("held list takes no ids")
+		}
+		return heldList(ctx, c, db, *all)
+	case "approve":
+		if *all {
+			if len(ids) > 0 {
+				return errors.New("held approve: give ids or -all, not both")
+			}
+			return heldApproveAll(ctx, c, db)
+		}
+		if len(ids) == 0 {
+			return errors.New("held approve: give the ids to approve (see 'rostersync held list'), or -all")
+		}
+		if err := db.HeldApprove(ctx, ids...); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Approved %s; the next apply carries them out.\n", plural(len(ids), "operation"))
+		return nil
+	case "reject":
+		if *all {
+			return errors.New("held reject: give the ids to reject; -all is only for approve")
+		}
+		if len(ids) == 0 {
+			return errors.New("held reject: give the ids to reject (see 'rostersync held list')")
+		}
+		if err := db.HeldReject(ctx, ids...); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Rejected %s; they are not applied while the sources still ask for them.\n", plural(len(ids), "operation"))
+		return nil
+	}
+	fmt.Fprintf(c.stderr, "rostersync: unknown held command %q (want list, approve or reject)\n", sub)
+	return errUsage
+}
+
+// openState opens the state store with only the environment and flags: the
+// commands that use it alone need no mapping, credentials or platform.
+func openState(ctx context.Context, c *cli, flags commonFlags) (*state.DB, error) {
+	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
+	if err != nil {
+		return nil, err
+	}
+	if flags.stateDir != "" {
+		env.StateDir = flags.stateDir
+	}
+	return state.OpenWith(env.StateDir, state.Options{Now: c.now})
+}
+
+func parseIDs(args []string) ([]int64, error) {
+	var ids []int64
+	for _, a := range args {
+		for _, f := range strings.Split(a, ",") {
+			if f = strings.TrimPrefix(strings.TrimSpace(f), "#"); f == "" {
+				continue
+			}
+			id, err := strconv.ParseInt(f, 10, 64)
+			if err != nil || id <= 0 {
+				return nil, fmt.Errorf("%q is not a held operation id (a number from 'rostersync held list')", f)
+			}
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func heldList(ctx context.Context, c *cli, db *state.DB, all bool) error {
+	hs, err := db.HeldList(ctx, "", "")
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tTARGET\tOPERATION\tNAME\tHELD AT\tREASON")
+	n := 0
+	for _, h := range hs {
+		if !all && h.Status != state.HeldPending && h.Status != state.HeldApproved {
+			continue
+		}
+		n++
+		var op reconcile.Op
+		name := h.Key
+		if json.Unmarshal(h.Payload, &op) == nil && op.Name != "" {
+			name = op.Name
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s %s\t%s\t%s\t%s\n", h.ID, h.Status, h.Target, h.Action, h.Kind, h.Key, name,
+			h.CreatedAt.UTC().Format("2006-01-02 15:04"), h.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n == 0 {
+		fmt.Fprintln(c.stdout, "No held operations.")
+	}
+	return nil
+}
+
+func heldApproveAll(ctx context.Context, c *cli, db *state.DB) error {
+	hs, err := db.HeldList(ctx, "", state.HeldPending)
+	if err != nil {
+		return err
+	}
+	targets := map[string]bool{}
+	for _, h := range hs {
+		targets[h.Target] = true
+	}
+	total := 0
+	for t := range targets {
+		n, err := db.HeldApproveAll(ctx, t)
+		if err != nil {
+			return err
+		}
+		total += n
+	}
+	fmt.Fprintf(c.stdout, "Approved %s; the next apply carries them out.\n", plural(total, "operation"))
+	return nil
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// progress reports a long apply: on a terminal, one line on standard error
+// rewritten in place; otherwise a log line every logEvery operations or
+// logInterval, whichever comes first. Both carry an estimate of the time
+// left, from the pace so far.
+type progress struct {
+	w        io.Writer
+	terminal bool
+	log      *slog.Logger
+	now      func() time.Time
+
+	start, logged time.Time
+	loggedAt      int
+	drawn         bool
+}
+
+const (
+	logEvery    = 100
+	logInterval = 10 * time.Second
+)
+
+func newProgress(w io.Writer, terminal bool, log *slog.Logger, now func() time.Time) *progress {
+	t := now()
+	return &progress{w: w, terminal: terminal, log: log, now: now, start: t, logged: t}
+}
+
+// eta estimates the time left after done of total operations.
+func (p *progress) eta(done, total int) time.Duration {
+	if done == 0 {
+		return 0
+	}
+	elapsed := p.now().Sub(p.start)
+	return (elapsed / time.Duration(done) * time.Duration(total-done)).Round(time.Second)
+}
+
+// update records that done of total operations are finished.
+func (p *progress) update(done, total int) {
+	eta := p.eta(done, total)
+	if p.terminal {
+		fmt.Fprintf(p.w, "\r\033[Kapplying: %d/%d (%d%%), about %s left", done, total, done*100/max(total, 1), eta)
+		p.drawn = true
+		if done == total {
+			p.finish()
+		}
+		return
+	}
+	now := p.now()
+	if done == total || done-p.loggedAt >= logEvery || now.Sub(p.logged) >= logInterval {
+		p.log.Info("apply progress", "done", done, "total", total, "eta", eta.String())
+		p.logged, p.loggedAt = now, done
+	}
+}
+
+// finish ends the terminal line.
+func (p *progress) finish() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+		p.drawn = false
+	}
+}

@@ -1,0 +1,426 @@
+package reconcile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// SourceFacts is what the guard knows about one source's read this pass.
+type SourceFacts struct {
+	Name string `json:"name"`
+	// Complete and Reason are the source's own verdict on the read (no size
+	// or time limit hit, no partial page, no read error, a stable file).
+	Complete bool   `json:"complete"`
+	Reason   string `json:"reason,omitempty"`
+	// Count is the number of records read.
+	Count int `json:"count"`
+	// LastHealthy is the count of the source's last healthy read; nil before
+	// the first.
+	LastHealthy *int `json:"last_healthy,omitempty"`
+}
+
+// Absence is how long a person has been missing from healthy reads, this
+// pass included.
+type Absence struct {
+	Passes int       `json:"passes"`
+	Since  time.Time `json:"since"`
+}
+
+// Limits are the operator's safety settings.
+type Limits struct {
+	// MaxDrop is the largest fraction by which a source's count may fall
+	// below its last healthy count (0.2: a fifth) before the read is
+	// treated as unhealthy. 0 allows no drop at all; 1 or more disables
+	// the check.
+	MaxDrop float64 `json:"max_drop"`
+	// AbsentPasses is how many consecutive healthy passes a person must be
+	// missing from before being deactivated (at least 1).
+	AbsentPasses int `json:"absent_passes"`
+	// AbsentFor, when positive, is also how long they must have been
+	// missing.
+	AbsentFor time.Duration `json:"-"`
+	// HoldOver holds every removal once there are more than this many in
+	// one plan; negative disables the count limit.
+	HoldOver int `json:"hold_over"`
+	// HoldPercent holds every removal once they are more than this
+	// percentage of Population; negative disables the percentage limit.
+	HoldPercent float64 `json:"hold_percent"`
+}
+
+// GuardInput is everything Guard needs beyond the plan. The caller gathers
+// it from the sources and the state store.
+type GuardInput struct {
+	Limits Limits
+	// Sources are this pass's reads.
+	Sources []SourceFacts
+	// Desired is the desired state the plan was made from: a deactivation
+	// of a user it does not hold is an absence (debounced); one of a user
+	// it holds as inactive is the source's explicit word.
+	Desired *Snapshot
+	// Absences are the recorded absences by user key, this pass included.
+	Absences map[string]Absence
+	// Population is the number of active platform users rostersync owns,
+	// the base of Limits.HoldPercent.
+	Population int
+	// Holds are the recorded holds by OpID: a pending one stays held
+	// whatever the counts, an approved one goes ahead uncounted, a rejected
+	// one is never applied while it is planned.
+	Holds map[string]HoldState
+	// Now is the pass's time, for Limits.AbsentFor.
+	Now time.Time
+	// BatchRows is the policy's Target.BatchRows: when above zero, the
+	// plan's requests are counted as batch uploads of that many rows.
+	BatchRows int
+}
+
+// Hold statuses, as GuardInput.Holds records them.
+const (
+	HoldPending  = "pending"
+	HoldApproved = "approved"
+	HoldRejected = "rejected"
+)
+
+// HoldState is a recorded hold of an operation and what a person decided.
+type HoldState struct {
+	ID     int64  `json:"id"`
+	Status string `json:"status"`
+}
+
+// OpID is an operation's stable identity across passes: held operations
+// and journal entries are keyed by it. A queue operation's identity names
+// the members it removes, or failing that those it adds.
+func OpID(o *Op) string {
+	id := fmt.Sprintf("%s %s %s", o.Action, o.Kind, o.Key)
+	if o.Kind == KindQueue {
+		// A hold is on the removal: the removal alone and the whole
+		// operation it was split from share one identity.
+		if len(o.Remove) > 0 {
+			return id + " -" + strings.Join(o.Remove, ",")
+		}
+		if len(o.Add) > 0 {
+			return id + " +" + strings.Join(o.Add, ",")
+		}
+	}
+	return id
+}
+
+// Removes reports whether an operation takes someone or something away:
+// a deactivation, or a queue operation that removes members.
+func Removes(o *Op) bool {
+	return o.Action == ActionDeactivate || o.Kind == KindQueue && len(o.Remove) > 0
+}
+
+// SourceProblems returns why this pass's reads cannot be trusted to be
+// whole: a source that says it is incomplete, or whose count fell by more
+// than maxDrop since its last healthy read. Empty means healthy.
+func SourceProblems(srcs []SourceFacts, maxDrop float64) []string {
+	var out []string
+	for _, s := range srcs {
+		if !s.Complete {
+			r := s.Reason
+			if r == "" {
+				r = "incomplete"
+			}
+			out = append(out, fmt.Sprintf("source %s: %s", s.Name, r))
+			continue
+		}
+		if s.LastHealthy == nil || *s.LastHealthy <= 0 || maxDrop >= 1 || s.Count >= *s.LastHealthy {
+			continue
+		}
+		last := *s.LastHealthy
+		drop := float64(last-s.Count) / float64(last)
+		if drop > maxDrop {
+			out = append(out, fmt.Sprintf("source %s: %d records, down %.0f%% from %d at the last healthy read (more than the %.0f%% allowed)",
+				s.Name, s.Count, drop*100, last, maxDrop*100))
+		}
+	}
+	return out
+}
+
+// AbsentKeys returns the keys of the users the plan deactivates because no
+// source holds them any more, sorted.
+func AbsentKeys(p *Plan, desired *Snapshot) []string {
+	present := make(map[string]bool, len(desired.Users))
+	for _, u := range desired.Users {
+		present[u.Key] = true
+	}
+	var out []string
+	for _, o := range p.Ops {
+		if o.Kind == KindUser && o.Action == ActionDeactivate && !present[o.Key] {
+			out = append(out, o.Key)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Guard applies the safety rules to a plan and returns a new plan; p is not
+// changed. It is pure.
+//
+//   - An unhealthy pass (SourceProblems) suppresses every removal.
+//   - A deactivation for absence waits until the person has been missing
+//     for Limits.AbsentPasses healthy passes (and Limits.AbsentFor).
+//   - When the removals left are more than Limits.HoldOver, or more than
+//     Limits.HoldPercent of Population, they are all held for approval;
+//     creates and updates go on. A removal already held stays held until
+//     a person decides; one they approved goes ahead and is not counted;
+//     one they rejected is not applied.
+//
+// A queue operation that both adds and removes members, whose removals are
+// suppressed or held, is split so that the additions go on.
+func Guard(p *Plan, in GuardInput) *Plan {
+	out := *p
+	out.Ops = make([]Op, 0, len(p.Ops))
+	out.Notes = slices.Clone(p.Notes)
+	desired := in.Desired
+	if desired == nil {
+		desired = &Snapshot{}
+	}
+	absent := map[string]bool{}
+	for _, k := range AbsentKeys(p, desired) {
+		absent[k] = true
+	}
+	out.Ops = append(out.Ops, p.Ops...)
+
+	problems := SourceProblems(in.Sources, in.Limits.MaxDrop)
+	if len(problems) > 0 {
+		n := 0
+		for i := range out.Ops {
+			o := &out.Ops[i]
+			if o.Ready() && Removes(o) {
+				o.Status = StatusSuppressed
+				o.Reason += "; not applied: the sources are not healthy (" + strings.Join(problems, "; ") + ")"
+				n++
+			}
+		}
+		out.Notes = append(out.Notes, fmt.Sprintf("no deactivations or removals this pass (%d suppressed): %s", n, strings.Join(problems, "; ")))
+	}
+
+	k := max(in.Limits.AbsentPasses, 1)
+	waiting := 0
+	for i := range out.Ops {
+		o := &out.Ops[i]
+		if !o.Ready() || o.Kind != KindUser || o.Action != ActionDeactivate || !absent[o.Key] {
+			continue
+		}
+		a := in.Absences[o.Key]
+		passes := max(a.Passes, 1)
+		var why []string
+		if passes < k {
+			why = append(why, fmt.Sprintf("missing from %d of the %d healthy passes needed", passes, k))
+		}
+		if d := in.Limits.AbsentFor; d > 0 && !a.Since.IsZero() && in.Now.Sub(a.Since) < d {
+			why = append(why, fmt.Sprintf("missing since %s, less than %s", a.Since.UTC().Format(time.RFC3339), d))
+		} else if d > 0 && a.Since.IsZero() {
+			why = append(why, fmt.Sprintf("missing for less than %s", d))
+		}
+		if len(why) > 0 {
+			o.Status = StatusSuppressed
+			o.Reason += "; not yet: " + strings.Join(why, ", ")
+			waiting++
+		}
+	}
+	if waiting > 0 {
+		note := fmt.Sprintf("%d deactivation(s) wait for the person to be missing from %d consecutive healthy passes", waiting, k)
+		if in.Limits.AbsentFor > 0 {
+			note += fmt.Sprintf(" and for %s", in.Limits.AbsentFor)
+		}
+		out.Notes = append(out.Notes, note)
+	}
+
+	// A queue removal of someone whose deactivation waits, waits too.
+	out.Ops = follow(out.Ops)
+	leaving := map[string]bool{} // users deactivated by a ready op
+	for _, o := range out.Ops {
+		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
+			leaving[o.Key] = true
+		}
+	}
+	removals := 0
+	var risky []int
+	pending, rejected := 0, 0
+	for i := range out.Ops {
+		o := &out.Ops[i]
+		if !o.Ready() || !Removes(o) {
+			continue
+		}
+		extra := 0 // people this op removes who are not deactivated anyway
+		if o.Kind == KindQueue {
+			for _, k := range o.Remove {
+				if !leaving[k] {
+					extra++
+				}
+			}
+			if extra == 0 {
+				continue // it goes with deactivations, counted and held there
+			}
+		}
+		h, ok := in.Holds[OpID(o)]
+		switch {
+		case ok && h.Status == HoldApproved:
+			o.Reason += fmt.Sprintf("; approved (held #%d)", h.ID)
+			continue
+		case ok && h.Status == HoldRejected:
+			o.Status = StatusSuppressed
+			o.Reason += fmt.Sprintf("; rejected by an operator (held #%d): not applied while the sources say so", h.ID)
+			rejected++
+			continue
+		case ok && h.Status == HoldPending:
+			o.Status = StatusHeld
+			o.Reason += fmt.Sprintf("; held for approval (#%d)", h.ID)
+			pending++
+		default:
+			risky = append(risky, i)
+		}
+		if o.Kind == KindQueue {
+			removals += extra
+		} else {
+			removals++
+		}
+	}
+	var over []string
+	if lim := in.Limits.HoldOver; lim >= 0 && removals > lim {
+		over = append(over, fmt.Sprintf("more than %d", lim))
+	}
+	if pct := in.Limits.HoldPercent; pct >= 0 && in.Population > 0 && removals > 0 &&
+		float64(removals)*100/float64(in.Population) > pct {
+		over = append(over, fmt.Sprintf("more than %s%% of the %d active users rostersync owns", trimFloat(pct), in.Population))
+	}
+	if len(over) > 0 && len(risky) > 0 {
+		why := fmt.Sprintf("%d removals in one plan, %s", removals, strings.Join(over, " and "))
+		for _, i := range risky {
+			o := &out.Ops[i]
+			o.Status = StatusHeld
+			o.Reason += "; held for approval: " + why
+		}
+		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) newly held for approval (%s); creates and updates go on. "+
+			"See 'rostersync held list'; approve with 'rostersync held approve', reject with 'rostersync held reject'", len(risky), why))
+	}
+	if pending > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) still held, waiting for approval (see 'rostersync held list')", pending))
+	}
+	if rejected > 0 {
+		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) not applied: an operator rejected them", rejected))
+	}
+
+	out.Ops = splitQueues(follow(out.Ops))
+	out.Summary = Summarize(out.Ops, p.Summary.Unchanged)
+	out.Requests = requestsFor(out.Ops)
+	if in.BatchRows > 0 {
+		out.Requests = batchRequests(out.Ops, in.BatchRows)
+	}
+	return &out
+}
+
+// follow takes out of each ready queue operation the removals of users
+// whose deactivation is not ready (held or suppressed): they wait with it.
+func follow(ops []Op) []Op {
+	waiting := map[string]*Op{}
+	for i := range ops {
+		if o := &ops[i]; o.Kind == KindUser && o.Action == ActionDeactivate && !o.Ready() {
+			waiting[o.Key] = o
+		}
+	}
+	if len(waiting) == 0 {
+		return ops
+	}
+	out := make([]Op, 0, len(ops))
+	for _, o := range ops {
+		if o.Kind != KindQueue || !o.Ready() || len(o.Remove) == 0 {
+			out = append(out, o)
+			continue
+		}
+		names := queueNames(o, len(o.Remove))
+		var keep, wait, keepN, waitN []string
+		for i, k := range o.Remove {
+			if waiting[k] != nil {
+				wait, waitN = append(wait, k), append(waitN, names[i])
+			} else {
+				keep, keepN = append(keep, k), append(keepN, names[i])
+			}
+		}
+		if len(wait) == 0 {
+			out = append(out, o)
+			continue
+		}
+		base := strings.Replace(o.Reason, "; written as one replace of the whole membership", "", 1)
+		if len(keep) > 0 || len(o.Add) > 0 {
+			rest := o
+			rest.Remove, rest.Replace, rest.Reason = keep, nil, base
+			rest.Changes = queueChanges(o.Changes, "agents+")
+			if len(keep) > 0 {
+				rest.Changes = append(rest.Changes, Change{Field: "agents-", Old: strings.Join(keepN, ", ")})
+			}
+			out = append(out, rest)
+		}
+		w := o
+		w.Add, w.Replace, w.Remove = nil, nil, wait
+		w.Changes = []Change{{Field: "agents-", Old: strings.Join(waitN, ", ")}}
+		w.Status = StatusSuppressed
+		w.Reason = base + "; waits for the deactivation it goes with"
+		out = append(out, w)
+	}
+	return out
+}
+
+// queueNames returns the usernames of a queue operation's removals, in the
+// order of Remove, from its "agents-" change (keys when it has none).
+func queueNames(o Op, n int) []string {
+	for _, c := range o.Changes {
+		if c.Field == "agents-" {
+			if names := strings.Split(c.Old, ", "); len(names) == n {
+				return names
+			}
+		}
+	}
+	return slices.Clone(o.Remove)
+}
+
+// splitQueues splits each queue operation that adds members but whose
+// removals are not ready into a ready addition and the removal alone.
+func splitQueues(ops []Op) []Op {
+	out := make([]Op, 0, len(ops))
+	for _, o := range ops {
+		if o.Kind != KindQueue || o.Ready() || len(o.Add) == 0 || len(o.Remove) == 0 {
+			out = append(out, o)
+			continue
+		}
+		add, rm := o, o
+		add.Status, add.Reason = StatusReady, strings.TrimSuffix(p0(o.Reason), "; written as one replace of the whole membership")
+		add.Remove, add.Replace, rm.Add, rm.Replace = nil, nil, nil, nil
+		add.Changes = queueChanges(o.Changes, "agents+")
+		rm.Changes = queueChanges(o.Changes, "agents-")
+		rm.Reason = strings.Replace(rm.Reason, "; written as one replace of the whole membership", "", 1)
+		out = append(out, add, rm)
+	}
+	return out
+}
+
+// p0 is a reason before the guard's additions.
+func p0(reason string) string {
+	if i := strings.Index(reason, "; not applied"); i >= 0 {
+		reason = reason[:i]
+	}
+	for _, cut := range []string{"; held for approval", "; rejected by", "; not yet"} {
+		if i := strings.Index(reason, cut); i >= 0 {
+			reason = reason[:i]
+		}
+	}
+	return reason
+}
+
+func queueChanges(ch []Change, field Field) []Change {
+	var out []Change
+	for _, c := range ch {
+		if c.Field == field {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func trimFloat(f float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".")
+}

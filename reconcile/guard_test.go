@@ -1,0 +1,101 @@
+package reconcile_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rostersync/rostersync/reconcile"
+)
+
+func intp(n int) *int { return &n }
+
+// guardPlan is a plan with every kind of removal and some harmless ops.
+func guardPlan() *reconcile.Plan {
+	ops := []reconcile.Op{
+		{Action: reconcile.ActionCreate, Kind: reconcile.KindUser, Key: "N1", Name: "new", Reason: "new in source"},
+		{Action: reconcile.ActionUpdate, Kind: reconcile.KindUser, Key: "E1", ID: "u1", Name: "ada", Reason: "changed", Fields: []reconcile.Field{reconcile.FieldSurname}},
+		{Action: reconcile.ActionUpdate, Kind: reconcile.KindQueue, Key: "Inbound", ID: "q1", Name: "Inbound", Add: []string{"N1"}, Remove: []string{"E1"}, Reason: "queue rules"},
+		{Action: reconcile.ActionDeactivate, Kind: reconcile.KindUser, Key: "E2", ID: "u2", Name: "bob", Reason: "no longer in source"},
+		{Action: reconcile.ActionDeactivate, Kind: reconcile.KindUser, Key: "E3", ID: "u3", Name: "cy", Reason: "inactive in source"},
+		{Action: reconcile.ActionDeactivate, Kind: reconcile.KindTeam, Key: "t9", ID: "g9", Name: "old team", Reason: "no longer in source"},
+	}
+	return &reconcile.Plan{Ops: ops, Summary: reconcile.Summarize(ops, 0)}
+}
+
+func desiredForGuard() *reconcile.Snapshot {
+	return &reconcile.Snapshot{Users: []reconcile.User{{Key: "N1"}, {Key: "E1"}, {Key: "E3", Active: false}}}
+}
+
+func readyRemovals(p *reconcile.Plan) int {
+	n := 0
+	for i := range p.Ops {
+		if p.Ops[i].Ready() && reconcile.Removes(&p.Ops[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestGuardUnhealthySourcesRemoveNothing(t *testing.T) {
+	lim := reconcile.Limits{MaxDrop: 0.2, AbsentPasses: 1, HoldOver: -1, HoldPercent: -1}
+	cases := map[string][]reconcile.SourceFacts{
+		"incomplete":                 {{Name: "hr", Complete: false, Reason: "size limit", Count: 100}},
+		"incomplete without reason":  {{Name: "hr", Count: 100}},
+		"count dropped":              {{Name: "hr", Complete: true, Count: 79, LastHealthy: intp(100)}},
+		"one of two sources dropped": {{Name: "a", Complete: true, Count: 10, LastHealthy: intp(10)}, {Name: "b", Complete: true, Count: 0, LastHealthy: intp(5)}},
+		"one of two incomplete":      {{Name: "a", Complete: true, Count: 10}, {Name: "b", Reason: "partial page", Count: 3}},
+	}
+	for name, srcs := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := guardPlan()
+			before := *in
+			before.Ops = append([]reconcile.Op(nil), in.Ops...)
+			out := reconcile.Guard(in, reconcile.GuardInput{Limits: lim, Sources: srcs, Desired: desiredForGuard(),
+				Absences: map[string]reconcile.Absence{"E2": {Passes: 5}}})
+			if n := readyRemovals(out); n != 0 {
+				t.Errorf("%d removals ready from an unhealthy pass:\n%s", n, render(out))
+			}
+			if out.Summary.Create != 1 || out.Summary.Update != 2 {
+				t.Errorf("creates and updates must go on: %+v\n%s", out.Summary, render(out))
+			}
+			if len(out.Notes) == 0 {
+				t.Error("the plan does not say why")
+			}
+			if d := cmp.Diff(before, *in); d != "" {
+				t.Errorf("Guard changed its input (-before +after):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestGuardHealthyDropWithinLimit(t *testing.T) {
+	lim := reconcile.Limits{MaxDrop: 0.2, AbsentPasses: 1, HoldOver: -1, HoldPercent: -1}
+	srcs := []reconcile.SourceFacts{{Name: "hr", Complete: true, Count: 80, LastHealthy: intp(100)}}
+	out := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Sources: srcs, Desired: desiredForGuard()})
+	if n := readyRemovals(out); n != 4 {
+		t.Errorf("%d removals ready, want 4 (a 20%% drop is allowed):\n%s", n, render(out))
+	}
+}
+
+func TestGuardThresholdHoldsOnlyRemovals(t *testing.T) {
+	lim := reconcile.Limits{MaxDrop: 1, AbsentPasses: 1, HoldOver: 3, HoldPercent: -1}
+	out := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Desired: desiredForGuard()})
+	if out.Summary.Held != 4 || out.Summary.Create != 1 || out.Summary.Update != 2 {
+		t.Errorf("summary %+v, want 4 held, 1 create, 2 updates:\n%s", out.Summary, render(out))
+	}
+	// Approving one brings the rest under the limit, but what was held
+	// stays held until a person decides.
+	holds := map[string]reconcile.HoldState{}
+	for i, o := range out.Ops {
+		if o.Status == reconcile.StatusHeld {
+			holds[reconcile.OpID(&o)] = reconcile.HoldState{ID: int64(i), Status: reconcile.HoldPending}
+		}
+	}
+	first := reconcile.OpID(&out.Ops[3])
+	holds[first] = reconcile.HoldState{ID: 3, Status: reconcile.HoldApproved}
+	again := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Desired: desiredForGuard(), Holds: holds})
+	if again.Summary.Held != 3 || readyRemovals(again) != 1 {
+		t.Errorf("after one approval: %+v\n%s", again.Summary, render(again))
+	}
+}

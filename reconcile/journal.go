@@ -1,0 +1,99 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// Outcome is what became of a journalled write.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeOK     Outcome = "ok"
+	OutcomeFailed Outcome = "failed"
+	// OutcomeUnknown: the write was sent but its effect is not known (the
+	// connection dropped, the process was told to stop mid-request). It
+	// must be checked on the platform before it is sent again.
+	OutcomeUnknown Outcome = "unknown"
+)
+
+// Journal records every write before it is sent and its outcome after, so
+// that a crash mid-apply leaves a trace of the writes in flight. An entry
+// begun and never finished, or finished as unknown, is resolved against a
+// fresh listing (see Recover) before anything is sent again.
+type Journal interface {
+	Begin(ctx context.Context, op *Op) (entry int64, err error)
+	Finish(ctx context.Context, entry int64, outcome Outcome, resultID string, opErr error) error
+}
+
+// Uncertain is implemented by errors after which a write may or may not
+// have taken effect: a create whose response was lost.
+type Uncertain interface{ Uncertain() bool }
+
+// OutcomeOf classifies an operation's error for the journal.
+func OutcomeOf(err error) Outcome {
+	var u Uncertain
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.As(err, &u) && u.Uncertain(),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return OutcomeUnknown
+	}
+	return OutcomeFailed
+}
+
+// Interrupted is a journalled create whose outcome is not known.
+type Interrupted struct {
+	Entry int64
+	Op    Op
+}
+
+// Recovered is an interrupted create found on the platform: it took effect.
+type Recovered struct {
+	Interrupted
+	ID string
+	// How says how it was found: "third_party_id", "username" or "name".
+	How string
+}
+
+// Recover looks for interrupted creates in a fresh listing of the
+// platform: a user by third_party_id, then username; a team by name and
+// level when exactly one matches. Those found took effect and must be owned,
+// not created again; the rest did not and may be planned afresh. It is pure.
+func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing []Interrupted) {
+	ix := indexUsers(current.Users)
+	for _, in := range ops {
+		switch {
+		case in.Op.Kind == KindUser && in.Op.User != nil:
+			u := in.Op.User
+			tpid := u.ThirdPartyID
+			if tpid == "" {
+				tpid = u.Key
+			}
+			if c := ix.byTPID[tpid]; tpid != "" && c != nil {
+				found = append(found, Recovered{in, c.ID, "third_party_id"})
+				continue
+			}
+			if c := ix.byUsername[strings.ToLower(u.Username)]; c != nil {
+				found = append(found, Recovered{in, c.ID, "username"})
+				continue
+			}
+		case in.Op.Kind == KindTeam && in.Op.Team != nil:
+			var match []string
+			for _, t := range current.Teams {
+				if strings.EqualFold(t.Name, in.Op.Team.Name) && strings.EqualFold(t.Level, in.Op.Team.Level) {
+					match = append(match, t.ID)
+				}
+			}
+			if len(match) == 1 {
+				found = append(found, Recovered{in, match[0], "name"})
+				continue
+			}
+		}
+		missing = append(missing, in)
+	}
+	return found, missing
+}
