@@ -42,6 +42,7 @@ type Rules struct {
 	exclUsers    map[string]bool
 	exclPatterns []*regexp.Regexp
 	exclRoles    map[string]bool
+	exclGroups   map[string]bool
 
 	roleAttr    string
 	roleSep     string
@@ -122,6 +123,12 @@ func Compile(spec Spec) (*Rules, error) {
 
 	r.exclUsers = lowerSet(spec.Exclude.Usernames)
 	r.exclRoles = lowerSet(spec.Exclude.Roles)
+	r.exclGroups = lowerSet(spec.Exclude.Groups)
+	for i, g := range spec.Exclude.Groups {
+		if strings.TrimSpace(g) == "" {
+			c.add(fmt.Sprintf("exclude.groups[%d]", i), "empty group name")
+		}
+	}
 	for i, role := range spec.Exclude.Roles {
 		if strings.TrimSpace(role) == "" {
 			c.add(fmt.Sprintf("exclude.roles[%d]", i), "empty role name")

@@ -50,6 +50,8 @@
 //	  patterns: ["^svc-"]     # regular expressions (RE2) matched against usernames
 //	  roles: [administrator]  # role machine names: whoever holds one, on the platform
 //	                          # or as mapped, is never created, changed or deactivated
+//	  groups: [Escalations]   # platform group names: never adopted, renamed, moved or
+//	                          # deactivated, and no agent is placed in them
 //
 //	roles:                    # a person's roles: from attr, plus from groups;
 //	                          # default when neither gives one

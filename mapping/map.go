@@ -70,6 +70,12 @@ func (r *Rules) Excludes(username string) bool {
 	return r.excludedBy(username) != ""
 }
 
+// ExcludesGroup reports whether the platform group named name is one
+// rostersync must never touch (exclude.groups).
+func (r *Rules) ExcludesGroup(name string) bool {
+	return r.exclGroups[strings.ToLower(strings.TrimSpace(name))]
+}
+
 // ExcludesRoles reports whether a user holding roles (machine names) is one
 // rostersync must never touch (exclude.roles), and names the role.
 func (r *Rules) ExcludesRoles(roles []string) (string, bool) {

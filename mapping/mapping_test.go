@@ -692,3 +692,21 @@ func TestBuilderGivesMapsResultWhateverTheArrivalOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestExcludesGroup(t *testing.T) {
+	spec := base()
+	spec.Exclude.Groups = []string{"Escalations", " QA Admins "}
+	r, err := Compile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"escalations": true, "QA ADMINS": true, "Team A": false, "": false} {
+		if got := r.ExcludesGroup(name); got != want {
+			t.Errorf("ExcludesGroup(%q) = %v, want %v", name, got, want)
+		}
+	}
+	spec.Exclude.Groups = []string{" "}
+	if _, err := Compile(spec); err == nil || !strings.Contains(err.Error(), "exclude.groups[0]") {
+		t.Errorf("a blank excluded group compiled: %v", err)
+	}
+}

@@ -55,6 +55,10 @@ type ExcludeSpec struct {
 	// Roles are role machine names; a user holding any of them is never
 	// touched.
 	Roles []string `yaml:"roles"`
+	// Groups are platform group names (case-insensitive); such a group is
+	// never adopted, renamed, moved or deactivated, and no agent is placed
+	// in it.
+	Groups []string `yaml:"groups"`
 }
 
 // RolesSpec says where a person's roles come from.

@@ -45,18 +45,21 @@ type differ struct {
 	pol              Policy
 	plan             *Plan
 
-	rootID     string
-	curTeams   map[string]*Team // by id
-	teamOwner  map[string]string
-	userOwner  map[string]string
-	desTeams   map[string]*Team // by key
-	teamIDs    map[string]string
-	teamDepth  map[string]int
-	claimed    map[string]string // platform user id → desired key
-	planned    map[string]*User  // desired users that are created or owned, normalised
-	goneTeams  []*Team           // owned groups no source wants
-	curUsers   map[string]*User  // platform users by id
-	queueNames map[string]*Queue // lower name → queue
+	rootID    string
+	curTeams  map[string]*Team // by id
+	teamOwner map[string]string
+	userOwner map[string]string
+	desTeams  map[string]*Team // by key
+	teamIDs   map[string]string
+	teamDepth map[string]int
+	claimed   map[string]string // platform user id → desired key
+	planned   map[string]*User  // desired users that are created or owned, normalised
+	goneTeams []*Team           // owned groups no source wants
+	// blockedTeams are desired team keys that are, or sit under, an
+	// excluded platform group.
+	blockedTeams map[string]bool
+	curUsers     map[string]*User  // platform users by id
+	queueNames   map[string]*Queue // lower name → queue
 }
 
 func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
@@ -75,14 +78,15 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 			UserIDs:       map[string]string{},
 			QueueIDs:      map[string]string{},
 		},
-		curTeams:   make(map[string]*Team, len(current.Teams)),
-		teamOwner:  invert(own.Teams),
-		userOwner:  invert(own.Users),
-		desTeams:   make(map[string]*Team, len(desired.Teams)),
-		teamDepth:  map[string]int{},
-		claimed:    make(map[string]string, len(desired.Users)),
-		planned:    make(map[string]*User, len(desired.Users)),
-		queueNames: map[string]*Queue{},
+		curTeams:     make(map[string]*Team, len(current.Teams)),
+		teamOwner:    invert(own.Teams),
+		userOwner:    invert(own.Users),
+		desTeams:     make(map[string]*Team, len(desired.Teams)),
+		teamDepth:    map[string]int{},
+		claimed:      make(map[string]string, len(desired.Users)),
+		planned:      make(map[string]*User, len(desired.Users)),
+		blockedTeams: map[string]bool{},
+		queueNames:   map[string]*Queue{},
 	}
 	d.teamIDs = d.plan.TeamIDs
 	for i := range current.Teams {
@@ -170,12 +174,28 @@ func (d *differ) teams() {
 	claimed := map[string]bool{}
 	for _, k := range keys {
 		want := d.desTeams[k]
+		if d.blockedTeams[want.Parent] {
+			d.blockedTeams[k] = true
+			d.problem(KindTeam, k, "group %q sits under an excluded group; rostersync leaves it alone", want.Name)
+			continue
+		}
 		parentID, parentKnown := d.teamIDs[want.Parent]
 		var cur *Team
 		if id, ok := d.own.Teams[k]; ok && d.curTeams[id] != nil {
 			cur = d.curTeams[id]
 		} else if parentKnown {
+			if ex := d.findExcludedTeam(want.Name, parentID); ex != nil {
+				d.blockedTeams[k] = true
+				d.problem(KindTeam, k, "group %q is excluded; rostersync never touches it, nor the agents mapped into it", ex.Name)
+				continue
+			}
 			cur = d.findTeam(want.Name, parentID, claimed)
+		}
+		if cur != nil && d.protectedTeam(cur) {
+			d.blockedTeams[k] = true
+			d.teamIDs[k] = cur.ID
+			d.problem(KindTeam, k, "group %q is excluded; rostersync never touches it, nor the agents mapped into it", cur.Name)
+			continue
 		}
 		if cur == nil {
 			t := *want
@@ -228,7 +248,7 @@ func (d *differ) teams() {
 		if _, ok := d.desTeams[key]; ok {
 			continue
 		}
-		if t := d.curTeams[id]; t != nil && t.Active && t.ID != d.rootID {
+		if t := d.curTeams[id]; t != nil && t.Active && t.ID != d.rootID && !d.protectedTeam(t) {
 			gone = append(gone, t)
 		}
 	}
@@ -304,6 +324,23 @@ func (d *differ) activeChild(id string, going map[string]bool) string {
 		}
 	}
 	return ""
+}
+
+func (d *differ) protectedTeam(t *Team) bool {
+	return d.pol.ProtectedTeam != nil && d.pol.ProtectedTeam(*t)
+}
+
+// findExcludedTeam returns the excluded platform group named name under
+// parentID, if any: a desired group must not be created or adopted in its
+// place.
+func (d *differ) findExcludedTeam(name, parentID string) *Team {
+	for i := range d.current.Teams {
+		t := &d.current.Teams[i]
+		if t.Parent == parentID && strings.EqualFold(t.Name, name) && d.protectedTeam(t) {
+			return t
+		}
+	}
+	return nil
 }
 
 func (d *differ) findTeam(name, parentID string, claimed map[string]bool) *Team {
@@ -571,6 +608,10 @@ func (d *differ) effective(want *User) *User {
 	}
 	if w.Team == "" {
 		d.problem(KindUser, w.Key, "agent %q has no team; agents must sit in a %s-level group", w.Username, d.pol.AgentLevel)
+		return nil
+	}
+	if d.blockedTeams[w.Team] {
+		d.problem(KindUser, w.Key, "agent %q is mapped to an excluded group; they are left alone", w.Username)
 		return nil
 	}
 	t, ok := d.desTeams[w.Team]

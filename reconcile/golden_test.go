@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,9 +72,10 @@ func loadCase(t *testing.T, path string) *goldenCase {
 	}
 	c := &goldenCase{archive: a, current: &reconcile.Snapshot{}, desired: &reconcile.Snapshot{}}
 	var pol struct {
-		Adopt         bool   `json:"adopt"`
-		Mode          string `json:"mode"`
-		ReplaceQueues bool   `json:"replace_queues"`
+		Adopt          bool     `json:"adopt"`
+		Mode           string   `json:"mode"`
+		ReplaceQueues  bool     `json:"replace_queues"`
+		ExcludedGroups []string `json:"excluded_groups"`
 	}
 	for name, v := range map[string]any{"policy.json": &pol, "ownership.json": &c.own, "current.json": c.current, "desired.json": c.desired} {
 		dec := json.NewDecoder(bytes.NewReader(section(t, a, name)))
@@ -83,6 +85,11 @@ func loadCase(t *testing.T, path string) *goldenCase {
 		}
 	}
 	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), ReplaceQueues: pol.ReplaceQueues}
+	if len(pol.ExcludedGroups) > 0 {
+		c.policy.ProtectedTeam = func(g reconcile.Team) bool {
+			return slices.ContainsFunc(pol.ExcludedGroups, func(n string) bool { return strings.EqualFold(n, g.Name) })
+		}
+	}
 	for _, f := range a.Files {
 		if f.Name != "guard.json" {
 			continue

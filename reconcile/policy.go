@@ -56,6 +56,10 @@ type Policy struct {
 	// Protected reports users that must never be touched (break-glass and
 	// service accounts). Nil protects nobody.
 	Protected func(User) bool
+	// ProtectedTeam reports platform groups that must never be touched:
+	// never adopted, renamed, moved or deactivated, and no agent is placed
+	// in them. Nil protects none.
+	ProtectedTeam func(Team) bool
 	// Target is what the target can hold and do; the zero value is a
 	// platform like Evaluagent (see Capabilities).
 	Target Capabilities

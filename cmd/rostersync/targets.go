@@ -56,6 +56,7 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 			_, byRole := rules.ExcludesRoles(u.Roles)
 			return byRole || rules.Excludes(u.Username)
 		}
+		t.policy.ProtectedTeam = func(g reconcile.Team) bool { return rules.ExcludesGroup(g.Name) }
 		t.policy.Target = reconcile.CapabilitiesOf(t.client)
 		out = append(out, t)
 	}
