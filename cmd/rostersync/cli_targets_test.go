@@ -216,3 +216,22 @@ func TestDemoTwoPlatforms(t *testing.T) {
 		t.Errorf("unknown scenario: exit %d, %s", code, r.stderr.String())
 	}
 }
+
+func TestExplainWithTwoTargets(t *testing.T) {
+	r, _ := newTwoRig(t)
+	if code := r.run("explain", "ben.carter@example.com"); code != 1 || !strings.Contains(r.stderr.String(), "name one with -target") {
+		t.Fatalf("explain without -target: exit %d, stderr %q", code, r.stderr.String())
+	}
+	if code := r.run("explain", "-target", "nowhere", "ben.carter@example.com"); code != 1 || !strings.Contains(r.stderr.String(), `no target "nowhere"`) {
+		t.Fatalf("explain -target nowhere: exit %d, stderr %q", code, r.stderr.String())
+	}
+	for _, name := range []string{"evaluagent", "agentiq"} {
+		r.mustRun("explain", "-target", name, "ben.carter@example.com")
+		if out := r.stdout.String(); !strings.Contains(out, "E1002") || !strings.Contains(out, "create") {
+			t.Errorf("explain -target %s:\n%s", name, out)
+		}
+	}
+	if r.sim.Writes() != 0 {
+		t.Errorf("explain wrote %d times to Evaluagent", r.sim.Writes())
+	}
+}

@@ -20,6 +20,7 @@ values, how the person matches a platform user, that user's record, and the
 operation the plan holds for them with its reason. Nothing is written.`)
 	var common commonFlags
 	common.register(fs)
+	targetName := fs.String("target", "", "with several targets configured, the `NAME` of the one to explain for")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -32,14 +33,29 @@ operation the plan holds for them with its reason. Nothing is written.`)
 		return err
 	}
 	defer a.Close()
-	return a.explain(ctx, who)
+	t, err := a.pickTarget(*targetName)
+	if err != nil {
+		return err
+	}
+	return a.explain(ctx, t, who)
 }
 
-func (a *app) explain(ctx context.Context, who string) error {
-	if len(a.targets) != 1 {
-		return fmt.Errorf("%d targets are configured; explain handles exactly one", len(a.targets))
+// pickTarget returns the target named name, or the only one when name is
+// empty.
+func (a *app) pickTarget(name string) (*target, error) {
+	if name != "" {
+		if t := a.target(name); t != nil {
+			return t, nil
+		}
+		return nil, fmt.Errorf("no target %q is configured (targets: %s)", name, strings.Join(a.targetNames(), ", "))
 	}
-	t := a.targets[0]
+	if len(a.targets) != 1 {
+		return nil, fmt.Errorf("%d targets are configured (%s); name one with -target", len(a.targets), strings.Join(a.targetNames(), ", "))
+	}
+	return a.targets[0], nil
+}
+
+func (a *app) explain(ctx context.Context, t *target, who string) error {
 	w := a.c.stdout
 	is := func(v string) bool { return v != "" && strings.EqualFold(strings.TrimSpace(v), who) }
 
@@ -69,9 +85,15 @@ func (a *app) explain(ctx context.Context, who string) error {
 		}
 	}
 
-	plan, err := a.plan(ctx)
+	plans, err := a.plans(ctx)
 	if err != nil {
 		return err
+	}
+	var plan *reconcile.Plan
+	for _, p := range plans {
+		if p.Target == t.name {
+			plan = p
+		}
 	}
 	current, err := t.client.List(ctx)
 	if err != nil {
