@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
 // Defaults of Config.
@@ -76,8 +75,7 @@ type Client struct {
 	hc     *http.Client
 	jitter func(d time.Duration) time.Duration
 
-	mu       sync.Mutex
-	requests map[string]int
+	requests httpx.Counter
 }
 
 // New validates cfg, applies defaults and returns a Client. It does no I/O.
@@ -154,7 +152,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = httpx.Sleep
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -163,10 +161,9 @@ func New(cfg Config) (*Client, error) {
 	cfg.Routes = routes
 	c := &Client{
 		cfg: cfg, base: u, routes: routes, log: log, hc: cfg.HTTPClient,
-		jitter:   func(d time.Duration) time.Duration { return rand.N(d) },
-		requests: map[string]int{},
+		jitter: httpx.Jitter,
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !httpx.IsLoopback(u.Hostname()) {
 		log.Warn("agentiq: base URL is plain http; the API key travels unencrypted", "base_url", u.Redacted())
 	}
 	return c, nil
@@ -180,25 +177,3 @@ func (c *Client) BaseURL() string { return c.base.String() }
 
 // Routes returns the route table in use, defaults and overrides merged.
 func (c *Client) Routes() Routes { return c.routes }
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

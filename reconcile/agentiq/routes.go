@@ -4,25 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
 // Route is one endpoint: an HTTP method and a path relative to the base URL.
-// A path that addresses one agent holds the placeholder {id}.
-type Route struct {
-	Method string
-	Path   string
-}
-
-// Endpoint is the route's name for logs and request counts, as
-// "GET /api/exports/agents".
-func (r Route) Endpoint() string { return r.Method + " " + r.Path }
-
-func (r Route) expand(id string) string {
-	return strings.ReplaceAll(r.Path, "{id}", url.PathEscape(id))
-}
+// A path that addresses one agent holds the placeholder {id}. Its Endpoint
+// names it in logs and request counts, as "GET /api/exports/agents".
+type Route = httpx.Route
 
 // Routes is the single table of every path the client calls. Every path of
 // the contract is inferred; when one turns out wrong, correct it here or
@@ -40,11 +31,11 @@ type Routes struct {
 // DefaultRoutes returns the route table of the contract (§5, §10).
 func DefaultRoutes() Routes {
 	return Routes{
-		ExportAgents: Route{http.MethodGet, "/api/exports/agents"},
-		ListAgents:   Route{http.MethodGet, "/api/agents"},
-		GetAgent:     Route{http.MethodGet, "/api/agents/{id}"},
-		Me:           Route{http.MethodGet, "/api/agents/me"},
-		ImportUsers:  Route{http.MethodPost, "/api/imports/users"},
+		ExportAgents: Route{Method: http.MethodGet, Path: "/api/exports/agents"},
+		ListAgents:   Route{Method: http.MethodGet, Path: "/api/agents"},
+		GetAgent:     Route{Method: http.MethodGet, Path: "/api/agents/{id}"},
+		Me:           Route{Method: http.MethodGet, Path: "/api/agents/me"},
+		ImportUsers:  Route{Method: http.MethodPost, Path: "/api/imports/users"},
 	}
 }
 
@@ -81,12 +72,7 @@ func (r Routes) withDefaults() Routes {
 	def := DefaultRoutes()
 	dfs, fs := def.fields(), r.fields()
 	for i, f := range fs {
-		if f.Method == "" {
-			f.Method = dfs[i].Method
-		}
-		if f.Path == "" {
-			f.Path = dfs[i].Path
-		}
+		*f = f.Or(*dfs[i])
 	}
 	return r
 }

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
 // maxBody bounds a response body read into memory.
@@ -31,13 +31,7 @@ func (cl call) endpoint() string { return cl.route.Endpoint() }
 
 func (cl call) upload() bool { return cl.route.Method != http.MethodGet }
 
-func (c *Client) urlFor(cl call) string {
-	s := c.base.String() + cl.route.expand(cl.id)
-	if q := cl.query.Encode(); q != "" {
-		s += "?" + q
-	}
-	return s
-}
+func (c *Client) urlFor(cl call) string { return cl.route.URL(c.base, cl.id, cl.query) }
 
 // do sends cl until it succeeds or fails for good, and returns the body of a
 // 2xx answer. Reads are retried on 5xx and network errors; an upload is
@@ -73,7 +67,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			return nil, &AuthError{Status: status, Endpoint: endpoint, Message: errorMessage(body)}
 		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable && !cl.upload():
 			waits++
-			wait, ok := retryAfter(header.Get("Retry-After"), c.cfg.Now())
+			wait, ok := httpx.RetryAfter(header, c.cfg.Now())
 			if !ok {
 				wait = c.backoffDelay(waits)
 			}
@@ -124,42 +118,20 @@ func (c *Client) send(ctx context.Context, cl call, endpoint, target string) (in
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
 	}
-	c.mu.Lock()
-	c.requests[endpoint]++
-	c.mu.Unlock()
+	c.requests.Add(endpoint)
 	start := c.cfg.Now()
-	resp, err := c.hc.Do(req)
-	status := 0
-	var body []byte
-	if err == nil {
-		status = resp.StatusCode
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-		resp.Body.Close()
-		if err == nil && len(body) > maxBody {
-			err = fmt.Errorf("response body larger than %d bytes", maxBody)
-		}
-		if err != nil {
-			status = 0
-		}
-	}
+	status, header, body, err := httpx.Send(c.hc, req, maxBody)
 	dur := c.cfg.Now().Sub(start)
 	if c.cfg.OnRequest != nil {
 		c.cfg.OnRequest(endpoint, status, dur)
 	}
 	c.log.Debug("agentiq: request", "endpoint", endpoint, "url", target, "status", status, "duration", dur)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return status, resp.Header, body, nil
+	return status, header, body, err
 }
 
 // Requests returns the number of HTTP requests sent so far, by endpoint
 // ("GET /api/exports/agents"), retries included.
-func (c *Client) Requests() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.requests)
-}
+func (c *Client) Requests() map[string]int { return c.requests.Counts() }
 
 func (c *Client) pause(ctx context.Context, endpoint string, d time.Duration, why string) error {
 	c.log.Warn("agentiq: waiting to retry", "endpoint", endpoint, "reason", why, "wait", d)
@@ -172,24 +144,7 @@ func (c *Client) pause(ctx context.Context, endpoint string, d time.Duration, wh
 // backoffDelay is exponential with jitter: for attempt n (from 1) a wait in
 // [d/2, d) with d = 1s·2^(n-1), at most 60s, never below 1s.
 func (c *Client) backoffDelay(attempt int) time.Duration {
-	const lo, hi = time.Second, 60 * time.Second
-	d := min(lo<<min(attempt-1, 6), hi)
-	return max(d/2+c.jitter(d/2), lo)
-}
-
-// retryAfter parses a Retry-After value: whole seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return httpx.Backoff(attempt, time.Second, 60*time.Second, c.jitter)
 }
 
 // errorMessage reads the error or message member of an error body (§4), or
