@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
 // Regions and their base URLs (§1).
@@ -110,9 +110,10 @@ type Client struct {
 	// jitter returns a random duration in [0, d); tests replace it.
 	jitter func(d time.Duration) time.Duration
 
-	mu       sync.Mutex
-	requests map[string]int
-	lookups  *lookups // roles and levels, reset by every List
+	requests httpx.Counter
+
+	mu      sync.Mutex
+	lookups *lookups // roles and levels, reset by every List
 }
 
 // New validates cfg, applies defaults and returns a Client. It does no I/O.
@@ -199,7 +200,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = httpx.Sleep
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
@@ -210,16 +211,15 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.Routes = routes
 	c := &Client{
-		cfg:      cfg,
-		base:     u,
-		routes:   routes,
-		log:      log,
-		hc:       cfg.HTTPClient,
-		pace:     newPacer(cfg.RatePerMinute, time.Minute),
-		jitter:   func(d time.Duration) time.Duration { return rand.N(d) },
-		requests: map[string]int{},
+		cfg:    cfg,
+		base:   u,
+		routes: routes,
+		log:    log,
+		hc:     cfg.HTTPClient,
+		pace:   newPacer(cfg.RatePerMinute, time.Minute),
+		jitter: httpx.Jitter,
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !httpx.IsLoopback(u.Hostname()) {
 		log.Warn("evaluagent: BaseURL is plain http; the API key travels unencrypted", "base_url", u.Redacted())
 	}
 	return c, nil
@@ -233,25 +233,3 @@ func (c *Client) BaseURL() string { return c.base.String() }
 
 // Routes returns the route table in use, defaults and overrides merged.
 func (c *Client) Routes() Routes { return c.routes }
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

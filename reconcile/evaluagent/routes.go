@@ -4,28 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"strings"
+
+	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
 // Route is one endpoint: an HTTP method and a path template relative to the
 // base URL (which carries /v1). A template names the object it addresses with
-// the placeholder {id}.
-type Route struct {
-	Method string
-	Path   string
-}
-
-// Endpoint is the route's name for budgeting and metrics, such as
-// "PATCH /org/users/{id}". Every request through a route draws on the same
+// the placeholder {id}. Its Endpoint, such as "PATCH /org/users/{id}", names it
+// for budgeting and metrics: every request through a route draws on the same
 // rate-limit budget, whichever id it addresses (§4).
-func (r Route) Endpoint() string { return r.Method + " " + r.Path }
-
-// expand returns the path with {id} replaced by the escaped id.
-func (r Route) expand(id string) string {
-	return strings.ReplaceAll(r.Path, "{id}", url.PathEscape(id))
-}
+type Route = httpx.Route
 
 // Routes is the single table of every path the client calls. Paths marked
 // inferred in the contract are guesses; when one turns out wrong, correct it
@@ -52,20 +42,20 @@ type Routes struct {
 // DefaultRoutes returns the route table of the contract (§7).
 func DefaultRoutes() Routes {
 	return Routes{
-		Ping:               Route{http.MethodGet, "/ping"},
-		ListUsers:          Route{http.MethodGet, "/org/users"},
-		CreateUser:         Route{http.MethodPost, "/org/users"},
-		UpdateUser:         Route{http.MethodPatch, "/org/users/{id}"},
-		ListGroups:         Route{http.MethodGet, "/org/groups"},
-		CreateGroup:        Route{http.MethodPost, "/org/groups"},
-		UpdateGroup:        Route{http.MethodPatch, "/org/groups/{id}"},
-		ListRoles:          Route{http.MethodGet, "/org/roles"},
-		ListLevels:         Route{http.MethodGet, "/org/levels"},
-		ListQueues:         Route{http.MethodGet, "/quality/work-queue-templates"},
-		ListQueueAgents:    Route{http.MethodGet, "/quality/work-queue-templates/{id}/agents"},
-		AddQueueAgents:     Route{http.MethodPost, "/quality/work-queue-templates/{id}/agents"},
-		RemoveQueueAgents:  Route{http.MethodDelete, "/quality/work-queue-templates/{id}/agents"},
-		ReplaceQueueAgents: Route{http.MethodPatch, "/quality/work-queue-templates/{id}/agents"},
+		Ping:               Route{Method: http.MethodGet, Path: "/ping"},
+		ListUsers:          Route{Method: http.MethodGet, Path: "/org/users"},
+		CreateUser:         Route{Method: http.MethodPost, Path: "/org/users"},
+		UpdateUser:         Route{Method: http.MethodPatch, Path: "/org/users/{id}"},
+		ListGroups:         Route{Method: http.MethodGet, Path: "/org/groups"},
+		CreateGroup:        Route{Method: http.MethodPost, Path: "/org/groups"},
+		UpdateGroup:        Route{Method: http.MethodPatch, Path: "/org/groups/{id}"},
+		ListRoles:          Route{Method: http.MethodGet, Path: "/org/roles"},
+		ListLevels:         Route{Method: http.MethodGet, Path: "/org/levels"},
+		ListQueues:         Route{Method: http.MethodGet, Path: "/quality/work-queue-templates"},
+		ListQueueAgents:    Route{Method: http.MethodGet, Path: "/quality/work-queue-templates/{id}/agents"},
+		AddQueueAgents:     Route{Method: http.MethodPost, Path: "/quality/work-queue-templates/{id}/agents"},
+		RemoveQueueAgents:  Route{Method: http.MethodDelete, Path: "/quality/work-queue-templates/{id}/agents"},
+		ReplaceQueueAgents: Route{Method: http.MethodPatch, Path: "/quality/work-queue-templates/{id}/agents"},
 	}
 }
 
@@ -81,13 +71,7 @@ func (r Routes) withDefaults() Routes {
 	out := reflect.ValueOf(&r).Elem()
 	for i := range out.NumField() {
 		f := out.Field(i).Addr().Interface().(*Route)
-		d := def.Field(i).Interface().(Route)
-		if f.Method == "" {
-			f.Method = d.Method
-		}
-		if f.Path == "" {
-			f.Path = d.Path
-		}
+		*f = f.Or(def.Field(i).Interface().(Route))
 	}
 	return r
 }

@@ -8,9 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
 // maxBody bounds a response body read into memory.
@@ -49,12 +49,8 @@ func (c *Client) urlFor(cl call) string {
 		return cl.url
 	}
 	// The base URL has no query or fragment (New checks), so the path
-	// appends; expand escapes the id.
-	s := c.base.String() + cl.route.expand(cl.id)
-	if q := cl.query.Encode(); q != "" {
-		s += "?" + q
-	}
-	return s
+	// appends; URL escapes the id.
+	return cl.route.URL(c.base, cl.id, cl.query)
 }
 
 // do sends cl until it succeeds, fails for good, or runs out of retries. It
@@ -98,7 +94,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			return body, nil
 		case status == http.StatusTooManyRequests:
 			n429++
-			wait, ok := retryAfter(header.Get("Retry-After"), c.cfg.Now())
+			wait, ok := httpx.RetryAfter(header, c.cfg.Now())
 			if !ok {
 				wait = c.backoffDelay(n429)
 			}
@@ -154,50 +150,20 @@ func (c *Client) send(ctx context.Context, method, endpoint, target string, payl
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	c.count(endpoint)
+	c.requests.Add(endpoint)
 	start := c.cfg.Now()
-	resp, err := c.hc.Do(req)
-	var body []byte
-	status := 0
-	if err == nil {
-		status = resp.StatusCode
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-		resp.Body.Close()
-		if err == nil && len(body) > maxBody {
-			err = fmt.Errorf("response body larger than %d bytes", maxBody)
-		}
-		if err != nil {
-			status = 0
-		}
-	}
+	status, header, body, err := httpx.Send(c.hc, req, maxBody)
 	dur := c.cfg.Now().Sub(start)
 	if c.cfg.OnRequest != nil {
 		c.cfg.OnRequest(endpoint, status, dur)
 	}
 	c.log.Debug("evaluagent: request", "endpoint", endpoint, "url", redact(target), "status", status, "duration", dur)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	return status, resp.Header, body, nil
-}
-
-func (c *Client) count(endpoint string) {
-	c.mu.Lock()
-	c.requests[endpoint]++
-	c.mu.Unlock()
+	return status, header, body, err
 }
 
 // Requests returns the number of HTTP requests sent so far, by endpoint
 // ("GET /org/users"), retries and rate-limited attempts included.
-func (c *Client) Requests() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.requests))
-	for k, v := range c.requests {
-		out[k] = v
-	}
-	return out
-}
+func (c *Client) Requests() map[string]int { return c.requests.Counts() }
 
 // paceWait sleeps until the endpoint's budget allows another request: the
 // persistent budget (if any) first, then the in-process pacer.
@@ -252,29 +218,7 @@ func (c *Client) backoff(ctx context.Context, endpoint string, attempt int, why 
 // backoffDelay is exponential with jitter: for attempt n (from 1) a wait in
 // [d/2, d) with d = 1s·2^(n-1), d at most 60s, and never below 1s.
 func (c *Client) backoffDelay(attempt int) time.Duration {
-	const lo, hi = time.Second, 60 * time.Second
-	d := lo << min(attempt-1, 6)
-	d = min(d, hi)
-	d = d/2 + c.jitter(d/2)
-	return max(d, lo)
-}
-
-// retryAfter parses a Retry-After value: whole seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
+	return httpx.Backoff(attempt, time.Second, 60*time.Second, c.jitter)
 }
 
 // list GETs a collection and follows links.next (§5): it stops when next is
