@@ -72,10 +72,8 @@ type Client struct {
 	base   *url.URL
 	routes Routes
 	log    *slog.Logger
-	hc     *http.Client
+	tr     httpx.Transport
 	jitter func(d time.Duration) time.Duration
-
-	requests httpx.Counter
 }
 
 // New validates cfg, applies defaults and returns a Client. It does no I/O.
@@ -160,7 +158,8 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg.Routes = routes
 	c := &Client{
-		cfg: cfg, base: u, routes: routes, log: log, hc: cfg.HTTPClient,
+		cfg: cfg, base: u, routes: routes, log: log,
+		tr:     httpx.Transport{HTTP: cfg.HTTPClient, MaxBody: maxBody, Now: cfg.Now, OnRequest: cfg.OnRequest},
 		jitter: httpx.Jitter,
 	}
 	if u.Scheme == "http" && !httpx.IsLoopback(u.Hostname()) {

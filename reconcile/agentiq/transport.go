@@ -113,25 +113,17 @@ func (c *Client) send(ctx context.Context, cl call, endpoint, target string) (in
 		return 0, nil, nil, err
 	}
 	req.Header.Set("x-api-key", c.cfg.APIKey)
-	req.Header.Set("Accept", "application/json, */*")
-	req.Header.Set("User-Agent", "rostersync")
 	if cl.contentType != "" {
 		req.Header.Set("Content-Type", cl.contentType)
 	}
-	c.requests.Add(endpoint)
-	start := c.cfg.Now()
-	status, header, body, err := httpx.Send(c.hc, req, maxBody)
-	dur := c.cfg.Now().Sub(start)
-	if c.cfg.OnRequest != nil {
-		c.cfg.OnRequest(endpoint, status, dur)
-	}
+	status, header, body, dur, err := c.tr.Send(endpoint, req)
 	c.log.Debug("agentiq: request", "endpoint", endpoint, "url", target, "status", status, "duration", dur)
 	return status, header, body, err
 }
 
 // Requests returns the number of HTTP requests sent so far, by endpoint
 // ("GET /api/exports/agents"), retries included.
-func (c *Client) Requests() map[string]int { return c.requests.Counts() }
+func (c *Client) Requests() map[string]int { return c.tr.Requests() }
 
 func (c *Client) pause(ctx context.Context, endpoint string, d time.Duration, why string) error {
 	c.log.Warn("agentiq: waiting to retry", "endpoint", endpoint, "reason", why, "wait", d)

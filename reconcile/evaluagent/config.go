@@ -105,12 +105,10 @@ type Client struct {
 	base   *url.URL
 	routes Routes
 	log    *slog.Logger
-	hc     *http.Client
+	tr     httpx.Transport
 	pace   *pacer
 	// jitter returns a random duration in [0, d); tests replace it.
 	jitter func(d time.Duration) time.Duration
-
-	requests httpx.Counter
 
 	mu      sync.Mutex
 	lookups *lookups // roles and levels, reset by every List
@@ -215,7 +213,7 @@ func New(cfg Config) (*Client, error) {
 		base:   u,
 		routes: routes,
 		log:    log,
-		hc:     cfg.HTTPClient,
+		tr:     httpx.Transport{HTTP: cfg.HTTPClient, MaxBody: maxBody, Now: cfg.Now, OnRequest: cfg.OnRequest},
 		pace:   newPacer(cfg.RatePerMinute, time.Minute),
 		jitter: httpx.Jitter,
 	}

@@ -145,25 +145,17 @@ func (c *Client) send(ctx context.Context, method, endpoint, target string, payl
 		return 0, nil, nil, err
 	}
 	req.SetBasicAuth(c.cfg.KeyID, c.cfg.KeySecret)
-	req.Header.Set("Accept", "application/json, */*")
-	req.Header.Set("User-Agent", "rostersync")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	c.requests.Add(endpoint)
-	start := c.cfg.Now()
-	status, header, body, err := httpx.Send(c.hc, req, maxBody)
-	dur := c.cfg.Now().Sub(start)
-	if c.cfg.OnRequest != nil {
-		c.cfg.OnRequest(endpoint, status, dur)
-	}
+	status, header, body, dur, err := c.tr.Send(endpoint, req)
 	c.log.Debug("evaluagent: request", "endpoint", endpoint, "url", redact(target), "status", status, "duration", dur)
 	return status, header, body, err
 }
 
 // Requests returns the number of HTTP requests sent so far, by endpoint
 // ("GET /org/users"), retries and rate-limited attempts included.
-func (c *Client) Requests() map[string]int { return c.requests.Counts() }
+func (c *Client) Requests() map[string]int { return c.tr.Requests() }
 
 // paceWait sleeps until the endpoint's budget allows another request: the
 // persistent budget (if any) first, then the in-process pacer.

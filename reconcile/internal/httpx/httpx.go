@@ -1,8 +1,9 @@
 // Package httpx holds the HTTP machinery that the platform clients
 // (reconcile/evaluagent and reconcile/agentiq) share: the route type of their
 // route tables, Retry-After parsing, exponential backoff with jitter, a
-// context-aware sleep, the loopback test behind the plain-http warning, the
-// bounded read of one exchange and the per-endpoint request count.
+// context-aware sleep, the loopback test behind the plain-http warning, and the
+// Transport that makes one attempt: common headers, bounded read, timing and
+// the per-endpoint request count.
 //
 // Only the clients import it; the rest of reconcile speaks no HTTP. What a
 // client decides (which requests it retries, how it paces, how it words its
@@ -143,6 +144,44 @@ func Send(hc *http.Client, req *http.Request, limit int64) (status int, header h
 	}
 	return resp.StatusCode, resp.Header, body, nil
 }
+
+// Transport makes a client's HTTP attempts and keeps the bookkeeping both
+// clients keep around each one. Set its exported fields before the first
+// Send and do not copy it after.
+type Transport struct {
+	// HTTP sends the requests.
+	HTTP *http.Client
+	// MaxBody bounds a response body read into memory.
+	MaxBody int64
+	// Now is the clock the duration of an attempt is measured on.
+	Now func() time.Time
+	// OnRequest, when set, is called after every attempt with the endpoint,
+	// the status (0 for a network error) and the duration.
+	OnRequest func(endpoint string, status int, dur time.Duration)
+
+	requests Counter
+}
+
+// Send makes one attempt of req, counted under endpoint: it adds the Accept
+// and User-Agent headers every request carries, reads the answer with Send
+// and reports the attempt to OnRequest. The caller sets authentication and
+// the body's Content-Type, and logs the attempt with the duration returned.
+// On any error status is 0.
+func (t *Transport) Send(endpoint string, req *http.Request) (status int, header http.Header, body []byte, dur time.Duration, err error) {
+	req.Header.Set("Accept", "application/json, */*")
+	req.Header.Set("User-Agent", "rostersync")
+	t.requests.Add(endpoint)
+	start := t.Now()
+	status, header, body, err = Send(t.HTTP, req, t.MaxBody)
+	dur = t.Now().Sub(start)
+	if t.OnRequest != nil {
+		t.OnRequest(endpoint, status, dur)
+	}
+	return status, header, body, dur, err
+}
+
+// Requests returns the number of attempts sent so far, by endpoint.
+func (t *Transport) Requests() map[string]int { return t.requests.Counts() }
 
 // Counter counts requests by endpoint. The zero value is ready; it is safe
 // for concurrent use.

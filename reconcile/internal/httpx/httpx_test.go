@@ -133,3 +133,41 @@ func TestCounter(t *testing.T) {
 		t.Errorf("count = %d, want 2 (and Counts a copy)", n)
 	}
 }
+
+func TestTransport(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Clone()
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	clock := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var reported []string
+	tr := &Transport{
+		HTTP:    srv.Client(),
+		MaxBody: 10,
+		Now: func() time.Time {
+			clock = clock.Add(time.Second)
+			return clock
+		},
+		OnRequest: func(endpoint string, status int, dur time.Duration) {
+			reported = append(reported, endpoint+" "+http.StatusText(status)+" "+dur.String())
+		},
+	}
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/x", nil)
+		status, _, body, dur, err := tr.Send("GET /x", req)
+		if err != nil || status != http.StatusOK || string(body) != "ok" || dur != time.Second {
+			t.Fatalf("Send = %d, %q, %s, %v", status, body, dur, err)
+		}
+	}
+	if got.Get("Accept") != "application/json, */*" || got.Get("User-Agent") != "rostersync" {
+		t.Errorf("headers sent: %v", got)
+	}
+	if len(reported) != 2 || reported[0] != "GET /x OK 1s" {
+		t.Errorf("OnRequest saw %q", reported)
+	}
+	if n := tr.Requests()["GET /x"]; n != 2 {
+		t.Errorf("Requests = %d, want 2", n)
+	}
+}
