@@ -504,3 +504,91 @@ func TestIDsAreEscapedInPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestErrorTexts pins the wording of the errors of listing, creating and
+// looking up, which callers show to operators as they are.
+func TestErrorTexts(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, err error, prefix string) {
+		t.Helper()
+		if err == nil || !strings.HasPrefix(err.Error(), prefix) {
+			t.Errorf("err = %v, want it to start %q", err, prefix)
+		}
+	}
+	t.Run("unlisted role", func(t *testing.T) {
+		f := newFake(t)
+		f.json("GET /v1/org/roles", 200, `{"data":[]}`)
+		f.json("GET /v1/org/levels", 200, levelsJSON)
+		f.json("GET /v1/org/users", 200, `{"data":[{"type":"users","id":"u1","attributes":{"username":"ada"},
+		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-x"}]}}}]}`)
+		c, _ := newTestClient(t, f)
+		_, err := c.List(ctx)
+		if want := `evaluagent: list users: user "ada" holds role id "r-x", which GET /org/roles did not list`; err == nil || err.Error() != want {
+			t.Errorf("err = %v, want %s", err, want)
+		}
+	})
+	for _, tc := range []struct {
+		name, pattern, body, prefix string
+	}{
+		{"role", "GET /v1/org/roles", `{"data":[{"type":"roles","id":"r1","attributes":{"name":{}}}]}`, `evaluagent: list roles: roles "r1": attributes: `},
+		{"level", "GET /v1/org/levels", `{"data":[{"type":"levels","id":"l1","attributes":{"name":{}}}]}`, `evaluagent: list levels: levels "l1": attributes: `},
+		{"user", "GET /v1/org/users", `{"data":[{"type":"users","id":"u1","attributes":{"username":{}}}]}`, `evaluagent: list users: `},
+		{"group", "GET /v1/org/groups", `{"data":[{"type":"groups","id":"g1","attributes":{"name":{}}}]}`, `evaluagent: list groups: groups "g1": attributes: `},
+		{"queue", "GET /v1/quality/work-queue-templates", `{"data":[{"type":"work-queue-templates","id":"q1","attributes":{"name":{}}}]}`,
+			`evaluagent: list work-queue templates: work-queue-templates "q1": attributes: `},
+		{"queue agent", "GET /v1/quality/work-queue-templates/q-sales/agents", `{"data":[{"type":"users"}]}`,
+			`evaluagent: list agents of work-queue template "Sales QA": work-queue template agent without an id`},
+	} {
+		t.Run("malformed "+tc.name, func(t *testing.T) {
+			account := map[string]string{
+				"GET /v1/org/roles":                                   rolesJSON,
+				"GET /v1/org/levels":                                  levelsJSON,
+				"GET /v1/org/users":                                   `{"data":[{"type":"users","id":"u1","attributes":{"username":"ada"}}]}`,
+				"GET /v1/org/groups":                                  `{"data":[{"type":"groups","id":"g1","attributes":{"name":"North"}}]}`,
+				"GET /v1/quality/work-queue-templates":                `{"data":[{"type":"work-queue-templates","id":"q-sales","attributes":{"name":"Sales QA"}}]}`,
+				"GET /v1/quality/work-queue-templates/q-sales/agents": `{"data":[{"type":"users","id":"u1"}]}`,
+			}
+			account[tc.pattern] = tc.body
+			f := newFake(t)
+			for pattern, body := range account {
+				f.json(pattern, 200, body)
+			}
+			c, _ := newTestClient(t, f)
+			_, err := c.List(ctx)
+			check(t, err, tc.prefix)
+		})
+	}
+	t.Run("create without id", func(t *testing.T) {
+		f := newFake(t)
+		f.json("GET /v1/org/roles", 200, rolesJSON)
+		f.json("GET /v1/org/levels", 200, levelsJSON)
+		f.json("POST /v1/org/users", 201, `{"data":{"type":"users","attributes":{}}}`)
+		f.json("POST /v1/org/groups", 201, `{"data":{"type":"groups"}}`)
+		c, _ := newTestClient(t, f)
+		_, err := c.CreateUser(ctx, reconcile.User{Username: "ada", Forename: "A", Surname: "L", Active: true, Roles: []string{"agent"}})
+		check(t, err, `evaluagent: create user "ada": the response carries no id`)
+		_, err = c.CreateTeam(ctx, reconcile.Team{Name: "North"})
+		check(t, err, `evaluagent: create group "North": the response carries no id`)
+		_, err = c.CreateTeam(ctx, reconcile.Team{Name: "X", Level: "Galaxy"})
+		check(t, err, `evaluagent: create group "X": unknown level "Galaxy": Evaluagent defines Business, Team`)
+		err = c.UpdateUser(ctx, "u1", reconcile.User{Username: "ada", Roles: []string{"boss"}}, []reconcile.Field{reconcile.FieldRoles})
+		check(t, err, `evaluagent: update user "ada" (u1): unknown role "boss": Evaluagent defines agent, system_access, team_leader`)
+	})
+	t.Run("create with a body that does not decode", func(t *testing.T) {
+		f := newFake(t)
+		f.json("GET /v1/org/levels", 200, levelsJSON)
+		f.json("POST /v1/org/groups", 201, `not json`)
+		c, _ := newTestClient(t, f)
+		_, err := c.CreateTeam(ctx, reconcile.Team{Name: "North"})
+		check(t, err, `evaluagent: create group "North": `)
+	})
+	t.Run("queue agents", func(t *testing.T) {
+		f := newFake(t)
+		f.json("POST /v1/quality/work-queue-templates/{id}/agents", 422, `{"errors":[{"status":"422","detail":"nope"}]}`)
+		c, _ := newTestClient(t, f)
+		err := c.AddQueueAgents(ctx, "q1", []string{"u1"})
+		if err == nil || !strings.Contains(err.Error(), "add agents to work-queue template q1") {
+			t.Errorf("err = %v, want it to name the work", err)
+		}
+	})
+}
