@@ -1,6 +1,7 @@
 package evaluagent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,31 +30,27 @@ func (l *lookups) roleByID(id string) (Role, bool) {
 }
 
 func (l *lookups) roleID(name string) (string, error) {
-	for _, r := range l.roles {
-		if strings.EqualFold(r.Name, name) {
-			return r.ID, nil
-		}
-	}
-	names := make([]string, 0, len(l.roles))
-	for _, r := range l.roles {
-		names = append(names, r.Name)
-	}
-	slices.Sort(names)
-	return "", fmt.Errorf("%w %q: Evaluagent defines %s", ErrUnknownRole, name, strings.Join(names, ", "))
+	return idByName(l.roles, name, func(r Role) (string, string) { return r.Name, r.ID }, ErrUnknownRole)
 }
 
 func (l *lookups) levelID(name string) (string, error) {
-	for _, lv := range l.levels {
-		if strings.EqualFold(lv.Name, name) {
-			return lv.ID, nil
+	return idByName(l.levels, name, func(lv Level) (string, string) { return lv.Name, lv.ID }, ErrUnknownLevel)
+}
+
+// idByName returns the id of the item whose name (given by key with the id)
+// matches name case-insensitively, or an error wrapping unknown that lists
+// every name there is.
+func idByName[T any](items []T, name string, key func(T) (name, id string), unknown error) (string, error) {
+	names := make([]string, 0, len(items))
+	for _, it := range items {
+		n, id := key(it)
+		if strings.EqualFold(n, name) {
+			return id, nil
 		}
-	}
-	names := make([]string, 0, len(l.levels))
-	for _, lv := range l.levels {
-		names = append(names, lv.Name)
+		names = append(names, n)
 	}
 	slices.Sort(names)
-	return "", fmt.Errorf("%w %q: Evaluagent defines %s", ErrUnknownLevel, name, strings.Join(names, ", "))
+	return "", fmt.Errorf("%w %q: Evaluagent defines %s", unknown, name, strings.Join(names, ", "))
 }
 
 // Ping checks the credentials with GET /ping. It never touches /auth/token.
@@ -64,17 +61,9 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Roles lists the roles and refreshes the cached lookup.
 func (c *Client) Roles(ctx context.Context) ([]Role, error) {
-	rs, err := c.list(ctx, call{route: c.routes.ListRoles, op: "list", object: "roles"})
+	roles, err := listAs(ctx, c, call{route: c.routes.ListRoles, op: "list", object: "roles"}, decodeRole)
 	if err != nil {
 		return nil, err
-	}
-	roles := make([]Role, 0, len(rs))
-	for _, r := range rs {
-		role, err := decodeRole(r)
-		if err != nil {
-			return nil, fmt.Errorf("evaluagent: list roles: %w", err)
-		}
-		roles = append(roles, role)
 	}
 	c.mu.Lock()
 	c.lookups = &lookups{roles: roles, levels: c.cachedLevels()}
@@ -85,22 +74,32 @@ func (c *Client) Roles(ctx context.Context) ([]Role, error) {
 // Levels lists the levels of the group hierarchy and refreshes the cached
 // lookup.
 func (c *Client) Levels(ctx context.Context) ([]Level, error) {
-	rs, err := c.list(ctx, call{route: c.routes.ListLevels, op: "list", object: "levels"})
+	levels, err := listAs(ctx, c, call{route: c.routes.ListLevels, op: "list", object: "levels"}, decodeLevel)
 	if err != nil {
 		return nil, err
-	}
-	levels := make([]Level, 0, len(rs))
-	for _, r := range rs {
-		lv, err := decodeLevel(r)
-		if err != nil {
-			return nil, fmt.Errorf("evaluagent: list levels: %w", err)
-		}
-		levels = append(levels, lv)
 	}
 	c.mu.Lock()
 	c.lookups = &lookups{roles: c.cachedRoles(), levels: levels}
 	c.mu.Unlock()
 	return slices.Clone(levels), nil
+}
+
+// listAs lists the collection of cl and decodes every resource with decode;
+// a resource that does not decode fails the whole list, named after cl.
+func listAs[T any](ctx context.Context, c *Client, cl call, decode func(resource) (T, error)) ([]T, error) {
+	rs, err := c.list(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(rs))
+	for _, r := range rs {
+		v, err := decode(r)
+		if err != nil {
+			return nil, fmt.Errorf("evaluagent: %s %s: %w", cl.op, cl.object, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // cachedRoles and cachedLevels must be called with c.mu held.
@@ -217,15 +216,10 @@ func (c *Client) FindUsers(ctx context.Context, username, email string) ([]recon
 }
 
 func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]reconcile.User, error) {
-	rs, err := c.list(ctx, call{route: c.routes.ListUsers, query: q, op: "list", object: "users"})
-	if err != nil {
-		return nil, err
-	}
-	users := make([]reconcile.User, 0, len(rs))
-	for _, r := range rs {
+	users, err := listAs(ctx, c, call{route: c.routes.ListUsers, query: q, op: "list", object: "users"}, func(r resource) (reconcile.User, error) {
 		w, err := decodeUser(r)
 		if err != nil {
-			return nil, fmt.Errorf("evaluagent: list users: %w", err)
+			return reconcile.User{}, err
 		}
 		roles := make([]string, 0, len(w.RoleIDs))
 		for _, id := range w.RoleIDs {
@@ -233,13 +227,13 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 			if !ok {
 				// A role set that cannot be named cannot be compared, and a
 				// roles update built on it would drop the role.
-				return nil, fmt.Errorf("evaluagent: list users: user %q holds role id %q, which %s did not list",
+				return reconcile.User{}, fmt.Errorf("user %q holds role id %q, which %s did not list",
 					w.Username, id, c.routes.ListRoles.Endpoint())
 			}
 			roles = append(roles, strings.ToLower(role.Name))
 		}
 		slices.Sort(roles)
-		users = append(users, reconcile.User{
+		return reconcile.User{
 			ID:           w.ID,
 			ThirdPartyID: w.ThirdPartyID,
 			Username:     w.Username,
@@ -250,103 +244,76 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 			Active:       w.Active,
 			Roles:        slices.Compact(roles),
 			Team:         w.TeamID,
-		})
+		}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(users, func(a, b reconcile.User) int {
-		if c := strings.Compare(strings.ToLower(a.Username), strings.ToLower(b.Username)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
+		return byNameThenID(strings.ToLower(a.Username), a.ID, strings.ToLower(b.Username), b.ID)
 	})
 	return users, nil
 }
 
+// byNameThenID orders by name, and by id among equal names.
+func byNameThenID(aName, aID, bName, bID string) int {
+	return cmp.Or(strings.Compare(aName, bName), strings.Compare(aID, bID))
+}
+
 func (c *Client) listTeams(ctx context.Context) ([]reconcile.Team, error) {
-	rs, err := c.list(ctx, call{route: c.routes.ListGroups, query: url.Values{"show_inactive": {"true"}}, op: "list", object: "groups"})
+	cl := call{route: c.routes.ListGroups, query: url.Values{"show_inactive": {"true"}}, op: "list", object: "groups"}
+	teams, err := listAs(ctx, c, cl, func(r resource) (reconcile.Team, error) {
+		g, err := decodeGroup(r)
+		return reconcile.Team{ID: g.ID, Name: g.Name, Parent: g.Parent, Level: g.Level, Active: g.Active}, err
+	})
 	if err != nil {
 		return nil, err
 	}
-	teams := make([]reconcile.Team, 0, len(rs))
-	for _, r := range rs {
-		g, err := decodeGroup(r)
-		if err != nil {
-			return nil, fmt.Errorf("evaluagent: list groups: %w", err)
-		}
-		teams = append(teams, reconcile.Team{ID: g.ID, Name: g.Name, Parent: g.Parent, Level: g.Level, Active: g.Active})
-	}
-	slices.SortFunc(teams, func(a, b reconcile.Team) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(teams, func(a, b reconcile.Team) int { return byNameThenID(a.Name, a.ID, b.Name, b.ID) })
 	return teams, nil
 }
 
 func (c *Client) listQueues(ctx context.Context) ([]reconcile.Queue, error) {
-	rs, err := c.list(ctx, call{route: c.routes.ListQueues, op: "list", object: "work-queue templates"})
+	ws, err := listAs(ctx, c, call{route: c.routes.ListQueues, op: "list", object: "work-queue templates"}, decodeQueue)
 	if err != nil {
 		return nil, err
 	}
-	queues := make([]reconcile.Queue, 0, len(rs))
-	for _, r := range rs {
-		q, err := decodeQueue(r)
-		if err != nil {
-			return nil, fmt.Errorf("evaluagent: list work-queue templates: %w", err)
-		}
+	queues := make([]reconcile.Queue, 0, len(ws))
+	for _, q := range ws {
 		agents, err := c.queueAgents(ctx, q)
 		if err != nil {
 			return nil, err
 		}
 		queues = append(queues, reconcile.Queue{ID: q.ID, Name: q.Name, Active: q.Active, Agents: agents})
 	}
-	slices.SortFunc(queues, func(a, b reconcile.Queue) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+	slices.SortFunc(queues, func(a, b reconcile.Queue) int { return byNameThenID(a.Name, a.ID, b.Name, b.ID) })
 	return queues, nil
 }
 
 func (c *Client) queueAgents(ctx context.Context, q wireQueue) ([]string, error) {
 	obj := fmt.Sprintf("agents of work-queue template %q", q.Name)
-	rs, err := c.list(ctx, call{route: c.routes.ListQueueAgents, id: q.ID, op: "list", object: obj})
+	agents, err := listAs(ctx, c, call{route: c.routes.ListQueueAgents, id: q.ID, op: "list", object: obj}, decodeQueueAgent)
 	if err != nil {
 		return nil, err
-	}
-	agents := make([]string, 0, len(rs))
-	for _, r := range rs {
-		id, err := decodeQueueAgent(r)
-		if err != nil {
-			return nil, fmt.Errorf("evaluagent: list %s: %w", obj, err)
-		}
-		agents = append(agents, id)
 	}
 	slices.Sort(agents)
 	return slices.Compact(agents), nil
 }
 
 // userObject names a user for errors: by username, with the id when known.
-func userObject(id string, u reconcile.User) string {
-	switch {
-	case u.Username != "" && id != "":
-		return fmt.Sprintf("user %q (%s)", u.Username, id)
-	case u.Username != "":
-		return fmt.Sprintf("user %q", u.Username)
-	default:
-		return fmt.Sprintf("user %s", id)
-	}
-}
+func userObject(id string, u reconcile.User) string { return objectName("user", u.Username, id) }
 
-func teamObject(id string, t reconcile.Team) string {
+// teamObject names a group the same way, by name.
+func teamObject(id string, t reconcile.Team) string { return objectName("group", t.Name, id) }
+
+func objectName(kind, name, id string) string {
 	switch {
-	case t.Name != "" && id != "":
-		return fmt.Sprintf("group %q (%s)", t.Name, id)
-	case t.Name != "":
-		return fmt.Sprintf("group %q", t.Name)
+	case name != "" && id != "":
+		return fmt.Sprintf("%s %q (%s)", kind, name, id)
+	case name != "":
+		return fmt.Sprintf("%s %q", kind, name)
 	default:
-		return fmt.Sprintf("group %s", id)
+		return fmt.Sprintf("%s %s", kind, id)
 	}
 }
 
@@ -406,19 +373,12 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 	if agent && u.Team != "" {
 		rels["agent-team"] = toOneBody("groups", u.Team)
 	}
-	body, err := c.do(ctx, call{route: c.routes.CreateUser, body: resourceBody("users", "", at, rels), op: "create", object: obj})
+	id, err := c.create(ctx, call{route: c.routes.CreateUser, body: resourceBody("users", "", at, rels), op: "create", object: obj})
 	if err != nil {
 		return "", err
 	}
-	r, err := decodeSingle(body)
-	if err != nil {
-		return fail(err)
-	}
-	if r.ID == "" {
-		return fail(errors.New("the response carries no id"))
-	}
-	c.log.Debug("evaluagent: created user", "username", u.Username, "id", string(r.ID))
-	return string(r.ID), nil
+	c.log.Debug("evaluagent: created user", "username", u.Username, "id", id)
+	return id, nil
 }
 
 // UpdateUser changes the named fields of user id in one PATCH carrying only
@@ -526,16 +486,22 @@ func (c *Client) CreateTeam(ctx context.Context, t reconcile.Team) (string, erro
 	if t.Parent != "" {
 		rels["parent"] = toOneBody("groups", t.Parent)
 	}
-	body, err := c.do(ctx, call{route: c.routes.CreateGroup, body: resourceBody("groups", "", at, rels), op: "create", object: obj})
+	return c.create(ctx, call{route: c.routes.CreateGroup, body: resourceBody("groups", "", at, rels), op: "create", object: obj})
+}
+
+// create sends the create cl and returns the id the server gave the new
+// object.
+func (c *Client) create(ctx context.Context, cl call) (string, error) {
+	body, err := c.do(ctx, cl)
 	if err != nil {
 		return "", err
 	}
 	r, err := decodeSingle(body)
-	if err != nil {
-		return fail(err)
+	if err == nil && r.ID == "" {
+		err = errors.New("the response carries no id")
 	}
-	if r.ID == "" {
-		return fail(errors.New("the response carries no id"))
+	if err != nil {
+		return "", fmt.Errorf("evaluagent: %s %s: %w", cl.op, cl.object, err)
 	}
 	return string(r.ID), nil
 }
@@ -582,10 +548,7 @@ func (c *Client) AddQueueAgents(ctx context.Context, queueID string, userIDs []s
 	if len(userIDs) == 0 {
 		return nil
 	}
-	ids := uniqueSorted(userIDs)
-	_, err := c.do(ctx, call{route: c.routes.AddQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
-		op: "add agents to", object: fmt.Sprintf("work-queue template %s", queueID)})
-	return err
+	return c.sendQueueAgents(ctx, c.routes.AddQueueAgents, "add agents to", queueID, userIDs)
 }
 
 // RemoveQueueAgents removes users from a work-queue template's agents (W6);
@@ -594,18 +557,21 @@ func (c *Client) RemoveQueueAgents(ctx context.Context, queueID string, userIDs 
 	if len(userIDs) == 0 {
 		return nil
 	}
-	ids := uniqueSorted(userIDs)
-	_, err := c.do(ctx, call{route: c.routes.RemoveQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
-		op: "remove agents from", object: fmt.Sprintf("work-queue template %s", queueID)})
-	return err
+	return c.sendQueueAgents(ctx, c.routes.RemoveQueueAgents, "remove agents from", queueID, userIDs)
 }
 
 // ReplaceQueueAgents sets a work-queue template's agents to exactly userIDs
 // (W4). The reconciler uses it only when it takes fewer requests than adding
 // and removing, and every agent it would drop is one the rules meant to drop.
 func (c *Client) ReplaceQueueAgents(ctx context.Context, queueID string, userIDs []string) error {
+	return c.sendQueueAgents(ctx, c.routes.ReplaceQueueAgents, "replace agents of", queueID, userIDs)
+}
+
+// sendQueueAgents sends the user ids, deduplicated and sorted, through one of
+// the agent routes of work-queue template queueID.
+func (c *Client) sendQueueAgents(ctx context.Context, route Route, op, queueID string, userIDs []string) error {
 	ids := uniqueSorted(userIDs)
-	_, err := c.do(ctx, call{route: c.routes.ReplaceQueueAgents, id: queueID, body: toManyBody("users", ids), items: ids,
-		op: "replace agents of", object: fmt.Sprintf("work-queue template %s", queueID)})
+	_, err := c.do(ctx, call{route: route, id: queueID, body: toManyBody("users", ids), items: ids,
+		op: op, object: fmt.Sprintf("work-queue template %s", queueID)})
 	return err
 }
