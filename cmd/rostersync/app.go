@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/samber/lo"
-	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/mapping"
@@ -46,21 +45,9 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 // loadAppWith is loadApp with observers of what the app does (the daemon's
 // metrics and watchdog).
 func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks) (*app, error) {
-	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
+	env, err := loadEnv(ctx, c, flags)
 	if err != nil {
 		return nil, err
-	}
-	if flags.config != "" {
-		env.Mapping = flags.config
-	}
-	if flags.stateDir != "" {
-		env.StateDir = flags.stateDir
-	}
-	if flags.logLevel != "" {
-		env.LogLevel = flags.logLevel
-	}
-	if flags.logFormat != "" {
-		env.LogFormat = flags.logFormat
 	}
 	if err := env.ValidateCommon(); err != nil {
 		return nil, fmt.Errorf("configuration from the environment:\n%w", err)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/sethvargo/go-envconfig"
-
 	"github.com/rostersync/rostersync/config"
 )
 
@@ -93,21 +91,9 @@ Exit status: 0 all good, 1 a problem.`)
 // (syntax, keys, mapping) and the secret file, without stopping at the
 // first. err is for what prevents checking at all.
 func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []error, mappingPath string, err error) {
-	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
+	env, err := loadEnv(ctx, c, flags)
 	if err != nil {
 		return nil, "", err
-	}
-	if flags.config != "" {
-		env.Mapping = flags.config
-	}
-	if flags.stateDir != "" {
-		env.StateDir = flags.stateDir
-	}
-	if flags.logLevel != "" {
-		env.LogLevel = flags.logLevel
-	}
-	if flags.logFormat != "" {
-		env.LogFormat = flags.logFormat
 	}
 	problems = append(problems, unjoin(env.Validate())...)
 	if env.Mapping != "" {

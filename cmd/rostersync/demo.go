@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
@@ -92,8 +91,8 @@ func newDemo(ctx context.Context, c *cli, src string) (*demo, error) {
 		d.close()
 		return nil, err
 	}
-	secretFile := filepath.Join(d.tmp, "evaluagent-key-secret")
-	if err := os.WriteFile(secretFile, []byte(evaluagentsim.DemoKeySecret+"\n"), 0o600); err != nil {
+	secretFile, err := writeSecret(d.tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
+	if err != nil {
 		d.close()
 		return nil, err
 	}
@@ -110,17 +109,7 @@ func newDemo(ctx context.Context, c *cli, src string) (*demo, error) {
 		"ROSTERSYNC_ABSENT_PASSES":              "1",
 		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
 	}
-	dc := *c
-	dc.lookupEnv = func(k string) (string, bool) {
-		if v, ok := env[k]; ok {
-			return v, true
-		}
-		if strings.HasPrefix(k, "ROSTERSYNC_") || k == "CREDENTIALS_DIRECTORY" || k == "STATE_DIRECTORY" {
-			return "", false // the demo ignores the operator's real configuration
-		}
-		return c.lookupEnv(k)
-	}
-	if d.app, err = loadApp(ctx, &dc, commonFlags{}); err != nil {
+	if d.app, err = demoApp(ctx, c, env); err != nil {
 		d.close()
 		return nil, err
 	}

@@ -10,6 +10,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/state"
 )
@@ -27,6 +30,27 @@ func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.stateDir, "state-dir", "", "state directory; default $ROSTERSYNC_STATE_DIR, $STATE_DIRECTORY or ~/.local/state/rostersync")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error; default $ROSTERSYNC_LOG_LEVEL or info")
 	fs.StringVar(&f.logFormat, "log-format", "", "auto, text or json; default $ROSTERSYNC_LOG_FORMAT or auto")
+}
+
+// loadEnv reads the environment and lets the command's flags override it.
+func loadEnv(ctx context.Context, c *cli, flags commonFlags) (*config.Env, error) {
+	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
+	if err != nil {
+		return nil, err
+	}
+	if flags.config != "" {
+		env.Mapping = flags.config
+	}
+	if flags.stateDir != "" {
+		env.StateDir = flags.stateDir
+	}
+	if flags.logLevel != "" {
+		env.LogLevel = flags.logLevel
+	}
+	if flags.logFormat != "" {
+		env.LogFormat = flags.logFormat
+	}
+	return env, nil
 }
 
 func newFlagSet(c *cli, name, args, about string) *flag.FlagSet {
