@@ -33,6 +33,34 @@ type Capabilities struct {
 	// BatchRows, when above 0, says the target writes users in batches of up
 	// to this many rows (a Batcher): the plan's Requests count batches.
 	BatchRows int
+	// GroupName and Username bound the length of the names the platform
+	// accepts, in characters; zero means Evaluagent's limits (group names
+	// 3–255, usernames 3–100). A name outside them is a plan problem, not
+	// a failed request. Flat-team targets have no group-name limit.
+	GroupName, Username Limit
+}
+
+// Limit is an inclusive range of lengths.
+type Limit struct{ Min, Max int }
+
+func (c Capabilities) groupNameLen() Limit {
+	switch {
+	case c.FlatTeams:
+		return Limit{}
+	case c.GroupName == Limit{}:
+		return Limit{3, 255}
+	}
+	return c.GroupName
+}
+
+func (c Capabilities) usernameLen() Limit {
+	switch {
+	case !c.holds(FieldUsername):
+		return Limit{}
+	case c.Username == Limit{}:
+		return Limit{3, 100}
+	}
+	return c.Username
 }
 
 // Capable is implemented by targets whose Capabilities are not the zero value.

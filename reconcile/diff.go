@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Diff computes the plan that brings current in line with desired. It is
@@ -55,9 +56,9 @@ type differ struct {
 	claimed   map[string]string // platform user id → desired key
 	planned   map[string]*User  // desired users that are created or owned, normalised
 	goneTeams []*Team           // owned groups no source wants
-	// blockedTeams are desired team keys that are, or sit under, an
-	// excluded platform group.
-	blockedTeams map[string]bool
+	// blockedTeams are desired team keys that cannot be planned, and why:
+	// an excluded platform group, one under it, or an invalid name.
+	blockedTeams map[string]string
 	curUsers     map[string]*User  // platform users by id
 	queueNames   map[string]*Queue // lower name → queue
 }
@@ -85,7 +86,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 		teamDepth:    map[string]int{},
 		claimed:      make(map[string]string, len(desired.Users)),
 		planned:      make(map[string]*User, len(desired.Users)),
-		blockedTeams: map[string]bool{},
+		blockedTeams: map[string]string{},
 		queueNames:   map[string]*Queue{},
 	}
 	d.teamIDs = d.plan.TeamIDs
@@ -174,9 +175,14 @@ func (d *differ) teams() {
 	claimed := map[string]bool{}
 	for _, k := range keys {
 		want := d.desTeams[k]
-		if d.blockedTeams[want.Parent] {
-			d.blockedTeams[k] = true
-			d.problem(KindTeam, k, "group %q sits under an excluded group; rostersync leaves it alone", want.Name)
+		if why := d.blockedTeams[want.Parent]; why != "" {
+			d.blockedTeams[k] = "its parent group " + why
+			d.problem(KindTeam, k, "group %q is left alone: its parent %s", want.Name, why)
+			continue
+		}
+		if why := d.badName("group name", want.Name, d.pol.Target.groupNameLen()); why != "" {
+			d.blockedTeams[k] = "has an invalid name"
+			d.problem(KindTeam, k, "%s", why)
 			continue
 		}
 		parentID, parentKnown := d.teamIDs[want.Parent]
@@ -185,14 +191,14 @@ func (d *differ) teams() {
 			cur = d.curTeams[id]
 		} else if parentKnown {
 			if ex := d.findExcludedTeam(want.Name, parentID); ex != nil {
-				d.blockedTeams[k] = true
+				d.blockedTeams[k] = "is excluded"
 				d.problem(KindTeam, k, "group %q is excluded; rostersync never touches it, nor the agents mapped into it", ex.Name)
 				continue
 			}
 			cur = d.findTeam(want.Name, parentID, claimed)
 		}
 		if cur != nil && d.protectedTeam(cur) {
-			d.blockedTeams[k] = true
+			d.blockedTeams[k] = "is excluded"
 			d.teamIDs[k] = cur.ID
 			d.problem(KindTeam, k, "group %q is excluded; rostersync never touches it, nor the agents mapped into it", cur.Name)
 			continue
@@ -324,6 +330,15 @@ func (d *differ) activeChild(id string, going map[string]bool) string {
 		}
 	}
 	return ""
+}
+
+// badName says why a name is outside the platform's limit, or "".
+func (d *differ) badName(what, name string, l Limit) string {
+	n := utf8.RuneCountInString(name)
+	if l == (Limit{}) || n >= l.Min && n <= l.Max {
+		return ""
+	}
+	return fmt.Sprintf("%s %q has %d characters; %s accepts %d to %d", what, name, n, d.pol.Target.platform(), l.Min, l.Max)
 }
 
 func (d *differ) protectedTeam(t *Team) bool {
@@ -606,12 +621,16 @@ func (d *differ) effective(want *User) *User {
 		w.Queues = nil
 		return &w
 	}
+	if why := d.badName("username", w.Username, d.pol.Target.usernameLen()); why != "" {
+		d.problem(KindUser, w.Key, "%s", why)
+		return nil
+	}
 	if w.Team == "" {
 		d.problem(KindUser, w.Key, "agent %q has no team; agents must sit in a %s-level group", w.Username, d.pol.AgentLevel)
 		return nil
 	}
-	if d.blockedTeams[w.Team] {
-		d.problem(KindUser, w.Key, "agent %q is mapped to an excluded group; they are left alone", w.Username)
+	if why := d.blockedTeams[w.Team]; why != "" {
+		d.problem(KindUser, w.Key, "agent %q is left alone: the group they are mapped to %s", w.Username, why)
 		return nil
 	}
 	t, ok := d.desTeams[w.Team]

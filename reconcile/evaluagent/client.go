@@ -575,3 +575,9 @@ func (c *Client) sendQueueAgents(ctx context.Context, route Route, op, queueID s
 		op: op, object: fmt.Sprintf("work-queue template %s", queueID)})
 	return err
 }
+
+// Capabilities names the platform in plan reasons; otherwise Evaluagent is
+// the model the reconciler's defaults are built on.
+func (c *Client) Capabilities() reconcile.Capabilities {
+	return reconcile.Capabilities{Platform: "Evaluagent"}
+}
