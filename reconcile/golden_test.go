@@ -3,19 +3,15 @@ package reconcile_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"golang.org/x/tools/txtar"
-
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/internal/golden"
 	"github.com/rostersync/rostersync/reconcile/internal/memtarget"
 )
 
@@ -24,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 type goldenCase struct {
-	archive *txtar.Archive
+	file    *golden.Case
 	policy  reconcile.Policy
 	own     reconcile.Ownership
 	current *reconcile.Snapshot
@@ -53,24 +49,10 @@ func (c *goldenCase) plan() *reconcile.Plan {
 	return p
 }
 
-func section(t *testing.T, a *txtar.Archive, name string) []byte {
-	t.Helper()
-	for _, f := range a.Files {
-		if f.Name == name {
-			return f.Data
-		}
-	}
-	t.Fatalf("section %q missing", name)
-	return nil
-}
-
 func loadCase(t *testing.T, path string) *goldenCase {
 	t.Helper()
-	a, err := txtar.ParseFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &goldenCase{archive: a, current: &reconcile.Snapshot{}, desired: &reconcile.Snapshot{}}
+	g := golden.Load(t, path)
+	c := &goldenCase{file: g, current: &reconcile.Snapshot{}, desired: &reconcile.Snapshot{}}
 	var pol struct {
 		Adopt          bool     `json:"adopt"`
 		Mode           string   `json:"mode"`
@@ -78,11 +60,7 @@ func loadCase(t *testing.T, path string) *goldenCase {
 		ExcludedGroups []string `json:"excluded_groups"`
 	}
 	for name, v := range map[string]any{"policy.json": &pol, "ownership.json": &c.own, "current.json": c.current, "desired.json": c.desired} {
-		dec := json.NewDecoder(bytes.NewReader(section(t, a, name)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			t.Fatalf("%s: %s: %v", path, name, err)
-		}
+		g.Decode(t, name, v)
 	}
 	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), ReplaceQueues: pol.ReplaceQueues}
 	if len(pol.ExcludedGroups) > 0 {
@@ -90,20 +68,13 @@ func loadCase(t *testing.T, path string) *goldenCase {
 			return slices.ContainsFunc(pol.ExcludedGroups, func(n string) bool { return strings.EqualFold(n, g.Name) })
 		}
 	}
-	for _, f := range a.Files {
-		if f.Name != "guard.json" {
-			continue
-		}
-		var g guardJSON
-		dec := json.NewDecoder(bytes.NewReader(f.Data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&g); err != nil {
-			t.Fatalf("%s: guard.json: %v", path, err)
-		}
-		in := reconcile.GuardInput{Limits: g.Limits, Sources: g.Sources, Desired: c.desired, Absences: g.Absences,
-			Population: g.Population, Holds: g.Holds, Now: testNow}
-		if g.AbsentFor != "" {
-			d, err := time.ParseDuration(g.AbsentFor)
+	if g.Has("guard.json") {
+		var gj guardJSON
+		g.Decode(t, "guard.json", &gj)
+		in := reconcile.GuardInput{Limits: gj.Limits, Sources: gj.Sources, Desired: c.desired, Absences: gj.Absences,
+			Population: gj.Population, Holds: gj.Holds, Now: testNow}
+		if gj.AbsentFor != "" {
+			d, err := time.ParseDuration(gj.AbsentFor)
 			if err != nil {
 				t.Fatalf("%s: guard.json: absent_for: %v", path, err)
 			}
@@ -127,19 +98,9 @@ func TestGoldenPlans(t *testing.T) {
 			if err := reconcile.Render(&got, plan, reconcile.FormatText); err != nil {
 				t.Fatal(err)
 			}
+			c.file.Check(t, "plan.txt", got.String(), *update, "run go test ./reconcile -update to accept")
 			if *update {
-				for i := range c.archive.Files {
-					if c.archive.Files[i].Name == "plan.txt" {
-						c.archive.Files[i].Data = got.Bytes()
-					}
-				}
-				if err := os.WriteFile(path, txtar.Format(c.archive), 0o644); err != nil {
-					t.Fatal(err)
-				}
 				return
-			}
-			if d := cmp.Diff(string(section(t, c.archive, "plan.txt")), got.String()); d != "" {
-				t.Errorf("plan differs from %s (-want +got); run go test ./reconcile -update to accept:\n%s", path, d)
 			}
 			// Diff is deterministic: a second run renders the same bytes.
 			again := c.plan()

@@ -3,10 +3,8 @@ package agentiq_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,11 +12,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/tools/txtar"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
+	"github.com/rostersync/rostersync/reconcile/internal/golden"
 	"github.com/rostersync/rostersync/reconcile/internal/memtarget"
 )
 
@@ -30,22 +28,11 @@ var planNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // policy.json (adopt, mode), ownership.json, current.json (as List returns
 // it: numeric ids, team names), desired.json and the rendered plan.txt.
 type goldenCase struct {
-	archive *txtar.Archive
+	file    *golden.Case
 	policy  reconcile.Policy
 	own     reconcile.Ownership
 	current *reconcile.Snapshot
 	desired *reconcile.Snapshot
-}
-
-func section(t *testing.T, a *txtar.Archive, name string) []byte {
-	t.Helper()
-	for _, f := range a.Files {
-		if f.Name == name {
-			return f.Data
-		}
-	}
-	t.Fatalf("section %q missing", name)
-	return nil
 }
 
 func capabilities(t *testing.T) reconcile.Capabilities {
@@ -59,21 +46,14 @@ func capabilities(t *testing.T) reconcile.Capabilities {
 
 func loadCase(t *testing.T, path string) *goldenCase {
 	t.Helper()
-	a, err := txtar.ParseFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &goldenCase{archive: a, current: &reconcile.Snapshot{}, desired: &reconcile.Snapshot{}}
+	g := golden.Load(t, path)
+	c := &goldenCase{file: g, current: &reconcile.Snapshot{}, desired: &reconcile.Snapshot{}}
 	var pol struct {
 		Adopt bool   `json:"adopt"`
 		Mode  string `json:"mode"`
 	}
 	for name, v := range map[string]any{"policy.json": &pol, "ownership.json": &c.own, "current.json": c.current, "desired.json": c.desired} {
-		dec := json.NewDecoder(bytes.NewReader(section(t, a, name)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			t.Fatalf("%s: %s: %v", path, name, err)
-		}
+		g.Decode(t, name, v)
 	}
 	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), Target: capabilities(t)}
 	return c
@@ -99,19 +79,9 @@ func TestGoldenPlans(t *testing.T) {
 			c := loadCase(t, path)
 			plan := reconcile.Diff(c.desired, c.current, c.own, c.policy, planNow)
 			got := render(t, plan)
+			c.file.Check(t, "plan.txt", got, *update, "run go test ./reconcile/agentiq -update to accept")
 			if *update {
-				for i := range c.archive.Files {
-					if c.archive.Files[i].Name == "plan.txt" {
-						c.archive.Files[i].Data = []byte(got)
-					}
-				}
-				if err := os.WriteFile(path, txtar.Format(c.archive), 0o644); err != nil {
-					t.Fatal(err)
-				}
 				return
-			}
-			if d := cmp.Diff(string(section(t, c.archive, "plan.txt")), got); d != "" {
-				t.Errorf("plan differs from %s (-want +got); run go test ./reconcile/agentiq -update to accept:\n%s", path, d)
 			}
 			for _, op := range plan.Ops {
 				if op.Kind != reconcile.KindUser {
