@@ -168,3 +168,10 @@ func compactJSON(t *testing.T, s string) string {
 	}
 	return string(b)
 }
+
+// FakeClock lends fakeClock to the package's external tests (the
+// client ↔ simulator tests), which share one with the simulator.
+type FakeClock = fakeClock
+
+// NewFakeClock returns a FakeClock set to now.
+func NewFakeClock(now time.Time) *FakeClock { return &fakeClock{now: now} }

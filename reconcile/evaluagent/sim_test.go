@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,47 +18,18 @@ import (
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
-// simClock is shared by the simulator and the client: the client's Sleep
+// The simulator and the client share a fakeClock: the client's Sleep
 // advances it, so rate-limit windows pass without real waiting.
-type simClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	sleeps []time.Duration
-}
-
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *simClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sleeps = append(c.sleeps, d)
-	c.now = c.now.Add(d)
-	return nil
-}
-
-func (c *simClock) Sleeps() []time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.sleeps)
-}
-
 type simEnv struct {
 	sim    *evaluagentsim.Server
 	client *evaluagent.Client
-	clock  *simClock
+	clock  *evaluagent.FakeClock
 }
 
 func newSimEnv(t *testing.T, simMod func(*evaluagentsim.Config), clientMod func(*evaluagent.Config)) *simEnv {
 	t.Helper()
 	// Mid-minute, so a fixed window resets in a known 30s.
-	clk := &simClock{now: time.Date(2025, 6, 2, 10, 0, 30, 0, time.UTC)}
+	clk := evaluagent.NewFakeClock(time.Date(2025, 6, 2, 10, 0, 30, 0, time.UTC))
 	scfg := evaluagentsim.DefaultConfig()
 	scfg.Now = clk.Now
 	if simMod != nil {
