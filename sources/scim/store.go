@@ -371,13 +371,13 @@ func columnsOf(rtype string, doc map[string]any) columns {
 	c.externalID = nullString(doc["externalId"])
 	if rtype == typeGroup {
 		c.name, _ = doc["displayName"].(string)
-		c.nameLC = strings.ToLower(c.name)
+		c.nameLC = fold(c.name)
 		return c
 	}
 	c.name, _ = doc["userName"].(string)
-	c.nameLC = strings.ToLower(c.name)
+	c.nameLC = fold(c.name)
 	if d, ok := doc["displayName"].(string); ok {
-		c.displayLC = sql.NullString{String: strings.ToLower(d), Valid: true}
+		c.displayLC = sql.NullString{String: fold(d), Valid: true}
 	}
 	if b, ok := doc["active"].(bool); ok {
 		c.active = sql.NullInt64{Int64: boolInt(b), Valid: true}
@@ -397,7 +397,7 @@ func columnsOf(rtype string, doc map[string]any) columns {
 			}
 			t, _ := m["type"].(string)
 			p, _ := m["primary"].(bool)
-			c.emails = append(c.emails, emailRow{strings.ToLower(v), strings.ToLower(t), p})
+			c.emails = append(c.emails, emailRow{fold(v), strings.ToLower(t), p})
 		}
 	}
 	return c
