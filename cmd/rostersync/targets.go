@@ -74,7 +74,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		}
 		return fmt.Errorf("settings (the target's evaluagent: block over the environment):\n%w", err)
 	}
-	secret, err := config.ReadSecret(ea.KeySecretFile)
+	secret, err := config.ReadSecretWarn(ea.KeySecretFile, log)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logg
 	if keyFile == "" {
 		return fmt.Errorf("agentiq: api_key_file is required (or run under systemd with LoadCredential=%s:…)", config.AgentIQCredentialName)
 	}
-	key, err := config.ReadSecret(keyFile)
+	key, err := config.ReadSecretWarn(keyFile, log)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rostersync/rostersync/internal/safefile"
 )
 
 // Dialer opens an unbound connection to the server named by cfg. Tests
@@ -56,7 +58,7 @@ func tlsConfig(cfg *Config) (*tls.Config, error) {
 		}
 	}
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pem, err := safefile.Read(cfg.CAFile, safefile.MaxConfigBytes)
 		if err != nil {
 			return nil, fmt.Errorf("ca_file: %w", err)
 		}
@@ -80,7 +82,7 @@ func readPassword(name string) (string, error) {
 			name = filepath.Join(dir, name)
 		}
 	}
-	b, err := os.ReadFile(name)
+	b, err := safefile.Read(name, safefile.MaxSecretBytes)
 	if err != nil {
 		return "", fmt.Errorf("bind_password_file: %w", err)
 	}

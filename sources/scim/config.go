@@ -6,8 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/rostersync/rostersync/internal/safefile"
 )
 
 // Config configures the SCIM endpoint.
@@ -96,7 +97,7 @@ func loadTokens(path string) ([]token, error) {
 	if path == "" {
 		return nil, errors.New("scim: tokens_file is not set")
 	}
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.MaxSecretBytes)
 	if err != nil {
 		return nil, fmt.Errorf("scim: tokens_file: %w", err)
 	}

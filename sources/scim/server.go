@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/rostersync/rostersync/internal/safefile"
 )
 
 // Option configures NewServer.
@@ -79,6 +82,10 @@ func NewServer(cfg Config, store *Store, opts ...Option) (http.Handler, error) {
 		toks, err := loadTokens(cfg.TokensFile)
 		if err != nil {
 			return nil, err
+		}
+		if fi, err := os.Stat(cfg.TokensFile); err == nil && safefile.LooseMode(fi) {
+			o.log.Warn("secret file is readable by group or others; make it readable by its owner only (chmod 600)",
+				"file", cfg.TokensFile, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
 		}
 		o.tokens = toks
 	}
