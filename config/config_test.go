@@ -206,7 +206,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key in a source",
 		yaml: "sources:\n  - name: hr\n    type: csv\n    csv: {path: a.csv, keys: id}\n",
-		want: `FILE:4: field keys not found in sources[].csv (known: path, delimiter, key, min_rows)`,
+		want: `FILE:4: field keys not found in sources[].csv (known: path, delimiter, key, min_rows, max_bytes)`,
 	}, {
 		name: "unknown key in a flow condition",
 		yaml: "mapping:\n  scope:\n    - {attr: status, inn: [active]}\n",

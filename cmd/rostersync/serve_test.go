@@ -113,11 +113,14 @@ func startServe(t *testing.T, r *rig, extra map[string]string) *daemonProc {
 		}
 	})
 	line := d.waitLog("listening", 30*time.Second)
-	m := regexp.MustCompile(`addr\W+([0-9.]+:[0-9]+)`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`addr\W+([0-9.]+|\[::\]):([0-9]+)`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("no address in %q", line)
 	}
-	d.base = "http://" + m[1]
+	if m[1] == "[::]" || m[1] == "0.0.0.0" { // every address: reach it on loopback
+		m[1] = "127.0.0.1"
+	}
+	d.base = "http://" + m[1] + ":" + m[2]
 	return d
 }
 

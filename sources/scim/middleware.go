@@ -82,6 +82,9 @@ func (s *server) auth(next http.Handler) http.Handler {
 		name, ok := s.authenticate(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+			// The body is never read: closing the connection lets the
+			// server answer now instead of draining what is sent.
+			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusUnauthorized, "", "A valid bearer token is required in the Authorization header.")
 			return
 		}

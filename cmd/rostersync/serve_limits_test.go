@@ -1,0 +1,142 @@
+package main
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scimRig is a rig whose configuration has a SCIM source with the token
+// "entra-token".
+func scimRig(t *testing.T) *rig {
+	t.Helper()
+	r := newRig(t)
+	if err := os.WriteFile(filepath.Join(r.dir, "mapping.yaml"), []byte(scimConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.dir, "scim-tokens"), []byte("entra:entra-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestServeSlowBodiesDoNotStarveOthers: 150 connections whose bodies
+// trickle in (to SCIM with and without a token, and to /trigger) do not
+// keep /healthz, SCIM or /status from answering, and the unauthenticated
+// ones are answered 401 before their body arrives.
+func TestServeSlowBodiesDoNotStarveOthers(t *testing.T) {
+	r := scimRig(t)
+	d := startServe(t, r, map[string]string{"ROSTERSYNC_INTERVAL": "1h"})
+	d.waitLog(`msg="pass finished"`, 60*time.Second)
+	addr := strings.TrimPrefix(d.base, "http://")
+
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	var early []net.Conn // expect a 401 without sending the body
+	for i := range 150 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		var req string
+		switch i % 3 {
+		case 0:
+			req = "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer entra-token\r\nContent-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{"
+		case 1:
+			req = "POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nContent-Type: application/scim+json\r\nContent-Length: 100000\r\n\r\n{"
+			early = append(early, c)
+		case 2:
+			req = "POST /trigger HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nx"
+		}
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _ := d.get("/healthz"); code != 200 {
+		t.Fatalf("/healthz = %d with 150 slow bodies open", code)
+	}
+	req, _ := http.NewRequest("GET", d.base+"/scim/v2/Users?count=1", nil)
+	req.Header.Set("Authorization", "Bearer entra-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("SCIM with 150 slow bodies open: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("SCIM with 150 slow bodies open: %d", resp.StatusCode)
+	}
+	if code, _ := d.get("/status"); code != 200 {
+		t.Fatalf("/status = %d with 150 slow bodies open", code)
+	}
+	for i, c := range early {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second)) // well before the 30s body deadline
+		buf := make([]byte, 12)
+		if _, err := io.ReadFull(c, buf); err != nil || !strings.HasPrefix(string(buf), "HTTP/1.1 401") {
+			t.Fatalf("unauthenticated slow body %d: %q %v, want a 401 before the body", i, buf, err)
+		}
+	}
+}
+
+// TestServeListenerPolicy: settings that would expose SCIM in clear or the
+// admin endpoints without a token are refused before listening, each named
+// by its variable; with a token, the admin endpoints beyond loopback need it.
+func TestServeListenerPolicy(t *testing.T) {
+	r := scimRig(t)
+	r.env["ROSTERSYNC_LISTEN"] = "0.0.0.0:0"
+	if code := r.run("serve"); code != 1 ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_ADMIN_TOKEN_FILE: required when ROSTERSYNC_LISTEN (\"0.0.0.0:0\") is not a loopback address") ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_SCIM_LISTEN: required when ROSTERSYNC_LISTEN") {
+		t.Errorf("admin and SCIM beyond loopback: exit %d\n%s", code, r.stderr.String())
+	}
+	r.env["ROSTERSYNC_LISTEN"] = "127.0.0.1:0"
+	r.env["ROSTERSYNC_SCIM_LISTEN"] = ":0"
+	if code := r.run("serve"); code != 1 ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_SCIM_LISTEN: \":0\" is not a loopback address and TLS is off") ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_SCIM_ALLOW_PLAIN_HTTP=true") {
+		t.Errorf("SCIM in clear: exit %d\n%s", code, r.stderr.String())
+	}
+
+	token := filepath.Join(r.dir, "admin-token")
+	if err := os.WriteFile(token, []byte("admin-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startServe(t, r, map[string]string{
+		"ROSTERSYNC_LISTEN": "0.0.0.0:0", "ROSTERSYNC_ADMIN_TOKEN_FILE": token,
+		"ROSTERSYNC_SCIM_LISTEN": "127.0.0.1:0", "ROSTERSYNC_INTERVAL": "1h",
+	})
+	for _, path := range []string{"/status", "/metrics"} {
+		if code, _ := d.get(path); code != 401 {
+			t.Errorf("GET %s without the token = %d, want 401", path, code)
+		}
+	}
+	if code := d.post("/trigger"); code != 401 {
+		t.Errorf("POST /trigger without the token = %d, want 401", code)
+	}
+	if code, _ := d.get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d, want 200 without a token", code)
+	}
+	req, _ := http.NewRequest("GET", d.base+"/status", nil)
+	req.Header.Set("Authorization", "Bearer admin-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /status with the token = %d", resp.StatusCode)
+	}
+	// SCIM is not on the admin listener.
+	if code, _ := d.get("/scim/v2/Users"); code != 401 && code != 404 {
+		t.Errorf("SCIM on the admin listener: %d", code)
+	}
+}
