@@ -333,8 +333,16 @@ func (f *File) Validate() error {
 		case TypeSCIM:
 			if s.SCIM == nil {
 				bad(p+".scim", "required for type scim")
-			} else if s.SCIM.TokensFile == "" {
-				bad(p+".scim.tokens_file", "required: the file of bearer tokens the identity providers present")
+			} else {
+				if s.SCIM.TokensFile == "" {
+					bad(p+".scim.tokens_file", "required: the file of bearer tokens the identity providers present")
+				}
+				if n := s.SCIM.MaxBodyBytes; n < 0 || n > scim.MaxMaxBodyBytes {
+					bad(p+".scim.max_body_bytes", "%d: give a size from 1 to %d bytes (0 or unset: %d)", n, scim.MaxMaxBodyBytes, scim.DefaultMaxBodyBytes)
+				}
+				if n := s.SCIM.MaxResults; n < 0 || n > scim.MaxMaxResults {
+					bad(p+".scim.max_results", "%d: give a count from 1 to %d (0 or unset: %d)", n, scim.MaxMaxResults, scim.DefaultMaxResults)
+				}
 			}
 			if scims++; scims > 1 {
 				bad(p+".type", "only one scim source: every identity provider pushes to the same endpoint, each with its own token")

@@ -75,3 +75,25 @@ func TestLooseSecretWarns(t *testing.T) {
 		t.Fatalf("no warning naming the file:\n%s", r.stderr.String())
 	}
 }
+
+// TestNaNGuardsRefused: NaN once switched the safety guards off; now any
+// command refuses it, naming every bad variable at once.
+func TestNaNGuardsRefused(t *testing.T) {
+	r := newRig(t)
+	r.env["ROSTERSYNC_MAX_DROP"] = "NaN"
+	r.env["ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT"] = "NaN"
+	r.env["ROSTERSYNC_ABSENT_PASSES"] = "lots"
+	for _, args := range [][]string{{"plan"}, {"apply", "-yes"}} {
+		cmd := args[0]
+		code := r.run(args...)
+		out := r.stderr.String()
+		if code != 1 || !strings.Contains(out, "ROSTERSYNC_MAX_DROP: NaN") ||
+			!strings.Contains(out, "ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT: NaN") ||
+			!strings.Contains(out, `ROSTERSYNC_ABSENT_PASSES: "lots" is not a whole number`) {
+			t.Errorf("%s: exit %d\n%s", cmd, code, out)
+		}
+	}
+	if w := r.sim.Writes(); w != 0 {
+		t.Errorf("%d writes to the platform", w)
+	}
+}

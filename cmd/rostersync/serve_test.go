@@ -483,7 +483,9 @@ func TestServeRefusesBadServeSettings(t *testing.T) {
 	r := newRig(t)
 	r.env["ROSTERSYNC_SERVE_MODE"] = "yolo"
 	r.env["ROSTERSYNC_INTERVAL"] = "soon"
-	if code := r.run("serve"); code != 1 || !strings.Contains(r.stderr.String(), "Interval") {
+	// Both problems at once, each named by its variable.
+	if code := r.run("serve"); code != 1 || !strings.Contains(r.stderr.String(), `ROSTERSYNC_INTERVAL: "soon" is not a duration`) ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_SERVE_MODE") {
 		t.Errorf("exit %d, stderr:\n%s", code, r.stderr.String())
 	}
 	delete(r.env, "ROSTERSYNC_INTERVAL")

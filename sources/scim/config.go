@@ -34,6 +34,10 @@ type Config struct {
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultMaxResults   = 200
+	// MaxMaxBodyBytes and MaxMaxResults are the largest values the
+	// configuration accepts.
+	MaxMaxBodyBytes = 64 << 20
+	MaxMaxResults   = 10000
 )
 
 func (c Config) withDefaults() Config {
