@@ -150,6 +150,12 @@ func (d *server) run(ctx context.Context) error {
 	}
 	d.app = a
 	d.log = a.log
+	lock, err := a.lockWriter("serve")
+	if err != nil {
+		a.Close()
+		return err
+	}
+	defer lock.Release()
 	if a.scim != nil {
 		d.scimStore, a.ownsSCIM = a.scim, false
 	}

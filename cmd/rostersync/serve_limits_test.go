@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -139,4 +140,23 @@ func TestServeListenerPolicy(t *testing.T) {
 	if code, _ := d.get("/scim/v2/Users"); code != 401 && code != 404 {
 		t.Errorf("SCIM on the admin listener: %d", code)
 	}
+}
+
+// TestSecondWriterRefused: while "rostersync serve" runs on a state
+// directory, "rostersync apply" on it is refused with the holder named and
+// nothing written; "plan" (read-only) still runs.
+func TestSecondWriterRefused(t *testing.T) {
+	r := newRig(t)
+	d := startServe(t, r, map[string]string{"ROSTERSYNC_INTERVAL": "1h"})
+	d.waitLog(`msg="pass finished"`, 60*time.Second)
+	writes := r.sim.Writes()
+	code := r.run("apply", "-yes")
+	pid := fmt.Sprintf("process %d (rostersync serve), since ", d.cmd.Process.Pid)
+	if code != 1 || !strings.Contains(r.stderr.String(), "is in use by "+pid) {
+		t.Fatalf("second writer: exit %d\n%s", code, r.stderr.String())
+	}
+	if w := r.sim.Writes(); w != writes {
+		t.Fatalf("the refused apply wrote %d times", w-writes)
+	}
+	r.mustRun("plan")
 }
