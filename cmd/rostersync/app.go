@@ -250,12 +250,22 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 		return nil, err
 	}
 	rec.own(own)
-	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
+	pol := t.policy
+	if rn, ok := t.client.(interface{ RoleNames() []string }); ok {
+		pol.KnownRoles = rn.RoleNames() // as the listing just found them
+	}
+	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
 	plan.Target = t.name
 	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
 		return nil, err
 	}
-	for _, p := range plan.Problems {
+	// What the mapping could not map comes first, with the source line.
+	mp := make(reconcile.ProblemList, 0, len(res.Problems)+len(plan.Problems))
+	for _, p := range res.Problems {
+		mp = append(mp, reconcile.Problem{Kind: p.Kind, Key: p.Key, Origin: p.Origin, Message: p.Message})
+	}
+	plan.Problems = append(mp, plan.Problems...)
+	for _, p := range plan.Problems[len(res.Problems):] {
 		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
 	if n := plan.Summary.Unsupported; n > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +96,102 @@ func TestNaNGuardsRefused(t *testing.T) {
 	}
 	if w := r.sim.Writes(); w != 0 {
 		t.Errorf("%d writes to the platform", w)
+	}
+}
+
+// TestProblemsListedInEveryFormat: people the mapping cannot map (one email
+// twice, an empty forename) and values the platform would refuse (an email
+// that is not an address, a 300-character surname, a role it does not have)
+// are listed as problems with their source line in text, JSON and Markdown;
+// nothing is sent for them, so no request fails on every pass.
+func TestProblemsListedInEveryFormat(t *testing.T) {
+	r := newRig(t)
+	// JSON of a clean plan: the list is there, empty.
+	r.mustRun("plan", "-format", "json")
+	if !strings.Contains(r.stdout.String(), `"problems": []`) {
+		t.Fatalf("clean plan: no empty problems list\n%s", r.stdout.String())
+	}
+	r.editMapping("username: email", "username: employee_id")
+	r.editMapping("Quality Analyst: quality_analyst", "Quality Analyst: quality_analyst\n      Janitor: janitor")
+	csvPath := filepath.Join(r.dir, "people.csv")
+	b, err := os.ReadFile(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.Count(string(b), "\n") + 1 // the line of the first added row
+	rows := []struct{ row, key, want string }{
+		{"E2001,Dup,Email,amira.khan@example.com,2024-01-01,active,Agent,Leeds,Support,North", "E2001", `email "amira.khan@example.com" is already used by E1001`},
+		{"E2002,,Noname,noname@example.com,2024-01-01,active,Agent,Leeds,Support,North", "E2002", `no forename: attribute "first_name" is empty`},
+		{"E2003,Bad,Email,not an email,2024-01-01,active,Agent,Leeds,Support,North", "E2003", `email "not an email" is not an address`},
+		{"E2004,Long," + strings.Repeat("s", 300) + ",long@example.com,2024-01-01,active,Agent,Leeds,Support,North", "E2004", "surname of \"E2004\" has 300 characters; at most 255 are sent"},
+		{"E2005,Role,Less,janitor@example.com,2024-01-01,active,Janitor,Leeds,Support,North", "E2005", `role "janitor" of "E2005" does not exist on`},
+	}
+	for _, row := range rows {
+		r.addRow(row.row)
+	}
+	p := r.planJSON()
+	for i, row := range rows {
+		line := fmt.Sprintf("people.csv:%d", first+i)
+		found := false
+		for _, pr := range p.Problems {
+			if pr.Key == row.key && strings.HasSuffix(pr.Origin, line) && strings.Contains(pr.Message, row.want) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: no problem at %s saying %q in %+v", row.key, line, row.want, p.Problems)
+		}
+		for _, op := range p.Ops {
+			if op.Key == row.key {
+				t.Errorf("%s: planned %s", row.key, op.Action)
+			}
+		}
+	}
+	for _, format := range []string{"text", "markdown"} {
+		r.mustRun("plan", "-format", format)
+		for i, row := range rows {
+			if !strings.Contains(r.stdout.String(), fmt.Sprintf("people.csv:%d", first+i)) || !strings.Contains(r.stdout.String(), row.key) {
+				t.Errorf("%s plan: no problem for %s at line %d\n%s", format, row.key, first+i, r.stdout.String())
+			}
+		}
+	}
+	r.mustRun("apply", "-yes")
+	if !strings.Contains(r.stdout.String(), " 0 failed") {
+		t.Fatalf("apply: %s", r.stdout.String())
+	}
+	for _, u := range r.sim.Users() {
+		if strings.HasPrefix(u.Username, "E20") {
+			t.Errorf("%s was sent to the platform", u.Username)
+		}
+	}
+}
+
+// TestPlanCannotBeMadeToLie: a CSV whose values hold a line break and a
+// forged operation, terminal escapes, a right-to-left override and HTML
+// renders them escaped: the text plan gains no line, the Markdown plan no
+// markup.
+func TestPlanCannotBeMadeToLie(t *testing.T) {
+	r := newRig(t)
+	forged := "\n  - deactivate user \"\"ceo@example.com\"\"\n      reason: no longer in source"
+	r.addRow(`E3001,"<script>alert(1)</script>","Evil` + "\x1b[2K\r\u202e" + `",evil@example.com,2024-01-01,active,Agent,Leeds,Support,"North` + forged + `"`)
+	r.mustRun("plan")
+	text := r.stdout.String()
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimLeft(l, " "), "- deactivate") {
+			t.Fatalf("forged line in the text plan: %q\n%s", l, text)
+		}
+	}
+	for _, bad := range []string{"\x1b", "\r", "\u202e"} {
+		if strings.Contains(text, bad) {
+			t.Fatalf("text plan holds %q:\n%s", bad, text)
+		}
+	}
+	if !strings.Contains(text, `North\n  - deactivate user \"ceo@example.com\"`) || !strings.Contains(text, `Evil\x1b[2K\r\u202e`) {
+		t.Fatalf("values not shown escaped:\n%s", text)
+	}
+	r.mustRun("plan", "-format", "markdown")
+	md := r.stdout.String()
+	if strings.Contains(md, "<script") || !strings.Contains(md, "&lt;script&gt;") {
+		t.Fatalf("markdown plan passes HTML:\n%s", md)
 	}
 }
