@@ -71,9 +71,20 @@ func tlsConfig(cfg *Config) (*tls.Config, error) {
 	return tc, nil
 }
 
-// readPassword reads the bind password file, resolving a relative name
+// readPassword reads the bind password file, warning once when group or
+// others may read it.
+func (s *Source) readPassword() (string, error) {
+	return readPasswordWarn(s.cfg.BindPasswordFile, func(name string, mode os.FileMode) {
+		s.pwWarn.Do(func() {
+			s.log.Warn("secret file is readable by group or others; make it readable by its owner only (chmod 600)",
+				"file", name, "mode", fmt.Sprintf("%04o", mode))
+		})
+	})
+}
+
+// readPasswordWarn reads the bind password file, resolving a relative name
 // against $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when it is set.
-func readPassword(name string) (string, error) {
+func readPasswordWarn(name string, looseSecret func(string, os.FileMode)) (string, error) {
 	if name == "" {
 		return "", nil
 	}
@@ -85,6 +96,9 @@ func readPassword(name string) (string, error) {
 	b, err := safefile.Read(name, safefile.MaxSecretBytes)
 	if err != nil {
 		return "", fmt.Errorf("bind_password_file: %w", err)
+	}
+	if fi, err := os.Stat(name); err == nil && safefile.LooseMode(fi) {
+		looseSecret(name, fi.Mode().Perm())
 	}
 	s := strings.TrimSuffix(string(b), "\n")
 	s = strings.TrimSuffix(s, "\r")
@@ -135,7 +149,7 @@ func (s *Source) dialOnce(ctx context.Context) (goldap.Client, error) {
 		return nil, err
 	}
 	c.SetTimeout(s.cfg.Timeout)
-	pw, err := readPassword(s.cfg.BindPasswordFile)
+	pw, err := s.readPassword()
 	if err != nil {
 		c.Close()
 		return nil, err
