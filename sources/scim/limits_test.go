@@ -3,6 +3,7 @@ package scim
 import (
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strconv"
@@ -168,5 +169,63 @@ func BenchmarkDeepFilter(b *testing.B) {
 		if w.Code != 400 {
 			b.Fatalf("%d %s", w.Code, w.Body)
 		}
+	}
+}
+
+// TestStoreRefoldsOldKeys: a store written before keys were normalised is
+// re-keyed when opened, so the uniqueness and filters hold for old users.
+func TestStoreRefoldsOldKeys(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewServer(Config{}, st, WithTokens(map[string]string{"t": testToken}),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(h http.Handler, method, target, body string) *httptest.ResponseRecorder {
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req := httptest.NewRequest(method, "http://scim.test/scim/v2"+target, rd)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	decomposed := "Jose\u0301@example.com"
+	if w := serve(h, "POST", "/Users", `{"userName":"`+decomposed+`","emails":[{"value":"`+decomposed+`"}]}`); w.Code != 201 {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	// As an older version stored it: lower case only, and schema version 1.
+	old := strings.ToLower(decomposed)
+	for _, q := range []string{
+		`UPDATE resources SET name_lc = '` + old + `'`, `UPDATE emails SET value_lc = '` + old + `'`, `PRAGMA user_version = 1`,
+	} {
+		if _, err := st.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	st, err = OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err = NewServer(Config{}, st, WithTokens(map[string]string{"t": testToken}),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(h, "POST", "/Users", `{"userName":"JOSÉ@example.com"}`); w.Code != 409 {
+		t.Fatalf("precomposed duplicate of an old user: %d %s", w.Code, w.Body)
+	}
+	w := serve(h, "GET", "/Users?filter="+url.QueryEscape(`emails.value eq "josé@example.com"`), "")
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `"totalResults":1`) {
+		t.Fatalf("email filter after refold: %d %s", w.Code, w.Body)
 	}
 }
