@@ -43,8 +43,8 @@ var DefaultLimits = Limits{
 	ReadTimeout:       30 * time.Second,
 	WriteTimeout:      60 * time.Second,
 	IdleTimeout:       2 * time.Minute,
-	MaxHeaderBytes:    512 << 10,
-	MaxConns:          512,
+	MaxHeaderBytes:    1 << 20,
+	MaxConns:          256,
 }
 
 // MaxAdminBodyBytes caps a request body on the admin listener.
