@@ -5,10 +5,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -177,4 +180,79 @@ func TestSecondWriterRefused(t *testing.T) {
 		t.Fatalf("the refused apply wrote %d times", w-writes)
 	}
 	r.mustRun("plan")
+}
+
+// gatedWrites holds every write to the platform until open is closed, and
+// says on first when the first write arrived.
+type gatedWrites struct {
+	h     http.Handler
+	first chan struct{}
+	open  chan struct{}
+	once  sync.Once
+}
+
+func (g *gatedWrites) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		g.once.Do(func() { close(g.first) })
+		<-g.open
+	}
+	g.h.ServeHTTP(w, r)
+}
+
+// TestTwoAppliesOnOneStateDir: a second "rostersync apply" on a state
+// directory whose first apply is still writing stops at once, naming the
+// first (pid, command, since when), and writes nothing; the first finishes.
+func TestTwoAppliesOnOneStateDir(t *testing.T) {
+	r := newRig(t)
+	g := &gatedWrites{h: r.sim, first: make(chan struct{}), open: make(chan struct{})}
+	ts := httptest.NewServer(g)
+	t.Cleanup(ts.Close)
+	t.Cleanup(func() {
+		select {
+		case <-g.open:
+		default:
+			close(g.open)
+		}
+	})
+	r.env["ROSTERSYNC_EVALUAGENT_BASE_URL"] = ts.URL + "/v1"
+
+	first := exec.Command(os.Args[0], "apply", "-yes")
+	first.Env = []string{"ROSTERSYNC_TEST_MAIN=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range r.env {
+		first.Env = append(first.Env, k+"="+v)
+	}
+	var out strings.Builder
+	first.Stdout, first.Stderr = &out, &out
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	select {
+	case <-g.first:
+	case err := <-done:
+		t.Fatalf("first apply ended before writing: %v\n%s", err, out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("first apply wrote nothing within 60s\n%s", out.String())
+	}
+	writes := r.sim.Writes()
+
+	code := r.run("apply", "-yes")
+	want := fmt.Sprintf("is in use by process %d (rostersync apply), since ", first.Process.Pid)
+	if code != 1 || !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("second apply: exit %d, want 1 and %q in:\n%s", code, want, r.stderr.String())
+	}
+	if w := r.sim.Writes(); w != writes {
+		t.Errorf("writes went from %d to %d during the refused apply", writes, w)
+	}
+	close(g.open)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("first apply: %v\n%s", err, out.String())
+		}
+	case <-time.After(120 * time.Second):
+		t.Fatal("first apply did not finish")
+	}
+	r.mustRun("apply", "-yes") // the lock is free again
 }
