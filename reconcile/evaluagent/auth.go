@@ -104,6 +104,8 @@ type Bearer struct {
 	InitialFrom string
 	// Routes overrides the token endpoints.
 	Routes AuthRoutes
+	// Now is the clock of token ages and expiry (nil: Config.Now).
+	Now func() time.Time
 }
 
 func (b *Bearer) validate() error {
@@ -177,6 +179,8 @@ type tokenAuth struct {
 	// mu serialises refreshes, creations and imports within the process;
 	// the store's lock does it across processes.
 	mu sync.Mutex
+	// postponedLogged is when a postponed refresh was last logged.
+	postponedLogged time.Time
 }
 
 // AuthMode returns AuthBasic or AuthBearer.
@@ -280,7 +284,7 @@ func (c *Client) currentToken(ctx context.Context) (Token, error) {
 	if err != nil {
 		return t, err
 	}
-	now := c.cfg.Now()
+	now := c.tokenNow()
 	if err := c.usable(t, now); err != nil {
 		return t, err
 	}
@@ -298,8 +302,16 @@ func (c *Client) currentToken(ctx context.Context) (Token, error) {
 	// The refresh was refused before it was carried out (a rate limit, the
 	// request budget): the token still serves, and the next request tries
 	// again.
-	c.log.Warn("evaluagent: token refresh postponed; the current token is still valid", "key_id", c.cfg.KeyID,
-		"expires_at", t.ExpiresAt.UTC().Format(time.RFC3339), "err", err)
+	c.auth.mu.Lock()
+	say := now.Sub(c.auth.postponedLogged) >= 15*time.Minute
+	if say {
+		c.auth.postponedLogged = now
+	}
+	c.auth.mu.Unlock()
+	if say {
+		c.log.Warn("evaluagent: token refresh postponed; the current token is still valid", "key_id", c.cfg.KeyID,
+			"expires_at", t.ExpiresAt.UTC().Format(time.RFC3339), "err", err)
+	}
 	return t, nil
 }
 
@@ -334,7 +346,7 @@ func (c *Client) refresh(ctx context.Context, force bool) (Token, error) {
 			return t, err
 		}
 	}
-	now := c.cfg.Now()
+	now := c.tokenNow()
 	if err := c.usable(t, now); err != nil {
 		return t, err
 	}
@@ -372,7 +384,7 @@ func (c *Client) refresh(ctx context.Context, force bool) (Token, error) {
 	if err != nil {
 		return t, c.lostRefresh(t, err)
 	}
-	nt.KeyID, nt.Origin, nt.IssuedAt = c.cfg.KeyID, OriginRefreshed, c.cfg.Now()
+	nt.KeyID, nt.Origin, nt.IssuedAt = c.cfg.KeyID, OriginRefreshed, c.tokenNow()
 	if err := c.saveNew(nt); err != nil {
 		return t, err
 	}
@@ -473,7 +485,7 @@ func (c *Client) CreateToken(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, c.tokenErr("the token creation's answer cannot be read, so the key is in bearer mode with a token rostersync does not have", newKeyHelp, true, err)
 	}
-	t.KeyID, t.Origin, t.IssuedAt = c.cfg.KeyID, OriginCreated, c.cfg.Now()
+	t.KeyID, t.Origin, t.IssuedAt = c.cfg.KeyID, OriginCreated, c.tokenNow()
 	if err := c.saveNew(t); err != nil {
 		return t, err
 	}
@@ -628,7 +640,7 @@ func (c *Client) TokenStatus() TokenStatus {
 		}
 		return s
 	}
-	now := c.cfg.Now()
+	now := c.tokenNow()
 	s.Stored, s.Origin, s.IssuedAt, s.ExpiresAt, s.RefreshDue = true, t.Origin, t.IssuedAt, t.ExpiresAt, c.refreshDue(t)
 	if !t.ExpiresAt.IsZero() {
 		s.SecondsLeft = t.ExpiresAt.Sub(now).Seconds()
@@ -751,4 +763,12 @@ func pingExpiry(body []byte) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// tokenNow is the clock of token ages.
+func (c *Client) tokenNow() time.Time {
+	if c.auth.cfg.Now != nil {
+		return c.auth.cfg.Now()
+	}
+	return c.cfg.Now()
 }
