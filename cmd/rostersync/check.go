@@ -67,7 +67,11 @@ Exit status: 0 all good, 1 a problem.`)
 		fmt.Fprintf(out, "ok   target %s (%s): ping %s with the configured key\n", t.name, t.kind, p.BaseURL())
 		if bc, ok := t.client.(bearerClient); ok && bc.AuthMode() == evaluagent.AuthBearer {
 			s := bc.TokenStatus()
-			fmt.Fprintf(out, "ok   target %s: key %s in bearer mode: %s\n", t.name, s.KeyID, describeToken(s, now(c)))
+			word := "ok  "
+			if !s.ExpiresAt.IsZero() && s.ExpiresAt.Sub(now(c)) < a.env.Evaluagent.TokenWarnBelow {
+				word = "WARN" // a refresh is overdue: the token expires soon
+			}
+			fmt.Fprintf(out, "%s target %s: key %s in bearer mode: %s\n", word, t.name, s.KeyID, describeToken(s, now(c)))
 		}
 	}
 

@@ -360,7 +360,14 @@ func (c *Client) refresh(ctx context.Context, force bool) (Token, error) {
 	}
 	rt := a.cfg.Routes.RefreshToken
 	status, body, err := c.authSend(ctx, rt, "Bearer "+t.Token)
+	var notSent *notSentError
 	switch {
+	case errors.As(err, &notSent):
+		t.RefreshSent = time.Time{}
+		if serr := a.cfg.Store.Save(t); serr != nil {
+			return t, c.tokenErr("clearing the refresh mark failed", "Fix the state directory", false, serr)
+		}
+		return t, fmt.Errorf("evaluagent: %s: %w; the refresh is retried with the next request", rt.Endpoint(), err)
 	case err != nil || status >= 500:
 		if err == nil {
 			err = fmt.Errorf("%s answered %d", rt.Endpoint(), status)
@@ -464,7 +471,12 @@ func (c *Client) CreateToken(ctx context.Context) (Token, error) {
 	}
 	rt := a.cfg.Routes.CreateToken
 	status, body, err := c.authSend(ctx, rt, basicHeader(c.cfg.KeyID, c.cfg.KeySecret))
+	var notSent *notSentError
 	switch {
+	case errors.As(err, &notSent):
+		return Token{}, fmt.Errorf("evaluagent: %s: %w; the key is unchanged, try again later", rt.Endpoint(), err)
+	case status == http.StatusTooManyRequests:
+		return Token{}, fmt.Errorf("evaluagent: %s: rate limited; the key is unchanged, try again later", rt.Endpoint())
 	case err != nil || status >= 500:
 		if err == nil {
 			err = fmt.Errorf("%s answered %d", rt.Endpoint(), status)
@@ -678,13 +690,13 @@ func (c *Client) authSend(ctx context.Context, rt Route, authorization string) (
 	var waited time.Duration
 	for n := 1; ; n++ {
 		if err := c.paceWait(ctx, endpoint); err != nil {
-			return 0, nil, err
+			return 0, nil, &notSentError{err}
 		}
 		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 		req, err := http.NewRequestWithContext(actx, rt.Method, target, nil)
 		if err != nil {
 			cancel()
-			return 0, nil, err
+			return 0, nil, &notSentError{err}
 		}
 		req.Header.Set("Authorization", authorization)
 		status, header, body, dur, err := c.tr.Send(endpoint, req)
@@ -703,11 +715,18 @@ func (c *Client) authSend(ctx context.Context, rt Route, authorization string) (
 		}
 		c.pace.block(endpoint, c.cfg.Now().Add(wait))
 		if err := c.rateWait(ctx, endpoint, wait); err != nil {
-			return 0, nil, err
+			return 0, nil, &notSentError{err} // the last attempt got a 429: not carried out
 		}
 		waited += wait
 	}
 }
+
+// notSentError is an authSend failure before any request was carried out:
+// the budget, the pace or a wait after a 429 stopped it.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() + " (nothing was sent)" }
+func (e *notSentError) Unwrap() error { return e.err }
 
 func basicHeader(id, secret string) string {
 	r := http.Request{Header: http.Header{}}

@@ -359,3 +359,35 @@ func TestBearerStaleTokenIsRetriedWithTheStoredOne(t *testing.T) {
 		t.Fatalf("ping with a dead token: %v", err)
 	}
 }
+
+// A refresh the request budget stops is never sent, so it is no loss: the
+// mark is cleared and the current token keeps serving.
+func TestBearerRefreshStoppedByTheBudget(t *testing.T) {
+	e := newBearerEnv(t, nil)
+	ctx := context.Background()
+	c := e.client(t, func(cfg *evaluagent.Config) { cfg.Budget = spentBudget{"POST /auth/token/refresh"} })
+	tok, err := c.CreateToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(20 * time.Hour)
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping with the refresh stopped by the budget: %v", err)
+	}
+	if e.sim.Counts()["POST /auth/token/refresh"] != 0 || e.store.t.Token != tok.Token || !e.store.t.RefreshSent.IsZero() {
+		t.Errorf("after a refresh that was never sent: %d sent, stored %+v", e.sim.Counts()["POST /auth/token/refresh"], e.store.t)
+	}
+	if _, err := c.RefreshToken(ctx); err == nil || errors.Is(err, evaluagent.ErrKeyLost) || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Errorf("forced refresh stopped by the budget: %v", err)
+	}
+}
+
+// spentBudget refuses one endpoint for a day.
+type spentBudget struct{ endpoint string }
+
+func (b spentBudget) Take(_ context.Context, endpoint string) (time.Duration, error) {
+	if endpoint == b.endpoint {
+		return 24 * time.Hour, nil
+	}
+	return 0, nil
+}
