@@ -127,6 +127,18 @@ func describeToken(s evaluagent.TokenStatus, now time.Time) string {
 	return b.String()
 }
 
+// shortDur prints 20h rather than 20h0m0s.
+func shortDur(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
 func roundDur(d time.Duration) time.Duration {
 	if d > time.Hour || d < -time.Hour {
 		return d.Round(time.Minute)
@@ -203,12 +215,14 @@ func cmdAuth(ctx context.Context, args []string, c *cli) error {
 
   - Basic authentication stops working for this key at once and for good.
     Any other integration that uses the key (a BI tool, a script) breaks.
-  - From then on the token in %s is the key's only credential. rostersync
-    refreshes it before it expires (tokens last 24 hours), so keep the
-    daemon running or run rostersync at least every %s; a key whose token
-    is lost or expires can only be replaced by a new key made in Evaluagent.
+  - From then on the token stored in
+      %s
+    is the key's only credential. rostersync refreshes it before it
+    expires (tokens last 24 hours), so keep the daemon running or run
+    rostersync at least every %s; a key whose token is lost or expires
+    can only be replaced by a new key made in Evaluagent.
 
-`, bc.KeyID(), t.name, bc.BaseURL(), bc.TokenStatus().Store, a.env.Evaluagent.TokenRefreshAfter)
+`, bc.KeyID(), t.name, bc.BaseURL(), bc.TokenStatus().Store, shortDur(a.env.Evaluagent.TokenRefreshAfter))
 		if err := confirmKeyID(c, bc.KeyID(), *keyID, "create the token"); err != nil {
 			return err
 		}

@@ -665,3 +665,11 @@ func TestBearerDaemonWarnsBeforeExpiry(t *testing.T) {
 	}
 	d.stop()
 }
+
+func TestShortDur(t *testing.T) {
+	for d, want := range map[time.Duration]string{20 * time.Hour: "20h", 90 * time.Minute: "1h30m", 45 * time.Second: "45s", 2*time.Hour + 5*time.Second: "2h0m5s"} {
+		if got := shortDur(d); got != want {
+			t.Errorf("shortDur(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
