@@ -184,9 +184,9 @@ func readmeBlocks(path string) ([]*block, error) {
 	return out, sc.Err()
 }
 
-func (b *block) has(attr string) bool { _, ok := b.attrs[attr]; return ok }
+func (b *block) has(attr string) bool    { _, ok := b.attrs[attr]; return ok }
 func (b *block) attr(name string) string { return b.attrs[name] }
-func (b *block) text() string         { return strings.Join(b.lines, "\n") + "\n" }
+func (b *block) text() string            { return strings.Join(b.lines, "\n") + "\n" }
 
 // validInfo says whether the test knows what to do with the block.
 func (b *block) validInfo() error {
