@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -119,6 +120,11 @@ func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []err
 		return nil, "", err
 	}
 	problems = append(problems, unjoin(env.ValidateCommon())...)
+	if cert, key := env.Serve.TLSCertFile, env.Serve.TLSKeyFile; cert != "" && key != "" {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			problems = append(problems, fmt.Errorf("%sTLS_CERT_FILE, %sTLS_KEY_FILE: %w", config.EnvPrefix, config.EnvPrefix, err))
+		}
+	}
 	if env.Mapping == "" {
 		return problems, env.Mapping, nil
 	}

@@ -196,6 +196,15 @@ mapping:
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
+	// So are the admin listener's certificate and key.
+	r.env["ROSTERSYNC_TLS_CERT_FILE"] = filepath.Join(r.dir, "tls.crt")
+	r.env["ROSTERSYNC_TLS_KEY_FILE"] = filepath.Join(r.dir, "tls.key")
+	r.run("check")
+	if out := r.stdout.String(); !strings.Contains(out, "ROSTERSYNC_TLS_CERT_FILE, ROSTERSYNC_TLS_KEY_FILE: open "+filepath.Join(r.dir, "tls.crt")) {
+		t.Errorf("check output:\n%s", out)
+	}
+	delete(r.env, "ROSTERSYNC_TLS_CERT_FILE")
+	delete(r.env, "ROSTERSYNC_TLS_KEY_FILE")
 	// A tokens file with no token is as bad as none.
 	os.WriteFile(filepath.Join(r.dir, "scim-tokens"), []byte("# no tokens yet\n"), 0o600)
 	r.run("check")

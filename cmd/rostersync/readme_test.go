@@ -774,3 +774,32 @@ func checkREADMEPaths(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestREADMEShellNamesTheFailingCommand: a failing command in a block is
+// reported by its README line, continuation lines and heredocs included,
+// and what a block exports reaches the next block.
+func TestREADMEShellNamesTheFailingCommand(t *testing.T) {
+	sh := newReadmeShell(t, t.TempDir())
+	ok := &block{line: 10, lang: "sh", lines: []string{
+		"# a comment",
+		"export GREETING=hello \\",
+		"       OTHER=x",
+		"cat > /tmp/f <<'EOF'",
+		"false",
+		"EOF",
+	}}
+	if out, line, err := sh.exec(sh.env, sh.script(ok), time.Minute); err != nil {
+		t.Fatalf("a good block failed at line %d: %v\n%s", line, err, out)
+	}
+	bad := &block{line: 20, lang: "sh", lines: []string{
+		`test "$GREETING" = hello`,
+		`grep -q false /tmp/f`,
+		"true",
+		"false",
+		"echo never",
+	}}
+	out, line, err := sh.exec(sh.env, sh.script(bad), time.Minute)
+	if err == nil || line != 24 || strings.Contains(out, "never") {
+		t.Errorf("a block failing at README line 24 (its fourth line): err %v, line %d, output %q", err, line, out)
+	}
+}
