@@ -17,8 +17,8 @@ import (
 )
 
 const heldAbout = `Operations the safety limits held for approval: deactivations and removals
-beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER or _PERCENT. Creates and updates
-are never held.
+beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER, or _PERCENT above _PERCENT_FLOOR.
+Creates and updates are never held.
 
   rostersync held list [-all]         pending and approved holds (-all: every one)
   rostersync held approve ID...|-all  approve; applied by the next pass
