@@ -104,6 +104,11 @@ type Safety struct {
 	// HoldDeactivationsPercent does the same above this percentage of the
 	// active users rostersync owns; -1 disables.
 	HoldDeactivationsPercent float64 `env:"HOLD_DEACTIVATIONS_PERCENT, default=5"`
+	// HoldDeactivationsPercentFloor is how many removals the percentage
+	// limit always lets through: it holds a plan only when its removals are
+	// over the percentage and over this count, so small organisations are
+	// not stopped by every leaver while large ones keep both limits.
+	HoldDeactivationsPercentFloor int `env:"HOLD_DEACTIVATIONS_PERCENT_FLOOR, default=2"`
 }
 
 // Evaluagent configures the Evaluagent target. Names are without the
@@ -133,7 +138,28 @@ type Evaluagent struct {
 	// persist in the state directory, so a restart does not reset them.
 	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
 	RatePerDay    int `env:"RATE_PER_DAY, default=10000"`
+	// Auth is basic (the key id and secret on every request) or bearer
+	// (the key is in bearer-token mode: requests carry a token kept in the
+	// state directory and refreshed there). Bearer is opt-in because
+	// creating a token disables Basic for the key for good.
+	Auth string `env:"AUTH, default=basic"`
+	// TokenFile, in bearer mode, is a file holding the current token of a
+	// key already in bearer mode. It is read only while the state directory
+	// holds no token for the key; from then on the stored token (refreshed
+	// in place) is the only one used.
+	TokenFile string `env:"TOKEN_FILE"`
+	// TokenRefreshAfter is the token age at which it is refreshed.
+	TokenRefreshAfter time.Duration `env:"TOKEN_REFRESH_AFTER, default=20h"`
+	// TokenWarnBelow: the daemon warns when the token has less than this
+	// left before it expires (a refresh is overdue).
+	TokenWarnBelow time.Duration `env:"TOKEN_WARN_BELOW, default=3h"`
 }
+
+// Auth modes of an Evaluagent key.
+const (
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+)
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
 // production, envconfig.MapLookuper in tests). It fills defaults; Validate
@@ -311,6 +337,9 @@ func (e *Env) ValidateCommon() error {
 	if p := e.HoldDeactivationsPercent; p != -1 && (!finite(p) || p < 0 || p > 100) {
 		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage from 0 to 100, or -1 to disable", p)
 	}
+	if e.HoldDeactivationsPercentFloor < 0 {
+		bad("HOLD_DEACTIVATIONS_PERCENT_FLOOR", "%d: give a count of removals, 0 or more", e.HoldDeactivationsPercentFloor)
+	}
 	if e.agentIQKeyInEnv {
 		bad("AGENTIQ_API_KEY", "secrets are not read from the environment; put the Agent IQ API key in a file and name it with api_key_file in the configuration file")
 	}
@@ -344,8 +373,20 @@ func (ea Evaluagent) Validate(secretInEnv bool) error {
 	if strings.TrimSpace(ea.KeyID) == "" {
 		bad("EVALUAGENT_KEY_ID", "required: the Evaluagent API key id")
 	}
-	if ea.KeySecretFile == "" {
-		bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+	switch ea.Auth {
+	case AuthBasic:
+		if ea.KeySecretFile == "" {
+			bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+		}
+	case AuthBearer:
+		if ea.TokenRefreshAfter <= 0 || ea.TokenRefreshAfter > 23*time.Hour {
+			bad("EVALUAGENT_TOKEN_REFRESH_AFTER", "%s: give a token age above 0 and at most 23h (tokens last 24h; the default is 20h)", ea.TokenRefreshAfter)
+		}
+		if ea.TokenWarnBelow < 0 || ea.TokenWarnBelow >= 24*time.Hour {
+			bad("EVALUAGENT_TOKEN_WARN_BELOW", "%s: give a duration from 0 to under 24h (default 3h)", ea.TokenWarnBelow)
+		}
+	default:
+		bad("EVALUAGENT_AUTH", "%q is not basic or bearer", ea.Auth)
 	}
 	if secretInEnv {
 		bad("EVALUAGENT_KEY_SECRET", "secrets are not read from the environment; put the secret in a file and set %sEVALUAGENT_KEY_SECRET_FILE", EnvPrefix)

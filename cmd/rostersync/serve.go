@@ -207,7 +207,7 @@ func (d *server) run(ctx context.Context) error {
 	// is guarded too.
 	var admin http.Handler = daemon.RequireToken(adminToken, adminMux)
 	var servers []*http.Server
-	ln, err := d.listen("admin", cfg.Listen)
+	ln, err := d.listen("admin", cfg.Listen, "/")
 	if err != nil {
 		return err
 	}
@@ -222,7 +222,7 @@ func (d *server) run(ctx context.Context) error {
 	}
 	servers = append(servers, d.serveOn(ln, admin))
 	if scim != nil && !mounted {
-		sln, err := d.listen("scim", cfg.SCIMListen)
+		sln, err := d.listen("scim", cfg.SCIMListen, "/scim/v2/")
 		if err != nil {
 			return err
 		}
@@ -241,6 +241,8 @@ func (d *server) run(ctx context.Context) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watchdog(runCtx) })
+	tokens := newTokenWatch(d)
+	wg.Go(func() { tokens.run(runCtx) })
 	wg.Go(func() {
 		for {
 			select {
@@ -309,7 +311,8 @@ func checkListeners(cfg config.Serve, hasSCIM bool) error {
 	return errors.Join(errs...)
 }
 
-func (d *server) listen(name, addr string) (net.Listener, error) {
+// listen opens a listener and logs the URL of what it serves at path.
+func (d *server) listen(name, addr, path string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s listener: %w", name, err)
@@ -320,7 +323,7 @@ func (d *server) listen(name, addr string) (net.Listener, error) {
 		scheme = "https"
 		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.certs.get})
 	}
-	d.log.Info("listening", "listener", name, "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/")
+	d.log.Info("listening", "listener", name, "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+path)
 	return ln, nil
 }
 
@@ -401,7 +404,7 @@ func (d *server) statusExtra() map[string]any {
 	a := d.current()
 	return map[string]any{
 		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
-		"config": a.env.Mapping, "started": d.start,
+		"config": a.env.Mapping, "started": d.start, "auth": authStatusExtra(a),
 	}
 }
 
