@@ -128,6 +128,15 @@ func TestServeListenerPolicy(t *testing.T) {
 		t.Errorf("SCIM in clear: exit %d\n%s", code, r.stderr.String())
 	}
 
+	// check reports the same, every problem at once, without starting.
+	r.env["ROSTERSYNC_LISTEN"] = "0.0.0.0:0"
+	if code := r.run("check"); code == 0 ||
+		!strings.Contains(r.stderr.String()+r.stdout.String(), "ROSTERSYNC_ADMIN_TOKEN_FILE: required") ||
+		!strings.Contains(r.stderr.String()+r.stdout.String(), "ROSTERSYNC_SCIM_LISTEN: \":0\" is not a loopback address") {
+		t.Errorf("check: exit %d\n%s%s", code, r.stdout.String(), r.stderr.String())
+	}
+	r.env["ROSTERSYNC_LISTEN"] = "127.0.0.1:0"
+
 	token := filepath.Join(r.dir, "admin-token")
 	if err := os.WriteFile(token, []byte("admin-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
