@@ -50,7 +50,14 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	if err := env.ValidateCommon(); err != nil {
-		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
+		// Report the file's problems too, so that one run lists them all.
+		errs := []error{fmt.Errorf("configuration from the environment:\n%w", err)}
+		if file, ferr := config.LoadFile(env.Mapping); ferr != nil {
+			errs = append(errs, ferr)
+		} else if verr := file.Validate(); verr != nil {
+			errs = append(errs, fmt.Errorf("configuration file %s:\n%w", env.Mapping, verr))
+		}
+		return nil, errors.Join(errs...)
 	}
 	level, err := env.Level()
 	if err != nil {

@@ -85,12 +85,26 @@ func TestNaNGuardsRefused(t *testing.T) {
 	r.env["ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT"] = "NaN"
 	r.env["ROSTERSYNC_ABSENT_PASSES"] = "lots"
 	for _, args := range [][]string{{"plan"}, {"apply", "-yes"}} {
+		code := r.run(args...)
+		out := r.stderr.String()
+		if code != 1 || !strings.Contains(out, `ROSTERSYNC_ABSENT_PASSES: "lots" is not a whole number`) {
+			t.Errorf("%s: exit %d\n%s", args[0], code, out)
+		}
+	}
+	// Once every variable parses, the environment's and the file's problems
+	// are reported together.
+	r.env["ROSTERSYNC_ABSENT_PASSES"] = "0"
+	r.editMapping("min_rows: 10", "min_rows: -3")
+	if code := r.run("plan"); code != 1 || !strings.Contains(r.stderr.String(), "ROSTERSYNC_ABSENT_PASSES: 0") ||
+		!strings.Contains(r.stderr.String(), "mapping.yaml:8: sources[0].csv.min_rows: -3 is negative") {
+		t.Errorf("environment and file together: exit %d\n%s", code, r.stderr.String())
+	}
+	for _, args := range [][]string{{"plan"}, {"apply", "-yes"}} {
 		cmd := args[0]
 		code := r.run(args...)
 		out := r.stderr.String()
 		if code != 1 || !strings.Contains(out, "ROSTERSYNC_MAX_DROP: NaN") ||
-			!strings.Contains(out, "ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT: NaN") ||
-			!strings.Contains(out, `ROSTERSYNC_ABSENT_PASSES: "lots" is not a whole number`) {
+			!strings.Contains(out, "ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT: NaN") {
 			t.Errorf("%s: exit %d\n%s", cmd, code, out)
 		}
 	}
