@@ -174,6 +174,11 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	defer a.Close()
+	lock, err := a.lockWriter("apply")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	var plans []*reconcile.Plan
 	if fs.NArg() == 1 {
 		plans, err = a.loadSaved(ctx, fs.Arg(0))
