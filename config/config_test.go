@@ -339,7 +339,7 @@ mapping:
 	want := []string{
 		"FILE:4: sources[0].csv.path: required",
 		"FILE:4: sources[0].csv.key: required: the column holding each person's stable key",
-		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break`,
+		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break (or a byte order mark)`,
 		"FILE:6: sources[0].csv.min_rows: -1 is negative",
 		`FILE:7: sources[1].name: "hr" is already sources[0]`,
 		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap, scim)`,
@@ -396,10 +396,11 @@ func TestDemo(t *testing.T) {
 	if diff := cmp.Diff(wantCfg, cfg); diff != "" {
 		t.Errorf("csv config (-want +got):\n%s", diff)
 	}
-	srcs, err := f.NewSources()
+	src, err := csv.New(f.Sources[0].Name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	srcs := []sources.Source{src}
 	rules, err := f.Rules()
 	if err != nil {
 		t.Fatal(err)
@@ -499,5 +500,19 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		if !strings.Contains(example, line) {
 			t.Errorf("the example lacks %q", line)
 		}
+	}
+}
+
+// A delimiter the CSV source cannot use is refused by Validate with its
+// line, not later by the source without one.
+func TestFileValidateByteOrderMarkDelimiter(t *testing.T) {
+	p := writeConfig(t, "sources:\n  - name: hr\n    type: csv\n    csv:\n      path: people.csv\n      key: id\n      delimiter: \"\\uFEFF\"\nmapping:\n  user:\n    username: email\n")
+	f, err := LoadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p + `:7: sources[0].csv.delimiter: "\ufeff" must be one character other than a quote or line break (or a byte order mark)`
+	if err := f.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate = %v\nwant it to contain %s", err, want)
 	}
 }

@@ -105,7 +105,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 			a.ownsSCIM = true
 		}
 	}
-	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
+	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scim})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -259,7 +259,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	}
 	rec.own(own)
 	pol := t.policy
-	if rn, ok := t.client.(interface{ RoleNames() []string }); ok {
+	if rn, ok := t.client.(roleNamer); ok {
 		pol.KnownRoles = rn.RoleNames() // as the listing just found them
 	}
 	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
