@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The house rules of DESIGN.md, checked over the whole module with the go
+// command: what each package must not depend on (directly, or through any
+// other package), that each package the design names is still there, and
+// that every package says what it is for in a doc comment.
+
+const module = "github.com/rostersync/rostersync"
+
+// rule is one row of DESIGN.md's package table: the packages it governs
+// (a path and everything below it, less the exempt sub-trees) must not
+// depend on deps (a package and everything below it), nor import imports
+// themselves.
+type rule struct {
+	pkg     string
+	exempt  []string
+	deps    []string
+	imports []string
+}
+
+// targets are the platform clients; every target and its simulator lives
+// below reconcile/ and is listed here.
+var targets = []string{"reconcile/evaluagent", "reconcile/agentiq"}
+
+var rules = []rule{
+	// config decodes and validates; it imports the adapters' block types,
+	// never a platform, and does no network I/O itself (it may parse an
+	// address with package net).
+	{pkg: "config", deps: targets, imports: []string{"net/http"}},
+	{pkg: "sources", exempt: []string{"sources/csv", "sources/ldap", "sources/scim"},
+		deps: append([]string{"reconcile", "mapping", "state", "config"}, targets...)},
+	{pkg: "sources/csv", deps: []string{"reconcile", "mapping", "state", "config"}},
+	{pkg: "sources/ldap", deps: []string{"reconcile", "mapping", "state", "config"}},
+	{pkg: "sources/scim", deps: []string{"reconcile", "mapping", "state", "config"}},
+	// mapping is pure: no files, no network, no platform.
+	{pkg: "mapping", deps: append([]string{"net/http", "state", "config", "sources/csv", "sources/ldap", "sources/scim"}, targets...),
+		imports: []string{"os", "io/fs", "os/exec", "syscall", "net"}},
+	// reconcile is the vocabulary and the loop; the targets below it are
+	// the one place that speaks HTTP.
+	{pkg: "reconcile", exempt: append([]string{"reconcile/internal/httpx", "reconcile/targettest"}, targets...),
+		deps: []string{"sources", "config", "state", "mapping", "net/http"}},
+	{pkg: "reconcile/evaluagent", deps: []string{"sources", "mapping", "config", "state"}},
+	{pkg: "reconcile/agentiq", deps: []string{"sources", "mapping", "config", "state"}},
+	{pkg: "state", deps: append([]string{"reconcile", "sources", "mapping", "config", "cmd"}, targets...)},
+}
+
+// named are the packages and directories DESIGN.md names at the top level.
+var named = []string{
+	"cmd/rostersync", "config", "sources", "sources/csv", "sources/ldap", "sources/scim", "mapping",
+	"reconcile", "reconcile/evaluagent", "reconcile/agentiq", "state",
+}
+
+var namedDirs = []string{"systemd", "testdata"}
+
+type listed struct {
+	ImportPath string
+	Dir        string
+	Doc        string
+	Imports    []string
+	Deps       []string
+}
+
+// goList lists every package of the module with its imports and its
+// transitive dependencies.
+func goList(t *testing.T) map[string]*listed {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Dir,Doc,Imports,Deps", "./...")
+	cmd.Dir = filepath.Join("..", "..")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	pkgs := map[string]*listed{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p listed
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		rel, ok := strings.CutPrefix(p.ImportPath, module+"/")
+		if !ok {
+			continue
+		}
+		pkgs[rel] = &p
+	}
+	if len(pkgs) < len(named) {
+		t.Fatalf("go list found %d packages: the listing is broken", len(pkgs))
+	}
+	return pkgs
+}
+
+// under says whether path is p or below it; project paths are relative to
+// the module.
+func under(path, p string) bool { return path == p || strings.HasPrefix(path, p+"/") }
+
+// project returns path relative to the module, or path itself (standard
+// library and other modules).
+func project(path string) string {
+	if rel, ok := strings.CutPrefix(path, module+"/"); ok {
+		return rel
+	}
+	return path
+}
+
+func TestHouseImportRules(t *testing.T) {
+	pkgs := goList(t)
+	checked := 0
+	for rel, p := range pkgs {
+		for _, r := range rules {
+			if !under(rel, r.pkg) || slices.ContainsFunc(r.exempt, func(e string) bool { return under(rel, e) }) {
+				continue
+			}
+			checked++
+			for _, d := range p.Deps {
+				d = project(d)
+				for _, bad := range r.deps {
+					if under(d, bad) {
+						t.Errorf("%s depends on %s (directly or through another package), which DESIGN.md forbids for %s", rel, d, r.pkg)
+					}
+				}
+			}
+			for _, imp := range p.Imports {
+				if slices.Contains(r.imports, imp) {
+					t.Errorf("%s imports %s, which DESIGN.md forbids for %s", rel, imp, r.pkg)
+				}
+			}
+		}
+	}
+	if checked < len(rules) {
+		t.Fatalf("only %d package(s) were checked against %d rules: a rule names a package that is gone", checked, len(rules))
+	}
+}
+
+// TestHouseRulesCanFail: the walk sees a forbidden dependency where there
+// is one (mapping depends on reconcile, which a rule could forbid).
+func TestHouseRulesCanFail(t *testing.T) {
+	pkgs := goList(t)
+	m := pkgs["mapping"]
+	if m == nil || !slices.ContainsFunc(m.Deps, func(d string) bool { return project(d) == "reconcile" }) {
+		t.Fatalf("mapping's dependencies %q do not include reconcile: the listing is not transitive", m.Deps)
+	}
+	if c := pkgs["config"]; c == nil || !slices.Contains(c.Deps, "net/http") {
+		t.Fatalf("config's dependencies lack net/http, which it reaches through sources/scim: the listing is not transitive")
+	}
+}
+
+func TestHouseNamedPackagesExist(t *testing.T) {
+	pkgs := goList(t)
+	for _, n := range named {
+		if pkgs[n] == nil {
+			t.Errorf("package %s, which DESIGN.md names, is gone", n)
+		}
+	}
+	for _, d := range namedDirs {
+		if fi, err := statDir(filepath.Join("..", "..", d)); err != nil || !fi {
+			t.Errorf("directory %s/, which DESIGN.md names, is gone", d)
+		}
+	}
+}
+
+func TestHousePackageDocs(t *testing.T) {
+	for rel, p := range goList(t) {
+		if strings.TrimSpace(p.Doc) == "" {
+			t.Errorf("package %s (%s) has no doc comment: say in a line what it is for", rel, p.Dir)
+		}
+	}
+}
+
+func statDir(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
+}
