@@ -278,15 +278,18 @@ func (d *differ) deactivateTeams() {
 	for _, t := range gone {
 		going[t.ID] = true
 	}
+	// Where every agent is once the plan is through: an op that moves or
+	// deactivates them counts whatever its status, because the group's
+	// deactivation needs that op (an edge) and waits with it when it waits.
 	final := map[string]string{} // platform user id → group id after the plan
 	for _, o := range d.plan.Ops {
-		if o.Kind != KindUser || o.ID == "" {
+		if o.Kind != KindUser || o.ID == "" || o.Status == StatusUnsupported {
 			continue
 		}
 		switch {
-		case o.Action == ActionDeactivate && o.Ready():
+		case o.Action == ActionDeactivate:
 			final[o.ID] = ""
-		case slices.Contains(o.Fields, FieldTeam) && o.Ready():
+		case slices.Contains(o.Fields, FieldTeam):
 			final[o.ID] = d.teamIDs[o.User.Team]
 		}
 	}
@@ -319,8 +322,14 @@ func (d *differ) deactivateTeams() {
 }
 
 func (d *differ) activeChild(id string, going map[string]bool) string {
+	moving := map[string]bool{} // groups an op moves to another parent
+	for _, o := range d.plan.Ops {
+		if o.Kind == KindTeam && o.ID != "" && o.Team != nil && slices.Contains(o.Fields, FieldParent) && d.teamIDs[o.Team.Parent] != id {
+			moving[o.ID] = true
+		}
+	}
 	for _, c := range d.current.Teams {
-		if c.Parent == id && c.Active && !going[c.ID] {
+		if c.Parent == id && c.Active && !going[c.ID] && !moving[c.ID] {
 			return c.Name
 		}
 	}
@@ -720,8 +729,10 @@ func (d *differ) suppressIfIncomplete(op *Op) {
 func (d *differ) queues() {
 	want := map[string]map[string]bool{} // lower queue name → user keys
 	display := map[string]string{}       // lower queue name → name as written
+	whole := map[string]bool{}           // lower queue name → rostersync owns its whole membership
 	for _, q := range d.desired.Queues {
 		display[strings.ToLower(q.Name)] = q.Name
+		whole[strings.ToLower(q.Name)] = q.WholeMembership
 	}
 	for _, u := range d.planned {
 		for _, q := range u.Queues {
@@ -775,6 +786,9 @@ func (d *differ) queues() {
 			// Only owned users the sources still want are taken off; a
 			// deactivated user leaves every queue on the platform anyway.
 			key, owned := d.userOwner[id]
+			if k, adopted := d.claimed[id]; !owned && adopted && d.planned[k] != nil {
+				key, owned = k, true // adopted in this plan: theirs to keep in line from now
+			}
 			_, planned := d.planned[key]
 			if owned && (planned && !want[n][key] || leaving[key]) {
 				remove = append(remove, key)
@@ -786,20 +800,33 @@ func (d *differ) queues() {
 		}
 		slices.Sort(add)
 		slices.Sort(remove)
-		op := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name, Add: add, Remove: remove,
+		base := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name,
 			Reason: "queue rules changed membership"}
-		if d.pol.ReplaceQueues && len(add) > 0 && len(remove) > 0 {
+		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 {
+			op := base
+			op.Add, op.Remove = add, remove
 			if op.Replace = d.replacement(q, add, remove); op.Replace != nil {
 				op.Reason += "; written as one replace of the whole membership"
+				op.Changes = []Change{{Field: "agents+", New: d.usernames(add)}, {Field: "agents-", Old: d.usernames(remove)}}
+				d.add(op)
+				continue
 			}
 		}
+		// Additions and removals are separate operations: each is one
+		// request, additions wait for the people they add to be active,
+		// and a removal does not fail with an addition.
 		if len(add) > 0 {
-			op.Changes = append(op.Changes, Change{Field: "agents+", New: d.usernames(add)})
+			op := base
+			op.Add = add
+			op.Changes = []Change{{Field: "agents+", New: d.usernames(add)}}
+			d.add(op)
 		}
 		if len(remove) > 0 {
-			op.Changes = append(op.Changes, Change{Field: "agents-", Old: d.usernames(remove)})
+			op := base
+			op.Remove = remove
+			op.Changes = []Change{{Field: "agents-", Old: d.usernames(remove)}}
+			d.add(op)
 		}
-		d.add(op)
 	}
 }
 
@@ -869,8 +896,15 @@ func (d *differ) finish() {
 				return c
 			}
 		}
+		if pa == 5 { // deepest first
+			if c := cmp.Compare(d.curDepth(b.ID), d.curDepth(a.ID)); c != 0 {
+				return c
+			}
+		}
 		return cmp.Compare(a.Key, b.Key)
 	})
+	d.edges()
+	Settle(d.plan.Ops)
 	if len(d.desired.Incomplete) > 0 {
 		d.plan.Notes = append(d.plan.Notes, "deactivations suppressed: "+strings.Join(d.desired.Incomplete, "; "))
 	}
@@ -897,6 +931,9 @@ func Summarize(ops []Op, unchanged int) Summary {
 			continue
 		case StatusUnsupported:
 			s.Unsupported++
+			continue
+		case StatusWaiting:
+			s.Waiting++
 			continue
 		}
 		switch o.Action {

@@ -231,7 +231,8 @@ func Guard(p *Plan, in GuardInput) *Plan {
 	}
 
 	// A queue removal of someone whose deactivation waits, waits too.
-	out.Ops = follow(out.Ops)
+	pieces := map[string][]string{}
+	out.Ops = follow(out.Ops, pieces)
 	leaving := map[string]bool{} // users deactivated by a ready op
 	for _, o := range out.Ops {
 		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
@@ -305,7 +306,9 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) not applied: an operator rejected them", rejected))
 	}
 
-	out.Ops = splitQueues(follow(out.Ops))
+	out.Ops = splitQueues(follow(out.Ops, pieces), pieces)
+	relink(out.Ops, pieces)
+	Settle(out.Ops)
 	out.Summary = Summarize(out.Ops, p.Summary.Unchanged)
 	out.Requests = requestsFor(out.Ops)
 	if in.BatchRows > 0 {
@@ -316,7 +319,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 
 // follow takes out of each ready queue operation the removals of users
 // whose deactivation is not ready (held or suppressed): they wait with it.
-func follow(ops []Op) []Op {
+func follow(ops []Op, pieces map[string][]string) []Op {
 	waiting := map[string]*Op{}
 	for i := range ops {
 		if o := &ops[i]; o.Kind == KindUser && o.Action == ActionDeactivate && !o.Ready() {
@@ -346,6 +349,7 @@ func follow(ops []Op) []Op {
 			continue
 		}
 		base := strings.Replace(o.Reason, "; written as one replace of the whole membership", "", 1)
+		old := OpID(&o)
 		if len(keep) > 0 || len(o.Add) > 0 {
 			rest := o
 			rest.Remove, rest.Replace, rest.Reason = keep, nil, base
@@ -354,6 +358,7 @@ func follow(ops []Op) []Op {
 				rest.Changes = append(rest.Changes, Change{Field: "agents-", Old: strings.Join(keepN, ", ")})
 			}
 			out = append(out, rest)
+			pieces[old] = append(pieces[old], OpID(&rest))
 		}
 		w := o
 		w.Add, w.Replace, w.Remove = nil, nil, wait
@@ -361,6 +366,7 @@ func follow(ops []Op) []Op {
 		w.Status = StatusSuppressed
 		w.Reason = base + "; waits for the deactivation it goes with"
 		out = append(out, w)
+		pieces[old] = append(pieces[old], OpID(&w))
 	}
 	return out
 }
@@ -380,7 +386,7 @@ func queueNames(o Op, n int) []string {
 
 // splitQueues splits each queue operation that adds members but whose
 // removals are not ready into a ready addition and the removal alone.
-func splitQueues(ops []Op) []Op {
+func splitQueues(ops []Op, pieces map[string][]string) []Op {
 	out := make([]Op, 0, len(ops))
 	for _, o := range ops {
 		if o.Kind != KindQueue || o.Ready() || len(o.Add) == 0 || len(o.Remove) == 0 {
@@ -394,6 +400,8 @@ func splitQueues(ops []Op) []Op {
 		rm.Changes = queueChanges(o.Changes, "agents-")
 		rm.Reason = strings.Replace(rm.Reason, "; written as one replace of the whole membership", "", 1)
 		out = append(out, add, rm)
+		old := OpID(&o)
+		pieces[old] = append(pieces[old], OpID(&add), OpID(&rm))
 	}
 	return out
 }

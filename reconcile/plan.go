@@ -73,6 +73,9 @@ const (
 	StatusSuppressed Status = "suppressed"
 	// StatusUnsupported: the target has no way to do it.
 	StatusUnsupported Status = "unsupported"
+	// StatusWaiting: an operation it needs (Op.Needs) is held, suppressed,
+	// unsupported or waiting itself, so it is not sent this pass.
+	StatusWaiting Status = "waiting"
 )
 
 // Change is one attribute's old and new value, rendered for people.
@@ -111,6 +114,22 @@ type Op struct {
 	// Fingerprint is a digest of the platform object as it was planned
 	// against; a saved plan is refused if it changed since.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Needs are the OpIDs of the operations that must succeed before this
+	// one is sent (its edges in the plan's dependency graph): a group after
+	// its parent, a user after their team, a queue addition after the
+	// user is active, a user's deactivation after their queue removals, a
+	// group's deactivation after its children and agents have left.
+	Needs []string `json:"needs,omitempty"`
+	// Waits names, for a waiting op, the prerequisites that are not ready
+	// and their status ("deactivate user E7: held").
+	Waits []Wait `json:"waits,omitempty"`
+}
+
+// Wait is one prerequisite a waiting op waits for.
+type Wait struct {
+	Op     string `json:"op"`     // its OpID
+	Name   string `json:"name"`   // its label: the kind and name of the object
+	Status Status `json:"status"` // why it is not ready
 }
 
 // Ready reports whether Apply should execute the operation.
@@ -125,8 +144,13 @@ type Summary struct {
 	Held        int `json:"held"`
 	Suppressed  int `json:"suppressed"`
 	Unsupported int `json:"unsupported"`
+	Waiting     int `json:"waiting,omitempty"`
 	Unchanged   int `json:"unchanged"`
 }
+
+// Pending is the number of operations planned but not ready: held,
+// suppressed, unsupported or waiting.
+func (s Summary) Pending() int { return s.Held + s.Suppressed + s.Unsupported + s.Waiting }
 
 // Changes is the number of operations that would be applied.
 func (s Summary) Changes() int { return s.Create + s.Update + s.Adopt + s.Deactivate }
