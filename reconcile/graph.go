@@ -45,8 +45,8 @@ func (d *differ) edges() {
 	// (its create or reactivation); a rename, move or adoption changes
 	// nothing a child or an agent placed in it needs.
 	teamBorn := map[string]string{}
-	userUp := map[string]*Op{}    // user key → its create/update/adopt
-	userOff := map[string]bool{}  // user keys deactivated
+	userUp := map[string]*Op{}   // user key → its create/update/adopt
+	userOff := map[string]bool{} // user keys deactivated
 	qRemove := map[string][]string{}
 	for i := range ops {
 		o := &ops[i]
