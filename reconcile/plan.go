@@ -181,6 +181,8 @@ type Plan struct {
 	QueueIDs map[string]string `json:"queue_ids,omitempty"`
 	// Requests counts the platform calls the plan needs, by endpoint.
 	Requests map[string]int `json:"requests,omitempty"`
+	// MAC authenticates a saved plan (see SignPlans); empty otherwise.
+	MAC string `json:"mac,omitempty"`
 }
 
 // PlanFormatVersion is the version of the JSON plan schema.

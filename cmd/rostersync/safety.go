@@ -19,6 +19,9 @@ type passFacts struct {
 	absent  []string
 	holds   map[string]state.HeldOp
 	rec     *recovery
+	// plan, when set, is the pass's own plan, recorded in place of the
+	// plan applied (a saved plan file applied as this pass).
+	plan *reconcile.Plan
 }
 
 // sourcePass is what is known of this pass's reads: each source's facts
@@ -175,6 +178,9 @@ func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error
 		}
 	}
 
+	if pf.plan != nil {
+		plan = pf.plan
+	}
 	planned := map[string]bool{}
 	for i := range plan.Ops {
 		op := &plan.Ops[i]
