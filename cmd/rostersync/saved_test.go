@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/samber/lo"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
@@ -204,5 +207,74 @@ func TestDetailedExitCode(t *testing.T) {
 	}
 	if code := r.run("plan", "-detailed-exitcod"); code == exitChanges || code != exitUsage {
 		t.Errorf("a mistyped flag: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestFailedReactivationSkipsItsQueueAddition: with every licence seat
+// taken, Ben's reactivation is refused; the queue addition that needs it is
+// skipped, never sent (no 422 "only active users can be assigned"), and a
+// removal from the same template in the same pass still goes.
+func TestFailedReactivationSkipsItsQueueAddition(t *testing.T) {
+	r := newRig(t, func(c *evaluagentsim.Config) { c.Seats = 11 })
+	r.mustRun("apply", "-yes")
+	r.leave("E1002")
+	r.mustRun("apply", "-yes")
+	r.addRow("E1013,Mo,Nash,mo.nash@example.com,2026-11-20,active,Agent,Leeds,Sales,Outbound")
+	r.mustRun("apply", "-yes") // every seat is taken again
+
+	r.editRow("E1002", func(f []string) []string { f[5] = "active"; return f })
+	r.editRow("E1003", func(f []string) []string { f[8], f[9] = "Sales", "Outbound"; return f })
+	r.sim.ResetCounts()
+	if code := r.run("apply", "-yes"); code != 1 {
+		t.Fatalf("apply with no seat for Ben: exit %d, want 1\n%s", code, r.stderr.String())
+	}
+	if !strings.Contains(r.stdout.String(), "1 failed, 1 skipped") || !strings.Contains(r.stderr.String(), "Licence limit") {
+		t.Errorf("the apply does not report the refused reactivation and the skipped addition:\n%s\n%s", r.stdout.String(), r.stderr.String())
+	}
+	for ep, by := range r.sim.StatusCounts() {
+		if n := by[422]; n > 0 && ep != "PATCH /org/users/{id}" {
+			t.Errorf("%d x 422 from %s: an op was sent before what it needs", n, ep)
+		}
+	}
+	users := map[string]string{}
+	for _, u := range r.sim.Users() {
+		users[u.ID] = u.Username
+	}
+	for _, q := range r.sim.WorkQueueTemplates() {
+		if q.Name != "Inbound Calls" {
+			continue
+		}
+		names := lo.Map(q.AgentIDs, func(id string, _ int) string { return users[id] })
+		if slices.Contains(names, "chloe.davies@example.com") {
+			t.Errorf("Chloe's removal from Inbound Calls did not go with Ben's failure: %v", names)
+		}
+	}
+}
+
+// TestEmptiedBranchConvergesInOneApply: everyone in Glasgow leaves; the
+// site, its department and its team go in the one apply, each after what
+// it needs, with no refusal from the platform, and nothing is left.
+func TestEmptiedBranchConvergesInOneApply(t *testing.T) {
+	r := newRig(t)
+	r.mustRun("apply", "-yes")
+	r.env["ROSTERSYNC_MAX_DROP"] = "1" // a third of the export goes at once
+	r.editMapping("min_rows: 10", "min_rows: 0")
+	r.dropRows("E1009", "E1010", "E1011", "E1012")
+	r.sim.ResetCounts()
+	r.mustRun("apply", "-yes")
+	for ep, by := range r.sim.StatusCounts() {
+		for st, n := range by {
+			if st >= 400 {
+				t.Errorf("%d x %d from %s", n, st, ep)
+			}
+		}
+	}
+	for _, g := range r.sim.Groups() {
+		if (g.Name == "Glasgow" || g.Name == "Retentions" || g.Name == "Saves") && g.Active {
+			t.Errorf("group %s is still active after the apply", g.Name)
+		}
+	}
+	if code := r.run("plan", "-detailed-exitcode"); code != 0 {
+		t.Errorf("plan after emptying the branch: exit %d\n%s", code, r.stdout.String())
 	}
 }
