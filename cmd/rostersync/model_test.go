@@ -284,7 +284,9 @@ func TestModel(t *testing.T) {
 			}
 		}
 	}
-	at := func(step, pass int) time.Time { return rigStart.Add(time.Duration(step)*time.Hour + time.Duration(pass)*time.Minute) }
+	at := func(step, pass int) time.Time {
+		return rigStart.Add(time.Duration(step)*time.Hour + time.Duration(pass)*time.Minute)
+	}
 	// applyChecked applies as a pass would, checking that the writes are
 	// the plan's requests and that the platform refused nothing.
 	applyChecked := func(step, pass int, what string) {
