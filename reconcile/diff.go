@@ -208,7 +208,7 @@ func (d *differ) teams() {
 			t.Active = true
 			d.add(Op{Action: ActionCreate, Kind: KindTeam, Key: k, Name: want.Name, Team: &t,
 				Changes: teamCreateChanges(want, d.teamName(want.Parent)),
-				Reason:  "new in source" + origin(want.Origin)})
+				Why:     Reason{Code: ReasonNew, Origin: want.Origin}})
 			continue
 		}
 		claimed[cur.ID] = true
@@ -238,10 +238,10 @@ func (d *differ) teams() {
 		switch {
 		case !owned:
 			op.Action = ActionAdopt
-			op.Reason = fmt.Sprintf("a group named %q already exists there; taking ownership", cur.Name)
+			op.Why = Reason{Code: ReasonAdoptGroup, Existing: cur.Name}
 		case len(ch) > 0:
 			op.Action = ActionUpdate
-			op.Reason = "changed in source" + origin(want.Origin)
+			op.Why = Reason{Code: ReasonChanged, Origin: want.Origin}
 		default:
 			d.plan.Summary.Unchanged++
 			continue
@@ -315,7 +315,7 @@ func (d *differ) deactivateTeams() {
 		}
 		op := Op{Action: ActionDeactivate, Kind: KindTeam, Key: d.teamOwner[t.ID], ID: t.ID, Name: t.Name,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
-			Reason: "no longer in source", Fingerprint: Fingerprint(t)}
+			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(t)}
 		d.suppressIfIncomplete(&op)
 		d.add(op)
 	}
@@ -408,13 +408,6 @@ func teamCreateChanges(t *Team, parent string) []Change {
 	return []Change{{FieldName, "", t.Name}, {FieldParent, "", parent}, {FieldLevel, "", t.Level}}
 }
 
-func origin(o string) string {
-	if o == "" {
-		return ""
-	}
-	return " (" + o + ")"
-}
-
 type userIndex struct {
 	byID, byTPID, byUsername, byEmail map[string]*User
 }
@@ -499,7 +492,7 @@ func (d *differ) users() {
 			}
 			d.planned[w.Key] = w
 			d.add(Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
-				Changes: d.userChanges(&User{}, w, true), Reason: "new in source" + origin(w.Origin)})
+				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}})
 			continue
 		}
 		d.claimed[cur.ID] = w.Key
@@ -520,18 +513,18 @@ func (d *differ) users() {
 		switch {
 		case !owned:
 			op.Action = ActionAdopt
-			op.Reason = fmt.Sprintf("platform user %q matches by %s; taking ownership", cur.Username, how)
+			op.Why = Reason{Code: ReasonAdoptUser, Existing: cur.Username, MatchBy: how}
 		case !w.Active && cur.Active:
 			op.Action = ActionDeactivate
-			op.Reason = "inactive in source" + origin(w.Origin)
+			op.Why = Reason{Code: ReasonInactive, Origin: w.Origin}
 			op.Changes = []Change{{FieldActive, "true", "false"}}
 			op.Fields = []Field{FieldActive}
 		case w.Active && !cur.Active:
 			op.Action = ActionUpdate
-			op.Reason = "back in source: reactivate with roles and team" + origin(w.Origin)
+			op.Why = Reason{Code: ReasonBack, Origin: w.Origin}
 		default:
 			op.Action = ActionUpdate
-			op.Reason = "changed in source" + origin(w.Origin)
+			op.Why = Reason{Code: ReasonChanged, Origin: w.Origin}
 		}
 		if op.Action == ActionDeactivate {
 			d.suppressIfIncomplete(&op)
@@ -552,7 +545,7 @@ func (d *differ) users() {
 	for _, u := range gone {
 		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: d.userOwner[u.ID], ID: u.ID, Name: u.Username,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
-			Reason: "no longer in source", Fingerprint: Fingerprint(u)}
+			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}
 		d.plan.UserIDs[op.Key] = u.ID
 		d.suppressIfIncomplete(&op)
 		d.addUserOp(op, u)
@@ -568,7 +561,7 @@ func (d *differ) addUserOp(op Op, cur *User) {
 	switch {
 	case op.Action == ActionDeactivate && caps.NoDeactivate:
 		op.Status = StatusReady // unsupported wins over suppressed: it is never applied either way
-		op.Reason = strings.SplitN(op.Reason, "; not applied: ", 2)[0]
+		op.Why.Incomplete = nil
 		caps.unsupported(&op, caps.noDeactivation())
 	case op.Action != ActionDeactivate && caps.NoReactivate && op.User != nil && op.User.Active && !cur.Active:
 		caps.unsupported(&op, caps.noReactivation())
@@ -719,7 +712,7 @@ func fieldsOf(ch []Change) []Field {
 func (d *differ) suppressIfIncomplete(op *Op) {
 	if len(d.desired.Incomplete) > 0 && op.Status == StatusReady {
 		op.Status = StatusSuppressed
-		op.Reason += "; not applied: the source is incomplete (" + strings.Join(d.desired.Incomplete, "; ") + ")"
+		op.Why.Incomplete = slices.Clone(d.desired.Incomplete)
 	}
 }
 
@@ -801,12 +794,12 @@ func (d *differ) queues() {
 		slices.Sort(add)
 		slices.Sort(remove)
 		base := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name,
-			Reason: "queue rules changed membership"}
+			Why: Reason{Code: ReasonQueueRules}}
 		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 {
 			op := base
 			op.Add, op.Remove = add, remove
 			if op.Replace = d.replacement(q, add, remove); op.Replace != nil {
-				op.Reason += "; written as one replace of the whole membership"
+				op.Why.Replace = true
 				op.Changes = []Change{{Field: "agents+", New: d.usernames(add)}, {Field: "agents-", Old: d.usernames(remove)}}
 				d.add(op)
 				continue

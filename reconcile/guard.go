@@ -191,7 +191,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 			o := &out.Ops[i]
 			if o.Ready() && Removes(o) {
 				o.Status = StatusSuppressed
-				o.Reason += "; not applied: the sources are not healthy (" + strings.Join(problems, "; ") + ")"
+				o.Why.Unhealthy = slices.Clone(problems)
 				n++
 			}
 		}
@@ -207,18 +207,18 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		}
 		a := in.Absences[o.Key]
 		passes := max(a.Passes, 1)
-		var why []string
+		var w AbsenceWait
 		if passes < k {
-			why = append(why, fmt.Sprintf("missing from %d of the %d healthy passes needed", passes, k))
+			w.Passes, w.Needed = passes, k
 		}
 		if d := in.Limits.AbsentFor; d > 0 && !a.Since.IsZero() && in.Now.Sub(a.Since) < d {
-			why = append(why, fmt.Sprintf("missing since %s, less than %s", a.Since.UTC().Format(time.RFC3339), d))
+			w.Since, w.For = a.Since.UTC().Format(time.RFC3339), d.String()
 		} else if d > 0 && a.Since.IsZero() {
-			why = append(why, fmt.Sprintf("missing for less than %s", d))
+			w.For = d.String()
 		}
-		if len(why) > 0 {
+		if w != (AbsenceWait{}) {
 			o.Status = StatusSuppressed
-			o.Reason += "; not yet: " + strings.Join(why, ", ")
+			o.Why.Absence = &w
 			waiting++
 		}
 	}
@@ -261,16 +261,16 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		h, ok := in.Holds[OpID(o)]
 		switch {
 		case ok && h.Status == HoldApproved:
-			o.Reason += fmt.Sprintf("; approved (held #%d)", h.ID)
+			o.Why.Hold = &HoldNote{Decision: HoldApproved, ID: h.ID}
 			continue
 		case ok && h.Status == HoldRejected:
 			o.Status = StatusSuppressed
-			o.Reason += fmt.Sprintf("; rejected by an operator (held #%d): not applied while the sources say so", h.ID)
+			o.Why.Hold = &HoldNote{Decision: HoldRejected, ID: h.ID}
 			rejected++
 			continue
 		case ok && h.Status == HoldPending:
 			o.Status = StatusHeld
-			o.Reason += fmt.Sprintf("; held for approval (#%d)", h.ID)
+			o.Why.Hold = &HoldNote{Decision: HoldPending, ID: h.ID}
 			pending++
 		default:
 			risky = append(risky, i)
@@ -281,23 +281,23 @@ func Guard(p *Plan, in GuardInput) *Plan {
 			removals++
 		}
 	}
-	var over []string
+	note := HoldNote{Decision: HoldNew, Removals: removals}
 	if lim := in.Limits.HoldOver; lim >= 0 && removals > lim {
-		over = append(over, fmt.Sprintf("more than %d", lim))
+		note.Over = &lim
 	}
 	if pct := in.Limits.HoldPercent; pct >= 0 && in.Population > 0 && removals > 0 &&
 		float64(removals)*100/float64(in.Population) > pct {
-		over = append(over, fmt.Sprintf("more than %s%% of the %d active users rostersync owns", trimFloat(pct), in.Population))
+		note.Percent, note.Population = &pct, in.Population
 	}
-	if len(over) > 0 && len(risky) > 0 {
-		why := fmt.Sprintf("%d removals in one plan, %s", removals, strings.Join(over, " and "))
+	if (note.Over != nil || note.Percent != nil) && len(risky) > 0 {
 		for _, i := range risky {
 			o := &out.Ops[i]
 			o.Status = StatusHeld
-			o.Reason += "; held for approval: " + why
+			n := note
+			o.Why.Hold = &n
 		}
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) newly held for approval (%s); creates and updates go on. "+
-			"See 'rostersync held list'; approve with 'rostersync held approve', reject with 'rostersync held reject'", len(risky), why))
+			"See 'rostersync held list'; approve with 'rostersync held approve', reject with 'rostersync held reject'", len(risky), note.why()))
 	}
 	if pending > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) still held, waiting for approval (see 'rostersync held list')", pending))
@@ -348,11 +348,11 @@ func follow(ops []Op, pieces map[string][]string) []Op {
 			out = append(out, o)
 			continue
 		}
-		base := strings.Replace(o.Reason, "; written as one replace of the whole membership", "", 1)
 		old := OpID(&o)
 		if len(keep) > 0 || len(o.Add) > 0 {
 			rest := o
-			rest.Remove, rest.Replace, rest.Reason = keep, nil, base
+			rest.Remove, rest.Replace = keep, nil
+			rest.Why.Replace = false
 			rest.Changes = queueChanges(o.Changes, "agents+")
 			if len(keep) > 0 {
 				rest.Changes = append(rest.Changes, Change{Field: "agents-", Old: strings.Join(keepN, ", ")})
@@ -364,7 +364,8 @@ func follow(ops []Op, pieces map[string][]string) []Op {
 		w.Add, w.Replace, w.Remove = nil, nil, wait
 		w.Changes = []Change{{Field: "agents-", Old: strings.Join(waitN, ", ")}}
 		w.Status = StatusSuppressed
-		w.Reason = base + "; waits for the deactivation it goes with"
+		w.Why.Replace = false
+		w.Why.FollowsDeactivation = true
 		out = append(out, w)
 		pieces[old] = append(pieces[old], OpID(&w))
 	}
@@ -394,29 +395,16 @@ func splitQueues(ops []Op, pieces map[string][]string) []Op {
 			continue
 		}
 		add, rm := o, o
-		add.Status, add.Reason = StatusReady, strings.TrimSuffix(p0(o.Reason), "; written as one replace of the whole membership")
+		add.Status, add.Why = StatusReady, o.Why.base()
 		add.Remove, add.Replace, rm.Add, rm.Replace = nil, nil, nil, nil
 		add.Changes = queueChanges(o.Changes, "agents+")
 		rm.Changes = queueChanges(o.Changes, "agents-")
-		rm.Reason = strings.Replace(rm.Reason, "; written as one replace of the whole membership", "", 1)
+		rm.Why.Replace = false
 		out = append(out, add, rm)
 		old := OpID(&o)
 		pieces[old] = append(pieces[old], OpID(&add), OpID(&rm))
 	}
 	return out
-}
-
-// p0 is a reason before the guard's additions.
-func p0(reason string) string {
-	if i := strings.Index(reason, "; not applied"); i >= 0 {
-		reason = reason[:i]
-	}
-	for _, cut := range []string{"; held for approval", "; rejected by", "; not yet"} {
-		if i := strings.Index(reason, cut); i >= 0 {
-			reason = reason[:i]
-		}
-	}
-	return reason
 }
 
 func queueChanges(ch []Change, field Field) []Change {

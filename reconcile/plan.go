@@ -97,8 +97,12 @@ type Op struct {
 	// Name is a human label: a username, a team name, a queue name.
 	Name    string   `json:"name"`
 	Changes []Change `json:"changes,omitempty"`
-	Reason  string   `json:"reason"`
-	Status  Status   `json:"status,omitempty"`
+	// Reason is Why in words, written into the JSON for its readers; code
+	// never reads it back.
+	Reason string `json:"reason"`
+	// Why is the reason as data: a code and its details.
+	Why    Reason `json:"why,omitzero"`
+	Status Status `json:"status,omitempty"`
 	// Fields are the platform fields an update writes (derived from Changes).
 	Fields []Field `json:"fields,omitempty"`
 	// User and Team carry the desired object for creates and updates; their

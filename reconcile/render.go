@@ -138,7 +138,7 @@ func renderText(w io.Writer, p *Plan) error {
 		if len(o.Needs) > 0 {
 			fmt.Fprintf(&b, "      after: %s\n", needWords(o, names))
 		}
-		fmt.Fprintf(&b, "      reason: %s%s\n", o.Reason, statusNote(o))
+		fmt.Fprintf(&b, "      reason: %s%s\n", o.ReasonWords(), statusNote(o))
 	}
 	if len(p.Problems) > 0 {
 		b.WriteString("\nProblems (nothing is planned for these):\n")
@@ -211,7 +211,7 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 					ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Field, mdEscape(c.Old), mdEscape(c.New)))
 				}
 			}
-			status, reason := "", mdEscape(o.Reason)
+			status, reason := "", mdEscape(o.ReasonWords())
 			if o.Status != StatusReady {
 				status = " (" + string(o.Status) + ")"
 			}

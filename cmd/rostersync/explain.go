@@ -250,7 +250,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		for _, ch := range o.Changes {
 			fmt.Fprintf(w, "      %s: %s → %s\n", ch.Field, quote(ch.Old), quote(ch.New))
 		}
-		fmt.Fprintf(w, "      reason: %s\n", o.Reason)
+		fmt.Fprintf(w, "      reason: %s\n", o.ReasonWords())
 	}
 	for _, p := range plan.Problems {
 		if p.Key == key && key != "" {

@@ -197,7 +197,7 @@ func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error
 			return err
 		}
 		hid, err := a.db.Hold(ctx, state.HeldOp{Target: target, OpID: id, Kind: string(op.Kind), Key: op.Key,
-			Action: op.Action.String(), Reason: op.Reason, Payload: payload})
+			Action: op.Action.String(), Reason: op.ReasonWords(), Payload: payload})
 		if err != nil {
 			return err
 		}
