@@ -187,6 +187,25 @@ type Plan struct {
 	Requests map[string]int `json:"requests,omitempty"`
 	// MAC authenticates a saved plan (see SignPlans); empty otherwise.
 	MAC string `json:"mac,omitempty"`
+
+	// matches are Diff's matches of desired (and owned) users to platform
+	// users, for MatchOf; not saved.
+	matches map[string]Match
+}
+
+// Match is how Diff matched a user key to a platform user.
+type Match struct {
+	ID string
+	// How is "ledger", "third_party_id", "username" or "email".
+	How string
+}
+
+// MatchOf returns the platform user Diff matched to the user key, and
+// how, as the plan was made; ok is false when it matched none (or the
+// plan was decoded from a file).
+func (p *Plan) MatchOf(key string) (m Match, ok bool) {
+	m, ok = p.matches[key]
+	return m, ok
 }
 
 // PlanFormatVersion is the version of the JSON plan schema.
