@@ -78,7 +78,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 			TeamIDs:       map[string]string{},
 			UserIDs:       map[string]string{},
 			QueueIDs:      map[string]string{},
-			matches:       map[string]Match{},
+			Matches:       map[string]Match{},
 		},
 		curTeams:     make(map[string]*Team, len(current.Teams)),
 		teamOwner:    invert(own.Teams),
@@ -485,7 +485,7 @@ func (d *differ) users() {
 		}
 		cur, how := d.match(ix, w)
 		if cur != nil {
-			d.plan.matches[w.Key] = Match{ID: cur.ID, How: how}
+			d.plan.Matches[w.Key] = Match{ID: cur.ID, How: how}
 		}
 		if cur != nil && d.protected(cur) || d.protected(w) {
 			continue
@@ -547,7 +547,7 @@ func (d *differ) users() {
 	}
 	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(d.userOwner[a.ID], d.userOwner[b.ID]) })
 	for _, u := range gone {
-		d.plan.matches[d.userOwner[u.ID]] = Match{ID: u.ID, How: "ledger"}
+		d.plan.Matches[d.userOwner[u.ID]] = Match{ID: u.ID, How: "ledger"}
 		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: d.userOwner[u.ID], ID: u.ID, Name: u.Username,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
 			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}

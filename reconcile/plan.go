@@ -188,9 +188,9 @@ type Plan struct {
 	// MAC authenticates a saved plan (see SignPlans); empty otherwise.
 	MAC string `json:"mac,omitempty"`
 
-	// matches are Diff's matches of desired (and owned) users to platform
-	// users, for MatchOf; not saved.
-	matches map[string]Match
+	// Matches are Diff's matches of user keys to platform users, for
+	// MatchOf (explain); not saved.
+	Matches map[string]Match `json:"-"`
 }
 
 // Match is how Diff matched a user key to a platform user.
@@ -204,7 +204,7 @@ type Match struct {
 // how, as the plan was made; ok is false when it matched none (or the
 // plan was decoded from a file).
 func (p *Plan) MatchOf(key string) (m Match, ok bool) {
-	m, ok = p.matches[key]
+	m, ok = p.Matches[key]
 	return m, ok
 }
 
