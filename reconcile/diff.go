@@ -948,6 +948,10 @@ func Summarize(ops []Op, unchanged int) Summary {
 	return s
 }
 
+// RequestsFor counts the write calls the ready ops need, by endpoint name
+// (Plan.Requests).
+func RequestsFor(ops []Op) map[string]int { return requestsFor(ops) }
+
 // requestsFor counts the write calls each ready op needs, by endpoint name.
 func requestsFor(ops []Op) map[string]int {
 	out := map[string]int{}

@@ -379,6 +379,11 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 	var applied []string
 	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
 	defer prog.finish()
+	lanes := map[string]int{}
+	for _, op := range plan.ReadyOps() {
+		lanes[reconcile.Lane(&op)] += requestsOf(&op)
+	}
+	prog.lanes(lanes)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
 		Ledger:  ledger{a.db, t.name},
 		Journal: journal{a.db, t.name},
@@ -388,6 +393,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
 				applied = append(applied, reconcile.OpID(op))
 			}
+			prog.sent(reconcile.Lane(op), requestsOf(op))
 			prog.update(done, total)
 			a.hooks.op(op, err)
 		},
@@ -411,6 +417,15 @@ func opLine(op *reconcile.Op) string {
 		s += " (" + strings.Join(fields, ", ") + ")"
 	}
 	return s
+}
+
+// requestsOf is the number of write requests an op sends.
+func requestsOf(op *reconcile.Op) int {
+	n := 0
+	for _, c := range reconcile.RequestsFor([]reconcile.Op{*op}) {
+		n += c
+	}
+	return n
 }
 
 func canReplaceQueues(t reconcile.Target) bool {
