@@ -106,6 +106,62 @@ func OpID(o *Op) string {
 	return id
 }
 
+// HoldKeys are the identities under which an operation is held for
+// approval: its OpID, except for a removal from a work queue (not a
+// whole-membership replace), which is held per member, so that a decision
+// on one person's removal stands whoever else joins or leaves the set.
+func HoldKeys(o *Op) []string {
+	if o.Kind != KindQueue || len(o.Remove) == 0 || o.Replace != nil {
+		return []string{OpID(o)}
+	}
+	out := make([]string, len(o.Remove))
+	for i, k := range o.Remove {
+		out[i] = fmt.Sprintf("%s %s %s -%s", o.Action, o.Kind, o.Key, k)
+	}
+	return out
+}
+
+// splitByHolds splits each ready queue removal whose members' holds differ
+// (approved, rejected, pending, none) into one op per decision.
+func splitByHolds(ops []Op, holds map[string]HoldState, pieces map[string][]string) []Op {
+	out := make([]Op, 0, len(ops))
+	for _, o := range ops {
+		keys := HoldKeys(&o)
+		if !o.Ready() || o.Kind != KindQueue || len(keys) < 2 || len(o.Add) > 0 {
+			out = append(out, o)
+			continue
+		}
+		names := queueNames(o, len(o.Remove))
+		var order []string
+		group := map[string][]int{}
+		for i, k := range keys {
+			st := holds[k].Status
+			if _, ok := group[st]; !ok {
+				order = append(order, st)
+			}
+			group[st] = append(group[st], i)
+		}
+		if len(order) < 2 {
+			out = append(out, o)
+			continue
+		}
+		old := OpID(&o)
+		for _, st := range order {
+			p := o
+			p.Remove = nil
+			var n []string
+			for _, i := range group[st] {
+				p.Remove = append(p.Remove, o.Remove[i])
+				n = append(n, names[i])
+			}
+			p.Changes = []Change{{Field: "agents-", Old: strings.Join(n, ", ")}}
+			out = append(out, p)
+			pieces[old] = append(pieces[old], OpID(&p))
+		}
+	}
+	return out
+}
+
 // Removes reports whether an operation takes someone or something away:
 // a deactivation, or a queue operation that removes members.
 func Removes(o *Op) bool {
@@ -233,6 +289,10 @@ func Guard(p *Plan, in GuardInput) *Plan {
 	// A queue removal of someone whose deactivation waits, waits too.
 	pieces := map[string][]string{}
 	out.Ops = follow(out.Ops, pieces)
+	// A hold on a queue removal is per member: split removals whose
+	// members were decided differently, so that approving one person's
+	// removal survives another joining or leaving the set.
+	out.Ops = splitByHolds(out.Ops, in.Holds, pieces)
 	leaving := map[string]bool{} // users deactivated by a ready op
 	for _, o := range out.Ops {
 		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
@@ -258,7 +318,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 				continue // it goes with deactivations, counted and held there
 			}
 		}
-		h, ok := in.Holds[OpID(o)]
+		h, ok := in.Holds[HoldKeys(o)[0]]
 		switch {
 		case ok && h.Status == HoldApproved:
 			o.Why.Hold = &HoldNote{Decision: HoldApproved, ID: h.ID}

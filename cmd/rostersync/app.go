@@ -391,7 +391,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
-				applied = append(applied, reconcile.OpID(op))
+				applied = append(applied, reconcile.HoldKeys(op)...)
 			}
 			prog.sent(reconcile.Lane(op), requestsOf(op))
 			prog.update(done, total)

@@ -184,24 +184,25 @@ func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error
 	planned := map[string]bool{}
 	for i := range plan.Ops {
 		op := &plan.Ops[i]
-		id := reconcile.OpID(op)
-		planned[id] = true
-		if op.Status != reconcile.StatusHeld {
-			continue
+		for _, id := range reconcile.HoldKeys(op) {
+			planned[id] = true
+			if op.Status != reconcile.StatusHeld {
+				continue
+			}
+			if h, ok := pf.holds[id]; ok && h.Status == state.HeldPending {
+				continue
+			}
+			payload, err := json.Marshal(op)
+			if err != nil {
+				return err
+			}
+			hid, err := a.db.Hold(ctx, state.HeldOp{Target: target, OpID: id, Kind: string(op.Kind), Key: op.Key,
+				Action: op.Action.String(), Reason: op.ReasonWords(), Payload: payload})
+			if err != nil {
+				return err
+			}
+			a.log.Warn("operation held for approval", "id", hid, "op", id, "name", op.Name)
 		}
-		if h, ok := pf.holds[id]; ok && h.Status == state.HeldPending {
-			continue
-		}
-		payload, err := json.Marshal(op)
-		if err != nil {
-			return err
-		}
-		hid, err := a.db.Hold(ctx, state.HeldOp{Target: target, OpID: id, Kind: string(op.Kind), Key: op.Key,
-			Action: op.Action.String(), Reason: op.ReasonWords(), Payload: payload})
-		if err != nil {
-			return err
-		}
-		a.log.Warn("operation held for approval", "id", hid, "op", id, "name", op.Name)
 	}
 	var stale []int64
 	for id, h := range pf.holds {
