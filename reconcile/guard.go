@@ -121,6 +121,24 @@ func HoldKeys(o *Op) []string {
 	return out
 }
 
+// HoldOps returns the op as it is held, one per HoldKeys key: a queue
+// removal as one removal per member, anything else as itself.
+func HoldOps(o *Op) []Op {
+	keys := HoldKeys(o)
+	if len(keys) == 1 && (o.Kind != KindQueue || len(o.Remove) <= 1) {
+		return []Op{*o}
+	}
+	names := queueNames(*o, len(o.Remove))
+	out := make([]Op, len(o.Remove))
+	for i, k := range o.Remove {
+		p := *o
+		p.Remove = []string{k}
+		p.Changes = []Change{{Field: "agents-", Old: names[i]}}
+		out[i] = p
+	}
+	return out
+}
+
 // splitByHolds splits each ready queue removal whose members' holds differ
 // (approved, rejected, pending, none) into one op per decision.
 func splitByHolds(ops []Op, holds map[string]HoldState, pieces map[string][]string) []Op {

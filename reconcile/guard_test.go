@@ -130,3 +130,17 @@ func TestGuardQueueRemovalHoldsArePerMember(t *testing.T) {
 		t.Errorf("second pass: removal statuses %v, want %v (A approved stands)", got, want)
 	}
 }
+
+func TestHoldOpsMatchHoldKeys(t *testing.T) {
+	o := reconcile.Op{Action: reconcile.ActionUpdate, Kind: reconcile.KindQueue, Key: "Q", Name: "Q", Remove: []string{"A", "B"},
+		Changes: []reconcile.Change{{Field: "agents-", Old: "ada, bob"}}}
+	keys, ops := reconcile.HoldKeys(&o), reconcile.HoldOps(&o)
+	if len(keys) != 2 || len(ops) != 2 {
+		t.Fatalf("keys %v, ops %d", keys, len(ops))
+	}
+	for i := range ops {
+		if reconcile.OpID(&ops[i]) != keys[i] || ops[i].Changes[0].Old != []string{"ada", "bob"}[i] {
+			t.Errorf("held op %d: id %q, changes %v; want %q naming one member", i, reconcile.OpID(&ops[i]), ops[i].Changes, keys[i])
+		}
+	}
+}

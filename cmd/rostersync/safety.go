@@ -183,8 +183,9 @@ func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error
 	}
 	planned := map[string]bool{}
 	for i := range plan.Ops {
-		op := &plan.Ops[i]
-		for _, id := range reconcile.HoldKeys(op) {
+		for _, held := range reconcile.HoldOps(&plan.Ops[i]) {
+			op := &held
+			id := reconcile.OpID(op)
 			planned[id] = true
 			if op.Status != reconcile.StatusHeld {
 				continue
