@@ -86,4 +86,3 @@ func TestDefaultRoutesNeverTouchTokens(t *testing.T) {
 		}
 	}
 }
-
