@@ -378,10 +378,16 @@ func unjoin(err error) []error {
 // blockProblems reports the problems of the block at key: a block.Problem
 // under its own key, anything else under the block's.
 func (f *File) blockProblems(bad func(key, format string, args ...any), key string, err error) {
-	for _, e := range unjoin(err) {
-		if e == nil {
-			continue
+	if err == nil {
+		return
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			f.blockProblems(bad, key, e)
 		}
+		return
+	}
+	for _, e := range []error{err} {
 		var p *block.Problem
 		if errors.As(e, &p) {
 			bad(key+"."+p.Key, "%s", p.Msg)
