@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/reconcile"
 )
 
 // EnvPrefix prefixes every environment variable rostersync reads.
@@ -33,9 +35,9 @@ const CredentialName = "evaluagent-key-secret"
 
 // Modes say which operations a pass may apply.
 const (
-	ModeSync       = "sync"        // create, update and deactivate
-	ModeUpsertOnly = "upsert-only" // create and update, never deactivate
-	ModeCreateOnly = "create-only" // only create
+	ModeSync       = string(reconcile.ModeSync)       // create, update and deactivate
+	ModeUpsertOnly = string(reconcile.ModeUpsertOnly) // create and update, never deactivate
+	ModeCreateOnly = string(reconcile.ModeCreateOnly) // only create
 )
 
 // Log formats.

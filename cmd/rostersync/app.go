@@ -108,7 +108,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 			a.ownsSCIM = true
 		}
 	}
-	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scim})
+	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scim, credentialsDir: env.Credential("")})
 	if err != nil {
 		a.Close()
 		return nil, err

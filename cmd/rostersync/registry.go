@@ -40,7 +40,7 @@ var sourceKinds = map[string]sourceKind{
 		return csv.New(f.Sources[i].Name, cfg)
 	}},
 	config.TypeLDAP: {open: func(f *config.File, i int, o sourceOptions) (sources.Source, error) {
-		opts := []ldap.Option{ldap.WithLogger(o.log)}
+		opts := []ldap.Option{ldap.WithLogger(o.log), ldap.WithCredentialsDir(o.credentialsDir)}
 		if o.cursors != nil {
 			opts = append(opts, ldap.WithCursorStore(o.cursors))
 		}
@@ -90,6 +90,9 @@ type sourceOptions struct {
 	cursors ldap.CursorStore
 	// scimStore holds what identity providers pushed; a scim source reads it.
 	scimStore *scim.Store
+	// credentialsDir is $CREDENTIALS_DIRECTORY, where relative secret
+	// files are read from.
+	credentialsDir string
 }
 
 type targetKind struct {
