@@ -516,3 +516,21 @@ func TestFileValidateByteOrderMarkDelimiter(t *testing.T) {
 		t.Errorf("Validate = %v\nwant it to contain %s", err, want)
 	}
 }
+
+// The one place the default state directory is decided.
+func TestDefaultStateDir(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_STATE_HOME": "/home/ops/.state", "HOME": "/home/ops"}, "/home/ops/.state/rostersync"},
+		{map[string]string{"STATE_DIRECTORY": "/var/lib/rostersync", "XDG_STATE_HOME": "/home/ops/.state"}, "/var/lib/rostersync"},
+		{map[string]string{"STATE_DIRECTORY": "/var/lib/rostersync:/var/lib/other"}, "/var/lib/rostersync"},
+		{map[string]string{"XDG_STATE_HOME": "relative", "HOME": "/home/ops"}, "/home/ops/.local/state/rostersync"},
+		{map[string]string{}, "rostersync-state"},
+	} {
+		if got := defaultStateDir(envconfig.MapLookuper(tc.env)); got != tc.want {
+			t.Errorf("%v: defaultStateDir = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
