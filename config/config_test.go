@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
+
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
@@ -532,5 +534,21 @@ func TestDefaultStateDir(t *testing.T) {
 		if got := defaultStateDir(envconfig.MapLookuper(tc.env)); got != tc.want {
 			t.Errorf("%v: defaultStateDir = %q, want %q", tc.env, got, tc.want)
 		}
+	}
+}
+
+// The Evaluagent settings name their variables themselves; they must be
+// the ones LoadEnv reads them from.
+func TestEvaluagentVariableNames(t *testing.T) {
+	e, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{evaluagent.EnvPrefix + "KEY_ID": "k-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Evaluagent.KeyID != "k-1" {
+		t.Errorf("%sKEY_ID is not read into the Evaluagent settings (got %q)", evaluagent.EnvPrefix, e.Evaluagent.KeyID)
+	}
+	e.Evaluagent.Region = "Not A Region"
+	if err := e.Evaluagent.Validate(false); err == nil || !strings.Contains(err.Error(), EnvPrefix+"EVALUAGENT_REGION") {
+		t.Errorf("Validate = %v, want it to name %sEVALUAGENT_REGION", err, EnvPrefix)
 	}
 }

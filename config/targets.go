@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/rostersync/rostersync/internal/block"
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
 // Target types.
@@ -84,35 +84,7 @@ func (t TargetConfig) blocks() map[string]block.Validator {
 
 // EvaluagentTargetConfig is the evaluagent: block of a target. Empty values
 // fall back to the environment.
-type EvaluagentTargetConfig struct {
-	Region        string `yaml:"region"`
-	BaseURL       string `yaml:"base_url"`
-	KeyID         string `yaml:"key_id"`
-	KeySecretFile string `yaml:"key_secret_file"`
-	AgentLevel    string `yaml:"agent_level"`
-	// Auth is basic or bearer; TokenFile the token of a key already in
-	// bearer mode (see Evaluagent).
-	Auth      string `yaml:"auth"`
-	TokenFile string `yaml:"token_file"`
-}
-
-// Validate has nothing to check on its own: each key left out comes from
-// the environment, and the two together are checked when the target is
-// built.
-func (*EvaluagentTargetConfig) Validate() error { return nil }
-
-// ResolvePaths makes relative key and token files relative to dir, the
-// configuration file's directory (a ${VAR} reference is left for Expand).
-func (c *EvaluagentTargetConfig) ResolvePaths(dir string) {
-	resolve(dir, &c.KeySecretFile)
-	resolve(dir, &c.TokenFile)
-}
-
-func resolve(dir string, p *string) {
-	if *p != "" && !strings.HasPrefix(*p, "${") && !filepath.IsAbs(*p) {
-		*p = filepath.Join(dir, *p)
-	}
-}
+type EvaluagentTargetConfig = evaluagent.Block
 
 // AgentIQTargetConfig is the agentiq: block of a target.
 type AgentIQTargetConfig = agentiq.Block
@@ -317,20 +289,7 @@ func (t *TargetConfig) Expand(lookup func(string) (string, bool)) error {
 // in its evaluagent: block over those of the environment, then its mode and
 // adopt.
 func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
-	if b := t.Evaluagent; b != nil {
-		for _, kv := range []struct {
-			dst *string
-			v   string
-		}{
-			{&env.Region, b.Region}, {&env.BaseURL, b.BaseURL}, {&env.KeyID, b.KeyID},
-			{&env.KeySecretFile, b.KeySecretFile}, {&env.AgentLevel, b.AgentLevel},
-			{&env.Auth, b.Auth}, {&env.TokenFile, b.TokenFile},
-		} {
-			if kv.v != "" {
-				*kv.dst = kv.v
-			}
-		}
-	}
+	env = t.Evaluagent.Over(env)
 	if t.Mode != "" {
 		env.Mode = t.Mode
 	}
