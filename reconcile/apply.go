@@ -305,6 +305,12 @@ func (w *walk) lane(ctx context.Context, l string) {
 		w.mu.Lock()
 		w.busy--
 		switch {
+		case errors.Is(err, errStopped):
+			// Another lane's op was the last one the caller let through:
+			// this one was never sent, and is counted with the rest.
+			w.state[i] = opPending
+			w.stopped = true
+			w.a.stopped = true
 		case errors.Is(err, ErrDependency):
 			w.skip(i, err.Error())
 		case err != nil:
@@ -358,14 +364,24 @@ func (e *journalError) Error() string   { return fmt.Sprintf("%v: %v", ErrJourna
 func (e *journalError) Unwrap() []error { return []error{ErrJournal, e.err} }
 func (e *journalError) Fatal() bool     { return true }
 
+// errStopped is an op not sent because the apply's context ended before
+// it started: a stop, not a failure.
+var errStopped = errors.New("the apply stopped before it was sent")
+
 // journalled runs op between the journal's Begin and Finish.
 func (a *applier) journalled(ctx context.Context, op *Op) error {
+	if ctx.Err() != nil {
+		return errStopped
+	}
 	j := a.opt.Journal
 	if j == nil {
 		return a.do(ctx, op)
 	}
 	entry, err := j.Begin(ctx, op)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errStopped // nothing was sent
+		}
 		return &journalError{err}
 	}
 	err = a.do(ctx, op)

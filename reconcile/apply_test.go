@@ -102,3 +102,51 @@ func TestApplyWalksTheGraph(t *testing.T) {
 		t.Errorf("the rename was not sent: %v", g.sent)
 	}
 }
+
+// stoppingJournal cancels the apply when asked to record a user create,
+// as a stop that lands between one lane's last check and its journal
+// entry would, and then refuses the entry for the ended context.
+type stoppingJournal struct {
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	next   int64
+}
+
+func (j *stoppingJournal) Begin(ctx context.Context, op *reconcile.Op) (int64, error) {
+	if op.Kind == reconcile.KindUser {
+		j.cancel()
+		return 0, ctx.Err()
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.next++
+	return j.next, nil
+}
+
+func (j *stoppingJournal) Finish(context.Context, int64, reconcile.Outcome, string, error) error {
+	return nil
+}
+
+// TestApplyStopIsNotAFailure: an op that a stop caught before it was sent
+// is skipped with the rest, never reported as a failed operation.
+func TestApplyStopIsNotAFailure(t *testing.T) {
+	mem := memtarget.New()
+	current, _ := mem.List(context.Background())
+	desired := &reconcile.Snapshot{
+		Teams: []reconcile.Team{{Key: "a", Name: "Team A", Level: "Team"}},
+		Users: []reconcile.User{{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "T", Active: true, Roles: []string{"agent"}, Team: "a"}},
+	}
+	plan := reconcile.Diff(desired, current, reconcile.NewOwnership(), reconcile.Policy{}, testNow)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := reconcile.Apply(ctx, plan, mem, reconcile.ApplyOptions{Journal: &stoppingJournal{cancel: cancel}})
+	if len(res.Failed) != 0 {
+		t.Fatalf("a stop was reported as a failure: %v", res.Err())
+	}
+	if res.Applied != 1 || res.Skipped != 1 {
+		t.Errorf("applied %d, skipped %d; want the team applied and the user skipped by the stop", res.Applied, res.Skipped)
+	}
+	if len(mem.Users) != 0 {
+		t.Errorf("the user was created after the stop: %v", mem.Users)
+	}
+}
