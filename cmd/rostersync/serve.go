@@ -504,7 +504,7 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		out.Changes += len(plan.ReadyOps())
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
-		planJSON, err := json.Marshal(plan) // compact: DecodePlan reads it
+		planJSON, err := json.Marshal(plan.Plan) // compact: DecodePlan reads it
 		if err != nil {
 			return out, err
 		}
@@ -512,7 +512,7 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 			return out, err
 		}
 	}
-	pending := pendingPlans(plans)
+	pending := pendingPlans(plans.plans())
 
 	if a.env.Serve.Mode != config.ServeModeApply {
 		for _, plan := range plans {
