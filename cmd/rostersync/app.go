@@ -93,8 +93,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		db.Close()
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks,
-	}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
 	if _, _, ok := file.SCIM(); ok {
 		if a.scim = hooks.scimStore; a.scim == nil {
 			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
