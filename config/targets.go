@@ -302,10 +302,7 @@ func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
 // AgentIQKeyFile returns the file holding target t's API key: api_key_file,
 // else the systemd credential agentiq-api-key.
 func (t TargetConfig) AgentIQKeyFile(env *Env) string {
-	if t.AgentIQ != nil && t.AgentIQ.APIKeyFile != "" {
-		return t.AgentIQ.APIKeyFile
-	}
-	return env.Credential(AgentIQCredentialName)
+	return t.AgentIQ.KeyFile(env.Credential(""))
 }
 
 // resolvePaths makes relative key files relative to the configuration file.

@@ -80,6 +80,20 @@ func (b *Block) DefaultCredential() string {
 	return CredentialName
 }
 
+// KeyFile returns the file holding the API key: api_key_file, else the
+// systemd credential CredentialName in credentialsDir
+// ($CREDENTIALS_DIRECTORY); "" when neither is given. A nil block names no
+// file.
+func (b *Block) KeyFile(credentialsDir string) string {
+	if b != nil && b.APIKeyFile != "" {
+		return b.APIKeyFile
+	}
+	if credentialsDir == "" {
+		return ""
+	}
+	return filepath.Join(credentialsDir, CredentialName)
+}
+
 // ResolvePaths makes a relative api_key_file relative to dir, the
 // configuration file's directory (a ${VAR} reference is left for Expand).
 func (b *Block) ResolvePaths(dir string) {
