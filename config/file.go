@@ -72,6 +72,10 @@ func (s SourceConfig) blocks() map[string]block.Validator {
 	}
 }
 
+// SourceTypes lists the source types a file may name, sorted: one per
+// block of SourceConfig.
+func SourceTypes() []string { return sortedKeys(SourceConfig{}.blocks()) }
+
 // Block returns the block of s's own type, or nil when it is unset or the
 // type unknown.
 func (s SourceConfig) Block() block.Validator {

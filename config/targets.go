@@ -82,6 +82,10 @@ func (t TargetConfig) blocks() map[string]block.Validator {
 	}
 }
 
+// TargetTypes lists the target types a file may name, sorted: one per
+// block of TargetConfig.
+func TargetTypes() []string { return sortedKeys(TargetConfig{}.blocks()) }
+
 // EvaluagentTargetConfig is the evaluagent: block of a target. Empty values
 // fall back to the environment.
 type EvaluagentTargetConfig = evaluagent.Block
