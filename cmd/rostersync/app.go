@@ -94,21 +94,30 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
-	if _, _, ok := file.SCIM(); ok {
-		if a.scim = hooks.scimStore; a.scim == nil {
-			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
-				a.Close()
-				return nil, err
-			}
-			a.ownsSCIM = true
-		}
-	}
-	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scim, credentialsDir: env.Credential("")})
+	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scimStore, credentialsDir: env.Credential("")})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// scimStore returns the store identity providers push to, opening it on
+// first use (a scim source asks for it): the daemon's, when it keeps one
+// open across reloads, else the app's own.
+func (a *app) scimStore() (*scim.Store, error) {
+	if a.scim != nil {
+		return a.scim, nil
+	}
+	if a.scim = a.hooks.scimStore; a.scim != nil {
+		return a.scim, nil
+	}
+	s, err := scim.OpenStore(a.env.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	a.scim, a.ownsSCIM = s, true
+	return s, nil
 }
 
 // lockWriter takes the state directory's writer lock for command; see

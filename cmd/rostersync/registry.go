@@ -52,9 +52,13 @@ var sourceKinds = map[string]sourceKind{
 	}},
 	config.TypeSCIM: {open: func(f *config.File, i int, o sourceOptions) (sources.Source, error) {
 		if o.scimStore == nil {
-			return nil, fmt.Errorf("sources[%d] (%s): no SCIM store was opened", i, f.Sources[i].Name)
+			return nil, fmt.Errorf("sources[%d] (%s): no SCIM store can be opened", i, f.Sources[i].Name)
 		}
-		return scim.NewSource(f.Sources[i].Name, o.scimStore), nil
+		store, err := o.scimStore()
+		if err != nil {
+			return nil, err
+		}
+		return scim.NewSource(f.Sources[i].Name, store), nil
 	}},
 }
 
@@ -88,8 +92,9 @@ type sourceOptions struct {
 	log *slog.Logger
 	// cursors keep delta cursors (LDAP content sync cookies, USNs).
 	cursors ldap.CursorStore
-	// scimStore holds what identity providers pushed; a scim source reads it.
-	scimStore *scim.Store
+	// scimStore opens (once) the store of what identity providers pushed;
+	// a scim source reads it.
+	scimStore func() (*scim.Store, error)
 	// credentialsDir is $CREDENTIALS_DIRECTORY, where relative secret
 	// files are read from.
 	credentialsDir string
