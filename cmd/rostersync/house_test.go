@@ -31,31 +31,55 @@ type rule struct {
 	imports []string
 }
 
-// targets are the platform clients; every target and its simulator lives
-// below reconcile/ and is listed here.
-var targets = []string{"reconcile/evaluagent", "reconcile/agentiq"}
+// houseRules are DESIGN.md's rules for the packages pkgs holds. Targets
+// (each package directly below reconcile/, with its simulator below it) and
+// source adapters (each directly below sources/) are found, not listed: a
+// new one is governed from its first commit.
+func houseRules(pkgs map[string]*listed) (rules []rule, targets []string) {
+	targets = children(pkgs, "reconcile", "internal", "targettest")
+	adapters := children(pkgs, "sources", "internal")
+	notSourceSide := []string{"reconcile", "mapping", "state", "config"}
+	rules = []rule{
+		// config decodes and validates; it imports the adapters' packages
+		// for their block types but opens none (no constructor is called;
+		// the registry in cmd/rostersync opens them) and does no network
+		// I/O itself (it may parse an address with package net).
+		{pkg: "config", deps: []string{"state", "cmd"}, imports: []string{"net/http"}},
+		{pkg: "sources", exempt: adapters, deps: notSourceSide},
+		// mapping is pure: no files, no network, no platform.
+		{pkg: "mapping", deps: slices.Concat([]string{"net/http", "state", "config"}, adapters, targets),
+			imports: []string{"os", "io/fs", "os/exec", "syscall", "net"}},
+		// reconcile is the vocabulary and the loop; the targets below it
+		// are the one place that speaks HTTP.
+		{pkg: "reconcile", exempt: append([]string{"reconcile/internal/httpx"}, targets...),
+			deps: []string{"sources", "config", "state", "mapping", "net/http"}},
+		{pkg: "state", deps: []string{"reconcile", "sources", "mapping", "config", "cmd"}},
+	}
+	for _, a := range adapters {
+		rules = append(rules, rule{pkg: a, deps: notSourceSide})
+	}
+	for _, t := range targets {
+		rules = append(rules, rule{pkg: t, deps: []string{"sources", "mapping", "config", "state"}})
+	}
+	return rules, targets
+}
 
-var rules = []rule{
-	// config decodes and validates; it imports the adapters' packages for
-	// their block types but opens none (no constructor is called; the
-	// registry in cmd/rostersync opens them) and does no network I/O
-	// itself (it may parse an address with package net).
-	{pkg: "config", deps: []string{"state", "cmd"}, imports: []string{"net/http"}},
-	{pkg: "sources", exempt: []string{"sources/csv", "sources/ldap", "sources/scim"},
-		deps: append([]string{"reconcile", "mapping", "state", "config"}, targets...)},
-	{pkg: "sources/csv", deps: []string{"reconcile", "mapping", "state", "config"}},
-	{pkg: "sources/ldap", deps: []string{"reconcile", "mapping", "state", "config"}},
-	{pkg: "sources/scim", deps: []string{"reconcile", "mapping", "state", "config"}},
-	// mapping is pure: no files, no network, no platform.
-	{pkg: "mapping", deps: append([]string{"net/http", "state", "config", "sources/csv", "sources/ldap", "sources/scim"}, targets...),
-		imports: []string{"os", "io/fs", "os/exec", "syscall", "net"}},
-	// reconcile is the vocabulary and the loop; the targets below it are
-	// the one place that speaks HTTP.
-	{pkg: "reconcile", exempt: append([]string{"reconcile/internal/httpx"}, targets...),
-		deps: []string{"sources", "config", "state", "mapping", "net/http"}},
-	{pkg: "reconcile/evaluagent", deps: []string{"sources", "mapping", "config", "state"}},
-	{pkg: "reconcile/agentiq", deps: []string{"sources", "mapping", "config", "state"}},
-	{pkg: "state", deps: append([]string{"reconcile", "sources", "mapping", "config", "cmd"}, targets...)},
+// children lists the packages' directories directly below parent, less
+// the names skipped.
+func children(pkgs map[string]*listed, parent string, skip ...string) []string {
+	var out []string
+	for rel := range pkgs {
+		rest, ok := strings.CutPrefix(rel, parent+"/")
+		if !ok {
+			continue
+		}
+		name, _, _ := strings.Cut(rest, "/")
+		if c := parent + "/" + name; !slices.Contains(skip, name) && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // named are the packages and directories DESIGN.md names at the top level.
@@ -125,6 +149,10 @@ func project(path string) string {
 
 func TestHouseImportRules(t *testing.T) {
 	pkgs := goList(t)
+	rules, targets := houseRules(pkgs)
+	if len(targets) < 2 {
+		t.Fatalf("found targets %q below reconcile/: the discovery is broken", targets)
+	}
 	checked := 0
 	for rel, p := range pkgs {
 		for _, r := range rules {
