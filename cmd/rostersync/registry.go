@@ -23,8 +23,13 @@ import (
 //
 // Adding a kind touches its own package (its configuration block with
 // Validate and ResolvePaths, its constructor, for a target its
-// Capabilities and simulator), its block's field in package config
-// (config.SourceConfig or config.TargetConfig), and one entry here.
+// Capabilities, its simulator and a test running reconcile/targettest), its
+// block's field in package config (a field of config.SourceConfig or
+// config.TargetConfig and its line in that type's blocks), and one entry
+// here: how to open it (for a target, from its block over the environment,
+// as targets.go does for the two there are) and, for a target, how to
+// serve its simulator (as simulator.go does). TestRegistryMatchesTheConfigurationBlocks
+// fails when the two sides name different kinds.
 // What a kind can do beyond the common contract it offers as the small
 // optional interfaces below, which the commands look for; no command asks
 // which kind it holds.
