@@ -76,15 +76,7 @@ func (s SourceConfig) blocks() map[string]block.Validator {
 // block of SourceConfig.
 func SourceTypes() []string { return sortedKeys(SourceConfig{}.blocks()) }
 
-// Block returns the block of s's own type, or nil when it is unset or the
-// type unknown.
-func (s SourceConfig) Block() block.Validator {
-	if b := s.blocks()[s.Type]; !isNil(b) {
-		return b
-	}
-	return nil
-}
-
+// isNil says b holds no block (a nil pointer of its type).
 func isNil(b block.Validator) bool {
 	return b == nil || reflect.ValueOf(b).IsNil()
 }
