@@ -416,6 +416,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		Ledger:  ledger{a.db, t.name},
 		Journal: journal{a.db, t.name},
 		Logger:  a.log.With("target", t.name),
+		Stop:    a.hooks.stopChan(),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))

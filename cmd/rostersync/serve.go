@@ -119,6 +119,14 @@ func (d *server) hooks() appHooks {
 			}
 			d.metrics.Source(name, snap.Health.Count, snap.Health.Complete, false)
 		},
+		// SIGTERM ends the pass's context: the apply starts nothing more
+		// and lets the writes in flight finish.
+		stop: func() <-chan struct{} {
+			if d.passCtx == nil {
+				return nil
+			}
+			return d.passCtx.Done()
+		},
 		onOp: func(op *reconcile.Op, err error) {
 			outcome := "applied"
 			switch {
@@ -131,11 +139,6 @@ func (d *server) hooks() appHooks {
 			d.opsDone++
 			if d.sched != nil {
 				d.sched.Status().Progress()
-			}
-			// After SIGTERM, the operation that was in flight has now
-			// finished: stop before the next.
-			if d.passCtx != nil && d.passCtx.Err() != nil && d.cancelApply != nil {
-				d.cancelApply()
 			}
 		},
 	}
