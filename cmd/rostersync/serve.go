@@ -20,6 +20,7 @@ import (
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/metrics"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/sdnotify"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/statuspage"
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
@@ -74,6 +75,7 @@ type server struct {
 	sched   *daemon.Scheduler
 	certs   certHolder
 	log     *slog.Logger
+	health  sourceHealth
 
 	// app is the configuration in use. Only the scheduler's goroutine
 	// (passes and reloads) replaces it; appMu guards reads from others.
@@ -113,6 +115,7 @@ func (d *server) hooks() appHooks {
 			d.metrics.RateLimitWait(target, endpoint, dur)
 		},
 		onSource: func(name string, snap *sources.Snapshot, err error) {
+			d.health.observe(name, snap, err, d.c.now())
 			if err != nil || snap == nil {
 				d.metrics.Source(name, 0, false, true)
 				return
@@ -161,6 +164,7 @@ func (d *server) run(ctx context.Context) error {
 	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
+	d.health.seed(ctx, a)
 
 	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
 		return err
@@ -180,14 +184,25 @@ func (d *server) run(ctx context.Context) error {
 		return err
 	}
 
+	if runs, err := storedRuns(ctx, a.db, daemon.KeepPasses); err == nil {
+		d.sched.Status().Seed(daemonPasses(runs))
+	} else {
+		d.log.Warn("reading the stored pass history", "err", err)
+	}
+
 	scim, err := scimEndpoint(a, d.sched.Trigger)
+	if err != nil {
+		return err
+	}
+	page, err := statuspage.New(statusBackend{d}, d.log)
 	if err != nil {
 		return err
 	}
 	admin := daemon.NewMux(daemon.HandlerConfig{
 		Status: d.sched.Status(), ReadyAfter: cfg.ReadyMaxAge(), Metrics: d.metrics.Handler(),
-		Trigger: d.sched.Trigger, Extra: d.statusExtra,
+		Trigger: d.sched.Trigger, Extra: d.statusExtra, Page: page, WantsPage: statuspage.WantsHTML,
 	})
+	page.Register(admin)
 	var servers []*http.Server
 	ln, err := d.listen("admin", cfg.Listen)
 	if err != nil {
@@ -347,9 +362,13 @@ func (d *server) onPass(p daemon.Pass) {
 
 func (d *server) statusExtra() map[string]any {
 	a := d.current()
+	names := make([]string, len(a.file.Sources))
+	for i, s := range a.file.Sources {
+		names[i] = s.Name
+	}
 	return map[string]any{
 		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
-		"config": a.env.Mapping, "started": d.start,
+		"config": a.env.Mapping, "started": d.start, "sources": d.health.list(names),
 	}
 }
 
@@ -374,6 +393,7 @@ func (d *server) reload(ctx context.Context) error {
 	d.appMu.Lock()
 	d.app = a
 	d.appMu.Unlock()
+	d.health.seed(ctx, a)
 	d.stamps = nil // the sources may have changed: the next delta pass runs
 	if err := old.Close(); err != nil {
 		d.log.Warn("closing the old configuration's sources and state", "err", err)

@@ -20,6 +20,12 @@ type HandlerConfig struct {
 	// Extra is added to /status as "daemon" (mode, version…); it is called
 	// on every request.
 	Extra func() map[string]any
+	// Page, when set, is the status page for people: served at / and at
+	// /status to a browser (Accept naming text/html); /status.json and
+	// /status for anything else stay JSON.
+	Page http.Handler
+	// WantsPage tells a browser's request from a program's (nil: never).
+	WantsPage func(*http.Request) bool
 }
 
 // NewMux returns the admin endpoints on a new ServeMux, which the caller may
@@ -29,6 +35,9 @@ type HandlerConfig struct {
 //	GET  /readyz   200 when the last successful pass is recent enough, else 503
 //	GET  /metrics  Prometheus text
 //	GET  /status   JSON: recent passes, the pass in flight, the pending plan
+//	               (the status page instead, for a browser, when Page is set)
+//	GET  /status.json  the same JSON, whatever the Accept header
+//	GET  /         the status page, when Page is set
 //	POST /trigger  ask for a pass (debounced), 202
 func NewMux(cfg HandlerConfig) *http.ServeMux {
 	mux := http.NewServeMux()
@@ -44,7 +53,7 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 		}
 		fmt.Fprintln(w, why)
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	statusJSON := func(w http.ResponseWriter, r *http.Request) {
 		rep := cfg.Status.Report(cfg.ReadyAfter)
 		if cfg.Extra != nil {
 			rep.Extra = cfg.Extra()
@@ -53,7 +62,18 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
+	}
+	mux.HandleFunc("GET /status.json", statusJSON)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Page != nil && cfg.WantsPage != nil && cfg.WantsPage(r) {
+			cfg.Page.ServeHTTP(w, r)
+			return
+		}
+		statusJSON(w, r)
 	})
+	if cfg.Page != nil {
+		mux.Handle("GET /{$}", cfg.Page)
+	}
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
