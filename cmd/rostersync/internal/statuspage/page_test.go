@@ -41,7 +41,7 @@ func newServer(t *testing.T) (*fakeBackend, *httptest.Server) {
 		Now: now, Version: "v1.2.3", Mode: "apply", Targets: []string{"evaluagent"},
 		Held: []Held{{ID: 7, Status: "pending", Target: "evaluagent", Action: "deactivate", Kind: "user", Key: "E1002",
 			Name: "ben.carter@example.com", Reason: "3 removals, over the limit of 2", CreatedAt: now.Add(-time.Hour)}},
-		Drift: []Point{{At: now.Add(-2 * time.Hour), Pending: 21}, {At: now.Add(-time.Hour), Pending: 1, Held: 3}},
+		Drift:   []Point{{At: now.Add(-2 * time.Hour), Pending: 21}, {At: now.Add(-time.Hour), Pending: 1, Held: 3}},
 		Sources: []Source{{Name: "hr", Type: "csv", Read: true, ReadAt: now, Records: 12, Complete: true, LastHealthy: now}},
 	}}
 	p, err := New(f, nil)
