@@ -88,6 +88,7 @@ func commands() []command {
 		{"check", "validate the configuration and test every connection", cmdCheck},
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
+		{"history", "what changed when, by person, target and time", cmdHistory},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},
