@@ -292,4 +292,3 @@ func runNoun(kind string) string {
 	}
 	return "pass"
 }
-
