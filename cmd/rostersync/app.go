@@ -57,7 +57,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	_, journald := c.lookupEnv("JOURNAL_STREAM")
-	log, err := newLogger(c.stderr, env.LogFormat, level, c.interactive, journald)
+	noColor, _ := c.lookupEnv("NO_COLOR")
+	log, err := newLogger(c.stderr, env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +352,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		Logger:  a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
-				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
+				a.log.Log(ctx, LevelChange, opLine(op), append(opAttrs(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))...)
 				applied = append(applied, reconcile.OpID(op))
 			}
 			prog.update(done, total)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -464,7 +465,9 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		return daemon.Outcome{}, err
 	}
 	var out daemon.Outcome
+	known := map[string]map[string]bool{} // target → the ready ops of its last stored plan
 	for _, plan := range plans {
+		known[plan.Target] = storedReadyOps(ctx, a, plan.Target)
 		out.Changes += len(plan.ReadyOps())
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
@@ -479,12 +482,33 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 	pending := pendingPlans(plans)
 
 	if a.env.Serve.Mode != config.ServeModeApply {
+		// Only what changed since the last stored plan is logged: an
+		// unchanged plan of 300 operations is not 300 lines every pass.
 		for _, plan := range plans {
 			ready := plan.ReadyOps()
+			prev := known[plan.Target]
+			fresh := 0
+			now := map[string]bool{}
 			for i := range ready {
 				op := &ready[i]
-				a.log.Log(ctx, LevelChange, "would "+opLine(op), "target", plan.Target)
 				d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
+				sig := opSignature(op)
+				now[sig] = true
+				if prev[sig] {
+					continue
+				}
+				fresh++
+				a.log.Log(ctx, LevelChange, "would "+opLine(op), append(opAttrs(op), "target", plan.Target)...)
+			}
+			gone := 0
+			for sig := range prev {
+				if !now[sig] {
+					gone++
+				}
+			}
+			if len(ready) > 0 || gone > 0 {
+				a.log.Info("plan mode: operations pending, not applied", "target", plan.Target,
+					"pending", len(ready), "new", fresh, "unchanged", len(ready)-fresh, "no_longer_planned", gone)
 			}
 		}
 		d.metrics.Plan(out.Held, out.Changes)
@@ -565,6 +589,37 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		out.Pending = pending
 	}
 	return out, errors.Join(errs...)
+}
+
+// storedReadyOps returns the signatures of the ready operations of target's
+// last stored plan (none when there is none or it cannot be read).
+func storedReadyOps(ctx context.Context, a *app, target string) map[string]bool {
+	raw, _, ok, err := a.db.LastPlan(ctx, target)
+	if err != nil || !ok {
+		return nil
+	}
+	p, err := reconcile.DecodePlan(raw)
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	ready := p.ReadyOps()
+	for i := range ready {
+		out[opSignature(&ready[i])] = true
+	}
+	return out
+}
+
+// opSignature is an operation with what it changes: the same operation
+// planned again with other values is a different signature.
+func opSignature(op *reconcile.Op) string {
+	var b strings.Builder
+	b.WriteString(reconcile.OpID(op))
+	for _, c := range op.Changes {
+		fmt.Fprintf(&b, "|%s=%q>%q", c.Field, c.Old, c.New)
+	}
+	fmt.Fprintf(&b, "|+%s|-%s", strings.Join(op.Add, ","), strings.Join(op.Remove, ","))
+	return b.String()
 }
 
 // pendingPlans is what /status shows of a pass's plans: one view for a

@@ -82,3 +82,40 @@ func TestStatusHistorySurvivesARestart(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanModeLogsOnlyWhatChanged: an unchanged plan is not logged again
+// every pass; a new person is one new CHANGE line, with structured fields.
+func TestPlanModeLogsOnlyWhatChanged(t *testing.T) {
+	r := newRig(t)
+	d := startServe(t, r, map[string]string{
+		"ROSTERSYNC_LOG_FORMAT": "json", "ROSTERSYNC_INTERVAL": "1h",
+		"ROSTERSYNC_DELTA_INTERVAL": "0", "ROSTERSYNC_DEBOUNCE": "50ms",
+	})
+	d.waitLog(`"msg":"pass finished"`, 60*time.Second)
+	first := d.countLog(`"level":"CHANGE"`)
+	if first != 21 {
+		t.Fatalf("the first pass logged %d CHANGE lines, want the plan's 21", first)
+	}
+	d.post("/trigger")
+	d.waitMetric(`rostersync_passes_total{kind="trigger",result="planned"}`, 1, 30*time.Second)
+	if n := d.countLog(`"level":"CHANGE"`); n != first {
+		t.Errorf("an unchanged plan logged %d more CHANGE lines", n-first)
+	}
+	r.addPerson("E2001", "Nadia", "Osei")
+	d.post("/trigger")
+	d.waitMetric(`rostersync_passes_total{kind="trigger",result="planned"}`, 2, 30*time.Second)
+	var fresh []map[string]any
+	for _, line := range strings.Split(d.logText(), "\n")[1:] {
+		line = strings.TrimPrefix(strings.TrimPrefix(line, "<5>"), "<6>")
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "CHANGE" && rec["key"] == "E2001" {
+			fresh = append(fresh, rec)
+		}
+	}
+	if len(fresh) != 1 || fresh[0]["action"] != "create" || fresh[0]["kind"] != "user" || fresh[0]["target"] != "evaluagent" {
+		t.Errorf("the new person's CHANGE lines: %v; want one, with action, kind, key and target", fresh)
+	}
+	if !strings.Contains(d.logText(), `"unchanged":21`) {
+		t.Errorf("no summary line counting the unchanged operations:\n%s", d.logText())
+	}
+}
