@@ -1,7 +1,7 @@
 package main
 
 import (
-		"context"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
