@@ -20,6 +20,7 @@ import (
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/metrics"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/notify"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/sdnotify"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/statuspage"
 	"github.com/rostersync/rostersync/config"
@@ -77,6 +78,10 @@ type server struct {
 	certs   certHolder
 	log     *slog.Logger
 	health  sourceHealth
+
+	notifier    *notify.Notifier
+	lastFailure string         // the last failed pass's error, told once
+	toldHeld    map[int64]bool // holds already told of (scheduler goroutine only)
 
 	// app is the configuration in use. Only the scheduler's goroutine
 	// (passes and reloads) replaces it; appMu guards reads from others.
@@ -165,7 +170,13 @@ func (d *server) run(ctx context.Context) error {
 	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
+	if d.notifier, err = d.newNotifier(a.env); err != nil {
+		return err
+	}
+	defer d.notifier.Close(5 * time.Second)
+	d.health.onChange = d.notifySource
 	d.health.seed(ctx, a)
+	d.notifyHeld(ctx, a, true)
 
 	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
 		return err
@@ -354,6 +365,7 @@ func (d *server) watchdog(ctx context.Context) {
 
 func (d *server) onPass(p daemon.Pass) {
 	d.metrics.Pass(string(p.Kind), p.Result, p.Duration, p.OK(), p.Finished)
+	d.notifyPass(p)
 	if d.ready.CompareAndSwap(false, true) {
 		d.send(sdnotify.Ready, sdnotify.Status(p.Line()))
 		return
@@ -442,6 +454,7 @@ func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, er
 	if err == nil {
 		d.stamps = stamps
 	}
+	d.notifyHeld(context.WithoutCancel(ctx), a, false)
 	return out, err
 }
 
