@@ -75,7 +75,7 @@ func TestEveryFormatIsDeliveredAndRetried(t *testing.T) {
 	defer ts.Close()
 	defer close(srv.hang)
 	n := New(Config{
-		Hooks: []Hook{{"json", ts.URL + "/json"}, {"slack", ts.URL + "/slack"}, {"teams", ts.URL + "/teams"}, {"json", ts.URL + "/gone"}},
+		Hooks:  []Hook{{"json", ts.URL + "/json"}, {"slack", ts.URL + "/slack"}, {"teams", ts.URL + "/teams"}, {"json", ts.URL + "/gone"}},
 		Secret: "s3cret", Backoff: time.Millisecond, Attempts: 4,
 	})
 	defer n.Close(time.Second)
