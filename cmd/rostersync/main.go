@@ -92,6 +92,7 @@ func commands() []command {
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},
+		{"completion", "print a bash or zsh completion script", cmdCompletion},
 	}
 }
 
@@ -128,6 +129,8 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 	case "-h", "-help", "--help", "help":
 		usage(c.stdout)
 		return nil
+	case "-version", "--version":
+		return cmdVersion(ctx, args[1:], c)
 	}
 	for _, cmd := range commands() {
 		if cmd.name == name {
@@ -139,13 +142,9 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 	return errUsage
 }
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version may be set at build time with -ldflags "-X main.version=…";
+// otherwise it comes from the build information (see version.go).
 var version = "dev"
-
-func cmdVersion(_ context.Context, _ []string, c *cli) error {
-	fmt.Fprintf(c.stdout, "rostersync %s\n", version)
-	return nil
-}
 
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
