@@ -27,7 +27,6 @@ func complete(t *testing.T, script string, words ...string) []string {
 	return strings.Fields(string(out))
 }
 
-
 func TestBashCompletionCompletes(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
