@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/samber/lo"
@@ -36,6 +37,10 @@ type app struct {
 	hooks    appHooks
 	// passes are what each plan was guarded with, recorded if it is applied.
 	passes map[*reconcile.Plan]*passFacts
+	// term keeps log lines off the progress bar on a terminal (nil
+	// elsewhere); progress is the apply in progress, if any.
+	term     *termGuard
+	progress atomic.Pointer[applyProgress]
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -58,7 +63,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	}
 	_, journald := c.lookupEnv("JOURNAL_STREAM")
 	noColor, _ := c.lookupEnv("NO_COLOR")
-	log, err := newLogger(c.stderr, env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
+	term := newTermGuard(c.stderr, c.interactive)
+	log, err := newLogger(term.writer(c.stderr), env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +86,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	if hooks.sleep == nil {
 		hooks.sleep = c.sleep
 	}
+	var self *app
+	hooks = progressHooks(hooks, func() *app { return self })
 	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
 		return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
 	}
@@ -88,7 +96,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		db.Close()
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, passes: map[*reconcile.Plan]*passFacts{}}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, passes: map[*reconcile.Plan]*passFacts{}, term: term}
+	self = a
 	if _, _, ok := file.SCIM(); ok {
 		if a.scim = hooks.scimStore; a.scim == nil {
 			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
@@ -344,8 +353,8 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		return nil, err
 	}
 	var applied []string
-	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
-	defer prog.finish()
+	prog := a.startProgress(ctx, t, plan)
+	defer prog.finish(a)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
 		Ledger:  ledger{a.db, t.name},
 		Journal: journal{a.db, t.name},

@@ -161,6 +161,7 @@ applies it after -yes or an interactive "yes".`)
 		for _, p := range plans {
 			fmt.Fprintf(c.stderr, "Applying saved plan %s for %s: %s\n", fs.Arg(0), p.Target, reconcile.SummaryLine(p.Summary))
 		}
+		a.printEstimates(ctx, plans)
 	} else {
 		plans, err = a.plans(ctx)
 		if err != nil {
@@ -169,6 +170,7 @@ applies it after -yes or an interactive "yes".`)
 		if err := reconcile.RenderPlans(c.stdout, plans, reconcile.FormatText); err != nil {
 			return err
 		}
+		a.printEstimates(ctx, plans)
 		if allEmpty(plans) {
 			for _, plan := range plans {
 				if _, err := a.apply(ctx, plan); err != nil { // records the pass
