@@ -87,10 +87,13 @@ func TestHeldApproveAsksTheDaemonForAPass(t *testing.T) {
 
 	// No daemon listening: the approval stands and the output says when it
 	// is applied.
+	d.waitMetric(`rostersync_passes_total{kind="trigger",result="ok"}`, 2, 60*time.Second)
 	r.leave("E1003")
 	d.post("/trigger")
-	d.waitMetric(`rostersync_held_operations`, 1, 60*time.Second)
-	held = r.heldIDs()
+	d.waitMetric(`rostersync_passes_total{kind="trigger",result="ok"}`, 3, 60*time.Second)
+	if held = r.heldIDs(); len(held) != 1 {
+		t.Fatalf("holds %v, want Chloe's", held)
+	}
 	r.env["ROSTERSYNC_LISTEN"] = "127.0.0.1:1"
 	r.mustRun("held", "approve", "-all")
 	if out := r.stdout.String(); !strings.Contains(out, "Approved 1 operation.") || !strings.Contains(out, "No daemon answered at http://127.0.0.1:1") {

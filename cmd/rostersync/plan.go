@@ -105,7 +105,12 @@ Exit status: 0 success (with -detailed-exitcode: no changes), 1 error,
 	if err != nil {
 		return err
 	}
-	if err := reconcile.RenderPlans(c.stdout, plans, f); err != nil {
+	if f == reconcile.FormatMarkdown {
+		err = a.renderTickets(ctx, c.stdout, plans) // for change tickets
+	} else {
+		err = reconcile.RenderPlans(c.stdout, plans, f)
+	}
+	if err != nil {
 		return err
 	}
 	if *out != "" {
