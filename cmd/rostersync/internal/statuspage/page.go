@@ -258,7 +258,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.CSRF = p.csrf
-	v.Flash = flash(r.URL.Query())
+	v.Flash = flash(r.URL.Query(), v.Mode)
 	if v.Refresh <= 0 {
 		v.Refresh = 30
 	}
@@ -279,10 +279,13 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // flash turns the redirect's query into the line shown at the top. Only
 // known words and a number are used, never text from the request.
-func flash(q url.Values) string {
+func flash(q url.Values, mode string) string {
 	id, _ := strconv.ParseInt(q.Get("id"), 10, 64)
 	switch q.Get("done") {
 	case "approved":
+		if mode == "plan" {
+			return fmt.Sprintf("Hold %d approved. This daemon is in plan mode and writes nothing: 'rostersync apply', or the daemon in apply mode, carries it out.", id)
+		}
 		return fmt.Sprintf("Hold %d approved; a pass has been asked for and will apply it.", id)
 	case "rejected":
 		return fmt.Sprintf("Hold %d rejected; it is not applied while the sources still ask for it.", id)
