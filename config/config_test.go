@@ -28,7 +28,7 @@ func TestLoadEnvDefaults(t *testing.T) {
 		LogLevel:  "info",
 		LogFormat: "auto",
 		Safety: Safety{
-			MaxDrop: 0.2, AbsentPasses: 2, HoldDeactivationsOver: 10, HoldDeactivationsPercent: 5,
+			MaxDrop: 0.2, AbsentPasses: 2, HoldDeactivationsOver: 10, HoldDeactivationsPercent: 5, HoldDeactivationsPercentFloor: 2,
 		},
 		Evaluagent: Evaluagent{
 			Region:        "eu",
@@ -36,6 +36,10 @@ func TestLoadEnvDefaults(t *testing.T) {
 			Mode:          "sync",
 			RatePerMinute: 100,
 			RatePerDay:    10000,
+			Auth:          "basic",
+			// Refresh at 20h of a token's 24; warn with 3h left.
+			TokenRefreshAfter: 20 * time.Hour,
+			TokenWarnBelow:    3 * time.Hour,
 		},
 		Serve: defaultServe,
 	}
@@ -66,25 +70,30 @@ func TestLoadEnvSystemd(t *testing.T) {
 
 func TestLoadEnvExplicit(t *testing.T) {
 	e, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{
-		"ROSTERSYNC_MAPPING":                    "/srv/m.yaml",
-		"ROSTERSYNC_STATE_DIR":                  "/srv/state",
-		"STATE_DIRECTORY":                       "/ignored",
-		"CREDENTIALS_DIRECTORY":                 "/ignored",
-		"ROSTERSYNC_LOG_FORMAT":                 "json",
-		"ROSTERSYNC_EVALUAGENT_REGION":          "us",
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        "http://127.0.0.1:8080/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          "kid",
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": "/srv/secret",
-		"ROSTERSYNC_EVALUAGENT_AGENT_LEVEL":     "Squad",
-		"ROSTERSYNC_EVALUAGENT_ADOPT":           "true",
-		"ROSTERSYNC_EVALUAGENT_MODE":            "upsert-only",
-		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE": "6000",
-		"ROSTERSYNC_EVALUAGENT_RATE_PER_DAY":    "5000",
-		"ROSTERSYNC_MAX_DROP":                   "0.1",
-		"ROSTERSYNC_ABSENT_PASSES":              "3",
-		"ROSTERSYNC_ABSENT_FOR":                 "36h",
-		"ROSTERSYNC_HOLD_DEACTIVATIONS_OVER":    "-1",
-		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "2.5",
+		"ROSTERSYNC_MAPPING":                          "/srv/m.yaml",
+		"ROSTERSYNC_STATE_DIR":                        "/srv/state",
+		"STATE_DIRECTORY":                             "/ignored",
+		"CREDENTIALS_DIRECTORY":                       "/ignored",
+		"ROSTERSYNC_LOG_FORMAT":                       "json",
+		"ROSTERSYNC_EVALUAGENT_REGION":                "us",
+		"ROSTERSYNC_EVALUAGENT_BASE_URL":              "http://127.0.0.1:8080/v1",
+		"ROSTERSYNC_EVALUAGENT_KEY_ID":                "kid",
+		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE":       "/srv/secret",
+		"ROSTERSYNC_EVALUAGENT_AGENT_LEVEL":           "Squad",
+		"ROSTERSYNC_EVALUAGENT_ADOPT":                 "true",
+		"ROSTERSYNC_EVALUAGENT_MODE":                  "upsert-only",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE":       "6000",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_DAY":          "5000",
+		"ROSTERSYNC_MAX_DROP":                         "0.1",
+		"ROSTERSYNC_ABSENT_PASSES":                    "3",
+		"ROSTERSYNC_ABSENT_FOR":                       "36h",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_OVER":          "-1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT":       "2.5",
+		"ROSTERSYNC_EVALUAGENT_AUTH":                  "bearer",
+		"ROSTERSYNC_EVALUAGENT_TOKEN_FILE":            "/srv/token",
+		"ROSTERSYNC_EVALUAGENT_TOKEN_REFRESH_AFTER":   "12h",
+		"ROSTERSYNC_EVALUAGENT_TOKEN_WARN_BELOW":      "6h",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT_FLOOR": "5",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -93,10 +102,12 @@ func TestLoadEnvExplicit(t *testing.T) {
 		Mapping: "/srv/m.yaml", StateDir: "/srv/state", LogLevel: "info", LogFormat: "json",
 		Safety: Safety{
 			MaxDrop: 0.1, AbsentPasses: 3, AbsentFor: 36 * time.Hour, HoldDeactivationsOver: -1, HoldDeactivationsPercent: 2.5,
+			HoldDeactivationsPercentFloor: 5,
 		},
 		Evaluagent: Evaluagent{
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
 			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000, RatePerDay: 5000,
+			Auth: "bearer", TokenFile: "/srv/token", TokenRefreshAfter: 12 * time.Hour, TokenWarnBelow: 6 * time.Hour,
 		},
 		// Kept for other credentials; the explicit secret file wins.
 		credentialsDir: "/ignored",
@@ -112,8 +123,70 @@ func TestLoadEnvExplicit(t *testing.T) {
 
 func TestLoadEnvBadBool(t *testing.T) {
 	_, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{"ROSTERSYNC_EVALUAGENT_ADOPT": "perhaps"}))
-	if err == nil || !strings.Contains(err.Error(), "Adopt") {
-		t.Errorf("error = %v, want one about Adopt", err)
+	if err == nil || !strings.Contains(err.Error(), `ROSTERSYNC_EVALUAGENT_ADOPT: "perhaps" is not true or false`) {
+		t.Errorf("error = %v, want one naming ROSTERSYNC_EVALUAGENT_ADOPT", err)
+	}
+}
+
+// TestEnvNumbersRangeChecked: NaN, infinities, negatives and percentages
+// over 100 are refused, every problem at once, each named by its variable
+// and never by a Go field.
+func TestEnvNumbersRangeChecked(t *testing.T) {
+	_, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{
+		"ROSTERSYNC_ABSENT_PASSES": "two", "ROSTERSYNC_INTERVAL": "soon", "ROSTERSYNC_MAX_DROP": "NaN",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`ROSTERSYNC_ABSENT_PASSES: "two" is not a whole number`,
+		`ROSTERSYNC_INTERVAL: "soon" is not a duration`,
+		"ROSTERSYNC_MAX_DROP: NaN: give a fraction from 0 to 1",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	for _, field := range []string{"AbsentPasses", "Interval", "MaxDrop", "Safety", "strconv"} {
+		if strings.Contains(err.Error(), field) {
+			t.Errorf("error names %q:\n%v", field, err)
+		}
+	}
+
+	for _, c := range []struct{ name, value, want string }{
+		{"MAX_DROP", "NaN", "give a fraction from 0 to 1"},
+		{"MAX_DROP", "+Inf", "give a fraction from 0 to 1"},
+		{"MAX_DROP", "-0.1", "give a fraction from 0 to 1"},
+		{"MAX_DROP", "1.5", "give a fraction from 0 to 1"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "NaN", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "-Inf", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "101", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "-2", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_OVER", "-2", "give a count"},
+		{"ABSENT_PASSES", "0", "from 1 to 1000"},
+		{"ABSENT_PASSES", "1001", "from 1 to 1000"},
+		{"ABSENT_FOR", "-1h", "negative"},
+		{"EVALUAGENT_RATE_PER_MINUTE", "-5", "positive"},
+		{"EVALUAGENT_RATE_PER_DAY", "0", "at least 1"},
+		{"DEBOUNCE", "-1s", "negative"},
+	} {
+		env, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{"ROSTERSYNC_" + c.name: c.value}))
+		if err == nil {
+			err = env.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "ROSTERSYNC_"+c.name+": ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%s: %v, want %q", c.name, c.value, err, c.want)
+		}
+	}
+	// In range: accepted.
+	for name, value := range map[string]string{"MAX_DROP": "1", "HOLD_DEACTIVATIONS_PERCENT": "100"} {
+		env, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{"ROSTERSYNC_" + name: value}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.ValidateCommon(); err != nil {
+			t.Errorf("%s=%s: %v", name, value, err)
+		}
 	}
 }
 
@@ -206,7 +279,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key in a source",
 		yaml: "sources:\n  - name: hr\n    type: csv\n    csv: {path: a.csv, keys: id}\n",
-		want: `FILE:4: field keys not found in sources[].csv (known: path, delimiter, key, min_rows)`,
+		want: `FILE:4: field keys not found in sources[].csv (known: path, delimiter, key, min_rows, max_bytes)`,
 	}, {
 		name: "unknown key in a flow condition",
 		yaml: "mapping:\n  scope:\n    - {attr: status, inn: [active]}\n",

@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,6 +107,11 @@ type Safety struct {
 	// HoldDeactivationsPercent does the same above this percentage of the
 	// active users rostersync owns; -1 disables.
 	HoldDeactivationsPercent float64 `env:"HOLD_DEACTIVATIONS_PERCENT, default=5"`
+	// HoldDeactivationsPercentFloor is how many removals the percentage
+	// limit always lets through: it holds a plan only when its removals are
+	// over the percentage and over this count, so small organisations are
+	// not stopped by every leaver while large ones keep both limits.
+	HoldDeactivationsPercentFloor int `env:"HOLD_DEACTIVATIONS_PERCENT_FLOOR, default=2"`
 }
 
 // Evaluagent configures the Evaluagent target. Names are without the
@@ -133,7 +141,28 @@ type Evaluagent struct {
 	// persist in the state directory, so a restart does not reset them.
 	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
 	RatePerDay    int `env:"RATE_PER_DAY, default=10000"`
+	// Auth is basic (the key id and secret on every request) or bearer
+	// (the key is in bearer-token mode: requests carry a token kept in the
+	// state directory and refreshed there). Bearer is opt-in because
+	// creating a token disables Basic for the key for good.
+	Auth string `env:"AUTH, default=basic"`
+	// TokenFile, in bearer mode, is a file holding the current token of a
+	// key already in bearer mode. It is read only while the state directory
+	// holds no token for the key; from then on the stored token (refreshed
+	// in place) is the only one used.
+	TokenFile string `env:"TOKEN_FILE"`
+	// TokenRefreshAfter is the token age at which it is refreshed.
+	TokenRefreshAfter time.Duration `env:"TOKEN_REFRESH_AFTER, default=20h"`
+	// TokenWarnBelow: the daemon warns when the token has less than this
+	// left before it expires (a refresh is overdue).
+	TokenWarnBelow time.Duration `env:"TOKEN_WARN_BELOW, default=3h"`
 }
+
+// Auth modes of an Evaluagent key.
+const (
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+)
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
 // production, envconfig.MapLookuper in tests). It fills defaults; Validate
@@ -142,13 +171,27 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	if lookuper == nil {
 		lookuper = envconfig.OsLookuper()
 	}
+	// envconfig stops at the first value it cannot parse and names the Go
+	// field. Every variable is parsed here first, each problem named by
+	// its variable; the values refused are left to their defaults so that
+	// the remaining checks can run and everything is reported at once.
+	parseErrs, refused := checkEnvSyntax(lookuper)
+	if len(refused) > 0 {
+		inner := lookuper
+		lookuper = envconfig.LookuperFunc(func(key string) (string, bool) {
+			if refused[key] {
+				return "", false
+			}
+			return inner.Lookup(key)
+		})
+	}
 	var e Env
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{
 		Target:   &e,
 		Lookuper: envconfig.PrefixLookuper(EnvPrefix, lookuper),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("environment: %w", err)
+		return nil, fmt.Errorf("environment: %w", errors.Join(append(parseErrs, err)...))
 	}
 	if e.StateDir == "" {
 		e.StateDir = defaultStateDir(lookuper)
@@ -161,8 +204,96 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	}
 	_, e.secretInEnv = lookuper.Lookup(EnvPrefix + "EVALUAGENT_KEY_SECRET")
 	_, e.agentIQKeyInEnv = lookuper.Lookup(EnvPrefix + "AGENTIQ_API_KEY")
+	if len(parseErrs) > 0 {
+		errs := append(parseErrs, unjoin(e.ValidateCommon())...)
+		return nil, fmt.Errorf("environment:\n%w", errors.Join(errs...))
+	}
 	return &e, nil
 }
+
+// envVar is one variable of Env: its full name and Go kind.
+type envVar struct {
+	name string
+	typ  reflect.Type
+}
+
+// envVars lists the variables of Env from its env tags.
+func envVars() []envVar {
+	var out []envVar
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("env")
+			name, opts, _ := strings.Cut(tag, ",")
+			name = strings.TrimSpace(name)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				sub := prefix
+				for _, o := range strings.Split(opts, ",") {
+					if p, ok := strings.CutPrefix(strings.TrimSpace(o), "prefix="); ok {
+						sub += p
+					}
+				}
+				walk(f.Type, sub)
+				continue
+			}
+			if name != "" {
+				out = append(out, envVar{name: EnvPrefix + prefix + name, typ: f.Type})
+			}
+		}
+	}
+	walk(reflect.TypeFor[Env](), "")
+	return out
+}
+
+// checkEnvSyntax parses every variable that is set according to its kind
+// and returns a problem for each that does not parse, named by the
+// variable, with the set of those refused.
+func checkEnvSyntax(l envconfig.Lookuper) ([]error, map[string]bool) {
+	var errs []error
+	refused := map[string]bool{}
+	for _, v := range envVars() {
+		val, ok := l.Lookup(v.name)
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		var want string
+		switch {
+		case v.typ == reflect.TypeFor[time.Duration]():
+			if _, err := time.ParseDuration(val); err != nil {
+				want = "a duration such as 90s, 15m or 24h"
+			}
+		case v.typ.Kind() == reflect.Float64:
+			if _, err := strconv.ParseFloat(val, 64); err != nil {
+				want = "a number"
+			}
+		case v.typ.Kind() == reflect.Int:
+			if _, err := strconv.ParseInt(val, 10, 0); err != nil {
+				want = "a whole number"
+			}
+		case v.typ.Kind() == reflect.Bool:
+			if _, err := strconv.ParseBool(val); err != nil {
+				want = "true or false"
+			}
+		}
+		if want != "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not %s", v.name, val, want))
+			refused[v.name] = true
+		}
+	}
+	return errs, refused
+}
+
+// finite reports whether f is a number (not NaN, not an infinity).
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// maxAbsentPasses bounds ROSTERSYNC_ABSENT_PASSES: beyond it a leaver
+// would in practice never be deactivated.
+const maxAbsentPasses = 1000
 
 var regionRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
@@ -194,11 +325,11 @@ func (e *Env) ValidateCommon() error {
 	default:
 		bad("LOG_FORMAT", "%q is not one of auto, text, json", e.LogFormat)
 	}
-	if e.MaxDrop < 0 {
-		bad("MAX_DROP", "%v is negative: give a fraction such as 0.2 (1 disables the check)", e.MaxDrop)
+	if !finite(e.MaxDrop) || e.MaxDrop < 0 || e.MaxDrop > 1 {
+		bad("MAX_DROP", "%v: give a fraction from 0 to 1, such as 0.2 (1 disables the check)", e.MaxDrop)
 	}
-	if e.AbsentPasses < 1 {
-		bad("ABSENT_PASSES", "%d: must be at least 1", e.AbsentPasses)
+	if e.AbsentPasses < 1 || e.AbsentPasses > maxAbsentPasses {
+		bad("ABSENT_PASSES", "%d: must be from 1 to %d", e.AbsentPasses, maxAbsentPasses)
 	}
 	if e.AbsentFor < 0 {
 		bad("ABSENT_FOR", "%s is negative", e.AbsentFor)
@@ -206,8 +337,11 @@ func (e *Env) ValidateCommon() error {
 	if e.HoldDeactivationsOver < -1 {
 		bad("HOLD_DEACTIVATIONS_OVER", "%d: give a count, or -1 to disable", e.HoldDeactivationsOver)
 	}
-	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
-		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
+	if p := e.HoldDeactivationsPercent; p != -1 && (!finite(p) || p < 0 || p > 100) {
+		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage from 0 to 100, or -1 to disable", p)
+	}
+	if e.HoldDeactivationsPercentFloor < 0 {
+		bad("HOLD_DEACTIVATIONS_PERCENT_FLOOR", "%d: give a count of removals, 0 or more", e.HoldDeactivationsPercentFloor)
 	}
 	if e.agentIQKeyInEnv {
 		bad("AGENTIQ_API_KEY", "secrets are not read from the environment; put the Agent IQ API key in a file and name it with api_key_file in the configuration file")
@@ -242,8 +376,20 @@ func (ea Evaluagent) Validate(secretInEnv bool) error {
 	if strings.TrimSpace(ea.KeyID) == "" {
 		bad("EVALUAGENT_KEY_ID", "required: the Evaluagent API key id")
 	}
-	if ea.KeySecretFile == "" {
-		bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+	switch ea.Auth {
+	case AuthBasic:
+		if ea.KeySecretFile == "" {
+			bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+		}
+	case AuthBearer:
+		if ea.TokenRefreshAfter <= 0 || ea.TokenRefreshAfter > 23*time.Hour {
+			bad("EVALUAGENT_TOKEN_REFRESH_AFTER", "%s: give a token age above 0 and at most 23h (tokens last 24h; the default is 20h)", ea.TokenRefreshAfter)
+		}
+		if ea.TokenWarnBelow < 0 || ea.TokenWarnBelow >= 24*time.Hour {
+			bad("EVALUAGENT_TOKEN_WARN_BELOW", "%s: give a duration from 0 to under 24h (default 3h)", ea.TokenWarnBelow)
+		}
+	default:
+		bad("EVALUAGENT_AUTH", "%q is not basic or bearer", ea.Auth)
 	}
 	if secretInEnv {
 		bad("EVALUAGENT_KEY_SECRET", "secrets are not read from the environment; put the secret in a file and set %sEVALUAGENT_KEY_SECRET_FILE", EnvPrefix)

@@ -607,6 +607,11 @@ func (d *differ) effective(want *User) *User {
 		w.Team, w.Roles, w.Queues = "", []string{}, nil
 		return &w
 	}
+	if why := d.refused(&w); why != "" {
+		d.problem(KindUser, w.Key, "%s", why)
+		d.plan.Problems[len(d.plan.Problems)-1].Origin = w.Origin
+		return nil
+	}
 	if !caps.holds(FieldRoles) {
 		// Roles are not the platform's to hold: any user may sit in a team.
 		w.Roles = []string{}

@@ -134,9 +134,24 @@ func (s Summary) Changes() int { return s.Create + s.Update + s.Adopt + s.Deacti
 // Problem is something in the desired state that cannot be planned, such as
 // an agent mapped to a group that is not at the agent level.
 type Problem struct {
-	Kind    Kind   `json:"kind"`
-	Key     string `json:"key"`
+	Kind Kind   `json:"kind"`
+	Key  string `json:"key"`
+	// Origin is where the source record came from ("people.csv:12"), when
+	// known.
+	Origin  string `json:"origin,omitempty"`
 	Message string `json:"message"`
+}
+
+// ProblemList is a plan's problems; it is written as [] when empty, never
+// as null, so that a reader can count on the list.
+type ProblemList []Problem
+
+// MarshalJSON writes the list, [] when empty.
+func (l ProblemList) MarshalJSON() ([]byte, error) {
+	if len(l) == 0 {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Problem(l))
 }
 
 // Plan is the result of Diff: data, sorted, every op with a reason.
@@ -147,8 +162,8 @@ type Plan struct {
 	Ops           []Op      `json:"ops"`
 	Summary       Summary   `json:"summary"`
 	// Notes explain plan-wide decisions (suppressed deactivations and why).
-	Notes    []string  `json:"notes,omitempty"`
-	Problems []Problem `json:"problems,omitempty"`
+	Notes    []string    `json:"notes,omitempty"`
+	Problems ProblemList `json:"problems"`
 	// TeamIDs resolves team keys to platform ids known when the plan was made.
 	TeamIDs map[string]string `json:"team_ids"`
 	// UserIDs resolves user keys to platform ids known when the plan was made.

@@ -70,9 +70,9 @@ func quote(s string) string {
 
 func renderText(w io.Writer, p *Plan) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "rostersync plan for %s, %s\n", orDefault(p.Target, "target"), p.CreatedAt.Format("2006-01-02T15:04:05Z"))
+	fmt.Fprintf(&b, "rostersync plan for %s, %s\n", escapeText(orDefault(p.Target, "target")), p.CreatedAt.Format("2006-01-02T15:04:05Z"))
 	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
+		fmt.Fprintf(&b, "note: %s\n", escapeText(n))
 	}
 	if len(p.Ops) == 0 {
 		b.WriteString("\nNo changes. The platform matches the sources.\n")
@@ -94,12 +94,12 @@ func renderText(w io.Writer, p *Plan) error {
 				fmt.Fprintf(&b, "      %s: %s → %s\n", c.Field, quote(c.Old), quote(c.New))
 			}
 		}
-		fmt.Fprintf(&b, "      reason: %s%s\n", o.Reason, statusNote(o))
+		fmt.Fprintf(&b, "      reason: %s%s\n", escapeText(o.Reason), statusNote(o))
 	}
 	if len(p.Problems) > 0 {
 		b.WriteString("\nProblems (nothing is planned for these):\n")
 		for _, pr := range p.Problems {
-			fmt.Fprintf(&b, "  ! %s %s: %s\n", pr.Kind, quote(pr.Key), pr.Message)
+			fmt.Fprintf(&b, "  ! %s %s%s: %s\n", pr.Kind, quote(pr.Key), originNote(pr.Origin), escapeText(pr.Message))
 		}
 	}
 	fmt.Fprintf(&b, "\n%s\n", SummaryLine(p.Summary))
@@ -111,7 +111,15 @@ func keyNote(o *Op) string {
 	if o.Key == "" || o.Key == o.Name {
 		return ""
 	}
-	return " [" + o.Key + "]"
+	return " [" + escapeText(o.Key) + "]"
+}
+
+// originNote is " (people.csv:12)" for a known origin.
+func originNote(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	return " (" + escapeText(origin) + ")"
 }
 
 func orDefault(s, d string) string {
@@ -140,13 +148,11 @@ func SummaryLine(s Summary) string {
 	return line
 }
 
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "_", `\_`).Replace(s)
-}
+func mdEscape(s string) string { return escapeMarkdown(s) }
 
 func renderMarkdown(w io.Writer, p *Plan) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# rostersync plan for %s\n\n", orDefault(p.Target, "target"))
+	fmt.Fprintf(&b, "# rostersync plan for %s\n\n", mdEscape(orDefault(p.Target, "target")))
 	fmt.Fprintf(&b, "Made %s. **%s**\n\n", p.CreatedAt.Format("2006-01-02 15:04 UTC"), SummaryLine(p.Summary))
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "> %s\n\n", mdEscape(n))
@@ -158,9 +164,9 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 			var ch []string
 			for _, c := range o.Changes {
 				if c.Old == "" || o.Action == ActionCreate {
-					ch = append(ch, fmt.Sprintf("%s: %s", c.Field, mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s", mdEscape(string(c.Field)), mdEscape(c.New)))
 				} else {
-					ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Field, mdEscape(c.Old), mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s → %s", mdEscape(string(c.Field)), mdEscape(c.Old), mdEscape(c.New)))
 				}
 			}
 			fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s | %s | %s |\n", symbol(o), o.Action, statusNote(o), o.Kind,
@@ -171,7 +177,7 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 	if len(p.Problems) > 0 {
 		b.WriteString("## Problems\n\n")
 		for _, pr := range p.Problems {
-			fmt.Fprintf(&b, "- %s `%s`: %s\n", pr.Kind, pr.Key, mdEscape(pr.Message))
+			fmt.Fprintf(&b, "- %s %s%s: %s\n", pr.Kind, mdCode(pr.Key), mdEscape(originNote(pr.Origin)), mdEscape(pr.Message))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

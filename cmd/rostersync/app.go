@@ -55,7 +55,14 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	if err := env.ValidateCommon(); err != nil {
-		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
+		// Report the file's problems too, so that one run lists them all.
+		errs := []error{fmt.Errorf("configuration from the environment:\n%w", err)}
+		if file, ferr := config.LoadFile(env.Mapping); ferr != nil {
+			errs = append(errs, ferr)
+		} else if verr := file.Validate(); verr != nil {
+			errs = append(errs, fmt.Errorf("configuration file %s:\n%w", env.Mapping, verr))
+		}
+		return nil, errors.Join(errs...)
 	}
 	level, err := env.Level()
 	if err != nil {
@@ -86,6 +93,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	if hooks.sleep == nil {
 		hooks.sleep = c.sleep
 	}
+	hooks.stateDir, hooks.now = env.StateDir, clock
 	var self *app
 	hooks = progressHooks(hooks, func() *app { return self })
 	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
@@ -113,6 +121,16 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	return a, nil
+}
+
+// lockWriter takes the state directory's writer lock for command; see
+// state.WriterLock for who takes it and who does not.
+func (a *app) lockWriter(command string) (*state.WriterLock, error) {
+	now := time.Now
+	if a.c.now != nil {
+		now = a.c.now
+	}
+	return state.LockWriter(a.env.StateDir, command, now())
 }
 
 func (a *app) Close() error {
@@ -250,12 +268,22 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 		return nil, err
 	}
 	rec.own(own)
-	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
+	pol := t.policy
+	if rn, ok := t.client.(interface{ RoleNames() []string }); ok {
+		pol.KnownRoles = rn.RoleNames() // as the listing just found them
+	}
+	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
 	plan.Target = t.name
 	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
 		return nil, err
 	}
-	for _, p := range plan.Problems {
+	// What the mapping could not map comes first, with the source line.
+	mp := make(reconcile.ProblemList, 0, len(res.Problems)+len(plan.Problems))
+	for _, p := range res.Problems {
+		mp = append(mp, reconcile.Problem{Kind: p.Kind, Key: p.Key, Origin: p.Origin, Message: p.Message})
+	}
+	plan.Problems = append(mp, plan.Problems...)
+	for _, p := range plan.Problems[len(res.Problems):] {
 		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
 	if n := plan.Summary.Unsupported; n > 0 {

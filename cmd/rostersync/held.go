@@ -14,8 +14,8 @@ import (
 )
 
 const heldAbout = `Operations the safety limits held for approval: deactivations and removals
-beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER or _PERCENT. Creates and updates
-are never held.
+beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER, or _PERCENT above _PERCENT_FLOOR.
+Creates and updates are never held.
 
   rostersync held list [-all]         pending and approved holds (-all: every one)
   rostersync held approve ID...|-all  approve, and ask a running daemon for a pass
@@ -35,6 +35,9 @@ without one, the next 'rostersync apply' does.`
 func cmdHeld(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlagSet(c, "held", "list|approve|reject [flags] [ID...]", heldAbout)
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage: rostersync held list|approve|reject [flags] [ID...]\n\n%s\n\nRun \"rostersync held list -h\" for the flags.\n", heldAbout)
+		}
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -161,7 +164,7 @@ func heldList(ctx context.Context, c *cli, db *state.DB, all bool, dir string) e
 		return err
 	}
 	if n == 0 {
-		fmt.Fprintf(c.stdout, "No held operations in %s.\n", dir)
+		fmt.Fprintf(c.stdout, "No held operations. (State directory: %s)\n", dir)
 	}
 	return nil
 }

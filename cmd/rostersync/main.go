@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,12 @@ type cli struct {
 	now         func() time.Time
 	// sleep waits out rate limits and retry backoffs; nil is a real sleep.
 	sleep func(ctx context.Context, d time.Duration) error
+	// after is the daemon's bearer-token timer; nil is time.After. Tests
+	// give it the clock they move.
+	after func(d time.Duration) <-chan time.Time
+	// global holds the common flags given before the command
+	// ("rostersync -log-format=json plan"); the command's own win.
+	global commonFlags
 }
 
 // exitError carries an exit code other than 1; a nil err prints nothing.
@@ -89,6 +96,7 @@ func commands() []command {
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
 		{"history", "what changed when, by person, target and time", cmdHistory},
+		{"auth", "an Evaluagent key in bearer-token mode: status, create, import, refresh, revoke", cmdAuth},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},
@@ -98,7 +106,7 @@ func commands() []command {
 
 const usageHead = `rostersync keeps QA platforms (Evaluagent, Agent IQ) in line with your directory.
 
-Usage: rostersync <command> [flags]
+Usage: rostersync [-config FILE] [-state-dir DIR] [-log-level LEVEL] [-log-format FORMAT] <command> [flags]
 
 Commands:
 `
@@ -106,7 +114,9 @@ Commands:
 const usageTail = `
 Configuration comes from ROSTERSYNC_* environment variables and the
 configuration file they name (ROSTERSYNC_MAPPING), whose targets: list names
-the platforms; see README.md and systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
+the platforms; see README.md and systemd/rostersync.env.example. The flags
+above may come before the command or after it. Run "rostersync <command> -h"
+for its flags.
 `
 
 func usage(w io.Writer) {
@@ -124,13 +134,34 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 		usage(c.stderr)
 		return errUsage
 	}
+	// The common flags may come before the command; flag parsing stops at
+	// the command's name.
+	gfs := flag.NewFlagSet("rostersync", flag.ContinueOnError)
+	gfs.SetOutput(c.stderr)
+	gfs.Usage = func() {}
+	c.global.register(gfs)
+	showVersion := gfs.Bool("version", false, "print the version and exit")
+	if err := gfs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(c.stdout)
+			return nil
+		}
+		fmt.Fprintln(c.stderr)
+		usage(c.stderr)
+		return errUsage
+	}
+	args = gfs.Args()
+	if *showVersion {
+		return cmdVersion(ctx, args, c)
+	}
+	if len(args) == 0 {
+		usage(c.stderr)
+		return errUsage
+	}
 	name := args[0]
-	switch name {
-	case "-h", "-help", "--help", "help":
+	if name == "help" {
 		usage(c.stdout)
 		return nil
-	case "-version", "--version":
-		return cmdVersion(ctx, args[1:], c)
 	}
 	for _, cmd := range commands() {
 		if cmd.name == name {

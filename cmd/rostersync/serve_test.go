@@ -113,11 +113,14 @@ func startServe(t *testing.T, r *rig, extra map[string]string) *daemonProc {
 		}
 	})
 	line := d.waitLog("listening", 30*time.Second)
-	m := regexp.MustCompile(`addr\W+([0-9.]+:[0-9]+)`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`addr\W+([0-9.]+|\[::\]):([0-9]+)`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("no address in %q", line)
 	}
-	d.base = "http://" + m[1]
+	if m[1] == "[::]" || m[1] == "0.0.0.0" { // every address: reach it on loopback
+		m[1] = "127.0.0.1"
+	}
+	d.base = "http://" + m[1] + ":" + m[2]
 	return d
 }
 
@@ -273,6 +276,20 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, _ := d.get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
+	// The URL the log advertises answers, and lists the endpoints.
+	m := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(d.waitLog("listening", time.Second))
+	if m == nil {
+		t.Fatal("the listening line advertises no url")
+	}
+	if resp, err := http.Get(m[1]); err != nil {
+		t.Errorf("GET the advertised %s: %v", m[1], err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "/readyz") {
+			t.Errorf("GET the advertised %s = %d:\n%s", m[1], resp.StatusCode, b)
+		}
+	}
 	if got := d.metric(`rostersync_operations_total{action="create",kind="user",outcome="applied"}`); got != 11 {
 		t.Errorf("users created = %v, want 11", got)
 	}
@@ -395,6 +412,10 @@ func TestServeStopFinishesTheWriteInFlight(t *testing.T) {
 	if !strings.Contains(d.logText(), "stopped mid-apply") {
 		t.Error("the log does not say where the apply stopped")
 	}
+	// A stop is what the operator asked for: nothing is logged as an error.
+	if strings.Contains(d.logText(), "level=ERROR") {
+		t.Errorf("a normal SIGTERM logged an ERROR:\n%s", d.logText())
+	}
 
 	db, err := state.Open(r.env["ROSTERSYNC_STATE_DIR"])
 	if err != nil {
@@ -480,7 +501,9 @@ func TestServeRefusesBadServeSettings(t *testing.T) {
 	r := newRig(t)
 	r.env["ROSTERSYNC_SERVE_MODE"] = "yolo"
 	r.env["ROSTERSYNC_INTERVAL"] = "soon"
-	if code := r.run("serve"); code != 1 || !strings.Contains(r.stderr.String(), "Interval") {
+	// Both problems at once, each named by its variable.
+	if code := r.run("serve"); code != 1 || !strings.Contains(r.stderr.String(), `ROSTERSYNC_INTERVAL: "soon" is not a duration`) ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_SERVE_MODE") {
 		t.Errorf("exit %d, stderr:\n%s", code, r.stderr.String())
 	}
 	delete(r.env, "ROSTERSYNC_INTERVAL")

@@ -29,6 +29,7 @@ var serviceStateDir = "/var/lib/rostersync"
 // database instead of creating an empty one that would answer "nothing
 // held".
 func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.DB, *config.Env, error) {
+	flags = flags.over(c.global)
 	env, err := loadEnv(ctx, c, flags)
 	if err != nil {
 		return nil, nil, err

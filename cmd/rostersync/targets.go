@@ -74,15 +74,29 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		}
 		return fmt.Errorf("settings (the target's evaluagent: block over the environment):\n%w", err)
 	}
-	secret, err := config.ReadSecret(ea.KeySecretFile)
-	if err != nil {
-		return err
+	var secret string
+	var bearer *evaluagent.Bearer
+	if ea.Auth == config.AuthBearer {
+		// The secret is needed only to create the first token; "auth
+		// create" says so when it is missing.
+		if ea.KeySecretFile != "" {
+			secret, _ = config.ReadSecretWarn(ea.KeySecretFile, log)
+		}
+		var err error
+		if bearer, err = bearerSettings(ea, hooks); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if secret, err = config.ReadSecretWarn(ea.KeySecretFile, log); err != nil {
+			return err
+		}
 	}
 	cfg := evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
 		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
 		OnRequest: hooks.request(t.name), OnRateLimitWait: hooks.rateLimitWait(t.name),
-		Sleep: hooks.sleep,
+		Sleep: hooks.sleep, Bearer: bearer,
 	}
 	if hooks.budget != nil {
 		cfg.Budget = hooks.budget(t.name, ea.RatePerMinute, ea.RatePerDay)
@@ -109,7 +123,7 @@ func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logg
 	if keyFile == "" {
 		return fmt.Errorf("agentiq: api_key_file is required (or run under systemd with LoadCredential=%s:…)", config.AgentIQCredentialName)
 	}
-	key, err := config.ReadSecret(keyFile)
+	key, err := config.ReadSecretWarn(keyFile, log)
 	if err != nil {
 		return err
 	}

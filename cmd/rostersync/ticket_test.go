@@ -22,7 +22,7 @@ func TestMarkdownPlanIsAChangeTicket(t *testing.T) {
 		": 21 requests |",
 		"| `+` | create | 20 |",
 		"<summary><strong>+ Create</strong>: 9 teams, 11 users</summary>",
-		"| `E1002` | user | ben.carter@example.com | team `Leeds / Support / North`<br>roles agent |",
+		"| `E1002` | user | ben.carter@example.com | Ben Carter<br>team `Leeds / Support / North`<br>roles agent |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the Markdown plan lacks %q:\n%s", want, md)

@@ -90,6 +90,9 @@ func cmdVersion(_ context.Context, args []string, c *cli) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version takes no arguments, got %q", fs.Args())
+	}
 	b := currentBuild()
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)

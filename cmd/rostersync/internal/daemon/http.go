@@ -28,19 +28,39 @@ type HandlerConfig struct {
 	WantsPage func(*http.Request) bool
 }
 
+// index is what GET / answers: the URL the daemon logs at start.
+const index = `rostersync admin endpoints
+  GET  /healthz  200 while the process runs
+  GET  /readyz   200 when the last successful pass is recent enough, else 503
+  GET  /metrics  Prometheus text
+  GET  /status   JSON: recent passes, the pass in flight, the pending plan
+                 (in a browser, / and /status are the status page)
+  GET  /status.json  the same JSON, whatever the Accept header
+  POST /trigger  ask for a pass (debounced)
+`
+
 // NewMux returns the admin endpoints on a new ServeMux, which the caller may
 // extend (the SCIM endpoint mounts at /scim/v2/ on it):
 //
+//	GET  /         a list of these endpoints; for a browser, the status
+//	               page when Page is set
 //	GET  /healthz  200 while the process runs
 //	GET  /readyz   200 when the last successful pass is recent enough, else 503
 //	GET  /metrics  Prometheus text
 //	GET  /status   JSON: recent passes, the pass in flight, the pending plan
 //	               (the status page instead, for a browser, when Page is set)
 //	GET  /status.json  the same JSON, whatever the Accept header
-//	GET  /         the status page, when Page is set
 //	POST /trigger  ask for a pass (debounced), 202
 func NewMux(cfg HandlerConfig) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Page != nil && cfg.WantsPage != nil && cfg.WantsPage(r) {
+			cfg.Page.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprint(w, index)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -71,9 +91,6 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 		}
 		statusJSON(w, r)
 	})
-	if cfg.Page != nil {
-		mux.Handle("GET /{$}", cfg.Page)
-	}
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}

@@ -44,15 +44,35 @@ type section struct {
 	ops   []*reconcile.Op
 }
 
+// escape makes a value inert in Markdown and HTML: no markup, no table
+// cell break, no line break, and control and direction-changing characters
+// shown as escapes rather than obeyed.
 func escape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
+	return strings.NewReplacer("&", "&amp;", "|", `\|`, "*", `\*`, "_", `\_`, "<", "&lt;", ">", "&gt;", "`", "'").Replace(inert(s))
+}
+
+// inert shows line breaks, control and direction-changing characters as
+// escapes.
+func inert(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r < 0x20 || r == 0x7f || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func code(s string) string {
 	if s == "" {
 		return ""
 	}
-	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+	return "`" + strings.NewReplacer("`", "'", "|", `\|`).Replace(inert(s)) + "`"
 }
 
 // Render writes p as a change ticket.
@@ -175,7 +195,11 @@ func Render(w io.Writer, p *reconcile.Plan, h Header) error {
 	if len(p.Problems) > 0 {
 		b.WriteString("## Problems\n\n")
 		for _, pr := range p.Problems {
-			fmt.Fprintf(&b, "- %s %s: %s\n", pr.Kind, code(pr.Key), escape(pr.Message))
+			where := ""
+			if pr.Origin != "" {
+				where = " (" + escape(pr.Origin) + ")"
+			}
+			fmt.Fprintf(&b, "- %s %s%s: %s\n", pr.Kind, code(pr.Key), where, escape(pr.Message))
 		}
 		b.WriteString("\n")
 	}
@@ -197,6 +221,9 @@ func details(o *reconcile.Op) string {
 	switch {
 	case o.Action == reconcile.ActionCreate && o.User != nil:
 		u := o.User
+		if name := strings.TrimSpace(u.Forename + " " + u.Surname); name != "" {
+			parts = append(parts, escape(name))
+		}
 		if u.Email != "" && u.Email != o.Name {
 			parts = append(parts, "email "+escape(u.Email))
 		}

@@ -99,6 +99,27 @@ func TestTicketContents(t *testing.T) {
 	}
 }
 
+func TestTicketValuesAreInert(t *testing.T) {
+	p := &reconcile.Plan{Target: "evaluagent", Ops: []reconcile.Op{{Action: reconcile.ActionCreate, Kind: reconcile.KindUser,
+		Key: "E3|001\x1b", Name: "evil@example.com",
+		User: &reconcile.User{Forename: "<script>alert(1)</script>", Surname: "Evil\x1b[2K\r\u202e", Team: "North\n  - deactivate"}}}}
+	var b bytes.Buffer
+	if err := Render(&b, p, Header{}); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	for _, bad := range []string{"<script", "\x1b", "\r", "\u202e", "\n  - deactivate"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("the ticket holds %q:\n%s", bad, s)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;", `Evil\u001b[2K\u000d\u202e`, "`E3\\|001\\u001b`", `North\n  - deactivate`} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the ticket lacks %q:\n%s", want, s)
+		}
+	}
+}
+
 // TestTicketStaysSmall: 331 creates make a ticket a reviewer can read, a
 // row each with the key, not every field of every new user.
 func TestTicketStaysSmall(t *testing.T) {
