@@ -100,3 +100,31 @@ func TestHeldApproveAsksTheDaemonForAPass(t *testing.T) {
 		t.Errorf("held approve without a daemon says:\n%s", out)
 	}
 }
+
+// TestAskForPassSendsTheAdminToken: a daemon whose admin endpoints need
+// the bearer token still hears 'held approve' asking for a pass.
+func TestAskForPassSendsTheAdminToken(t *testing.T) {
+	r := newRig(t)
+	tok := filepath.Join(r.dir, "admin-token")
+	if err := os.WriteFile(tok, []byte("s3cret-admin-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env["ROSTERSYNC_ADMIN_TOKEN_FILE"] = tok
+	d := startServe(t, r, map[string]string{"ROSTERSYNC_INTERVAL": "1h", "ROSTERSYNC_DELTA_INTERVAL": "0", "ROSTERSYNC_DEBOUNCE": "50ms"})
+	d.waitLog(`msg="pass finished" kind=full`, 60*time.Second)
+	if code := d.post("/trigger"); code != 401 {
+		t.Fatalf("POST /trigger without the token: %d, want 401", code)
+	}
+	r.env["ROSTERSYNC_LISTEN"] = strings.TrimPrefix(d.base, "http://")
+	c := &cli{stdout: &r.stdout, stderr: &r.stderr, lookupEnv: func(k string) (string, bool) { v, ok := r.env[k]; return v, ok }, now: time.Now}
+	env, err := loadEnv(t.Context(), c, commonFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.stdout.Reset()
+	askForPass(t.Context(), c, env)
+	if !strings.Contains(r.stdout.String(), "Asked the daemon at "+d.base+" for a pass") {
+		t.Errorf("with the admin token: %s", r.stdout.String())
+	}
+	d.waitLog(`msg="pass finished" kind=trigger`, 30*time.Second) // the pass it asked for
+}

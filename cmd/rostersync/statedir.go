@@ -112,6 +112,12 @@ func askForPass(ctx context.Context, c *cli, env *config.Env) {
 		fmt.Fprintf(c.stdout, "The next pass or 'rostersync apply' carries them out (%v).\n", err)
 		return
 	}
+	if f := env.Serve.AdminTokenFile; f != "" {
+		// Beyond loopback the admin endpoints need the daemon's token.
+		if tok, err := config.ReadSecret(f); err == nil {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintf(c.stdout, "No daemon answered at %s; the next 'rostersync apply' (or the daemon's next pass) carries them out.\n", base)
