@@ -312,7 +312,7 @@ func (b *Builder) Result() *Result {
 	res.Excluded = sortUnique(res.Excluded)
 	// The templates the rules manage: only these are kept in line.
 	for _, q := range b.r.queues {
-		res.Desired.Queues = append(res.Desired.Queues, reconcile.Queue{Name: q.name})
+		res.Desired.Queues = append(res.Desired.Queues, reconcile.Queue{Name: q.name, WholeMembership: q.whole})
 	}
 	return res
 }

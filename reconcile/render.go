@@ -48,7 +48,7 @@ func symbol(o *Op) string {
 	switch o.Status {
 	case StatusHeld:
 		return "!"
-	case StatusSuppressed, StatusUnsupported:
+	case StatusSuppressed, StatusUnsupported, StatusWaiting:
 		return "#"
 	}
 	return string(rune(o.Action))
@@ -58,7 +58,47 @@ func statusNote(o *Op) string {
 	if o.Status == StatusReady {
 		return ""
 	}
+	if o.Status == StatusWaiting && len(o.Waits) > 0 {
+		return "; " + waitWords(o.Waits) + " (waiting)"
+	}
 	return " (" + string(o.Status) + ")"
+}
+
+// labels maps each op's OpID to its words ("create team \"North\"").
+func labels(p *Plan) map[string]string {
+	out := make(map[string]string, len(p.Ops))
+	for i := range p.Ops {
+		o := &p.Ops[i]
+		out[OpID(o)] = opLabel(o)
+	}
+	return out
+}
+
+// opLabel names an op in another op's edges and waits.
+func opLabel(o *Op) string {
+	if o.Kind == KindQueue {
+		switch Lane(o) {
+		case "add queue agents":
+			return "add to queue " + quote(o.Name)
+		case "remove queue agents":
+			return "remove from queue " + quote(o.Name)
+		}
+		return "replace queue " + quote(o.Name)
+	}
+	return fmt.Sprintf("%s %s %s", o.Action, o.Kind, quote(o.Name))
+}
+
+// needWords renders an op's edges: the ops it is sent after.
+func needWords(o *Op, names map[string]string) string {
+	parts := make([]string, 0, len(o.Needs))
+	for _, n := range o.Needs {
+		if w, ok := names[n]; ok {
+			parts = append(parts, w)
+		} else {
+			parts = append(parts, quote(n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func quote(s string) string {
@@ -79,6 +119,7 @@ func renderText(w io.Writer, p *Plan) error {
 	} else {
 		b.WriteString("\nSymbols: + create, ~ update, & adopt, - deactivate, ! held, # not applied\n\n")
 	}
+	names := labels(p)
 	for i := range p.Ops {
 		o := &p.Ops[i]
 		fmt.Fprintf(&b, "  %s %s %s %s%s\n", symbol(o), o.Action, o.Kind, quote(o.Name), keyNote(o))
@@ -94,7 +135,10 @@ func renderText(w io.Writer, p *Plan) error {
 				fmt.Fprintf(&b, "      %s: %s → %s\n", c.Field, quote(c.Old), quote(c.New))
 			}
 		}
-		fmt.Fprintf(&b, "      reason: %s%s\n", escapeText(o.Reason), statusNote(o))
+		if len(o.Needs) > 0 {
+			fmt.Fprintf(&b, "      after: %s\n", escapeText(needWords(o, names)))
+		}
+		fmt.Fprintf(&b, "      reason: %s%s\n", escapeText(o.ReasonWords()), statusNote(o))
 	}
 	if len(p.Problems) > 0 {
 		b.WriteString("\nProblems (nothing is planned for these):\n")
@@ -142,6 +186,9 @@ func SummaryLine(s Summary) string {
 	if s.Unsupported > 0 {
 		extra = append(extra, fmt.Sprintf("%d not supported by the target", s.Unsupported))
 	}
+	if s.Waiting > 0 {
+		extra = append(extra, fmt.Sprintf("%d waiting for another operation", s.Waiting))
+	}
 	if len(extra) > 0 {
 		line += " " + strings.Join(extra, ", ") + "."
 	}
@@ -158,6 +205,7 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 		fmt.Fprintf(&b, "> %s\n\n", mdEscape(n))
 	}
 	if len(p.Ops) > 0 {
+		names := labels(p)
 		b.WriteString("| | Action | Kind | Name | Changes | Reason |\n|---|---|---|---|---|---|\n")
 		for i := range p.Ops {
 			o := &p.Ops[i]
@@ -169,8 +217,18 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 					ch = append(ch, fmt.Sprintf("%s: %s → %s", mdEscape(string(c.Field)), mdEscape(c.Old), mdEscape(c.New)))
 				}
 			}
-			fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s | %s | %s |\n", symbol(o), o.Action, statusNote(o), o.Kind,
-				mdEscape(o.Name), strings.Join(ch, "<br>"), mdEscape(o.Reason))
+			status, reason := "", mdEscape(o.ReasonWords())
+			if o.Status != StatusReady {
+				status = " (" + string(o.Status) + ")"
+			}
+			if o.Status == StatusWaiting && len(o.Waits) > 0 {
+				reason += "; " + mdEscape(waitWords(o.Waits))
+			}
+			if len(o.Needs) > 0 {
+				reason += "<br>after: " + mdEscape(needWords(o, names))
+			}
+			fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s | %s | %s |\n", symbol(o), o.Action, status, o.Kind,
+				mdEscape(o.Name), strings.Join(ch, "<br>"), reason)
 		}
 		b.WriteString("\n")
 	}

@@ -27,6 +27,9 @@ type endpointLoad struct {
 	LeftThisMinute int
 	PerDay         int // 0: no daily limit known
 	LeftToday      int
+	// First marks an endpoint whose requests others wait for: new teams,
+	// which the people and teams placed in them need.
+	First bool
 }
 
 // timeFor is how long an endpoint takes to carry its requests, one at a
@@ -61,21 +64,27 @@ type estimate struct {
 	Latency time.Duration
 }
 
-// estimateLoads adds up the endpoints' times: the applier sends one request
-// at a time, so an endpoint's wait for its next minute is time the others
-// do not use either.
+// estimateLoads puts the endpoints' times together as the applier works:
+// endpoints side by side, each at its own budget, so the busiest one sets
+// the time; but new teams first, since the people and teams placed in them
+// wait for them.
 func estimateLoads(loads []endpointLoad, latency time.Duration) estimate {
 	e := estimate{Loads: loads, Latency: latency}
-	var longest time.Duration
+	var first, rest, longest time.Duration
 	for i := range loads {
 		l := &loads[i]
 		t := l.timeFor(latency)
-		e.Total += t
+		if l.First {
+			first = max(first, t)
+		} else {
+			rest = max(rest, t)
+		}
 		e.Requests += l.Requests
 		if l.PerMinute > 0 && l.Requests > l.LeftThisMinute && t > longest {
 			longest, e.Binding = t, l
 		}
 	}
+	e.Total = first + rest
 	return e
 }
 
@@ -135,9 +144,19 @@ func endpointOf(t *target, request string) string {
 	return request
 }
 
-// loads is what each of t's endpoints has to carry for requests (by
-// endpoint), with the budget left now in the state store.
-func (a *app) loads(ctx context.Context, t *target, requests map[string]int, now time.Time) ([]endpointLoad, error) {
+// loads is what each of t's endpoints has to carry for lanes (the plan's
+// request names: "create user"), with the budget left now in the state
+// store.
+func (a *app) loads(ctx context.Context, t *target, lanes map[string]int, now time.Time) ([]endpointLoad, error) {
+	requests := map[string]int{}
+	first := map[string]bool{}
+	for lane, n := range lanes {
+		ep := endpointOf(t, lane)
+		requests[ep] += n
+		if lane == "create team" {
+			first[ep] = true
+		}
+	}
 	perMinute, perDay := a.targetRates(t.name)
 	var minute, day map[string]int
 	if perMinute > 0 {
@@ -159,7 +178,7 @@ func (a *app) loads(ctx context.Context, t *target, requests map[string]int, now
 		if requests[ep] <= 0 {
 			continue
 		}
-		l := endpointLoad{Endpoint: ep, Requests: requests[ep], PerMinute: perMinute, PerDay: perDay}
+		l := endpointLoad{Endpoint: ep, Requests: requests[ep], PerMinute: perMinute, PerDay: perDay, First: first[ep]}
 		if perMinute > 0 {
 			key := budgetKey(t.name, ep)
 			l.LeftThisMinute = max(perMinute-minute[key], 0)
@@ -170,11 +189,12 @@ func (a *app) loads(ctx context.Context, t *target, requests map[string]int, now
 	return out, nil
 }
 
-// planEndpoints is the plan's requests by endpoint.
-func planEndpoints(t *target, plan *reconcile.Plan) map[string]int {
+// planLanes is the requests the plan's ready operations send, by lane (the
+// plan's request names, which the applier runs side by side).
+func planLanes(plan *reconcile.Plan) map[string]int {
 	out := map[string]int{}
-	for name, n := range plan.Requests {
-		out[endpointOf(t, name)] += n
+	for _, op := range plan.ReadyOps() {
+		out[reconcile.Lane(&op)] += requestsOf(&op)
 	}
 	return out
 }
@@ -186,7 +206,7 @@ func (a *app) estimatePlan(ctx context.Context, plan *reconcile.Plan) (estimate,
 		return estimate{}, fmt.Errorf("no target %q is configured", plan.Target)
 	}
 	now := a.c.now()
-	loads, err := a.loads(ctx, t, planEndpoints(t, plan), now)
+	loads, err := a.loads(ctx, t, planLanes(plan), now)
 	if err != nil {
 		return estimate{}, err
 	}

@@ -79,7 +79,8 @@ type applyProgress struct {
 	target  string
 	etaFunc func(remaining map[string]int, latency time.Duration) (time.Duration, error)
 
-	remaining map[string]int // write requests still to send, by endpoint
+	remaining map[string]int    // requests still to send, by lane ("create user")
+	lanesOf   map[string][]string // the lanes each endpoint carries
 	latSum    time.Duration
 	latN      int
 
@@ -106,7 +107,11 @@ func (a *app) startProgress(ctx context.Context, t *target, plan *reconcile.Plan
 	total := len(plan.ReadyOps())
 	p := &applyProgress{
 		log: a.log.With("target", t.name), now: a.c.now, target: t.name, total: total,
-		remaining: planEndpoints(t, plan),
+		remaining: planLanes(plan), lanesOf: map[string][]string{},
+	}
+	for lane := range p.remaining {
+		ep := endpointOf(t, lane)
+		p.lanesOf[ep] = append(p.lanesOf[ep], lane)
 	}
 	if a.c.now == nil {
 		p.now = time.Now
@@ -181,19 +186,22 @@ func (p *applyProgress) refreshETA(force bool) {
 	p.eta, p.etaAt = eta, p.now()
 }
 
-// request records an answered platform request: a write that succeeded is
-// one fewer for its endpoint.
+// request records how long a platform write took, for the estimate.
 func (p *applyProgress) request(endpoint string, status int, d time.Duration) {
-	if p == nil || strings.HasPrefix(endpoint, "GET ") {
+	if p == nil || strings.HasPrefix(endpoint, "GET ") || status == 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.latSum += d
 	p.latN++
-	if status/100 == 2 && p.remaining[endpoint] > 0 {
-		p.remaining[endpoint]--
-	}
+}
+
+// sent records that an operation's n requests on lane are done with.
+func (p *applyProgress) sent(lane string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.remaining[lane] = max(p.remaining[lane]-n, 0)
 }
 
 // rateWait says what the apply waits for and how long.
@@ -204,7 +212,10 @@ func (p *applyProgress) rateWait(endpoint string, d time.Duration) {
 	p.mu.Lock()
 	p.waitNote = "waiting for the " + endpoint + " request budget"
 	p.waitTill = p.now().Add(d)
-	left := p.remaining[endpoint]
+	left := 0
+	for _, lane := range p.lanesOf[endpoint] {
+		left += p.remaining[lane]
+	}
 	desc := p.describe(-1)
 	p.mu.Unlock()
 	p.log.Info("waiting for the request budget", "endpoint", endpoint, "wait", d.Round(time.Second), "requests_left_on_endpoint", left)

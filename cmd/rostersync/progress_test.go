@@ -73,6 +73,7 @@ func TestProgressBarKeepsItsOwnLine(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		log.Log(t.Context(), LevelChange, "create user u"+string(rune('0'+i))+"@example.com")
 		p.request("POST /org/users", 201, 100*time.Millisecond)
+		p.sent("POST /org/users", 1)
 		if i == 2 {
 			p.rateWait("POST /org/users", 42*time.Second)
 			if !strings.Contains(out.String(), "waiting for the POST /org/users request budget (42s)") {

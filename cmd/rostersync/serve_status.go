@@ -239,7 +239,7 @@ func opView(op *reconcile.Op) statuspage.Op {
 	switch op.Status {
 	case reconcile.StatusHeld:
 		sym = "!"
-	case reconcile.StatusSuppressed, reconcile.StatusUnsupported:
+	case reconcile.StatusSuppressed, reconcile.StatusUnsupported, reconcile.StatusWaiting:
 		sym = "#"
 	}
 	v := statuspage.Op{Symbol: sym, Action: op.Action.String(), Kind: string(op.Kind), Key: op.Key,

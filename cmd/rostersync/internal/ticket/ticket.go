@@ -129,7 +129,7 @@ func Render(w io.Writer, p *reconcile.Plan, h Header) error {
 		n         int
 	}{
 		{"+", "create", s.Create}, {"~", "update", s.Update}, {"&", "adopt", s.Adopt}, {"-", "deactivate", s.Deactivate},
-		{"!", "held for approval", s.Held}, {"#", "not applied (suppressed or unsupported)", s.Suppressed + s.Unsupported},
+		{"!", "held for approval", s.Held}, {"#", "not applied (suppressed, unsupported or waiting)", s.Suppressed + s.Unsupported + s.Waiting},
 		{"", "unchanged", s.Unchanged},
 	} {
 		fmt.Fprintf(&b, "| %s | %s | %d |\n", code(row.sym), row.what, row.n)
@@ -143,13 +143,18 @@ func Render(w io.Writer, p *reconcile.Plan, h Header) error {
 		{title: "Create", sym: "+"}, {title: "Update", sym: "~"}, {title: "Adopt", sym: "&"},
 		{title: "Deactivate", sym: "-"}, {title: "Held for approval", sym: "!"}, {title: "Not applied", sym: "#"},
 	}
+	labels := map[string]string{} // op id → "create team North", for "after:"
+	for i := range p.Ops {
+		o := &p.Ops[i]
+		labels[reconcile.OpID(o)] = fmt.Sprintf("%s %s %s", o.Action, o.Kind, o.Name)
+	}
 	for i := range p.Ops {
 		o := &p.Ops[i]
 		var sec *section
 		switch {
 		case o.Status == reconcile.StatusHeld:
 			sec = sections[4]
-		case o.Status == reconcile.StatusSuppressed || o.Status == reconcile.StatusUnsupported:
+		case o.Status == reconcile.StatusSuppressed || o.Status == reconcile.StatusUnsupported || o.Status == reconcile.StatusWaiting:
 			sec = sections[5]
 		case o.Action == reconcile.ActionCreate:
 			sec = sections[0]
@@ -188,7 +193,7 @@ func Render(w io.Writer, p *reconcile.Plan, h Header) error {
 		fmt.Fprintf(&b, "<details%s>\n<summary><strong>%s %s</strong>: %s</summary>\n\n", open, sec.sym, sec.title, strings.Join(counts, ", "))
 		b.WriteString("| Key | Kind | Name | Details |\n|---|---|---|---|\n")
 		for _, o := range sec.ops {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(o.Key), o.Kind, escape(o.Name), details(o))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", code(o.Key), o.Kind, escape(o.Name), details(o, labels))
 		}
 		b.WriteString("\n</details>\n\n")
 	}
@@ -216,7 +221,7 @@ func plural(n int, s string) string {
 
 // details is what a reviewer needs of one operation: for a create, where
 // the new object goes; otherwise what changes, and why.
-func details(o *reconcile.Op) string {
+func details(o *reconcile.Op, labels map[string]string) string {
 	var parts []string
 	switch {
 	case o.Action == reconcile.ActionCreate && o.User != nil:
@@ -250,6 +255,17 @@ func details(o *reconcile.Op) string {
 	default:
 		for _, c := range o.Changes {
 			parts = append(parts, fmt.Sprintf("%s: %s → %s", escape(string(c.Field)), escape(quote(c.Old)), escape(quote(c.New))))
+		}
+	}
+	if len(o.Needs) > 0 && o.Kind != reconcile.KindUser || len(o.Needs) > 0 && o.Status != reconcile.StatusReady {
+		var after []string
+		for _, id := range o.Needs {
+			if l, ok := labels[id]; ok {
+				after = append(after, escape(l))
+			}
+		}
+		if len(after) > 0 {
+			parts = append(parts, "after: "+strings.Join(after, ", "))
 		}
 	}
 	if o.Action != reconcile.ActionCreate || o.Status != reconcile.StatusReady {

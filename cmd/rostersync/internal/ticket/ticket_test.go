@@ -36,7 +36,10 @@ func samplePlan() *reconcile.Plan {
 		{Action: reconcile.ActionDeactivate, Kind: reconcile.KindUser, Key: "E1007", Name: "grace|hughes@example.com",
 			Status: reconcile.StatusSuppressed, Reason: "no longer in source; not applied: source hr is incomplete"},
 	}
-	p.Summary = reconcile.Summary{Create: 2, Update: 2, Held: 1, Suppressed: 1, Unchanged: 30}
+	p.Ops = append(p.Ops, reconcile.Op{Action: reconcile.ActionDeactivate, Kind: reconcile.KindTeam, Key: "Leeds / Support / East", Name: "East",
+		Status: reconcile.StatusWaiting, Needs: []string{reconcile.OpID(&p.Ops[5])},
+		Reason: `no longer in source; waits for deactivate user "grace|hughes@example.com" (suppressed)`})
+	p.Summary = reconcile.Summary{Create: 2, Update: 2, Held: 1, Suppressed: 1, Waiting: 1, Unchanged: 30}
 	p.Notes = []string{"1 operation(s) newly held for approval"}
 	p.Problems = []reconcile.Problem{{Kind: reconcile.KindUser, Key: "E3000", Message: "agent has no team"}}
 	return p
@@ -92,6 +95,7 @@ func TestTicketContents(t *testing.T) {
 		"<summary><strong>+ Create</strong>: 1 team, 1 user</summary>",
 		"| `E1005` | user | ella.fraser@example.com | team: South → North<br><em>changed in source (people.csv:6)</em> |",
 		`grace\|hughes@example.com`, "joining: E2001<br>leaving: E1006",
+		"| `Leeds / Support / East` | team | East | after: deactivate user grace\\|hughes@example.com<br><em>no longer in source; waits for",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the ticket lacks %q:\n%s", want, s)
