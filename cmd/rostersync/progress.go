@@ -79,7 +79,7 @@ type applyProgress struct {
 	target  string
 	etaFunc func(remaining map[string]int, latency time.Duration) (time.Duration, error)
 
-	remaining map[string]int    // requests still to send, by lane ("create user")
+	remaining map[string]int      // requests still to send, by lane ("create user")
 	lanesOf   map[string][]string // the lanes each endpoint carries
 	latSum    time.Duration
 	latN      int
