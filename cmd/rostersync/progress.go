@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -84,10 +85,13 @@ type applyProgress struct {
 	latSum    time.Duration
 	latN      int
 
-	eta      time.Duration
-	etaAt    time.Time
-	waitNote string
-	waitTill time.Time
+	eta        time.Duration
+	etaAt      time.Time
+	refreshing bool           // an estimate is being worked out
+	syncETA    bool           // work it out in update itself (tests)
+	wg         sync.WaitGroup // the estimates in flight
+	waitNote   string
+	waitTill   time.Time
 
 	logged   time.Time
 	loggedAt int
@@ -124,7 +128,9 @@ func (a *app) startProgress(ctx context.Context, t *target, plan *reconcile.Plan
 		}
 		return estimateLoads(loads, latency).Total, nil
 	}
+	p.mu.Lock()
 	p.refreshETA(true)
+	p.mu.Unlock()
 	if a.term != nil && total > 1 {
 		bar := newBar(a.term, total, p.describe(0))
 		a.term.mu.Lock()
@@ -174,16 +180,34 @@ func (p *applyProgress) latency() time.Duration {
 
 // refreshETA works the estimate out again from what remains, at most once
 // a second unless forced.
+// a second unless forced. p.mu is held. The estimate reads the budgets in
+// the state store, so unless forced (or syncETA) it is worked out on a
+// goroutine of its own: the applier calls update with its own lock held.
 func (p *applyProgress) refreshETA(force bool) {
-	if !force && p.now().Sub(p.etaAt) < time.Second {
+	if !force && (p.refreshing || p.now().Sub(p.etaAt) < time.Second) {
 		return
 	}
-	eta, err := p.etaFunc(p.remaining, p.latency())
-	if err != nil {
-		p.log.Debug("estimating the time left", "err", err)
+	remaining := maps.Clone(p.remaining)
+	lat := p.latency()
+	work := func() {
+		eta, err := p.etaFunc(remaining, lat)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.refreshing = false
+		if err != nil {
+			p.log.Debug("estimating the time left", "err", err)
+			return
+		}
+		p.eta, p.etaAt = eta, p.now()
+	}
+	p.refreshing = true
+	if force || p.syncETA {
+		p.mu.Unlock()
+		work()
+		p.mu.Lock()
 		return
 	}
-	p.eta, p.etaAt = eta, p.now()
+	p.wg.Go(work)
 }
 
 // request records how long a platform write took, for the estimate.
@@ -226,7 +250,11 @@ func (p *applyProgress) rateWait(endpoint string, d time.Duration) {
 func (p *applyProgress) update(done, total int) {
 	p.mu.Lock()
 	p.waitNote = ""
-	p.refreshETA(done == total)
+	if done == total {
+		p.eta, p.etaAt = 0, p.now()
+	} else {
+		p.refreshETA(false)
+	}
 	desc := p.describe(done)
 	left := p.left()
 	now := p.now()
@@ -250,6 +278,7 @@ func (p *applyProgress) update(done, total int) {
 // finish takes the bar off the terminal, leaving the line clean.
 func (p *applyProgress) finish(a *app) {
 	a.progress.Store(nil)
+	p.wg.Wait()
 	if p.term == nil {
 		return
 	}

@@ -68,7 +68,10 @@ func TestProgressBarKeepsItsOwnLine(t *testing.T) {
 		etaFunc: func(rem map[string]int, lat time.Duration) (time.Duration, error) {
 			return time.Duration(rem["POST /org/users"]) * 30 * time.Second, nil
 		}}
+	p.syncETA = true
+	p.mu.Lock()
 	p.refreshETA(true)
+	p.mu.Unlock()
 	term.bar = newBar(term, 4, p.describe(0))
 	for i := 1; i <= 4; i++ {
 		log.Log(t.Context(), LevelChange, "create user u"+string(rune('0'+i))+"@example.com")
