@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/samber/lo"
@@ -38,6 +39,10 @@ type app struct {
 	passes map[*reconcile.Plan]*passFacts
 	// unmapped counts, per plan, the people its mapping could not map.
 	unmapped map[*reconcile.Plan]int
+	// term keeps log lines off the progress bar on a terminal (nil
+	// elsewhere); progress is the apply in progress, if any.
+	term     *termGuard
+	progress atomic.Pointer[applyProgress]
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -66,7 +71,9 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	_, journald := c.lookupEnv("JOURNAL_STREAM")
-	log, err := newLogger(c.stderr, env.LogFormat, level, c.interactive, journald)
+	noColor, _ := c.lookupEnv("NO_COLOR")
+	term := newTermGuard(c.stderr, c.interactive)
+	log, err := newLogger(term.writer(c.stderr), env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +96,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		hooks.sleep = c.sleep
 	}
 	hooks.stateDir, hooks.now = env.StateDir, clock
+	var self *app
+	hooks = progressHooks(hooks, func() *app { return self })
 	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
 		return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
 	}
@@ -98,7 +107,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks,
-		passes: map[*reconcile.Plan]*passFacts{}, unmapped: map[*reconcile.Plan]int{}}
+		passes: map[*reconcile.Plan]*passFacts{}, unmapped: map[*reconcile.Plan]int{}, term: term}
+	self = a
 	if _, _, ok := file.SCIM(); ok {
 		if a.scim = hooks.scimStore; a.scim == nil {
 			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
@@ -405,13 +415,8 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		return nil, err
 	}
 	var applied []string
-	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
-	defer prog.finish()
-	lanes := map[string]int{}
-	for _, op := range plan.ReadyOps() {
-		lanes[reconcile.Lane(&op)] += requestsOf(&op)
-	}
-	prog.lanes(lanes)
+	prog := a.startProgress(ctx, t, plan)
+	defer prog.finish(a)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
 		Ledger:  ledger{a.db, t.name},
 		Journal: journal{a.db, t.name},
@@ -419,7 +424,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		Stop:    a.hooks.stopChan(),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
-				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
+				a.log.Log(ctx, LevelChange, opLine(op), append(opAttrs(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))...)
 				applied = append(applied, reconcile.HoldKeys(op)...)
 			}
 			prog.sent(reconcile.Lane(op), requestsOf(op))

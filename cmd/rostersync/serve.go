@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -19,7 +20,9 @@ import (
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/metrics"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/notify"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/sdnotify"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/statuspage"
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
@@ -74,6 +77,11 @@ type server struct {
 	sched   *daemon.Scheduler
 	certs   certHolder
 	log     *slog.Logger
+	health  sourceHealth
+
+	notifier    *notify.Notifier
+	lastFailure string         // the last failed pass's error, told once
+	toldHeld    map[int64]bool // holds already told of (scheduler goroutine only)
 
 	// app is the configuration in use. Only the scheduler's goroutine
 	// (passes and reloads) replaces it; appMu guards reads from others.
@@ -113,6 +121,7 @@ func (d *server) hooks() appHooks {
 			d.metrics.RateLimitWait(target, endpoint, dur)
 		},
 		onSource: func(name string, snap *sources.Snapshot, err error) {
+			d.health.observe(name, snap, err, d.c.now())
 			if err != nil || snap == nil {
 				d.metrics.Source(name, 0, false, true)
 				return
@@ -170,6 +179,13 @@ func (d *server) run(ctx context.Context) error {
 	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
+	if d.notifier, err = d.newNotifier(a.env); err != nil {
+		return err
+	}
+	defer d.notifier.Close(5 * time.Second)
+	d.health.onChange = d.notifySource
+	d.health.seed(ctx, a)
+	d.notifyHeld(ctx, a, true)
 
 	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
 		return err
@@ -189,6 +205,12 @@ func (d *server) run(ctx context.Context) error {
 		return err
 	}
 
+	if runs, err := storedRuns(ctx, a.db, daemon.KeepPasses); err == nil {
+		d.sched.Status().Seed(daemonPasses(runs))
+	} else {
+		d.log.Warn("reading the stored pass history", "err", err)
+	}
+
 	scim, err := scimEndpoint(a, d.sched.Trigger)
 	if err != nil {
 		return err
@@ -202,10 +224,17 @@ func (d *server) run(ctx context.Context) error {
 			return fmt.Errorf("%sADMIN_TOKEN_FILE: %w", config.EnvPrefix, err)
 		}
 	}
+	page, err := statuspage.New(statusBackend{d}, d.log)
+	if err != nil {
+		return err
+	}
 	adminMux := daemon.NewMux(daemon.HandlerConfig{
 		Status: d.sched.Status(), ReadyAfter: cfg.ReadyMaxAge(), Metrics: d.metrics.Handler(),
-		Trigger: d.sched.Trigger, Extra: d.statusExtra,
+		Trigger: d.sched.Trigger, Extra: d.statusExtra, Page: page, WantsPage: statuspage.WantsHTML,
 	})
+	// The status page's assets and actions live on the admin mux, so the
+	// token guards them with the rest.
+	page.Register(adminMux)
 	// The token guards the whole admin mux, so a route added to it later
 	// is guarded too.
 	var admin http.Handler = daemon.RequireToken(adminToken, adminMux)
@@ -396,6 +425,7 @@ func (d *server) watchdog(ctx context.Context) {
 
 func (d *server) onPass(p daemon.Pass) {
 	d.metrics.Pass(string(p.Kind), p.Result, p.Duration, p.OK(), p.Finished)
+	d.notifyPass(p)
 	if d.ready.CompareAndSwap(false, true) {
 		d.send(sdnotify.Ready, sdnotify.Status(p.Line()))
 		return
@@ -405,9 +435,13 @@ func (d *server) onPass(p daemon.Pass) {
 
 func (d *server) statusExtra() map[string]any {
 	a := d.current()
+	names := make([]string, len(a.file.Sources))
+	for i, s := range a.file.Sources {
+		names[i] = s.Name
+	}
 	return map[string]any{
 		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
-		"config": a.env.Mapping, "started": d.start, "auth": authStatusExtra(a),
+		"config": a.env.Mapping, "started": d.start, "sources": d.health.list(names), "auth": authStatusExtra(a),
 	}
 }
 
@@ -432,6 +466,7 @@ func (d *server) reload(ctx context.Context) error {
 	d.appMu.Lock()
 	d.app = a
 	d.appMu.Unlock()
+	d.health.seed(ctx, a)
 	d.stamps = nil // the sources may have changed: the next delta pass runs
 	if err := old.Close(); err != nil {
 		d.log.Warn("closing the old configuration's sources and state", "err", err)
@@ -479,6 +514,7 @@ func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, er
 	if err == nil {
 		d.stamps = stamps
 	}
+	d.notifyHeld(context.WithoutCancel(ctx), a, false)
 	return out, err
 }
 
@@ -502,7 +538,9 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		return daemon.Outcome{}, err
 	}
 	var out daemon.Outcome
+	known := map[string]map[string]bool{} // target → the ready ops of its last stored plan
 	for _, plan := range plans {
+		known[plan.Target] = storedReadyOps(ctx, a, plan.Target)
 		out.Changes += len(plan.ReadyOps())
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
@@ -517,12 +555,33 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 	pending := pendingPlans(plans)
 
 	if a.env.Serve.Mode != config.ServeModeApply {
+		// Only what changed since the last stored plan is logged: an
+		// unchanged plan of 300 operations is not 300 lines every pass.
 		for _, plan := range plans {
 			ready := plan.ReadyOps()
+			prev := known[plan.Target]
+			fresh := 0
+			now := map[string]bool{}
 			for i := range ready {
 				op := &ready[i]
-				a.log.Log(ctx, LevelChange, "would "+opLine(op), "target", plan.Target)
 				d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
+				sig := opSignature(op)
+				now[sig] = true
+				if prev[sig] {
+					continue
+				}
+				fresh++
+				a.log.Log(ctx, LevelChange, "would "+opLine(op), append(opAttrs(op), "target", plan.Target)...)
+			}
+			gone := 0
+			for sig := range prev {
+				if !now[sig] {
+					gone++
+				}
+			}
+			if len(ready) > 0 || gone > 0 {
+				a.log.Info("plan mode: operations pending, not applied", "target", plan.Target,
+					"pending", len(ready), "new", fresh, "unchanged", len(ready)-fresh, "no_longer_planned", gone)
 			}
 		}
 		d.metrics.Plan(out.Held, out.Changes)
@@ -603,6 +662,37 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		out.Pending = pending
 	}
 	return out, errors.Join(errs...)
+}
+
+// storedReadyOps returns the signatures of the ready operations of target's
+// last stored plan (none when there is none or it cannot be read).
+func storedReadyOps(ctx context.Context, a *app, target string) map[string]bool {
+	raw, _, ok, err := a.db.LastPlan(ctx, target)
+	if err != nil || !ok {
+		return nil
+	}
+	p, err := reconcile.DecodePlan(raw)
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	ready := p.ReadyOps()
+	for i := range ready {
+		out[opSignature(&ready[i])] = true
+	}
+	return out
+}
+
+// opSignature is an operation with what it changes: the same operation
+// planned again with other values is a different signature.
+func opSignature(op *reconcile.Op) string {
+	var b strings.Builder
+	b.WriteString(reconcile.OpID(op))
+	for _, c := range op.Changes {
+		fmt.Fprintf(&b, "|%s=%q>%q", c.Field, c.Old, c.New)
+	}
+	fmt.Fprintf(&b, "|+%s|-%s", strings.Join(op.Add, ","), strings.Join(op.Remove, ","))
+	return b.String()
 }
 
 // pendingPlans is what /status shows of a pass's plans: one view for a
