@@ -94,8 +94,11 @@ type Op struct {
 	// Name is a human label: a username, a team name, a queue name.
 	Name    string   `json:"name"`
 	Changes []Change `json:"changes,omitempty"`
-	Reason  string   `json:"reason"`
-	Status  Status   `json:"status,omitempty"`
+	// From names, by field, the source and record a change's new value
+	// came from, when the sources were merged ("wfm wfm.csv:4").
+	From   map[Field]string `json:"from,omitempty"`
+	Reason string           `json:"reason"`
+	Status Status           `json:"status,omitempty"`
 	// Fields are the platform fields an update writes (derived from Changes).
 	Fields []Field `json:"fields,omitempty"`
 	// User and Team carry the desired object for creates and updates; their

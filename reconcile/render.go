@@ -83,15 +83,19 @@ func renderText(w io.Writer, p *Plan) error {
 		o := &p.Ops[i]
 		fmt.Fprintf(&b, "  %s %s %s %s%s\n", symbol(o), o.Action, o.Kind, quote(o.Name), keyNote(o))
 		for _, c := range o.Changes {
+			from := ""
+			if f := o.From[c.Field]; f != "" {
+				from = "  (from " + f + ")"
+			}
 			switch {
 			case o.Action == ActionCreate:
-				fmt.Fprintf(&b, "      %s: %s\n", c.Field, quote(c.New))
+				fmt.Fprintf(&b, "      %s: %s%s\n", c.Field, quote(c.New), from)
 			case c.Old == "":
-				fmt.Fprintf(&b, "      %s: %s\n", c.Field, quote(c.New))
+				fmt.Fprintf(&b, "      %s: %s%s\n", c.Field, quote(c.New), from)
 			case c.New == "" && o.Kind == KindQueue:
 				fmt.Fprintf(&b, "      %s: %s\n", c.Field, quote(c.Old))
 			default:
-				fmt.Fprintf(&b, "      %s: %s → %s\n", c.Field, quote(c.Old), quote(c.New))
+				fmt.Fprintf(&b, "      %s: %s → %s%s\n", c.Field, quote(c.Old), quote(c.New), from)
 			}
 		}
 		fmt.Fprintf(&b, "      reason: %s%s\n", o.Reason, statusNote(o))

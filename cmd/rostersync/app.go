@@ -243,6 +243,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	rec.own(own)
 	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
 	plan.Target = t.name
+	res.Annotate(plan)
 	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/tools/txtar"
+
+	"github.com/rostersync/rostersync/reconcile"
+)
+
+var uuid = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files of cmd/rostersync")
+
+// mergeRig is the CLI rig over the three-source example of testdata/merge.
+func mergeRig(t *testing.T) *rig {
+	t.Helper()
+	r := newRig(t)
+	for _, name := range []string{"mapping.yaml", "ad.csv", "wfm.csv", "hr.csv"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "merge", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(r.dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func (r *rig) edit(file, old, new string) {
+	r.t.Helper()
+	p := filepath.Join(r.dir, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		r.t.Fatalf("%s has no %q", file, old)
+	}
+	if err := os.WriteFile(p, bytes.Replace(b, []byte(old), []byte(new), 1), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// goldenSections compares got (section name → text) with the txtar file at
+// path, or rewrites it with -update.
+func goldenSections(t *testing.T, path string, names []string, got map[string]string) {
+	t.Helper()
+	if *updateGolden {
+		a := &txtar.Archive{Comment: []byte("Plans and explain output of the three-source example (testdata/merge), step by step.\nRegenerate with: go test ./cmd/rostersync -run TestMergeGolden -update\n")}
+		for _, n := range names {
+			a.Files = append(a.Files, txtar.File{Name: n, Data: []byte(got[n])})
+		}
+		if err := os.WriteFile(path, txtar.Format(a), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	a, err := txtar.ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	for _, f := range a.Files {
+		want[f.Name] = string(f.Data)
+	}
+	for _, n := range names {
+		if d := cmp.Diff(want[n], got[n]); d != "" {
+			t.Errorf("%s: section %s (-want +got):\n%s", path, n, d)
+		}
+	}
+}
+
+// TestMergeGolden runs the three-source example through plan, apply and
+// explain: provenance on every change, a directory/WFM conflict settled by
+// precedence, a WFM row that joins nobody, and an unreadable WFM export
+// whose fields are left alone.
+func TestMergeGolden(t *testing.T) {
+	r := mergeRig(t)
+	got := map[string]string{}
+	var names []string
+	step := func(name string, args ...string) {
+		t.Helper()
+		code := r.run(args...)
+		if code != 0 && code != 2 {
+			t.Fatalf("rostersync %s: exit %d\n%s\n%s", strings.Join(args, " "), code, r.stdout.String(), r.stderr.String())
+		}
+		got[name] = uuid.ReplaceAllString(strings.ReplaceAll(r.stdout.String(), r.dir, "$DIR"), "<platform id>")
+		names = append(names, name)
+	}
+	step("plan-initial", "plan")
+	r.mustRun("apply", "-yes")
+	if p := r.planJSON(); !p.Empty() {
+		t.Fatalf("after apply the plan is not empty: %+v", p.Summary)
+	}
+
+	// The WFM moves Ben to a new team, the directory renames Chloe and HR
+	// corrects Grace's start date; Grace's site now comes from HR alone.
+	r.edit("wfm.csv", "W-18,E1002,North,Leeds,Agent,inbound", "W-18,E1002,Escalations,Leeds,Agent,email")
+	r.edit("ad.csv", "Chloe,Davies", "Chloe,Davies-Reid")
+	r.edit("hr.csv", "E1004,2017-05-08", "E1004,2017-05-15")
+	step("plan-changed", "plan")
+	p := r.planJSON()
+	from := map[string]string{}
+	for _, o := range p.Ops {
+		for f, s := range o.From {
+			from[o.Name+" "+string(f)] = s
+		}
+	}
+	for k, want := range map[string]string{
+		"ben.carter@example.com team":       "wfm wfm.csv:3",
+		"chloe.davies@example.com surname":  "ad ad.csv:4",
+		"grace.hughes@example.com start_date": "hr hr.csv:5",
+	} {
+		if !strings.HasPrefix(from[k], want) && !strings.Contains(from[k], want) {
+			t.Errorf("provenance of %s = %q, want %q", k, from[k], want)
+		}
+	}
+	step("explain-ben", "explain", "ben.carter@example.com")
+
+	// The WFM export is gone: the pass goes on, but nothing it feeds
+	// changes, and nobody leaves a queue.
+	if err := os.Remove(filepath.Join(r.dir, "wfm.csv")); err != nil {
+		t.Fatal(err)
+	}
+	step("plan-wfm-unreadable", "plan")
+	step("explain-chloe-wfm-unreadable", "explain", "chloe.davies@example.com")
+	p = r.planJSON()
+	for _, o := range p.Ops {
+		for _, c := range o.Changes {
+			if c.Field == reconcile.FieldTeam || o.Kind == reconcile.KindQueue {
+				t.Errorf("with the WFM export unreadable the plan still changes %s of %s", c.Field, o.Name)
+			}
+		}
+	}
+	// Applying while the WFM export is unreadable writes the directory's
+	// and HR's changes only; once it is back, Ben's move is still to do.
+	r.mustRun("apply", "-yes")
+	if strings.Contains(r.stderr.String(), "skipped") {
+		t.Errorf("apply with the WFM export unreadable skipped an operation:\n%s", r.stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "merge", "wfm.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("W-18,E1002,North,Leeds,Agent,inbound"), []byte("W-18,E1002,Escalations,Leeds,Agent,email"), 1)
+	if err := os.WriteFile(filepath.Join(r.dir, "wfm.csv"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	step("plan-wfm-back", "plan")
+	p = r.planJSON()
+	var left []string
+	for _, o := range p.Ops {
+		left = append(left, o.Action.String()+" "+string(o.Kind)+" "+o.Name)
+	}
+	if want := []string{"create team Escalations", "update user ben.carter@example.com", "update queue Inbound Calls"}; !cmp.Equal(left, want) {
+		t.Errorf("with the WFM export back the plan is %q, want %q", left, want)
+	}
+	goldenSections(t, filepath.Join("testdata", "merge.txtar"), names, got)
+}
