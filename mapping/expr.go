@@ -316,7 +316,6 @@ func cloneMap(m map[string]string) map[string]string {
 	return out
 }
 
-
 // exprAttributes lists the attributes src reads by selection, best effort
 // (an expression that does not compile reads nothing): "mail" for
 // record.mail, "ldap.mail" for ldap.mail.

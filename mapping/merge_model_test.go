@@ -127,4 +127,3 @@ func problemMessages(ps []mapping.Problem) []string {
 	}
 	return out
 }
-

@@ -116,8 +116,8 @@ func TestMergeGolden(t *testing.T) {
 		}
 	}
 	for k, want := range map[string]string{
-		"ben.carter@example.com team":       "wfm wfm.csv:3",
-		"chloe.davies@example.com surname":  "ad ad.csv:4",
+		"ben.carter@example.com team":         "wfm wfm.csv:3",
+		"chloe.davies@example.com surname":    "ad ad.csv:4",
 		"grace.hughes@example.com start_date": "hr hr.csv:5",
 	} {
 		if !strings.HasPrefix(from[k], want) && !strings.Contains(from[k], want) {
