@@ -226,6 +226,9 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 // guards the plan (source health, absences, holds).
 func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*reconcile.Plan, error) {
 	for _, p := range res.Problems {
+		if p.Record {
+			continue // a plan problem too: logged with those below
+		}
 		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
 	current, err := t.client.List(ctx)
