@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rostersync/rostersync/sources"
 )
@@ -429,4 +430,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// Watch watches every joined source that can be watched (sources.Watcher)
+// until ctx ends; a change in any of them is a change of the merge.
+func (s *Source) Watch(ctx context.Context, changed func()) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.srcs))
+	for i, src := range s.srcs {
+		if w, ok := src.(sources.Watcher); ok {
+			wg.Go(func() { errs[i] = w.Watch(ctx, changed) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
