@@ -174,6 +174,7 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
 		}
 		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
+		logJoined(a.log, s)
 		for _, b := range builders {
 			b.EndSource(s.Name(), snap.Health)
 		}

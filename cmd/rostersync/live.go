@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/merge"
 )
 
 // watchLive follows the sources that hear of changes as they happen (an
@@ -38,5 +40,27 @@ func (d *server) watchLive(ctx context.Context) {
 		t.Stop()
 		cancel()
 		wg.Wait()
+	}
+}
+
+// logJoined logs the health of each source a merged source joined: a
+// contributor that could not be read whole does not fail the pass, so
+// this is where the operator hears of it.
+func logJoined(log *slog.Logger, s sources.Source) {
+	m, ok := s.(*merge.Source)
+	if !ok {
+		return
+	}
+	hs := m.Health()
+	for _, src := range m.Sources() {
+		h, ok := hs[src.Name()]
+		if !ok {
+			continue
+		}
+		if !h.Complete {
+			log.Warn("joined source not read whole: the fields it feeds are left alone this pass", "source", src.Name(), "merged_into", s.Name(), "reason", h.Reason)
+			continue
+		}
+		log.Info("joined source read", "source", src.Name(), "merged_into", s.Name(), "records", h.Count)
 	}
 }
