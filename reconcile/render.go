@@ -161,10 +161,14 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 			o := &p.Ops[i]
 			var ch []string
 			for _, c := range o.Changes {
+				from := ""
+				if f := o.From[c.Field]; f != "" {
+					from = " (from " + mdEscape(f) + ")"
+				}
 				if c.Old == "" || o.Action == ActionCreate {
-					ch = append(ch, fmt.Sprintf("%s: %s", c.Field, mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s%s", c.Field, mdEscape(c.New), from))
 				} else {
-					ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Field, mdEscape(c.Old), mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s → %s%s", c.Field, mdEscape(c.Old), mdEscape(c.New), from))
 				}
 			}
 			fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s | %s | %s |\n", symbol(o), o.Action, statusNote(o), o.Kind,

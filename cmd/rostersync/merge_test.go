@@ -166,3 +166,35 @@ func TestMergeGolden(t *testing.T) {
 	}
 	goldenSections(t, filepath.Join("testdata", "merge.txtar"), names, got)
 }
+
+// TestMergeSickAuthority: with the directory's export short of its
+// min_rows, the merged read is incomplete: a person gone from it is not
+// deactivated, and the plan says why.
+func TestMergeSickAuthority(t *testing.T) {
+	r := mergeRig(t)
+	r.mustRun("apply", "-yes")
+	r.edit("ad.csv", "3f1c2a10-0004,E1004,gHughes,Grace.Hughes@Example.com,Grace,Hughes,Sales,512\n", "")
+	gone := func(p *reconcile.Plan) (ready, suppressed int) {
+		for _, o := range p.Ops {
+			if o.Kind == reconcile.KindUser && o.Action == reconcile.ActionDeactivate && o.Name == "grace.hughes@example.com" {
+				if o.Status == reconcile.StatusReady {
+					ready++
+				} else {
+					suppressed++
+				}
+			}
+		}
+		return
+	}
+	if ready, _ := gone(r.planJSON()); ready != 1 {
+		t.Fatalf("with the directory whole, Grace's departure is not a ready deactivation")
+	}
+	r.edit("mapping.yaml", "csv: {path: ad.csv, key: objectGUID}", "csv: {path: ad.csv, key: objectGUID, min_rows: 5}")
+	if ready, suppressed := gone(r.planJSON()); ready != 0 || suppressed != 1 {
+		t.Errorf("with the directory short, Grace's deactivation: %d ready, %d suppressed; want it suppressed", ready, suppressed)
+	}
+	r.mustRun("plan")
+	if !strings.Contains(r.stdout.String(), "source ad") {
+		t.Errorf("the plan does not say the directory was short:\n%s", r.stdout.String())
+	}
+}

@@ -226,3 +226,25 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("errors (-want +got):\n%s", d)
 	}
 }
+
+// TestIncompleteContributor: a contributor read only in part still gives
+// what it has, but every attribute it feeds is stale.
+func TestIncompleteContributor(t *testing.T) {
+	ad, wfm, _ := three()
+	wfm.health = sources.Health{Reason: "2 rows, fewer than min_rows 10", Count: 2}
+	m := newMerge(t, merge.Config{Authority: "ad", Join: map[string]string{"ad": "employeeID", "wfm": "employee_id"}}, ad, wfm)
+	snap, err := m.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := byKey(snap)["g1"]
+	if ann.Get("team") != "North" {
+		t.Errorf("team = %q, want the incomplete WFM's value", ann.Get("team"))
+	}
+	if why := ann.StaleOf("team"); why != "source wfm: 2 rows, fewer than min_rows 10" {
+		t.Errorf("team stale = %q", why)
+	}
+	if !snap.Health.Complete {
+		t.Errorf("an incomplete contributor made the merge incomplete: %+v", snap.Health)
+	}
+}
