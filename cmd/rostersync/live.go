@@ -64,3 +64,14 @@ func logJoined(log *slog.Logger, s sources.Source) {
 		log.Info("joined source read", "source", src.Name(), "merged_into", s.Name(), "records", h.Count)
 	}
 }
+
+// joinedSources returns the configured sources one by one, in the order of
+// sources:, looking inside a merged source.
+func joinedSources(srcs []sources.Source) []sources.Source {
+	if len(srcs) == 1 {
+		if m, ok := srcs[0].(*merge.Source); ok {
+			return m.Sources()
+		}
+	}
+	return srcs
+}

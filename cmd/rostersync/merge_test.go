@@ -198,3 +198,19 @@ func TestMergeSickAuthority(t *testing.T) {
 		t.Errorf("the plan does not say the directory was short:\n%s", r.stdout.String())
 	}
 }
+
+// TestMergeCheck: check reads each joined source on its own, so a
+// contributor that cannot be read fails it even though a pass would go on.
+func TestMergeCheck(t *testing.T) {
+	r := mergeRig(t)
+	r.mustRun("check")
+	for _, want := range []string{"ok   source ad (csv): 5 records", "ok   source wfm (csv): 5 records", "ok   source hr (csv): 5 records"} {
+		if !strings.Contains(r.stdout.String(), want) {
+			t.Errorf("check says\n%s\nwant a line %q", r.stdout.String(), want)
+		}
+	}
+	r.edit("hr.csv", "E1002,2021-06-14", "E1002,\"2021-06-14")
+	if code := r.run("check"); code != 1 || !strings.Contains(r.stdout.String(), "FAIL source hr (csv)") {
+		t.Errorf("check with hr.csv broken: exit %d\n%s", code, r.stdout.String())
+	}
+}
