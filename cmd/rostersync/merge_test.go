@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/tools/txtar"
 
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/sources/ldap/ldaptest"
 )
 
 var uuid = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
@@ -212,5 +214,73 @@ func TestMergeCheck(t *testing.T) {
 	r.edit("hr.csv", "E1002,2021-06-14", "E1002,\"2021-06-14")
 	if code := r.run("check"); code != 1 || !strings.Contains(r.stdout.String(), "FAIL source hr (csv)") {
 		t.Errorf("check with hr.csv broken: exit %d\n%s", code, r.stdout.String())
+	}
+}
+
+// TestMergeLDAPAndCSV joins a real slapd (the authority) with a WFM CSV on
+// employeeNumber: the plan names the DN of what came from the directory and
+// the file and line of what came from the export.
+func TestMergeLDAPAndCSV(t *testing.T) {
+	s := ldaptest.StartSlapd(t, ldaptest.SlapdOptions{Users: 10, TeamSize: 5})
+	r := ldapRig(t, s)
+	wfm := "agent_id,employee_id,team,skills\nW-1,1,North Desk,inbound\nW-3,3,South Desk,email\nW-99,99,Nowhere,inbound\n"
+	if err := os.WriteFile(filepath.Join(r.dir, "wfm.csv"), []byte(wfm), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`sources:
+  - name: corp
+    type: ldap
+    ldap:
+      url: %s
+      bind_dn: %s
+      bind_password_file: %s
+      people: {base_dn: "%s"}
+  - name: wfm
+    type: csv
+    csv: {path: wfm.csv, key: agent_id}
+merge:
+  authority: corp
+  join: {corp: employeeNumber, wfm: employee_id}
+mapping:
+  computed:
+    username: lowerAscii(corp.uid) + "@example.com"
+    team: 'has(wfm.team) ? wfm.team : "Desk " + corp.departmentNumber'
+  user: {username: username, email: mail, forename: givenName, surname: sn}
+  roles: {default: [agent]}
+  team: {attr: team}
+  queues:
+    - name: Inbound Calls
+      when: {expr: 'has(wfm.skills) && wfm.skills == "inbound"'}
+`, s.URL, s.ReaderDN, s.ReaderPasswordFile, s.PeopleDN)
+	if err := os.WriteFile(filepath.Join(r.dir, "config.yaml"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := r.planJSON()
+	from := map[string]string{}
+	for _, o := range p.Ops {
+		for f, src := range o.From {
+			from[o.Name+" "+string(f)] = src
+		}
+	}
+	for k, want := range map[string]string{
+		"user000001@example.com team":     "computed team from wfm wfm.csv:2",
+		"user000001@example.com surname":  "corp " + s.UserDN(1),
+		"user000002@example.com team":     "computed team from corp " + s.UserDN(2),
+		"user000003@example.com username": "computed username from corp " + s.UserDN(3),
+	} {
+		if !strings.EqualFold(from[k], want) {
+			t.Errorf("%s from %q, want %q", k, from[k], want)
+		}
+	}
+	var problems []string
+	for _, pr := range p.Problems {
+		problems = append(problems, pr.Key+": "+pr.Message)
+	}
+	if want := `wfm wfm.csv:4: source wfm: joins nobody in corp on "99"`; len(problems) != 1 || !strings.HasPrefix(problems[0], want) {
+		t.Errorf("problems %q, want one: %q", problems, want)
+	}
+	r.mustRun("apply", "-yes")
+	if code := r.run("plan", "-detailed-exitcode"); code != 0 {
+		t.Errorf("after apply: exit %d\n%s", code, r.stdout.String())
 	}
 }
