@@ -42,6 +42,10 @@ import (
 // Each source type has its own block named after it, so other types (ldap,
 // scim) are added as sibling keys of csv.
 //
+// merge: joins the sources into one, with an authority that decides who
+// exists and contributors matched on a join attribute (see package
+// sources/merge).
+//
 // targets: lists the platforms to sync into, each with its own mapping
 // overrides (see TargetConfig); without it the Evaluagent target of the
 // environment is the only one.
