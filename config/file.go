@@ -21,6 +21,7 @@ import (
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
+	"github.com/rostersync/rostersync/sources/merge"
 	"github.com/rostersync/rostersync/sources/scim"
 )
 
@@ -42,6 +43,10 @@ import (
 // Each source type has its own block named after it, so other types (ldap,
 // scim) are added as sibling keys of csv.
 //
+// merge: joins the sources into one, with an authority that decides who
+// exists and contributors matched on a join attribute (see package
+// sources/merge).
+//
 // targets: lists the platforms to sync into, each with its own mapping
 // overrides (see TargetConfig); without it the Evaluagent target of the
 // environment is the only one.
@@ -49,6 +54,9 @@ type File struct {
 	Sources []SourceConfig `yaml:"sources"`
 	Mapping mapping.Spec   `yaml:"mapping"`
 	Targets []TargetConfig `yaml:"targets"`
+	// Merge joins the sources into one (see package merge); without it
+	// every source names people of its own.
+	Merge *merge.Config `yaml:"merge"`
 
 	path  string
 	lines map[string]int // key path → line
@@ -109,6 +117,9 @@ func LoadFile(path string) (*File, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil {
 		return nil, yamlError(path, err, lines)
+	}
+	for _, s := range f.Sources {
+		f.Mapping.Vars = append(f.Mapping.Vars, s.Name)
 	}
 	dir := filepath.Dir(path)
 	for _, s := range f.Sources {
@@ -382,6 +393,7 @@ func (f *File) Validate() error {
 		}
 	}
 	f.validateTargets(bad)
+	f.validateMerge(bad)
 	if _, err := mapping.Compile(f.Mapping); err != nil {
 		for _, e := range unjoin(err) {
 			var se *mapping.SpecError
@@ -438,7 +450,7 @@ func (f *File) CSV(i int) (csv.Config, error) {
 		Path:      s.CSV.Path,
 		Delimiter: d,
 		Key:       s.CSV.Key,
-		Required:  f.attributes(),
+		Required:  f.required(i),
 		MinRows:   s.CSV.MinRows,
 		MaxBytes:  s.CSV.MaxBytes,
 	}, nil
@@ -464,7 +476,7 @@ func (f *File) LDAP(i int) ldap.Config {
 	}
 	cfg := *f.Sources[i].LDAP
 	cfg.Attributes = nil
-	for _, a := range f.attributes() {
+	for _, a := range f.sourceAttributes(i) {
 		if strings.HasPrefix(a, "_") || strings.EqualFold(a, ldap.AttrDN) {
 			continue
 		}
@@ -542,5 +554,5 @@ func (f *File) NewSourcesWith(o SourceOptions) ([]sources.Source, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return f.merged(out)
 }

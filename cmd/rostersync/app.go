@@ -204,6 +204,7 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
 		}
 		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
+		logJoined(a.log, s)
 		for _, b := range builders {
 			b.EndSource(s.Name(), snap.Health)
 		}
@@ -256,6 +257,9 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 // guards the plan (source health, absences, holds).
 func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*reconcile.Plan, error) {
 	for _, p := range res.Problems {
+		if p.Record {
+			continue // a plan problem too: logged with those below
+		}
 		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
 	current, err := t.client.List(ctx)
@@ -277,6 +281,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	}
 	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
 	plan.Target = t.name
+	res.Annotate(plan)
 	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
 		return nil, err
 	}

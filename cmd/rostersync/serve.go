@@ -273,6 +273,7 @@ func (d *server) run(ctx context.Context) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watchdog(runCtx) })
+	wg.Go(func() { d.watchLive(runCtx) })
 	tokens := newTokenWatch(d)
 	wg.Go(func() { tokens.run(runCtx) })
 	wg.Go(func() {
