@@ -277,7 +277,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key at top level",
 		yaml: "sources: []\nmaping: {}\n",
-		want: `FILE:2: field maping not found at the top level (known: sources, mapping, targets)`,
+		want: `FILE:2: field maping not found at the top level (known: sources, mapping, targets, merge)`,
 	}, {
 		name: "unknown key in a source",
 		yaml: "sources:\n  - name: hr\n    type: csv\n    csv: {path: a.csv, keys: id}\n",
@@ -285,7 +285,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key in a flow condition",
 		yaml: "mapping:\n  scope:\n    - {attr: status, inn: [active]}\n",
-		want: `FILE:3: field inn not found in mapping.scope[] (known: attr, in, not_in, group, role)`,
+		want: `FILE:3: field inn not found in mapping.scope[] (known: attr, in, not_in, group, role, expr)`,
 	}, {
 		name: "wrong type",
 		yaml: "sources:\n  - name: hr\n    csv:\n      min_rows: many\n",

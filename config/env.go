@@ -72,6 +72,9 @@ type Env struct {
 	// Serve configures "rostersync serve" (see serve.go).
 	Serve Serve
 
+	// Notify configures the daemon's webhooks (see notify.go).
+	Notify Notify
+
 	// secretInEnv records that someone tried to pass the key secret in the
 	// environment, which Validate refuses; agentIQKeyInEnv the same for the
 	// Agent IQ API key.

@@ -19,6 +19,7 @@ import (
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
+	"github.com/rostersync/rostersync/sources/merge"
 	"github.com/rostersync/rostersync/sources/scim"
 )
 
@@ -40,6 +41,10 @@ import (
 // Each source type has its own block named after it, so other types (ldap,
 // scim) are added as sibling keys of csv.
 //
+// merge: joins the sources into one, with an authority that decides who
+// exists and contributors matched on a join attribute (see package
+// sources/merge).
+//
 // targets: lists the platforms to sync into, each with its own mapping
 // overrides (see TargetConfig); without it the Evaluagent target of the
 // environment is the only one.
@@ -47,6 +52,9 @@ type File struct {
 	Sources []SourceConfig `yaml:"sources"`
 	Mapping mapping.Spec   `yaml:"mapping"`
 	Targets []TargetConfig `yaml:"targets"`
+	// Merge joins the sources into one (see package merge); without it
+	// every source names people of its own.
+	Merge *merge.Config `yaml:"merge"`
 
 	path  string
 	lines map[string]int // key path → line
@@ -118,6 +126,9 @@ func LoadFile(path string) (*File, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(f); err != nil {
 		return nil, yamlError(path, err, lines)
+	}
+	for _, s := range f.Sources {
+		f.Mapping.Vars = append(f.Mapping.Vars, s.Name)
 	}
 	dir := filepath.Dir(path)
 	for _, s := range f.Sources {
@@ -351,6 +362,7 @@ func (f *File) Validate() error {
 		}
 	}
 	f.validateTargets(bad)
+	f.validateMerge(bad)
 	if _, err := mapping.Compile(f.Mapping); err != nil {
 		for _, e := range unjoin(err) {
 			var se *mapping.SpecError
@@ -418,7 +430,7 @@ func (f *File) CSV(i int) (csv.Config, error) {
 	if s.CSV == nil {
 		return csv.Config{}, fmt.Errorf("sources[%d] (%s) is not a csv source", i, s.Name)
 	}
-	return s.CSV.Config(f.attributes()), nil
+	return s.CSV.Config(f.required(i)), nil
 }
 
 // attributes lists the source attributes any target's mapping reads.
@@ -441,7 +453,7 @@ func (f *File) LDAP(i int) ldap.Config {
 	}
 	cfg := *f.Sources[i].LDAP
 	cfg.Attributes = nil
-	for _, a := range f.attributes() {
+	for _, a := range f.sourceAttributes(i) {
 		if strings.HasPrefix(a, "_") || strings.EqualFold(a, ldap.AttrDN) {
 			continue
 		}

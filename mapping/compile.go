@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/google/cel-go/cel"
 )
 
 // SpecError is one problem with a Spec, naming the key it concerns.
@@ -61,6 +63,14 @@ type Rules struct {
 	ouLevels    []string
 
 	queues []queueRule
+
+	exprVars []string       // source variables expressions may use
+	computed []computedRule // in name order
+}
+
+type computedRule struct {
+	name string
+	e    *expr
 }
 
 type teamMode int
@@ -87,13 +97,32 @@ type condition struct {
 	notIn map[string]bool
 	group string
 	role  string
+	e     *expr // an expr condition
 }
 
 // Compile checks spec and returns the Rules it describes, or every problem
 // found, each a *SpecError, joined.
 func Compile(spec Spec) (*Rules, error) {
-	c := &compiler{}
+	c := &compiler{vars: spec.Vars}
 	r := &Rules{user: trimUser(spec.User)}
+	for _, v := range spec.Vars {
+		if identifier.MatchString(v) && !slices.Contains(reservedVars, v) {
+			r.exprVars = append(r.exprVars, v)
+		}
+	}
+	for _, name := range sortedKeys(spec.Computed) {
+		path := fmt.Sprintf("computed[%q]", name)
+		n := strings.TrimSpace(name)
+		switch {
+		case n == "":
+			c.add(path, "give the attribute a name")
+		case strings.Contains(n, ".") || strings.HasPrefix(n, "_"):
+			c.add(path, "%q: a computed attribute's name has no dot and does not start with _", name)
+		}
+		if e := c.compileExpr(c.celEnv(path), path, spec.Computed[name], cel.StringType); e != nil {
+			r.computed = append(r.computed, computedRule{name: n, e: e})
+		}
+	}
 
 	u := r.user
 	c.required("user.username", u.Username)
@@ -167,7 +196,26 @@ func Compile(spec Spec) (*Rules, error) {
 	return r, nil
 }
 
-type compiler struct{ errs []error }
+type compiler struct {
+	errs []error
+	vars []string
+	env  *cel.Env
+	bad  bool // the environment could not be made
+}
+
+// celEnv returns the expression environment, made on first use.
+func (c *compiler) celEnv(path string) *cel.Env {
+	if c.env == nil && !c.bad {
+		env, err := newEnv(c.vars)
+		if err != nil {
+			c.bad = true
+			c.add(path, "expressions: %v", err)
+			return nil
+		}
+		c.env = env
+	}
+	return c.env
+}
 
 func (c *compiler) add(path, format string, args ...any) {
 	c.errs = append(c.errs, &SpecError{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -187,16 +235,19 @@ func (c *compiler) condition(path string, in Condition, roleAllowed bool) condit
 		role:  strings.ToLower(strings.TrimSpace(in.Role)),
 	}
 	set := 0
-	for _, s := range []string{out.attr, out.group, out.role} {
+	for _, s := range []string{out.attr, out.group, out.role, strings.TrimSpace(in.Expr)} {
 		if s != "" {
 			set++
 		}
 	}
 	switch {
 	case set == 0:
-		c.add(path, "give one of attr, group or role")
+		c.add(path, "give one of attr, group, role or expr")
 	case set > 1:
-		c.add(path, "give only one of attr, group or role")
+		c.add(path, "give only one of attr, group, role or expr")
+	}
+	if strings.TrimSpace(in.Expr) != "" {
+		out.e = c.compileExpr(c.celEnv(path+".expr"), path+".expr", in.Expr, cel.BoolType)
 	}
 	if out.role != "" && !roleAllowed {
 		c.add(path+".role", "role conditions are only allowed in queues[].when (roles are mapped after scoping)")

@@ -106,6 +106,25 @@
 //	                          # agents may be one replace of the list. Off, it
 //	                          # only adds and removes the agents it owns.
 //
+//	computed:                 # attributes made by CEL expressions, before any
+//	  username: lowerAscii(ldap.mail)   # other rule reads the record; each
+//	  team: 'has(wfm.team) ? wfm.team : ldap.department'  # gives a string
+//
+// Any condition (scope, queues[].when) may be {expr: …} instead: a CEL
+// expression giving a bool. Expressions see each source's attributes as a
+// map(string, string) named after the source (Spec.Vars; names that are not
+// identifiers, and "record" and "groups", are left out), the record's
+// unqualified attributes as record, and its group names as groups; CEL's
+// string extension is loaded, and lowerAscii and upperAscii also work as
+// functions. They are type-checked by Compile, bounded by CostLimit, and pure.
+// An attribute the record lacks makes a computed attribute empty and a
+// condition false; any other evaluation error is a problem for the person.
+//
+// A merged record (package sources/merge) says where each attribute came
+// from and which are stale: Result.Fields carries that per user field, and
+// Result.Annotate names the source of every change in a plan and takes out
+// the changes to stale fields.
+//
 // A person without a team (the team attribute empty, no matching group, no
 // OU) is mapped without one. A team key seen with two different names,
 // parents or levels is a problem; the first one seen is kept.

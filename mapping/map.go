@@ -19,6 +19,9 @@ type Problem struct {
 	// Origin is where the record came from ("people.csv:12").
 	Origin  string `json:"origin"`
 	Message string `json:"message"`
+	// Record is true when the source itself said the record is no person
+	// (sources.Record.Problem): such problems are shown in the plan.
+	Record bool `json:"record,omitempty"`
 }
 
 func (p Problem) String() string {
@@ -36,6 +39,10 @@ type Result struct {
 	Excluded []string
 	// OutOfScope counts the records that scope left out.
 	OutOfScope int
+	// Fields says, for each mapped user of a merged source (by key), where
+	// each field's value came from and whether it is stale. Nil when no
+	// record carried provenance.
+	Fields map[string]map[reconcile.Field]FieldSource
 }
 
 // Explanation says what the rules make of one record.
@@ -57,6 +64,10 @@ type Explanation struct {
 	Teams []reconcile.Team `json:"teams,omitempty"`
 	// Problems say why the record could not be mapped.
 	Problems []string `json:"problems,omitempty"`
+	// Computed lists what each computed attribute came to, with its inputs.
+	Computed []ComputedValue `json:"computed,omitempty"`
+	// Fields says where each mapped field came from, for a merged record.
+	Fields map[reconcile.Field]FieldSource `json:"fields,omitempty"`
 }
 
 // Explain maps one record on its own and says why it came out as it did.
@@ -155,6 +166,7 @@ type pending struct {
 	user    int32  // index in users, or -1 with problems
 	chain   int32  // index in chains, or -1
 	prob    *Explanation
+	fields  map[reconcile.Field]FieldSource
 }
 
 // NewBuilder starts an empty result.
@@ -172,6 +184,11 @@ func (r *Rules) NewBuilder() *Builder {
 
 // Add maps one record of the current source. rec is not kept.
 func (b *Builder) Add(rec *sources.Record) {
+	if rec.Problem != "" {
+		// Not a person: nothing is left out, so the desired state stays whole.
+		b.res.Problems = append(b.res.Problems, Problem{Kind: reconcile.KindUser, Key: rec.Key, Origin: rec.Origin, Message: rec.Problem, Record: true})
+		return
+	}
 	ex := b.r.mapRecord(rec)
 	switch {
 	case ex.ExcludedBy != "":
@@ -188,6 +205,7 @@ func (b *Builder) Add(rec *sources.Record) {
 		p.user = int32(len(b.users))
 		b.users = append(b.users, *ex.User)
 		p.chain = b.chain(ex.Teams)
+		p.fields = ex.Fields
 	}
 	b.pending = append(b.pending, p)
 }
@@ -269,6 +287,12 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			b.byEmail[le] = u.Key
 		}
 		keep[int(p.user)-b.from] = true
+		if p.fields != nil {
+			if res.Fields == nil {
+				res.Fields = map[string]map[reconcile.Field]FieldSource{}
+			}
+			res.Fields[u.Key] = p.fields
+		}
 		if p.chain < 0 {
 			continue
 		}
@@ -344,13 +368,17 @@ func plural(n int, one, many string) string {
 
 // mapRecord applies every rule that needs only this record.
 func (r *Rules) mapRecord(rec *sources.Record) Explanation {
+	if rec.Problem != "" {
+		return Explanation{Key: rec.Key, Origin: rec.Origin, InScope: true, Problems: []string{rec.Problem}}
+	}
+	rec, computed, cerr := r.withComputed(rec)
 	get := func(attr string) string {
 		if attr == "" {
 			return ""
 		}
 		return strings.TrimSpace(rec.Get(attr))
 	}
-	ex := Explanation{Key: rec.Key, Origin: rec.Origin}
+	ex := Explanation{Key: rec.Key, Origin: rec.Origin, Computed: computed}
 	if r.user.Key != "" {
 		ex.Key = get(r.user.Key)
 	}
@@ -359,6 +387,12 @@ func (r *Rules) mapRecord(rec *sources.Record) Explanation {
 		return ex
 	}
 	for _, c := range r.scope {
+		if err := c.err(rec); err != nil {
+			// Not knowing is no reason to leave a person out.
+			ex.InScope = true
+			ex.Problems = append(ex.Problems, err.Error())
+			return ex
+		}
 		if ok, why := c.holds(rec, nil); !ok {
 			ex.OutOfScopeBy = why
 			return ex
@@ -367,6 +401,9 @@ func (r *Rules) mapRecord(rec *sources.Record) Explanation {
 	ex.InScope = true
 
 	problem := func(format string, args ...any) { ex.Problems = append(ex.Problems, fmt.Sprintf(format, args...)) }
+	for _, e := range unjoinErrs(cerr) {
+		problem("%v", e)
+	}
 	if ex.Key == "" {
 		if r.user.Key != "" {
 			problem("no key: attribute %q (user.key) is empty", r.user.Key)
@@ -423,8 +460,15 @@ func (r *Rules) mapRecord(rec *sources.Record) Explanation {
 		}
 	}
 	slices.Sort(u.Queues)
+	for _, q := range r.queues {
+		if err := q.when.err(rec); err != nil {
+			problem("%v", err)
+		}
+	}
 	if len(ex.Problems) == 0 {
 		ex.User = u
+		ex.Fields = r.fieldSources(rec)
+
 	}
 	return ex
 }
@@ -632,6 +676,17 @@ func (c condition) holds(rec *sources.Record, roles []string) (bool, string) {
 			}
 		}
 		return false, fmt.Sprintf("%s: not a member of group %q", c.path, c.group)
+	case c.e != nil:
+		val, ok, err := c.e.eval(bind(c.e.vars, rec))
+		switch {
+		case err != nil:
+			return false, err.Error()
+		case !ok:
+			return false, fmt.Sprintf("%s: %q reads an attribute the record does not have", c.path, c.e.src)
+		case val != true:
+			return false, fmt.Sprintf("%s: %q is false", c.path, c.e.src)
+		}
+		return true, ""
 	case c.role != "":
 		if slices.Contains(roles, c.role) {
 			return true, ""

@@ -454,8 +454,8 @@ func TestCompileErrors(t *testing.T) {
 			`user.start_date_layouts[1]: "nonsense" is not a Go time layout with a year, month and day (write 2 January 2006 as in "2006-01-02")`,
 			"user.active.attr: required",
 			"user.active.values: required: the values that mean a person is active",
-			"scope[0]: give one of attr, group or role",
-			"scope[1]: give only one of attr, group or role",
+			"scope[0]: give one of attr, group, role or expr",
+			"scope[1]: give only one of attr, group, role or expr",
 			"scope[2].role: role conditions are only allowed in queues[].when (roles are mapped after scoping)",
 			"scope[3]: in and not_in only apply to attr",
 			"exclude.patterns[0]: error parsing regexp: missing closing ): `(`",
@@ -468,7 +468,7 @@ func TestCompileErrors(t *testing.T) {
 			"team.ancestors[1].attr: required",
 			"team.ancestors[1].level: required",
 			`queues[1].name: "q" is already queues[0]`,
-			"queues[1].when: give one of attr, group or role",
+			"queues[1].when: give one of attr, group, role or expr",
 		},
 	}}
 	for _, tt := range tests {

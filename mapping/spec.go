@@ -14,6 +14,13 @@ type Spec struct {
 	Roles   RolesSpec   `yaml:"roles"`
 	Team    TeamSpec    `yaml:"team"`
 	Queues  []QueueSpec `yaml:"queues"`
+	// Computed defines attributes by CEL expressions, evaluated before any
+	// other rule reads the record; each must give a string.
+	Computed map[string]string `yaml:"computed"`
+
+	// Vars are the names expressions may use for the sources' attributes:
+	// the configured source names. Set by package config, not the file.
+	Vars []string `yaml:"-"`
 }
 
 // UserSpec names the attributes that hold a user's fields.
@@ -46,6 +53,9 @@ type Condition struct {
 	NotIn []string `yaml:"not_in"`
 	Group string   `yaml:"group"`
 	Role  string   `yaml:"role"`
+	// Expr is a CEL expression giving a bool, in place of attr, group and
+	// role.
+	Expr string `yaml:"expr"`
 }
 
 // ExcludeSpec lists people rostersync never touches.
@@ -111,7 +121,9 @@ const OUAttr = "_ou"
 
 // Attributes returns every source attribute the spec reads, sorted and
 // without case-insensitive duplicates. A CSV source requires these columns.
-// It does not include OUAttr, which no CSV file holds.
+// It does not include OUAttr, which no CSV file holds, nor computed
+// attributes; an expression's inputs are included, "record.mail" as "mail"
+// and "ldap.mail" as "ldap.mail".
 func (s Spec) Attributes() []string {
 	var out []string
 	add := func(names ...string) {
@@ -136,6 +148,23 @@ func (s Spec) Attributes() []string {
 	for _, q := range s.Queues {
 		add(q.When.Attr)
 	}
+	for _, c := range s.Scope {
+		add(exprAttributes(c.Expr, s.Vars)...)
+	}
+	for _, q := range s.Queues {
+		add(exprAttributes(q.When.Expr, s.Vars)...)
+	}
+	for _, k := range sortedKeys(s.Computed) {
+		add(exprAttributes(s.Computed[k], s.Vars)...)
+	}
+	out = slices.DeleteFunc(out, func(a string) bool {
+		for k := range s.Computed {
+			if strings.EqualFold(k, a) {
+				return true
+			}
+		}
+		return false
+	})
 	slices.SortFunc(out, func(a, b string) int {
 		if c := strings.Compare(strings.ToLower(a), strings.ToLower(b)); c != 0 {
 			return c

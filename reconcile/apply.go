@@ -29,6 +29,11 @@ type ApplyOptions struct {
 	// outcome after. An operation whose Begin fails is not sent, and the
 	// apply stops.
 	Journal Journal
+	// Stop, once closed, starts no further operation: those in flight on
+	// every endpoint finish (their context lives on) and the rest are
+	// counted as skipped. A daemon asked to stop closes it; cancelling
+	// ctx instead also cuts off the writes in flight.
+	Stop <-chan struct{}
 }
 
 // OpError is a failed operation.
@@ -216,8 +221,35 @@ func (w *walk) finished(i int, err error) {
 	}
 }
 
+// halted reports that no further op may start: the context ended or a stop
+// was asked for.
+func (w *walk) halted(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	select {
+	case <-w.a.opt.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
 func (w *walk) run(ctx context.Context) {
 	var wg sync.WaitGroup
+	if stop := w.a.opt.Stop; stop != nil {
+		over := make(chan struct{})
+		defer close(over)
+		go func() {
+			select {
+			case <-stop:
+				w.mu.Lock()
+				w.cond.Broadcast()
+				w.mu.Unlock()
+			case <-over:
+			}
+		}()
+	}
 	w.mu.Lock()
 	started := map[string]bool{}
 	startLanes := func() {
@@ -234,7 +266,7 @@ func (w *walk) run(ctx context.Context) {
 	// queued or running (what is left needs an op that was never sent).
 	for {
 		startLanes()
-		if ctx.Err() != nil && !w.stopped {
+		if w.halted(ctx) && !w.stopped {
 			w.stopped, w.a.stopped = true, true
 		}
 		if w.done == len(w.ops) || w.stopped && w.busy == 0 || w.idle() {
@@ -289,7 +321,7 @@ func (w *walk) lane(ctx context.Context, l string) {
 		if w.stopped {
 			return
 		}
-		if len(w.a.res.Failed) >= w.a.opt.MaxFailures || ctx.Err() != nil {
+		if len(w.a.res.Failed) >= w.a.opt.MaxFailures || w.halted(ctx) {
 			w.stopped = true
 			w.a.stopped = true
 			w.cond.Broadcast()

@@ -150,3 +150,48 @@ func TestApplyStopIsNotAFailure(t *testing.T) {
 		t.Errorf("the user was created after the stop: %v", mem.Users)
 	}
 }
+
+// inFlight is a memtarget whose user creates wait for release, so a stop
+// can be asked for while one is being sent.
+type inFlight struct {
+	*memtarget.Memory
+	sending chan struct{}
+	release chan struct{}
+}
+
+func (f *inFlight) CreateUser(ctx context.Context, u reconcile.User) (string, error) {
+	f.sending <- struct{}{}
+	<-f.release
+	return f.Memory.CreateUser(ctx, u)
+}
+
+// TestApplyStopLetsTheWriteInFlightFinish: after Stop is closed the op in
+// flight completes and is applied; nothing else is started.
+func TestApplyStopLetsTheWriteInFlightFinish(t *testing.T) {
+	mem := memtarget.New()
+	current, _ := mem.List(context.Background())
+	var users []reconcile.User
+	for _, k := range []string{"E1", "E2", "E3"} {
+		users = append(users, reconcile.User{Key: k, Username: k + "@example.com", Forename: "A", Surname: "B", Active: true, Roles: []string{"agent"}, Team: "a"})
+	}
+	desired := &reconcile.Snapshot{Teams: []reconcile.Team{{Key: "a", Name: "Team A", Level: "Team"}}, Users: users}
+	plan := reconcile.Diff(desired, current, reconcile.NewOwnership(), reconcile.Policy{}, testNow)
+	f := &inFlight{Memory: mem, sending: make(chan struct{}), release: make(chan struct{})}
+	stop := make(chan struct{})
+	done := make(chan *reconcile.Result)
+	go func() { done <- reconcile.Apply(context.Background(), plan, f, reconcile.ApplyOptions{Stop: stop}) }()
+	select {
+	case <-f.sending: // the first user create is on the wire
+	case res := <-done:
+		t.Fatalf("the apply ended before any user create was sent: %+v", res)
+	}
+	close(stop)
+	close(f.release)
+	res := <-done
+	if len(res.Failed) != 0 || res.Applied != 2 || res.Skipped != 2 {
+		t.Fatalf("applied %d, failed %v, skipped %d; want the team and the user create in flight applied, the other two skipped", res.Applied, res.Err(), res.Skipped)
+	}
+	if len(mem.Users) != 1 {
+		t.Errorf("%d users created, want the one in flight", len(mem.Users))
+	}
+}

@@ -97,6 +97,9 @@ type Op struct {
 	// Name is a human label: a username, a team name, a queue name.
 	Name    string   `json:"name"`
 	Changes []Change `json:"changes,omitempty"`
+	// From names, by field, the source and record a change's new value
+	// came from, when the sources were merged ("wfm wfm.csv:4").
+	From map[Field]string `json:"from,omitempty"`
 	// Reason is Why in words, written into the JSON for its readers; code
 	// never reads it back.
 	Reason string `json:"reason"`

@@ -124,15 +124,19 @@ func renderText(w io.Writer, p *Plan) error {
 		o := &p.Ops[i]
 		fmt.Fprintf(&b, "  %s %s %s %s%s\n", symbol(o), o.Action, o.Kind, quote(o.Name), keyNote(o))
 		for _, c := range o.Changes {
+			from := ""
+			if f := o.From[c.Field]; f != "" {
+				from = "  (from " + escapeText(f) + ")"
+			}
 			switch {
 			case o.Action == ActionCreate:
-				fmt.Fprintf(&b, "      %s: %s\n", c.Field, quote(c.New))
+				fmt.Fprintf(&b, "      %s: %s%s\n", c.Field, quote(c.New), from)
 			case c.Old == "":
-				fmt.Fprintf(&b, "      %s: %s\n", c.Field, quote(c.New))
+				fmt.Fprintf(&b, "      %s: %s%s\n", c.Field, quote(c.New), from)
 			case c.New == "" && o.Kind == KindQueue:
 				fmt.Fprintf(&b, "      %s: %s\n", c.Field, quote(c.Old))
 			default:
-				fmt.Fprintf(&b, "      %s: %s → %s\n", c.Field, quote(c.Old), quote(c.New))
+				fmt.Fprintf(&b, "      %s: %s → %s%s\n", c.Field, quote(c.Old), quote(c.New), from)
 			}
 		}
 		if len(o.Needs) > 0 {
@@ -211,10 +215,14 @@ func renderMarkdown(w io.Writer, p *Plan) error {
 			o := &p.Ops[i]
 			var ch []string
 			for _, c := range o.Changes {
+				from := ""
+				if f := o.From[c.Field]; f != "" {
+					from = " (from " + mdEscape(f) + ")"
+				}
 				if c.Old == "" || o.Action == ActionCreate {
-					ch = append(ch, fmt.Sprintf("%s: %s", mdEscape(string(c.Field)), mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s%s", mdEscape(string(c.Field)), mdEscape(c.New), from))
 				} else {
-					ch = append(ch, fmt.Sprintf("%s: %s → %s", mdEscape(string(c.Field)), mdEscape(c.Old), mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s → %s%s", mdEscape(string(c.Field)), mdEscape(c.Old), mdEscape(c.New), from))
 				}
 			}
 			status, reason := "", mdEscape(o.ReasonWords())

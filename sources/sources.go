@@ -30,6 +30,18 @@ type Record struct {
 	// Origin says where the record came from, for plans and explain:
 	// "people.csv:12", a DN, "scim:Users/<id>".
 	Origin string `json:"origin"`
+	// Provenance is set by a source that joins others (sources/merge): for
+	// each attribute, lower-cased, where its value came from, as
+	// "wfm wfm.csv:4". Nil for a record read from one place.
+	Provenance map[string]string `json:"provenance,omitempty"`
+	// Stale lists, lower-cased, the attributes fed by a source that could
+	// not be read whole this pass, each with why; changes to the fields
+	// mapped from them are left out of the plan.
+	Stale map[string]string `json:"stale,omitempty"`
+	// Problem, when set, says why this record is no person at all (a
+	// contributing record that joins nobody); mapping reports it and maps
+	// nothing.
+	Problem string `json:"problem,omitempty"`
 }
 
 // Group is a group a person belongs to.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/samber/lo"
@@ -34,6 +35,10 @@ type app struct {
 	scim     *scim.Store
 	ownsSCIM bool // false when the daemon shares its store across reloads
 	hooks    appHooks
+	// term keeps log lines off the progress bar on a terminal (nil
+	// elsewhere); progress is the apply in progress, if any.
+	term     *termGuard
+	progress atomic.Pointer[applyProgress]
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -62,7 +67,9 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	_, journald := c.lookupEnv("JOURNAL_STREAM")
-	log, err := newLogger(c.stderr, env.LogFormat, level, c.interactive, journald)
+	noColor, _ := c.lookupEnv("NO_COLOR")
+	term := newTermGuard(c.stderr, c.interactive)
+	log, err := newLogger(term.writer(c.stderr), env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +92,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		hooks.sleep = c.sleep
 	}
 	hooks.stateDir, hooks.now = env.StateDir, clock
+	var self *app
+	hooks = progressHooks(hooks, func() *app { return self })
 	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
 		return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
 	}
@@ -93,7 +102,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		db.Close()
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, term: term}
+	self = a
 	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scimStore, credentialsDir: env.Credential("")})
 	if err != nil {
 		a.Close()
@@ -198,6 +208,7 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 			a.log.Warn("source incomplete: no deactivations this pass", "source", s.Name(), "reason", snap.Health.Reason)
 		}
 		a.log.Info("source read", "source", s.Name(), "records", snap.Health.Count, "complete", snap.Health.Complete)
+		logJoined(a.log, s)
 		for _, b := range builders {
 			b.EndSource(s.Name(), snap.Health)
 		}
@@ -250,6 +261,9 @@ func (a *app) plan(ctx context.Context) (*pass, error) {
 // guards the plan (source health, absences, holds).
 func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*pass, error) {
 	for _, p := range res.Problems {
+		if p.Record {
+			continue // a plan problem too: logged with those below
+		}
 		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
 	current, err := t.client.List(ctx)
@@ -271,6 +285,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	}
 	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
 	plan.Target = t.name
+	res.Annotate(plan)
 	plan, pf, err := a.guard(ctx, t, plan, res.Desired, current, own, facts, rec)
 	if err != nil {
 		return nil, err
@@ -433,20 +448,16 @@ func (a *app) apply(ctx context.Context, p *pass) (*reconcile.Result, error) {
 		return nil, err
 	}
 	var applied []string
-	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
-	defer prog.finish()
-	lanes := map[string]int{}
-	for _, op := range plan.ReadyOps() {
-		lanes[reconcile.Lane(&op)] += requestsOf(&op)
-	}
-	prog.lanes(lanes)
+	prog := a.startProgress(ctx, t, plan)
+	defer prog.finish(a)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
 		Ledger:  ledger{a.db, t.name},
 		Journal: journal{a.db, t.name},
 		Logger:  a.log.With("target", t.name),
+		Stop:    a.hooks.stopChan(),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
-				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
+				a.log.Log(ctx, LevelChange, opLine(op), append(opAttrs(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))...)
 				applied = append(applied, reconcile.HoldKeys(op)...)
 			}
 			prog.sent(reconcile.Lane(op), requestsOf(op))

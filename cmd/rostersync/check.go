@@ -90,7 +90,7 @@ Exit status: 0 all good, 1 a problem.`)
 		fmt.Fprintf(out, "ok   target %s (%s): the levels, roles and groups the mapping names exist\n", t.name, t.kind)
 	}
 
-	for i, s := range a.sources {
+	for i, s := range joinedSources(a.sources) {
 		kind := a.file.Sources[i].Type
 		if ch, ok := s.(checker); ok {
 			if err := ch.Check(ctx); err != nil {

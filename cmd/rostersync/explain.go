@@ -111,9 +111,10 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		}
 	}
 	var desired *reconcile.User
+	var fieldsOf map[reconcile.Field]mapping.FieldSource
 	for _, f := range recs {
 		if f.ex.User != nil && desired == nil {
-			desired = f.ex.User
+			desired, fieldsOf = f.ex.User, f.ex.Fields
 		}
 	}
 
@@ -171,7 +172,22 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			fmt.Fprintf(w, "      %s: %s\n", n, quote(strings.Join(f.rec.Attrs[n], "; ")))
+			from := ""
+			if p := f.rec.Provenance[strings.ToLower(n)]; p != "" && !strings.Contains(n, ".") {
+				from = "  (from " + p + ")"
+			}
+			fmt.Fprintf(w, "      %s: %s%s\n", n, quote(strings.Join(f.rec.Attrs[n], "; ")), from)
+		}
+		for _, c := range f.ex.Computed {
+			fmt.Fprintf(w, "    computed %s = %s\n", c.Name, c.Expr)
+			for _, in := range c.Inputs {
+				fmt.Fprintf(w, "        input %s\n", in)
+			}
+			if c.Error != "" {
+				fmt.Fprintf(w, "        error: %s\n", c.Error)
+			} else {
+				fmt.Fprintf(w, "        result %s\n", quote(c.Result))
+			}
 		}
 		for _, g := range f.rec.Groups {
 			fmt.Fprintf(w, "      group: %s\n", quote(g.Name))
@@ -206,7 +222,16 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 			{"third_party_id", tpid}, {"start_date", u.StartDate}, {"active", fmt.Sprint(u.Active)},
 			{"roles", strings.Join(u.Roles, ", ")}, {"team", u.Team}, {"queues", strings.Join(u.Queues, ", ")},
 		} {
-			fmt.Fprintf(w, "  %-15s %s\n", kv[0]+":", quote(kv[1]))
+			line := fmt.Sprintf("  %-15s %s", kv[0]+":", quote(kv[1]))
+			if fs, ok := fieldsOf[reconcile.Field(kv[0])]; ok {
+				if fs.From != "" {
+					line += "  (from " + fs.From + ")"
+				}
+				if fs.Stale != "" {
+					line += "  stale: " + fs.Stale
+				}
+			}
+			fmt.Fprintln(w, line)
 		}
 		key = u.Key
 	}
@@ -250,7 +275,11 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		}
 		fmt.Fprintf(w, "  %s %s %s %s (%s)\n", string(rune(o.Action)), o.Action, o.Kind, quote(o.Name), status)
 		for _, ch := range o.Changes {
-			fmt.Fprintf(w, "      %s: %s → %s\n", ch.Field, quote(ch.Old), quote(ch.New))
+			from := ""
+			if f := o.From[ch.Field]; f != "" {
+				from = "  (from " + f + ")"
+			}
+			fmt.Fprintf(w, "      %s: %s → %s%s\n", ch.Field, quote(ch.Old), quote(ch.New), from)
 		}
 		fmt.Fprintf(w, "      reason: %s\n", o.ReasonWords())
 	}

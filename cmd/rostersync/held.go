@@ -9,9 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/sethvargo/go-envconfig"
-
-	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/state"
 )
@@ -21,10 +18,19 @@ beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER, or _PERCENT above _PERCENT_FLOOR.
 Creates and updates are never held.
 
   rostersync held list [-all]         pending and approved holds (-all: every one)
-  rostersync held approve ID...|-all  approve; applied by the next pass
+  rostersync held approve ID...|-all  approve, and ask a running daemon for a pass
   rostersync held reject ID...        reject; not applied while the sources say so
 
-Only the state directory is needed; the platform is not contacted.`
+Only the state directory is needed; the platform is not contacted. The
+state directory is -state-dir, else $ROSTERSYNC_STATE_DIR, else
+$STATE_DIRECTORY, else the service's /var/lib/rostersync when it exists
+(StateDirectory=rostersync in the unit; reading it needs root: sudo), else
+~/.local/state/rostersync. A directory without a state database is refused,
+never created.
+
+After an approval, a daemon answering on ROSTERSYNC_LISTEN (POST /trigger)
+is asked for a pass, which applies the approved operations at once;
+without one, the next 'rostersync apply' does.`
 
 func cmdHeld(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -43,14 +49,27 @@ func cmdHeld(ctx context.Context, args []string, c *cli) error {
 	var common commonFlags
 	common.register(fs)
 	all := fs.Bool("all", false, "list: show rejected and done holds too; approve: approve every pending hold")
+	noPass := fs.Bool("no-pass", false, "approve: do not ask a running daemon for a pass")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	db, err := openState(ctx, c, common)
+	db, env, err := openExistingState(ctx, c, common)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	approved := func(n int) error {
+		fmt.Fprintf(c.stdout, "Approved %s.\n", plural(n, "operation"))
+		if n == 0 {
+			return nil
+		}
+		if *noPass {
+			fmt.Fprintln(c.stdout, "The next pass or 'rostersync apply' carries them out.")
+			return nil
+		}
+		askForPass(ctx, c, env)
+		return nil
+	}
 	ids, err := parseIDs(fs.Args())
 	if err != nil {
 		return err
@@ -60,13 +79,17 @@ func cmdHeld(ctx context.Context, args []string, c *cli) error {
 		if len(ids) > 0 {
 			return errors.New("held list takes no ids")
 		}
-		return heldList(ctx, c, db, *all)
+		return heldList(ctx, c, db, *all, env.StateDir)
 	case "approve":
 		if *all {
 			if len(ids) > 0 {
 				return errors.New("held approve: give ids or -all, not both")
 			}
-			return heldApproveAll(ctx, c, db)
+			n, err := heldApproveAll(ctx, db)
+			if err != nil {
+				return err
+			}
+			return approved(n)
 		}
 		if len(ids) == 0 {
 			return errors.New("held approve: give the ids to approve (see 'rostersync held list'), or -all")
@@ -74,8 +97,7 @@ func cmdHeld(ctx context.Context, args []string, c *cli) error {
 		if err := db.HeldApprove(ctx, ids...); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "Approved %s; the next apply carries them out.\n", plural(len(ids), "operation"))
-		return nil
+		return approved(len(ids))
 	case "reject":
 		if *all {
 			return errors.New("held reject: give the ids to reject; -all is only for approve")
@@ -91,20 +113,6 @@ func cmdHeld(ctx context.Context, args []string, c *cli) error {
 	}
 	fmt.Fprintf(c.stderr, "rostersync: unknown held command %q (want list, approve or reject)\n", sub)
 	return errUsage
-}
-
-// openState opens the state store with only the environment and flags: the
-// commands that use it alone need no mapping, credentials or platform.
-func openState(ctx context.Context, c *cli, flags commonFlags) (*state.DB, error) {
-	flags = flags.over(c.global)
-	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
-	if err != nil {
-		return nil, err
-	}
-	if flags.stateDir != "" {
-		env.StateDir = flags.stateDir
-	}
-	return state.OpenWith(env.StateDir, state.Options{Now: c.now})
 }
 
 func parseIDs(args []string) ([]int64, error) {
@@ -131,7 +139,7 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func heldList(ctx context.Context, c *cli, db *state.DB, all bool) error {
+func heldList(ctx context.Context, c *cli, db *state.DB, all bool, dir string) error {
 	hs, err := db.HeldList(ctx, "", "")
 	if err != nil {
 		return err
@@ -159,15 +167,15 @@ func heldList(ctx context.Context, c *cli, db *state.DB, all bool) error {
 		return err
 	}
 	if n == 0 {
-		fmt.Fprintln(c.stdout, "No held operations.")
+		fmt.Fprintf(c.stdout, "No held operations. (State directory: %s)\n", dir)
 	}
 	return nil
 }
 
-func heldApproveAll(ctx context.Context, c *cli, db *state.DB) error {
+func heldApproveAll(ctx context.Context, db *state.DB) (int, error) {
 	hs, err := db.HeldList(ctx, "", state.HeldPending)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	targets := map[string]bool{}
 	for _, h := range hs {
@@ -177,10 +185,9 @@ func heldApproveAll(ctx context.Context, c *cli, db *state.DB) error {
 	for t := range targets {
 		n, err := db.HeldApproveAll(ctx, t)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		total += n
 	}
-	fmt.Fprintf(c.stdout, "Approved %s; the next apply carries them out.\n", plural(total, "operation"))
-	return nil
+	return total, nil
 }

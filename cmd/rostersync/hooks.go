@@ -14,6 +14,9 @@ import (
 // reads and applied operations. Every field may be nil. The daemon uses
 // them for its metrics and to tell the watchdog a pass is making progress.
 type appHooks struct {
+	// stop, when set, gives the channel that asks an apply to start no
+	// further operation while those in flight finish (the daemon's SIGTERM).
+	stop            func() <-chan struct{}
 	onRequest       func(target, endpoint string, status int, d time.Duration)
 	onRateLimitWait func(target, endpoint string, d time.Duration)
 	onSource        func(name string, snap *sources.Snapshot, err error)
@@ -59,4 +62,12 @@ func (h appHooks) op(op *reconcile.Op, err error) {
 	if h.onOp != nil {
 		h.onOp(op, err)
 	}
+}
+
+// stopChan is the apply's stop channel; nil (never closed) without a hook.
+func (h appHooks) stopChan() <-chan struct{} {
+	if h.stop == nil {
+		return nil
+	}
+	return h.stop()
 }

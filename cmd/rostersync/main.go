@@ -111,10 +111,12 @@ func commands() []command {
 		{"check", "validate the configuration and test every connection", cmdCheck},
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
+		{"history", "what changed when, by person, target and time", cmdHistory},
 		{"auth", "an Evaluagent key in bearer-token mode: status, create, import, refresh, revoke", cmdAuth},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},
+		{"completion", "print a bash or zsh completion script", cmdCompletion},
 	}
 }
 
@@ -154,6 +156,7 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 	gfs.SetOutput(c.stderr)
 	gfs.Usage = func() {}
 	c.global.register(gfs)
+	showVersion := gfs.Bool("version", false, "print the version and exit")
 	if err := gfs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(c.stdout)
@@ -164,6 +167,9 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 		return errUsage
 	}
 	args = gfs.Args()
+	if *showVersion {
+		return cmdVersion(ctx, args, c)
+	}
 	if len(args) == 0 {
 		usage(c.stderr)
 		return errUsage
@@ -183,20 +189,9 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 	return errUsage
 }
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version may be set at build time with -ldflags "-X main.version=…";
+// otherwise it comes from the build information (see version.go).
 var version = "dev"
-
-func cmdVersion(_ context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "version", "", "Prints the version of this build (set when it is built with\n-ldflags \"-X main.version=…\"; \"dev\" otherwise).")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("version takes no arguments, got %q", fs.Args())
-	}
-	fmt.Fprintf(c.stdout, "rostersync %s\n", version)
-	return nil
-}
 
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()

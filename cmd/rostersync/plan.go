@@ -130,7 +130,12 @@ What the platform's API cannot do at all (unsupported) is not pending.`)
 	if err != nil {
 		return err
 	}
-	if err := reconcile.RenderPlans(c.stdout, plans.plans(), f); err != nil {
+	if f == reconcile.FormatMarkdown {
+		err = a.renderTickets(ctx, c.stdout, plans) // for change tickets
+	} else {
+		err = reconcile.RenderPlans(c.stdout, plans.plans(), f)
+	}
+	if err != nil {
 		return err
 	}
 	if *out != "" {
@@ -219,6 +224,7 @@ applies it after -yes or an interactive "yes".`)
 		for _, p := range plans {
 			fmt.Fprintf(c.stderr, "Applying saved plan %s for %s: %s\n", fs.Arg(0), p.Target, reconcile.SummaryLine(p.Summary))
 		}
+		a.printEstimates(ctx, plans.plans())
 	} else {
 		plans, err = a.plans(ctx)
 		if err != nil {
@@ -227,6 +233,7 @@ applies it after -yes or an interactive "yes".`)
 		if err := reconcile.RenderPlans(c.stdout, plans.plans(), reconcile.FormatText); err != nil {
 			return err
 		}
+		a.printEstimates(ctx, plans.plans())
 		if allEmpty(plans) {
 			for _, plan := range plans {
 				if _, err := a.apply(ctx, plan); err != nil { // records the pass

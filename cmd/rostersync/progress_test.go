@@ -8,57 +8,102 @@ import (
 	"time"
 )
 
-func TestProgress(t *testing.T) {
-	clk := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	now := func() time.Time { return clk }
-
-	var term bytes.Buffer
-	p := newProgress(&term, true, slog.New(slog.DiscardHandler), now)
-	clk = clk.Add(10 * time.Second)
-	p.update(50, 200)
-	if got := term.String(); !strings.Contains(got, "\r") || !strings.Contains(got, "50/200 (25%), about 30s left") {
-		t.Errorf("terminal line %q", got)
+// screen plays terminal output the way a terminal shows it: \r goes back
+// to the start of the line, ESC[2K clears it, and other ANSI sequences
+// draw nothing.
+func screen(out string) []string {
+	lines := []string{""}
+	col := 0
+	put := func(r rune) {
+		cur := []rune(lines[len(lines)-1])
+		for len(cur) < col {
+			cur = append(cur, ' ')
+		}
+		if col < len(cur) {
+			cur[col] = r
+		} else {
+			cur = append(cur, r)
+		}
+		lines[len(lines)-1] = string(cur)
+		col++
 	}
-	p.update(200, 200)
-	if !strings.HasSuffix(term.String(), "\n") {
-		t.Error("the terminal line is not ended when done")
+	rs := []rune(out)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == '\r':
+			col = 0
+		case r == '\n':
+			lines = append(lines, "")
+			col = 0
+		case r == 0x1b:
+			j := i + 1
+			for j < len(rs) && !(rs[j] >= 'A' && rs[j] <= 'Z' || rs[j] >= 'a' && rs[j] <= 'z') {
+				j++
+			}
+			if j < len(rs) && string(rs[i:j+1]) == "\x1b[2K" {
+				lines[len(lines)-1] = ""
+			}
+			i = j
+		default:
+			put(r)
+		}
 	}
-
-	var logs bytes.Buffer
-	clk = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	p = newProgress(nil, false, slog.New(slog.NewTextHandler(&logs, nil)), now)
-	for i := 1; i <= 250; i++ {
-		clk = clk.Add(10 * time.Millisecond)
-		p.update(i, 250)
-	}
-	if n := strings.Count(logs.String(), "apply progress"); n != 3 {
-		t.Errorf("%d progress lines for 250 quick ops, want 3 (at 100, 200 and the end):\n%s", n, logs.String())
-	}
-	logs.Reset()
-	p = newProgress(nil, false, slog.New(slog.NewTextHandler(&logs, nil)), now)
-	clk = clk.Add(11 * time.Second)
-	p.update(1, 1000)
-	if !strings.Contains(logs.String(), "eta=3h3m9s") {
-		t.Errorf("a slow op logs at once with its ETA: %s", logs.String())
-	}
+	return lines
 }
 
-// TestProgressETAPerEndpoint: endpoints go side by side, so the time left
-// is that of the endpoint with the most left at its own pace, not the sum.
-func TestProgressETAPerEndpoint(t *testing.T) {
-	clk := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// TestProgressBarKeepsItsOwnLine: on a terminal, log lines written during
+// an apply are never glued to the bar, and the bar says the time left and
+// what a rate-limit wait waits for.
+func TestProgressBarKeepsItsOwnLine(t *testing.T) {
 	var out bytes.Buffer
-	p := newProgress(&out, true, slog.New(slog.DiscardHandler), func() time.Time { return clk })
-	p.lanes(map[string]int{"create user": 100, "update user": 20})
-	clk = clk.Add(60 * time.Second)
-	p.sent("create user", 50) // 50 in a minute: 50 left, another minute
-	p.sent("update user", 20) // done
-	if got := p.eta(70, 120); got != time.Minute {
-		t.Errorf("eta = %s, want 1m0s (create user's 50 left at its pace)", got)
+	clk := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	term := newTermGuard(&out, true)
+	log, err := newLogger(term.writer(&out), "text", slog.LevelInfo, logOptions{terminal: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.lanes(map[string]int{"create user": 10, "update team": 30})
-	p.sent("create user", 10) // update team has not started: the overall pace
-	if got := p.eta(10, 40); got != 3*time.Minute {
-		t.Errorf("eta = %s, want 3m0s (update team's 30 at the overall pace of 10 a minute)", got)
+	a := &app{log: log, term: term, c: &cli{now: func() time.Time { return clk }}}
+	p := &applyProgress{log: log, now: a.c.now, target: "evaluagent", total: 4, term: term,
+		remaining: map[string]int{"POST /org/users": 4},
+		etaFunc: func(rem map[string]int, lat time.Duration) (time.Duration, error) {
+			return time.Duration(rem["POST /org/users"]) * 30 * time.Second, nil
+		}}
+	p.syncETA = true
+	p.mu.Lock()
+	p.refreshETA(true)
+	p.mu.Unlock()
+	term.bar = newBar(term, 4, p.describe(0))
+	for i := 1; i <= 4; i++ {
+		log.Log(t.Context(), LevelChange, "create user u"+string(rune('0'+i))+"@example.com")
+		p.request("POST /org/users", 201, 100*time.Millisecond)
+		p.sent("POST /org/users", 1)
+		if i == 2 {
+			p.rateWait("POST /org/users", 42*time.Second)
+			if !strings.Contains(out.String(), "waiting for the POST /org/users request budget (42s)") {
+				t.Errorf("the bar does not say what it waits for:\n%q", out.String())
+			}
+		}
+		clk = clk.Add(time.Second)
+		p.update(i, 4)
+		if i == 1 && !strings.Contains(out.String(), "about 1m 30s left") {
+			t.Errorf("after 1 of 4, the bar does not say 3 requests' time is left:\n%q", out.String())
+		}
+	}
+	p.finish(a)
+	lines := screen(out.String())
+	logLines := 0
+	for _, l := range lines {
+		if strings.Contains(l, "msg=") {
+			logLines++
+			if strings.Contains(l, "applying to") || strings.Contains(l, "|") {
+				t.Errorf("a log line is glued to the bar: %q", l)
+			}
+		}
+	}
+	if logLines != 5 { // four changes and the wait
+		t.Errorf("%d log lines on screen, want 5:\n%s", logLines, strings.Join(lines, "\n"))
+	}
+	if last := lines[len(lines)-1]; last != "" {
+		t.Errorf("the bar is left on the last line: %q", last)
 	}
 }

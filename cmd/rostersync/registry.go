@@ -14,6 +14,7 @@ import (
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
+	"github.com/rostersync/rostersync/sources/merge"
 	"github.com/rostersync/rostersync/sources/scim"
 )
 
@@ -158,7 +159,15 @@ func openSources(f *config.File, o sourceOptions) ([]sources.Source, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return out, nil
+	if f.Merge == nil {
+		return out, nil
+	}
+	// merge: makes one source of them all.
+	m, err := merge.New(config.MergedSourceName, *f.Merge, out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	return []sources.Source{m}, nil
 }
 
 // kindNames lists a registry's kinds, sorted, for messages.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,7 +21,9 @@ import (
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/metrics"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/notify"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/sdnotify"
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/statuspage"
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
@@ -75,6 +78,11 @@ type server struct {
 	sched   *daemon.Scheduler
 	certs   certHolder
 	log     *slog.Logger
+	health  sourceHealth
+
+	notifier    *notify.Notifier
+	lastFailure string         // the last failed pass's error, told once
+	toldHeld    map[int64]bool // holds already told of (scheduler goroutine only)
 
 	// app is the configuration in use. Only the scheduler's goroutine
 	// (passes and reloads) replaces it; appMu guards reads from others.
@@ -114,11 +122,20 @@ func (d *server) hooks() appHooks {
 			d.metrics.RateLimitWait(target, endpoint, dur)
 		},
 		onSource: func(name string, snap *sources.Snapshot, err error) {
+			d.health.observe(name, snap, err, d.c.now())
 			if err != nil || snap == nil {
 				d.metrics.Source(name, 0, false, true)
 				return
 			}
 			d.metrics.Source(name, snap.Health.Count, snap.Health.Complete, false)
+		},
+		// SIGTERM ends the pass's context: the apply starts nothing more
+		// and lets the writes in flight finish.
+		stop: func() <-chan struct{} {
+			if d.passCtx == nil {
+				return nil
+			}
+			return d.passCtx.Done()
 		},
 		onOp: func(op *reconcile.Op, err error) {
 			outcome := "applied"
@@ -132,11 +149,6 @@ func (d *server) hooks() appHooks {
 			d.opsDone++
 			if d.sched != nil {
 				d.sched.Status().Progress()
-			}
-			// After SIGTERM, the operation that was in flight has now
-			// finished: stop before the next.
-			if d.passCtx != nil && d.passCtx.Err() != nil && d.cancelApply != nil {
-				d.cancelApply()
 			}
 		},
 	}
@@ -168,6 +180,13 @@ func (d *server) run(ctx context.Context) error {
 	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
+	if d.notifier, err = d.newNotifier(a.env); err != nil {
+		return err
+	}
+	defer d.notifier.Close(5 * time.Second)
+	d.health.onChange = d.notifySource
+	d.health.seed(ctx, a)
+	d.notifyHeld(ctx, a, true)
 
 	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
 		return err
@@ -187,6 +206,12 @@ func (d *server) run(ctx context.Context) error {
 		return err
 	}
 
+	if runs, err := storedRuns(ctx, a.db, daemon.KeepPasses); err == nil {
+		d.sched.Status().Seed(daemonPasses(runs))
+	} else {
+		d.log.Warn("reading the stored pass history", "err", err)
+	}
+
 	scim, err := scimEndpoint(a, d.sched.Trigger)
 	if err != nil {
 		return err
@@ -200,10 +225,17 @@ func (d *server) run(ctx context.Context) error {
 			return fmt.Errorf("%sADMIN_TOKEN_FILE: %w", config.EnvPrefix, err)
 		}
 	}
+	page, err := statuspage.New(statusBackend{d}, d.log)
+	if err != nil {
+		return err
+	}
 	adminMux := daemon.NewMux(daemon.HandlerConfig{
 		Status: d.sched.Status(), ReadyAfter: cfg.ReadyMaxAge(), Metrics: d.metrics.Handler(),
-		Trigger: d.sched.Trigger, Extra: d.statusExtra,
+		Trigger: d.sched.Trigger, Extra: d.statusExtra, Page: page, WantsPage: statuspage.WantsHTML,
 	})
+	// The status page's assets and actions live on the admin mux, so the
+	// token guards them with the rest.
+	page.Register(adminMux)
 	// The token guards the whole admin mux, so a route added to it later
 	// is guarded too.
 	var admin http.Handler = daemon.RequireToken(adminToken, adminMux)
@@ -242,6 +274,7 @@ func (d *server) run(ctx context.Context) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watchdog(runCtx) })
+	wg.Go(func() { d.watchLive(runCtx) })
 	tokens := newTokenWatch(d)
 	wg.Go(func() { tokens.run(runCtx) })
 	wg.Go(func() {
@@ -394,6 +427,7 @@ func (d *server) watchdog(ctx context.Context) {
 
 func (d *server) onPass(p daemon.Pass) {
 	d.metrics.Pass(string(p.Kind), p.Result, p.Duration, p.OK(), p.Finished)
+	d.notifyPass(p)
 	if d.ready.CompareAndSwap(false, true) {
 		d.send(sdnotify.Ready, sdnotify.Status(p.Line()))
 		return
@@ -403,9 +437,13 @@ func (d *server) onPass(p daemon.Pass) {
 
 func (d *server) statusExtra() map[string]any {
 	a := d.current()
+	names := make([]string, len(a.file.Sources))
+	for i, s := range a.file.Sources {
+		names[i] = s.Name
+	}
 	return map[string]any{
 		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
-		"config": a.env.Mapping, "started": d.start, "auth": authStatusExtra(a),
+		"config": a.env.Mapping, "started": d.start, "sources": d.health.list(names), "auth": authStatusExtra(a),
 	}
 }
 
@@ -430,6 +468,7 @@ func (d *server) reload(ctx context.Context) error {
 	d.appMu.Lock()
 	d.app = a
 	d.appMu.Unlock()
+	d.health.seed(ctx, a)
 	d.stamps = nil // the sources may have changed: the next delta pass runs
 	if err := old.Close(); err != nil {
 		d.log.Warn("closing the old configuration's sources and state", "err", err)
@@ -477,6 +516,7 @@ func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, er
 	if err == nil {
 		d.stamps = stamps
 	}
+	d.notifyHeld(context.WithoutCancel(ctx), a, false)
 	return out, err
 }
 
@@ -500,7 +540,9 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		return daemon.Outcome{}, err
 	}
 	var out daemon.Outcome
+	known := map[string]map[string]bool{} // target → the ready ops of its last stored plan
 	for _, plan := range plans {
+		known[plan.Target] = storedReadyOps(ctx, a, plan.Target)
 		out.Changes += len(plan.ReadyOps())
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
@@ -515,12 +557,33 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 	pending := pendingPlans(plans.plans())
 
 	if a.env.Serve.Mode != config.ServeModeApply {
+		// Only what changed since the last stored plan is logged: an
+		// unchanged plan of 300 operations is not 300 lines every pass.
 		for _, plan := range plans {
 			ready := plan.ReadyOps()
+			prev := known[plan.Target]
+			fresh := 0
+			now := map[string]bool{}
 			for i := range ready {
 				op := &ready[i]
-				a.log.Log(ctx, LevelChange, "would "+opLine(op), "target", plan.Target)
 				d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
+				sig := opSignature(op)
+				now[sig] = true
+				if prev[sig] {
+					continue
+				}
+				fresh++
+				a.log.Log(ctx, LevelChange, "would "+opLine(op), append(opAttrs(op), "target", plan.Target)...)
+			}
+			gone := 0
+			for sig := range prev {
+				if !now[sig] {
+					gone++
+				}
+			}
+			if len(ready) > 0 || gone > 0 {
+				a.log.Info("plan mode: operations pending, not applied", "target", plan.Target,
+					"pending", len(ready), "new", fresh, "unchanged", len(ready)-fresh, "no_longer_planned", gone)
 			}
 		}
 		d.metrics.Plan(out.Held, out.Changes)
@@ -603,6 +666,37 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 	return out, errors.Join(errs...)
 }
 
+// storedReadyOps returns the signatures of the ready operations of target's
+// last stored plan (none when there is none or it cannot be read).
+func storedReadyOps(ctx context.Context, a *app, target string) map[string]bool {
+	raw, _, ok, err := a.db.LastPlan(ctx, target)
+	if err != nil || !ok {
+		return nil
+	}
+	p, err := reconcile.DecodePlan(raw)
+	if err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	ready := p.ReadyOps()
+	for i := range ready {
+		out[opSignature(&ready[i])] = true
+	}
+	return out
+}
+
+// opSignature is an operation with what it changes: the same operation
+// planned again with other values is a different signature.
+func opSignature(op *reconcile.Op) string {
+	var b strings.Builder
+	b.WriteString(reconcile.OpID(op))
+	for _, c := range op.Changes {
+		fmt.Fprintf(&b, "|%s=%q>%q", c.Field, c.Old, c.New)
+	}
+	fmt.Fprintf(&b, "|+%s|-%s", strings.Join(op.Add, ","), strings.Join(op.Remove, ","))
+	return b.String()
+}
+
 // pendingPlans is what /status shows of a pass's plans: one view for a
 // single target, a list of them for several.
 func pendingPlans(plans []*reconcile.Plan) json.RawMessage {
@@ -660,7 +754,7 @@ type fileStamp = string
 // are read by full and triggered passes only.
 func sourceStamps(a *app) map[string]fileStamp {
 	out := map[string]fileStamp{}
-	for _, s := range a.sources {
+	for _, s := range joinedSources(a.sources) { // a merge's parts, each stamped
 		if cs, ok := s.(changeStamper); ok {
 			out[s.Name()] = cs.ChangeStamp()
 		}

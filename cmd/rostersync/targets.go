@@ -20,9 +20,10 @@ type target struct {
 	client reconcile.Target
 	rules  *mapping.Rules
 	policy reconcile.Policy
-	// perDay is the requests a day each endpoint allows, for a client
-	// that is budgeted; 0 when the platform counts none.
-	perDay int
+	// perMinute and perDay are the requests a minute and a day each
+	// endpoint allows, for a client that is budgeted; 0 when the platform
+	// counts none.
+	perMinute, perDay int
 }
 
 // buildTargets makes a client, mapping and policy for every configured
@@ -111,7 +112,7 @@ func (t *target) evaluagent(o targetOptions) error {
 		return err
 	}
 	t.client = client
-	t.perDay = ea.RatePerDay
+	t.perMinute, t.perDay = ea.RatePerMinute, ea.RatePerDay
 	t.policy = reconcile.Policy{Mode: mode, Adopt: ea.Adopt, AgentLevel: ea.AgentLevel, ReplaceQueues: canReplaceQueues(client)}
 	return nil
 }

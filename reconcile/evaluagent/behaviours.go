@@ -11,12 +11,13 @@ import (
 func (c *Client) RequestEndpoints() map[string]string {
 	r := c.routes
 	return map[string]string{
-		"create user":         r.CreateUser.Endpoint(),
-		"update user":         r.UpdateUser.Endpoint(),
-		"create team":         r.CreateGroup.Endpoint(),
-		"update team":         r.UpdateGroup.Endpoint(),
-		"add queue agents":    r.AddQueueAgents.Endpoint(),
-		"remove queue agents": r.RemoveQueueAgents.Endpoint(),
+		"create user":          r.CreateUser.Endpoint(),
+		"update user":          r.UpdateUser.Endpoint(),
+		"create team":          r.CreateGroup.Endpoint(),
+		"update team":          r.UpdateGroup.Endpoint(),
+		"add queue agents":     r.AddQueueAgents.Endpoint(),
+		"remove queue agents":  r.RemoveQueueAgents.Endpoint(),
+		"replace queue agents": r.ReplaceQueueAgents.Endpoint(),
 	}
 }
 

@@ -146,6 +146,9 @@ type Config struct {
 	Attributes []string `yaml:"attributes" json:"attributes"`
 	// Delta configures cheaper passes.
 	Delta Delta `yaml:"delta" json:"delta"`
+	// Live makes `serve` follow the directory's changes as they happen
+	// (see Source.Watch).
+	Live Live `yaml:"live" json:"live"`
 }
 
 // withDefaults returns a copy of c with every zero optional field set.
@@ -214,6 +217,7 @@ func (c Config) withDefaults() Config {
 	if c.Delta.FullInterval == 0 {
 		c.Delta.FullInterval = DefaultFullInterval
 	}
+	c.Live = c.Live.withDefaults(c.Flavor)
 	return c
 }
 
@@ -272,6 +276,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		bad("delta.mode %q: must be none, syncrepl, usn or auto", c.Delta.Mode)
+	}
+	if err := c.Live.validate(c.Flavor); err != nil {
+		bad("%v", err)
 	}
 	for _, a := range c.Attributes {
 		if a == "" || strings.ContainsAny(a, " ()=*,") {

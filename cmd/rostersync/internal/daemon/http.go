@@ -20,6 +20,12 @@ type HandlerConfig struct {
 	// Extra is added to /status as "daemon" (mode, version…); it is called
 	// on every request.
 	Extra func() map[string]any
+	// Page, when set, is the status page for people: served at / and at
+	// /status to a browser (Accept naming text/html); /status.json and
+	// /status for anything else stay JSON.
+	Page http.Handler
+	// WantsPage tells a browser's request from a program's (nil: never).
+	WantsPage func(*http.Request) bool
 }
 
 // index is what GET / answers: the URL the daemon logs at start.
@@ -28,21 +34,30 @@ const index = `rostersync admin endpoints
   GET  /readyz   200 when the last successful pass is recent enough, else 503
   GET  /metrics  Prometheus text
   GET  /status   JSON: recent passes, the pass in flight, the pending plan
+                 (in a browser, / and /status are the status page)
+  GET  /status.json  the same JSON, whatever the Accept header
   POST /trigger  ask for a pass (debounced)
 `
 
 // NewMux returns the admin endpoints on a new ServeMux, which the caller may
 // extend (the SCIM endpoint mounts at /scim/v2/ on it):
 //
-//	GET  /         a list of these endpoints
+//	GET  /         a list of these endpoints; for a browser, the status
+//	               page when Page is set
 //	GET  /healthz  200 while the process runs
 //	GET  /readyz   200 when the last successful pass is recent enough, else 503
 //	GET  /metrics  Prometheus text
 //	GET  /status   JSON: recent passes, the pass in flight, the pending plan
+//	               (the status page instead, for a browser, when Page is set)
+//	GET  /status.json  the same JSON, whatever the Accept header
 //	POST /trigger  ask for a pass (debounced), 202
 func NewMux(cfg HandlerConfig) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Page != nil && cfg.WantsPage != nil && cfg.WantsPage(r) {
+			cfg.Page.ServeHTTP(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprint(w, index)
 	})
@@ -58,7 +73,7 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 		}
 		fmt.Fprintln(w, why)
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	statusJSON := func(w http.ResponseWriter, r *http.Request) {
 		rep := cfg.Status.Report(cfg.ReadyAfter)
 		if cfg.Extra != nil {
 			rep.Extra = cfg.Extra()
@@ -67,6 +82,14 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
+	}
+	mux.HandleFunc("GET /status.json", statusJSON)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Page != nil && cfg.WantsPage != nil && cfg.WantsPage(r) {
+			cfg.Page.ServeHTTP(w, r)
+			return
+		}
+		statusJSON(w, r)
 	})
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)

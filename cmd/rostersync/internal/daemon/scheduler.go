@@ -164,10 +164,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	defer stopDebounce()
 
+	s.status.setNext(s.cfg.Now())
 	pass := func(kind Kind) {
 		if kind != Delta {
 			// A complete pass answers every trigger that came before it.
 			stopDebounce()
+			s.status.setSoon(time.Time{})
 		}
 		s.pass(ctx, kind)
 		if delta != nil {
@@ -185,15 +187,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-full.C:
 			pass(Full)
 			full.Reset(s.cfg.Interval)
+			s.status.setNext(s.cfg.Now().Add(s.cfg.Interval))
 		case <-deltaC:
 			pass(Delta)
 		case <-s.trig:
 			if debounceC == nil {
 				debounce = time.NewTimer(s.cfg.Debounce)
 				debounceC = debounce.C
+				s.status.setSoon(s.cfg.Now().Add(s.cfg.Debounce))
 			}
 		case <-debounceC:
 			debounceC = nil
+			s.status.setSoon(time.Time{})
 			pass(Trigger)
 		case <-s.reload:
 			if s.doReload(ctx) {

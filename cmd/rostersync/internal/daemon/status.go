@@ -56,6 +56,47 @@ type Status struct {
 	pending      json.RawMessage
 	reloadAt     time.Time
 	reloadErr    string
+	nextFull     time.Time // when the next full pass is due
+	soon         time.Time // when a triggered pass is due (zero: none)
+}
+
+func (s *Status) setNext(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextFull = at
+}
+
+func (s *Status) setSoon(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.soon = at
+}
+
+// Next returns when the next pass is due: a triggered one if it comes
+// first, else the next full pass; zero before the scheduler runs. Delta
+// passes in between run only when a source changed and are not counted.
+func (s *Status) Next() (at time.Time, kind Kind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextLocked()
+}
+
+func (s *Status) nextLocked() (time.Time, Kind) {
+	if !s.soon.IsZero() && (s.nextFull.IsZero() || s.soon.Before(s.nextFull)) {
+		return s.soon, Trigger
+	}
+	return s.nextFull, Full
+}
+
+// Seed fills an empty Status with passes recorded before this process
+// started (newest first), so that a restart does not empty the history.
+func (s *Status) Seed(passes []Pass) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.passes) > 0 {
+		return
+	}
+	s.passes = append([]Pass(nil), passes[:min(len(passes), KeepPasses)]...)
 }
 
 // NewStatus returns an empty Status on the clock now.
@@ -158,9 +199,16 @@ type Report struct {
 	Running     *Pass           `json:"running"`
 	Passes      []Pass          `json:"passes"`
 	PendingPlan json.RawMessage `json:"pending_plan"`
+	NextPass    *NextPass       `json:"next_pass,omitempty"`
 	Reload      *ReloadReport   `json:"reload,omitempty"`
 	// Extra holds what the daemon adds (mode, version, listeners).
 	Extra map[string]any `json:"daemon,omitempty"`
+}
+
+// NextPass says when the next pass is due and of which kind.
+type NextPass struct {
+	At   time.Time `json:"at"`
+	Kind Kind      `json:"kind"`
 }
 
 // ReloadReport says how the last reload went.
@@ -185,6 +233,9 @@ func (s *Status) Report(readyAfter time.Duration) Report {
 	if s.running != nil {
 		p := *s.running
 		r.Running = &p
+	}
+	if at, kind := s.nextLocked(); !at.IsZero() {
+		r.NextPass = &NextPass{At: at, Kind: kind}
 	}
 	if !s.reloadAt.IsZero() {
 		r.Reload = &ReloadReport{At: s.reloadAt, Error: s.reloadErr}
