@@ -72,7 +72,7 @@ func dataset(dir string, n, teams int) error {
 	w := bufio.NewWriterSize(seed, 1<<20)
 	fmt.Fprint(w, `{"groups":[{"name":"Acme Contact Centre","level":"Business"}`)
 	for t := range teams {
-		fmt.Fprintf(w, `,{"name":%q,"level":"Team","parent":"Acme Contact Centre"}`, teamName(t, teams))
+		fmt.Fprintf(w, `,{"id":"00000000-0000-4000-9000-%012d","name":%q,"level":"Team","parent":"Acme Contact Centre"}`, t, teamName(t, teams))
 	}
 	fmt.Fprint(w, `],"users":[`)
 	for i := range n {
@@ -80,8 +80,9 @@ func dataset(dir string, n, teams int) error {
 		if i > 0 {
 			w.WriteByte(',')
 		}
-		fmt.Fprintf(w, `{"forename":%q,"surname":%q,"username":%q,"email":%q,"start_date":"2024-01-15","third_party_id":%q,"roles":["agent"],"team":%q}`,
-			first, last, email, email, key, teamName(i, teams))
+		// Fixed ids: a state directory adopted against one simulator fits another from the same seed.
+		fmt.Fprintf(w, `{"id":"00000000-0000-4000-8000-%012d","forename":%q,"surname":%q,"username":%q,"email":%q,"start_date":"2024-01-15","third_party_id":%q,"roles":["agent"],"team":%q}`,
+			i, first, last, email, email, key, teamName(i, teams))
 	}
 	fmt.Fprint(w, "]}\n")
 	if err := w.Flush(); err != nil {
