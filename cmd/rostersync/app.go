@@ -315,12 +315,12 @@ func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, er
 }
 
 type ledger struct {
-	db     *state.DB
+	batch  *state.Batch
 	target string
 }
 
 func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how string) error {
-	return l.db.Own(ctx, l.target, string(kind), key, id, how)
+	return l.batch.Own(ctx, l.target, string(kind), key, id, how)
 }
 
 // apply records what the pass learnt (see record), then runs the plan on
@@ -345,9 +345,12 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 	var applied []string
 	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
 	defer prog.finish()
+	// The pass's ledger and journal writes share transactions; see state.Batch for why that
+	// keeps the crash guarantees.
+	batch := a.db.NewBatch(0, 0)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
-		Ledger:  ledger{a.db, t.name},
-		Journal: journal{a.db, t.name},
+		Ledger:  ledger{batch, t.name},
+		Journal: journal{batch, t.name},
 		Logger:  a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
@@ -359,6 +362,9 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		},
 	})
 	// The bookkeeping of what was applied outlives a cancelled apply.
+	if err := batch.Flush(context.WithoutCancel(ctx)); err != nil {
+		return res, fmt.Errorf("record the apply: %w", err)
+	}
 	if err := a.heldDone(context.WithoutCancel(ctx), t, applied); err != nil {
 		return res, err
 	}
