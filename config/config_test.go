@@ -36,6 +36,10 @@ func TestLoadEnvDefaults(t *testing.T) {
 			Mode:          "sync",
 			RatePerMinute: 100,
 			RatePerDay:    10000,
+			Auth:          "basic",
+			// Refresh at 20h of a token's 24; warn with 3h left.
+			TokenRefreshAfter: 20 * time.Hour,
+			TokenWarnBelow:    3 * time.Hour,
 		},
 		Serve: defaultServe,
 	}
@@ -66,25 +70,29 @@ func TestLoadEnvSystemd(t *testing.T) {
 
 func TestLoadEnvExplicit(t *testing.T) {
 	e, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{
-		"ROSTERSYNC_MAPPING":                    "/srv/m.yaml",
-		"ROSTERSYNC_STATE_DIR":                  "/srv/state",
-		"STATE_DIRECTORY":                       "/ignored",
-		"CREDENTIALS_DIRECTORY":                 "/ignored",
-		"ROSTERSYNC_LOG_FORMAT":                 "json",
-		"ROSTERSYNC_EVALUAGENT_REGION":          "us",
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        "http://127.0.0.1:8080/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          "kid",
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": "/srv/secret",
-		"ROSTERSYNC_EVALUAGENT_AGENT_LEVEL":     "Squad",
-		"ROSTERSYNC_EVALUAGENT_ADOPT":           "true",
-		"ROSTERSYNC_EVALUAGENT_MODE":            "upsert-only",
-		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE": "6000",
-		"ROSTERSYNC_EVALUAGENT_RATE_PER_DAY":    "5000",
-		"ROSTERSYNC_MAX_DROP":                   "0.1",
-		"ROSTERSYNC_ABSENT_PASSES":              "3",
-		"ROSTERSYNC_ABSENT_FOR":                 "36h",
-		"ROSTERSYNC_HOLD_DEACTIVATIONS_OVER":    "-1",
-		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "2.5",
+		"ROSTERSYNC_MAPPING":                        "/srv/m.yaml",
+		"ROSTERSYNC_STATE_DIR":                      "/srv/state",
+		"STATE_DIRECTORY":                           "/ignored",
+		"CREDENTIALS_DIRECTORY":                     "/ignored",
+		"ROSTERSYNC_LOG_FORMAT":                     "json",
+		"ROSTERSYNC_EVALUAGENT_REGION":              "us",
+		"ROSTERSYNC_EVALUAGENT_BASE_URL":            "http://127.0.0.1:8080/v1",
+		"ROSTERSYNC_EVALUAGENT_KEY_ID":              "kid",
+		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE":     "/srv/secret",
+		"ROSTERSYNC_EVALUAGENT_AGENT_LEVEL":         "Squad",
+		"ROSTERSYNC_EVALUAGENT_ADOPT":               "true",
+		"ROSTERSYNC_EVALUAGENT_MODE":                "upsert-only",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_MINUTE":     "6000",
+		"ROSTERSYNC_EVALUAGENT_RATE_PER_DAY":        "5000",
+		"ROSTERSYNC_MAX_DROP":                       "0.1",
+		"ROSTERSYNC_ABSENT_PASSES":                  "3",
+		"ROSTERSYNC_ABSENT_FOR":                     "36h",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_OVER":        "-1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT":     "2.5",
+		"ROSTERSYNC_EVALUAGENT_AUTH":                "bearer",
+		"ROSTERSYNC_EVALUAGENT_TOKEN_FILE":          "/srv/token",
+		"ROSTERSYNC_EVALUAGENT_TOKEN_REFRESH_AFTER": "12h",
+		"ROSTERSYNC_EVALUAGENT_TOKEN_WARN_BELOW":    "6h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +105,7 @@ func TestLoadEnvExplicit(t *testing.T) {
 		Evaluagent: Evaluagent{
 			Region: "us", BaseURL: "http://127.0.0.1:8080/v1", KeyID: "kid", KeySecretFile: "/srv/secret",
 			AgentLevel: "Squad", Adopt: true, Mode: "upsert-only", RatePerMinute: 6000, RatePerDay: 5000,
+			Auth: "bearer", TokenFile: "/srv/token", TokenRefreshAfter: 12 * time.Hour, TokenWarnBelow: 6 * time.Hour,
 		},
 		// Kept for other credentials; the explicit secret file wins.
 		credentialsDir: "/ignored",

@@ -130,7 +130,28 @@ type Evaluagent struct {
 	// persist in the state directory, so a restart does not reset them.
 	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
 	RatePerDay    int `env:"RATE_PER_DAY, default=10000"`
+	// Auth is basic (the key id and secret on every request) or bearer
+	// (the key is in bearer-token mode: requests carry a token kept in the
+	// state directory and refreshed there). Bearer is opt-in because
+	// creating a token disables Basic for the key for good.
+	Auth string `env:"AUTH, default=basic"`
+	// TokenFile, in bearer mode, is a file holding the current token of a
+	// key already in bearer mode. It is read only while the state directory
+	// holds no token for the key; from then on the stored token (refreshed
+	// in place) is the only one used.
+	TokenFile string `env:"TOKEN_FILE"`
+	// TokenRefreshAfter is the token age at which it is refreshed.
+	TokenRefreshAfter time.Duration `env:"TOKEN_REFRESH_AFTER, default=20h"`
+	// TokenWarnBelow: the daemon warns when the token has less than this
+	// left before it expires (a refresh is overdue).
+	TokenWarnBelow time.Duration `env:"TOKEN_WARN_BELOW, default=3h"`
 }
+
+// Auth modes of an Evaluagent key.
+const (
+	AuthBasic  = "basic"
+	AuthBearer = "bearer"
+)
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
 // production, envconfig.MapLookuper in tests). It fills defaults; Validate
@@ -239,8 +260,20 @@ func (ea Evaluagent) Validate(secretInEnv bool) error {
 	if strings.TrimSpace(ea.KeyID) == "" {
 		bad("EVALUAGENT_KEY_ID", "required: the Evaluagent API key id")
 	}
-	if ea.KeySecretFile == "" {
-		bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+	switch ea.Auth {
+	case AuthBasic:
+		if ea.KeySecretFile == "" {
+			bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
+		}
+	case AuthBearer:
+		if ea.TokenRefreshAfter <= 0 || ea.TokenRefreshAfter > 23*time.Hour {
+			bad("EVALUAGENT_TOKEN_REFRESH_AFTER", "%s: give a token age above 0 and at most 23h (tokens last 24h; the default is 20h)", ea.TokenRefreshAfter)
+		}
+		if ea.TokenWarnBelow < 0 || ea.TokenWarnBelow >= 24*time.Hour {
+			bad("EVALUAGENT_TOKEN_WARN_BELOW", "%s: give a duration from 0 to under 24h (default 3h)", ea.TokenWarnBelow)
+		}
+	default:
+		bad("EVALUAGENT_AUTH", "%q is not basic or bearer", ea.Auth)
 	}
 	if secretInEnv {
 		bad("EVALUAGENT_KEY_SECRET", "secrets are not read from the environment; put the secret in a file and set %sEVALUAGENT_KEY_SECRET_FILE", EnvPrefix)

@@ -37,6 +37,8 @@ const AgentIQCredentialName = "agentiq-api-key"
 //	      key_id: ""
 //	      key_secret_file: ""   # default $CREDENTIALS_DIRECTORY/evaluagent-key-secret
 //	      agent_level: Team
+//	      auth: basic           # or bearer: see README, "Keys in bearer-token mode"
+//	      token_file: ""        # bearer: the token of a key already in bearer mode
 //	  - name: agentiq
 //	    type: agentiq
 //	    agentiq:
@@ -77,6 +79,10 @@ type EvaluagentTargetConfig struct {
 	KeyID         string `yaml:"key_id"`
 	KeySecretFile string `yaml:"key_secret_file"`
 	AgentLevel    string `yaml:"agent_level"`
+	// Auth is basic or bearer; TokenFile the token of a key already in
+	// bearer mode (see Evaluagent).
+	Auth      string `yaml:"auth"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // AgentIQTargetConfig is the agentiq: block of a target.
@@ -323,6 +329,7 @@ func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
 		}{
 			{&env.Region, b.Region}, {&env.BaseURL, b.BaseURL}, {&env.KeyID, b.KeyID},
 			{&env.KeySecretFile, b.KeySecretFile}, {&env.AgentLevel, b.AgentLevel},
+			{&env.Auth, b.Auth}, {&env.TokenFile, b.TokenFile},
 		} {
 			if kv.v != "" {
 				*kv.dst = kv.v
@@ -359,5 +366,6 @@ func (t *TargetConfig) resolvePaths(dir string) {
 	}
 	if t.Evaluagent != nil {
 		rel(&t.Evaluagent.KeySecretFile)
+		rel(&t.Evaluagent.TokenFile)
 	}
 }

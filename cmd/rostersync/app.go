@@ -79,6 +79,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	if hooks.sleep == nil {
 		hooks.sleep = c.sleep
 	}
+	hooks.stateDir, hooks.now = env.StateDir, clock
 	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {
 		return budget{db: db, target: target, perMinute: perMinute, perDay: perDay, now: clock}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
 // checker is implemented by sources that can test their connection more
@@ -58,9 +59,20 @@ Exit status: 0 all good, 1 a problem.`)
 		}
 		if err := p.Ping(ctx); err != nil {
 			fmt.Fprintf(out, "FAIL target %s: ping %s: %v\n", t.name, p.BaseURL(), err)
+			if bc, ok := t.client.(bearerClient); ok && bc.AuthMode() == evaluagent.AuthBearer {
+				fmt.Fprintf(out, "     key %s: %s\n", bc.KeyID(), describeToken(bc.TokenStatus(), now(c)))
+			}
 			return &exitError{code: 1, err: fmt.Errorf("target %s is not reachable with the configured key: %w", t.name, err)}
 		}
 		fmt.Fprintf(out, "ok   target %s (%s): ping %s with the configured key\n", t.name, t.kind, p.BaseURL())
+		if bc, ok := t.client.(bearerClient); ok && bc.AuthMode() == evaluagent.AuthBearer {
+			s := bc.TokenStatus()
+			word := "ok  "
+			if !s.ExpiresAt.IsZero() && s.ExpiresAt.Sub(now(c)) < a.env.Evaluagent.TokenWarnBelow {
+				word = "WARN" // a refresh is overdue: the token expires soon
+			}
+			fmt.Fprintf(out, "%s target %s: key %s in bearer mode: %s\n", word, t.name, s.KeyID, describeToken(s, now(c)))
+		}
 	}
 
 	for i, s := range a.sources {
@@ -104,7 +116,7 @@ func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []err
 			problems = append(problems, unjoin(file.Validate())...)
 		}
 	}
-	if f := env.Evaluagent.KeySecretFile; f != "" {
+	if f := env.Evaluagent.KeySecretFile; f != "" && env.Evaluagent.Auth != config.AuthBearer {
 		if _, err := config.ReadSecret(f); err != nil {
 			problems = append(problems, fmt.Errorf("%sEVALUAGENT_KEY_SECRET_FILE: %w", config.EnvPrefix, err))
 		}

@@ -27,6 +27,10 @@ type appHooks struct {
 	// request budget (loadApp sets it over the state store).
 	sleep  func(ctx context.Context, d time.Duration) error
 	budget func(target string, perMinute, perDay int) evaluagent.Budget
+	// stateDir holds the bearer tokens of keys in bearer mode; now is the
+	// clock of their ages (loadApp sets both).
+	stateDir string
+	now      func() time.Time
 }
 
 // request returns the client hook for target's requests, or nil.

@@ -38,6 +38,9 @@ type cli struct {
 	now         func() time.Time
 	// sleep waits out rate limits and retry backoffs; nil is a real sleep.
 	sleep func(ctx context.Context, d time.Duration) error
+	// after is the daemon's bearer-token timer; nil is time.After. Tests
+	// give it the clock they move.
+	after func(d time.Duration) <-chan time.Time
 }
 
 // exitError carries an exit code other than 1; a nil err prints nothing.
@@ -88,6 +91,7 @@ func commands() []command {
 		{"check", "validate the configuration and test every connection", cmdCheck},
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
+		{"auth", "an Evaluagent key in bearer-token mode: status, create, import, refresh, revoke", cmdAuth},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},
 		{"version", "print the version", cmdVersion},

@@ -219,6 +219,8 @@ func (d *server) run(ctx context.Context) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watchdog(runCtx) })
+	tokens := newTokenWatch(d)
+	wg.Go(func() { tokens.run(runCtx) })
 	wg.Go(func() {
 		for {
 			select {
@@ -349,7 +351,7 @@ func (d *server) statusExtra() map[string]any {
 	a := d.current()
 	return map[string]any{
 		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
-		"config": a.env.Mapping, "started": d.start,
+		"config": a.env.Mapping, "started": d.start, "auth": authStatusExtra(a),
 	}
 }
 

@@ -74,15 +74,29 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		}
 		return fmt.Errorf("settings (the target's evaluagent: block over the environment):\n%w", err)
 	}
-	secret, err := config.ReadSecret(ea.KeySecretFile)
-	if err != nil {
-		return err
+	var secret string
+	var bearer *evaluagent.Bearer
+	if ea.Auth == config.AuthBearer {
+		// The secret is needed only to create the first token; "auth
+		// create" says so when it is missing.
+		if ea.KeySecretFile != "" {
+			secret, _ = config.ReadSecret(ea.KeySecretFile)
+		}
+		var err error
+		if bearer, err = bearerSettings(ea, hooks); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if secret, err = config.ReadSecret(ea.KeySecretFile); err != nil {
+			return err
+		}
 	}
 	cfg := evaluagent.Config{
 		Region: ea.Region, BaseURL: ea.BaseURL, KeyID: ea.KeyID, KeySecret: secret,
 		AgentLevel: ea.AgentLevel, RatePerMinute: ea.RatePerMinute, Logger: log.With("target", t.name),
 		OnRequest: hooks.request(t.name), OnRateLimitWait: hooks.rateLimitWait(t.name),
-		Sleep: hooks.sleep,
+		Sleep: hooks.sleep, Bearer: bearer,
 	}
 	if hooks.budget != nil {
 		cfg.Budget = hooks.budget(t.name, ea.RatePerMinute, ea.RatePerDay)

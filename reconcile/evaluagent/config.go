@@ -81,6 +81,10 @@ type Config struct {
 	// OnRateLimitWait, when set, is called before every wait caused by a
 	// rate limit: the client's own pacing or a 429.
 	OnRateLimitWait func(endpoint string, d time.Duration)
+	// Bearer, when set, puts the key in bearer-token mode (auth.go):
+	// requests carry the stored token, refreshed when due, and KeySecret is
+	// needed only to create the first token.
+	Bearer *Bearer
 	// Budget, when set, is a request budget per endpoint that outlives the
 	// process (kept in the state store), so that a restart does not reset
 	// the counts of the account's per-minute and per-day limits. Every HTTP
@@ -112,6 +116,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	lookups *lookups // roles and levels, reset by every List
+	// auth is the bearer-token state; nil in basic mode.
+	auth *tokenAuth
 }
 
 // New validates cfg, applies defaults and returns a Client. It does no I/O.
@@ -149,9 +155,16 @@ func New(cfg Config) (*Client, error) {
 	} else if !keyPattern.MatchString(cfg.KeyID) {
 		errs = append(errs, errors.New("KeyID has characters other than letters, digits and '-': check it was copied whole, without spaces or quotes"))
 	}
-	if cfg.KeySecret == "" {
+	if cfg.Bearer != nil {
+		bearer := *cfg.Bearer
+		if err := bearer.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		cfg.Bearer = &bearer
+	}
+	if cfg.KeySecret == "" && cfg.Bearer == nil {
 		errs = append(errs, errors.New("KeySecret is empty: set the API secret key shown once when the key was made"))
-	} else if !keyPattern.MatchString(cfg.KeySecret) {
+	} else if cfg.KeySecret != "" && !keyPattern.MatchString(cfg.KeySecret) {
 		errs = append(errs, errors.New("KeySecret has characters other than letters, digits and '-': check it was copied whole, without spaces or quotes"))
 	}
 	if cfg.MaxWait < 0 {
@@ -216,6 +229,9 @@ func New(cfg Config) (*Client, error) {
 		tr:     httpx.Transport{HTTP: cfg.HTTPClient, MaxBody: maxBody, Now: cfg.Now, OnRequest: cfg.OnRequest},
 		pace:   newPacer(cfg.RatePerMinute, time.Minute),
 		jitter: httpx.Jitter,
+	}
+	if cfg.Bearer != nil {
+		c.auth = &tokenAuth{cfg: *cfg.Bearer}
 	}
 	if u.Scheme == "http" && !httpx.IsLoopback(u.Hostname()) {
 		log.Warn("evaluagent: BaseURL is plain http; the API key travels unencrypted", "base_url", u.Redacted())

@@ -6,9 +6,14 @@
 // The contract it builds to is shared/spec/evaluagent-api.md. The points that
 // shape this package:
 //
-//   - Authentication is HTTP Basic with an access key id and secret. The
-//     client never calls the /auth/token endpoints: creating a token disables
-//     Basic for the key for good (§3.3). Ping checks credentials with GET /ping.
+//   - Authentication is HTTP Basic with an access key id and secret unless
+//     Config.Bearer puts the key in bearer-token mode (auth.go). In basic
+//     mode the client never calls the /auth/token endpoints: creating a token
+//     disables Basic for the key for good (§3.3). In bearer mode every request
+//     carries the token of a TokenStore, refreshed under the store's lock once
+//     it is 20 hours old; a token is created (CreateToken) or revoked
+//     (RevokeToken) only when an operator's command asks. Ping checks
+//     credentials with GET /ping.
 //   - Every path lives in one route table (Routes), which configuration may
 //     override, because many of them are inferred rather than documented.
 //     Response bodies whose shape is inferred are decoded in wire.go only.

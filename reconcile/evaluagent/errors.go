@@ -135,10 +135,16 @@ type AuthError struct {
 	Status   int
 	Endpoint string
 	Detail   string
+	// Bearer says the request carried the stored bearer token.
+	Bearer bool
 }
 
 func (e *AuthError) Error() string {
 	hint := "check the access key id and secret, and that the key is still in Basic mode"
+	if e.Bearer {
+		hint = "the stored bearer token was refused: it expired, was revoked, or was replaced by a refresh whose answer was lost; " +
+			"run \"rostersync check\"; if the token stays refused, only a new key made in Evaluagent recovers access"
+	}
 	if e.Status == 403 {
 		hint = "the key is not allowed to do this (IP allow-list or key mode)"
 	}

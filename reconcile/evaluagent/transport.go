@@ -84,6 +84,10 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 		case errors.As(err, &bodyErr):
 			return nil, fmt.Errorf("evaluagent: %s %s: %w", cl.op, cl.object, bodyErr.Err)
 		case err != nil:
+			var te *TokenError
+			if errors.As(err, &te) {
+				return nil, err
+			}
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("evaluagent: %s %s: %w", cl.op, cl.object, ctx.Err())
 			}
@@ -120,7 +124,7 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 			if errs := decodeErrors(status, body); len(errs) > 0 {
 				detail = errs[0].String()
 			}
-			return nil, &AuthError{Status: status, Endpoint: endpoint, Detail: detail}
+			return nil, &AuthError{Status: status, Endpoint: endpoint, Detail: detail, Bearer: c.auth != nil}
 		case status >= 500:
 			failures++
 			apiErr := &APIError{Status: status, Endpoint: endpoint, Op: cl.op, Object: cl.object, Errors: decodeErrors(status, body)}
@@ -151,12 +155,27 @@ func (c *Client) send(ctx context.Context, method, endpoint, target string, payl
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	req.SetBasicAuth(c.cfg.KeyID, c.cfg.KeySecret)
+	sent, err := c.authorize(ctx, req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	status, header, body, dur, err := c.tr.SendStream(endpoint, req, consume)
 	c.log.Debug("evaluagent: request", "endpoint", endpoint, "url", redact(target), "status", status, "duration", dur)
+	if status == http.StatusUnauthorized {
+		// Bearer mode: another process may have refreshed the token after
+		// this request read it. Send once more with the stored one.
+		if newer, ok := c.newerToken(sent); ok {
+			if payload != nil {
+				req.Body = io.NopCloser(bytes.NewReader(payload))
+			}
+			req.Header.Set("Authorization", "Bearer "+newer)
+			status, header, body, dur, err = c.tr.Send(endpoint, req)
+			c.log.Debug("evaluagent: request with the token refreshed meanwhile", "endpoint", endpoint, "status", status, "duration", dur)
+		}
+	}
 	return status, header, body, err
 }
 

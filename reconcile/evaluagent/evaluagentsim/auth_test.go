@@ -2,6 +2,7 @@ package evaluagentsim
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -167,4 +168,55 @@ func TestNewRejectsBadKeys(t *testing.T) {
 			t.Errorf("%s: New accepted %+v", name, keys)
 		}
 	}
+}
+
+// DropResponses: a refresh that takes effect but whose answer is lost leaves the client with a
+// dead token and no new one, the way a real network can.
+func TestDroppedRefreshAnswer(t *testing.T) {
+	h := newHarness(t, nil)
+	first := h.withAuth("POST", "/auth/token", basicAuth(DemoKeyID, DemoKeySecret)).want(t, 201).token(t)
+	bearer1 := "Bearer " + first.Data.Attributes.Token
+	h.sim.DropResponses("POST /auth/token/refresh", 1)
+
+	req, err := http.NewRequest("POST", h.url+"/v1/auth/token/refresh", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", bearer1)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("dropped refresh answered %d", resp.StatusCode)
+	}
+	// The refresh happened: the old token is dead, and nothing brings Basic back.
+	wantUnauthorized(t, h.withAuth("GET", "/ping", bearer1))
+	wantUnauthorized(t, h.withAuth("POST", "/auth/token", basicAuth(DemoKeyID, DemoKeySecret)))
+	if got := h.sim.FaultCounts()[FaultCommitDrop]; got != 1 {
+		t.Errorf("FaultCounts[%q] = %d, want 1", FaultCommitDrop, got)
+	}
+	if got := h.sim.StatusCounts()["POST /auth/token/refresh"][200]; got != 1 {
+		t.Errorf("the dropped refresh is not counted as the 200 it was: %v", h.sim.StatusCounts())
+	}
+	// Only the next answer is dropped; failures are not.
+	h.sim.DropResponses("POST /auth/token/refresh", 1)
+	wantUnauthorized(t, h.withAuth("POST", "/auth/token/refresh", bearer1))
+	h.sim.DropResponses("POST /auth/token/refresh", 0)
+
+	defer func() {
+		if recover() == nil {
+			t.Error("DropResponses accepted an endpoint the simulator does not serve")
+		}
+	}()
+	h.sim.DropResponses("GET /auth/token", 1)
+}
+
+// A key configured in bearer mode with no expiry gets the contract's 24 hours from start.
+func TestPreIssuedTokenLasts24Hours(t *testing.T) {
+	const id = "00000000-0000-4000-8000-000000000002"
+	h := newHarness(t, func(c *Config) {
+		c.Keys = append(c.Keys, Key{ID: id, Secret: DemoKeySecret, Mode: ModeBearer, Token: "pre-issued"})
+	})
+	h.sim.SetNow(t0.Add(24*time.Hour - time.Second))
+	h.withAuth("GET", "/ping", "Bearer pre-issued").want(t, 200)
+	h.sim.SetNow(t0.Add(24 * time.Hour))
+	wantUnauthorized(t, h.withAuth("GET", "/ping", "Bearer pre-issued"))
 }

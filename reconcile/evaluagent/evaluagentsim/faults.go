@@ -180,17 +180,22 @@ func (s *Server) SetFaults(f Faults) {
 	s.faults = newInjector(f)
 }
 
-// FaultCounts returns how many faults of each kind were injected since SetFaults.
+// FaultCounts returns how many faults of each kind were injected since SetFaults, and the
+// answers DropResponses dropped.
 func (s *Server) FaultCounts() map[string]int {
 	s.mu.Lock()
-	in := s.faults
+	in, dropped := s.faults, s.dropped
 	s.mu.Unlock()
-	if in == nil {
-		return map[string]int{}
+	out := map[string]int{}
+	if in != nil {
+		in.mu.Lock()
+		out = maps.Clone(in.counts)
+		in.mu.Unlock()
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return maps.Clone(in.counts)
+	if dropped > 0 {
+		out[FaultCommitDrop] += dropped
+	}
+	return out
 }
 
 // FaultKinds lists the kinds FaultCounts may report, sorted.

@@ -96,6 +96,8 @@ type Server struct {
 	statuses  map[string]map[int]int
 	writes    int
 	faults    *injector
+	drops     map[string]int // DropResponses: answers still to drop, by endpoint
+	dropped   int            // answers dropped by DropResponses
 }
 
 type forcedStatus struct {
@@ -117,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 		forced:    map[string]*forcedStatus{},
 		counts:    map[string]int{},
 		statuses:  map[string]map[int]int{},
+		drops:     map[string]int{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -268,7 +271,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	endpoint, resp := s.handle(r, body, err)
 	s.record(r.Method, endpoint, resp.status)
+	drop := s.takeDrop(r.Method, endpoint, resp.status)
 	s.mu.Unlock()
+	if drop {
+		abort(w)
+		return
+	}
 	if fp.delay > 0 {
 		time.Sleep(fp.delay)
 	}
