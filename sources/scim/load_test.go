@@ -110,7 +110,7 @@ func envInt(name string, def int) int {
 
 // seedLoad inserts users directly in one transaction (the HTTP path is what
 // is measured, not the seeding) and a group with the first members users.
-func seedLoad(t *testing.T, st *Store, users, members int) ([]string, string) {
+func seedLoad(t testing.TB, st *Store, users, members int) ([]string, string) {
 	ctx := context.Background()
 	ids := make([]string, users)
 	var gid string
@@ -223,4 +223,33 @@ func runLoad(t *testing.T, client *http.Client, clients int, d time.Duration,
 		res.cpu = float64(cpu.Microseconds()) / float64(len(lats))
 	}
 	return res
+}
+
+// BenchmarkUserNameFilter is one `userName eq` lookup through the whole handler (no network)
+// over SCIM_LOAD_USERS stored users (default 100,000), with its allocations.
+func BenchmarkUserNameFilter(b *testing.B) {
+	users := envInt("SCIM_LOAD_USERS", 100_000)
+	st, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	seedLoad(b, st, users, 10)
+	h, err := NewServer(Config{}, st, WithTokens(map[string]string{"load": testToken}),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, rng.IntN(users)))
+		req := httptest.NewRequest("GET", "/scim/v2/Users?filter="+f, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"totalResults":1`) {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	}
 }
