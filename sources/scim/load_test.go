@@ -29,8 +29,9 @@ import (
 //
 //	SCIM_LOAD=1 go test -run TestLoad -v ./sources/scim/
 //
-// SCIM_LOAD_USERS, SCIM_LOAD_MEMBERS, SCIM_LOAD_CLIENTS and SCIM_LOAD_SECONDS
-// change the defaults (100000, 10000, 8, 5).
+// SCIM_LOAD_USERS, SCIM_LOAD_MEMBERS, SCIM_LOAD_CLIENTS, SCIM_LOAD_SECONDS and
+// SCIM_LOAD_ROUNDS change the defaults (100000, 10000, 8, 5, 1). The lookups run in rounds,
+// each followed by the same load on a baseline: the SCIM library serving a map.
 func TestLoad(t *testing.T) {
 	if os.Getenv("SCIM_LOAD") == "" {
 		t.Skip("set SCIM_LOAD=1 to run the load benchmark")
@@ -59,13 +60,40 @@ func TestLoad(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	defer client.CloseIdleConnections()
 
-	// Filter: random existing userNames.
-	filterRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(rng *rand.Rand, _ int64) (*http.Request, int) {
-		n := rng.IntN(users)
-		f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, n))
-		req, _ := http.NewRequest("GET", srv.URL+"/scim/v2/Users?filter="+f, nil)
-		return req, 200
-	})
+	// Filter: random existing userNames, in rounds interleaved with the same lookups on the
+	// baseline (the library over a map, see baselineServer).
+	base, err := baselineServer(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseSrv := httptest.NewServer(base)
+	defer baseSrv.Close()
+	lookup := func(url0 string) func(rng *rand.Rand, _ int64) (*http.Request, int) {
+		return func(rng *rand.Rand, _ int64) (*http.Request, int) {
+			n := rng.IntN(users)
+			f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, n))
+			req, _ := http.NewRequest("GET", url0+"/scim/v2/Users?filter="+f, nil)
+			return req, 200
+		}
+	}
+	// A second of each first, not measured: connections, caches and the heap after seeding.
+	runLoad(t, client, clients, time.Second, lookup(srv.URL))
+	runLoad(t, client, clients, time.Second, lookup(baseSrv.URL))
+	var filterRes loadResult
+	rounds := envInt("SCIM_LOAD_ROUNDS", 1)
+	type round struct{ ours, base loadResult }
+	var rs []round
+	for range rounds {
+		ours := runLoad(t, client, clients, time.Duration(seconds)*time.Second, lookup(srv.URL))
+		floor := runLoad(t, client, clients, time.Duration(seconds)*time.Second, lookup(baseSrv.URL))
+		rs = append(rs, round{ours, floor})
+		filterRes = ours
+	}
+	t.Logf("userName lookups, %d users, %d clients, %d s per round: this endpoint vs the library over a map", users, clients, seconds)
+	t.Logf("%-6s %9s %9s %12s | %9s %9s %12s", "round", "req/s", "p99 ms", "CPU µs/req", "base r/s", "base p99", "base CPU µs")
+	for i, r := range rs {
+		t.Logf("%-6d %9.0f %9.2f %12.0f | %9.0f %9.2f %12.0f", i+1, r.ours.rate, r.ours.p99, r.ours.cpu, r.base.rate, r.base.p99, r.base.cpu)
+	}
 	// Okta's import: pages of 100 at random offsets.
 	pageRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(rng *rand.Rand, _ int64) (*http.Request, int) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/scim/v2/Users?startIndex=%d&count=100", srv.URL, 1+rng.IntN(users)), nil)
