@@ -62,7 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bin := fs.String("bin", "", "rostersync binary to measure (default: build ./cmd/rostersync)")
 	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline")
 	work := fs.String("work", "", "working directory for data and state (default: a new directory under $TMPDIR, removed after)")
-	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff")
+	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, scim")
+	scimUsers := fs.Int("scim-users", 100_000, "users stored for the SCIM lookup rounds")
 	teams := fs.Int("teams", 50, "number of teams people are spread over")
 	verbose := fs.Bool("v", false, "log each run to standard error")
 	baseAdoptMax := fs.Int("base-adopt-max", 20000, "largest size at which the -base build runs its own adoption (it may take minutes); above it the base plans against the current build's state")
@@ -110,8 +111,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%d people: %w", n, err)
 		}
 	}
+	var scimOut string
+	if !o.skip["scim"] {
+		fmt.Fprintln(stderr, "SCIM endpoint: userName lookups against the library over a map …")
+		out, err := scimLoad(ctx, *scimUsers)
+		if err != nil {
+			return err
+		}
+		scimOut = out
+	}
 	fmt.Fprintf(stdout, "rostersync-bench: %d CPUs, %s, medians of %d runs\n\n", runtime.NumCPU(), runtime.Version(), o.runs)
 	t.print(stdout)
+	if scimOut != "" {
+		fmt.Fprintf(stdout, "\n%s", scimOut)
+	}
+	if _, err := exec.LookPath("ldapsearch"); err != nil {
+		fmt.Fprintln(stdout, "\nLDAP read against ldapsearch: not measured (ldapsearch is not installed).")
+	} else {
+		fmt.Fprintln(stdout, "\nLDAP read against ldapsearch: not measured by this command.")
+	}
 	return nil
 }
 
@@ -195,4 +213,24 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// scimLoad runs the SCIM endpoint's load benchmark (a test of sources/scim, which seeds the store
+// directly) for five rounds and returns its table of rounds.
+func scimLoad(ctx context.Context, users int) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^TestLoad$", "-v", "./sources/scim/")
+	cmd.Env = append(os.Environ(), "SCIM_LOAD=1", "SCIM_LOAD_ROUNDS=5", fmt.Sprintf("SCIM_LOAD_USERS=%d", users))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("scim load: %w\n%s", err, tail(string(out), 2000))
+	}
+	var b strings.Builder
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, rest, ok := strings.Cut(line, "load_test.go:"); ok {
+			if _, text, ok := strings.Cut(rest, ": "); ok {
+				b.WriteString(text + "\n")
+			}
+		}
+	}
+	return b.String(), nil
 }

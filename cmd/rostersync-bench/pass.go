@@ -235,6 +235,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 	// writes nothing to the platform when source and platform agree, so every run adopts the
 	// same account.
 	states := map[string]string{}
+	failed := map[string]bool{} // measures the base build failed
 	adopt := map[string][]float64{}
 	for run := range o.runs {
 		for _, b := range builds {
@@ -244,6 +245,11 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 			st := filepath.Join(dir, fmt.Sprintf("state-%s-%d", b.name, run))
 			m, err := runProc(ctx, sim.env(dir, "people.yaml", st, true), io.Discard, b.bin, "apply", "-yes")
 			if err != nil {
+				if b.name == "base" {
+					fmt.Fprintf(log, "  adopt base failed: %v\n", firstLine(err))
+					failed["adopt"] = true
+					continue
+				}
 				return fmt.Errorf("adopt (%s): %w", b.name, err)
 			}
 			if o.verbose {
@@ -256,7 +262,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 		}
 	}
 	if !o.skip["adopt"] {
-		addPair(t, "adopt existing users (apply)", n, adopt, secs)
+		addPair(t, "adopt existing users (apply)", n, adopt, secs, failed["adopt"])
 	}
 	if o.skip["plan"] {
 		return nil
@@ -267,8 +273,16 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 	wall, rss := map[string][]float64{}, map[string][]float64{}
 	for range o.runs {
 		for _, b := range builds {
+			if b.name == "base" && failed["plan"] {
+				continue
+			}
 			m, err := runProc(ctx, sim.env(dir, "people-drift.yaml", states[b.name], false), io.Discard, b.bin, "plan", "-detailed-exitcode")
 			if err != nil {
+				if b.name == "base" {
+					fmt.Fprintf(log, "  plan base failed: %v\n", firstLine(err))
+					failed["plan"] = true
+					continue
+				}
 				return fmt.Errorf("plan (%s): %w", b.name, err)
 			}
 			if o.verbose {
@@ -278,18 +292,27 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 			rss[b.name] = append(rss[b.name], m.maxRSS)
 		}
 	}
-	addPair(t, "plan, 1% drift: wall", n, wall, secs)
-	addPair(t, "plan, 1% drift: peak RSS", n, rss, mib)
+	addPair(t, "plan, 1% drift: wall", n, wall, secs, failed["plan"])
+	addPair(t, "plan, 1% drift: peak RSS", n, rss, mib, failed["plan"])
 	return nil
 }
 
 // addPair adds the current build's median, with the base build's as the baseline when measured.
-func addPair(t *table, measure string, n int, v map[string][]float64, format func(float64) string) {
+func addPair(t *table, measure string, n int, v map[string][]float64, format func(float64) string, baseFailed bool) {
 	cur := median(v["current"])
+	if baseFailed {
+		t.add(measure, n, format(cur), "fails (base build)", 0)
+		return
+	}
 	if b, ok := v["base"]; ok {
 		base := median(b)
 		t.add(measure, n, format(cur), format(base)+" (base build)", cur/base)
 		return
 	}
 	t.add(measure, n, format(cur), "", 0)
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }
