@@ -40,15 +40,16 @@ func main() {
 }
 
 type options struct {
-	sizes   []int
-	runs    int
-	bin     string
-	base    string
-	work    string
-	skip    map[string]bool
-	teams   int
-	verbose bool
-	keep    bool
+	sizes     []int
+	runs      int
+	adoptRuns int
+	bin       string
+	base      string
+	work      string
+	skip      map[string]bool
+	teams     int
+	verbose   bool
+	keep      bool
 	// baseAdoptMax is the largest size at which the base build adopts on its own; above it the
 	// base plans against the current build's state (the schema is the same).
 	baseAdoptMax int
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	sizes := fs.String("sizes", "10000,100000,1000000", "comma-separated numbers of people")
 	runs := fs.Int("runs", 3, "runs per measure; the table shows medians")
+	adoptRuns := fs.Int("adopt-runs", 0, "runs of the adoption measure (default -runs); each adopts every user afresh")
 	bin := fs.String("bin", "", "rostersync binary to measure (default: build ./cmd/rostersync)")
 	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline")
 	work := fs.String("work", "", "working directory for data and state (default: a new directory under $TMPDIR, removed after)")
@@ -75,7 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o := options{runs: max(1, *runs), bin: *bin, base: *base, work: *work, skip: map[string]bool{}, teams: *teams, verbose: *verbose, keep: *keep, baseAdoptMax: *baseAdoptMax}
+	o := options{runs: max(1, *runs), adoptRuns: *adoptRuns, bin: *bin, base: *base, work: *work, skip: map[string]bool{}, teams: *teams, verbose: *verbose, keep: *keep, baseAdoptMax: *baseAdoptMax}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 100 {
@@ -87,6 +89,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if s != "" {
 			o.skip[strings.TrimSpace(s)] = true
 		}
+	}
+	if o.adoptRuns <= 0 {
+		o.adoptRuns = o.runs
 	}
 	if o.work == "" {
 		dir, err := os.MkdirTemp("", "rostersync-bench-")

@@ -237,7 +237,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 	states := map[string]string{}
 	failed := map[string]bool{} // measures the base build failed
 	adopt := map[string][]float64{}
-	for run := range o.runs {
+	for run := range o.adoptRuns {
 		for _, b := range builds {
 			if run > 0 && (o.skip["adopt"] || b.name == "base") || b.name == "base" && n > o.baseAdoptMax {
 				continue // the base adopts once and only when small: it may take minutes
