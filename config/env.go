@@ -101,6 +101,11 @@ type Safety struct {
 	// HoldDeactivationsPercent does the same above this percentage of the
 	// active users rostersync owns; -1 disables.
 	HoldDeactivationsPercent float64 `env:"HOLD_DEACTIVATIONS_PERCENT, default=5"`
+	// HoldDeactivationsPercentFloor is how many removals the percentage
+	// limit always lets through: it holds a plan only when its removals are
+	// over the percentage and over this count, so small organisations are
+	// not stopped by every leaver while large ones keep both limits.
+	HoldDeactivationsPercentFloor int `env:"HOLD_DEACTIVATIONS_PERCENT_FLOOR, default=2"`
 }
 
 // Evaluagent configures the Evaluagent target. Names are without the
@@ -226,6 +231,9 @@ func (e *Env) ValidateCommon() error {
 	}
 	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
 		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
+	}
+	if e.HoldDeactivationsPercentFloor < 0 {
+		bad("HOLD_DEACTIVATIONS_PERCENT_FLOOR", "%d: give a count of removals, 0 or more", e.HoldDeactivationsPercentFloor)
 	}
 	if e.agentIQKeyInEnv {
 		bad("AGENTIQ_API_KEY", "secrets are not read from the environment; put the Agent IQ API key in a file and name it with api_key_file in the configuration file")

@@ -47,6 +47,10 @@ type Limits struct {
 	// HoldPercent holds every removal once they are more than this
 	// percentage of Population; negative disables the percentage limit.
 	HoldPercent float64 `json:"hold_percent"`
+	// HoldPercentFloor is the count of removals the percentage limit
+	// always lets through: it holds only plans with more removals than
+	// this, so that one leaver in a team of twelve is not a 5% event.
+	HoldPercentFloor int `json:"hold_percent_floor"`
 }
 
 // GuardInput is everything Guard needs beyond the plan. The caller gathers
@@ -163,7 +167,8 @@ func AbsentKeys(p *Plan, desired *Snapshot) []string {
 //   - A deactivation for absence waits until the person has been missing
 //     for Limits.AbsentPasses healthy passes (and Limits.AbsentFor).
 //   - When the removals left are more than Limits.HoldOver, or more than
-//     Limits.HoldPercent of Population, they are all held for approval;
+//     Limits.HoldPercent of Population and more than
+//     Limits.HoldPercentFloor, they are all held for approval;
 //     creates and updates go on. A removal already held stays held until
 //     a person decides; one they approved goes ahead and is not counted;
 //     one they rejected is not applied.
@@ -285,7 +290,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		over = append(over, fmt.Sprintf("more than %d", lim))
 	}
 	if pct := in.Limits.HoldPercent; pct >= 0 && in.Population > 0 && removals > 0 &&
-		float64(removals)*100/float64(in.Population) > pct {
+		removals > in.Limits.HoldPercentFloor && float64(removals)*100/float64(in.Population) > pct {
 		over = append(over, fmt.Sprintf("more than %s%% of the %d active users rostersync owns", trimFloat(pct), in.Population))
 	}
 	if len(over) > 0 && len(risky) > 0 {

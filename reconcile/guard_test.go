@@ -78,6 +78,26 @@ func TestGuardHealthyDropWithinLimit(t *testing.T) {
 	}
 }
 
+// TestGuardPercentFloor: the percentage limit lets a few removals through
+// in a small organisation and holds more than the floor.
+func TestGuardPercentFloor(t *testing.T) {
+	// guardPlan has 4 removals; 40 owned users make them 10%, over 5%.
+	for _, tc := range []struct {
+		floor, held int
+	}{{floor: 0, held: 4}, {floor: 3, held: 4}, {floor: 4, held: 0}, {floor: 10, held: 0}} {
+		lim := reconcile.Limits{MaxDrop: 1, AbsentPasses: 1, HoldOver: -1, HoldPercent: 5, HoldPercentFloor: tc.floor}
+		out := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Desired: desiredForGuard(), Population: 40})
+		if out.Summary.Held != tc.held {
+			t.Errorf("floor %d: %d held, want %d:\n%s", tc.floor, out.Summary.Held, tc.held, render(out))
+		}
+	}
+	// Under the percentage, no floor matters: 4 of 1000 is 0.4%.
+	lim := reconcile.Limits{MaxDrop: 1, AbsentPasses: 1, HoldOver: -1, HoldPercent: 5}
+	if out := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Desired: desiredForGuard(), Population: 1000}); out.Summary.Held != 0 {
+		t.Errorf("4 of 1000 held:\n%s", render(out))
+	}
+}
+
 func TestGuardThresholdHoldsOnlyRemovals(t *testing.T) {
 	lim := reconcile.Limits{MaxDrop: 1, AbsentPasses: 1, HoldOver: 3, HoldPercent: -1}
 	out := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Desired: desiredForGuard()})

@@ -2,10 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/samber/lo"
 
 	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
@@ -74,6 +82,21 @@ Exit status: 0 all good, 1 a problem.`)
 			fmt.Fprintf(out, "%s target %s: key %s in bearer mode: %s\n", word, t.name, s.KeyID, describeToken(s, now(c)))
 		}
 	}
+	for _, t := range a.targets {
+		problems, err := checkVocabulary(ctx, t)
+		if err != nil {
+			fmt.Fprintf(out, "FAIL target %s: %v\n", t.name, err)
+			return &exitError{code: 1, err: fmt.Errorf("target %s: %w", t.name, err)}
+		}
+		if len(problems) > 0 {
+			fmt.Fprintf(out, "FAIL target %s: the mapping names what the platform does not have:\n", t.name)
+			for _, p := range problems {
+				fmt.Fprintf(out, "  %s\n", p)
+			}
+			return &exitError{code: 1, err: fmt.Errorf("target %s: %d level(s), role(s) or group(s) in the mapping that the platform does not have", t.name, len(problems))}
+		}
+		fmt.Fprintf(out, "ok   target %s (%s): the levels, roles and groups the mapping names exist\n", t.name, t.kind)
+	}
 
 	for i, s := range a.sources {
 		kind := a.file.Sources[i].Type
@@ -100,28 +123,113 @@ Exit status: 0 all good, 1 a problem.`)
 }
 
 // checkConfig collects every problem with the environment, the file
-// (syntax, keys, mapping) and the secret file, without stopping at the
-// first. err is for what prevents checking at all.
+// (syntax, keys, mapping), the files it names, and each configured
+// target's own settings and key file, without stopping at the first. err is
+// for what prevents checking at all.
 func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []error, mappingPath string, err error) {
 	env, err := loadEnv(ctx, c, flags)
 	if err != nil {
 		return nil, "", err
 	}
-	problems = append(problems, unjoin(env.Validate())...)
-	if env.Mapping != "" {
-		file, err := config.LoadFile(env.Mapping)
-		if err != nil {
-			problems = append(problems, unjoin(err)...)
-		} else {
-			problems = append(problems, unjoin(file.Validate())...)
+	problems = append(problems, unjoin(env.ValidateCommon())...)
+	if cert, key := env.Serve.TLSCertFile, env.Serve.TLSKeyFile; cert != "" && key != "" {
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			problems = append(problems, fmt.Errorf("%sTLS_CERT_FILE, %sTLS_KEY_FILE: %w", config.EnvPrefix, config.EnvPrefix, err))
 		}
 	}
-	if f := env.Evaluagent.KeySecretFile; f != "" && env.Evaluagent.Auth != config.AuthBearer {
-		if _, err := config.ReadSecret(f); err != nil {
-			problems = append(problems, fmt.Errorf("%sEVALUAGENT_KEY_SECRET_FILE: %w", config.EnvPrefix, err))
+	if env.Mapping == "" {
+		return problems, env.Mapping, nil
+	}
+	file, err := config.LoadFile(env.Mapping)
+	if err == nil {
+		err = file.Validate()
+	}
+	if err != nil {
+		problems = append(problems, unjoin(err)...)
+		if file == nil || len(file.Targets) == 0 {
+			// The environment's Evaluagent target, as far as it can be
+			// checked without the file.
+			problems = append(problems, unjoin(env.Evaluagent.Validate(env.SecretInEnv()))...)
+			if f := env.Evaluagent.KeySecretFile; f != "" && env.Evaluagent.Auth != config.AuthBearer {
+				if _, err := config.ReadSecret(f); err != nil {
+					problems = append(problems, fmt.Errorf("%sEVALUAGENT_KEY_SECRET_FILE: %w", config.EnvPrefix, err))
+				}
+			}
 		}
+		return problems, env.Mapping, nil
+	}
+	problems = append(problems, unjoin(file.CheckFiles(env.Credential("")))...)
+	// Each target's own settings only: an Agent IQ target needs no
+	// ROSTERSYNC_EVALUAGENT_* variables.
+	quiet := slog.New(slog.DiscardHandler)
+	// The state directory only locates the tokens of keys in bearer mode;
+	// nothing is written to it here.
+	hooks := appHooks{stateDir: env.StateDir, now: c.now}
+	if hooks.now == nil {
+		hooks.now = time.Now
+	}
+	if _, err := buildTargets(env, file, c.lookupEnv, quiet, hooks); err != nil {
+		problems = append(problems, unjoin(err)...)
 	}
 	return problems, env.Mapping, nil
+}
+
+// checkVocabulary compares what t's mapping names (levels, roles, the roles
+// and groups its exclusions name) with what the platform has, listing them
+// with the target's own list endpoints. Every mismatch is a problem: a
+// level or role the platform lacks fails every write that uses it, and an
+// exclusion naming nothing protects nothing.
+func checkVocabulary(ctx context.Context, t *target) ([]string, error) {
+	v := t.rules.Vocabulary()
+	current, err := t.client.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	var problems []string
+	missing := func(n mapping.Name, what string, have []string) {
+		slices.Sort(have)
+		problems = append(problems, fmt.Sprintf("%s names %s %q, which %s does not have (it has: %s)",
+			n.Where, what, n.Value, t.name, strings.Join(slices.Compact(have), ", ")))
+	}
+	has := func(have []string, name string) bool {
+		return slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, name) })
+	}
+	groups := make([]string, 0, len(current.Teams))
+	for _, g := range current.Teams {
+		groups = append(groups, g.Name)
+	}
+	for _, n := range v.ExcludedGroups {
+		if !has(groups, n.Value) {
+			missing(n, "group", groups)
+		}
+	}
+	if ea, ok := t.client.(*evaluagent.Client); ok {
+		levels, err := ea.Levels(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list levels: %w", err)
+		}
+		roles, err := ea.Roles(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list roles: %w", err)
+		}
+		levelNames := lo.Map(levels, func(l evaluagent.Level, _ int) string { return l.Name })
+		roleNames := lo.Map(roles, func(r evaluagent.Role, _ int) string { return r.Name })
+		want := v.Levels
+		if t.policy.AgentLevel != "" {
+			want = append(want, mapping.Name{Value: t.policy.AgentLevel, Where: config.EnvPrefix + "EVALUAGENT_AGENT_LEVEL"})
+		}
+		for _, n := range want {
+			if !has(levelNames, n.Value) {
+				missing(n, "level", levelNames)
+			}
+		}
+		for _, n := range append(v.Roles, v.ExcludedRoles...) {
+			if !has(roleNames, n.Value) {
+				missing(n, "role", roleNames)
+			}
+		}
+	}
+	return slices.Compact(problems), nil
 }
 
 // unjoin splits an errors.Join into its parts; nil gives none.

@@ -150,8 +150,16 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 			key = k
 		}
 	}
-	fmt.Fprintf(w, "Explaining %q\n\n", who)
 	excluded := t.rules.Excludes(who) || cur != nil && t.policy.Protected != nil && t.policy.Protected(*cur)
+	if len(recs) == 0 && cur == nil && !excluded {
+		names := make([]string, len(a.sources))
+		for i, s := range a.sources {
+			names[i] = s.Name()
+		}
+		return &exitError{code: 1, err: fmt.Errorf("no source record (sources: %s) and no %s user matches %q; give a source key, username or email",
+			strings.Join(names, ", "), t.name, who)}
+	}
+	fmt.Fprintf(w, "Explaining %q\n\n", who)
 	if excluded {
 		fmt.Fprintln(w, "Excluded: the mapping's exclude rules protect this person; rostersync never touches them.")
 		fmt.Fprintln(w)
@@ -260,9 +268,6 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 	}
 	if n == 0 {
 		fmt.Fprintln(w, "  none: the platform already matches what the sources say")
-	}
-	if len(recs) == 0 && cur == nil && !excluded {
-		return &exitError{code: 1, err: fmt.Errorf("no source record and no platform user matches %q", who)}
 	}
 	return nil
 }

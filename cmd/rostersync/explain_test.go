@@ -40,6 +40,13 @@ func TestExplainWritesNothing(t *testing.T) {
 	if code := r.run("explain", "nobody@example.com"); code != 1 {
 		t.Errorf("explain of nobody: exit %d", code)
 	}
+	// An unknown person is an error, and nothing claims the platform matches.
+	if out := r.stdout.String(); strings.Contains(out, "already matches") || strings.Contains(out, "Explaining") {
+		t.Errorf("explain of nobody printed an explanation:\n%s", out)
+	}
+	if e := r.stderr.String(); !strings.Contains(e, `no source record (sources: hr) and no evaluagent user matches "nobody@example.com"`) {
+		t.Errorf("explain of nobody: stderr does not say who is unknown:\n%s", e)
+	}
 	if w := r.sim.Writes(); w != 0 {
 		t.Errorf("explain wrote %d times to the platform", w)
 	}

@@ -17,8 +17,8 @@ import (
 )
 
 const heldAbout = `Operations the safety limits held for approval: deactivations and removals
-beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER or _PERCENT. Creates and updates
-are never held.
+beyond ROSTERSYNC_HOLD_DEACTIVATIONS_OVER, or _PERCENT above _PERCENT_FLOOR.
+Creates and updates are never held.
 
   rostersync held list [-all]         pending and approved holds (-all: every one)
   rostersync held approve ID...|-all  approve; applied by the next pass
@@ -29,6 +29,9 @@ Only the state directory is needed; the platform is not contacted.`
 func cmdHeld(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs := newFlagSet(c, "held", "list|approve|reject [flags] [ID...]", heldAbout)
+		fs.Usage = func() {
+			fmt.Fprintf(fs.Output(), "Usage: rostersync held list|approve|reject [flags] [ID...]\n\n%s\n\nRun \"rostersync held list -h\" for the flags.\n", heldAbout)
+		}
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -93,6 +96,7 @@ func cmdHeld(ctx context.Context, args []string, c *cli) error {
 // openState opens the state store with only the environment and flags: the
 // commands that use it alone need no mapping, credentials or platform.
 func openState(ctx context.Context, c *cli, flags commonFlags) (*state.DB, error) {
+	flags = flags.over(c.global)
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,6 +42,9 @@ type cli struct {
 	// after is the daemon's bearer-token timer; nil is time.After. Tests
 	// give it the clock they move.
 	after func(d time.Duration) <-chan time.Time
+	// global holds the common flags given before the command
+	// ("rostersync -log-format=json plan"); the command's own win.
+	global commonFlags
 }
 
 // exitError carries an exit code other than 1; a nil err prints nothing.
@@ -100,7 +104,7 @@ func commands() []command {
 
 const usageHead = `rostersync keeps QA platforms (Evaluagent, Agent IQ) in line with your directory.
 
-Usage: rostersync <command> [flags]
+Usage: rostersync [-config FILE] [-state-dir DIR] [-log-level LEVEL] [-log-format FORMAT] <command> [flags]
 
 Commands:
 `
@@ -108,7 +112,9 @@ Commands:
 const usageTail = `
 Configuration comes from ROSTERSYNC_* environment variables and the
 configuration file they name (ROSTERSYNC_MAPPING), whose targets: list names
-the platforms; see README.md and systemd/rostersync.env.example. Run "rostersync <command> -h" for its flags.
+the platforms; see README.md and systemd/rostersync.env.example. The flags
+above may come before the command or after it. Run "rostersync <command> -h"
+for its flags.
 `
 
 func usage(w io.Writer) {
@@ -126,9 +132,28 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 		usage(c.stderr)
 		return errUsage
 	}
+	// The common flags may come before the command; flag parsing stops at
+	// the command's name.
+	gfs := flag.NewFlagSet("rostersync", flag.ContinueOnError)
+	gfs.SetOutput(c.stderr)
+	gfs.Usage = func() {}
+	c.global.register(gfs)
+	if err := gfs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(c.stdout)
+			return nil
+		}
+		fmt.Fprintln(c.stderr)
+		usage(c.stderr)
+		return errUsage
+	}
+	args = gfs.Args()
+	if len(args) == 0 {
+		usage(c.stderr)
+		return errUsage
+	}
 	name := args[0]
-	switch name {
-	case "-h", "-help", "--help", "help":
+	if name == "help" {
 		usage(c.stdout)
 		return nil
 	}
@@ -145,7 +170,14 @@ func realMain(ctx context.Context, args []string, c *cli) error {
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-func cmdVersion(_ context.Context, _ []string, c *cli) error {
+func cmdVersion(_ context.Context, args []string, c *cli) error {
+	fs := newFlagSet(c, "version", "", "Prints the version of this build (set when it is built with\n-ldflags \"-X main.version=…\"; \"dev\" otherwise).")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version takes no arguments, got %q", fs.Args())
+	}
 	fmt.Fprintf(c.stdout, "rostersync %s\n", version)
 	return nil
 }

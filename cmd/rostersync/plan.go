@@ -27,13 +27,30 @@ type commonFlags struct {
 
 func (f *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "configuration file (sources and mapping); default $ROSTERSYNC_MAPPING")
-	fs.StringVar(&f.stateDir, "state-dir", "", "state directory; default $ROSTERSYNC_STATE_DIR, $STATE_DIRECTORY or ~/.local/state/rostersync")
+	fs.StringVar(&f.stateDir, "state-dir", "", "state directory; default $ROSTERSYNC_STATE_DIR, else $STATE_DIRECTORY, else $XDG_STATE_HOME/rostersync, else ~/.local/state/rostersync")
 	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error; default $ROSTERSYNC_LOG_LEVEL or info")
 	fs.StringVar(&f.logFormat, "log-format", "", "auto, text or json; default $ROSTERSYNC_LOG_FORMAT or auto")
 }
 
-// loadEnv reads the environment and lets the command's flags override it.
+// over returns f with the flags it leaves unset taken from g (the flags
+// given before the command).
+func (f commonFlags) over(g commonFlags) commonFlags {
+	pick := func(a, b string) string {
+		if a != "" {
+			return a
+		}
+		return b
+	}
+	return commonFlags{
+		config: pick(f.config, g.config), stateDir: pick(f.stateDir, g.stateDir),
+		logLevel: pick(f.logLevel, g.logLevel), logFormat: pick(f.logFormat, g.logFormat),
+	}
+}
+
+// loadEnv reads the environment and lets the flags (the command's, then
+// those before the command) override it.
 func loadEnv(ctx context.Context, c *cli, flags commonFlags) (*config.Env, error) {
+	flags = flags.over(c.global)
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
 	if err != nil {
 		return nil, err
@@ -57,8 +74,13 @@ func newFlagSet(c *cli, name, args, about string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: rostersync %s %s\n\n%s\n\nFlags:\n", name, args, about)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "Usage: rostersync %s\n\n%s\n", strings.TrimSpace(name+" "+args), about)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprint(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }

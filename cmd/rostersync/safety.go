@@ -58,6 +58,7 @@ func (a *app) limits() reconcile.Limits {
 	return reconcile.Limits{
 		MaxDrop: s.MaxDrop, AbsentPasses: s.AbsentPasses, AbsentFor: s.AbsentFor,
 		HoldOver: s.HoldDeactivationsOver, HoldPercent: s.HoldDeactivationsPercent,
+		HoldPercentFloor: s.HoldDeactivationsPercentFloor,
 	}
 }
 

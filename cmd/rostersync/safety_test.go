@@ -193,6 +193,29 @@ func TestThresholdHoldsRemovalsAndApproveRejectWork(t *testing.T) {
 	}
 }
 
+// TestDefaultPercentHoldHasAFloor: with the default limits, one or two
+// leavers in the eleven-person demo go through (each is over 5%, but not
+// over the floor of 2); three are held.
+func TestDefaultPercentHoldHasAFloor(t *testing.T) {
+	r := newRig(t)
+	delete(r.env, "ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT") // the defaults: 5% over a floor of 2
+	r.mustRun("apply", "-yes")
+
+	r.leave("E1002", "E1003")
+	r.mustRun("apply", "-yes")
+	if act := r.active(); act["ben.carter@example.com"] || act["chloe.davies@example.com"] {
+		t.Errorf("two leavers of eleven were held by the default percentage:\n%s", r.stdout.String())
+	}
+	r.leave("E1004", "E1007", "E1008")
+	r.mustRun("apply", "-yes")
+	if act := r.active(); !act["daniel.evans@example.com"] || !act["grace.hughes@example.com"] || !act["harry.iqbal@example.com"] {
+		t.Errorf("three leavers of nine were not held:\n%s", r.stdout.String())
+	}
+	if out := r.stdout.String(); !strings.Contains(out, "more than 5% of the 9 active users rostersync owns") {
+		t.Errorf("the plan does not say why it holds:\n%s", out)
+	}
+}
+
 func TestUnhealthySourceDeactivatesNobody(t *testing.T) {
 	cases := map[string]func(r *rig){
 		"below min_rows": func(r *rig) { r.dropRows("E1002", "E1003", "E1004") },

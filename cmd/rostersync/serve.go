@@ -189,7 +189,7 @@ func (d *server) run(ctx context.Context) error {
 		Trigger: d.sched.Trigger, Extra: d.statusExtra,
 	})
 	var servers []*http.Server
-	ln, err := d.listen("admin", cfg.Listen)
+	ln, err := d.listen("admin", cfg.Listen, "/")
 	if err != nil {
 		return err
 	}
@@ -200,7 +200,7 @@ func (d *server) run(ctx context.Context) error {
 	}
 	servers = append(servers, d.serveOn(ln, admin))
 	if scim != nil && !mounted {
-		sln, err := d.listen("scim", cfg.SCIMListen)
+		sln, err := d.listen("scim", cfg.SCIMListen, "/scim/v2/")
 		if err != nil {
 			return err
 		}
@@ -257,7 +257,8 @@ func (d *server) run(ctx context.Context) error {
 	return runErr
 }
 
-func (d *server) listen(name, addr string) (net.Listener, error) {
+// listen opens a listener and logs the URL of what it serves at path.
+func (d *server) listen(name, addr, path string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s listener: %w", name, err)
@@ -267,7 +268,7 @@ func (d *server) listen(name, addr string) (net.Listener, error) {
 		scheme = "https"
 		ln = tls.NewListener(ln, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: d.certs.get})
 	}
-	d.log.Info("listening", "listener", name, "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/")
+	d.log.Info("listening", "listener", name, "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+path)
 	return ln, nil
 }
 

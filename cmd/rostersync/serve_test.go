@@ -273,6 +273,20 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, _ := d.get("/healthz"); code != 200 {
 		t.Errorf("/healthz = %d", code)
 	}
+	// The URL the log advertises answers, and lists the endpoints.
+	m := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(d.waitLog("listening", time.Second))
+	if m == nil {
+		t.Fatal("the listening line advertises no url")
+	}
+	if resp, err := http.Get(m[1]); err != nil {
+		t.Errorf("GET the advertised %s: %v", m[1], err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "/readyz") {
+			t.Errorf("GET the advertised %s = %d:\n%s", m[1], resp.StatusCode, b)
+		}
+	}
 	if got := d.metric(`rostersync_operations_total{action="create",kind="user",outcome="applied"}`); got != 11 {
 		t.Errorf("users created = %v, want 11", got)
 	}
@@ -394,6 +408,10 @@ func TestServeStopFinishesTheWriteInFlight(t *testing.T) {
 	}
 	if !strings.Contains(d.logText(), "stopped mid-apply") {
 		t.Error("the log does not say where the apply stopped")
+	}
+	// A stop is what the operator asked for: nothing is logged as an error.
+	if strings.Contains(d.logText(), "level=ERROR") {
+		t.Errorf("a normal SIGTERM logged an ERROR:\n%s", d.logText())
 	}
 
 	db, err := state.Open(r.env["ROSTERSYNC_STATE_DIR"])

@@ -4,10 +4,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/config"
 )
 
 const unitPath = "../../systemd/rostersync.service"
@@ -60,5 +65,55 @@ func TestUnitSecurityScore(t *testing.T) {
 	t.Logf("exposure %.1f", score)
 	if score > 2.0 {
 		t.Errorf("exposure %.1f, want 2.0 or lower", score)
+	}
+}
+
+// TestEnvExample holds systemd/rostersync.env.example to the code and the
+// unit: every value it shows is the default, and every credential path it
+// names is the unit's.
+func TestEnvExample(t *testing.T) {
+	b, err := os.ReadFile("../../systemd/rostersync.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit, err := os.ReadFile(unitPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(env map[string]string) envconfig.Lookuper {
+		return envconfig.LookuperFunc(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	base := map[string]string{"HOME": "/home/x"}
+	def, err := config.LoadEnv(t.Context(), lookup(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, line := range strings.Split(string(b), "\n") {
+		if m := regexp.MustCompile(`LoadCredential=([\w-]+:/\S+)`).FindStringSubmatch(line); m != nil {
+			if !strings.Contains(string(unit), "LoadCredential="+m[1]+"\n") {
+				t.Errorf("env example line %d: LoadCredential=%s is not the unit's", i+1, m[1])
+			}
+		}
+		name, val, ok := strings.Cut(strings.TrimPrefix(line, "#"), "=")
+		if !ok || !strings.HasPrefix(name, config.EnvPrefix) || val == "" {
+			continue
+		}
+		n++
+		env := map[string]string{"HOME": "/home/x", name: val}
+		got, err := config.LoadEnv(t.Context(), lookup(env))
+		if err != nil {
+			t.Errorf("env example line %d: %s=%s: %v", i+1, name, val, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, def) {
+			t.Errorf("env example line %d: %s=%s is not the default", i+1, name, val)
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d variables with a value in the env example", n)
+	}
+	if strings.Contains(string(b), "Every variable is optional;") {
+		t.Error("the env example calls every variable optional, but the key id is required")
 	}
 }

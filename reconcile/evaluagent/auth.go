@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -702,6 +703,10 @@ func (c *Client) authSend(ctx context.Context, rt Route, authorization string) (
 		status, header, body, dur, err := c.tr.Send(endpoint, req)
 		cancel()
 		c.log.Debug("evaluagent: request", "endpoint", endpoint, "status", status, "duration", dur)
+		if err != nil && neverConnected(err) {
+			// No connection was made, so no request reached the platform.
+			return 0, nil, &notSentError{err}
+		}
 		if err != nil || status != http.StatusTooManyRequests {
 			return status, body, err
 		}
@@ -719,6 +724,18 @@ func (c *Client) authSend(ctx context.Context, rt Route, authorization string) (
 		}
 		waited += wait
 	}
+}
+
+// neverConnected reports whether err happened while dialling (connection
+// refused, no route, a name that does not resolve): the request was never
+// written, so nothing can have taken effect.
+func neverConnected(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
 }
 
 // notSentError is an authSend failure before any request was carried out:

@@ -391,3 +391,24 @@ func (b spentBudget) Take(_ context.Context, endpoint string) (time.Duration, er
 	}
 	return 0, nil
 }
+
+// A platform that cannot be reached never received the creation: that is
+// "try again", not "the key may be lost".
+func TestBearerCreateAgainstNoServerIsNotALoss(t *testing.T) {
+	e := newBearerEnv(t, nil)
+	ln := httptest.NewServer(nil)
+	dead := ln.URL + "/v1"
+	ln.Close()
+	c := e.client(t, func(cfg *evaluagent.Config) { cfg.BaseURL = dead })
+	_, err := c.CreateToken(context.Background())
+	if err == nil {
+		t.Fatal("CreateToken against a closed port succeeded")
+	}
+	var te *evaluagent.TokenError
+	if errors.As(err, &te) || strings.Contains(err.Error(), "lost") {
+		t.Fatalf("CreateToken against a closed port: %v, want a plain not-sent error", err)
+	}
+	if !strings.Contains(err.Error(), "nothing was sent") || !strings.Contains(err.Error(), "unchanged") {
+		t.Errorf("CreateToken against a closed port: %v, want it to say nothing was sent and the key is unchanged", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -56,17 +57,62 @@ func tlsConfig(cfg *Config) (*tls.Config, error) {
 		}
 	}
 	if cfg.CAFile != "" {
-		pem, err := os.ReadFile(cfg.CAFile)
+		pool, err := LoadCAFile(cfg.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("ca_file %s: no PEM certificates", cfg.CAFile)
+			return nil, &ConfigError{Err: err}
 		}
 		tc.RootCAs = pool
 	}
 	return tc, nil
+}
+
+// ConfigError is a problem with the source's configuration or the files it
+// names (ca_file, bind_password_file): dialling again cannot help, so it is
+// never retried.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// LoadCAFile reads a PEM bundle of CA certificates. Unlike
+// x509.CertPool.AppendCertsFromPEM, it says why a certificate is refused
+// rather than that there are none.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	n, other := 0, []string{}
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			other = append(other, b.Type)
+			continue
+		}
+		n++
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			msg := fmt.Sprintf("ca_file %s: certificate %d: %v", path, n, err)
+			if strings.Contains(err.Error(), "negative serial number") {
+				msg += " (RFC 5280 forbids it; Samba's self-generated certificate has one): give the server a certificate " +
+					"from a conforming CA (for Samba: \"tls keyfile\", \"tls certfile\" and \"tls cafile\" in smb.conf), " +
+					"or run rostersync with GODEBUG=x509negativeserial=1"
+			}
+			return nil, errors.New(msg)
+		}
+		pool.AddCert(cert)
+	}
+	if n == 0 {
+		if len(other) > 0 {
+			return nil, fmt.Errorf("ca_file %s: no CERTIFICATE block, only %s: give the CA's certificate, not a key or request", path, strings.Join(other, ", "))
+		}
+		return nil, fmt.Errorf("ca_file %s: no PEM certificate (a block starting \"-----BEGIN CERTIFICATE-----\"); a DER file needs converting: openssl x509 -inform der -in FILE -out FILE.pem", path)
+	}
+	return pool, nil
 }
 
 // readPassword reads the bind password file, resolving a relative name
@@ -82,7 +128,7 @@ func readPassword(name string) (string, error) {
 	}
 	b, err := os.ReadFile(name)
 	if err != nil {
-		return "", fmt.Errorf("bind_password_file: %w", err)
+		return "", &ConfigError{Err: fmt.Errorf("bind_password_file: %w", err)}
 	}
 	s := strings.TrimSuffix(string(b), "\n")
 	s = strings.TrimSuffix(s, "\r")
@@ -155,6 +201,10 @@ func (s *Source) dialOnce(ctx context.Context) (goldap.Client, error) {
 // retryable reports whether dialling again may help: network trouble and
 // "busy"/"unavailable" answers yes; bad credentials, bad config no.
 func retryable(err error) bool {
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		return false
+	}
 	var le *goldap.Error
 	if errors.As(err, &le) {
 		switch le.ResultCode {

@@ -92,6 +92,13 @@ func parseTokens(data []byte) ([]token, error) {
 	return out, nil
 }
 
+// CheckTokensFile reads the tokens file as the endpoint will, and says what
+// is wrong with it (never a token).
+func CheckTokensFile(path string) error {
+	_, err := loadTokens(path)
+	return err
+}
+
 func loadTokens(path string) ([]token, error) {
 	if path == "" {
 		return nil, errors.New("scim: tokens_file is not set")

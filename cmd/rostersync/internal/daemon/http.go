@@ -22,9 +22,19 @@ type HandlerConfig struct {
 	Extra func() map[string]any
 }
 
+// index is what GET / answers: the URL the daemon logs at start.
+const index = `rostersync admin endpoints
+  GET  /healthz  200 while the process runs
+  GET  /readyz   200 when the last successful pass is recent enough, else 503
+  GET  /metrics  Prometheus text
+  GET  /status   JSON: recent passes, the pass in flight, the pending plan
+  POST /trigger  ask for a pass (debounced)
+`
+
 // NewMux returns the admin endpoints on a new ServeMux, which the caller may
 // extend (the SCIM endpoint mounts at /scim/v2/ on it):
 //
+//	GET  /         a list of these endpoints
 //	GET  /healthz  200 while the process runs
 //	GET  /readyz   200 when the last successful pass is recent enough, else 503
 //	GET  /metrics  Prometheus text
@@ -32,6 +42,10 @@ type HandlerConfig struct {
 //	POST /trigger  ask for a pass (debounced), 202
 func NewMux(cfg HandlerConfig) *http.ServeMux {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprint(w, index)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

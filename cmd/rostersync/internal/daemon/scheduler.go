@@ -244,9 +244,13 @@ func (s *Scheduler) pass(ctx context.Context, kind Kind) {
 		}
 	}
 	s.status.end(p, err == nil, out.Pending)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// A stop (SIGTERM) cut the pass short: expected, not a failure.
+		s.log.Info("pass interrupted: stopping", "kind", kind, "result", p.Result, "duration", p.Duration.Round(time.Millisecond), "err", err)
+	case err != nil:
 		s.log.Error("pass failed", "kind", kind, "result", p.Result, "duration", p.Duration.Round(time.Millisecond), "err", err)
-	} else {
+	default:
 		s.log.Info("pass finished", "kind", kind, "result", p.Result, "summary", p.Summary, "duration", p.Duration.Round(time.Millisecond))
 	}
 	if s.cfg.OnPass != nil {
