@@ -260,12 +260,13 @@ func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Owner
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}
+	// The ledger's maps are fresh: used as they are, not copied (100k owned users).
 	own := reconcile.NewOwnership()
-	for k, v := range l[string(reconcile.KindUser)] {
-		own.Users[k] = v
+	if m := l[string(reconcile.KindUser)]; m != nil {
+		own.Users = m
 	}
-	for k, v := range l[string(reconcile.KindTeam)] {
-		own.Teams[k] = v
+	if m := l[string(reconcile.KindTeam)]; m != nil {
+		own.Teams = m
 	}
 	return own, nil
 }
