@@ -123,8 +123,70 @@ func TestLoadEnvExplicit(t *testing.T) {
 
 func TestLoadEnvBadBool(t *testing.T) {
 	_, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{"ROSTERSYNC_EVALUAGENT_ADOPT": "perhaps"}))
-	if err == nil || !strings.Contains(err.Error(), "Adopt") {
-		t.Errorf("error = %v, want one about Adopt", err)
+	if err == nil || !strings.Contains(err.Error(), `ROSTERSYNC_EVALUAGENT_ADOPT: "perhaps" is not true or false`) {
+		t.Errorf("error = %v, want one naming ROSTERSYNC_EVALUAGENT_ADOPT", err)
+	}
+}
+
+// TestEnvNumbersRangeChecked: NaN, infinities, negatives and percentages
+// over 100 are refused, every problem at once, each named by its variable
+// and never by a Go field.
+func TestEnvNumbersRangeChecked(t *testing.T) {
+	_, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{
+		"ROSTERSYNC_ABSENT_PASSES": "two", "ROSTERSYNC_INTERVAL": "soon", "ROSTERSYNC_MAX_DROP": "NaN",
+	}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{
+		`ROSTERSYNC_ABSENT_PASSES: "two" is not a whole number`,
+		`ROSTERSYNC_INTERVAL: "soon" is not a duration`,
+		"ROSTERSYNC_MAX_DROP: NaN: give a fraction from 0 to 1",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	for _, field := range []string{"AbsentPasses", "Interval", "MaxDrop", "Safety", "strconv"} {
+		if strings.Contains(err.Error(), field) {
+			t.Errorf("error names %q:\n%v", field, err)
+		}
+	}
+
+	for _, c := range []struct{ name, value, want string }{
+		{"MAX_DROP", "NaN", "give a fraction from 0 to 1"},
+		{"MAX_DROP", "+Inf", "give a fraction from 0 to 1"},
+		{"MAX_DROP", "-0.1", "give a fraction from 0 to 1"},
+		{"MAX_DROP", "1.5", "give a fraction from 0 to 1"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "NaN", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "-Inf", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "101", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_PERCENT", "-2", "from 0 to 100"},
+		{"HOLD_DEACTIVATIONS_OVER", "-2", "give a count"},
+		{"ABSENT_PASSES", "0", "from 1 to 1000"},
+		{"ABSENT_PASSES", "1001", "from 1 to 1000"},
+		{"ABSENT_FOR", "-1h", "negative"},
+		{"EVALUAGENT_RATE_PER_MINUTE", "-5", "positive"},
+		{"EVALUAGENT_RATE_PER_DAY", "0", "at least 1"},
+		{"DEBOUNCE", "-1s", "negative"},
+	} {
+		env, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{"ROSTERSYNC_" + c.name: c.value}))
+		if err == nil {
+			err = env.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "ROSTERSYNC_"+c.name+": ") || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%s: %v, want %q", c.name, c.value, err, c.want)
+		}
+	}
+	// In range: accepted.
+	for name, value := range map[string]string{"MAX_DROP": "1", "HOLD_DEACTIVATIONS_PERCENT": "100"} {
+		env, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{"ROSTERSYNC_" + name: value}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.ValidateCommon(); err != nil {
+			t.Errorf("%s=%s: %v", name, value, err)
+		}
 	}
 }
 
@@ -217,7 +279,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}, {
 		name: "unknown key in a source",
 		yaml: "sources:\n  - name: hr\n    type: csv\n    csv: {path: a.csv, keys: id}\n",
-		want: `FILE:4: field keys not found in sources[].csv (known: path, delimiter, key, min_rows)`,
+		want: `FILE:4: field keys not found in sources[].csv (known: path, delimiter, key, min_rows, max_bytes)`,
 	}, {
 		name: "unknown key in a flow condition",
 		yaml: "mapping:\n  scope:\n    - {attr: status, inn: [active]}\n",

@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,13 +168,27 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	if lookuper == nil {
 		lookuper = envconfig.OsLookuper()
 	}
+	// envconfig stops at the first value it cannot parse and names the Go
+	// field. Every variable is parsed here first, each problem named by
+	// its variable; the values refused are left to their defaults so that
+	// the remaining checks can run and everything is reported at once.
+	parseErrs, refused := checkEnvSyntax(lookuper)
+	if len(refused) > 0 {
+		inner := lookuper
+		lookuper = envconfig.LookuperFunc(func(key string) (string, bool) {
+			if refused[key] {
+				return "", false
+			}
+			return inner.Lookup(key)
+		})
+	}
 	var e Env
 	err := envconfig.ProcessWith(ctx, &envconfig.Config{
 		Target:   &e,
 		Lookuper: envconfig.PrefixLookuper(EnvPrefix, lookuper),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("environment: %w", err)
+		return nil, fmt.Errorf("environment: %w", errors.Join(append(parseErrs, err)...))
 	}
 	if e.StateDir == "" {
 		e.StateDir = defaultStateDir(lookuper)
@@ -184,8 +201,96 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	}
 	_, e.secretInEnv = lookuper.Lookup(EnvPrefix + "EVALUAGENT_KEY_SECRET")
 	_, e.agentIQKeyInEnv = lookuper.Lookup(EnvPrefix + "AGENTIQ_API_KEY")
+	if len(parseErrs) > 0 {
+		errs := append(parseErrs, unjoin(e.ValidateCommon())...)
+		return nil, fmt.Errorf("environment:\n%w", errors.Join(errs...))
+	}
 	return &e, nil
 }
+
+// envVar is one variable of Env: its full name and Go kind.
+type envVar struct {
+	name string
+	typ  reflect.Type
+}
+
+// envVars lists the variables of Env from its env tags.
+func envVars() []envVar {
+	var out []envVar
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag := f.Tag.Get("env")
+			name, opts, _ := strings.Cut(tag, ",")
+			name = strings.TrimSpace(name)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+				sub := prefix
+				for _, o := range strings.Split(opts, ",") {
+					if p, ok := strings.CutPrefix(strings.TrimSpace(o), "prefix="); ok {
+						sub += p
+					}
+				}
+				walk(f.Type, sub)
+				continue
+			}
+			if name != "" {
+				out = append(out, envVar{name: EnvPrefix + prefix + name, typ: f.Type})
+			}
+		}
+	}
+	walk(reflect.TypeFor[Env](), "")
+	return out
+}
+
+// checkEnvSyntax parses every variable that is set according to its kind
+// and returns a problem for each that does not parse, named by the
+// variable, with the set of those refused.
+func checkEnvSyntax(l envconfig.Lookuper) ([]error, map[string]bool) {
+	var errs []error
+	refused := map[string]bool{}
+	for _, v := range envVars() {
+		val, ok := l.Lookup(v.name)
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		var want string
+		switch {
+		case v.typ == reflect.TypeFor[time.Duration]():
+			if _, err := time.ParseDuration(val); err != nil {
+				want = "a duration such as 90s, 15m or 24h"
+			}
+		case v.typ.Kind() == reflect.Float64:
+			if _, err := strconv.ParseFloat(val, 64); err != nil {
+				want = "a number"
+			}
+		case v.typ.Kind() == reflect.Int:
+			if _, err := strconv.ParseInt(val, 10, 0); err != nil {
+				want = "a whole number"
+			}
+		case v.typ.Kind() == reflect.Bool:
+			if _, err := strconv.ParseBool(val); err != nil {
+				want = "true or false"
+			}
+		}
+		if want != "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not %s", v.name, val, want))
+			refused[v.name] = true
+		}
+	}
+	return errs, refused
+}
+
+// finite reports whether f is a number (not NaN, not an infinity).
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// maxAbsentPasses bounds ROSTERSYNC_ABSENT_PASSES: beyond it a leaver
+// would in practice never be deactivated.
+const maxAbsentPasses = 1000
 
 var regionRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 
@@ -217,11 +322,11 @@ func (e *Env) ValidateCommon() error {
 	default:
 		bad("LOG_FORMAT", "%q is not one of auto, text, json", e.LogFormat)
 	}
-	if e.MaxDrop < 0 {
-		bad("MAX_DROP", "%v is negative: give a fraction such as 0.2 (1 disables the check)", e.MaxDrop)
+	if !finite(e.MaxDrop) || e.MaxDrop < 0 || e.MaxDrop > 1 {
+		bad("MAX_DROP", "%v: give a fraction from 0 to 1, such as 0.2 (1 disables the check)", e.MaxDrop)
 	}
-	if e.AbsentPasses < 1 {
-		bad("ABSENT_PASSES", "%d: must be at least 1", e.AbsentPasses)
+	if e.AbsentPasses < 1 || e.AbsentPasses > maxAbsentPasses {
+		bad("ABSENT_PASSES", "%d: must be from 1 to %d", e.AbsentPasses, maxAbsentPasses)
 	}
 	if e.AbsentFor < 0 {
 		bad("ABSENT_FOR", "%s is negative", e.AbsentFor)
@@ -229,8 +334,8 @@ func (e *Env) ValidateCommon() error {
 	if e.HoldDeactivationsOver < -1 {
 		bad("HOLD_DEACTIVATIONS_OVER", "%d: give a count, or -1 to disable", e.HoldDeactivationsOver)
 	}
-	if e.HoldDeactivationsPercent < 0 && e.HoldDeactivationsPercent != -1 {
-		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage, or -1 to disable", e.HoldDeactivationsPercent)
+	if p := e.HoldDeactivationsPercent; p != -1 && (!finite(p) || p < 0 || p > 100) {
+		bad("HOLD_DEACTIVATIONS_PERCENT", "%v: give a percentage from 0 to 100, or -1 to disable", p)
 	}
 	if e.HoldDeactivationsPercentFloor < 0 {
 		bad("HOLD_DEACTIVATIONS_PERCENT_FLOOR", "%d: give a count of removals, 0 or more", e.HoldDeactivationsPercentFloor)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rostersync/rostersync/internal/safefile"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rostersync/rostersync/mapping"
@@ -35,6 +35,7 @@ import (
 //	      delimiter: ","         # one character; default ","
 //	      key: employee_id       # required: the column holding the stable key
 //	      min_rows: 100          # fewer rows marks the read incomplete; default 0
+//	      max_bytes: 268435456   # a larger file is refused; default 256 MiB
 //	mapping:                     # see package mapping for every key
 //	  user: …
 //
@@ -70,6 +71,8 @@ type CSVConfig struct {
 	Delimiter string `yaml:"delimiter"`
 	Key       string `yaml:"key"`
 	MinRows   int    `yaml:"min_rows"`
+	// MaxBytes caps the file's size; 0 means csv.DefaultMaxBytes.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // Source types.
@@ -87,7 +90,7 @@ func (f *File) Path() string { return f.path }
 // resolved against the file's directory. LoadFile does not validate; call
 // Validate.
 func LoadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -330,8 +333,16 @@ func (f *File) Validate() error {
 		case TypeSCIM:
 			if s.SCIM == nil {
 				bad(p+".scim", "required for type scim")
-			} else if s.SCIM.TokensFile == "" {
-				bad(p+".scim.tokens_file", "required: the file of bearer tokens the identity providers present")
+			} else {
+				if s.SCIM.TokensFile == "" {
+					bad(p+".scim.tokens_file", "required: the file of bearer tokens the identity providers present")
+				}
+				if n := s.SCIM.MaxBodyBytes; n < 0 || n > scim.MaxMaxBodyBytes {
+					bad(p+".scim.max_body_bytes", "%d: give a size from 1 to %d bytes (0 or unset: %d)", n, scim.MaxMaxBodyBytes, scim.DefaultMaxBodyBytes)
+				}
+				if n := s.SCIM.MaxResults; n < 0 || n > scim.MaxMaxResults {
+					bad(p+".scim.max_results", "%d: give a count from 1 to %d (0 or unset: %d)", n, scim.MaxMaxResults, scim.DefaultMaxResults)
+				}
 			}
 			if scims++; scims > 1 {
 				bad(p+".type", "only one scim source: every identity provider pushes to the same endpoint, each with its own token")
@@ -364,6 +375,9 @@ func (f *File) Validate() error {
 			}
 			if c.MinRows < 0 {
 				bad(p+".csv.min_rows", "%d is negative", c.MinRows)
+			}
+			if c.MaxBytes < 0 {
+				bad(p+".csv.max_bytes", "%d is negative: give a size in bytes (0 or unset: %d)", c.MaxBytes, csv.DefaultMaxBytes)
 			}
 		}
 	}
@@ -426,6 +440,7 @@ func (f *File) CSV(i int) (csv.Config, error) {
 		Key:       s.CSV.Key,
 		Required:  f.attributes(),
 		MinRows:   s.CSV.MinRows,
+		MaxBytes:  s.CSV.MaxBytes,
 	}, nil
 }
 

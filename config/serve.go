@@ -22,6 +22,13 @@ type Serve struct {
 	// SCIMListen, when set, serves the SCIM endpoint on a listener of its
 	// own; empty serves it on Listen.
 	SCIMListen string `env:"SCIM_LISTEN"`
+	// AdminTokenFile names a file holding the bearer token the admin
+	// endpoints (all but /healthz and /readyz) require. Required when Listen
+	// is not a loopback address; when set, required on loopback too.
+	AdminTokenFile string `env:"ADMIN_TOKEN_FILE"`
+	// SCIMAllowPlainHTTP allows the SCIM endpoint without TLS on an address
+	// that is not loopback: only behind a proxy that terminates TLS.
+	SCIMAllowPlainHTTP bool `env:"SCIM_ALLOW_PLAIN_HTTP, default=false"`
 	// TLSCertFile and TLSKeyFile, when both set, serve every listener over
 	// TLS. They are read again on reload.
 	TLSCertFile string `env:"TLS_CERT_FILE"`

@@ -74,8 +74,9 @@ const (
 )
 
 type queueRule struct {
-	name string
-	when condition
+	name  string
+	when  condition
+	whole bool
 }
 
 // condition is a compiled Condition.
@@ -157,7 +158,7 @@ func Compile(spec Spec) (*Rules, error) {
 		} else {
 			names[strings.ToLower(name)] = i
 		}
-		r.queues = append(r.queues, queueRule{name: name, when: c.condition(path+".when", q.When, true)})
+		r.queues = append(r.queues, queueRule{name: name, when: c.condition(path+".when", q.When, true), whole: q.WholeMembership})
 	}
 
 	if err := errors.Join(c.errs...); err != nil {

@@ -100,6 +100,11 @@
 //	    when: {attr: team, in: [North, South]}
 //	                          # one condition, shaped as in scope, or
 //	                          # {role: agent}: the person has that role
+//	    whole_membership: false
+//	                          # true: rostersync owns the template's whole
+//	                          # membership, and a change that adds and removes
+//	                          # agents may be one replace of the list. Off, it
+//	                          # only adds and removes the agents it owns.
 //
 // A person without a team (the team attribute empty, no matching group, no
 // OU) is mapped without one. A team key seen with two different names,

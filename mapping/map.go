@@ -12,6 +12,8 @@ import (
 
 // Problem is a person or team that could not be mapped as the sources say.
 type Problem struct {
+	// Kind is what Key names: a user, or a team for a team conflict.
+	Kind reconcile.Kind `json:"kind"`
 	// Key is the person's key (or the team's key for a team conflict).
 	Key string `json:"key"`
 	// Origin is where the record came from ("people.csv:12").
@@ -130,6 +132,7 @@ type Builder struct {
 	res        *Result
 	byKey      map[string]string // user key → origin
 	byUsername map[string]string // lower-cased username → key
+	byEmail    map[string]string // lower-cased email → key
 	teams      map[string]reconcile.Team
 	unmapped   int
 	// users holds the mapped users of every source; the current source's
@@ -161,6 +164,7 @@ func (r *Rules) NewBuilder() *Builder {
 		res:        &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}},
 		byKey:      map[string]string{},
 		byUsername: map[string]string{},
+		byEmail:    map[string]string{},
 		teams:      map[string]reconcile.Team{},
 		chainOf:    map[string]int32{},
 	}
@@ -221,8 +225,11 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		}
 		res.Desired.Incomplete = append(res.Desired.Incomplete, fmt.Sprintf("source %s: %s", name, reason))
 	}
+	problemOf := func(kind reconcile.Kind, key, origin, format string, args ...any) {
+		res.Problems = append(res.Problems, Problem{Kind: kind, Key: key, Origin: origin, Message: fmt.Sprintf(format, args...)})
+	}
 	problem := func(key, origin, format string, args ...any) {
-		res.Problems = append(res.Problems, Problem{Key: key, Origin: origin, Message: fmt.Sprintf(format, args...)})
+		problemOf(reconcile.KindUser, key, origin, format, args...)
 	}
 	slices.SortFunc(b.pending, func(x, y pending) int {
 		if c := strings.Compare(x.sortKey, y.sortKey); c != 0 {
@@ -250,8 +257,17 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			b.unmapped++
 			continue
 		}
+		le := strings.ToLower(u.Email)
+		if other, dup := b.byEmail[le]; dup && le != "" {
+			problem(u.Key, u.Origin, "email %q is already used by %s (%s); the platform needs each email once", u.Email, other, b.byKey[other])
+			b.unmapped++
+			continue
+		}
 		b.byKey[u.Key] = u.Origin
 		b.byUsername[lu] = u.Key
+		if le != "" {
+			b.byEmail[le] = u.Key
+		}
 		keep[int(p.user)-b.from] = true
 		if p.chain < 0 {
 			continue
@@ -264,7 +280,7 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 				continue
 			}
 			if msg := teamConflict(prev, t); msg != "" {
-				problem(t.Key, t.Origin, "team %q %s", t.Key, msg)
+				problemOf(reconcile.KindTeam, t.Key, t.Origin, "team %q %s", t.Key, msg)
 			}
 		}
 	}
@@ -296,7 +312,7 @@ func (b *Builder) Result() *Result {
 	res.Excluded = sortUnique(res.Excluded)
 	// The templates the rules manage: only these are kept in line.
 	for _, q := range b.r.queues {
-		res.Desired.Queues = append(res.Desired.Queues, reconcile.Queue{Name: q.name})
+		res.Desired.Queues = append(res.Desired.Queues, reconcile.Queue{Name: q.name, WholeMembership: q.whole})
 	}
 	return res
 }

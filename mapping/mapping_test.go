@@ -102,7 +102,7 @@ func TestMap(t *testing.T) {
 				Users:      []reconcile.User{user("2")},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
-			Problems: []Problem{{Key: "1", Origin: "p.csv:1", Message: `start date "31/01/2024" in "start" matches none of the layouts ["2006-01-02"]`}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "1", Origin: "p.csv:1", Message: `start date "31/01/2024" in "start" matches none of the layouts ["2006-01-02"]`}},
 		},
 	}, {
 		name: "active from an attribute",
@@ -182,7 +182,7 @@ func TestMap(t *testing.T) {
 				},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
-			Problems: []Problem{{Key: "5", Origin: "p.csv:5", Message: `role value "Janitor" in "role" is not in roles.values (add it there, or set roles.passthrough)`}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "5", Origin: "p.csv:5", Message: `role value "Janitor" in "role" is not in roles.values (add it there, or set roles.passthrough)`}},
 		},
 	}, {
 		name: "roles passthrough, no default",
@@ -196,7 +196,7 @@ func TestMap(t *testing.T) {
 				Users:      []reconcile.User{user("1", func(u *reconcile.User) { u.Roles = []string{"quality_analyst"} })},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
-			Problems: []Problem{{Key: "2", Origin: "p.csv:2", Message: "no role: nothing in roles.attr or roles.groups applies and roles.default is empty"}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "2", Origin: "p.csv:2", Message: "no role: nothing in roles.attr or roles.groups applies and roles.default is empty"}},
 		},
 	}, {
 		name: "team from attribute with ancestors, shared parents deduplicated",
@@ -224,7 +224,7 @@ func TestMap(t *testing.T) {
 				},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
-			Problems: []Problem{{Key: "4", Origin: "p.csv:4", Message: `team "East": attribute "dept" (team.ancestors[1]) is empty`}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "4", Origin: "p.csv:4", Message: `team "East": attribute "dept" (team.ancestors[1]) is empty`}},
 		},
 	}, {
 		name: "team key attribute, conflicting definitions",
@@ -250,8 +250,8 @@ func TestMap(t *testing.T) {
 				},
 			},
 			Problems: []Problem{
-				{Key: "T1", Origin: "p.csv:2", Message: `team "T1" has parent "York" here, but name "North", parent "Leeds", level "Squad" at p.csv:1, which is kept`},
-				{Key: "T1", Origin: "p.csv:3", Message: `team "T1" has name "Nord" here, but name "North", parent "Leeds", level "Squad" at p.csv:1, which is kept`},
+				{Kind: reconcile.KindTeam, Key: "T1", Origin: "p.csv:2", Message: `team "T1" has parent "York" here, but name "North", parent "Leeds", level "Squad" at p.csv:1, which is kept`},
+				{Kind: reconcile.KindTeam, Key: "T1", Origin: "p.csv:3", Message: `team "T1" has name "Nord" here, but name "North", parent "Leeds", level "Squad" at p.csv:1, which is kept`},
 			},
 		},
 	}, {
@@ -276,7 +276,7 @@ func TestMap(t *testing.T) {
 				},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
-			Problems: []Problem{{Key: "2", Origin: "p.csv:2", Message: "member of 2 team groups (Team North, Team South): team.group_pattern must match one"}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "2", Origin: "p.csv:2", Message: "member of 2 team groups (Team North, Team South): team.group_pattern must match one"}},
 		},
 	}, {
 		name: "team from OUs",
@@ -295,7 +295,7 @@ func TestMap(t *testing.T) {
 				},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
-			Problems: []Problem{{Key: "2", Origin: "p.csv:2", Message: `OU path "Support / North" has 1 level above the team, but team.ou_levels names 2`}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "2", Origin: "p.csv:2", Message: `OU path "Support / North" has 1 level above the team, but team.ou_levels names 2`}},
 		},
 	}, {
 		name: "queues by attribute, group and role, sorted",
@@ -327,10 +327,10 @@ func TestMap(t *testing.T) {
 		want: Result{
 			Desired: &reconcile.Snapshot{Incomplete: []string{"mapping: 2 in-scope people not mapped (see the mapping problems)"}},
 			Problems: []Problem{
-				{Key: "1", Origin: "p.csv:1", Message: `no forename: attribute "first" is empty`},
-				{Key: "1", Origin: "p.csv:1", Message: `no surname: attribute "last" is empty`},
-				{Key: "2", Origin: "p.csv:2", Message: `no username: attribute "email" is empty`},
-				{Key: "2", Origin: "p.csv:2", Message: `no forename: attribute "first" is empty`},
+				{Kind: reconcile.KindUser, Key: "1", Origin: "p.csv:1", Message: `no forename: attribute "first" is empty`},
+				{Kind: reconcile.KindUser, Key: "1", Origin: "p.csv:1", Message: `no surname: attribute "last" is empty`},
+				{Kind: reconcile.KindUser, Key: "2", Origin: "p.csv:2", Message: `no username: attribute "email" is empty`},
+				{Kind: reconcile.KindUser, Key: "2", Origin: "p.csv:2", Message: `no forename: attribute "first" is empty`},
 			},
 		},
 	}, {
@@ -339,7 +339,7 @@ func TestMap(t *testing.T) {
 		snaps: []*sources.Snapshot{snap(person("1"))},
 		want: Result{
 			Desired:  &reconcile.Snapshot{Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"}},
-			Problems: []Problem{{Key: "1", Origin: "p.csv:1", Message: `no key: attribute "emp" (user.key) is empty`}},
+			Problems: []Problem{{Kind: reconcile.KindUser, Key: "1", Origin: "p.csv:1", Message: `no key: attribute "emp" (user.key) is empty`}},
 		},
 	}, {
 		name: "duplicates across sources, incomplete health",
@@ -362,8 +362,8 @@ func TestMap(t *testing.T) {
 				},
 			},
 			Problems: []Problem{
-				{Key: "1", Origin: "p.csv:1", Message: `duplicate person key "1": also at p.csv:1, which is kept`},
-				{Key: "3", Origin: "p.csv:3", Message: `username "2@X.com" is already used by 2 (p.csv:2)`},
+				{Kind: reconcile.KindUser, Key: "1", Origin: "p.csv:1", Message: `duplicate person key "1": also at p.csv:1, which is kept`},
+				{Kind: reconcile.KindUser, Key: "3", Origin: "p.csv:3", Message: `username "2@X.com" is already used by 2 (p.csv:2)`},
 			},
 		},
 	}}

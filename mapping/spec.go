@@ -98,6 +98,11 @@ type AncestorSpec struct {
 type QueueSpec struct {
 	Name string    `yaml:"name"`
 	When Condition `yaml:"when"`
+	// WholeMembership says rostersync owns the template's whole membership:
+	// when a change both adds and removes agents, it may be written as one
+	// replace of the whole list. Off (the default), changes are minimal
+	// additions and removals that never touch anyone else.
+	WholeMembership bool `yaml:"whole_membership"`
 }
 
 // OUAttr is the attribute holding a record's OU names, outermost first, that

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Ledger records what rostersync owns. Apply records every create and
@@ -51,6 +52,7 @@ type Result struct {
 	Applied   int
 	Failed    []*OpError
 	Skipped   int // not attempted: a dependency failed, or the apply stopped
+	Skips     []*SkipError
 	CreatedID map[string]string
 }
 
@@ -69,54 +71,288 @@ func (r *Result) Err() error {
 // ErrDependency marks an operation skipped because one it depends on failed.
 var ErrDependency = errors.New("skipped: an operation it depends on did not succeed")
 
-// Apply executes the plan's ready operations against the target in plan
-// order. It is the only caller of the target's write methods. It goes on
-// past a failed operation (up to MaxFailures) and reports every failure; it
-// stops at once on a Fatal error or a cancelled context.
+// Apply executes the plan's ready operations against the target. It is the
+// only caller of the target's write methods.
+//
+// It walks the plan's dependency graph (Op.Needs): an op is sent only once
+// every op it needs has succeeded; one whose prerequisite failed, was
+// skipped or is not ready is skipped with that reason and never sent. Ops
+// on different endpoints (Lane) run side by side, one at a time per
+// endpoint, each endpoint paced by the target's own budget; within an
+// endpoint, ops go in plan order. It goes on past a failed operation (up to
+// MaxFailures) and reports every failure; it stops sending at once on a
+// Fatal error or a cancelled context.
 func Apply(ctx context.Context, plan *Plan, t Target, opt ApplyOptions) *Result {
 	if opt.MaxFailures <= 0 {
 		opt.MaxFailures = 25
 	}
-	log := opt.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	ops := plan.ReadyOps()
 	res := &Result{CreatedID: map[string]string{}}
 	if b, ok := t.(Batcher); ok {
+		// A batching target's ops travel in one upload: the batch is one
+		// node of the graph, and Diff gives it no edges to walk.
 		applyBatch(ctx, b, plan, ops, opt, res)
 		return res
 	}
 	a := &applier{t: t, opt: opt, plan: plan,
 		teamIDs: copyMap(plan.TeamIDs), userIDs: copyMap(plan.UserIDs), res: res}
+	newWalk(a, plan, ops).run(ctx)
+	return res
+}
+
+// walk is one apply's traversal of the dependency graph.
+type walk struct {
+	a   *applier
+	ops []Op
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	waiting []int            // per op: needs not yet done
+	users   [][]int          // per op: the ops that need it
+	lanes   map[string][]int // per lane: ops ready to send, in plan order
+	order   []string         // lanes in first-use order
+	state   []opState
+	busy    int // ops being sent
+	done    int // ops finished (applied, failed or skipped)
+	stopped bool
+}
+
+type opState int
+
+const (
+	opPending opState = iota
+	opQueued
+	opRunning
+	opApplied
+	opFailed
+	opSkipped
+)
+
+func newWalk(a *applier, plan *Plan, ops []Op) *walk {
+	w := &walk{a: a, ops: ops, waiting: make([]int, len(ops)), users: make([][]int, len(ops)),
+		lanes: map[string][]int{}, state: make([]opState, len(ops))}
+	w.cond = sync.NewCond(&w.mu)
+	ready := map[string][]int{}
 	for i := range ops {
-		op := &ops[i]
-		if len(res.Failed) >= opt.MaxFailures || ctx.Err() != nil {
-			res.Skipped += len(ops) - i
+		id := OpID(&ops[i])
+		ready[id] = append(ready[id], i)
+	}
+	notReady := map[string]*Op{}
+	for i := range plan.Ops {
+		if o := &plan.Ops[i]; !o.Ready() {
+			notReady[OpID(o)] = o
+		}
+	}
+	var blocked []int
+	blockedBy := map[int]string{}
+	for i := range ops {
+		for _, n := range ops[i].Needs {
+			if js, ok := ready[n]; ok {
+				for _, j := range js {
+					if j != i {
+						w.users[j] = append(w.users[j], i)
+						w.waiting[i]++
+					}
+				}
+			} else if o := notReady[n]; o != nil && blockedBy[i] == "" {
+				blocked = append(blocked, i)
+				blockedBy[i] = fmt.Sprintf("%s %s %q is %s", o.Action, o.Kind, o.Name, o.Status)
+			}
+		}
+	}
+	w.mu.Lock()
+	for _, i := range blocked {
+		w.skip(i, blockedBy[i])
+	}
+	for i := range ops {
+		if w.state[i] == opPending && w.waiting[i] == 0 {
+			w.queue(i)
+		}
+	}
+	w.mu.Unlock()
+	return w
+}
+
+// queue makes op i ready to send on its lane. w.mu is held.
+func (w *walk) queue(i int) {
+	w.state[i] = opQueued
+	l := Lane(&w.ops[i])
+	if _, ok := w.lanes[l]; !ok {
+		w.order = append(w.order, l)
+	}
+	w.lanes[l] = append(w.lanes[l], i)
+}
+
+// skip marks op i and, transitively, every op that needs it as skipped,
+// never sent. w.mu is held.
+func (w *walk) skip(i int, why string) {
+	if w.state[i] >= opApplied {
+		return
+	}
+	if w.state[i] == opQueued {
+		l := Lane(&w.ops[i])
+		w.lanes[l] = slices.DeleteFunc(w.lanes[l], func(j int) bool { return j == i })
+	}
+	w.state[i] = opSkipped
+	op := &w.ops[i]
+	err := &SkipError{Op: *op, Why: why}
+	w.a.res.Skipped++
+	w.a.res.Skips = append(w.a.res.Skips, err)
+	w.a.opt.Logger.Warn("operation skipped", "action", op.Action.String(), "kind", op.Kind, "name", op.Name, "why", err.Error())
+	w.finished(i, err)
+	for _, u := range w.users[i] {
+		w.skip(u, fmt.Sprintf("%s %s %q was not applied", op.Action, op.Kind, op.Name))
+	}
+}
+
+// finished counts op i as done and reports it. w.mu is held.
+func (w *walk) finished(i int, err error) {
+	w.done++
+	if f := w.a.opt.OnOp; f != nil {
+		f(w.done, len(w.ops), &w.ops[i], err)
+	}
+}
+
+func (w *walk) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	w.mu.Lock()
+	started := map[string]bool{}
+	startLanes := func() {
+		for _, l := range w.order {
+			if !started[l] {
+				started[l] = true
+				wg.Add(1)
+				go func() { defer wg.Done(); w.lane(ctx, l) }()
+			}
+		}
+	}
+	// New lanes appear as ops become ready; the coordinator starts their
+	// workers until every op is done, the walk stopped, or nothing is
+	// queued or running (what is left needs an op that was never sent).
+	for {
+		startLanes()
+		if ctx.Err() != nil && !w.stopped {
+			w.stopped, w.a.stopped = true, true
+		}
+		if w.done == len(w.ops) || w.stopped && w.busy == 0 || w.idle() {
 			break
 		}
-		err := a.journalled(ctx, op)
-		switch {
-		case errors.Is(err, ErrDependency):
-			res.Skipped++
-			log.Warn("operation skipped", "action", op.Action.String(), "kind", op.Kind, "name", op.Name, "why", err)
-		case err != nil:
-			res.Failed = append(res.Failed, &OpError{Op: *op, Err: err})
-			log.Error("operation failed", "action", op.Action.String(), "kind", op.Kind, "name", op.Name, "err", err)
-		default:
-			res.Applied++
+		w.cond.Wait()
+	}
+	w.stopped = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+	wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.ops {
+		if w.state[i] >= opApplied {
+			continue
 		}
-		if opt.OnOp != nil {
-			opt.OnOp(i+1, len(ops), op, err)
+		if w.a.stopped {
+			// The apply stopped (a fatal error, too many failures, a
+			// cancelled context): what was not sent is counted, not
+			// reported one by one.
+			w.state[i] = opSkipped
+			w.a.res.Skipped++
+			w.a.res.Skips = append(w.a.res.Skips, &SkipError{Op: w.ops[i], Why: "the apply stopped before it was sent"})
+			continue
+		}
+		w.skip(i, "an operation it needs was never sent (a dependency cycle)")
+	}
+}
+
+// idle reports that nothing is queued or being sent. w.mu is held.
+func (w *walk) idle() bool {
+	if w.busy > 0 {
+		return false
+	}
+	for _, q := range w.lanes {
+		if len(q) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lane sends the ops of one endpoint, one at a time, as they become ready.
+func (w *walk) lane(ctx context.Context, l string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for {
+		for len(w.lanes[l]) == 0 && !w.stopped {
+			w.cond.Wait()
+		}
+		if w.stopped {
+			return
+		}
+		if len(w.a.res.Failed) >= w.a.opt.MaxFailures || ctx.Err() != nil {
+			w.stopped = true
+			w.a.stopped = true
+			w.cond.Broadcast()
+			return
+		}
+		i := w.lanes[l][0]
+		w.lanes[l] = w.lanes[l][1:]
+		w.state[i] = opRunning
+		w.busy++
+		w.mu.Unlock()
+		op := &w.ops[i]
+		err := w.a.journalled(ctx, op)
+		w.mu.Lock()
+		w.busy--
+		switch {
+		case errors.Is(err, errStopped):
+			// Another lane's op was the last one the caller let through:
+			// this one was never sent, and is counted with the rest.
+			w.state[i] = opPending
+			w.stopped = true
+			w.a.stopped = true
+		case errors.Is(err, ErrDependency):
+			w.skip(i, err.Error())
+		case err != nil:
+			w.state[i] = opFailed
+			w.a.res.Failed = append(w.a.res.Failed, &OpError{Op: *op, Err: err})
+			w.a.opt.Logger.Error("operation failed", "action", op.Action.String(), "kind", op.Kind, "name", op.Name, "err", err)
+			w.finished(i, err)
+			for _, u := range w.users[i] {
+				w.skip(u, fmt.Sprintf("%s %s %q failed", op.Action, op.Kind, op.Name))
+			}
+		default:
+			w.state[i] = opApplied
+			w.a.res.Applied++
+			w.finished(i, nil)
+			for _, u := range w.users[i] {
+				if w.waiting[u]--; w.waiting[u] == 0 && w.state[u] == opPending {
+					w.queue(u)
+				}
+			}
 		}
 		var f Fatal
 		if errors.As(err, &f) && f.Fatal() {
-			res.Skipped += len(ops) - i - 1
-			break
+			w.stopped = true
+			w.a.stopped = true
 		}
+		w.cond.Broadcast()
 	}
-	return res
 }
+
+// SkipError is an operation that was not sent, and why: an operation it
+// needs failed or was not applied, or the apply stopped first.
+type SkipError struct {
+	Op  Op
+	Why string
+}
+
+func (e *SkipError) Error() string {
+	return fmt.Sprintf("%s %s %q skipped: %s", e.Op.Action, e.Op.Kind, e.Op.Name, e.Why)
+}
+
+// Unwrap makes a SkipError an ErrDependency.
+func (e *SkipError) Unwrap() error { return ErrDependency }
 
 // ErrJournal marks an operation not sent because the journal could not
 // record it; it stops the apply.
@@ -128,18 +364,28 @@ func (e *journalError) Error() string   { return fmt.Sprintf("%v: %v", ErrJourna
 func (e *journalError) Unwrap() []error { return []error{ErrJournal, e.err} }
 func (e *journalError) Fatal() bool     { return true }
 
+// errStopped is an op not sent because the apply's context ended before
+// it started: a stop, not a failure.
+var errStopped = errors.New("the apply stopped before it was sent")
+
 // journalled runs op between the journal's Begin and Finish.
 func (a *applier) journalled(ctx context.Context, op *Op) error {
+	if ctx.Err() != nil {
+		return errStopped
+	}
 	j := a.opt.Journal
 	if j == nil {
 		return a.do(ctx, op)
 	}
 	entry, err := j.Begin(ctx, op)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errStopped // nothing was sent
+		}
 		return &journalError{err}
 	}
 	err = a.do(ctx, op)
-	resultID := a.res.CreatedID[string(op.Kind)+":"+op.Key]
+	resultID := a.createdID(op.Kind, op.Key)
 	if op.Action != ActionCreate {
 		resultID = ""
 	}
@@ -235,12 +481,40 @@ func copyMap(m map[string]string) map[string]string {
 }
 
 type applier struct {
-	t       Target
-	opt     ApplyOptions
-	plan    *Plan
+	t    Target
+	opt  ApplyOptions
+	plan *Plan
+	res  *Result
+
+	// ids guards teamIDs, userIDs and res.CreatedID, which ops on
+	// different lanes read and write at once.
+	ids     sync.Mutex
 	teamIDs map[string]string
 	userIDs map[string]string
-	res     *Result
+	stopped bool // set under the walk's lock
+}
+
+func (a *applier) created(kind Kind, key, id string) {
+	a.ids.Lock()
+	defer a.ids.Unlock()
+	if kind == KindTeam {
+		a.teamIDs[key] = id
+	} else {
+		a.userIDs[key] = id
+	}
+	a.res.CreatedID[string(kind)+":"+key] = id
+}
+
+func (a *applier) userID(key string) string {
+	a.ids.Lock()
+	defer a.ids.Unlock()
+	return a.userIDs[key]
+}
+
+func (a *applier) createdID(kind Kind, key string) string {
+	a.ids.Lock()
+	defer a.ids.Unlock()
+	return a.res.CreatedID[string(kind)+":"+key]
 }
 
 func (a *applier) own(ctx context.Context, kind Kind, key, id, how string) error {
@@ -254,6 +528,8 @@ func (a *applier) own(ctx context.Context, kind Kind, key, id, how string) error
 }
 
 func (a *applier) team(key string) (string, error) {
+	a.ids.Lock()
+	defer a.ids.Unlock()
 	if key == "" && a.teamIDs[""] == "" {
 		return "", nil
 	}
@@ -303,8 +579,7 @@ func (a *applier) doTeam(ctx context.Context, op *Op) error {
 		if err != nil {
 			return err
 		}
-		a.teamIDs[op.Key] = id
-		a.res.CreatedID[string(KindTeam)+":"+op.Key] = id
+		a.created(KindTeam, op.Key, id)
 		return a.own(ctx, KindTeam, op.Key, id, "created")
 	case ActionDeactivate:
 		return a.t.UpdateTeam(ctx, op.ID, Team{Active: false}, []Field{FieldActive})
@@ -342,8 +617,7 @@ func (a *applier) doUser(ctx context.Context, op *Op) error {
 		if err != nil {
 			return err
 		}
-		a.userIDs[op.Key] = id
-		a.res.CreatedID[string(KindUser)+":"+op.Key] = id
+		a.created(KindUser, op.Key, id)
 		return a.own(ctx, KindUser, op.Key, id, "created")
 	case ActionDeactivate:
 		return a.t.UpdateUser(ctx, op.ID, User{ID: op.ID, Active: false}, []Field{FieldActive})
@@ -368,7 +642,7 @@ func (a *applier) doQueue(ctx context.Context, op *Op) error {
 		out := make([]string, 0, len(keys))
 		var missing []string
 		for _, k := range keys {
-			if id := a.userIDs[k]; id != "" {
+			if id := a.userID(k); id != "" {
 				out = append(out, id)
 			} else {
 				missing = append(missing, k)

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"slices"
-	"strings"
 )
 
 // Capabilities describe what a target can hold and what its API can do, so
@@ -88,18 +87,20 @@ func (c Capabilities) platform() string {
 }
 
 // unsupported marks op as one the target cannot apply, saying why.
-func (c Capabilities) unsupported(op *Op, why string) {
+func (c Capabilities) unsupported(op *Op, why *Unsupported) {
 	op.Status = StatusUnsupported
-	op.Reason += "; cannot be applied on " + c.platform() + ": " + why
+	op.Why.Unsupported = why
 }
 
 // Reasons for unsupported operations.
-func (c Capabilities) noDeactivation() string { return c.platform() + " API offers no deactivation" }
-func (c Capabilities) noReactivation() string { return c.platform() + " API offers no reactivation" }
-func (c Capabilities) noClearing(fs []Field) string {
-	names := make([]string, len(fs))
-	for i, f := range fs {
-		names[i] = string(f)
-	}
-	return c.platform() + " API cannot clear a field (" + strings.Join(names, ", ") + ")"
+func (c Capabilities) noDeactivation() *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "deactivation"}
+}
+
+func (c Capabilities) noReactivation() *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "reactivation"}
+}
+
+func (c Capabilities) noClearing(fs []Field) *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "clearing", Fields: fs}
 }

@@ -78,6 +78,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 			TeamIDs:       map[string]string{},
 			UserIDs:       map[string]string{},
 			QueueIDs:      map[string]string{},
+			Matches:       map[string]Match{},
 		},
 		curTeams:     make(map[string]*Team, len(current.Teams)),
 		teamOwner:    invert(own.Teams),
@@ -208,7 +209,7 @@ func (d *differ) teams() {
 			t.Active = true
 			d.add(Op{Action: ActionCreate, Kind: KindTeam, Key: k, Name: want.Name, Team: &t,
 				Changes: teamCreateChanges(want, d.teamName(want.Parent)),
-				Reason:  "new in source" + origin(want.Origin)})
+				Why:     Reason{Code: ReasonNew, Origin: want.Origin}})
 			continue
 		}
 		claimed[cur.ID] = true
@@ -238,10 +239,10 @@ func (d *differ) teams() {
 		switch {
 		case !owned:
 			op.Action = ActionAdopt
-			op.Reason = fmt.Sprintf("a group named %q already exists there; taking ownership", cur.Name)
+			op.Why = Reason{Code: ReasonAdoptGroup, Existing: cur.Name}
 		case len(ch) > 0:
 			op.Action = ActionUpdate
-			op.Reason = "changed in source" + origin(want.Origin)
+			op.Why = Reason{Code: ReasonChanged, Origin: want.Origin}
 		default:
 			d.plan.Summary.Unchanged++
 			continue
@@ -278,15 +279,18 @@ func (d *differ) deactivateTeams() {
 	for _, t := range gone {
 		going[t.ID] = true
 	}
+	// Where every agent is once the plan is through: an op that moves or
+	// deactivates them counts whatever its status, because the group's
+	// deactivation needs that op (an edge) and waits with it when it waits.
 	final := map[string]string{} // platform user id → group id after the plan
 	for _, o := range d.plan.Ops {
-		if o.Kind != KindUser || o.ID == "" {
+		if o.Kind != KindUser || o.ID == "" || o.Status == StatusUnsupported {
 			continue
 		}
 		switch {
-		case o.Action == ActionDeactivate && o.Ready():
+		case o.Action == ActionDeactivate:
 			final[o.ID] = ""
-		case slices.Contains(o.Fields, FieldTeam) && o.Ready():
+		case slices.Contains(o.Fields, FieldTeam):
 			final[o.ID] = d.teamIDs[o.User.Team]
 		}
 	}
@@ -312,15 +316,21 @@ func (d *differ) deactivateTeams() {
 		}
 		op := Op{Action: ActionDeactivate, Kind: KindTeam, Key: d.teamOwner[t.ID], ID: t.ID, Name: t.Name,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
-			Reason: "no longer in source", Fingerprint: Fingerprint(t)}
+			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(t)}
 		d.suppressIfIncomplete(&op)
 		d.add(op)
 	}
 }
 
 func (d *differ) activeChild(id string, going map[string]bool) string {
+	moving := map[string]bool{} // groups an op moves to another parent
+	for _, o := range d.plan.Ops {
+		if o.Kind == KindTeam && o.ID != "" && o.Team != nil && slices.Contains(o.Fields, FieldParent) && d.teamIDs[o.Team.Parent] != id {
+			moving[o.ID] = true
+		}
+	}
 	for _, c := range d.current.Teams {
-		if c.Parent == id && c.Active && !going[c.ID] {
+		if c.Parent == id && c.Active && !going[c.ID] && !moving[c.ID] {
 			return c.Name
 		}
 	}
@@ -399,13 +409,6 @@ func teamCreateChanges(t *Team, parent string) []Change {
 	return []Change{{FieldName, "", t.Name}, {FieldParent, "", parent}, {FieldLevel, "", t.Level}}
 }
 
-func origin(o string) string {
-	if o == "" {
-		return ""
-	}
-	return " (" + o + ")"
-}
-
 type userIndex struct {
 	byID, byTPID, byUsername, byEmail map[string]*User
 }
@@ -481,6 +484,9 @@ func (d *differ) users() {
 			continue
 		}
 		cur, how := d.match(ix, w)
+		if cur != nil {
+			d.plan.Matches[w.Key] = Match{ID: cur.ID, How: how}
+		}
 		if cur != nil && d.protected(cur) || d.protected(w) {
 			continue
 		}
@@ -490,7 +496,7 @@ func (d *differ) users() {
 			}
 			d.planned[w.Key] = w
 			d.add(Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
-				Changes: d.userChanges(&User{}, w, true), Reason: "new in source" + origin(w.Origin)})
+				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}})
 			continue
 		}
 		d.claimed[cur.ID] = w.Key
@@ -511,18 +517,18 @@ func (d *differ) users() {
 		switch {
 		case !owned:
 			op.Action = ActionAdopt
-			op.Reason = fmt.Sprintf("platform user %q matches by %s; taking ownership", cur.Username, how)
+			op.Why = Reason{Code: ReasonAdoptUser, Existing: cur.Username, MatchBy: how}
 		case !w.Active && cur.Active:
 			op.Action = ActionDeactivate
-			op.Reason = "inactive in source" + origin(w.Origin)
+			op.Why = Reason{Code: ReasonInactive, Origin: w.Origin}
 			op.Changes = []Change{{FieldActive, "true", "false"}}
 			op.Fields = []Field{FieldActive}
 		case w.Active && !cur.Active:
 			op.Action = ActionUpdate
-			op.Reason = "back in source: reactivate with roles and team" + origin(w.Origin)
+			op.Why = Reason{Code: ReasonBack, Origin: w.Origin}
 		default:
 			op.Action = ActionUpdate
-			op.Reason = "changed in source" + origin(w.Origin)
+			op.Why = Reason{Code: ReasonChanged, Origin: w.Origin}
 		}
 		if op.Action == ActionDeactivate {
 			d.suppressIfIncomplete(&op)
@@ -541,9 +547,10 @@ func (d *differ) users() {
 	}
 	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(d.userOwner[a.ID], d.userOwner[b.ID]) })
 	for _, u := range gone {
+		d.plan.Matches[d.userOwner[u.ID]] = Match{ID: u.ID, How: "ledger"}
 		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: d.userOwner[u.ID], ID: u.ID, Name: u.Username,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
-			Reason: "no longer in source", Fingerprint: Fingerprint(u)}
+			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}
 		d.plan.UserIDs[op.Key] = u.ID
 		d.suppressIfIncomplete(&op)
 		d.addUserOp(op, u)
@@ -559,7 +566,7 @@ func (d *differ) addUserOp(op Op, cur *User) {
 	switch {
 	case op.Action == ActionDeactivate && caps.NoDeactivate:
 		op.Status = StatusReady // unsupported wins over suppressed: it is never applied either way
-		op.Reason = strings.SplitN(op.Reason, "; not applied: ", 2)[0]
+		op.Why.Incomplete = nil
 		caps.unsupported(&op, caps.noDeactivation())
 	case op.Action != ActionDeactivate && caps.NoReactivate && op.User != nil && op.User.Active && !cur.Active:
 		caps.unsupported(&op, caps.noReactivation())
@@ -606,6 +613,11 @@ func (d *differ) effective(want *User) *User {
 	if !w.Active {
 		w.Team, w.Roles, w.Queues = "", []string{}, nil
 		return &w
+	}
+	if why := d.refused(&w); why != "" {
+		d.problem(KindUser, w.Key, "%s", why)
+		d.plan.Problems[len(d.plan.Problems)-1].Origin = w.Origin
+		return nil
 	}
 	if !caps.holds(FieldRoles) {
 		// Roles are not the platform's to hold: any user may sit in a team.
@@ -710,7 +722,7 @@ func fieldsOf(ch []Change) []Field {
 func (d *differ) suppressIfIncomplete(op *Op) {
 	if len(d.desired.Incomplete) > 0 && op.Status == StatusReady {
 		op.Status = StatusSuppressed
-		op.Reason += "; not applied: the source is incomplete (" + strings.Join(d.desired.Incomplete, "; ") + ")"
+		op.Why.Incomplete = slices.Clone(d.desired.Incomplete)
 	}
 }
 
@@ -720,8 +732,10 @@ func (d *differ) suppressIfIncomplete(op *Op) {
 func (d *differ) queues() {
 	want := map[string]map[string]bool{} // lower queue name → user keys
 	display := map[string]string{}       // lower queue name → name as written
+	whole := map[string]bool{}           // lower queue name → rostersync owns its whole membership
 	for _, q := range d.desired.Queues {
 		display[strings.ToLower(q.Name)] = q.Name
+		whole[strings.ToLower(q.Name)] = q.WholeMembership
 	}
 	for _, u := range d.planned {
 		for _, q := range u.Queues {
@@ -775,6 +789,9 @@ func (d *differ) queues() {
 			// Only owned users the sources still want are taken off; a
 			// deactivated user leaves every queue on the platform anyway.
 			key, owned := d.userOwner[id]
+			if k, adopted := d.claimed[id]; !owned && adopted && d.planned[k] != nil {
+				key, owned = k, true // adopted in this plan: theirs to keep in line from now
+			}
 			_, planned := d.planned[key]
 			if owned && (planned && !want[n][key] || leaving[key]) {
 				remove = append(remove, key)
@@ -786,20 +803,33 @@ func (d *differ) queues() {
 		}
 		slices.Sort(add)
 		slices.Sort(remove)
-		op := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name, Add: add, Remove: remove,
-			Reason: "queue rules changed membership"}
-		if d.pol.ReplaceQueues && len(add) > 0 && len(remove) > 0 {
+		base := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name,
+			Why: Reason{Code: ReasonQueueRules}}
+		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 {
+			op := base
+			op.Add, op.Remove = add, remove
 			if op.Replace = d.replacement(q, add, remove); op.Replace != nil {
-				op.Reason += "; written as one replace of the whole membership"
+				op.Why.Replace = true
+				op.Changes = []Change{{Field: "agents+", New: d.usernames(add)}, {Field: "agents-", Old: d.usernames(remove)}}
+				d.add(op)
+				continue
 			}
 		}
+		// Additions and removals are separate operations: each is one
+		// request, additions wait for the people they add to be active,
+		// and a removal does not fail with an addition.
 		if len(add) > 0 {
-			op.Changes = append(op.Changes, Change{Field: "agents+", New: d.usernames(add)})
+			op := base
+			op.Add = add
+			op.Changes = []Change{{Field: "agents+", New: d.usernames(add)}}
+			d.add(op)
 		}
 		if len(remove) > 0 {
-			op.Changes = append(op.Changes, Change{Field: "agents-", Old: d.usernames(remove)})
+			op := base
+			op.Remove = remove
+			op.Changes = []Change{{Field: "agents-", Old: d.usernames(remove)}}
+			d.add(op)
 		}
-		d.add(op)
 	}
 }
 
@@ -869,8 +899,15 @@ func (d *differ) finish() {
 				return c
 			}
 		}
+		if pa == 5 { // deepest first
+			if c := cmp.Compare(d.curDepth(b.ID), d.curDepth(a.ID)); c != 0 {
+				return c
+			}
+		}
 		return cmp.Compare(a.Key, b.Key)
 	})
+	d.edges()
+	Settle(d.plan.Ops)
 	if len(d.desired.Incomplete) > 0 {
 		d.plan.Notes = append(d.plan.Notes, "deactivations suppressed: "+strings.Join(d.desired.Incomplete, "; "))
 	}
@@ -898,6 +935,9 @@ func Summarize(ops []Op, unchanged int) Summary {
 		case StatusUnsupported:
 			s.Unsupported++
 			continue
+		case StatusWaiting:
+			s.Waiting++
+			continue
 		}
 		switch o.Action {
 		case ActionCreate:
@@ -912,6 +952,10 @@ func Summarize(ops []Op, unchanged int) Summary {
 	}
 	return s
 }
+
+// RequestsFor counts the write calls the ready ops need, by endpoint name
+// (Plan.Requests).
+func RequestsFor(ops []Op) map[string]int { return requestsFor(ops) }
 
 // requestsFor counts the write calls each ready op needs, by endpoint name.
 func requestsFor(ops []Op) map[string]int {

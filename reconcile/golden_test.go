@@ -99,6 +99,18 @@ func TestGoldenPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.file.Check(t, "plan.txt", got.String(), *update, "run go test ./reconcile -update to accept")
+			// The edges are visible in every format: cases with plan.json
+			// and plan.md sections pin those renderings too.
+			for name, f := range map[string]reconcile.Format{"plan.json": reconcile.FormatJSON, "plan.md": reconcile.FormatMarkdown} {
+				if !c.file.Has(name) {
+					continue
+				}
+				var b bytes.Buffer
+				if err := reconcile.Render(&b, plan, f); err != nil {
+					t.Fatal(err)
+				}
+				c.file.Check(t, name, b.String(), *update, "run go test ./reconcile -update to accept")
+			}
 			if *update {
 				return
 			}

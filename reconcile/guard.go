@@ -110,6 +110,80 @@ func OpID(o *Op) string {
 	return id
 }
 
+// HoldKeys are the identities under which an operation is held for
+// approval: its OpID, except for a removal from a work queue (not a
+// whole-membership replace), which is held per member, so that a decision
+// on one person's removal stands whoever else joins or leaves the set.
+func HoldKeys(o *Op) []string {
+	if o.Kind != KindQueue || len(o.Remove) == 0 || o.Replace != nil {
+		return []string{OpID(o)}
+	}
+	out := make([]string, len(o.Remove))
+	for i, k := range o.Remove {
+		out[i] = fmt.Sprintf("%s %s %s -%s", o.Action, o.Kind, o.Key, k)
+	}
+	return out
+}
+
+// HoldOps returns the op as it is held, one per HoldKeys key: a queue
+// removal as one removal per member, anything else as itself.
+func HoldOps(o *Op) []Op {
+	keys := HoldKeys(o)
+	if len(keys) == 1 && (o.Kind != KindQueue || len(o.Remove) <= 1) {
+		return []Op{*o}
+	}
+	names := queueNames(*o, len(o.Remove))
+	out := make([]Op, len(o.Remove))
+	for i, k := range o.Remove {
+		p := *o
+		p.Remove = []string{k}
+		p.Changes = []Change{{Field: "agents-", Old: names[i]}}
+		out[i] = p
+	}
+	return out
+}
+
+// splitByHolds splits each ready queue removal whose members' holds differ
+// (approved, rejected, pending, none) into one op per decision.
+func splitByHolds(ops []Op, holds map[string]HoldState, pieces map[string][]string) []Op {
+	out := make([]Op, 0, len(ops))
+	for _, o := range ops {
+		keys := HoldKeys(&o)
+		if !o.Ready() || o.Kind != KindQueue || len(keys) < 2 || len(o.Add) > 0 {
+			out = append(out, o)
+			continue
+		}
+		names := queueNames(o, len(o.Remove))
+		var order []string
+		group := map[string][]int{}
+		for i, k := range keys {
+			st := holds[k].Status
+			if _, ok := group[st]; !ok {
+				order = append(order, st)
+			}
+			group[st] = append(group[st], i)
+		}
+		if len(order) < 2 {
+			out = append(out, o)
+			continue
+		}
+		old := OpID(&o)
+		for _, st := range order {
+			p := o
+			p.Remove = nil
+			var n []string
+			for _, i := range group[st] {
+				p.Remove = append(p.Remove, o.Remove[i])
+				n = append(n, names[i])
+			}
+			p.Changes = []Change{{Field: "agents-", Old: strings.Join(n, ", ")}}
+			out = append(out, p)
+			pieces[old] = append(pieces[old], OpID(&p))
+		}
+	}
+	return out
+}
+
 // Removes reports whether an operation takes someone or something away:
 // a deactivation, or a queue operation that removes members.
 func Removes(o *Op) bool {
@@ -196,7 +270,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 			o := &out.Ops[i]
 			if o.Ready() && Removes(o) {
 				o.Status = StatusSuppressed
-				o.Reason += "; not applied: the sources are not healthy (" + strings.Join(problems, "; ") + ")"
+				o.Why.Unhealthy = slices.Clone(problems)
 				n++
 			}
 		}
@@ -212,18 +286,18 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		}
 		a := in.Absences[o.Key]
 		passes := max(a.Passes, 1)
-		var why []string
+		var w AbsenceWait
 		if passes < k {
-			why = append(why, fmt.Sprintf("missing from %d of the %d healthy passes needed", passes, k))
+			w.Passes, w.Needed = passes, k
 		}
 		if d := in.Limits.AbsentFor; d > 0 && !a.Since.IsZero() && in.Now.Sub(a.Since) < d {
-			why = append(why, fmt.Sprintf("missing since %s, less than %s", a.Since.UTC().Format(time.RFC3339), d))
+			w.Since, w.For = a.Since.UTC().Format(time.RFC3339), d.String()
 		} else if d > 0 && a.Since.IsZero() {
-			why = append(why, fmt.Sprintf("missing for less than %s", d))
+			w.For = d.String()
 		}
-		if len(why) > 0 {
+		if w != (AbsenceWait{}) {
 			o.Status = StatusSuppressed
-			o.Reason += "; not yet: " + strings.Join(why, ", ")
+			o.Why.Absence = &w
 			waiting++
 		}
 	}
@@ -236,7 +310,12 @@ func Guard(p *Plan, in GuardInput) *Plan {
 	}
 
 	// A queue removal of someone whose deactivation waits, waits too.
-	out.Ops = follow(out.Ops)
+	pieces := map[string][]string{}
+	out.Ops = follow(out.Ops, pieces)
+	// A hold on a queue removal is per member: split removals whose
+	// members were decided differently, so that approving one person's
+	// removal survives another joining or leaving the set.
+	out.Ops = splitByHolds(out.Ops, in.Holds, pieces)
 	leaving := map[string]bool{} // users deactivated by a ready op
 	for _, o := range out.Ops {
 		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
@@ -262,19 +341,19 @@ func Guard(p *Plan, in GuardInput) *Plan {
 				continue // it goes with deactivations, counted and held there
 			}
 		}
-		h, ok := in.Holds[OpID(o)]
+		h, ok := in.Holds[HoldKeys(o)[0]]
 		switch {
 		case ok && h.Status == HoldApproved:
-			o.Reason += fmt.Sprintf("; approved (held #%d)", h.ID)
+			o.Why.Hold = &HoldNote{Decision: HoldApproved, ID: h.ID}
 			continue
 		case ok && h.Status == HoldRejected:
 			o.Status = StatusSuppressed
-			o.Reason += fmt.Sprintf("; rejected by an operator (held #%d): not applied while the sources say so", h.ID)
+			o.Why.Hold = &HoldNote{Decision: HoldRejected, ID: h.ID}
 			rejected++
 			continue
 		case ok && h.Status == HoldPending:
 			o.Status = StatusHeld
-			o.Reason += fmt.Sprintf("; held for approval (#%d)", h.ID)
+			o.Why.Hold = &HoldNote{Decision: HoldPending, ID: h.ID}
 			pending++
 		default:
 			risky = append(risky, i)
@@ -285,23 +364,23 @@ func Guard(p *Plan, in GuardInput) *Plan {
 			removals++
 		}
 	}
-	var over []string
+	note := HoldNote{Decision: HoldNew, Removals: removals}
 	if lim := in.Limits.HoldOver; lim >= 0 && removals > lim {
-		over = append(over, fmt.Sprintf("more than %d", lim))
+		note.Over = &lim
 	}
 	if pct := in.Limits.HoldPercent; pct >= 0 && in.Population > 0 && removals > 0 &&
 		removals > in.Limits.HoldPercentFloor && float64(removals)*100/float64(in.Population) > pct {
-		over = append(over, fmt.Sprintf("more than %s%% of the %d active users rostersync owns", trimFloat(pct), in.Population))
+		note.Percent, note.Population = &pct, in.Population
 	}
-	if len(over) > 0 && len(risky) > 0 {
-		why := fmt.Sprintf("%d removals in one plan, %s", removals, strings.Join(over, " and "))
+	if (note.Over != nil || note.Percent != nil) && len(risky) > 0 {
 		for _, i := range risky {
 			o := &out.Ops[i]
 			o.Status = StatusHeld
-			o.Reason += "; held for approval: " + why
+			n := note
+			o.Why.Hold = &n
 		}
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) newly held for approval (%s); creates and updates go on. "+
-			"See 'rostersync held list'; approve with 'rostersync held approve', reject with 'rostersync held reject'", len(risky), why))
+			"See 'rostersync held list'; approve with 'rostersync held approve', reject with 'rostersync held reject'", len(risky), note.why()))
 	}
 	if pending > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) still held, waiting for approval (see 'rostersync held list')", pending))
@@ -310,7 +389,9 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) not applied: an operator rejected them", rejected))
 	}
 
-	out.Ops = splitQueues(follow(out.Ops))
+	out.Ops = splitQueues(follow(out.Ops, pieces), pieces)
+	relink(out.Ops, pieces)
+	Settle(out.Ops)
 	out.Summary = Summarize(out.Ops, p.Summary.Unchanged)
 	out.Requests = requestsFor(out.Ops)
 	if in.BatchRows > 0 {
@@ -321,7 +402,7 @@ func Guard(p *Plan, in GuardInput) *Plan {
 
 // follow takes out of each ready queue operation the removals of users
 // whose deactivation is not ready (held or suppressed): they wait with it.
-func follow(ops []Op) []Op {
+func follow(ops []Op, pieces map[string][]string) []Op {
 	waiting := map[string]*Op{}
 	for i := range ops {
 		if o := &ops[i]; o.Kind == KindUser && o.Action == ActionDeactivate && !o.Ready() {
@@ -350,22 +431,26 @@ func follow(ops []Op) []Op {
 			out = append(out, o)
 			continue
 		}
-		base := strings.Replace(o.Reason, "; written as one replace of the whole membership", "", 1)
+		old := OpID(&o)
 		if len(keep) > 0 || len(o.Add) > 0 {
 			rest := o
-			rest.Remove, rest.Replace, rest.Reason = keep, nil, base
+			rest.Remove, rest.Replace = keep, nil
+			rest.Why.Replace = false
 			rest.Changes = queueChanges(o.Changes, "agents+")
 			if len(keep) > 0 {
 				rest.Changes = append(rest.Changes, Change{Field: "agents-", Old: strings.Join(keepN, ", ")})
 			}
 			out = append(out, rest)
+			pieces[old] = append(pieces[old], OpID(&rest))
 		}
 		w := o
 		w.Add, w.Replace, w.Remove = nil, nil, wait
 		w.Changes = []Change{{Field: "agents-", Old: strings.Join(waitN, ", ")}}
 		w.Status = StatusSuppressed
-		w.Reason = base + "; waits for the deactivation it goes with"
+		w.Why.Replace = false
+		w.Why.FollowsDeactivation = true
 		out = append(out, w)
+		pieces[old] = append(pieces[old], OpID(&w))
 	}
 	return out
 }
@@ -385,7 +470,7 @@ func queueNames(o Op, n int) []string {
 
 // splitQueues splits each queue operation that adds members but whose
 // removals are not ready into a ready addition and the removal alone.
-func splitQueues(ops []Op) []Op {
+func splitQueues(ops []Op, pieces map[string][]string) []Op {
 	out := make([]Op, 0, len(ops))
 	for _, o := range ops {
 		if o.Kind != KindQueue || o.Ready() || len(o.Add) == 0 || len(o.Remove) == 0 {
@@ -393,27 +478,16 @@ func splitQueues(ops []Op) []Op {
 			continue
 		}
 		add, rm := o, o
-		add.Status, add.Reason = StatusReady, strings.TrimSuffix(p0(o.Reason), "; written as one replace of the whole membership")
+		add.Status, add.Why = StatusReady, o.Why.base()
 		add.Remove, add.Replace, rm.Add, rm.Replace = nil, nil, nil, nil
 		add.Changes = queueChanges(o.Changes, "agents+")
 		rm.Changes = queueChanges(o.Changes, "agents-")
-		rm.Reason = strings.Replace(rm.Reason, "; written as one replace of the whole membership", "", 1)
+		rm.Why.Replace = false
 		out = append(out, add, rm)
+		old := OpID(&o)
+		pieces[old] = append(pieces[old], OpID(&add), OpID(&rm))
 	}
 	return out
-}
-
-// p0 is a reason before the guard's additions.
-func p0(reason string) string {
-	if i := strings.Index(reason, "; not applied"); i >= 0 {
-		reason = reason[:i]
-	}
-	for _, cut := range []string{"; held for approval", "; rejected by", "; not yet"} {
-		if i := strings.Index(reason, cut); i >= 0 {
-			reason = reason[:i]
-		}
-	}
-	return reason
 }
 
 func queueChanges(ch []Change, field Field) []Change {

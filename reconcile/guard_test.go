@@ -1,6 +1,8 @@
 package reconcile_test
 
 import (
+	"maps"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -117,5 +119,48 @@ func TestGuardThresholdHoldsOnlyRemovals(t *testing.T) {
 	again := reconcile.Guard(guardPlan(), reconcile.GuardInput{Limits: lim, Desired: desiredForGuard(), Holds: holds})
 	if again.Summary.Held != 3 || readyRemovals(again) != 1 {
 		t.Errorf("after one approval: %+v\n%s", again.Summary, render(again))
+	}
+}
+
+// TestGuardQueueRemovalHoldsArePerMember: approving one person's removal
+// from a queue stands when others join the set being removed; the others
+// are held on their own.
+func TestGuardQueueRemovalHoldsArePerMember(t *testing.T) {
+	rm := func(keys ...string) *reconcile.Plan {
+		return &reconcile.Plan{Ops: []reconcile.Op{{Action: reconcile.ActionUpdate, Kind: reconcile.KindQueue, Key: "Inbound", ID: "q1",
+			Name: "Inbound", Remove: keys, Changes: []reconcile.Change{{Field: "agents-", Old: strings.Join(keys, ", ")}},
+			Why: reconcile.Reason{Code: reconcile.ReasonQueueRules}}}}
+	}
+	first := reconcile.Guard(rm("A", "B"), reconcile.GuardInput{Limits: reconcile.Limits{HoldOver: 0, HoldPercent: -1, AbsentPasses: 1, MaxDrop: 1}})
+	keys := reconcile.HoldKeys(&first.Ops[0])
+	if len(first.Ops) != 1 || first.Ops[0].Status != reconcile.StatusHeld || len(keys) != 2 {
+		t.Fatalf("first pass: %+v, hold keys %v; want one held removal with a key per member", first.Ops, keys)
+	}
+	// A's removal is approved; C now leaves the queue too.
+	holds := map[string]reconcile.HoldState{keys[0]: {ID: 1, Status: reconcile.HoldApproved}, keys[1]: {ID: 2, Status: reconcile.HoldPending}}
+	second := reconcile.Guard(rm("A", "B", "C"), reconcile.GuardInput{Limits: reconcile.Limits{HoldOver: 0, HoldPercent: -1, AbsentPasses: 1, MaxDrop: 1}, Holds: holds})
+	got := map[string]reconcile.Status{}
+	for _, o := range second.Ops {
+		for _, k := range o.Remove {
+			got[k] = o.Status
+		}
+	}
+	want := map[string]reconcile.Status{"A": reconcile.StatusReady, "B": reconcile.StatusHeld, "C": reconcile.StatusHeld}
+	if !maps.Equal(got, want) {
+		t.Errorf("second pass: removal statuses %v, want %v (A approved stands)", got, want)
+	}
+}
+
+func TestHoldOpsMatchHoldKeys(t *testing.T) {
+	o := reconcile.Op{Action: reconcile.ActionUpdate, Kind: reconcile.KindQueue, Key: "Q", Name: "Q", Remove: []string{"A", "B"},
+		Changes: []reconcile.Change{{Field: "agents-", Old: "ada, bob"}}}
+	keys, ops := reconcile.HoldKeys(&o), reconcile.HoldOps(&o)
+	if len(keys) != 2 || len(ops) != 2 {
+		t.Fatalf("keys %v, ops %d", keys, len(ops))
+	}
+	for i := range ops {
+		if reconcile.OpID(&ops[i]) != keys[i] || ops[i].Changes[0].Old != []string{"ada", "bob"}[i] {
+			t.Errorf("held op %d: id %q, changes %v; want %q naming one member", i, reconcile.OpID(&ops[i]), ops[i].Changes, keys[i])
+		}
 	}
 }

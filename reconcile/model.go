@@ -54,6 +54,10 @@ type Queue struct {
 	Name   string   `json:"name"`
 	Active bool     `json:"active"`
 	Agents []string `json:"agents"`
+	// WholeMembership, in desired state, says the mapping gives rostersync
+	// the template's whole membership: a change that adds and removes may
+	// be one replace of the list (see QueueReplacer).
+	WholeMembership bool `json:"whole_membership,omitempty"`
 }
 
 // Snapshot is a whole state: desired (from sources) or current (from a target).

@@ -73,6 +73,9 @@ const (
 	StatusSuppressed Status = "suppressed"
 	// StatusUnsupported: the target has no way to do it.
 	StatusUnsupported Status = "unsupported"
+	// StatusWaiting: an operation it needs (Op.Needs) is held, suppressed,
+	// unsupported or waiting itself, so it is not sent this pass.
+	StatusWaiting Status = "waiting"
 )
 
 // Change is one attribute's old and new value, rendered for people.
@@ -94,8 +97,12 @@ type Op struct {
 	// Name is a human label: a username, a team name, a queue name.
 	Name    string   `json:"name"`
 	Changes []Change `json:"changes,omitempty"`
-	Reason  string   `json:"reason"`
-	Status  Status   `json:"status,omitempty"`
+	// Reason is Why in words, written into the JSON for its readers; code
+	// never reads it back.
+	Reason string `json:"reason"`
+	// Why is the reason as data: a code and its details.
+	Why    Reason `json:"why,omitzero"`
+	Status Status `json:"status,omitempty"`
 	// Fields are the platform fields an update writes (derived from Changes).
 	Fields []Field `json:"fields,omitempty"`
 	// User and Team carry the desired object for creates and updates; their
@@ -111,6 +118,22 @@ type Op struct {
 	// Fingerprint is a digest of the platform object as it was planned
 	// against; a saved plan is refused if it changed since.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Needs are the OpIDs of the operations that must succeed before this
+	// one is sent (its edges in the plan's dependency graph): a group after
+	// its parent, a user after their team, a queue addition after the
+	// user is active, a user's deactivation after their queue removals, a
+	// group's deactivation after its children and agents have left.
+	Needs []string `json:"needs,omitempty"`
+	// Waits names, for a waiting op, the prerequisites that are not ready
+	// and their status ("deactivate user E7: held").
+	Waits []Wait `json:"waits,omitempty"`
+}
+
+// Wait is one prerequisite a waiting op waits for.
+type Wait struct {
+	Op     string `json:"op"`     // its OpID
+	Name   string `json:"name"`   // its label: the kind and name of the object
+	Status Status `json:"status"` // why it is not ready
 }
 
 // Ready reports whether Apply should execute the operation.
@@ -125,8 +148,13 @@ type Summary struct {
 	Held        int `json:"held"`
 	Suppressed  int `json:"suppressed"`
 	Unsupported int `json:"unsupported"`
+	Waiting     int `json:"waiting,omitempty"`
 	Unchanged   int `json:"unchanged"`
 }
+
+// Pending is the number of operations planned but not ready: held,
+// suppressed, unsupported or waiting.
+func (s Summary) Pending() int { return s.Held + s.Suppressed + s.Unsupported + s.Waiting }
 
 // Changes is the number of operations that would be applied.
 func (s Summary) Changes() int { return s.Create + s.Update + s.Adopt + s.Deactivate }
@@ -134,9 +162,24 @@ func (s Summary) Changes() int { return s.Create + s.Update + s.Adopt + s.Deacti
 // Problem is something in the desired state that cannot be planned, such as
 // an agent mapped to a group that is not at the agent level.
 type Problem struct {
-	Kind    Kind   `json:"kind"`
-	Key     string `json:"key"`
+	Kind Kind   `json:"kind"`
+	Key  string `json:"key"`
+	// Origin is where the source record came from ("people.csv:12"), when
+	// known.
+	Origin  string `json:"origin,omitempty"`
 	Message string `json:"message"`
+}
+
+// ProblemList is a plan's problems; it is written as [] when empty, never
+// as null, so that a reader can count on the list.
+type ProblemList []Problem
+
+// MarshalJSON writes the list, [] when empty.
+func (l ProblemList) MarshalJSON() ([]byte, error) {
+	if len(l) == 0 {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Problem(l))
 }
 
 // Plan is the result of Diff: data, sorted, every op with a reason.
@@ -147,8 +190,8 @@ type Plan struct {
 	Ops           []Op      `json:"ops"`
 	Summary       Summary   `json:"summary"`
 	// Notes explain plan-wide decisions (suppressed deactivations and why).
-	Notes    []string  `json:"notes,omitempty"`
-	Problems []Problem `json:"problems,omitempty"`
+	Notes    []string    `json:"notes,omitempty"`
+	Problems ProblemList `json:"problems"`
 	// TeamIDs resolves team keys to platform ids known when the plan was made.
 	TeamIDs map[string]string `json:"team_ids"`
 	// UserIDs resolves user keys to platform ids known when the plan was made.
@@ -157,6 +200,27 @@ type Plan struct {
 	QueueIDs map[string]string `json:"queue_ids,omitempty"`
 	// Requests counts the platform calls the plan needs, by endpoint.
 	Requests map[string]int `json:"requests,omitempty"`
+	// MAC authenticates a saved plan (see SignPlans); empty otherwise.
+	MAC string `json:"mac,omitempty"`
+
+	// Matches are Diff's matches of user keys to platform users, for
+	// MatchOf (explain); not saved.
+	Matches map[string]Match `json:"-"`
+}
+
+// Match is how Diff matched a user key to a platform user.
+type Match struct {
+	ID string
+	// How is "ledger", "third_party_id", "username" or "email".
+	How string
+}
+
+// MatchOf returns the platform user Diff matched to the user key, and
+// how, as the plan was made; ok is false when it matched none (or the
+// plan was decoded from a file).
+func (p *Plan) MatchOf(key string) (m Match, ok bool) {
+	m, ok = p.Matches[key]
+	return m, ok
 }
 
 // PlanFormatVersion is the version of the JSON plan schema.

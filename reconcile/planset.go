@@ -17,6 +17,8 @@ import (
 type PlanSet struct {
 	FormatVersion int     `json:"format_version"`
 	Targets       []*Plan `json:"targets"`
+	// MAC authenticates a saved set (see SignPlans); empty otherwise.
+	MAC string `json:"mac,omitempty"`
 }
 
 // EncodePlans returns the plans as indented JSON: the plan itself for one,

@@ -63,6 +63,9 @@ type Policy struct {
 	// Target is what the target can hold and do; the zero value is a
 	// platform like Evaluagent (see Capabilities).
 	Target Capabilities
+	// KnownRoles are the role machine names the platform has; a desired
+	// user with another role is a plan problem. Nil checks nothing.
+	KnownRoles []string
 }
 
 func (p Policy) withDefaults() Policy {

@@ -48,7 +48,7 @@ func symbol(o *Op) string {
 	switch o.Status {
 	case StatusHeld:
 		return "!"
-	case StatusSuppressed, StatusUnsupported:
+	case StatusSuppressed, StatusUnsupported, StatusWaiting:
 		return "#"
 	}
 	return string(rune(o.Action))
@@ -58,7 +58,47 @@ func statusNote(o *Op) string {
 	if o.Status == StatusReady {
 		return ""
 	}
+	if o.Status == StatusWaiting && len(o.Waits) > 0 {
+		return "; " + waitWords(o.Waits) + " (waiting)"
+	}
 	return " (" + string(o.Status) + ")"
+}
+
+// labels maps each op's OpID to its words ("create team \"North\"").
+func labels(p *Plan) map[string]string {
+	out := make(map[string]string, len(p.Ops))
+	for i := range p.Ops {
+		o := &p.Ops[i]
+		out[OpID(o)] = opLabel(o)
+	}
+	return out
+}
+
+// opLabel names an op in another op's edges and waits.
+func opLabel(o *Op) string {
+	if o.Kind == KindQueue {
+		switch Lane(o) {
+		case "add queue agents":
+			return "add to queue " + quote(o.Name)
+		case "remove queue agents":
+			return "remove from queue " + quote(o.Name)
+		}
+		return "replace queue " + quote(o.Name)
+	}
+	return fmt.Sprintf("%s %s %s", o.Action, o.Kind, quote(o.Name))
+}
+
+// needWords renders an op's edges: the ops it is sent after.
+func needWords(o *Op, names map[string]string) string {
+	parts := make([]string, 0, len(o.Needs))
+	for _, n := range o.Needs {
+		if w, ok := names[n]; ok {
+			parts = append(parts, w)
+		} else {
+			parts = append(parts, quote(n))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func quote(s string) string {
@@ -70,15 +110,16 @@ func quote(s string) string {
 
 func renderText(w io.Writer, p *Plan) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "rostersync plan for %s, %s\n", orDefault(p.Target, "target"), p.CreatedAt.Format("2006-01-02T15:04:05Z"))
+	fmt.Fprintf(&b, "rostersync plan for %s, %s\n", escapeText(orDefault(p.Target, "target")), p.CreatedAt.Format("2006-01-02T15:04:05Z"))
 	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "note: %s\n", n)
+		fmt.Fprintf(&b, "note: %s\n", escapeText(n))
 	}
 	if len(p.Ops) == 0 {
 		b.WriteString("\nNo changes. The platform matches the sources.\n")
 	} else {
 		b.WriteString("\nSymbols: + create, ~ update, & adopt, - deactivate, ! held, # not applied\n\n")
 	}
+	names := labels(p)
 	for i := range p.Ops {
 		o := &p.Ops[i]
 		fmt.Fprintf(&b, "  %s %s %s %s%s\n", symbol(o), o.Action, o.Kind, quote(o.Name), keyNote(o))
@@ -94,12 +135,15 @@ func renderText(w io.Writer, p *Plan) error {
 				fmt.Fprintf(&b, "      %s: %s → %s\n", c.Field, quote(c.Old), quote(c.New))
 			}
 		}
-		fmt.Fprintf(&b, "      reason: %s%s\n", o.Reason, statusNote(o))
+		if len(o.Needs) > 0 {
+			fmt.Fprintf(&b, "      after: %s\n", escapeText(needWords(o, names)))
+		}
+		fmt.Fprintf(&b, "      reason: %s%s\n", escapeText(o.ReasonWords()), statusNote(o))
 	}
 	if len(p.Problems) > 0 {
 		b.WriteString("\nProblems (nothing is planned for these):\n")
 		for _, pr := range p.Problems {
-			fmt.Fprintf(&b, "  ! %s %s: %s\n", pr.Kind, quote(pr.Key), pr.Message)
+			fmt.Fprintf(&b, "  ! %s %s%s: %s\n", pr.Kind, quote(pr.Key), originNote(pr.Origin), escapeText(pr.Message))
 		}
 	}
 	fmt.Fprintf(&b, "\n%s\n", SummaryLine(p.Summary))
@@ -111,7 +155,15 @@ func keyNote(o *Op) string {
 	if o.Key == "" || o.Key == o.Name {
 		return ""
 	}
-	return " [" + o.Key + "]"
+	return " [" + escapeText(o.Key) + "]"
+}
+
+// originNote is " (people.csv:12)" for a known origin.
+func originNote(origin string) string {
+	if origin == "" {
+		return ""
+	}
+	return " (" + escapeText(origin) + ")"
 }
 
 func orDefault(s, d string) string {
@@ -134,44 +186,56 @@ func SummaryLine(s Summary) string {
 	if s.Unsupported > 0 {
 		extra = append(extra, fmt.Sprintf("%d not supported by the target", s.Unsupported))
 	}
+	if s.Waiting > 0 {
+		extra = append(extra, fmt.Sprintf("%d waiting for another operation", s.Waiting))
+	}
 	if len(extra) > 0 {
 		line += " " + strings.Join(extra, ", ") + "."
 	}
 	return line
 }
 
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "_", `\_`).Replace(s)
-}
+func mdEscape(s string) string { return escapeMarkdown(s) }
 
 func renderMarkdown(w io.Writer, p *Plan) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# rostersync plan for %s\n\n", orDefault(p.Target, "target"))
+	fmt.Fprintf(&b, "# rostersync plan for %s\n\n", mdEscape(orDefault(p.Target, "target")))
 	fmt.Fprintf(&b, "Made %s. **%s**\n\n", p.CreatedAt.Format("2006-01-02 15:04 UTC"), SummaryLine(p.Summary))
 	for _, n := range p.Notes {
 		fmt.Fprintf(&b, "> %s\n\n", mdEscape(n))
 	}
 	if len(p.Ops) > 0 {
+		names := labels(p)
 		b.WriteString("| | Action | Kind | Name | Changes | Reason |\n|---|---|---|---|---|---|\n")
 		for i := range p.Ops {
 			o := &p.Ops[i]
 			var ch []string
 			for _, c := range o.Changes {
 				if c.Old == "" || o.Action == ActionCreate {
-					ch = append(ch, fmt.Sprintf("%s: %s", c.Field, mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s", mdEscape(string(c.Field)), mdEscape(c.New)))
 				} else {
-					ch = append(ch, fmt.Sprintf("%s: %s → %s", c.Field, mdEscape(c.Old), mdEscape(c.New)))
+					ch = append(ch, fmt.Sprintf("%s: %s → %s", mdEscape(string(c.Field)), mdEscape(c.Old), mdEscape(c.New)))
 				}
 			}
-			fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s | %s | %s |\n", symbol(o), o.Action, statusNote(o), o.Kind,
-				mdEscape(o.Name), strings.Join(ch, "<br>"), mdEscape(o.Reason))
+			status, reason := "", mdEscape(o.ReasonWords())
+			if o.Status != StatusReady {
+				status = " (" + string(o.Status) + ")"
+			}
+			if o.Status == StatusWaiting && len(o.Waits) > 0 {
+				reason += "; " + mdEscape(waitWords(o.Waits))
+			}
+			if len(o.Needs) > 0 {
+				reason += "<br>after: " + mdEscape(needWords(o, names))
+			}
+			fmt.Fprintf(&b, "| `%s` | %s%s | %s | %s | %s | %s |\n", symbol(o), o.Action, status, o.Kind,
+				mdEscape(o.Name), strings.Join(ch, "<br>"), reason)
 		}
 		b.WriteString("\n")
 	}
 	if len(p.Problems) > 0 {
 		b.WriteString("## Problems\n\n")
 		for _, pr := range p.Problems {
-			fmt.Fprintf(&b, "- %s `%s`: %s\n", pr.Kind, pr.Key, mdEscape(pr.Message))
+			fmt.Fprintf(&b, "- %s %s%s: %s\n", pr.Kind, mdCode(pr.Key), mdEscape(originNote(pr.Origin)), mdEscape(pr.Message))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -36,6 +36,8 @@ type app struct {
 	hooks    appHooks
 	// passes are what each plan was guarded with, recorded if it is applied.
 	passes map[*reconcile.Plan]*passFacts
+	// unmapped counts, per plan, the people its mapping could not map.
+	unmapped map[*reconcile.Plan]int
 }
 
 func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
@@ -50,7 +52,14 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	if err := env.ValidateCommon(); err != nil {
-		return nil, fmt.Errorf("configuration from the environment:\n%w", err)
+		// Report the file's problems too, so that one run lists them all.
+		errs := []error{fmt.Errorf("configuration from the environment:\n%w", err)}
+		if file, ferr := config.LoadFile(env.Mapping); ferr != nil {
+			errs = append(errs, ferr)
+		} else if verr := file.Validate(); verr != nil {
+			errs = append(errs, fmt.Errorf("configuration file %s:\n%w", env.Mapping, verr))
+		}
+		return nil, errors.Join(errs...)
 	}
 	level, err := env.Level()
 	if err != nil {
@@ -88,7 +97,8 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		db.Close()
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, passes: map[*reconcile.Plan]*passFacts{}}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks,
+		passes: map[*reconcile.Plan]*passFacts{}, unmapped: map[*reconcile.Plan]int{}}
 	if _, _, ok := file.SCIM(); ok {
 		if a.scim = hooks.scimStore; a.scim == nil {
 			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
@@ -104,6 +114,16 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		return nil, err
 	}
 	return a, nil
+}
+
+// lockWriter takes the state directory's writer lock for command; see
+// state.WriterLock for who takes it and who does not.
+func (a *app) lockWriter(command string) (*state.WriterLock, error) {
+	now := time.Now
+	if a.c.now != nil {
+		now = a.c.now
+	}
+	return state.LockWriter(a.env.StateDir, command, now())
 }
 
 func (a *app) Close() error {
@@ -241,17 +261,28 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 		return nil, err
 	}
 	rec.own(own)
-	plan := reconcile.Diff(res.Desired, current, own, t.policy, a.c.now())
+	pol := t.policy
+	if rn, ok := t.client.(interface{ RoleNames() []string }); ok {
+		pol.KnownRoles = rn.RoleNames() // as the listing just found them
+	}
+	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
 	plan.Target = t.name
 	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
 		return nil, err
 	}
-	for _, p := range plan.Problems {
+	// What the mapping could not map comes first, with the source line.
+	mp := make(reconcile.ProblemList, 0, len(res.Problems)+len(plan.Problems))
+	for _, p := range res.Problems {
+		mp = append(mp, reconcile.Problem{Kind: p.Kind, Key: p.Key, Origin: p.Origin, Message: p.Message})
+	}
+	plan.Problems = append(mp, plan.Problems...)
+	for _, p := range plan.Problems[len(res.Problems):] {
 		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
 	if n := plan.Summary.Unsupported; n > 0 {
 		a.log.Warn("operations the platform's API cannot carry out; make them in its own interface", "target", t.name, "unsupported", n)
 	}
+	a.unmapped[plan] = len(res.Problems)
 	return plan, nil
 }
 
@@ -280,26 +311,30 @@ func (a *app) target(name string) *target {
 	return nil
 }
 
-// loadSaved reads a saved plan file (one plan, or one per target) and checks
-// every plan against its platform now. Nothing is applied unless all pass.
+// loadSaved reads a saved plan file (one plan, or one per target), checks
+// its MAC, checks every plan against its platform now, and re-judges it
+// against the plan the current pass makes: the plans returned are the
+// current pass's own, limited to the operations the file asks for. The
+// current pass is recorded when they are applied, as for 'apply -yes'.
+// Nothing is applied unless every plan of the file passes.
 func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
-	plans, err := reconcile.DecodePlans(b)
+	key, err := a.planKey(false)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
+	}
+	saved, err := reconcile.VerifyPlans(b, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w; nothing was written", path, err)
 	}
 	var errs []error
-	for _, plan := range plans {
+	for _, plan := range saved {
 		t := a.target(plan.Target)
 		if t == nil {
-			names := make([]string, len(a.targets))
-			for i, t := range a.targets {
-				names[i] = t.name
-			}
-			errs = append(errs, fmt.Errorf("%s: the plan is for target %q, this configuration's targets are %q", path, plan.Target, names))
+			errs = append(errs, fmt.Errorf("%s: the plan is for target %q, this configuration's targets are %q", path, plan.Target, a.targetNames()))
 			continue
 		}
 		current, err := t.client.List(ctx)
@@ -313,7 +348,33 @@ func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, er
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w; nothing was written", err)
 	}
-	return plans, nil
+	now, err := a.plans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, plan := range saved {
+		for _, cur := range now {
+			if cur.Target != plan.Target {
+				continue
+			}
+			if err := reconcile.Rejudge(plan, cur); err != nil {
+				errs = append(errs, fmt.Errorf("%s: target %s: %w", path, plan.Target, err))
+				continue
+			}
+			// Applying the saved plan records the current pass: its
+			// absences, and its holds, as 'apply -yes' would.
+			pf := a.passes[cur]
+			delete(a.passes, cur)
+			if pf != nil {
+				pf.plan = cur
+				a.passes[plan] = pf
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w; the whole file is refused and nothing was written", err)
+	}
+	return saved, nil
 }
 
 type ledger struct {
@@ -347,6 +408,11 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 	var applied []string
 	prog := newProgress(a.c.stderr, a.c.interactive, a.log.With("target", t.name), time.Now)
 	defer prog.finish()
+	lanes := map[string]int{}
+	for _, op := range plan.ReadyOps() {
+		lanes[reconcile.Lane(&op)] += requestsOf(&op)
+	}
+	prog.lanes(lanes)
 	// The pass's ledger and journal writes share transactions; see state.Batch for why that
 	// keeps the crash guarantees.
 	batch := a.db.NewBatch(0, 0)
@@ -357,8 +423,9 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {
 				a.log.Log(ctx, LevelChange, opLine(op), "target", t.name, "progress", fmt.Sprintf("%d/%d", done, total))
-				applied = append(applied, reconcile.OpID(op))
+				applied = append(applied, reconcile.HoldKeys(op)...)
 			}
+			prog.sent(reconcile.Lane(op), requestsOf(op))
 			prog.update(done, total)
 			a.hooks.op(op, err)
 		},
@@ -385,6 +452,15 @@ func opLine(op *reconcile.Op) string {
 		s += " (" + strings.Join(fields, ", ") + ")"
 	}
 	return s
+}
+
+// requestsOf is the number of write requests an op sends.
+func requestsOf(op *reconcile.Op) int {
+	n := 0
+	for _, c := range reconcile.RequestsFor([]reconcile.Op{*op}) {
+		n += c
+	}
+	return n
 }
 
 func canReplaceQueues(t reconcile.Target) bool {

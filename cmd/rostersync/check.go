@@ -159,6 +159,15 @@ func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []err
 		return problems, env.Mapping, nil
 	}
 	problems = append(problems, unjoin(file.CheckFiles(env.Credential("")))...)
+	// What "serve" would refuse at start: listeners that expose too much,
+	// an admin token file that cannot be read.
+	_, _, hasSCIM := file.SCIM()
+	problems = append(problems, unjoin(checkListeners(env.Serve, hasSCIM))...)
+	if f := env.Serve.AdminTokenFile; f != "" {
+		if _, err := config.ReadSecret(f); err != nil {
+			problems = append(problems, fmt.Errorf("%sADMIN_TOKEN_FILE: %w", config.EnvPrefix, err))
+		}
+	}
 	// Each target's own settings only: an Agent IQ target needs no
 	// ROSTERSYNC_EVALUAGENT_* variables.
 	quiet := slog.New(slog.DiscardHandler)

@@ -55,7 +55,7 @@ func TestFlagsBeforeTheCommand(t *testing.T) {
 	if !strings.Contains(r.stdout.String(), "No held operations.") {
 		t.Errorf("held list with -state-dir before the command:\n%s", r.stdout.String())
 	}
-	if code := r.run("-nosuch", "plan"); code != 2 || !strings.Contains(r.stderr.String(), "-nosuch") {
+	if code := r.run("-nosuch", "plan"); code != 64 || !strings.Contains(r.stderr.String(), "-nosuch") {
 		t.Errorf("an unknown flag before the command: exit %d\n%s", code, r.stderr.String())
 	}
 	if code := r.run("-h"); code != 0 || !strings.Contains(r.stdout.String(), "[-log-format FORMAT] <command>") {

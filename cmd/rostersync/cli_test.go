@@ -265,13 +265,13 @@ func TestApplyWithoutConfirmationIsRefused(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	r := newRig(t)
-	if code := r.run("frobnicate"); code != 2 || !strings.Contains(r.stderr.String(), "unknown command") {
+	if code := r.run("frobnicate"); code != exitUsage || !strings.Contains(r.stderr.String(), "unknown command") {
 		t.Errorf("unknown command: exit %d, stderr %q", code, r.stderr.String())
 	}
 	if code := r.run("plan", "-h"); code != 0 || !strings.Contains(r.stderr.String(), "-detailed-exitcode") {
 		t.Errorf("plan -h: exit %d, stderr %q", code, r.stderr.String())
 	}
-	if code := r.run("plan", "-format", "yaml"); code != 1 || !strings.Contains(r.stderr.String(), "want text, json or markdown") {
+	if code := r.run("plan", "-format", "yaml"); code != exitUsage || !strings.Contains(r.stderr.String(), "want text, json or markdown") {
 		t.Errorf("bad format: exit %d, stderr %q", code, r.stderr.String())
 	}
 }

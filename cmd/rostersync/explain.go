@@ -117,31 +117,25 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		}
 	}
 
-	// The platform user, matched as Diff matches: ledger, third_party_id,
-	// username, email.
+	// The platform user is the one the plan matched (one matcher: Diff's);
+	// only a person no source holds is looked up by the name given.
 	var cur *reconcile.User
 	how := ""
 	byID := map[string]*reconcile.User{}
 	for i := range current.Users {
 		byID[current.Users[i].ID] = &current.Users[i]
 	}
-	if id, ok := own.Users[key]; ok && byID[id] != nil {
-		cur, how = byID[id], "the ledger (rostersync owns it)"
+	if m, ok := plan.MatchOf(key); key != "" && ok && byID[m.ID] != nil {
+		cur, how = byID[m.ID], m.How
+		if how == "ledger" {
+			how = "the ledger (rostersync owns it)"
+		}
 	}
 	for i := range current.Users {
-		if cur != nil {
+		if cur != nil || desired != nil {
 			break
 		}
-		u := &current.Users[i]
-		switch {
-		case desired != nil && desired.ThirdPartyID != "" && u.ThirdPartyID == desired.ThirdPartyID,
-			desired != nil && desired.ThirdPartyID == "" && u.ThirdPartyID == desired.Key:
-			cur, how = u, "third_party_id"
-		case desired != nil && strings.EqualFold(u.Username, desired.Username):
-			cur, how = u, "username"
-		case desired != nil && desired.Email != "" && strings.EqualFold(u.Email, desired.Email):
-			cur, how = u, "email"
-		case desired == nil && (is(u.Username) || is(u.Email) || is(u.ThirdPartyID) || is(u.ID)):
+		if u := &current.Users[i]; is(u.Username) || is(u.Email) || is(u.ThirdPartyID) || is(u.ID) {
 			cur, how = u, "the name given"
 		}
 	}
@@ -258,7 +252,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		for _, ch := range o.Changes {
 			fmt.Fprintf(w, "      %s: %s → %s\n", ch.Field, quote(ch.Old), quote(ch.New))
 		}
-		fmt.Fprintf(w, "      reason: %s\n", o.Reason)
+		fmt.Fprintf(w, "      reason: %s\n", o.ReasonWords())
 	}
 	for _, p := range plan.Problems {
 		if p.Key == key && key != "" {

@@ -3,6 +3,10 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
 
 func TestExplainWritesNothing(t *testing.T) {
@@ -49,5 +53,34 @@ func TestExplainWritesNothing(t *testing.T) {
 	}
 	if w := r.sim.Writes(); w != 0 {
 		t.Errorf("explain wrote %d times to the platform", w)
+	}
+}
+
+// TestExplainNamesThePlansMatch: explain shows the platform user the plan
+// matched (by third_party_id, before username and email), not another one
+// that also looks like the person.
+func TestExplainNamesThePlansMatch(t *testing.T) {
+	r := newRig(t)
+	r.mustRun("apply", "-yes")
+	c, err := evaluagent.New(evaluagent.Config{BaseURL: r.url, KeyID: evaluagentsim.DemoKeyID, KeySecret: evaluagentsim.DemoKeySecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []reconcile.User{
+		{Username: "a.mo@example.com", Email: "mo.nash@example.com", Forename: "Mo", Surname: "Email", Active: true, Roles: []string{"quality_analyst"}},
+		{Username: "z.mo@example.com", ThirdPartyID: "E1013", Forename: "Mo", Surname: "Tpid", Active: true, Roles: []string{"quality_analyst"}},
+	} {
+		if _, err := c.CreateUser(t.Context(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.addRow("E1013,Mo,Nash,mo.nash@example.com,2026-11-20,active,Quality Analyst,Leeds,Sales,Outbound")
+	r.mustRun("explain", "E1013")
+	out := r.stdout.String()
+	if !strings.Contains(out, "matched by third_party_id") || !strings.Contains(out, `username:       "z.mo@example.com"`) {
+		t.Errorf("explain does not name the plan's match (third_party_id, z.mo):\n%s", out)
+	}
+	if !strings.Contains(out, `& adopt user "mo.nash@example.com"`) {
+		t.Errorf("explain does not show the adoption the plan makes:\n%s", out)
 	}
 }

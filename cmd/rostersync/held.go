@@ -148,6 +148,9 @@ func heldList(ctx context.Context, c *cli, db *state.DB, all bool) error {
 		name := h.Key
 		if json.Unmarshal(h.Payload, &op) == nil && op.Name != "" {
 			name = op.Name
+			if op.Kind == reconcile.KindQueue && len(op.Changes) == 1 {
+				name += " (" + string(op.Changes[0].Field) + " " + op.Changes[0].Old + op.Changes[0].New + ")"
+			}
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s %s %s\t%s\t%s\t%s\n", h.ID, h.Status, h.Target, h.Action, h.Kind, h.Key, name,
 			h.CreatedAt.UTC().Format("2006-01-02 15:04"), h.Reason)

@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, c *cli) int {
 	case err == nil:
 		return 0
 	case errors.Is(err, errUsage):
-		return 2
+		return exitUsage
 	case errors.As(err, &ex):
 		if ex.err != nil {
 			fmt.Fprintf(c.stderr, "rostersync: %v\n", ex.err)
@@ -81,6 +81,20 @@ func run(ctx context.Context, args []string, c *cli) int {
 }
 
 var errUsage = errors.New("usage")
+
+// Exit statuses. exitChanges is only ever -detailed-exitcode's "something
+// is pending"; a usage error has a code of its own (EX_USAGE of
+// sysexits.h), so a mistyped flag never reads as "changes present".
+const (
+	exitChanges = 2
+	exitUsage   = 64
+)
+
+// usageError is a command line that cannot be run as given: it prints the
+// message and exits with exitUsage.
+func usageError(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
 
 type command struct {
 	name, summary string

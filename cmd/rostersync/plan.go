@@ -101,22 +101,25 @@ func cmdPlan(ctx context.Context, args []string, c *cli) error {
 that would bring each platform in line, each with its reason, under a heading
 per target. Nothing is written to any platform. With one target the JSON is
 that target's plan; with several it is {"format_version":1,"targets":[…]}.
-Exit status: 0 success (with -detailed-exitcode: no changes), 1 error,
-2 changes present on any target (with -detailed-exitcode).`)
+Exit status: 0 success; 1 error; 64 a usage error (a mistyped flag).
+With -detailed-exitcode: 0 only when nothing is pending at all on any
+target; 2 when anything is to do, held for approval, waiting, suppressed,
+or a person or group could not be mapped (standard error says which).
+What the platform's API cannot do at all (unsupported) is not pending.`)
 	var common commonFlags
 	common.register(fs)
 	out := fs.String("out", "", "also save the plan as JSON to `FILE`, for 'rostersync apply FILE'")
 	format := fs.String("format", "text", "output format: text, json or markdown")
-	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when the plan has changes, 0 when it has none")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 2 when anything is pending (to do, held, waiting, suppressed, unmappable), 0 when nothing is")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("plan takes no arguments, got %q", fs.Args())
+		return usageError("plan takes no arguments, got %q", fs.Args())
 	}
 	f, err := reconcile.ParseFormat(*format)
 	if err != nil {
-		return err
+		return usageError("-format: %v", err)
 	}
 	a, err := loadApp(ctx, c, common)
 	if err != nil {
@@ -131,7 +134,7 @@ Exit status: 0 success (with -detailed-exitcode: no changes), 1 error,
 		return err
 	}
 	if *out != "" {
-		b, err := reconcile.EncodePlans(plans)
+		b, err := a.signPlans(plans)
 		if err != nil {
 			return err
 		}
@@ -140,10 +143,38 @@ Exit status: 0 success (with -detailed-exitcode: no changes), 1 error,
 		}
 		a.log.Info("plan saved", "file", *out)
 	}
-	if *detailed && !allEmpty(plans) {
-		return &exitError{code: 2}
+	if *detailed {
+		if why := a.pendingWords(plans); why != "" {
+			fmt.Fprintf(c.stderr, "Pending: %s.\n", why)
+			return &exitError{code: exitChanges}
+		}
 	}
 	return nil
+}
+
+// pendingWords says what is pending across plans ("3 to do, 1 held"), or
+// "" when nothing is: no op of any status and nobody left unmapped.
+func (a *app) pendingWords(plans []*reconcile.Plan) string {
+	var s reconcile.Summary
+	problems := 0
+	for _, p := range plans {
+		s.Create += p.Summary.Changes()
+		s.Held += p.Summary.Held
+		s.Waiting += p.Summary.Waiting
+		s.Suppressed += p.Summary.Suppressed
+		problems += len(p.Problems) + a.unmapped[p]
+	}
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{s.Create, "to do"}, {s.Held, "held for approval"}, {s.Waiting, "waiting"}, {s.Suppressed, "suppressed"},
+		{problems, "unmappable (see the problems)"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func allEmpty(plans []*reconcile.Plan) bool {
@@ -167,13 +198,18 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	if fs.NArg() > 1 {
-		return fmt.Errorf("apply takes at most one plan file, got %q", fs.Args())
+		return usageError("apply takes at most one plan file, got %q", fs.Args())
 	}
 	a, err := loadApp(ctx, c, common)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	lock, err := a.lockWriter("apply")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	var plans []*reconcile.Plan
 	if fs.NArg() == 1 {
 		plans, err = a.loadSaved(ctx, fs.Arg(0))

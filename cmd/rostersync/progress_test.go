@@ -42,3 +42,23 @@ func TestProgress(t *testing.T) {
 		t.Errorf("a slow op logs at once with its ETA: %s", logs.String())
 	}
 }
+
+// TestProgressETAPerEndpoint: endpoints go side by side, so the time left
+// is that of the endpoint with the most left at its own pace, not the sum.
+func TestProgressETAPerEndpoint(t *testing.T) {
+	clk := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var out bytes.Buffer
+	p := newProgress(&out, true, slog.New(slog.DiscardHandler), func() time.Time { return clk })
+	p.lanes(map[string]int{"create user": 100, "update user": 20})
+	clk = clk.Add(60 * time.Second)
+	p.sent("create user", 50) // 50 in a minute: 50 left, another minute
+	p.sent("update user", 20) // done
+	if got := p.eta(70, 120); got != time.Minute {
+		t.Errorf("eta = %s, want 1m0s (create user's 50 left at its pace)", got)
+	}
+	p.lanes(map[string]int{"create user": 10, "update team": 30})
+	p.sent("create user", 10) // update team has not started: the overall pace
+	if got := p.eta(10, 40); got != 3*time.Minute {
+		t.Errorf("eta = %s, want 3m0s (update team's 30 at the overall pace of 10 a minute)", got)
+	}
+}

@@ -19,6 +19,9 @@ type passFacts struct {
 	absent  []string
 	holds   map[string]state.HeldOp
 	rec     *recovery
+	// plan, when set, is the pass's own plan, recorded in place of the
+	// plan applied (a saved plan file applied as this pass).
+	plan *reconcile.Plan
 }
 
 // sourcePass is what is known of this pass's reads: each source's facts
@@ -176,27 +179,32 @@ func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error
 		}
 	}
 
+	if pf.plan != nil {
+		plan = pf.plan
+	}
 	planned := map[string]bool{}
 	for i := range plan.Ops {
-		op := &plan.Ops[i]
-		id := reconcile.OpID(op)
-		planned[id] = true
-		if op.Status != reconcile.StatusHeld {
-			continue
+		for _, held := range reconcile.HoldOps(&plan.Ops[i]) {
+			op := &held
+			id := reconcile.OpID(op)
+			planned[id] = true
+			if op.Status != reconcile.StatusHeld {
+				continue
+			}
+			if h, ok := pf.holds[id]; ok && h.Status == state.HeldPending {
+				continue
+			}
+			payload, err := json.Marshal(op)
+			if err != nil {
+				return err
+			}
+			hid, err := a.db.Hold(ctx, state.HeldOp{Target: target, OpID: id, Kind: string(op.Kind), Key: op.Key,
+				Action: op.Action.String(), Reason: op.ReasonWords(), Payload: payload})
+			if err != nil {
+				return err
+			}
+			a.log.Warn("operation held for approval", "id", hid, "op", id, "name", op.Name)
 		}
-		if h, ok := pf.holds[id]; ok && h.Status == state.HeldPending {
-			continue
-		}
-		payload, err := json.Marshal(op)
-		if err != nil {
-			return err
-		}
-		hid, err := a.db.Hold(ctx, state.HeldOp{Target: target, OpID: id, Kind: string(op.Kind), Key: op.Key,
-			Action: op.Action.String(), Reason: op.Reason, Payload: payload})
-		if err != nil {
-			return err
-		}
-		a.log.Warn("operation held for approval", "id", hid, "op", id, "name", op.Name)
 	}
 	var stale []int64
 	for id, h := range pf.holds {

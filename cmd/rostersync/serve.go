@@ -150,6 +150,12 @@ func (d *server) run(ctx context.Context) error {
 	}
 	d.app = a
 	d.log = a.log
+	lock, err := a.lockWriter("serve")
+	if err != nil {
+		a.Close()
+		return err
+	}
+	defer lock.Release()
 	if a.scim != nil {
 		d.scimStore, a.ownsSCIM = a.scim, false
 	}
@@ -184,10 +190,22 @@ func (d *server) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	admin := daemon.NewMux(daemon.HandlerConfig{
+	if err := checkListeners(cfg, scim != nil); err != nil {
+		return err
+	}
+	adminToken := ""
+	if cfg.AdminTokenFile != "" {
+		if adminToken, err = config.ReadSecretWarn(cfg.AdminTokenFile, d.log); err != nil {
+			return fmt.Errorf("%sADMIN_TOKEN_FILE: %w", config.EnvPrefix, err)
+		}
+	}
+	adminMux := daemon.NewMux(daemon.HandlerConfig{
 		Status: d.sched.Status(), ReadyAfter: cfg.ReadyMaxAge(), Metrics: d.metrics.Handler(),
 		Trigger: d.sched.Trigger, Extra: d.statusExtra,
 	})
+	// The token guards the whole admin mux, so a route added to it later
+	// is guarded too.
+	var admin http.Handler = daemon.RequireToken(adminToken, adminMux)
 	var servers []*http.Server
 	ln, err := d.listen("admin", cfg.Listen, "/")
 	if err != nil {
@@ -195,7 +213,11 @@ func (d *server) run(ctx context.Context) error {
 	}
 	mounted := false
 	if scim != nil && cfg.SCIMListen == "" {
-		admin.Handle("/scim/v2/", scim)
+		// Both loopback (checkListeners): SCIM keeps its own tokens.
+		both := http.NewServeMux()
+		both.Handle("/scim/v2/", scim)
+		both.Handle("/", admin)
+		admin = both
 		mounted = true
 	}
 	servers = append(servers, d.serveOn(ln, admin))
@@ -257,12 +279,45 @@ func (d *server) run(ctx context.Context) error {
 	return runErr
 }
 
+// checkListeners refuses listener settings that expose more than they
+// should: admin endpoints beyond loopback without a token, SCIM in plain
+// HTTP beyond loopback (unless a TLS-terminating proxy is declared), and
+// SCIM sharing the admin port unless both stay on loopback.
+func checkListeners(cfg config.Serve, hasSCIM bool) error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", config.EnvPrefix, name, fmt.Sprintf(format, args...)))
+	}
+	if !daemon.IsLoopback(cfg.Listen) && cfg.AdminTokenFile == "" {
+		bad("ADMIN_TOKEN_FILE", "required when %sLISTEN (%q) is not a loopback address: "+
+			"a file holding the bearer token for /status, /metrics, /trigger and the other admin endpoints",
+			config.EnvPrefix, cfg.Listen)
+	}
+	if hasSCIM {
+		scimAddr, scimVar := cfg.Listen, "LISTEN"
+		if cfg.SCIMListen != "" {
+			scimAddr, scimVar = cfg.SCIMListen, "SCIM_LISTEN"
+		} else if !daemon.IsLoopback(cfg.Listen) {
+			bad("SCIM_LISTEN", "required when %sLISTEN (%q) is not a loopback address: "+
+				"the SCIM endpoint shares the admin listener only on loopback; give it a listener of its own",
+				config.EnvPrefix, cfg.Listen)
+		}
+		if !cfg.TLS() && !daemon.IsLoopback(scimAddr) && !cfg.SCIMAllowPlainHTTP {
+			bad(scimVar, "%q is not a loopback address and TLS is off: the SCIM bearer tokens and personal data "+
+				"would cross the network in clear. Set %sTLS_CERT_FILE and %sTLS_KEY_FILE, or, behind a proxy that "+
+				"terminates TLS, %sSCIM_ALLOW_PLAIN_HTTP=true", scimAddr, config.EnvPrefix, config.EnvPrefix, config.EnvPrefix)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // listen opens a listener and logs the URL of what it serves at path.
 func (d *server) listen(name, addr, path string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s listener: %w", name, err)
 	}
+	ln = daemon.DefaultLimits.Listener(ln)
 	scheme := "http"
 	if d.certs.loaded() {
 		scheme = "https"
@@ -273,10 +328,7 @@ func (d *server) listen(name, addr, path string) (net.Listener, error) {
 }
 
 func (d *server) serveOn(ln net.Listener, h http.Handler) *http.Server {
-	srv := &http.Server{
-		Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
-	}
+	srv := daemon.DefaultLimits.Server(h, slog.NewLogLogger(d.log.Handler(), slog.LevelWarn))
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)

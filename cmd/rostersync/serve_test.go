@@ -113,11 +113,14 @@ func startServe(t *testing.T, r *rig, extra map[string]string) *daemonProc {
 		}
 	})
 	line := d.waitLog("listening", 30*time.Second)
-	m := regexp.MustCompile(`addr\W+([0-9.]+:[0-9]+)`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`addr\W+([0-9.]+|\[::\]):([0-9]+)`).FindStringSubmatch(line)
 	if m == nil {
 		t.Fatalf("no address in %q", line)
 	}
-	d.base = "http://" + m[1]
+	if m[1] == "[::]" || m[1] == "0.0.0.0" { // every address: reach it on loopback
+		m[1] = "127.0.0.1"
+	}
+	d.base = "http://" + m[1] + ":" + m[2]
 	return d
 }
 
@@ -498,7 +501,9 @@ func TestServeRefusesBadServeSettings(t *testing.T) {
 	r := newRig(t)
 	r.env["ROSTERSYNC_SERVE_MODE"] = "yolo"
 	r.env["ROSTERSYNC_INTERVAL"] = "soon"
-	if code := r.run("serve"); code != 1 || !strings.Contains(r.stderr.String(), "Interval") {
+	// Both problems at once, each named by its variable.
+	if code := r.run("serve"); code != 1 || !strings.Contains(r.stderr.String(), `ROSTERSYNC_INTERVAL: "soon" is not a duration`) ||
+		!strings.Contains(r.stderr.String(), "ROSTERSYNC_SERVE_MODE") {
 		t.Errorf("exit %d, stderr:\n%s", code, r.stderr.String())
 	}
 	delete(r.env, "ROSTERSYNC_INTERVAL")

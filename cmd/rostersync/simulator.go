@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 )
@@ -118,7 +119,8 @@ func serveAgentIQSim(ctx context.Context, c *cli, listen, seed string, log *slog
 // serveUntilDone serves h on ln until ctx is cancelled, then shuts down
 // gracefully.
 func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := daemon.DefaultLimits.Server(h, nil)
+	ln = daemon.DefaultLimits.Listener(ln)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -80,7 +80,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		// The secret is needed only to create the first token; "auth
 		// create" says so when it is missing.
 		if ea.KeySecretFile != "" {
-			secret, _ = config.ReadSecret(ea.KeySecretFile)
+			secret, _ = config.ReadSecretWarn(ea.KeySecretFile, log)
 		}
 		var err error
 		if bearer, err = bearerSettings(ea, hooks); err != nil {
@@ -88,7 +88,7 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		}
 	} else {
 		var err error
-		if secret, err = config.ReadSecret(ea.KeySecretFile); err != nil {
+		if secret, err = config.ReadSecretWarn(ea.KeySecretFile, log); err != nil {
 			return err
 		}
 	}
@@ -123,7 +123,7 @@ func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logg
 	if keyFile == "" {
 		return fmt.Errorf("agentiq: api_key_file is required (or run under systemd with LoadCredential=%s:…)", config.AgentIQCredentialName)
 	}
-	key, err := config.ReadSecret(keyFile)
+	key, err := config.ReadSecretWarn(keyFile, log)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ package csv
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	stdcsv "encoding/csv"
 	"errors"
@@ -28,6 +29,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rostersync/rostersync/internal/safefile"
 	"github.com/rostersync/rostersync/sources"
 )
 
@@ -48,7 +50,15 @@ type Config struct {
 	// MinRows is the fewest data rows a complete file holds; fewer marks the
 	// snapshot incomplete. Zero means no minimum.
 	MinRows int
+	// MaxBytes caps the file's size: a larger file (or anything but a
+	// regular file, such as a device or a FIFO) is refused before it is
+	// read. Zero means DefaultMaxBytes.
+	MaxBytes int64
 }
+
+// DefaultMaxBytes is the default of Config.MaxBytes: 256 MiB, about a
+// million rows of a wide HR export.
+const DefaultMaxBytes = 256 << 20
 
 // Source reads one CSV file. It implements sources.Source.
 type Source struct {
@@ -99,16 +109,19 @@ func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(s.cfg.Path)
+	limit := cmp.Or(s.cfg.MaxBytes, DefaultMaxBytes)
+	f, before, err := safefile.Open(s.cfg.Path, limit)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.name, err)
 	}
 	defer f.Close()
-	before, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", s.name, err)
+	data, err := safefile.ReadAll(f, limit)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
 	}
-	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: read %s: %w", s.name, s.cfg.Path, err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
+
+	"github.com/rostersync/rostersync/internal/safefile"
 )
 
 // Dialer opens an unbound connection to the server named by cfg. Tests
@@ -78,7 +80,7 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // x509.CertPool.AppendCertsFromPEM, it says why a certificate is refused
 // rather than that there are none.
 func LoadCAFile(path string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("ca_file: %w", err)
 	}
@@ -115,9 +117,20 @@ func LoadCAFile(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// readPassword reads the bind password file, resolving a relative name
+// readPassword reads the bind password file, warning once when group or
+// others may read it.
+func (s *Source) readPassword() (string, error) {
+	return readPasswordWarn(s.cfg.BindPasswordFile, func(name string, mode os.FileMode) {
+		s.pwWarn.Do(func() {
+			s.log.Warn("secret file is readable by group or others; make it readable by its owner only (chmod 600)",
+				"file", name, "mode", fmt.Sprintf("%04o", mode))
+		})
+	})
+}
+
+// readPasswordWarn reads the bind password file, resolving a relative name
 // against $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when it is set.
-func readPassword(name string) (string, error) {
+func readPasswordWarn(name string, looseSecret func(string, os.FileMode)) (string, error) {
 	if name == "" {
 		return "", nil
 	}
@@ -126,9 +139,12 @@ func readPassword(name string) (string, error) {
 			name = filepath.Join(dir, name)
 		}
 	}
-	b, err := os.ReadFile(name)
+	b, err := safefile.Read(name, safefile.MaxSecretBytes)
 	if err != nil {
 		return "", &ConfigError{Err: fmt.Errorf("bind_password_file: %w", err)}
+	}
+	if fi, err := os.Stat(name); err == nil && safefile.LooseMode(fi) {
+		looseSecret(name, fi.Mode().Perm())
 	}
 	s := strings.TrimSuffix(string(b), "\n")
 	s = strings.TrimSuffix(s, "\r")
@@ -179,7 +195,7 @@ func (s *Source) dialOnce(ctx context.Context) (goldap.Client, error) {
 		return nil, err
 	}
 	c.SetTimeout(s.cfg.Timeout)
-	pw, err := readPassword(s.cfg.BindPasswordFile)
+	pw, err := s.readPassword()
 	if err != nil {
 		c.Close()
 		return nil, err

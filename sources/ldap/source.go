@@ -90,6 +90,8 @@ type Source struct {
 
 	logMu  sync.Mutex
 	logged map[string]bool
+	// pwWarn warns once about a bind password file others may read.
+	pwWarn sync.Once
 
 	mu    sync.Mutex
 	conn  goldap.Client

@@ -87,7 +87,7 @@ func (s *Source) dialWire(ctx context.Context) (*wireConn, error) {
 		}
 		w.nc, w.r = tc, wire.NewReader(tc, readBufferSize)
 	}
-	pw, err := readPassword(s.cfg.BindPasswordFile)
+	pw, err := s.readPassword()
 	if err != nil {
 		w.nc.Close()
 		return nil, err

@@ -6,8 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/rostersync/rostersync/internal/safefile"
 )
 
 // Config configures the SCIM endpoint.
@@ -33,6 +34,10 @@ type Config struct {
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultMaxResults   = 200
+	// MaxMaxBodyBytes and MaxMaxResults are the largest values the
+	// configuration accepts.
+	MaxMaxBodyBytes = 64 << 20
+	MaxMaxResults   = 10000
 )
 
 func (c Config) withDefaults() Config {
@@ -103,7 +108,7 @@ func loadTokens(path string) ([]token, error) {
 	if path == "" {
 		return nil, errors.New("scim: tokens_file is not set")
 	}
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, safefile.MaxSecretBytes)
 	if err != nil {
 		return nil, fmt.Errorf("scim: tokens_file: %w", err)
 	}

@@ -7,7 +7,16 @@ import (
 	"time"
 
 	"github.com/scim2/filter-parser/v2"
+	"golang.org/x/text/unicode/norm"
 )
+
+// fold is the key under which a userName, displayName or email is unique
+// and compared: lower case in Unicode normalisation form C, so "José"
+// written with a combining accent and with a precomposed "é" (or in
+// capitals) are one name.
+func fold(s string) string {
+	return norm.NFC.String(strings.ToLower(s))
+}
 
 // maxFilterTerms bounds the number of comparisons in one filter, which keeps
 // the generated SQL well inside SQLite's expression limits.
@@ -125,7 +134,7 @@ func (c *compiler) attrExpr(e *filter.AttributeExpression, res resolver) (string
 			return "", err
 		}
 		if f.kind == kindFold {
-			s = strings.ToLower(s)
+			s = fold(s)
 		}
 		cond = f.col + " = ?"
 		c.args = append(c.args, s)

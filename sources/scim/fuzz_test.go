@@ -69,6 +69,10 @@ func FuzzFilter(f *testing.F) {
 		`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1"`,
 		`userName sw O`, `not(id eq "1")`, `emails[value eq "\"quoted\""]`, `displayName eq "x\\y"`,
 		`userName eq "a" and (`, `]`, `[[`, `a.b.c eq 1`, `meta.created ge "2015-10-10T14:38:21.8617979-07:00"`,
+		// Deep nesting: refused before parsing, whatever the depth.
+		deepFilter(MaxFilterDepth), deepFilter(MaxFilterDepth + 1), deepFilter(100_000),
+		strings.Repeat("(", 100_000), strings.Repeat("not(", 1000) + `id eq "1"`,
+		strings.Repeat(`emails[`, 40) + `value eq "x"`, strings.Repeat(`(userName eq "a" or `, 30) + `id eq "1"` + strings.Repeat(")", 30),
 	} {
 		f.Add(s, true)
 		f.Add(s, false)

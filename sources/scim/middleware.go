@@ -82,6 +82,9 @@ func (s *server) auth(next http.Handler) http.Handler {
 		name, ok := s.authenticate(r.Header.Get("Authorization"))
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scim"`)
+			// The body is never read: closing the connection lets the
+			// server answer now instead of draining what is sent.
+			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusUnauthorized, "", "A valid bearer token is required in the Authorization header.")
 			return
 		}
@@ -227,6 +230,11 @@ func (s *server) rewriteBody(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, "invalidSyntax", "The request body is empty; a JSON object is expected.")
 			return
 		}
+		if jsonDepthExceeds(data, MaxJSONDepth) {
+			writeError(w, http.StatusBadRequest, "invalidSyntax",
+				fmt.Sprintf("The request body nests objects and arrays more than %d deep.", MaxJSONDepth))
+			return
+		}
 		var body any
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
@@ -245,6 +253,10 @@ func (s *server) rewriteBody(next http.Handler) http.Handler {
 		}
 		changed := false
 		if r.Method == http.MethodPatch {
+			if err := checkPatchBounds(m); err != nil {
+				writeError(w, http.StatusBadRequest, string(err.scimType), err.detail)
+				return
+			}
 			changed = fixPatchBody(m)
 		} else {
 			changed = fixResourceBody(m)

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
+
+	"github.com/rostersync/rostersync/internal/safefile"
 )
 
 // Option configures NewServer.
@@ -80,6 +83,10 @@ func NewServer(cfg Config, store *Store, opts ...Option) (http.Handler, error) {
 		if err != nil {
 			return nil, err
 		}
+		if fi, err := os.Stat(cfg.TokensFile); err == nil && safefile.LooseMode(fi) {
+			o.log.Warn("secret file is readable by group or others; make it readable by its owner only (chmod 600)",
+				"file", cfg.TokensFile, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+		}
 		o.tokens = toks
 	}
 	if len(o.tokens) == 0 {
@@ -131,7 +138,7 @@ func NewServer(cfg Config, store *Store, opts ...Option) (http.Handler, error) {
 		return nil, fmt.Errorf("scim: %w", err)
 	}
 	s := &server{cfg: cfg, tokens: o.tokens, log: log}
-	h := s.logRecover(s.auth(s.bodyLimit(s.normalise(s.rewriteFilter(s.rewriteBody(s.quickLookup(s.rewriteResponse(lib))))))))
+	h := s.logRecover(s.auth(s.queryLimits(s.bodyLimit(s.normalise(s.rewriteFilter(s.rewriteBody(s.quickLookup(s.rewriteResponse(lib)))))))))
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", h))
 	mux.Handle("/scim/v2", http.StripPrefix("/scim/v2", h))

@@ -94,6 +94,82 @@ var migrations = []string{
 	CREATE TRIGGER resources_uncounted AFTER DELETE ON resources BEGIN
 		UPDATE counts SET n = n - 1 WHERE rtype = OLD.rtype;
 	END;`,
+	// 2: names and emails are keyed in Unicode NFC as well as lower case;
+	// refold (below) rewrites the keys stored before.
+	`SELECT 1`,
+}
+
+// goMigrations run after the SQL migration of the same index (0-based),
+// in the same transaction.
+var goMigrations = map[int]func(context.Context, *sql.Conn) error{1: refold}
+
+// refold rewrites name, displayName and email keys stored before they were
+// normalised (fold). A key that would now collide with another resource's
+// is left as it was: the two stay distinct until one is written again.
+func refold(ctx context.Context, conn *sql.Conn) error {
+	type row struct {
+		seq           int64
+		name, display string
+		hasDisplay    bool
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT seq, name, display_lc FROM resources`)
+	if err != nil {
+		return err
+	}
+	var rs []row
+	for rows.Next() {
+		var r row
+		var d sql.NullString
+		if err := rows.Scan(&r.seq, &r.name, &d); err != nil {
+			rows.Close()
+			return err
+		}
+		r.display, r.hasDisplay = d.String, d.Valid
+		rs = append(rs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if _, err := conn.ExecContext(ctx, `UPDATE OR IGNORE resources SET name_lc = ? WHERE seq = ?`, fold(r.name), r.seq); err != nil {
+			return err
+		}
+		if r.hasDisplay {
+			if _, err := conn.ExecContext(ctx, `UPDATE resources SET display_lc = ? WHERE seq = ?`, fold(r.display), r.seq); err != nil {
+				return err
+			}
+		}
+	}
+	erows, err := conn.QueryContext(ctx, `SELECT rowid, value_lc FROM emails`)
+	if err != nil {
+		return err
+	}
+	type email struct {
+		rowid int64
+		value string
+	}
+	var es []email
+	for erows.Next() {
+		var e email
+		if err := erows.Scan(&e.rowid, &e.value); err != nil {
+			erows.Close()
+			return err
+		}
+		if f := fold(e.value); f != e.value {
+			es = append(es, email{e.rowid, f})
+		}
+	}
+	erows.Close()
+	if err := erows.Err(); err != nil {
+		return err
+	}
+	for _, e := range es {
+		if _, err := conn.ExecContext(ctx, `UPDATE emails SET value_lc = ? WHERE rowid = ?`, e.value, e.rowid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OpenStore opens (creating if needed) the store in dir, in the file
@@ -290,6 +366,11 @@ func migrateStep(ctx context.Context, conn *sql.Conn) (bool, error) {
 	if _, err := conn.ExecContext(ctx, migrations[v]); err != nil {
 		return false, fmt.Errorf("migration %d: %w", v+1, err)
 	}
+	if f := goMigrations[v]; f != nil {
+		if err := f(ctx, conn); err != nil {
+			return false, fmt.Errorf("migration %d: %w", v+1, err)
+		}
+	}
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
 		return false, err
 	}
@@ -371,13 +452,13 @@ func columnsOf(rtype string, doc map[string]any) columns {
 	c.externalID = nullString(doc["externalId"])
 	if rtype == typeGroup {
 		c.name, _ = doc["displayName"].(string)
-		c.nameLC = strings.ToLower(c.name)
+		c.nameLC = fold(c.name)
 		return c
 	}
 	c.name, _ = doc["userName"].(string)
-	c.nameLC = strings.ToLower(c.name)
+	c.nameLC = fold(c.name)
 	if d, ok := doc["displayName"].(string); ok {
-		c.displayLC = sql.NullString{String: strings.ToLower(d), Valid: true}
+		c.displayLC = sql.NullString{String: fold(d), Valid: true}
 	}
 	if b, ok := doc["active"].(bool); ok {
 		c.active = sql.NullInt64{Int64: boolInt(b), Valid: true}
@@ -397,7 +478,7 @@ func columnsOf(rtype string, doc map[string]any) columns {
 			}
 			t, _ := m["type"].(string)
 			p, _ := m["primary"].(bool)
-			c.emails = append(c.emails, emailRow{strings.ToLower(v), strings.ToLower(t), p})
+			c.emails = append(c.emails, emailRow{fold(v), strings.ToLower(t), p})
 		}
 	}
 	return c

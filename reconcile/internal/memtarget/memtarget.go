@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rostersync/rostersync/reconcile"
 )
@@ -22,6 +23,9 @@ type Memory struct {
 	AgentLevel string
 	Writes     int
 	next       int
+	// mu makes the methods safe to call at once, as Apply does for ops
+	// on different endpoints.
+	mu sync.Mutex
 }
 
 // New returns a Memory with a root group "Root" (id "g-root").
@@ -43,6 +47,8 @@ func (m *Memory) Name() string { return "memory" }
 
 // List implements reconcile.Target, returning deep copies.
 func (m *Memory) List(context.Context) (*reconcile.Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	s := &reconcile.Snapshot{Teams: slices.Clone(m.Teams)}
 	for _, u := range m.Users {
 		u.Roles = slices.Clone(u.Roles)
@@ -97,6 +103,8 @@ func (m *Memory) check(u *reconcile.User) error {
 
 // CreateUser implements reconcile.Target.
 func (m *Memory) CreateUser(_ context.Context, u reconcile.User) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	u.ID = m.id("u")
 	u.Key, u.Origin, u.Queues = "", "", nil
 	u.Active = true
@@ -111,6 +119,8 @@ func (m *Memory) CreateUser(_ context.Context, u reconcile.User) (string, error)
 
 // UpdateUser implements reconcile.Target with the platform's rules.
 func (m *Memory) UpdateUser(_ context.Context, id string, u reconcile.User, fields []reconcile.Field) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cur := m.user(id)
 	if cur == nil {
 		return fmt.Errorf("user %s not found", id)
@@ -172,6 +182,8 @@ func (m *Memory) UpdateUser(_ context.Context, id string, u reconcile.User, fiel
 
 // CreateTeam implements reconcile.Target.
 func (m *Memory) CreateTeam(_ context.Context, t reconcile.Team) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	p := m.team(t.Parent)
 	if p == nil || !p.Active {
 		return "", fmt.Errorf("group %q: parent %q is not an active group", t.Name, t.Parent)
@@ -192,6 +204,8 @@ func (m *Memory) CreateTeam(_ context.Context, t reconcile.Team) (string, error)
 
 // UpdateTeam implements reconcile.Target.
 func (m *Memory) UpdateTeam(_ context.Context, id string, t reconcile.Team, fields []reconcile.Field) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	cur := m.team(id)
 	if cur == nil {
 		return fmt.Errorf("group %s not found", id)
@@ -240,6 +254,12 @@ func (m *Memory) queue(id string) *reconcile.Queue {
 
 // AddQueueAgents implements reconcile.Target.
 func (m *Memory) AddQueueAgents(_ context.Context, queueID string, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addAgents(queueID, ids)
+}
+
+func (m *Memory) addAgents(queueID string, ids []string) error {
 	q := m.queue(queueID)
 	if q == nil {
 		return fmt.Errorf("queue %s not found", queueID)
@@ -261,6 +281,8 @@ func (m *Memory) AddQueueAgents(_ context.Context, queueID string, ids []string)
 
 // RemoveQueueAgents implements reconcile.Target.
 func (m *Memory) RemoveQueueAgents(_ context.Context, queueID string, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	q := m.queue(queueID)
 	if q == nil {
 		return fmt.Errorf("queue %s not found", queueID)
@@ -271,14 +293,16 @@ func (m *Memory) RemoveQueueAgents(_ context.Context, queueID string, ids []stri
 }
 
 // ReplaceQueueAgents implements reconcile.QueueReplacer.
-func (m *Memory) ReplaceQueueAgents(ctx context.Context, queueID string, ids []string) error {
+func (m *Memory) ReplaceQueueAgents(_ context.Context, queueID string, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	q := m.queue(queueID)
 	if q == nil {
 		return fmt.Errorf("queue %s not found", queueID)
 	}
 	old := q.Agents
 	q.Agents = nil
-	if err := m.AddQueueAgents(ctx, queueID, ids); err != nil {
+	if err := m.addAgents(queueID, ids); err != nil {
 		q.Agents = old
 		return err
 	}
@@ -286,13 +310,18 @@ func (m *Memory) ReplaceQueueAgents(ctx context.Context, queueID string, ids []s
 }
 
 // Ledger is an in-memory reconcile.Ledger.
-type Ledger struct{ Owned reconcile.Ownership }
+type Ledger struct {
+	Owned reconcile.Ownership
+	mu    sync.Mutex
+}
 
 // NewLedger returns an empty ledger.
 func NewLedger() *Ledger { return &Ledger{Owned: reconcile.NewOwnership()} }
 
 // Own implements reconcile.Ledger.
 func (l *Ledger) Own(_ context.Context, kind reconcile.Kind, key, id, _ string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	switch kind {
 	case reconcile.KindUser:
 		l.Owned.Users[key] = id
