@@ -34,6 +34,9 @@ type app struct {
 	scim     *scim.Store
 	ownsSCIM bool // false when the daemon shares its store across reloads
 	hooks    appHooks
+	// gate, when set (by the daemon, around an apply), makes a stop wait for the
+	// operations in flight; see stopGate.
+	gate *stopGate
 	// passes are what each plan was guarded with, recorded if it is applied.
 	passes map[*reconcile.Plan]*passFacts
 	// unmapped counts, per plan, the people its mapping could not map.
@@ -418,7 +421,7 @@ func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Resul
 	batch := a.db.NewBatch(0, 0)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
 		Ledger:  ledger{batch, t.name},
-		Journal: journal{batch, t.name},
+		Journal: journal{batch, t.name, a.gate},
 		Logger:  a.log.With("target", t.name),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
 			if err == nil {

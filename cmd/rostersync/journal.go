@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/state"
@@ -12,9 +13,11 @@ import (
 
 // journal is reconcile.Journal over the state store, through a batch: an entry is made durable
 // before its operation writes to the platform; the rest waits for the batch's next commit.
+// With a gate (the daemon), it is also where a stop takes effect.
 type journal struct {
 	batch  *state.Batch
 	target string
+	gate   *stopGate
 }
 
 func (j journal) Begin(ctx context.Context, op *reconcile.Op) (int64, error) {
@@ -22,8 +25,72 @@ func (j journal) Begin(ctx context.Context, op *reconcile.Op) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return j.batch.JournalBegin(ctx, state.Entry{Target: j.target, OpID: reconcile.OpID(op), Kind: string(op.Kind),
+	if err := j.gate.enter(); err != nil {
+		return 0, err
+	}
+	id, err := j.batch.JournalBegin(ctx, state.Entry{Target: j.target, OpID: reconcile.OpID(op), Kind: string(op.Kind),
 		Key: op.Key, Action: op.Action.String(), Payload: payload}, sendsWrite(op))
+	if err != nil {
+		j.gate.leave()
+	}
+	return id, err
+}
+
+// stopGate makes a stop wait for the operations in flight. Apply runs operations on different
+// endpoints side by side, so ending its context when one operation finishes would cut off
+// another one mid-request. Once stopping reports true, the next operation to begin waits until
+// none is in flight, then cancels the apply and is refused; Apply counts it, and every one after
+// it, as not sent. A nil gate never stops anything.
+type stopGate struct {
+	stopping func() bool
+	cancel   func()
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inflight int
+}
+
+func newStopGate(stopping func() bool, cancel func()) *stopGate {
+	g := &stopGate{stopping: stopping, cancel: cancel}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *stopGate) enter() error {
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	for g.stopping() && g.inflight > 0 {
+		g.cond.Wait()
+	}
+	if g.stopping() {
+		g.mu.Unlock()
+		g.cancel()
+		return context.Canceled
+	}
+	g.inflight++
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *stopGate) leave() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	g.inflight--
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// idle reports whether no operation is in flight.
+func (g *stopGate) idle() bool {
+	if g == nil {
+		return true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.inflight == 0
 }
 
 // sendsWrite reports whether applying op writes to the platform. An adoption that changes no
@@ -37,6 +104,7 @@ func (j journal) Finish(ctx context.Context, entry int64, outcome reconcile.Outc
 	if opErr != nil {
 		msg = opErr.Error()
 	}
+	defer j.gate.leave()
 	return j.batch.JournalFinish(ctx, entry, string(outcome), resultID, msg)
 }
 

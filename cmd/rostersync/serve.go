@@ -88,6 +88,7 @@ type server struct {
 	cancelApply context.CancelFunc   // cuts the apply short after the op in flight
 	passCtx     context.Context
 	opsDone     int
+	gate        *stopGate // the apply's, while one runs
 
 	ready    atomic.Bool
 	notifyMu sync.Mutex
@@ -132,9 +133,10 @@ func (d *server) hooks() appHooks {
 			if d.sched != nil {
 				d.sched.Status().Progress()
 			}
-			// After SIGTERM, the operation that was in flight has now
-			// finished: stop before the next.
-			if d.passCtx != nil && d.passCtx.Err() != nil && d.cancelApply != nil {
+			// After SIGTERM, once no operation is in flight: stop before the
+			// next. (The journal's gate holds back an operation that would
+			// start meanwhile, and stops the apply when the last one ends.)
+			if d.passCtx != nil && d.passCtx.Err() != nil && d.cancelApply != nil && d.gate.idle() {
 				d.cancelApply()
 			}
 		},
@@ -554,14 +556,17 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		}
 		hardMu.Unlock()
 	}()
-	defer func() { d.passCtx, d.cancelApply = nil, nil }()
+	defer func() { d.passCtx, d.cancelApply, d.gate = nil, nil, nil }()
 
 	var errs []error
 	skipped := 0
 	for _, plan := range plans {
 		ready := plan.ReadyOps()
 		d.passCtx, d.cancelApply, d.opsDone = ctx, cancelApply, 0
+		d.gate = newStopGate(func() bool { return ctx.Err() != nil }, cancelApply)
+		a.gate = d.gate
 		res, err := a.apply(applyCtx, plan)
+		a.gate = nil
 		if err != nil {
 			return out, err
 		}
