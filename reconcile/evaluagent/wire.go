@@ -88,36 +88,6 @@ func isNull(b json.RawMessage) bool {
 	return len(b) == 0 || bytes.Equal(b, []byte("null"))
 }
 
-// toOne returns the id of a to-one relationship, "" when absent or null.
-func (r resource) toOne(name string) (string, error) {
-	rel, ok := r.Relationships[name]
-	if !ok || isNull(rel.Data) {
-		return "", nil
-	}
-	var id identifier
-	if err := json.Unmarshal(rel.Data, &id); err != nil {
-		return "", fmt.Errorf("relationship %s: %w", name, err)
-	}
-	return string(id.ID), nil
-}
-
-// toMany returns the ids of a to-many relationship, nil when absent or null.
-func (r resource) toMany(name string) ([]string, error) {
-	rel, ok := r.Relationships[name]
-	if !ok || isNull(rel.Data) {
-		return nil, nil
-	}
-	var ids []identifier
-	if err := json.Unmarshal(rel.Data, &ids); err != nil {
-		return nil, fmt.Errorf("relationship %s: %w", name, err)
-	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, string(id.ID))
-	}
-	return out, nil
-}
-
 func (r resource) attrs(v any) error {
 	if isNull(r.Attributes) {
 		return nil
@@ -297,50 +267,6 @@ func decodeLevel(r resource) (Level, error) {
 	}
 	err := r.attrs(&a)
 	return Level{ID: string(r.ID), Name: a.Name}, err
-}
-
-// wireUser is a user with role and team ids, before role ids become names.
-type wireUser struct {
-	ID           string
-	Forename     string
-	Surname      string
-	Username     string
-	Email        string
-	StartDate    string
-	Active       bool
-	ThirdPartyID string
-	RoleIDs      []string
-	TeamID       string
-}
-
-func decodeUser(r resource) (wireUser, error) {
-	var a struct {
-		Forename     string     `json:"forename"`
-		Surname      string     `json:"surname"`
-		Username     string     `json:"username"`
-		Email        string     `json:"email"`
-		StartDate    flexString `json:"start_date"`
-		Active       bool       `json:"active"`
-		ThirdPartyID flexString `json:"third_party_id"`
-	}
-	if err := r.attrs(&a); err != nil {
-		return wireUser{}, err
-	}
-	u := wireUser{
-		ID: string(r.ID), Forename: a.Forename, Surname: a.Surname, Username: a.Username,
-		Email: a.Email, Active: a.Active, ThirdPartyID: string(a.ThirdPartyID),
-	}
-	var err error
-	if u.StartDate, err = normDate(string(a.StartDate)); err != nil {
-		return u, fmt.Errorf("user %q: start_date: %w", u.ID, err)
-	}
-	if u.RoleIDs, err = r.toMany("roles"); err != nil {
-		return u, fmt.Errorf("user %q: %w", u.ID, err)
-	}
-	if u.TeamID, err = r.toOne("agent-team"); err != nil {
-		return u, fmt.Errorf("user %q: %w", u.ID, err)
-	}
-	return u, nil
 }
 
 // userElem is one element of a streamed user listing, decoded in one pass: the same leniency as
