@@ -270,7 +270,7 @@ func decodeLevel(r resource) (Level, error) {
 }
 
 // userElem is one element of a streamed user listing, decoded in one pass: the same leniency as
-// decodeUser (null for every attribute, ids as strings or numbers), without holding the raw
+// the other listings (null for every attribute, ids as strings or numbers), without holding the raw
 // attributes. One value is reused for every element.
 type userElem struct {
 	Type       string     `json:"type"`
