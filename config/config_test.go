@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
+
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
@@ -339,7 +341,7 @@ mapping:
 	want := []string{
 		"FILE:4: sources[0].csv.path: required",
 		"FILE:4: sources[0].csv.key: required: the column holding each person's stable key",
-		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break`,
+		`FILE:5: sources[0].csv.delimiter: ";;" must be one character other than a quote or line break (or a byte order mark)`,
 		"FILE:6: sources[0].csv.min_rows: -1 is negative",
 		`FILE:7: sources[1].name: "hr" is already sources[0]`,
 		`FILE:8: sources[1].type: unknown type "nis" (known: csv, ldap, scim)`,
@@ -396,10 +398,11 @@ func TestDemo(t *testing.T) {
 	if diff := cmp.Diff(wantCfg, cfg); diff != "" {
 		t.Errorf("csv config (-want +got):\n%s", diff)
 	}
-	srcs, err := f.NewSources()
+	src, err := csv.New(f.Sources[0].Name, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	srcs := []sources.Source{src}
 	rules, err := f.Rules()
 	if err != nil {
 		t.Fatal(err)
@@ -499,5 +502,53 @@ func TestEnvExampleDocumentsEveryVariable(t *testing.T) {
 		if !strings.Contains(example, line) {
 			t.Errorf("the example lacks %q", line)
 		}
+	}
+}
+
+// A delimiter the CSV source cannot use is refused by Validate with its
+// line, not later by the source without one.
+func TestFileValidateByteOrderMarkDelimiter(t *testing.T) {
+	p := writeConfig(t, "sources:\n  - name: hr\n    type: csv\n    csv:\n      path: people.csv\n      key: id\n      delimiter: \"\\uFEFF\"\nmapping:\n  user:\n    username: email\n")
+	f, err := LoadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p + `:7: sources[0].csv.delimiter: "\ufeff" must be one character other than a quote or line break (or a byte order mark)`
+	if err := f.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Validate = %v\nwant it to contain %s", err, want)
+	}
+}
+
+// The one place the default state directory is decided.
+func TestDefaultStateDir(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"XDG_STATE_HOME": "/home/ops/.state", "HOME": "/home/ops"}, "/home/ops/.state/rostersync"},
+		{map[string]string{"STATE_DIRECTORY": "/var/lib/rostersync", "XDG_STATE_HOME": "/home/ops/.state"}, "/var/lib/rostersync"},
+		{map[string]string{"STATE_DIRECTORY": "/var/lib/rostersync:/var/lib/other"}, "/var/lib/rostersync"},
+		{map[string]string{"XDG_STATE_HOME": "relative", "HOME": "/home/ops"}, "/home/ops/.local/state/rostersync"},
+		{map[string]string{}, "rostersync-state"},
+	} {
+		if got := defaultStateDir(envconfig.MapLookuper(tc.env)); got != tc.want {
+			t.Errorf("%v: defaultStateDir = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
+
+// The Evaluagent settings name their variables themselves; they must be
+// the ones LoadEnv reads them from.
+func TestEvaluagentVariableNames(t *testing.T) {
+	e, err := LoadEnv(context.Background(), envconfig.MapLookuper(map[string]string{evaluagent.EnvPrefix + "KEY_ID": "k-1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Evaluagent.KeyID != "k-1" {
+		t.Errorf("%sKEY_ID is not read into the Evaluagent settings (got %q)", evaluagent.EnvPrefix, e.Evaluagent.KeyID)
+	}
+	e.Evaluagent.Region = "Not A Region"
+	if err := e.Evaluagent.Validate(false); err == nil || !strings.Contains(err.Error(), EnvPrefix+"EVALUAGENT_REGION") {
+		t.Errorf("Validate = %v, want it to name %sEVALUAGENT_REGION", err, EnvPrefix)
 	}
 }

@@ -5,6 +5,11 @@
 // Nothing here talks to the network or starts a reconcile pass. Loading
 // decodes; Validate checks and reports every problem at once, each naming
 // the variable or key (and, for the file, the line) it concerns.
+//
+// Each source and target package owns its configuration block (its keys,
+// its Validate, its path resolution, its environment fallback); the file
+// places the blocks and keeps the checks that cross them. Opening a source
+// or a target is the registry's job, in cmd/rostersync/registry.go.
 package config
 
 import (
@@ -13,15 +18,16 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/url"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
 // EnvPrefix prefixes every environment variable rostersync reads.
@@ -29,13 +35,13 @@ const EnvPrefix = "ROSTERSYNC_"
 
 // CredentialName is the systemd credential (LoadCredential=) that holds the
 // Evaluagent key secret when ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE is unset.
-const CredentialName = "evaluagent-key-secret"
+const CredentialName = evaluagent.CredentialName
 
 // Modes say which operations a pass may apply.
 const (
-	ModeSync       = "sync"        // create, update and deactivate
-	ModeUpsertOnly = "upsert-only" // create and update, never deactivate
-	ModeCreateOnly = "create-only" // only create
+	ModeSync       = string(reconcile.ModeSync)       // create, update and deactivate
+	ModeUpsertOnly = string(reconcile.ModeUpsertOnly) // create and update, never deactivate
+	ModeCreateOnly = string(reconcile.ModeCreateOnly) // only create
 )
 
 // Log formats.
@@ -114,54 +120,14 @@ type Safety struct {
 	HoldDeactivationsPercentFloor int `env:"HOLD_DEACTIVATIONS_PERCENT_FLOOR, default=2"`
 }
 
-// Evaluagent configures the Evaluagent target. Names are without the
-// ROSTERSYNC_EVALUAGENT_ prefix.
-type Evaluagent struct {
-	// Region selects the Evaluagent instance ("eu", "us-east", "aus"); the client maps it
-	// to a base URL.
-	Region string `env:"REGION, default=eu"`
-	// BaseURL overrides the region's API base URL (the simulator, a proxy).
-	BaseURL string `env:"BASE_URL"`
-	// KeyID is the API key id (the basic-auth user name).
-	KeyID string `env:"KEY_ID"`
-	// KeySecretFile is the file holding the API key secret. Default:
-	// $CREDENTIALS_DIRECTORY/evaluagent-key-secret. The secret itself is
-	// never read from the environment or the command line.
-	KeySecretFile string `env:"KEY_SECRET_FILE"`
-	// AgentLevel is the hierarchy level whose groups hold agents.
-	AgentLevel string `env:"AGENT_LEVEL, default=Team"`
-	// Adopt lets a pass take ownership of platform users that match a source
-	// person but were not created by rostersync (a visible plan step).
-	Adopt bool `env:"ADOPT, default=false"`
-	// Mode is sync, upsert-only or create-only.
-	Mode string `env:"MODE, default=sync"`
-	// RatePerMinute is the client's own pace per endpoint. Evaluagent allows
-	// 100 a minute; raise it only for a simulator or a contract that allows
-	// more. RatePerDay is the daily limit per endpoint. The counts of both
-	// persist in the state directory, so a restart does not reset them.
-	RatePerMinute int `env:"RATE_PER_MINUTE, default=100"`
-	RatePerDay    int `env:"RATE_PER_DAY, default=10000"`
-	// Auth is basic (the key id and secret on every request) or bearer
-	// (the key is in bearer-token mode: requests carry a token kept in the
-	// state directory and refreshed there). Bearer is opt-in because
-	// creating a token disables Basic for the key for good.
-	Auth string `env:"AUTH, default=basic"`
-	// TokenFile, in bearer mode, is a file holding the current token of a
-	// key already in bearer mode. It is read only while the state directory
-	// holds no token for the key; from then on the stored token (refreshed
-	// in place) is the only one used.
-	TokenFile string `env:"TOKEN_FILE"`
-	// TokenRefreshAfter is the token age at which it is refreshed.
-	TokenRefreshAfter time.Duration `env:"TOKEN_REFRESH_AFTER, default=20h"`
-	// TokenWarnBelow: the daemon warns when the token has less than this
-	// left before it expires (a refresh is overdue).
-	TokenWarnBelow time.Duration `env:"TOKEN_WARN_BELOW, default=3h"`
-}
+// Evaluagent configures the Evaluagent target from the environment; the
+// settings and their checks are the Evaluagent package's own.
+type Evaluagent = evaluagent.Settings
 
 // Auth modes of an Evaluagent key.
 const (
-	AuthBasic  = "basic"
-	AuthBearer = "bearer"
+	AuthBasic  = evaluagent.AuthBasic
+	AuthBearer = evaluagent.AuthBearer
 )
 
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
@@ -295,8 +261,6 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 // would in practice never be deactivated.
 const maxAbsentPasses = 1000
 
-var regionRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-
 // Validate reports every problem with the environment at once, the
 // Evaluagent variables included: the configuration without a targets: list.
 func (e *Env) Validate() error {
@@ -353,63 +317,6 @@ func (e *Env) ValidateCommon() error {
 // SecretInEnv reports whether the Evaluagent key secret was offered in the
 // environment, which Evaluagent.Validate refuses.
 func (e *Env) SecretInEnv() bool { return e.secretInEnv }
-
-// Validate reports every problem with the Evaluagent settings at once, named
-// by their environment variables. secretInEnv says the secret itself was
-// offered in the environment.
-func (ea Evaluagent) Validate(secretInEnv bool) error {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", EnvPrefix, name, fmt.Sprintf(format, args...)))
-	}
-	if !regionRE.MatchString(ea.Region) {
-		bad("EVALUAGENT_REGION", "%q is not a region name (eu, us-east or aus)", ea.Region)
-	}
-	if ea.BaseURL != "" {
-		u, err := url.Parse(ea.BaseURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad("EVALUAGENT_BASE_URL", "%q is not an http(s) URL", ea.BaseURL)
-		} else if u.User != nil {
-			bad("EVALUAGENT_BASE_URL", "must not hold credentials; use EVALUAGENT_KEY_ID and the key secret file")
-		}
-	}
-	if strings.TrimSpace(ea.KeyID) == "" {
-		bad("EVALUAGENT_KEY_ID", "required: the Evaluagent API key id")
-	}
-	switch ea.Auth {
-	case AuthBasic:
-		if ea.KeySecretFile == "" {
-			bad("EVALUAGENT_KEY_SECRET_FILE", "required: a file holding the API key secret (or run under systemd with LoadCredential=%s:…)", CredentialName)
-		}
-	case AuthBearer:
-		if ea.TokenRefreshAfter <= 0 || ea.TokenRefreshAfter > 23*time.Hour {
-			bad("EVALUAGENT_TOKEN_REFRESH_AFTER", "%s: give a token age above 0 and at most 23h (tokens last 24h; the default is 20h)", ea.TokenRefreshAfter)
-		}
-		if ea.TokenWarnBelow < 0 || ea.TokenWarnBelow >= 24*time.Hour {
-			bad("EVALUAGENT_TOKEN_WARN_BELOW", "%s: give a duration from 0 to under 24h (default 3h)", ea.TokenWarnBelow)
-		}
-	default:
-		bad("EVALUAGENT_AUTH", "%q is not basic or bearer", ea.Auth)
-	}
-	if secretInEnv {
-		bad("EVALUAGENT_KEY_SECRET", "secrets are not read from the environment; put the secret in a file and set %sEVALUAGENT_KEY_SECRET_FILE", EnvPrefix)
-	}
-	if strings.TrimSpace(ea.AgentLevel) == "" {
-		bad("EVALUAGENT_AGENT_LEVEL", "is blank")
-	}
-	if ea.RatePerDay < 1 {
-		bad("EVALUAGENT_RATE_PER_DAY", "%d: must be at least 1", ea.RatePerDay)
-	}
-	switch ea.Mode {
-	case ModeSync, ModeUpsertOnly, ModeCreateOnly:
-	default:
-		bad("EVALUAGENT_MODE", "%q is not one of sync, upsert-only, create-only", ea.Mode)
-	}
-	if ea.RatePerMinute <= 0 {
-		bad("EVALUAGENT_RATE_PER_MINUTE", "%d: must be a positive number of requests per minute", ea.RatePerMinute)
-	}
-	return errors.Join(errs...)
-}
 
 // Level parses LogLevel.
 func (e *Env) Level() (slog.Level, error) {

@@ -5,20 +5,18 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/rostersync/rostersync/internal/block"
 	"github.com/rostersync/rostersync/internal/safefile"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rostersync/rostersync/mapping"
-	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
 	"github.com/rostersync/rostersync/sources/merge"
@@ -62,7 +60,9 @@ type File struct {
 	lines map[string]int // key path → line
 }
 
-// SourceConfig is one entry of sources:.
+// SourceConfig is one entry of sources:. Each kind of source has its own
+// block, owned by its package (its keys, defaults, Validate and path
+// resolution); a new kind adds its field here and its line to blocks.
 type SourceConfig struct {
 	Name string       `yaml:"name"`
 	Type string       `yaml:"type"`
@@ -71,17 +71,26 @@ type SourceConfig struct {
 	SCIM *scim.Config `yaml:"scim"`
 }
 
-// CSVConfig is the csv: block of a source.
-type CSVConfig struct {
-	// Path is resolved against the configuration file's directory by
-	// LoadFile.
-	Path      string `yaml:"path"`
-	Delimiter string `yaml:"delimiter"`
-	Key       string `yaml:"key"`
-	MinRows   int    `yaml:"min_rows"`
-	// MaxBytes caps the file's size; 0 means csv.DefaultMaxBytes.
-	MaxBytes int64 `yaml:"max_bytes"`
+// blocks maps each source type to its block in s (a nil pointer when unset).
+func (s SourceConfig) blocks() map[string]block.Validator {
+	return map[string]block.Validator{
+		TypeCSV:  s.CSV,
+		TypeLDAP: s.LDAP,
+		TypeSCIM: s.SCIM,
+	}
 }
+
+// SourceTypes lists the source types a file may name, sorted: one per
+// block of SourceConfig.
+func SourceTypes() []string { return sortedKeys(SourceConfig{}.blocks()) }
+
+// isNil says b holds no block (a nil pointer of its type).
+func isNil(b block.Validator) bool {
+	return b == nil || reflect.ValueOf(b).IsNil()
+}
+
+// CSVConfig is the csv: block of a source.
+type CSVConfig = csv.Block
 
 // Source types.
 const (
@@ -123,14 +132,10 @@ func LoadFile(path string) (*File, error) {
 	}
 	dir := filepath.Dir(path)
 	for _, s := range f.Sources {
-		if s.CSV != nil && s.CSV.Path != "" && !filepath.IsAbs(s.CSV.Path) {
-			s.CSV.Path = filepath.Join(dir, s.CSV.Path)
-		}
-		if s.LDAP != nil && s.LDAP.CAFile != "" && !filepath.IsAbs(s.LDAP.CAFile) {
-			s.LDAP.CAFile = filepath.Join(dir, s.LDAP.CAFile)
-		}
-		if s.SCIM != nil && s.SCIM.TokensFile != "" && !filepath.IsAbs(s.SCIM.TokensFile) {
-			s.SCIM.TokensFile = filepath.Join(dir, s.SCIM.TokensFile)
+		for _, b := range s.blocks() {
+			if r, ok := b.(interface{ ResolvePaths(dir string) }); ok && !isNil(b) {
+				r.ResolvePaths(dir)
+			}
 		}
 	}
 	for i := range f.Targets {
@@ -330,66 +335,30 @@ func (f *File) Validate() error {
 		default:
 			names[name] = i + 1
 		}
-		switch s.Type {
-		case "":
-			bad(p+".type", "required (csv, ldap or scim)")
-		case TypeCSV:
-			if s.CSV == nil {
-				bad(p+".csv", "required for type csv")
-			}
-		case TypeLDAP:
-			if s.LDAP == nil {
-				bad(p+".ldap", "required for type ldap")
-			}
-		case TypeSCIM:
-			if s.SCIM == nil {
-				bad(p+".scim", "required for type scim")
+		blocks := s.blocks()
+		if _, known := blocks[s.Type]; !known {
+			if s.Type == "" {
+				bad(p+".type", "required (%s)", strings.Join(sortedKeys(blocks), ", "))
 			} else {
-				if s.SCIM.TokensFile == "" {
-					bad(p+".scim.tokens_file", "required: the file of bearer tokens the identity providers present")
-				}
-				if n := s.SCIM.MaxBodyBytes; n < 0 || n > scim.MaxMaxBodyBytes {
-					bad(p+".scim.max_body_bytes", "%d: give a size from 1 to %d bytes (0 or unset: %d)", n, scim.MaxMaxBodyBytes, scim.DefaultMaxBodyBytes)
-				}
-				if n := s.SCIM.MaxResults; n < 0 || n > scim.MaxMaxResults {
-					bad(p+".scim.max_results", "%d: give a count from 1 to %d (0 or unset: %d)", n, scim.MaxMaxResults, scim.DefaultMaxResults)
-				}
+				bad(p+".type", "unknown type %q (known: %s)", s.Type, strings.Join(sortedKeys(blocks), ", "))
 			}
+		} else if isNil(blocks[s.Type]) {
+			bad(p+"."+s.Type, "required for type %s", s.Type)
+		}
+		if s.Type == TypeSCIM {
 			if scims++; scims > 1 {
 				bad(p+".type", "only one scim source: every identity provider pushes to the same endpoint, each with its own token")
 			}
-		default:
-			bad(p+".type", "unknown type %q (known: csv, ldap, scim)", s.Type)
 		}
-		if s.LDAP != nil {
-			if s.Type != TypeLDAP && s.Type != "" {
-				bad(p+".ldap", "only for type ldap")
+		for _, kind := range sortedKeys(blocks) {
+			b := blocks[kind]
+			if isNil(b) {
+				continue
 			}
-			if err := f.LDAP(i).Validate(); err != nil {
-				for _, e := range unjoin(err) {
-					bad(p+".ldap", "%v", e)
-				}
+			if s.Type != kind && s.Type != "" {
+				bad(p+"."+kind, "only for type %s", kind)
 			}
-		}
-		if c := s.CSV; c != nil {
-			if s.Type != TypeCSV && s.Type != "" {
-				bad(p+".csv", "only for type csv")
-			}
-			if c.Path == "" {
-				bad(p+".csv.path", "required")
-			}
-			if strings.TrimSpace(c.Key) == "" {
-				bad(p+".csv.key", "required: the column holding each person's stable key")
-			}
-			if _, ok := delimiter(c.Delimiter); !ok {
-				bad(p+".csv.delimiter", "%q must be one character other than a quote or line break", c.Delimiter)
-			}
-			if c.MinRows < 0 {
-				bad(p+".csv.min_rows", "%d is negative", c.MinRows)
-			}
-			if c.MaxBytes < 0 {
-				bad(p+".csv.max_bytes", "%d is negative: give a size in bytes (0 or unset: %d)", c.MaxBytes, csv.DefaultMaxBytes)
-			}
+			f.blockProblems(bad, p+"."+kind, b.Validate())
 		}
 	}
 	f.validateTargets(bad)
@@ -414,16 +383,35 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-// delimiter parses a configured delimiter; "" means ','.
-func delimiter(s string) (rune, bool) {
-	if s == "" {
-		return ',', true
+// blockProblems reports the problems of the block at key: a block.Problem
+// under its own key, anything else under the block's.
+func (f *File) blockProblems(bad func(key, format string, args ...any), key string, err error) {
+	if err == nil {
+		return
 	}
-	r, n := utf8.DecodeRuneInString(s)
-	if n != len(s) || r == utf8.RuneError || r == '"' || r == '\r' || r == '\n' {
-		return 0, false
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			f.blockProblems(bad, key, e)
+		}
+		return
 	}
-	return r, true
+	for _, e := range []error{err} {
+		var p *block.Problem
+		if errors.As(e, &p) {
+			bad(key+"."+p.Key, "%s", p.Msg)
+		} else {
+			bad(key, "%v", e)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Rules compiles the mapping.
@@ -442,18 +430,7 @@ func (f *File) CSV(i int) (csv.Config, error) {
 	if s.CSV == nil {
 		return csv.Config{}, fmt.Errorf("sources[%d] (%s) is not a csv source", i, s.Name)
 	}
-	d, ok := delimiter(s.CSV.Delimiter)
-	if !ok {
-		return csv.Config{}, fmt.Errorf("sources[%d].csv.delimiter: %q must be one character", i, s.CSV.Delimiter)
-	}
-	return csv.Config{
-		Path:      s.CSV.Path,
-		Delimiter: d,
-		Key:       s.CSV.Key,
-		Required:  f.required(i),
-		MinRows:   s.CSV.MinRows,
-		MaxBytes:  s.CSV.MaxBytes,
-	}, nil
+	return s.CSV.Config(f.required(i)), nil
 }
 
 // attributes lists the source attributes any target's mapping reads.
@@ -485,16 +462,6 @@ func (f *File) LDAP(i int) ldap.Config {
 	return cfg
 }
 
-// SourceOptions are what sources need from the process beyond their
-// configuration.
-type SourceOptions struct {
-	Logger *slog.Logger
-	// Cursors keeps delta cursors (LDAP content sync cookies, USNs).
-	Cursors ldap.CursorStore
-	// SCIMStore holds what identity providers pushed; needed by a scim source.
-	SCIMStore *scim.Store
-}
-
 // SCIM returns the scim source's name and configuration, if there is one.
 func (f *File) SCIM() (string, *scim.Config, bool) {
 	for _, s := range f.Sources {
@@ -503,56 +470,4 @@ func (f *File) SCIM() (string, *scim.Config, bool) {
 		}
 	}
 	return "", nil, false
-}
-
-// NewSources builds every configured source. It does no I/O.
-func (f *File) NewSources() ([]sources.Source, error) { return f.NewSourcesWith(SourceOptions{}) }
-
-// NewSourcesWith builds every configured source with the given options.
-// It does no I/O.
-func (f *File) NewSourcesWith(o SourceOptions) ([]sources.Source, error) {
-	var out []sources.Source
-	var errs []error
-	for i, s := range f.Sources {
-		switch s.Type {
-		case TypeCSV:
-			cfg, err := f.CSV(i)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			src, err := csv.New(s.Name, cfg)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out = append(out, src)
-		case TypeLDAP:
-			var opts []ldap.Option
-			if o.Logger != nil {
-				opts = append(opts, ldap.WithLogger(o.Logger))
-			}
-			if o.Cursors != nil {
-				opts = append(opts, ldap.WithCursorStore(o.Cursors))
-			}
-			src, err := ldap.New(s.Name, f.LDAP(i), opts...)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("sources[%d] (%s): %w", i, s.Name, err))
-				continue
-			}
-			out = append(out, src)
-		case TypeSCIM:
-			if o.SCIMStore == nil {
-				errs = append(errs, fmt.Errorf("sources[%d] (%s): no SCIM store was opened", i, s.Name))
-				continue
-			}
-			out = append(out, scim.NewSource(s.Name, o.SCIMStore))
-		default:
-			errs = append(errs, fmt.Errorf("sources[%d].type: unknown type %q", i, s.Type))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return f.merged(out)
 }

@@ -1,14 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 
-	"github.com/rostersync/rostersync/sources/ldap"
-	"github.com/rostersync/rostersync/sources/scim"
+	"github.com/rostersync/rostersync/internal/block"
 )
 
 // CheckFiles reads every file the configuration file names for its sources
@@ -26,43 +24,23 @@ func (f *File) CheckFiles(credentialsDir string) error {
 		}
 		errs = append(errs, fmt.Errorf("%s: %s: %w", prefix, key, err))
 	}
-	readable := func(path string) error {
-		fh, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		fi, err := fh.Stat()
-		if err == nil && fi.IsDir() {
-			err = errors.New("is a directory, not a file")
-		}
-		return err
-	}
 	for i, s := range f.Sources {
 		p := fmt.Sprintf("sources[%d]", i)
-		if s.CSV != nil && s.CSV.Path != "" {
-			if err := readable(s.CSV.Path); err != nil {
-				bad(p+".csv.path", err)
+		for _, kind := range sortedKeys(s.blocks()) {
+			b := s.blocks()[kind]
+			fc, ok := b.(interface {
+				CheckFiles(credentialsDir string) error
+			})
+			if !ok || isNil(b) {
+				continue
 			}
-		}
-		if l := s.LDAP; l != nil {
-			if l.CAFile != "" {
-				if _, err := ldap.LoadCAFile(l.CAFile); err != nil {
-					bad(p+".ldap.ca_file", err)
+			for _, e := range unjoin(fc.CheckFiles(credentialsDir)) {
+				var bp *block.Problem
+				if errors.As(e, &bp) {
+					bad(p+"."+kind+"."+bp.Key, cmp.Or(bp.Err, errors.New(bp.Msg)))
+				} else if e != nil {
+					bad(p+"."+kind, e)
 				}
-			}
-			if pw := l.BindPasswordFile; pw != "" {
-				if !filepath.IsAbs(pw) && credentialsDir != "" {
-					pw = filepath.Join(credentialsDir, pw)
-				}
-				if err := readable(pw); err != nil {
-					bad(p+".ldap.bind_password_file", err)
-				}
-			}
-		}
-		if sc := s.SCIM; sc != nil && sc.TokensFile != "" {
-			if err := scim.CheckTokensFile(sc.TokensFile); err != nil {
-				bad(p+".scim.tokens_file", err)
 			}
 		}
 	}

@@ -1,12 +1,8 @@
 package config
 
 import (
-	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/rostersync/rostersync/sources"
-	"github.com/rostersync/rostersync/sources/merge"
 )
 
 // MergedSourceName is the name of the source the merge: block makes of
@@ -26,18 +22,6 @@ func (f *File) validateMerge(bad func(key, format string, args ...any)) {
 		key, msg, _ := strings.Cut(e.Error(), ": ")
 		bad("merge."+key, "%s", msg)
 	}
-}
-
-// merged wraps srcs in one merged source when merge: is configured.
-func (f *File) merged(srcs []sources.Source) ([]sources.Source, error) {
-	if f.Merge == nil {
-		return srcs, nil
-	}
-	m, err := merge.New(MergedSourceName, *f.Merge, srcs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.path, err)
-	}
-	return []sources.Source{m}, nil
 }
 
 // required lists the columns CSV source i must have: without merge:, every

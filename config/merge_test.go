@@ -1,8 +1,6 @@
 package config
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -92,18 +90,5 @@ mapping:
 	}
 	if got, want := f.sourceAttributes(1), []string{"employee_id", "givenName", "qa_role", "sn", "team"}; !slices.Equal(got, want) {
 		t.Errorf("wfm is asked for %q, want %q", got, want)
-	}
-	// The sources are one merged source.
-	for _, n := range []string{"ad.csv", "wfm.csv"} {
-		if err := os.WriteFile(filepath.Join(filepath.Dir(path), n), []byte("x\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srcs, err := f.NewSources()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(srcs) != 1 || srcs[0].Name() != MergedSourceName {
-		t.Errorf("sources = %d, first %q; want one, %q", len(srcs), srcs[0].Name(), MergedSourceName)
 	}
 }

@@ -3,13 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
-	"time"
 
+	"github.com/rostersync/rostersync/internal/block"
 	"github.com/rostersync/rostersync/mapping"
+	"github.com/rostersync/rostersync/reconcile/agentiq"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
 // Target types.
@@ -20,7 +21,7 @@ const (
 
 // AgentIQCredentialName is the systemd credential that holds the Agent IQ API
 // key when a target's api_key_file is unset.
-const AgentIQCredentialName = "agentiq-api-key"
+const AgentIQCredentialName = agentiq.CredentialName
 
 // TargetConfig is one entry of targets:, a platform that the same people are
 // synced into. With no targets: list, the single Evaluagent target of the
@@ -71,45 +72,26 @@ type TargetConfig struct {
 	Mapping    *MappingOverride        `yaml:"mapping"`
 }
 
+// blocks maps each target type to its block in t (a nil pointer when
+// unset). Each kind's package owns its block; a new kind adds its field to
+// TargetConfig and its line here.
+func (t TargetConfig) blocks() map[string]block.Validator {
+	return map[string]block.Validator{
+		TargetEvaluagent: t.Evaluagent,
+		TargetAgentIQ:    t.AgentIQ,
+	}
+}
+
+// TargetTypes lists the target types a file may name, sorted: one per
+// block of TargetConfig.
+func TargetTypes() []string { return sortedKeys(TargetConfig{}.blocks()) }
+
 // EvaluagentTargetConfig is the evaluagent: block of a target. Empty values
 // fall back to the environment.
-type EvaluagentTargetConfig struct {
-	Region        string `yaml:"region"`
-	BaseURL       string `yaml:"base_url"`
-	KeyID         string `yaml:"key_id"`
-	KeySecretFile string `yaml:"key_secret_file"`
-	AgentLevel    string `yaml:"agent_level"`
-	// Auth is basic or bearer; TokenFile the token of a key already in
-	// bearer mode (see Evaluagent).
-	Auth      string `yaml:"auth"`
-	TokenFile string `yaml:"token_file"`
-}
+type EvaluagentTargetConfig = evaluagent.Block
 
 // AgentIQTargetConfig is the agentiq: block of a target.
-type AgentIQTargetConfig struct {
-	BaseURL    string            `yaml:"base_url"`
-	APIKeyFile string            `yaml:"api_key_file"`
-	MaxRows    int               `yaml:"max_rows"`
-	Epoch      string            `yaml:"epoch"`
-	Window     string            `yaml:"window"`
-	Routes     map[string]string `yaml:"routes"`
-}
-
-// EpochTime parses Epoch (RFC 3339); zero when unset.
-func (c *AgentIQTargetConfig) EpochTime() (time.Time, error) {
-	if c.Epoch == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(time.RFC3339, c.Epoch)
-}
-
-// WindowDuration parses Window (a Go duration, as 720h); zero when unset.
-func (c *AgentIQTargetConfig) WindowDuration() (time.Duration, error) {
-	if c.Window == "" {
-		return 0, nil
-	}
-	return time.ParseDuration(c.Window)
-}
+type AgentIQTargetConfig = agentiq.Block
 
 // MappingOverride is a target's mapping: section. Each field set replaces the
 // top-level mapping's section of the same name.
@@ -202,7 +184,7 @@ var targetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // validateTargets reports every problem of targets: through bad.
 func (f *File) validateTargets(bad func(key, format string, args ...any)) {
 	names := map[string]int{}
-	agentIQDefaultKey := 0
+	sharing := map[string][]string{} // default credential → the kinds of the targets reading it
 	for i, t := range f.Targets {
 		p := fmt.Sprintf("targets[%d]", i)
 		switch {
@@ -215,38 +197,28 @@ func (f *File) validateTargets(bad func(key, format string, args ...any)) {
 		default:
 			names[t.Name] = i + 1
 		}
-		switch t.Type {
-		case TargetEvaluagent:
-			if t.AgentIQ != nil {
-				bad(p+".agentiq", "only for type agentiq")
-			}
-		case TargetAgentIQ:
-			if t.Evaluagent != nil {
-				bad(p+".evaluagent", "only for type evaluagent")
-			}
-			if t.AgentIQ == nil || strings.TrimSpace(t.AgentIQ.BaseURL) == "" {
-				bad(p+".agentiq.base_url", "required: the institution's API host, as https://api-v2.<fi-domain>.agentiq.co")
-			}
-			if a := t.AgentIQ; a != nil {
-				if a.APIKeyFile == "" {
-					agentIQDefaultKey++
-				}
-				if a.MaxRows < 0 {
-					bad(p+".agentiq.max_rows", "%d is negative", a.MaxRows)
-				}
-				if _, err := a.EpochTime(); err != nil {
-					bad(p+".agentiq.epoch", "%q is not an RFC 3339 time, as 2015-01-01T00:00:00Z", a.Epoch)
-				}
-				if d, err := a.WindowDuration(); err != nil || d < 0 {
-					bad(p+".agentiq.window", "%q is not a positive duration, as 720h", a.Window)
-				}
+		blocks := t.blocks()
+		if _, known := blocks[t.Type]; !known {
+			if t.Type == "" {
+				bad(p+".type", "required (%s)", strings.Join(sortedKeys(blocks), " or "))
 			} else {
-				agentIQDefaultKey++
+				bad(p+".type", "unknown type %q (known: %s)", t.Type, strings.Join(sortedKeys(blocks), ", "))
 			}
-		case "":
-			bad(p+".type", "required (evaluagent or agentiq)")
-		default:
-			bad(p+".type", "unknown type %q (known: evaluagent, agentiq)", t.Type)
+		}
+		for _, kind := range sortedKeys(blocks) {
+			b := blocks[kind]
+			switch {
+			case kind == t.Type:
+				// A nil block is validated as an empty one.
+				f.blockProblems(bad, p+"."+kind, b.Validate())
+				if dc, ok := b.(interface{ DefaultCredential() string }); ok {
+					if name := dc.DefaultCredential(); name != "" {
+						sharing[name] = append(sharing[name], kind)
+					}
+				}
+			case !isNil(b):
+				bad(p+"."+kind, "only for type %s", kind)
+			}
 		}
 		switch t.Mode {
 		case "", ModeSync, ModeUpsertOnly, ModeCreateOnly:
@@ -269,8 +241,10 @@ func (f *File) validateTargets(bad func(key, format string, args ...any)) {
 			}
 		}
 	}
-	if agentIQDefaultKey > 1 {
-		bad("targets", "%d agentiq targets leave api_key_file unset and would share $CREDENTIALS_DIRECTORY/%s: give each its own file", agentIQDefaultKey, AgentIQCredentialName)
+	for _, name := range sortedKeys(sharing) {
+		if kinds := sharing[name]; len(kinds) > 1 {
+			bad("targets", "%d %s targets leave their key file unset and would share $CREDENTIALS_DIRECTORY/%s: give each its own file", len(kinds), kinds[0], name)
+		}
 	}
 }
 
@@ -291,18 +265,15 @@ func (t *TargetConfig) Expand(lookup func(string) (string, bool)) error {
 			return val
 		})
 	}
-	for _, blk := range []struct {
-		name string
-		v    any
-	}{{"evaluagent", t.Evaluagent}, {"agentiq", t.AgentIQ}} {
-		rv := reflect.ValueOf(blk.v)
-		if rv.IsNil() {
+	blocks := t.blocks()
+	for _, name := range sortedKeys(blocks) {
+		if isNil(blocks[name]) {
 			continue
 		}
-		rv = rv.Elem()
+		rv := reflect.ValueOf(blocks[name]).Elem()
 		for i := range rv.NumField() {
 			fv, ft := rv.Field(i), rv.Type().Field(i)
-			key := blk.name + "." + yamlName(ft)
+			key := name + "." + yamlName(ft)
 			switch fv.Kind() {
 			case reflect.String:
 				expand(key, fv.Addr().Interface().(*string))
@@ -322,20 +293,7 @@ func (t *TargetConfig) Expand(lookup func(string) (string, bool)) error {
 // in its evaluagent: block over those of the environment, then its mode and
 // adopt.
 func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
-	if b := t.Evaluagent; b != nil {
-		for _, kv := range []struct {
-			dst *string
-			v   string
-		}{
-			{&env.Region, b.Region}, {&env.BaseURL, b.BaseURL}, {&env.KeyID, b.KeyID},
-			{&env.KeySecretFile, b.KeySecretFile}, {&env.AgentLevel, b.AgentLevel},
-			{&env.Auth, b.Auth}, {&env.TokenFile, b.TokenFile},
-		} {
-			if kv.v != "" {
-				*kv.dst = kv.v
-			}
-		}
-	}
+	env = t.Evaluagent.Over(env)
 	if t.Mode != "" {
 		env.Mode = t.Mode
 	}
@@ -348,24 +306,14 @@ func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
 // AgentIQKeyFile returns the file holding target t's API key: api_key_file,
 // else the systemd credential agentiq-api-key.
 func (t TargetConfig) AgentIQKeyFile(env *Env) string {
-	if t.AgentIQ != nil && t.AgentIQ.APIKeyFile != "" {
-		return t.AgentIQ.APIKeyFile
-	}
-	return env.Credential(AgentIQCredentialName)
+	return t.AgentIQ.KeyFile(env.Credential(""))
 }
 
 // resolvePaths makes relative key files relative to the configuration file.
 func (t *TargetConfig) resolvePaths(dir string) {
-	rel := func(p *string) {
-		if *p != "" && !strings.HasPrefix(*p, "${") && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
+	for _, b := range t.blocks() {
+		if r, ok := b.(interface{ ResolvePaths(dir string) }); ok && !isNil(b) {
+			r.ResolvePaths(dir)
 		}
-	}
-	if t.AgentIQ != nil {
-		rel(&t.AgentIQ.APIKeyFile)
-	}
-	if t.Evaluagent != nil {
-		rel(&t.Evaluagent.KeySecretFile)
-		rel(&t.Evaluagent.TokenFile)
 	}
 }

@@ -6,8 +6,9 @@ import (
 
 // Capabilities describe what a target can hold and what its API can do, so
 // that Diff plans only what can be applied and shows the rest as unsupported.
-// The zero value is a platform like Evaluagent: a team hierarchy with ids,
-// roles, work queues, and every action.
+// Every target declares its own (Target.Capabilities); there is no default
+// platform. The zero value holds everything and bounds nothing: a team
+// hierarchy with ids, roles, work queues, every action, names of any length.
 type Capabilities struct {
 	// Platform names the target in reasons ("Agent IQ").
 	Platform string
@@ -33,9 +34,9 @@ type Capabilities struct {
 	// to this many rows (a Batcher): the plan's Requests count batches.
 	BatchRows int
 	// GroupName and Username bound the length of the names the platform
-	// accepts, in characters; zero means Evaluagent's limits (group names
-	// 3–255, usernames 3–100). A name outside them is a plan problem, not
-	// a failed request. Flat-team targets have no group-name limit.
+	// accepts, in characters; a zero bound is no bound. A name outside them
+	// is a plan problem, not a failed request. Flat-team targets have no
+	// group-name limit, and targets without FieldUsername no username limit.
 	GroupName, Username Limit
 }
 
@@ -43,37 +44,21 @@ type Capabilities struct {
 type Limit struct{ Min, Max int }
 
 func (c Capabilities) groupNameLen() Limit {
-	switch {
-	case c.FlatTeams:
+	if c.FlatTeams {
 		return Limit{}
-	case c.GroupName == Limit{}:
-		return Limit{3, 255}
 	}
 	return c.GroupName
 }
 
 func (c Capabilities) usernameLen() Limit {
-	switch {
-	case !c.holds(FieldUsername):
+	if !c.holds(FieldUsername) {
 		return Limit{}
-	case c.Username == Limit{}:
-		return Limit{3, 100}
 	}
 	return c.Username
 }
 
-// Capable is implemented by targets whose Capabilities are not the zero value.
-type Capable interface {
-	Capabilities() Capabilities
-}
-
-// CapabilitiesOf returns t's Capabilities, or the zero value.
-func CapabilitiesOf(t Target) Capabilities {
-	if c, ok := t.(Capable); ok {
-		return c.Capabilities()
-	}
-	return Capabilities{}
-}
+// CapabilitiesOf returns t's Capabilities.
+func CapabilitiesOf(t Target) Capabilities { return t.Capabilities() }
 
 func (c Capabilities) holds(f Field) bool {
 	return c.UserFields == nil || slices.Contains(c.UserFields, f)

@@ -62,7 +62,7 @@ func loadCase(t *testing.T, path string) *goldenCase {
 	for name, v := range map[string]any{"policy.json": &pol, "ownership.json": &c.own, "current.json": c.current, "desired.json": c.desired} {
 		g.Decode(t, name, v)
 	}
-	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), ReplaceQueues: pol.ReplaceQueues}
+	c.policy = reconcile.Policy{Adopt: pol.Adopt, Mode: reconcile.Mode(pol.Mode), ReplaceQueues: pol.ReplaceQueues, Target: memtarget.Shape}
 	if len(pol.ExcludedGroups) > 0 {
 		c.policy.ProtectedTeam = func(g reconcile.Team) bool {
 			return slices.ContainsFunc(pol.ExcludedGroups, func(n string) bool { return strings.EqualFold(n, g.Name) })

@@ -235,7 +235,7 @@ func AbsentKeys(p *Plan, desired *Snapshot) []string {
 }
 
 // Guard applies the safety rules to a plan and returns a new plan; p is not
-// changed. It is pure.
+// changed. It is pure. Its steps, in order:
 //
 //   - An unhealthy pass (SourceProblems) suppresses every removal.
 //   - A deactivation for absence waits until the person has been missing
@@ -250,6 +250,28 @@ func AbsentKeys(p *Plan, desired *Snapshot) []string {
 // A queue operation that both adds and removes members, whose removals are
 // suppressed or held, is split so that the additions go on.
 func Guard(p *Plan, in GuardInput) *Plan {
+	g := newGuard(p, in)
+	g.suppressUnhealthy()
+	g.waitForAbsence()
+	g.splitQueueRemovals()
+	g.holdRemovals()
+	g.finish(p.Summary.Unchanged)
+	return g.out
+}
+
+// guard is one Guard call: the plan being guarded, step by step.
+type guard struct {
+	in  GuardInput
+	out *Plan
+	// absent are the keys of users deactivated because the sources no
+	// longer hold them.
+	absent map[string]bool
+	// pieces records how queue operations were split, so the pieces can be
+	// linked back into the dependency graph.
+	pieces map[string][]string
+}
+
+func newGuard(p *Plan, in GuardInput) *guard {
 	out := *p
 	out.Ops = make([]Op, 0, len(p.Ops))
 	out.Notes = slices.Clone(p.Notes)
@@ -262,26 +284,38 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		absent[k] = true
 	}
 	out.Ops = append(out.Ops, p.Ops...)
+	return &guard{in: in, out: &out, absent: absent, pieces: map[string][]string{}}
+}
 
-	problems := SourceProblems(in.Sources, in.Limits.MaxDrop)
-	if len(problems) > 0 {
-		n := 0
-		for i := range out.Ops {
-			o := &out.Ops[i]
-			if o.Ready() && Removes(o) {
-				o.Status = StatusSuppressed
-				o.Why.Unhealthy = slices.Clone(problems)
-				n++
-			}
-		}
-		out.Notes = append(out.Notes, fmt.Sprintf("no deactivations or removals this pass (%d suppressed): %s", n, strings.Join(problems, "; ")))
+// suppressUnhealthy: an unhealthy pass (SourceProblems) suppresses every
+// removal.
+func (g *guard) suppressUnhealthy() {
+	problems := SourceProblems(g.in.Sources, g.in.Limits.MaxDrop)
+	if len(problems) == 0 {
+		return
 	}
+	n := 0
+	for i := range g.out.Ops {
+		o := &g.out.Ops[i]
+		if o.Ready() && Removes(o) {
+			o.Status = StatusSuppressed
+			o.Why.Unhealthy = slices.Clone(problems)
+			n++
+		}
+	}
+	g.out.Notes = append(g.out.Notes, fmt.Sprintf("no deactivations or removals this pass (%d suppressed): %s", n, strings.Join(problems, "; ")))
+}
 
+// waitForAbsence: a deactivation for absence waits until the person has
+// been missing for Limits.AbsentPasses healthy passes (and
+// Limits.AbsentFor).
+func (g *guard) waitForAbsence() {
+	in := g.in
 	k := max(in.Limits.AbsentPasses, 1)
 	waiting := 0
-	for i := range out.Ops {
-		o := &out.Ops[i]
-		if !o.Ready() || o.Kind != KindUser || o.Action != ActionDeactivate || !absent[o.Key] {
+	for i := range g.out.Ops {
+		o := &g.out.Ops[i]
+		if !o.Ready() || o.Kind != KindUser || o.Action != ActionDeactivate || !g.absent[o.Key] {
 			continue
 		}
 		a := in.Absences[o.Key]
@@ -306,16 +340,27 @@ func Guard(p *Plan, in GuardInput) *Plan {
 		if in.Limits.AbsentFor > 0 {
 			note += fmt.Sprintf(" and for %s", in.Limits.AbsentFor)
 		}
-		out.Notes = append(out.Notes, note)
+		g.out.Notes = append(g.out.Notes, note)
 	}
+}
 
-	// A queue removal of someone whose deactivation waits, waits too.
-	pieces := map[string][]string{}
-	out.Ops = follow(out.Ops, pieces)
-	// A hold on a queue removal is per member: split removals whose
-	// members were decided differently, so that approving one person's
-	// removal survives another joining or leaving the set.
-	out.Ops = splitByHolds(out.Ops, in.Holds, pieces)
+// splitQueueRemovals: a queue removal of someone whose deactivation waits,
+// waits too; and a hold on a queue removal is per member, so removals whose
+// members were decided differently are split, and approving one person's
+// removal survives another joining or leaving the set.
+func (g *guard) splitQueueRemovals() {
+	g.out.Ops = follow(g.out.Ops, g.pieces)
+	g.out.Ops = splitByHolds(g.out.Ops, g.in.Holds, g.pieces)
+}
+
+// holdRemovals: when the removals left are more than Limits.HoldOver, or
+// more than Limits.HoldPercent of Population and more than
+// Limits.HoldPercentFloor, they are all held for approval; creates and
+// updates go on. A removal already held stays held until a person decides;
+// one they approved goes ahead and is not counted; one they rejected is
+// not applied.
+func (g *guard) holdRemovals() {
+	in, out := g.in, g.out
 	leaving := map[string]bool{} // users deactivated by a ready op
 	for _, o := range out.Ops {
 		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
@@ -388,16 +433,21 @@ func Guard(p *Plan, in GuardInput) *Plan {
 	if rejected > 0 {
 		out.Notes = append(out.Notes, fmt.Sprintf("%d operation(s) not applied: an operator rejected them", rejected))
 	}
+}
 
-	out.Ops = splitQueues(follow(out.Ops, pieces), pieces)
-	relink(out.Ops, pieces)
+// finish splits the queue operations whose removals no longer go with
+// their additions, links the pieces into the dependency graph, and counts
+// the plan again.
+func (g *guard) finish(unchanged int) {
+	out := g.out
+	out.Ops = splitQueues(follow(out.Ops, g.pieces), g.pieces)
+	relink(out.Ops, g.pieces)
 	Settle(out.Ops)
-	out.Summary = Summarize(out.Ops, p.Summary.Unchanged)
+	out.Summary = Summarize(out.Ops, unchanged)
 	out.Requests = requestsFor(out.Ops)
-	if in.BatchRows > 0 {
-		out.Requests = batchRequests(out.Ops, in.BatchRows)
+	if g.in.BatchRows > 0 {
+		out.Requests = batchRequests(out.Ops, g.in.BatchRows)
 	}
-	return &out
 }
 
 // follow takes out of each ready queue operation the removals of users

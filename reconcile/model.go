@@ -5,6 +5,10 @@
 // Snapshot, the ownership ledger and a Policy into a Plan. Apply is the only
 // code that calls a Target's write methods. A dry run is a Plan that is never
 // applied.
+//
+// Each platform client implements Target, declares its shape with
+// Capabilities (there is no default platform) and passes the contract suite
+// in reconcile/targettest; cmd/rostersync/registry.go opens it by kind.
 package reconcile
 
 import (

@@ -60,8 +60,9 @@ type Policy struct {
 	// never adopted, renamed, moved or deactivated, and no agent is placed
 	// in them. Nil protects none.
 	ProtectedTeam func(Team) bool
-	// Target is what the target can hold and do; the zero value is a
-	// platform like Evaluagent (see Capabilities).
+	// Target is what the target can hold and do, as the target declares it
+	// (Target.Capabilities); the zero value holds everything and bounds
+	// nothing.
 	Target Capabilities
 	// KnownRoles are the role machine names the platform has; a desired
 	// user with another role is a plan problem. Nil checks nothing.

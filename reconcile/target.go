@@ -7,6 +7,10 @@ import "context"
 type Target interface {
 	// Name identifies the target in plans and logs ("evaluagent").
 	Name() string
+	// Capabilities declare the platform's shape and limits: what it holds,
+	// what its API can do, how long its names may be. Diff plans only what
+	// they allow; there is no default platform.
+	Capabilities() Capabilities
 	// List reads the platform's users (with role machine names and team
 	// group id), groups (inactive included) and work-queue templates.
 	List(ctx context.Context) (*Snapshot, error)

@@ -5,6 +5,10 @@
 // read that could not be completed either returns an error or a Snapshot whose
 // Health says it is incomplete; the reconciler never infers a departure from an
 // incomplete snapshot.
+//
+// Each adapter (sources/csv, sources/ldap, sources/scim) owns its
+// configuration block and constructor; cmd/rostersync/registry.go opens
+// them by kind.
 package sources
 
 import (

@@ -83,25 +83,6 @@ type DB struct {
 	now  func() time.Time
 }
 
-// DefaultDir returns where state lives when not configured: the first entry
-// of $STATE_DIRECTORY (set by systemd's StateDirectory=), else
-// $XDG_STATE_HOME/rostersync, else ~/.local/state/rostersync.
-func DefaultDir() string {
-	if v := os.Getenv("STATE_DIRECTORY"); v != "" {
-		first, _, _ := strings.Cut(v, ":")
-		if first != "" {
-			return first
-		}
-	}
-	if x := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(x) {
-		return filepath.Join(x, "rostersync")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "state", "rostersync")
-	}
-	return "rostersync-state"
-}
-
 // Open opens (creating if needed) the state database in dir with default
 // options.
 func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }

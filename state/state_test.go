@@ -133,20 +133,6 @@ func TestOpenRefusesUnsafeDirectory(t *testing.T) {
 	})
 }
 
-func TestDefaultDir(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/home/ops/.state")
-	for _, tc := range []struct{ env, want string }{
-		{"", "/home/ops/.state/rostersync"},
-		{"/var/lib/rostersync", "/var/lib/rostersync"},
-		{"/var/lib/rostersync:/var/lib/other", "/var/lib/rostersync"},
-	} {
-		t.Setenv("STATE_DIRECTORY", tc.env)
-		if got := DefaultDir(); got != tc.want {
-			t.Errorf("STATE_DIRECTORY=%q: DefaultDir() = %q, want %q", tc.env, got, tc.want)
-		}
-	}
-}
-
 func migrationRows(t *testing.T, db *DB) []int {
 	t.Helper()
 	rows, err := db.db.Query(`SELECT version FROM schema_migrations ORDER BY version`)

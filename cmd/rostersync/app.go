@@ -35,10 +35,6 @@ type app struct {
 	scim     *scim.Store
 	ownsSCIM bool // false when the daemon shares its store across reloads
 	hooks    appHooks
-	// passes are what each plan was guarded with, recorded if it is applied.
-	passes map[*reconcile.Plan]*passFacts
-	// unmapped counts, per plan, the people its mapping could not map.
-	unmapped map[*reconcile.Plan]int
 	// term keeps log lines off the progress bar on a terminal (nil
 	// elsewhere); progress is the apply in progress, if any.
 	term     *termGuard
@@ -106,24 +102,32 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 		db.Close()
 		return nil, err
 	}
-	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks,
-		passes: map[*reconcile.Plan]*passFacts{}, unmapped: map[*reconcile.Plan]int{}, term: term}
+	a := &app{c: c, env: env, file: file, targets: targets, db: db, log: log, hooks: hooks, term: term}
 	self = a
-	if _, _, ok := file.SCIM(); ok {
-		if a.scim = hooks.scimStore; a.scim == nil {
-			if a.scim, err = scim.OpenStore(env.StateDir); err != nil {
-				a.Close()
-				return nil, err
-			}
-			a.ownsSCIM = true
-		}
-	}
-	a.sources, err = file.NewSourcesWith(config.SourceOptions{Logger: log, Cursors: cursors{db}, SCIMStore: a.scim})
+	a.sources, err = openSources(file, sourceOptions{log: log, cursors: cursors{db}, scimStore: a.scimStore, credentialsDir: env.Credential("")})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// scimStore returns the store identity providers push to, opening it on
+// first use (a scim source asks for it): the daemon's, when it keeps one
+// open across reloads, else the app's own.
+func (a *app) scimStore() (*scim.Store, error) {
+	if a.scim != nil {
+		return a.scim, nil
+	}
+	if a.scim = a.hooks.scimStore; a.scim != nil {
+		return a.scim, nil
+	}
+	s, err := scim.OpenStore(a.env.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	a.scim, a.ownsSCIM = s, true
+	return s, nil
 }
 
 // lockWriter takes the state directory's writer lock for command; see
@@ -218,7 +222,7 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 
 // plans makes a plan for every target, in configuration order: the sources
 // are read once and mapped with each target's own mapping.
-func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
+func (a *app) plans(ctx context.Context) (passes, error) {
 	results, snaps, err := a.desired(ctx)
 	if err != nil {
 		return nil, err
@@ -227,7 +231,7 @@ func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*reconcile.Plan, 0, len(a.targets))
+	out := make(passes, 0, len(a.targets))
 	for i, t := range a.targets {
 		p, err := a.planTarget(ctx, t, results[i], facts)
 		results[i] = nil
@@ -241,7 +245,7 @@ func (a *app) plans(ctx context.Context) ([]*reconcile.Plan, error) {
 
 // plan makes the plan of the only configured target, for commands that
 // handle one; it fails when several are configured.
-func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
+func (a *app) plan(ctx context.Context) (*pass, error) {
 	if len(a.targets) != 1 {
 		return nil, fmt.Errorf("%d targets are configured; this command handles exactly one", len(a.targets))
 	}
@@ -255,7 +259,7 @@ func (a *app) plan(ctx context.Context) (*reconcile.Plan, error) {
 // planTarget takes what t's mapping made of the sources, lists the
 // platform, reads t's ledger (with what the journal recovers), diffs, and
 // guards the plan (source health, absences, holds).
-func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*reconcile.Plan, error) {
+func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*pass, error) {
 	for _, p := range res.Problems {
 		if p.Record {
 			continue // a plan problem too: logged with those below
@@ -276,13 +280,14 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	}
 	rec.own(own)
 	pol := t.policy
-	if rn, ok := t.client.(interface{ RoleNames() []string }); ok {
+	if rn, ok := t.client.(roleNamer); ok {
 		pol.KnownRoles = rn.RoleNames() // as the listing just found them
 	}
 	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
 	plan.Target = t.name
 	res.Annotate(plan)
-	if plan, err = a.guard(ctx, t, plan, res.Desired, current, own, facts, rec); err != nil {
+	plan, pf, err := a.guard(ctx, t, plan, res.Desired, current, own, facts, rec)
+	if err != nil {
 		return nil, err
 	}
 	// What the mapping could not map comes first, with the source line.
@@ -297,8 +302,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	if n := plan.Summary.Unsupported; n > 0 {
 		a.log.Warn("operations the platform's API cannot carry out; make them in its own interface", "target", t.name, "unsupported", n)
 	}
-	a.unmapped[plan] = len(res.Problems)
-	return plan, nil
+	return &pass{Plan: plan, facts: pf, unmapped: len(res.Problems)}, nil
 }
 
 func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Ownership, error) {
@@ -332,7 +336,7 @@ func (a *app) target(name string) *target {
 // current pass's own, limited to the operations the file asks for. The
 // current pass is recorded when they are applied, as for 'apply -yes'.
 // Nothing is applied unless every plan of the file passes.
-func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, error) {
+func (a *app) loadSaved(ctx context.Context, path string) (passes, error) {
 	b, err := readFile(path)
 	if err != nil {
 		return nil, err
@@ -367,29 +371,52 @@ func (a *app) loadSaved(ctx context.Context, path string) ([]*reconcile.Plan, er
 	if err != nil {
 		return nil, err
 	}
+	out := make(passes, 0, len(saved))
 	for _, plan := range saved {
+		p := &pass{Plan: plan}
 		for _, cur := range now {
 			if cur.Target != plan.Target {
 				continue
 			}
-			if err := reconcile.Rejudge(plan, cur); err != nil {
+			if err := reconcile.Rejudge(plan, cur.Plan); err != nil {
 				errs = append(errs, fmt.Errorf("%s: target %s: %w", path, plan.Target, err))
 				continue
 			}
 			// Applying the saved plan records the current pass: its
 			// absences, and its holds, as 'apply -yes' would.
-			pf := a.passes[cur]
-			delete(a.passes, cur)
-			if pf != nil {
-				pf.plan = cur
-				a.passes[plan] = pf
+			if p.facts = cur.facts; p.facts != nil {
+				p.facts.plan = cur.Plan
 			}
 		}
+		out = append(out, p)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w; the whole file is refused and nothing was written", err)
 	}
-	return saved, nil
+	return out, nil
+}
+
+// pass is one target's plan in one pass, with what it was planned from:
+// what an apply of it records. It reads as its plan.
+type pass struct {
+	*reconcile.Plan
+	// facts are what the plan was guarded with; nil for a plan this
+	// process did not guard.
+	facts *passFacts
+	// unmapped counts the people the target's mapping could not map.
+	unmapped int
+}
+
+// passes are one pass's plans, one per target, in configuration order.
+type passes []*pass
+
+// plans returns the plans alone, for rendering and saving.
+func (ps passes) plans() []*reconcile.Plan {
+	out := make([]*reconcile.Plan, len(ps))
+	for i, p := range ps {
+		out[i] = p.Plan
+	}
+	return out
 }
 
 type ledger struct {
@@ -405,12 +432,13 @@ func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how strin
 // its target, logging one CHANGE line per operation, with progress. Call it
 // for an empty plan too: a pass that changes nothing still counts for
 // source health and absences.
-func (a *app) apply(ctx context.Context, plan *reconcile.Plan) (*reconcile.Result, error) {
+func (a *app) apply(ctx context.Context, p *pass) (*reconcile.Result, error) {
+	plan := p.Plan
 	t := a.target(plan.Target)
 	if t == nil {
 		return nil, fmt.Errorf("no target %q is configured", plan.Target)
 	}
-	if err := a.record(ctx, t, plan); err != nil {
+	if err := a.record(ctx, t, p); err != nil {
 		return nil, err
 	}
 	total := len(plan.ReadyOps())

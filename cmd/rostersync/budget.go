@@ -51,28 +51,15 @@ func nextDay(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.UTC)
 }
 
-// endpoints maps a plan's request names (Plan.Requests) to the client's
-// endpoints.
-func endpoints(r evaluagent.Routes) map[string]string {
-	return map[string]string{
-		"create user":         r.CreateUser.Endpoint(),
-		"update user":         r.UpdateUser.Endpoint(),
-		"create team":         r.CreateGroup.Endpoint(),
-		"update team":         r.UpdateGroup.Endpoint(),
-		"add queue agents":    r.AddQueueAgents.Endpoint(),
-		"remove queue agents": r.RemoveQueueAgents.Endpoint(),
-	}
-}
-
 // budgetCheck says, before an apply, which endpoints lack today's budget
 // for what the plan needs: what fits goes now, the rest when the day turns.
 func (a *app) budgetCheck(ctx context.Context, t *target, plan *reconcile.Plan) error {
-	client, ok := t.client.(*evaluagent.Client)
-	if !ok {
+	client, ok := t.client.(budgeted)
+	if !ok || t.perDay <= 0 {
 		return nil
 	}
 	now := a.c.now().UTC()
-	eps := endpoints(client.Routes())
+	eps := client.RequestEndpoints()
 	names := make([]string, 0, len(plan.Requests))
 	for n := range plan.Requests {
 		names = append(names, n)
@@ -87,7 +74,7 @@ func (a *app) budgetCheck(ctx context.Context, t *target, plan *reconcile.Plan) 
 		if err != nil {
 			return err
 		}
-		left := max(a.env.Evaluagent.RatePerDay-used, 0)
+		left := max(t.perDay-used, 0)
 		if need := plan.Requests[n]; need > left {
 			msg := fmt.Sprintf("today's request budget for %s has %d left and this plan needs %d: %d go now, the rest after %s (the next pass carries on)",
 				ep, left, need, left, nextDay(now).Format(time.RFC3339))

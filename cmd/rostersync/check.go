@@ -10,18 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/samber/lo"
-
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
-
-// checker is implemented by sources that can test their connection more
-// cheaply than a full read (an LDAP bind). Others are read in full.
-type checker interface {
-	Check(ctx context.Context) error
-}
 
 func cmdCheck(ctx context.Context, args []string, c *cli) error {
 	fs := newFlagSet(c, "check", "[flags]", `Validates the environment and the configuration file, reporting every
@@ -212,17 +204,11 @@ func checkVocabulary(ctx context.Context, t *target) ([]string, error) {
 			missing(n, "group", groups)
 		}
 	}
-	if ea, ok := t.client.(*evaluagent.Client); ok {
-		levels, err := ea.Levels(ctx)
+	if vl, ok := t.client.(vocabularyLister); ok {
+		levelNames, roleNames, err := vl.Vocabulary(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list levels: %w", err)
+			return nil, err
 		}
-		roles, err := ea.Roles(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list roles: %w", err)
-		}
-		levelNames := lo.Map(levels, func(l evaluagent.Level, _ int) string { return l.Name })
-		roleNames := lo.Map(roles, func(r evaluagent.Role, _ int) string { return r.Name })
 		want := v.Levels
 		if t.policy.AgentLevel != "" {
 			want = append(want, mapping.Name{Value: t.policy.AgentLevel, Where: config.EnvPrefix + "EVALUAGENT_AGENT_LEVEL"})
@@ -254,10 +240,4 @@ func unjoin(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-// pinger is a platform client that can prove its credentials cheaply.
-type pinger interface {
-	Ping(ctx context.Context) error
-	BaseURL() string
 }

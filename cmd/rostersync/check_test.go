@@ -236,3 +236,21 @@ func TestCheckAgentIQOnly(t *testing.T) {
 		t.Errorf("check with a missing Agent IQ key: exit %d\n%s", code, r.stdout.String())
 	}
 }
+
+// A delimiter the CSV source cannot use is reported by check with its
+// line, as every other key is, before anything is read or connected to;
+// plan refuses it the same way.
+func TestCheckRefusesAByteOrderMarkDelimiter(t *testing.T) {
+	r := newRig(t)
+	r.editConfig("key: employee_id", "key: employee_id\n      delimiter: \"\\uFEFF\"")
+	if code := r.run("check"); code != 1 {
+		t.Fatalf("check: exit %d, want 1\n%s%s", code, r.stdout.String(), r.stderr.String())
+	}
+	want := `mapping.yaml:8: sources[0].csv.delimiter: "\ufeff" must be one character`
+	if out := r.stdout.String(); !strings.Contains(out, want) || strings.Contains(out, ": ping ") {
+		t.Errorf("check output lacks %q (or connected):\n%s", want, out)
+	}
+	if code := r.run("plan"); code != 1 || !strings.Contains(r.stderr.String(), want) {
+		t.Errorf("plan: exit %d, want 1 and %q\n%s", code, want, r.stderr.String())
+	}
+}

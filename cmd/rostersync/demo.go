@@ -159,7 +159,7 @@ func (d *demo) step(ctx context.Context, title string, show bool) (*reconcile.Pl
 		return nil, 0, err
 	}
 	if show {
-		if err := reconcile.Render(d.out, plan, reconcile.FormatText); err != nil {
+		if err := reconcile.Render(d.out, plan.Plan, reconcile.FormatText); err != nil {
 			return nil, 0, err
 		}
 	} else {
@@ -176,7 +176,7 @@ func (d *demo) step(ctx context.Context, title string, show bool) (*reconcile.Pl
 	writes := d.sim.Writes() - before
 	fmt.Fprintf(d.out, "Apply complete: %d applied, %d failed, %d skipped; %d write requests to the platform.\n\n",
 		res.Applied, len(res.Failed), res.Skipped, writes)
-	return plan, writes, res.Err()
+	return plan.Plan, writes, res.Err()
 }
 
 // converged plans once more and fails unless nothing is left to do.
@@ -186,7 +186,7 @@ func (d *demo) converged(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := reconcile.Render(d.out, again, reconcile.FormatText); err != nil {
+	if err := reconcile.Render(d.out, again.Plan, reconcile.FormatText); err != nil {
 		return err
 	}
 	if !again.Empty() {

@@ -131,7 +131,7 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 	writes := func() string {
 		return fmt.Sprintf("Evaluagent %d write requests, Agent IQ %d uploads (%d rows)", ea.Writes(), aiq.Writes(), aiq.RowsReceived())
 	}
-	applyAll := func(plans []*reconcile.Plan) error {
+	applyAll := func(plans passes) error {
 		for _, plan := range plans {
 			res, err := a.apply(ctx, plan)
 			if err != nil {
@@ -146,12 +146,12 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 		fmt.Fprintf(out, "So far: %s.\n", writes())
 		return nil
 	}
-	planAll := func() ([]*reconcile.Plan, error) {
+	planAll := func() (passes, error) {
 		plans, err := a.plans(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return plans, reconcile.RenderPlans(out, plans, reconcile.FormatText)
+		return plans, reconcile.RenderPlans(out, plans.plans(), reconcile.FormatText)
 	}
 
 	fmt.Fprintf(out, "rostersync demo: syncing %s into a simulated Evaluagent at %s\nand a simulated Agent IQ at %s\n\n",

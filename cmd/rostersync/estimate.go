@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/statuspage"
-	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
-	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/state"
 )
 
@@ -115,11 +113,8 @@ func roundEstimate(d time.Duration) time.Duration {
 // targetRates are the per-minute and per-day limits of target's endpoints
 // (zero when the platform has none that rostersync knows).
 func (a *app) targetRates(name string) (perMinute, perDay int) {
-	for _, tc := range a.file.AllTargets() {
-		if tc.Name == name && tc.Type == config.TargetEvaluagent {
-			ea := tc.EvaluagentSettings(a.env.Evaluagent)
-			return ea.RatePerMinute, ea.RatePerDay
-		}
+	if t := a.target(name); t != nil {
+		return t.perMinute, t.perDay
 	}
 	return 0, 0
 }
@@ -127,14 +122,11 @@ func (a *app) targetRates(name string) (perMinute, perDay int) {
 // endpointOf maps a plan's request name ("create user") to the target's
 // endpoint ("POST /org/users"); targets without endpoints keep the name.
 func endpointOf(t *target, request string) string {
-	c, ok := t.client.(*evaluagent.Client)
+	c, ok := t.client.(budgeted)
 	if !ok {
 		return request
 	}
-	if request == "replace queue agents" {
-		return c.Routes().ReplaceQueueAgents.Endpoint()
-	}
-	if ep, ok := endpoints(c.Routes())[request]; ok {
+	if ep, ok := c.RequestEndpoints()[request]; ok {
 		return ep
 	}
 	return request

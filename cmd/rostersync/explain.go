@@ -92,7 +92,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 	var plan *reconcile.Plan
 	for _, p := range plans {
 		if p.Target == t.name {
-			plan = p
+			plan = p.Plan
 		}
 	}
 	current, err := t.client.List(ctx)

@@ -2,7 +2,9 @@
 // directory an organisation trusts.
 //
 // main is tiny: realMain does the work and returns an error; only main
-// exits. Plans go to standard output, logs to standard error.
+// exits. Plans go to standard output, logs to standard error. This is the
+// composition root: registry.go is the one table of source and target
+// kinds every command opens them through.
 package main
 
 import (

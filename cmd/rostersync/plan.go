@@ -133,13 +133,13 @@ What the platform's API cannot do at all (unsupported) is not pending.`)
 	if f == reconcile.FormatMarkdown {
 		err = a.renderTickets(ctx, c.stdout, plans) // for change tickets
 	} else {
-		err = reconcile.RenderPlans(c.stdout, plans, f)
+		err = reconcile.RenderPlans(c.stdout, plans.plans(), f)
 	}
 	if err != nil {
 		return err
 	}
 	if *out != "" {
-		b, err := a.signPlans(plans)
+		b, err := a.signPlans(plans.plans())
 		if err != nil {
 			return err
 		}
@@ -159,7 +159,7 @@ What the platform's API cannot do at all (unsupported) is not pending.`)
 
 // pendingWords says what is pending across plans ("3 to do, 1 held"), or
 // "" when nothing is: no op of any status and nobody left unmapped.
-func (a *app) pendingWords(plans []*reconcile.Plan) string {
+func (a *app) pendingWords(plans passes) string {
 	var s reconcile.Summary
 	problems := 0
 	for _, p := range plans {
@@ -167,7 +167,7 @@ func (a *app) pendingWords(plans []*reconcile.Plan) string {
 		s.Held += p.Summary.Held
 		s.Waiting += p.Summary.Waiting
 		s.Suppressed += p.Summary.Suppressed
-		problems += len(p.Problems) + a.unmapped[p]
+		problems += len(p.Problems) + p.unmapped
 	}
 	var parts []string
 	for _, c := range []struct {
@@ -182,7 +182,7 @@ func (a *app) pendingWords(plans []*reconcile.Plan) string {
 	return strings.Join(parts, ", ")
 }
 
-func allEmpty(plans []*reconcile.Plan) bool {
+func allEmpty(plans passes) bool {
 	for _, p := range plans {
 		if !p.Empty() {
 			return false
@@ -215,7 +215,7 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	defer lock.Release()
-	var plans []*reconcile.Plan
+	var plans passes
 	if fs.NArg() == 1 {
 		plans, err = a.loadSaved(ctx, fs.Arg(0))
 		if err != nil {
@@ -224,16 +224,16 @@ applies it after -yes or an interactive "yes".`)
 		for _, p := range plans {
 			fmt.Fprintf(c.stderr, "Applying saved plan %s for %s: %s\n", fs.Arg(0), p.Target, reconcile.SummaryLine(p.Summary))
 		}
-		a.printEstimates(ctx, plans)
+		a.printEstimates(ctx, plans.plans())
 	} else {
 		plans, err = a.plans(ctx)
 		if err != nil {
 			return err
 		}
-		if err := reconcile.RenderPlans(c.stdout, plans, reconcile.FormatText); err != nil {
+		if err := reconcile.RenderPlans(c.stdout, plans.plans(), reconcile.FormatText); err != nil {
 			return err
 		}
-		a.printEstimates(ctx, plans)
+		a.printEstimates(ctx, plans.plans())
 		if allEmpty(plans) {
 			for _, plan := range plans {
 				if _, err := a.apply(ctx, plan); err != nil { // records the pass
@@ -269,7 +269,7 @@ applies it after -yes or an interactive "yes".`)
 }
 
 // targetNote names the plan's target when there are several.
-func targetNote(plans []*reconcile.Plan, p *reconcile.Plan) string {
+func targetNote(plans passes, p *pass) string {
 	if len(plans) < 2 {
 		return ""
 	}

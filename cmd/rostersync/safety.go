@@ -69,7 +69,7 @@ func (a *app) limits() reconcile.Limits {
 // it. It writes nothing: the absences it uses are what this pass would
 // record if it is applied.
 func (a *app) guard(ctx context.Context, t *target, plan *reconcile.Plan, desired, current *reconcile.Snapshot,
-	own reconcile.Ownership, sp *sourcePass, rec *recovery) (*reconcile.Plan, error) {
+	own reconcile.Ownership, sp *sourcePass, rec *recovery) (*reconcile.Plan, *passFacts, error) {
 	target := t.name
 	now := a.c.now().UTC()
 	lim := a.limits()
@@ -80,7 +80,7 @@ func (a *app) guard(ctx context.Context, t *target, plan *reconcile.Plan, desire
 
 	recorded, err := a.db.Absences(ctx, target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pf.absent = reconcile.AbsentKeys(plan, desired)
 	absences := map[string]reconcile.Absence{}
@@ -98,7 +98,7 @@ func (a *app) guard(ctx context.Context, t *target, plan *reconcile.Plan, desire
 
 	held, err := a.db.HeldList(ctx, target, "")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	pf.holds = map[string]state.HeldOp{}
 	holds := map[string]reconcile.HoldState{}
@@ -128,20 +128,19 @@ func (a *app) guard(ctx context.Context, t *target, plan *reconcile.Plan, desire
 	for _, n := range guarded.Notes {
 		a.log.Warn("plan note", "target", target, "note", n)
 	}
-	a.passes[guarded] = pf
-	return guarded, nil
+	return guarded, pf, nil
 }
 
 // record writes what an applied pass learnt: each source's count and
 // health, who is missing (and who is back), new holds, and holds whose
 // operation is no longer planned. It does nothing for a plan this process
 // did not guard (a saved plan file).
-func (a *app) record(ctx context.Context, t *target, plan *reconcile.Plan) error {
-	pf := a.passes[plan]
+func (a *app) record(ctx context.Context, t *target, p *pass) error {
+	pf, plan := p.facts, p.Plan
 	if pf == nil {
 		return nil
 	}
-	delete(a.passes, plan)
+	p.facts = nil // recorded once
 	target := t.name
 	now := a.c.now().UTC()
 	if err := a.settle(ctx, t, pf.rec); err != nil {

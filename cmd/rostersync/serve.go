@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -545,7 +546,7 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		out.Changes += len(plan.ReadyOps())
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
-		planJSON, err := json.Marshal(plan) // compact: DecodePlan reads it
+		planJSON, err := json.Marshal(plan.Plan) // compact: DecodePlan reads it
 		if err != nil {
 			return out, err
 		}
@@ -553,7 +554,7 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 			return out, err
 		}
 	}
-	pending := pendingPlans(plans)
+	pending := pendingPlans(plans.plans())
 
 	if a.env.Serve.Mode != config.ServeModeApply {
 		// Only what changed since the last stored plan is logged: an
@@ -744,45 +745,24 @@ func pendingPlan(p *reconcile.Plan) json.RawMessage {
 	return b
 }
 
-// fileStamp is what a delta pass compares to tell that a source file
-// changed without reading it.
-type fileStamp struct {
-	size    int64
-	modTime time.Time
-	err     string
-}
+// fileStamp is what a delta pass compares to tell that a source changed
+// without reading it (a changeStamper's stamp).
+type fileStamp = string
 
-// sourceStamps stamps every source that can be checked cheaply: CSV files.
-// Sources that cannot (LDAP without a change cursor) are read by full and
-// triggered passes only.
+// sourceStamps stamps every source that can be checked cheaply (CSV files:
+// see changeStamper). Sources that cannot (LDAP without a change cursor)
+// are read by full and triggered passes only.
 func sourceStamps(a *app) map[string]fileStamp {
 	out := map[string]fileStamp{}
-	for _, s := range a.file.Sources {
-		if s.CSV == nil {
-			continue
+	for _, s := range joinedSources(a.sources) { // a merge's parts, each stamped
+		if cs, ok := s.(changeStamper); ok {
+			out[s.Name()] = cs.ChangeStamp()
 		}
-		fi, err := os.Stat(s.CSV.Path)
-		if err != nil {
-			out[s.CSV.Path] = fileStamp{err: err.Error()}
-			continue
-		}
-		out[s.CSV.Path] = fileStamp{size: fi.Size(), modTime: fi.ModTime()}
 	}
 	return out
 }
 
-func stampsEqual(a, b map[string]fileStamp) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		w, ok := b[k]
-		if !ok || v.size != w.size || !v.modTime.Equal(w.modTime) || v.err != w.err {
-			return false
-		}
-	}
-	return true
-}
+func stampsEqual(a, b map[string]fileStamp) bool { return maps.Equal(a, b) }
 
 // certHolder serves the TLS certificate loaded last, so a reload can renew
 // it without dropping the listeners.

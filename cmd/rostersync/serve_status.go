@@ -11,9 +11,7 @@ import (
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/statuspage"
-	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
-	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/state"
 )
@@ -263,7 +261,7 @@ func heldView(h state.HeldOp) statuspage.Held {
 		Key: h.Key, Name: name, Reason: h.Reason, CreatedAt: h.CreatedAt}
 }
 
-// budgetViews lists, for every Evaluagent target, each endpoint's requests
+// budgetViews lists, for every target with request budgets, each endpoint's requests
 // this minute and this UTC day against its limits: the write endpoints
 // always, the others once used.
 func budgetViews(ctx context.Context, a *app, now time.Time) ([]statuspage.Budget, error) {
@@ -276,20 +274,16 @@ func budgetViews(ctx context.Context, a *app, now time.Time) ([]statuspage.Budge
 		return nil, err
 	}
 	var out []statuspage.Budget
-	for _, tc := range a.file.AllTargets() {
-		if tc.Type != config.TargetEvaluagent {
+	for _, t := range a.targets {
+		c, ok := t.client.(budgeted)
+		if !ok || t.perDay <= 0 {
 			continue
 		}
-		ea := tc.EvaluagentSettings(a.env.Evaluagent)
 		eps := map[string]bool{}
-		if t := a.target(tc.Name); t != nil {
-			if c, ok := t.client.(*evaluagent.Client); ok {
-				for _, ep := range endpoints(c.Routes()) {
-					eps[ep] = true
-				}
-			}
+		for _, ep := range c.RequestEndpoints() {
+			eps[ep] = true
 		}
-		prefix := budgetKey(tc.Name, "")
+		prefix := budgetKey(t.name, "")
 		for k := range day {
 			if ep, ok := strings.CutPrefix(k, prefix); ok {
 				eps[ep] = true
@@ -301,9 +295,9 @@ func budgetViews(ctx context.Context, a *app, now time.Time) ([]statuspage.Budge
 		}
 		slices.Sort(names)
 		for _, ep := range names {
-			key := budgetKey(tc.Name, ep)
-			out = append(out, statuspage.Budget{Target: tc.Name, Endpoint: ep,
-				MinuteUsed: minute[key], MinuteLimit: ea.RatePerMinute, DayUsed: day[key], DayLimit: ea.RatePerDay})
+			key := budgetKey(t.name, ep)
+			out = append(out, statuspage.Budget{Target: t.name, Endpoint: ep,
+				MinuteUsed: minute[key], MinuteLimit: t.perMinute, DayUsed: day[key], DayLimit: t.perDay})
 		}
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
@@ -37,31 +38,35 @@ contract. Request counts are at GET /_sim/counts.
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(c.stderr, nil))
-	switch *platform {
-	case "evaluagent":
-	case "agentiq":
-		return serveAgentIQSim(ctx, c, *listen, *seed, log)
-	default:
-		return fmt.Errorf("simulator: unknown platform %q (want evaluagent or agentiq)", *platform)
+	kind, ok := targetKinds[*platform]
+	if !ok {
+		return fmt.Errorf("simulator: unknown platform %q (want %s)", *platform, strings.ReplaceAll(kindNames(targetKinds), ", ", " or "))
 	}
 	if *listen == "" {
-		*listen = "127.0.0.1:8380"
+		*listen = kind.sim.listen
 	}
+	return kind.sim.serve(ctx, c, simOptions{
+		listen: *listen, seed: *seed, faults: *faults, perMinute: *perMinute, perDay: *perDay,
+		log: slog.New(slog.NewTextHandler(c.stderr, nil)),
+	})
+}
+
+// serveEvaluagentSim serves the Evaluagent simulator.
+func serveEvaluagentSim(ctx context.Context, c *cli, o simOptions) error {
 	cfg := evaluagentsim.DefaultConfig()
-	if *perMinute > 0 {
-		cfg.RatePerMinute = *perMinute
+	if o.perMinute > 0 {
+		cfg.RatePerMinute = o.perMinute
 	}
-	if *perDay > 0 {
-		cfg.RatePerDay = *perDay
+	if o.perDay > 0 {
+		cfg.RatePerDay = o.perDay
 	}
-	f, err := evaluagentsim.ParseFaults(*faults)
+	f, err := evaluagentsim.ParseFaults(o.faults)
 	if err != nil {
 		return err
 	}
 	cfg.Faults = f
-	if *seed != "" {
-		s, err := evaluagentsim.LoadSeed(*seed)
+	if o.seed != "" {
+		s, err := evaluagentsim.LoadSeed(o.seed)
 		if err != nil {
 			return err
 		}
@@ -71,7 +76,7 @@ contract. Request counts are at GET /_sim/counts.
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
@@ -80,16 +85,17 @@ contract. Request counts are at GET /_sim/counts.
 	if f != (evaluagentsim.Faults{}) {
 		fmt.Fprintf(c.stdout, "  faults:     %s (injected counts at http://%s/_sim/faults)\n", f, ln.Addr())
 	}
-	err = serveUntilDone(ctx, ln, sim, log)
+	err = serveUntilDone(ctx, ln, sim, o.log)
 	if f != (evaluagentsim.Faults{}) {
 		fmt.Fprintf(c.stdout, "Faults injected: %v\n", sim.FaultCounts())
 	}
 	return err
 }
 
-func serveAgentIQSim(ctx context.Context, c *cli, listen, seed string, log *slog.Logger) error {
+// serveAgentIQSim serves the Agent IQ simulator.
+func serveAgentIQSim(ctx context.Context, c *cli, o simOptions) error {
 	cfg := agentiqsim.DefaultConfig()
-	if seed != "" {
+	if seed := o.seed; seed != "" {
 		b, err := readFile(seed)
 		if err != nil {
 			return err
@@ -104,16 +110,13 @@ func serveAgentIQSim(ctx context.Context, c *cli, listen, seed string, log *slog
 	if err != nil {
 		return err
 	}
-	if listen == "" {
-		listen = "127.0.0.1:8381"
-	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("simulator: %w", err)
 	}
 	fmt.Fprintf(c.stdout, "Agent IQ simulator listening\n  base URL:  http://%s\n  x-api-key: %s\n  counts:    http://%s/_sim/counts\n",
 		ln.Addr(), agentiqsim.DemoAPIKey, ln.Addr())
-	return serveUntilDone(ctx, ln, sim, log)
+	return serveUntilDone(ctx, ln, sim, o.log)
 }
 
 // serveUntilDone serves h on ln until ctx is cancelled, then shuts down

@@ -20,6 +20,10 @@ type target struct {
 	client reconcile.Target
 	rules  *mapping.Rules
 	policy reconcile.Policy
+	// perMinute and perDay are the requests a minute and a day each
+	// endpoint allows, for a client that is budgeted; 0 when the platform
+	// counts none.
+	perMinute, perDay int
 }
 
 // buildTargets makes a client, mapping and policy for every configured
@@ -40,13 +44,10 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 		}
 		t := &target{name: tc.Name, kind: tc.Type, rules: rules}
 		var build error
-		switch tc.Type {
-		case config.TargetEvaluagent:
-			build = t.evaluagent(env, tc, len(file.Targets) == 0, log, hooks)
-		case config.TargetAgentIQ:
-			build = t.agentIQ(env, tc, log, hooks)
-		default:
-			build = fmt.Errorf("unknown type %q", tc.Type)
+		if kind, ok := targetKinds[tc.Type]; ok {
+			build = kind.open(t, targetOptions{env: env, tc: tc, fromEnvOnly: len(file.Targets) == 0, log: log, hooks: hooks})
+		} else {
+			build = fmt.Errorf("unknown type %q (known: %s)", tc.Type, kindNames(targetKinds))
 		}
 		if build != nil {
 			errs = append(errs, fmt.Errorf("target %s: %w", tc.Name, build))
@@ -57,7 +58,7 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 			return byRole || rules.Excludes(u.Username)
 		}
 		t.policy.ProtectedTeam = func(g reconcile.Team) bool { return rules.ExcludesGroup(g.Name) }
-		t.policy.Target = reconcile.CapabilitiesOf(t.client)
+		t.policy.Target = t.client.Capabilities()
 		out = append(out, t)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -66,7 +67,8 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 	return out, nil
 }
 
-func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly bool, log *slog.Logger, hooks appHooks) error {
+func (t *target) evaluagent(o targetOptions) error {
+	env, tc, fromEnvOnly, log, hooks := o.env, o.tc, o.fromEnvOnly, o.log, o.hooks
 	ea := tc.EvaluagentSettings(env.Evaluagent)
 	if err := ea.Validate(env.SecretInEnv()); err != nil {
 		if fromEnvOnly {
@@ -110,11 +112,13 @@ func (t *target) evaluagent(env *config.Env, tc config.TargetConfig, fromEnvOnly
 		return err
 	}
 	t.client = client
+	t.perMinute, t.perDay = ea.RatePerMinute, ea.RatePerDay
 	t.policy = reconcile.Policy{Mode: mode, Adopt: ea.Adopt, AgentLevel: ea.AgentLevel, ReplaceQueues: canReplaceQueues(client)}
 	return nil
 }
 
-func (t *target) agentIQ(env *config.Env, tc config.TargetConfig, log *slog.Logger, hooks appHooks) error {
+func (t *target) agentIQ(o targetOptions) error {
+	env, tc, log, hooks := o.env, o.tc, o.log, o.hooks
 	a := tc.AgentIQ
 	if a == nil {
 		return errors.New("agentiq: base_url is required")

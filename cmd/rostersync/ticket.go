@@ -12,21 +12,21 @@ import (
 
 // renderTickets writes each plan as a Markdown change ticket, with what
 // this pass knows of its sources, safety settings and time needed.
-func (a *app) renderTickets(ctx context.Context, w io.Writer, plans []*reconcile.Plan) error {
+func (a *app) renderTickets(ctx context.Context, w io.Writer, plans passes) error {
 	for i, p := range plans {
 		if i > 0 {
 			if _, err := io.WriteString(w, "\n---\n\n"); err != nil {
 				return err
 			}
 		}
-		if err := ticket.Render(w, p, a.ticketHeader(ctx, p)); err != nil {
+		if err := ticket.Render(w, p.Plan, a.ticketHeader(ctx, p)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *app) ticketHeader(ctx context.Context, p *reconcile.Plan) ticket.Header {
+func (a *app) ticketHeader(ctx context.Context, p *pass) ticket.Header {
 	var h ticket.Header
 	if t := a.target(p.Target); t != nil {
 		h.Mode = string(t.policy.Mode)
@@ -38,7 +38,7 @@ func (a *app) ticketHeader(ctx context.Context, p *reconcile.Plan) ticket.Header
 	for _, s := range a.file.Sources {
 		types[s.Name] = s.Type
 	}
-	if pf := a.passes[p]; pf != nil && pf.sources != nil {
+	if pf := p.facts; pf != nil && pf.sources != nil {
 		for i, f := range pf.sources.facts {
 			h.Sources = append(h.Sources, ticket.Source{Name: f.Name, Type: types[f.Name], Records: f.Count,
 				Complete: f.Complete, Reason: f.Reason, Healthy: pf.sources.healthy[i], LastHealthy: f.LastHealthy})
@@ -65,7 +65,7 @@ func (a *app) ticketHeader(ctx context.Context, p *reconcile.Plan) ticket.Header
 	if s.MaxDrop < 1 {
 		h.Safety = append(h.Safety, fmt.Sprintf("A source whose record count falls by more than %g%% since its last healthy read is unhealthy.", s.MaxDrop*100))
 	}
-	if e, err := a.estimatePlan(ctx, p); err == nil && e.Requests > 0 {
+	if e, err := a.estimatePlan(ctx, p.Plan); err == nil && e.Requests > 0 {
 		line := strings.TrimSuffix(e.Line(p.Target), ".")
 		_, after, _ := strings.Cut(line, " takes ")
 		h.TimeNeeded = after

@@ -16,7 +16,6 @@ import (
 var (
 	_ reconcile.Target  = (*Client)(nil)
 	_ reconcile.Batcher = (*Client)(nil)
-	_ reconcile.Capable = (*Client)(nil)
 )
 
 // queryTime is the timestamp format of query parameters (§2).

@@ -1,7 +1,9 @@
 // Package agentiq is the client for the Agent IQ platform. It implements
 // reconcile.Target for reading and reconcile.Batcher for writing: it lists
 // agents from the agents export and writes creates and updates through the
-// CSV import, all the changes of a pass in as few uploads as possible.
+// CSV import, all the changes of a pass in as few uploads as possible. Block
+// is a target's agentiq: block, with its checks; cmd/rostersync's registry
+// opens the client from it.
 //
 // The contract it builds to is shared/spec/agentiq-api.md. The points that
 // shape this package:

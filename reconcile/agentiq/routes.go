@@ -3,10 +3,12 @@ package agentiq
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/rostersync/rostersync/internal/block"
 	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
@@ -52,11 +54,12 @@ func (r *Routes) fields() []*Route {
 func ParseRoutes(m map[string]string) (Routes, error) {
 	var r Routes
 	fs := r.fields()
-	var errs []error
-	for k, v := range m {
+	var p block.Problems
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		v := m[k]
 		i := slices.Index(routeNames, k)
 		if i < 0 {
-			errs = append(errs, fmt.Errorf("routes.%s: unknown route (known: %s)", k, strings.Join(routeNames, ", ")))
+			p.Add("routes."+k, "unknown route (known: %s)", strings.Join(routeNames, ", "))
 			continue
 		}
 		method, path, ok := strings.Cut(strings.TrimSpace(v), " ")
@@ -65,7 +68,7 @@ func ParseRoutes(m map[string]string) (Routes, error) {
 		}
 		fs[i].Method, fs[i].Path = strings.ToUpper(method), strings.TrimSpace(path)
 	}
-	return r, errors.Join(errs...)
+	return r, p.Err()
 }
 
 func (r Routes) withDefaults() Routes {

@@ -635,8 +635,14 @@ func (c *Client) sendQueueAgents(ctx context.Context, route Route, op, queueID s
 	return err
 }
 
-// Capabilities names the platform in plan reasons; otherwise Evaluagent is
-// the model the reconciler's defaults are built on.
-func (c *Client) Capabilities() reconcile.Capabilities {
-	return reconcile.Capabilities{Platform: "Evaluagent"}
+// Capabilities is Evaluagent's shape: a team hierarchy with ids, every user
+// field, roles, work queues and every action; group names of 3–255
+// characters and usernames of 3–100 (spec §3).
+func (c *Client) Capabilities() reconcile.Capabilities { return Capabilities }
+
+// Capabilities is what every Evaluagent account holds and accepts.
+var Capabilities = reconcile.Capabilities{
+	Platform:  "Evaluagent",
+	GroupName: reconcile.Limit{Min: 3, Max: 255},
+	Username:  reconcile.Limit{Min: 3, Max: 100},
 }

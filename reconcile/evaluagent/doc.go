@@ -1,7 +1,10 @@
 // Package evaluagent is the JSON:API client for the Evaluagent QA platform. It
 // implements reconcile.Target: it lists users, groups, roles, levels and the
 // agents of work-queue templates, and writes the minimal requests a plan asks
-// for.
+// for. It owns its configuration too: Settings (the ROSTERSYNC_EVALUAGENT_*
+// variables, with their checks) and Block (a target's evaluagent: block,
+// which overrides them); cmd/rostersync's registry opens the client from
+// them.
 //
 // The contract it builds to is shared/spec/evaluagent-api.md. The points that
 // shape this package:

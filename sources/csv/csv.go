@@ -29,6 +29,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rostersync/rostersync/internal/block"
 	"github.com/rostersync/rostersync/internal/safefile"
 	"github.com/rostersync/rostersync/sources"
 )
@@ -70,27 +71,16 @@ var _ sources.Source = (*Source)(nil)
 
 // New validates cfg and returns a Source. It does no I/O.
 func New(name string, cfg Config) (*Source, error) {
+	var p block.Problems
+	if strings.TrimSpace(name) == "" {
+		p.Add("name", "required")
+	}
+	cfg.check(&p, "")
+	if err := p.Err(); err != nil {
+		return nil, fmt.Errorf("source %s: %w", name, err)
+	}
 	if cfg.Delimiter == 0 {
 		cfg.Delimiter = ','
-	}
-	var errs []error
-	if strings.TrimSpace(name) == "" {
-		errs = append(errs, errors.New("name: required"))
-	}
-	if cfg.Path == "" {
-		errs = append(errs, errors.New("path: required"))
-	}
-	if strings.TrimSpace(cfg.Key) == "" {
-		errs = append(errs, errors.New("key: required: the column holding each person's stable key"))
-	}
-	if !validDelim(cfg.Delimiter) {
-		errs = append(errs, fmt.Errorf("delimiter: %q cannot separate fields", cfg.Delimiter))
-	}
-	if cfg.MinRows < 0 {
-		errs = append(errs, fmt.Errorf("min_rows: %d is negative", cfg.MinRows))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("source %s: %w", name, err)
 	}
 	cfg.Required = append([]string(nil), cfg.Required...)
 	return &Source{name: name, cfg: cfg}, nil
@@ -356,4 +346,15 @@ func invalidUTF8(p *problems, data []byte) {
 			p.add(i+1, "invalid UTF-8 (save the export as UTF-8)")
 		}
 	}
+}
+
+// ChangeStamp tells, without reading the file, whether it may have changed
+// since an earlier stamp: its size and modification time (or why it cannot
+// be seen). Equal stamps mean a read would find the same records.
+func (s *Source) ChangeStamp() string {
+	fi, err := os.Stat(s.cfg.Path)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	return fmt.Sprintf("%d %s", fi.Size(), fi.ModTime().UTC().Format(time.RFC3339Nano))
 }

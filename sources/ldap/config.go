@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/rostersync/rostersync/internal/block"
 )
 
 // Flavor names the kind of directory server, which decides the stable key
@@ -295,4 +298,34 @@ func scopeValue(s Scope) (int, error) {
 		return 2, nil
 	}
 	return 0, fmt.Errorf("scope %q: must be base, one or sub", s)
+}
+
+// ResolvePaths makes a relative ca_file relative to dir, the configuration
+// file's directory. (A relative bind_password_file is looked up in
+// $CREDENTIALS_DIRECTORY when the source opens.)
+func (c *Config) ResolvePaths(dir string) {
+	if c.CAFile != "" && !filepath.IsAbs(c.CAFile) {
+		c.CAFile = filepath.Join(dir, c.CAFile)
+	}
+}
+
+// CheckFiles reads the files the block names as the source will: the CA
+// bundle, and the bind password file (a relative one in credentialsDir,
+// $CREDENTIALS_DIRECTORY). Every problem is keyed relative to the block.
+func (c *Config) CheckFiles(credentialsDir string) error {
+	var p block.Problems
+	if c.CAFile != "" {
+		if _, err := LoadCAFile(c.CAFile); err != nil {
+			p.Add("ca_file", "%w", err)
+		}
+	}
+	if pw := c.BindPasswordFile; pw != "" {
+		if !filepath.IsAbs(pw) && credentialsDir != "" {
+			pw = filepath.Join(credentialsDir, pw)
+		}
+		if err := block.Readable(pw); err != nil {
+			p.Add("bind_password_file", "%w", err)
+		}
+	}
+	return p.Err()
 }

@@ -120,7 +120,7 @@ func LoadCAFile(path string) (*x509.CertPool, error) {
 // readPassword reads the bind password file, warning once when group or
 // others may read it.
 func (s *Source) readPassword() (string, error) {
-	return readPasswordWarn(s.cfg.BindPasswordFile, func(name string, mode os.FileMode) {
+	return readPasswordWarn(s.cfg.BindPasswordFile, s.credentialsDir, func(name string, mode os.FileMode) {
 		s.pwWarn.Do(func() {
 			s.log.Warn("secret file is readable by group or others; make it readable by its owner only (chmod 600)",
 				"file", name, "mode", fmt.Sprintf("%04o", mode))
@@ -129,15 +129,14 @@ func (s *Source) readPassword() (string, error) {
 }
 
 // readPasswordWarn reads the bind password file, resolving a relative name
-// against $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when it is set.
-func readPasswordWarn(name string, looseSecret func(string, os.FileMode)) (string, error) {
+// against credentialsDir ($CREDENTIALS_DIRECTORY, systemd LoadCredential=)
+// when it is set.
+func readPasswordWarn(name, credentialsDir string, looseSecret func(string, os.FileMode)) (string, error) {
 	if name == "" {
 		return "", nil
 	}
-	if !filepath.IsAbs(name) {
-		if dir := os.Getenv("CREDENTIALS_DIRECTORY"); dir != "" {
-			name = filepath.Join(dir, name)
-		}
+	if !filepath.IsAbs(name) && credentialsDir != "" {
+		name = filepath.Join(credentialsDir, name)
 	}
 	b, err := safefile.Read(name, safefile.MaxSecretBytes)
 	if err != nil {

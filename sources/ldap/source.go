@@ -57,6 +57,10 @@ func WithLogger(l *slog.Logger) Option { return func(s *Source) { s.log = l } }
 // WithCursorStore sets where delta cursors are kept.
 func WithCursorStore(cs CursorStore) Option { return func(s *Source) { s.cursors = cs } }
 
+// WithCredentialsDir sets the directory a relative bind_password_file is
+// read from: $CREDENTIALS_DIRECTORY, as the caller's environment gives it.
+func WithCredentialsDir(dir string) Option { return func(s *Source) { s.credentialsDir = dir } }
+
 // WithDialer replaces the network dialer (tests use a fake client).
 func WithDialer(d Dialer) Option { return func(s *Source) { s.dial = d } }
 
@@ -84,6 +88,8 @@ type Source struct {
 	dial    Dialer
 	cursors CursorStore
 	now     func() time.Time
+	// credentialsDir is where a relative bind_password_file is read from.
+	credentialsDir string
 	// wire is true when the people search reads its own connection with
 	// the wire package (a real network dialer; fakes go through go-ldap).
 	wire bool

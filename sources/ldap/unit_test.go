@@ -394,13 +394,12 @@ func TestPasswordFileFromCredentialsDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "ldap-bind"), []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("CREDENTIALS_DIRECTORY", dir)
 	fc := &fakeClient{handle: func(*goldap.SearchRequest) fakeResult { return fakeResult{entries: people(1)} }}
 	d, _ := dialFake(fc)
 	var logs bytes.Buffer
 	s, err := New("corp", Config{URL: "ldap://127.0.0.1:389", BindDN: "cn=reader,dc=example,dc=org", BindPasswordFile: "ldap-bind",
 		People: Search{BaseDN: "ou=people,dc=example,dc=org", Filter: "(&(objectClass=person)(o=O'Neil & Co))"}, Attributes: []string{"uid", "mail"}},
-		WithDialer(d), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		WithDialer(d), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))), WithCredentialsDir(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
+	"github.com/rostersync/rostersync/internal/block"
 	"github.com/rostersync/rostersync/internal/safefile"
 )
 
@@ -123,3 +125,38 @@ func loadTokens(path string) ([]token, error) {
 }
 
 func sha256Sum(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
+
+// ResolvePaths makes a relative tokens_file relative to dir, the
+// configuration file's directory.
+func (c *Config) ResolvePaths(dir string) {
+	if c.TokensFile != "" && !filepath.IsAbs(c.TokensFile) {
+		c.TokensFile = filepath.Join(dir, c.TokensFile)
+	}
+}
+
+// Validate reports every problem with the scim: block of a source, keyed
+// relative to it.
+func (c *Config) Validate() error {
+	var p block.Problems
+	if c.TokensFile == "" {
+		p.Add("tokens_file", "required: the file of bearer tokens the identity providers present")
+	}
+	if n := c.MaxBodyBytes; n < 0 || n > MaxMaxBodyBytes {
+		p.Add("max_body_bytes", "%d: give a size from 1 to %d bytes (0 or unset: %d)", n, MaxMaxBodyBytes, DefaultMaxBodyBytes)
+	}
+	if n := c.MaxResults; n < 0 || n > MaxMaxResults {
+		p.Add("max_results", "%d: give a count from 1 to %d (0 or unset: %d)", n, MaxMaxResults, DefaultMaxResults)
+	}
+	return p.Err()
+}
+
+// CheckFiles reads the tokens file as the endpoint will.
+func (c *Config) CheckFiles(string) error {
+	var p block.Problems
+	if c.TokensFile != "" {
+		if err := CheckTokensFile(c.TokensFile); err != nil {
+			p.Add("tokens_file", "%w", err)
+		}
+	}
+	return p.Err()
+}

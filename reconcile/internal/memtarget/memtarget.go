@@ -14,8 +14,18 @@ import (
 	"github.com/rostersync/rostersync/reconcile"
 )
 
+// Shape is the platform Memory models: a team hierarchy, every user field,
+// roles, work queues and every action, with Evaluagent's name limits (group
+// names 3–255 characters, usernames 3–100), under no platform name.
+var Shape = reconcile.Capabilities{
+	GroupName: reconcile.Limit{Min: 3, Max: 255},
+	Username:  reconcile.Limit{Min: 3, Max: 100},
+}
+
 // Memory holds the platform's state.
 type Memory struct {
+	// Caps is what Capabilities declares; New sets Shape.
+	Caps       reconcile.Capabilities
 	Users      []reconcile.User
 	Teams      []reconcile.Team
 	Queues     []reconcile.Queue
@@ -34,6 +44,7 @@ func New() *Memory {
 		Teams:      []reconcile.Team{{ID: "g-root", Name: "Root", Level: "Business", Active: true}},
 		AgentRole:  "agent",
 		AgentLevel: "Team",
+		Caps:       Shape,
 	}
 }
 
@@ -44,6 +55,9 @@ func (m *Memory) id(prefix string) string {
 
 // Name implements reconcile.Target.
 func (m *Memory) Name() string { return "memory" }
+
+// Capabilities implements reconcile.Target.
+func (m *Memory) Capabilities() reconcile.Capabilities { return m.Caps }
 
 // List implements reconcile.Target, returning deep copies.
 func (m *Memory) List(context.Context) (*reconcile.Snapshot, error) {

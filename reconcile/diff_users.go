@@ -1,0 +1,325 @@
+package reconcile
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+type userIndex struct {
+	byID, byTPID, byUsername, byEmail map[string]*User
+}
+
+func indexUsers(us []User) userIndex {
+	ix := userIndex{
+		byID:       make(map[string]*User, len(us)),
+		byTPID:     make(map[string]*User, len(us)),
+		byUsername: make(map[string]*User, len(us)),
+		byEmail:    make(map[string]*User, len(us)),
+	}
+	for i := range us {
+		u := &us[i]
+		ix.byID[u.ID] = u
+		if u.ThirdPartyID != "" {
+			ix.byTPID[u.ThirdPartyID] = u
+		}
+		ix.byUsername[strings.ToLower(u.Username)] = u
+		if u.Email != "" {
+			ix.byEmail[strings.ToLower(u.Email)] = u
+		}
+	}
+	return ix
+}
+
+// match finds the platform user for a desired one and says how it matched.
+func (d *differ) match(ix userIndex, want *User) (*User, string) {
+	if id, ok := d.own.Users[want.Key]; ok {
+		if u := ix.byID[id]; u != nil {
+			return u, "ledger"
+		}
+	}
+	free := func(u *User) bool {
+		if u == nil {
+			return false
+		}
+		if _, taken := d.claimed[u.ID]; taken {
+			return false
+		}
+		owner, owned := d.userOwner[u.ID]
+		return !owned || owner == want.Key
+	}
+	if u := ix.byTPID[want.ThirdPartyID]; want.ThirdPartyID != "" && free(u) {
+		return u, "third_party_id"
+	}
+	if u := ix.byUsername[strings.ToLower(want.Username)]; d.pol.Target.holds(FieldUsername) && free(u) {
+		return u, "username"
+	}
+	if u := ix.byEmail[strings.ToLower(want.Email)]; want.Email != "" && free(u) {
+		return u, "email"
+	}
+	return nil, ""
+}
+
+func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.pol.Protected(*u) }
+
+func (d *differ) users() {
+	ix := indexUsers(d.current.Users)
+	desired := make([]*User, len(d.desired.Users))
+	for i := range d.desired.Users {
+		desired[i] = &d.desired.Users[i]
+	}
+	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
+	seen := make(map[string]bool, len(desired))
+	for _, want := range desired {
+		if seen[want.Key] {
+			d.problem(KindUser, want.Key, "user key %q appears twice in the desired state", want.Key)
+			continue
+		}
+		seen[want.Key] = true
+		w := d.effective(want)
+		if w == nil {
+			continue
+		}
+		cur, how := d.match(ix, w)
+		if cur != nil {
+			d.plan.Matches[w.Key] = Match{ID: cur.ID, How: how}
+		}
+		if cur != nil && d.protected(cur) || d.protected(w) {
+			continue
+		}
+		if cur == nil {
+			if !w.Active {
+				continue // a leaver the platform never had
+			}
+			d.planned[w.Key] = w
+			d.add(Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
+				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}})
+			continue
+		}
+		d.claimed[cur.ID] = w.Key
+		d.plan.UserIDs[w.Key] = cur.ID
+		_, owned := d.userOwner[cur.ID]
+		if !owned && how != "third_party_id" && how != "ledger" && !d.pol.Adopt {
+			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
+			continue
+		}
+		d.planned[w.Key] = w
+		ch := d.userChanges(cur, w, false)
+		if owned && len(ch) == 0 {
+			d.plan.Summary.Unchanged++
+			continue
+		}
+		op := Op{Kind: KindUser, Key: w.Key, ID: cur.ID, Name: w.Username, User: w, Changes: ch,
+			Fields: fieldsOf(ch), Fingerprint: Fingerprint(cur)}
+		switch {
+		case !owned:
+			op.Action = ActionAdopt
+			op.Why = Reason{Code: ReasonAdoptUser, Existing: cur.Username, MatchBy: how}
+		case !w.Active && cur.Active:
+			op.Action = ActionDeactivate
+			op.Why = Reason{Code: ReasonInactive, Origin: w.Origin}
+			op.Changes = []Change{{FieldActive, "true", "false"}}
+			op.Fields = []Field{FieldActive}
+		case w.Active && !cur.Active:
+			op.Action = ActionUpdate
+			op.Why = Reason{Code: ReasonBack, Origin: w.Origin}
+		default:
+			op.Action = ActionUpdate
+			op.Why = Reason{Code: ReasonChanged, Origin: w.Origin}
+		}
+		if op.Action == ActionDeactivate {
+			d.suppressIfIncomplete(&op)
+		}
+		d.addUserOp(op, cur)
+	}
+	// Owned, active platform users that no source wants any more.
+	var gone []*User
+	for i := range d.current.Users {
+		u := &d.current.Users[i]
+		key, owned := d.userOwner[u.ID]
+		if !owned || !u.Active || seen[key] || d.protected(u) {
+			continue
+		}
+		gone = append(gone, u)
+	}
+	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(d.userOwner[a.ID], d.userOwner[b.ID]) })
+	for _, u := range gone {
+		d.plan.Matches[d.userOwner[u.ID]] = Match{ID: u.ID, How: "ledger"}
+		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: d.userOwner[u.ID], ID: u.ID, Name: u.Username,
+			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
+			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}
+		d.plan.UserIDs[op.Key] = u.ID
+		d.suppressIfIncomplete(&op)
+		d.addUserOp(op, u)
+	}
+}
+
+// addUserOp adds a user operation, marking what the target cannot do as
+// unsupported: a deactivation or reactivation it has no way to make becomes
+// an unsupported op as a whole; fields it cannot clear move to a separate
+// unsupported op, and the rest of the update goes ahead.
+func (d *differ) addUserOp(op Op, cur *User) {
+	caps := d.pol.Target
+	switch {
+	case op.Action == ActionDeactivate && caps.NoDeactivate:
+		op.Status = StatusReady // unsupported wins over suppressed: it is never applied either way
+		op.Why.Incomplete = nil
+		caps.unsupported(&op, caps.noDeactivation())
+	case op.Action != ActionDeactivate && caps.NoReactivate && op.User != nil && op.User.Active && !cur.Active:
+		caps.unsupported(&op, caps.noReactivation())
+	case op.Action != ActionDeactivate && caps.NoClear:
+		var keep, cleared []Change
+		for _, c := range op.Changes {
+			if c.New == "" && c.Old != "" {
+				cleared = append(cleared, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(cleared) == 0 {
+			break
+		}
+		un := op
+		un.Action = ActionUpdate
+		un.Changes, un.Fields = cleared, fieldsOf(cleared)
+		caps.unsupported(&un, caps.noClearing(un.Fields))
+		op.Changes, op.Fields = keep, fieldsOf(keep)
+		if len(keep) > 0 || op.Action != ActionUpdate {
+			d.add(op)
+		}
+		d.add(un)
+		return
+	}
+	d.add(op)
+}
+
+// effective normalises a desired user for comparison: sorted roles, and the
+// team only for agents. It returns nil (with a problem) when the user cannot
+// be planned.
+func (d *differ) effective(want *User) *User {
+	w := *want
+	w.Roles = normRoles(w.Roles)
+	if w.ThirdPartyID == "" {
+		w.ThirdPartyID = w.Key
+	}
+	w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
+	caps := d.pol.Target
+	if caps.NoQueues {
+		w.Queues = nil
+	}
+	if !w.Active {
+		w.Team, w.Roles, w.Queues = "", []string{}, nil
+		return &w
+	}
+	if why := d.refused(&w); why != "" {
+		d.problem(KindUser, w.Key, "%s", why)
+		d.plan.Problems[len(d.plan.Problems)-1].Origin = w.Origin
+		return nil
+	}
+	if !caps.holds(FieldRoles) {
+		// Roles are not the platform's to hold: any user may sit in a team.
+		w.Roles = []string{}
+		if _, ok := d.desTeams[w.Team]; w.Team != "" && !ok {
+			d.problem(KindUser, w.Key, "user %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
+			return nil
+		}
+		return &w
+	}
+	if !slices.Contains(w.Roles, d.pol.AgentRole) {
+		w.Team = ""
+		w.Queues = nil
+		return &w
+	}
+	if why := d.badName("username", w.Username, d.pol.Target.usernameLen()); why != "" {
+		d.problem(KindUser, w.Key, "%s", why)
+		return nil
+	}
+	if w.Team == "" {
+		d.problem(KindUser, w.Key, "agent %q has no team; agents must sit in a %s-level group", w.Username, d.pol.AgentLevel)
+		return nil
+	}
+	if why := d.blockedTeams[w.Team]; why != "" {
+		d.problem(KindUser, w.Key, "agent %q is left alone: the group they are mapped to %s", w.Username, why)
+		return nil
+	}
+	t, ok := d.desTeams[w.Team]
+	if !ok {
+		d.problem(KindUser, w.Key, "agent %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
+		return nil
+	}
+	if !caps.FlatTeams && !strings.EqualFold(t.Level, d.pol.AgentLevel) {
+		d.problem(KindUser, w.Key, "agent %q is mapped to group %q at level %q; agents can only sit in %s-level groups", w.Username, t.Name, t.Level, d.pol.AgentLevel)
+		return nil
+	}
+	return &w
+}
+
+// userChanges lists the differences between a platform user and a desired
+// one. Empty optional source values (email, start date) leave the platform's
+// value alone: rostersync never clears what the source does not say.
+func (d *differ) userChanges(cur, w *User, create bool) []Change {
+	var ch []Change
+	if !w.Active {
+		// A leaver's attributes are not kept in line; only the deactivation matters.
+		if cur.Active {
+			ch = append(ch, Change{FieldActive, "true", "false"})
+		}
+		return ch
+	}
+	caps := d.pol.Target
+	str := func(f Field, old, new string, optional bool) {
+		if optional && new == "" || old == new || !caps.holds(f) {
+			return
+		}
+		ch = append(ch, Change{f, old, new})
+	}
+	str(FieldUsername, cur.Username, w.Username, false)
+	str(FieldForename, cur.Forename, w.Forename, false)
+	str(FieldSurname, cur.Surname, w.Surname, false)
+	str(FieldEmail, cur.Email, w.Email, true)
+	str(FieldThirdPartyID, cur.ThirdPartyID, w.ThirdPartyID, true)
+	str(FieldStartDate, cur.StartDate, w.StartDate, true)
+	if !create && cur.Active != w.Active {
+		ch = append(ch, Change{FieldActive, fmt.Sprint(cur.Active), fmt.Sprint(w.Active)})
+	}
+	// A platform that strips roles and team on deactivation has them
+	// restored on reactivation; one that cannot reactivate has nothing to restore.
+	reactivate := !create && !cur.Active && !caps.NoReactivate
+	curRoles := normRoles(cur.Roles)
+	if caps.holds(FieldRoles) && (reactivate || !slices.Equal(curRoles, w.Roles)) {
+		ch = append(ch, Change{FieldRoles, strings.Join(curRoles, ", "), strings.Join(w.Roles, ", ")})
+	}
+	wantTeam := d.teamIDs[w.Team]
+	if w.Team == "" {
+		wantTeam = ""
+	}
+	if !caps.holds(FieldTeam) {
+		return ch
+	}
+	if reactivate || w.Team != "" && wantTeam == "" || cur.Team != wantTeam {
+		newName := ""
+		if w.Team != "" {
+			newName = d.teamName(w.Team)
+		}
+		if reactivate || cur.Team != "" || newName != "" {
+			ch = append(ch, Change{FieldTeam, d.curTeamName(cur.Team), newName})
+		}
+	}
+	return ch
+}
+
+func fieldsOf(ch []Change) []Field {
+	fs := make([]Field, 0, len(ch))
+	for _, c := range ch {
+		fs = append(fs, c.Field)
+	}
+	return fs
+}
+
+func (d *differ) suppressIfIncomplete(op *Op) {
+	if len(d.desired.Incomplete) > 0 && op.Status == StatusReady {
+		op.Status = StatusSuppressed
+		op.Why.Incomplete = slices.Clone(d.desired.Incomplete)
+	}
+}
