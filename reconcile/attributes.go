@@ -1,0 +1,71 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// attributePrefix starts the Field of one attribute's change.
+const attributePrefix = "attributes."
+
+// AttributeField is the Field of a change to the attribute key.
+func AttributeField(key string) Field { return Field(attributePrefix + key) }
+
+// Attribute returns the attribute key a Field made by AttributeField names.
+func (f Field) Attribute() (string, bool) { return strings.CutPrefix(string(f), attributePrefix) }
+
+// ErrAttributesNotObject is returned by MergeAttributes when the platform's
+// document is not a JSON object: it is never overwritten.
+var ErrAttributesNotObject = errors.New("the attributes are not a JSON object")
+
+// MergeAttributes sets the keys of set in the JSON object raw ("" or "null"
+// is an empty object), leaving every other key and its value exactly as
+// they are, and returns the result minified with sorted keys. A key whose
+// value in set is "" is left alone. Targets and Diff merge with this one
+// function, so the size Diff checks is the size the target sends.
+func MergeAttributes(raw string, set map[string]string) (string, error) {
+	doc := map[string]json.RawMessage{}
+	if t := strings.TrimSpace(raw); t != "" && t != "null" {
+		if !strings.HasPrefix(t, "{") {
+			return "", ErrAttributesNotObject
+		}
+		if err := json.Unmarshal([]byte(t), &doc); err != nil {
+			return "", errors.Join(ErrAttributesNotObject, err)
+		}
+		if doc == nil {
+			doc = map[string]json.RawMessage{}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(set)) {
+		if set[k] == "" {
+			continue
+		}
+		b, err := json.Marshal(set[k])
+		if err != nil {
+			return "", err
+		}
+		doc[k] = b
+	}
+	out, err := json.Marshal(doc) // map keys sorted, values compacted
+	if err != nil {
+		return "", err
+	}
+	return string(out), nil
+}
+
+// attributeChanges lists the attributes of w that differ from cur's, in key
+// order. Empty desired values leave the platform's value alone.
+func attributeChanges(cur, w *User) []Change {
+	var ch []Change
+	for _, k := range slices.Sorted(maps.Keys(w.Attributes)) {
+		v := w.Attributes[k]
+		if v == "" || cur.Attributes[k] == v {
+			continue
+		}
+		ch = append(ch, Change{AttributeField(k), cur.Attributes[k], v})
+	}
+	return ch
+}
