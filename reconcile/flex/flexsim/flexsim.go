@@ -151,7 +151,7 @@ func New(cfg Config) (*Sim, error) {
 			}
 			attrs = string(b)
 		}
-		if _, err := s.provision(su.Username, su.Email, su.FullName, su.Roles, &attrs); err != nil {
+		if _, err := s.provision(su.Username, su.Email, su.FullName, su.Roles, &attrs, true); err != nil {
 			return nil, fmt.Errorf("flexsim: seed users[%d]: %v", i, err.msg)
 		}
 		if su.Deactivated {
@@ -206,7 +206,10 @@ func (s *Sim) bySID(id string) *user {
 
 // provision creates or updates a user (F1–F4). attrs, when not nil,
 // replaces the worker's attributes (F3's pessimistic default).
-func (s *Sim) provision(username, email, fullName string, roles []string, attrs *string) (created bool, e *apiErr) {
+//
+// sso marks a user arriving through SSO (seed, Login): the IdP may give
+// Insights roles (wfo.*), which Provision refuses.
+func (s *Sim) provision(username, email, fullName string, roles []string, attrs *string, sso bool) (created bool, e *apiErr) {
 	bad := func(f string, a ...any) (bool, *apiErr) { return false, &apiErr{400, 20001, fmt.Sprintf(f, a...)} }
 	if n := utf8.RuneCountInString(username); n < 1 || n > 256 {
 		return bad("username must be 1 to 256 characters")
@@ -215,6 +218,9 @@ func (s *Sim) provision(username, email, fullName string, roles []string, attrs 
 		return bad("username, email, full_name, roles and worker are required")
 	}
 	for _, r := range roles {
+		if sso && strings.HasPrefix(r, "wfo.") {
+			continue
+		}
 		if !slices.Contains([]string{"agent", "supervisor", "admin"}, r) {
 			return bad("role %q is not valid: valid roles include agent, supervisor, and admin", r)
 		}
@@ -289,7 +295,7 @@ func (s *Sim) Login(username string, claims map[string]any) error {
 	defer s.mu.Unlock()
 	u := s.find(username)
 	if u == nil || u.Deactivated {
-		if _, e := s.provision(username, username, username, []string{"agent"}, nil); e != nil {
+		if _, e := s.provision(username, username, username, []string{"agent"}, nil, true); e != nil {
 			return fmt.Errorf("flexsim: login %s: %s", username, e.msg)
 		}
 		u = s.find(username)
@@ -598,7 +604,7 @@ func (s *Sim) provisionHTTP(w http.ResponseWriter, r *http.Request) *apiErr {
 		str := string(b)
 		attrs = &str
 	}
-	created, e := s.provision(in.Username, in.Email, in.FullName, in.Roles, attrs)
+	created, e := s.provision(in.Username, in.Email, in.FullName, in.Roles, attrs, false)
 	if e != nil {
 		return e
 	}
