@@ -127,13 +127,12 @@ func (c *Client) url(name string, r Route, id string, q url.Values) string {
 
 // request is one call: its route (for the endpoint name), URL and body.
 type request struct {
-	op       string
-	route    Route
-	url      string
-	body     []byte
-	ctype    string
-	ifMatch  string
-	okStatus func(int) bool
+	op      string
+	route   Route
+	url     string
+	body    []byte
+	ctype   string
+	ifMatch string
 }
 
 // response is a 2xx answer.

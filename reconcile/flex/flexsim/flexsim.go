@@ -328,6 +328,16 @@ func (s *Sim) Attributes(username string) (map[string]any, bool) {
 	return doc, true
 }
 
+// WorkerSID returns the SID of username's worker ("" when none).
+func (s *Sim) WorkerSID(username string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.find(username); u != nil {
+		return u.Worker
+	}
+	return ""
+}
+
 // Deactivated says whether username is a deprovisioned Flex user.
 func (s *Sim) Deactivated(username string) bool {
 	s.mu.Lock()
