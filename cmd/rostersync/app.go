@@ -283,7 +283,11 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	if rn, ok := t.client.(roleNamer); ok {
 		pol.KnownRoles = rn.RoleNames() // as the listing just found them
 	}
-	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
+	desired := res.Desired
+	if ds, ok := t.client.(desiredShaper); ok {
+		desired = ds.ShapeDesired(desired)
+	}
+	plan := reconcile.Diff(desired, current, own, pol, a.c.now())
 	plan.Target = t.name
 	res.Annotate(plan)
 	plan, pf, err := a.guard(ctx, t, plan, res.Desired, current, own, facts, rec)

@@ -10,7 +10,9 @@ import (
 
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
+	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/flex"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
@@ -84,6 +86,13 @@ var targetKinds = map[string]targetKind{
 		sim: simulatorKind{
 			listen: "127.0.0.1:8381",
 			serve:  serveAgentIQSim,
+		},
+	},
+	config.TargetFlex: {
+		open: (*target).flex,
+		sim: simulatorKind{
+			listen: "127.0.0.1:8382",
+			serve:  serveFlexSim,
 		},
 	},
 }
@@ -200,6 +209,12 @@ type (
 	vocabularyLister interface {
 		Vocabulary(ctx context.Context) (levels, roles []string, err error)
 	}
+	// desiredShaper is a platform client that derives platform-specific
+	// desired values (Flex's team and hierarchy attributes) from the mapped
+	// desired state before Diff (plan).
+	desiredShaper interface {
+		ShapeDesired(desired *reconcile.Snapshot) *reconcile.Snapshot
+	}
 	// roleNamer reports the role names the last listing found (plan).
 	roleNamer interface {
 		RoleNames() []string
@@ -224,4 +239,5 @@ var (
 	_ vocabularyLister = (*evaluagent.Client)(nil)
 	_ roleNamer        = (*evaluagent.Client)(nil)
 	_ pinger           = (*agentiq.Client)(nil)
+	_ desiredShaper    = (*flex.Client)(nil)
 )

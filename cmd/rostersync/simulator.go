@@ -15,6 +15,7 @@ import (
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
 	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
+	"github.com/rostersync/rostersync/reconcile/flex/flexsim"
 )
 
 func cmdSimulator(ctx context.Context, args []string, c *cli) error {
@@ -26,10 +27,16 @@ contract. Request counts are at GET /_sim/counts.
                         ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.
   -platform agentiq     the agents export, listing and CSV import with row
                         validation, x-api-key auth. Use the printed base URL as
-                        an agentiq target's base_url, and the key in its key file.`)
-	platform := fs.String("platform", "evaluagent", "evaluagent or agentiq")
-	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq)")
-	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them)")
+                        an agentiq target's base_url, and the key in its key file.
+  -platform flex        Twilio Flex: discovery, the Flex Users API (paged lists,
+                        Provision, Deprovision, 10 requests/second with 429
+                        20429 and Retry-After) and TaskRouter Workers (ETag,
+                        If-Match refused with 412, the 4,096-byte attribute
+                        limit), Basic auth. Use the printed URL as a flex
+                        target's flex_url and taskrouter_url.`)
+	platform := fs.String("platform", "evaluagent", "evaluagent, agentiq or flex")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq, 127.0.0.1:8382 for flex)")
+	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them;\nflex: {\"users\":[{\"username\",\"email\",\"full_name\",\"roles\",\"attributes\"}]})")
 	faults := fs.String("faults", "", "evaluagent: inject faults; `SPEC` is comma-separated key=value with keys seed, 429 (storm probability),\n"+
 		"storm (requests per storm), 5xx, latency, jitter, reset and drop (commit then drop the response),\n"+
 		"as in \"5xx=0.05,latency=20ms,drop=0.02,seed=1\"; \"all\" enables every fault at moderate rates")
@@ -141,4 +148,33 @@ func serveUntilDone(ctx context.Context, ln net.Listener, h http.Handler, log *s
 		return err
 	}
 	return nil
+}
+
+// serveFlexSim serves the Twilio Flex simulator: discovery, the Flex Users
+// API and TaskRouter Workers on one listener.
+func serveFlexSim(ctx context.Context, c *cli, o simOptions) error {
+	cfg := flexsim.DefaultConfig()
+	if seed := o.seed; seed != "" {
+		b, err := readFile(seed)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg.Seed); err != nil {
+			return fmt.Errorf("simulator: %s: %w", seed, err)
+		}
+	}
+	cfg.Logger = o.log
+	sim, err := flexsim.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "Twilio Flex simulator listening\n  flex_url and taskrouter_url: http://%s\n  account_sid: %s\n  api_key_sid: %s\n  secret:      %s\n  instance:    %s\n  workspace:   %s\n",
+		ln.Addr(), flexsim.DemoAccountSID, flexsim.DemoKeySID, flexsim.DemoSecret, flexsim.DemoInstanceSID, flexsim.DemoWorkspaceSID)
+	return serveUntilDone(ctx, ln, sim, o.log)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/flex"
 )
 
 // target is one configured platform: its client, its mapping and the policy
@@ -147,6 +148,38 @@ func (t *target) agentIQ(o targetOptions) error {
 		BaseURL: a.BaseURL, APIKey: key, Routes: routes, MaxRows: a.MaxRows, Epoch: epoch, Window: window,
 		Logger: log.With("target", t.name), OnRequest: hooks.request(t.name),
 	})
+	if err != nil {
+		return err
+	}
+	mode, err := reconcile.ParseMode(tc.Mode)
+	if err != nil {
+		return err
+	}
+	t.client = client
+	t.policy = reconcile.Policy{Mode: mode, Adopt: tc.Adopt != nil && *tc.Adopt}
+	return nil
+}
+
+func (t *target) flex(o targetOptions) error {
+	env, tc, log, hooks := o.env, o.tc, o.log, o.hooks
+	b := tc.Flex
+	if b == nil {
+		return errors.New("flex: the flex: block is required (account_sid, api_key_sid)")
+	}
+	file := tc.FlexSecretFile(env)
+	if file == "" {
+		return fmt.Errorf("flex: secret_file is required (or run under systemd with LoadCredential=%s:…)", flex.CredentialName)
+	}
+	secret, err := config.ReadSecretWarn(file, log)
+	if err != nil {
+		return err
+	}
+	cfg, err := b.Config(secret)
+	if err != nil {
+		return err
+	}
+	cfg.Logger, cfg.OnRequest = log.With("target", t.name), hooks.request(t.name)
+	client, err := flex.New(cfg)
 	if err != nil {
 		return err
 	}
