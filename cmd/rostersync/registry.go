@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/rostersync/rostersync/config"
-	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/reconcile/flex"
 	"github.com/rostersync/rostersync/sources"
