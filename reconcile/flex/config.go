@@ -88,15 +88,15 @@ func (b *Block) Validate() error {
 		b = &Block{}
 	}
 	var p block.Problems
-	if !sidLike(b.AccountSID, "AC") {
+	if !sidLike(b.AccountSID, "AC") && !strings.Contains(b.AccountSID, "${") {
 		p.Add("account_sid", "required: the Twilio account SID, AC followed by 32 hex digits (got %q)", b.AccountSID)
 	}
-	if !sidLike(b.APIKeySID, "SK") && !sidLike(b.APIKeySID, "AC") {
+	if !sidLike(b.APIKeySID, "SK") && !sidLike(b.APIKeySID, "AC") && !strings.Contains(b.APIKeySID, "${") {
 		p.Add("api_key_sid", "required: an API key SID (SK…, preferred) or the account SID (AC…) (got %q)", b.APIKeySID)
 	}
 	for key, v := range map[string]string{"flex_url": b.FlexURL, "taskrouter_url": b.TaskRouterURL} {
-		if v == "" {
-			continue
+		if v == "" || strings.Contains(v, "${") {
+			continue // empty: the default; ${VAR}: checked once expanded
 		}
 		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			p.Add(key, "%q is not an http(s) URL", v)
