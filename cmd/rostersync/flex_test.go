@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -41,7 +42,13 @@ func TestDemoFlex(t *testing.T) {
 			t.Errorf("after step %s the plan is not empty for both platforms:\n%s", step, again)
 		}
 	}
-	if strings.Contains(out, "contractor@example.com") {
-		t.Error("the Flex user no source knows was touched")
+	if !strings.Contains(out, `note: audit: Flex user "contractor@example.com" (roles agent) is known to no source`) {
+		t.Error("the audit does not name the Flex user no source knows")
+	}
+	if regexp.MustCompile(`(create|update|adopt|deactivate) user "contractor@`).MatchString(out) {
+		t.Error("an operation was planned for the Flex user no source knows")
+	}
+	if !strings.Contains(out, `note: audit: "liam.macleod@example.com" has Insights roles []; the directory's QA roles call for [wfo.quality_manager]`) {
+		t.Error("the audit does not report the missing Insights role")
 	}
 }

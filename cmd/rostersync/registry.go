@@ -215,6 +215,12 @@ type (
 	desiredShaper interface {
 		ShapeDesired(desired *reconcile.Snapshot) *reconcile.Snapshot
 	}
+	// auditor is a platform client that reports, read-only, what the plan
+	// cannot fix (Flex users no source knows, orphan workers, Insights
+	// roles that differ from the directory's); its lines become plan notes.
+	auditor interface {
+		Audit(desired, current *reconcile.Snapshot, plan *reconcile.Plan) []string
+	}
 	// roleNamer reports the role names the last listing found (plan).
 	roleNamer interface {
 		RoleNames() []string
@@ -240,4 +246,6 @@ var (
 	_ roleNamer        = (*evaluagent.Client)(nil)
 	_ pinger           = (*agentiq.Client)(nil)
 	_ desiredShaper    = (*flex.Client)(nil)
+	_ auditor          = (*flex.Client)(nil)
+	_ pinger           = (*flex.Client)(nil)
 )

@@ -31,6 +31,7 @@ type Client struct {
 	instance  string
 	workspace string
 	workers   map[string]string // Flex user SID → worker SID, from the last List
+	orphans   []string          // workers no Flex user holds, from the last List
 }
 
 // maxAttempts bounds the tries of one request.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -61,6 +62,9 @@ const MaxAttributeBytes = 4096
 //	  idp_owned_keys: [full_name, email, roles, image_url]
 //	  hierarchy_separator: " ▸ "
 //	  max_wait: 5m                     # the longest rate-limit wait before giving up
+//	  insights_roles:                  # directory role → the wfo.* role the audit expects
+//	    quality_analyst: wfo.quality_manager
+//	    team_leader: wfo.team_leader
 //	  routes:                          # overrides of the inferred paths
 //	    get_user: GET /v4/Instances/{instance}/Users/{id}
 type Block struct {
@@ -79,6 +83,7 @@ type Block struct {
 	IdPOwnedKeys       []string          `yaml:"idp_owned_keys"`
 	HierarchySeparator string            `yaml:"hierarchy_separator"`
 	MaxWait            string            `yaml:"max_wait"`
+	InsightsRoles      map[string]string `yaml:"insights_roles"`
 	Routes             map[string]string `yaml:"routes"`
 }
 
@@ -133,6 +138,11 @@ func (b *Block) Validate() error {
 	if b.MaxWait != "" {
 		if d, err := time.ParseDuration(b.MaxWait); err != nil || d <= 0 {
 			p.Add("max_wait", "%q is not a positive duration, as 5m", b.MaxWait)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.InsightsRoles)) {
+		if !strings.HasPrefix(b.InsightsRoles[k], "wfo.") {
+			p.Add("insights_roles."+k, "%q is not an Insights role (wfo.…)", b.InsightsRoles[k])
 		}
 	}
 	_, err := ParseRoutes(b.Routes)
@@ -205,7 +215,7 @@ func (b *Block) Config(secret string) (Config, error) {
 		InstanceSID: b.InstanceSID, WorkspaceSID: b.WorkspaceSID,
 		Attributes: b.Attributes, Deprovision: b.Deprovision, Provision: b.Provision,
 		OwnedKeys: b.ownedKeys(), IdPOwnedKeys: b.idpKeys(), Separator: b.HierarchySeparator,
-		MaxWait: wait, Routes: routes,
+		MaxWait: wait, Routes: routes, InsightsRoles: b.InsightsRoles,
 	}, nil
 }
 
@@ -237,6 +247,9 @@ type Config struct {
 	// OwnedKeys are the worker attribute keys rostersync may write;
 	// IdPOwnedKeys those it never writes.
 	OwnedKeys, IdPOwnedKeys []string
+	// InsightsRoles maps directory roles to the wfo.* role the audit
+	// expects (DefaultInsightsRoles when nil).
+	InsightsRoles map[string]string
 	// Separator joins the levels of *_in_hierarchy values (" ▸ ").
 	Separator string
 	// PageSize is sent as PageSize on lists (1000).

@@ -64,8 +64,10 @@ func (e *env) plan(t *testing.T, desired *reconcile.Snapshot) *reconcile.Plan {
 		t.Fatalf("list: %v", err)
 	}
 	pol := reconcile.Policy{Adopt: true, Target: e.client.Capabilities()}
-	p := reconcile.Diff(e.client.ShapeDesired(desired), cur, e.led.Owned, pol, now)
+	shaped := e.client.ShapeDesired(desired)
+	p := reconcile.Diff(shaped, cur, e.led.Owned, pol, now)
 	p.Target = "flex"
+	p.Notes = append(p.Notes, e.client.Audit(shaped, cur, p)...)
 	return p
 }
 

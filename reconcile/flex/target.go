@@ -117,8 +117,18 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 		snap.Users = append(snap.Users, u)
 	}
 	slices.SortFunc(snap.Users, func(a, b reconcile.User) int { return strings.Compare(a.ID, b.ID) })
+	held := map[string]bool{}
+	for _, wu := range users {
+		if ws := wu.workerSID(); ws != "" {
+			held[ws] = true
+		}
+	}
+	orphans, err := c.orphanWorkers(ctx, held)
+	if err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
-	c.workers = workers
+	c.workers, c.orphans = workers, orphans
 	c.mu.Unlock()
 	return snap, nil
 }
