@@ -3,8 +3,8 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"maps"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
