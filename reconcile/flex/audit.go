@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rostersync/rostersync/reconcile"
 )
@@ -99,6 +100,7 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 				d.Username, strings.Join(slices.Sorted(maps.Keys(got)), ", "), strings.Join(slices.Sorted(maps.Keys(exp)), ", ")))
 		}
 	}
+	notes = append(notes, valueWarnings(users)...)
 	c.mu.Lock()
 	orphans := slices.Clone(c.orphans)
 	c.mu.Unlock()
@@ -106,4 +108,44 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 		notes = append(notes, "audit: worker "+o+" has no Flex user (an orphan, no Insights agent); rostersync never adopts or deletes it")
 	}
 	return notes
+}
+
+// maxInsightsValue is the length over which Insights is assumed to
+// truncate an agent attribute value on load (§8.3, inferred).
+const maxInsightsValue = 128
+
+// valueWarnings warns, once per key and value, about attribute values
+// written as they are but which may not work as meant: a hyphen (TaskRouter
+// expressions may fail to parse it) or more than 128 characters (Insights
+// truncates them).
+func valueWarnings(users []reconcile.User) []string {
+	type kv struct{ k, v string }
+	count := map[kv]int{}
+	for _, u := range users {
+		if !u.Active {
+			continue
+		}
+		for k, v := range u.Attributes {
+			if strings.Contains(v, "-") || utf8.RuneCountInString(v) > maxInsightsValue {
+				count[kv{k, v}]++
+			}
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(count), func(a, b kv) int { return cmp.Or(cmp.Compare(a.k, b.k), cmp.Compare(a.v, b.v)) })
+	var out []string
+	for _, x := range keys {
+		var why []string
+		if strings.Contains(x.v, "-") {
+			why = append(why, "has a hyphen, which TaskRouter expressions may fail to parse")
+		}
+		if n := utf8.RuneCountInString(x.v); n > maxInsightsValue {
+			why = append(why, fmt.Sprintf("is %d characters, and Insights keeps %d", n, maxInsightsValue))
+		}
+		who := "1 person"
+		if n := count[x]; n != 1 {
+			who = fmt.Sprintf("%d people", n)
+		}
+		out = append(out, fmt.Sprintf("warning: %s %q (%s) %s; it is written as it is", x.k, x.v, who, strings.Join(why, " and ")))
+	}
+	return out
 }
