@@ -32,6 +32,15 @@ type Client struct {
 	workspace string
 	workers   map[string]string // Flex user SID → worker SID, from the last List
 	orphans   []string          // workers no Flex user holds, from the last List
+
+	inFlight chan struct{}     // at most MaxInFlight requests at once
+	pace     map[string]*pacer // by host
+}
+
+// pacer spaces the requests to one host.
+type pacer struct {
+	mu   sync.Mutex
+	next time.Time
 }
 
 // maxAttempts bounds the tries of one request.
@@ -89,7 +98,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Client{cfg: cfg, routes: cfg.Routes.withDefaults(), log: cfg.Logger}
+	if cfg.RatePerSecond == 0 {
+		cfg.RatePerSecond = 10
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 5
+	}
+	c := &Client{cfg: cfg, routes: cfg.Routes.withDefaults(), log: cfg.Logger,
+		inFlight: make(chan struct{}, cfg.MaxInFlight), pace: map[string]*pacer{}}
 	for _, h := range []struct {
 		raw string
 		dst **url.URL
@@ -102,6 +118,7 @@ func New(cfg Config) (*Client, error) {
 			c.log.Warn("plain http to a host that is not loopback: the credentials cross the network in the clear", "url", h.raw)
 		}
 		*h.dst = u
+		c.pace[u.Host] = &pacer{}
 	}
 	c.transport = httpx.Transport{HTTP: cfg.HTTP, MaxBody: 32 << 20, Now: cfg.Now, OnRequest: cfg.OnRequest}
 	return c, nil
@@ -173,7 +190,19 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		if r.ifMatch != "" {
 			req.Header.Set("If-Match", r.ifMatch)
 		}
+		pc := c.pace[req.URL.Host]
+		if err := c.waitTurn(ctx, pc); err != nil {
+			return nil, err
+		}
+		c.inFlight <- struct{}{}
 		status, header, resp, dur, err := c.transport.Send(endpoint, req)
+		<-c.inFlight
+		if pc != nil && header.Get("X-Rate-Limit-Remaining") == "0" {
+			// The workspace's budget is spent: pause this host until the next second.
+			pc.mu.Lock()
+			pc.next = later(pc.next, c.cfg.Now().Add(time.Second))
+			pc.mu.Unlock()
+		}
 		c.log.Debug("request", "endpoint", endpoint, "status", status, "duration", dur)
 		retryable := false
 		var wait time.Duration
@@ -356,4 +385,28 @@ func (c *Client) discover(ctx context.Context) error {
 	c.instance, c.workspace = conf.InstanceSID, conf.WorkspaceSID
 	c.mu.Unlock()
 	return nil
+}
+
+// waitTurn waits until pc lets the next request start: at most
+// RatePerSecond requests a second per host (none when below 0).
+func (c *Client) waitTurn(ctx context.Context, pc *pacer) error {
+	if pc == nil || c.cfg.RatePerSecond < 0 {
+		return ctx.Err()
+	}
+	pc.mu.Lock()
+	now := c.cfg.Now()
+	start := later(pc.next, now)
+	pc.next = start.Add(time.Second / time.Duration(c.cfg.RatePerSecond))
+	pc.mu.Unlock()
+	if d := start.Sub(now); d > 0 {
+		return c.cfg.Sleep(ctx, d)
+	}
+	return ctx.Err()
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

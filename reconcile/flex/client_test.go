@@ -142,7 +142,7 @@ func openThrough(t *testing.T, e *env, hook func(*http.Request)) *flex.Client {
 	t.Helper()
 	c, err := flex.New(flex.Config{
 		FlexURL: e.url, TaskRouterURL: e.url, AccountSID: flexsim.DemoAccountSID, Username: flexsim.DemoKeySID, Secret: flexsim.DemoSecret,
-		HTTP: &http.Client{Transport: hookTransport(hook)},
+		HTTP: &http.Client{Transport: hookTransport(hook)}, RatePerSecond: -1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -308,5 +308,23 @@ func TestDeprovisionIsIdempotent(t *testing.T) {
 	}
 	if n := rep.sim.Writes()["deprovision"]; n != 0 {
 		t.Errorf("%d deprovisions sent under report", n)
+	}
+}
+
+// TestRequestsArePaced: at most RatePerSecond requests start per second on
+// one host; on a clock that stands still each waits one interval more.
+func TestRequestsArePaced(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := open(t, agents(), func(c *flex.Config) {
+		c.RatePerSecond = 2
+		c.Now = func() time.Time { return t0 }
+	})
+	if _, err := e.client.List(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// Configuration, users, two workers, the workers list: five requests.
+	want := []time.Duration{500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second}
+	if d := cmp.Diff(want, e.waits); d != "" {
+		t.Errorf("pacing waits (-want +got):\n%s", d)
 	}
 }

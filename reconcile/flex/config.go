@@ -62,6 +62,7 @@ const MaxAttributeBytes = 4096
 //	  idp_owned_keys: [full_name, email, roles, image_url]
 //	  hierarchy_separator: " ▸ "
 //	  max_wait: 5m                     # the longest rate-limit wait before giving up
+//	  rate_per_second: 10              # requests per second per host (inferred default)
 //	  insights_roles:                  # directory role → the wfo.* role the audit expects
 //	    quality_analyst: wfo.quality_manager
 //	    team_leader: wfo.team_leader
@@ -83,6 +84,7 @@ type Block struct {
 	IdPOwnedKeys       []string          `yaml:"idp_owned_keys"`
 	HierarchySeparator string            `yaml:"hierarchy_separator"`
 	MaxWait            string            `yaml:"max_wait"`
+	RatePerSecond      int               `yaml:"rate_per_second"`
 	InsightsRoles      map[string]string `yaml:"insights_roles"`
 	Routes             map[string]string `yaml:"routes"`
 }
@@ -134,6 +136,9 @@ func (b *Block) Validate() error {
 		case slices.Contains(idp, k):
 			p.Add(fmt.Sprintf("owned_keys[%d]", i), "%q is in idp_owned_keys: SSO overwrites it at every login; drop it from one list", k)
 		}
+	}
+	if b.RatePerSecond < 0 {
+		p.Add("rate_per_second", "%d is negative", b.RatePerSecond)
 	}
 	if b.MaxWait != "" {
 		if d, err := time.ParseDuration(b.MaxWait); err != nil || d <= 0 {
@@ -215,7 +220,7 @@ func (b *Block) Config(secret string) (Config, error) {
 		InstanceSID: b.InstanceSID, WorkspaceSID: b.WorkspaceSID,
 		Attributes: b.Attributes, Deprovision: b.Deprovision, Provision: b.Provision,
 		OwnedKeys: b.ownedKeys(), IdPOwnedKeys: b.idpKeys(), Separator: b.HierarchySeparator,
-		MaxWait: wait, Routes: routes, InsightsRoles: b.InsightsRoles,
+		MaxWait: wait, Routes: routes, InsightsRoles: b.InsightsRoles, RatePerSecond: b.RatePerSecond,
 	}, nil
 }
 
@@ -254,6 +259,9 @@ type Config struct {
 	Separator string
 	// PageSize is sent as PageSize on lists (1000).
 	PageSize int
+	// RatePerSecond paces requests per host (10); below 0 does not pace.
+	// MaxInFlight bounds concurrent requests (5).
+	RatePerSecond, MaxInFlight int
 	// MaxWait bounds one request's total rate-limit waiting (5m).
 	MaxWait time.Duration
 	Routes  Routes

@@ -42,7 +42,7 @@ func open(t *testing.T, seed flexsim.Seed, tweak func(*flex.Config), simTweak ..
 	e := &env{sim: sim, url: srv.URL, led: memtarget.NewLedger()}
 	cfg := flex.Config{
 		FlexURL: srv.URL, TaskRouterURL: srv.URL, AccountSID: flexsim.DemoAccountSID,
-		Username: flexsim.DemoKeySID, Secret: flexsim.DemoSecret,
+		Username: flexsim.DemoKeySID, Secret: flexsim.DemoSecret, RatePerSecond: -1,
 		Sleep: func(_ context.Context, d time.Duration) error { e.waits = append(e.waits, d); return nil },
 	}
 	if tweak != nil {
