@@ -34,6 +34,10 @@ type Capabilities struct {
 	// creation or deactivation off for this target ("provision: off"): such
 	// operations are planned with StatusUnsupported and never applied.
 	CreateOff, DeactivateOff string
+	// AttributesOff, when set, names the setting that holds attribute
+	// writes back ("attributes: plan"): attribute changes are planned as
+	// their own StatusUnsupported update and never applied.
+	AttributesOff string
 	// AttributeBytes, when above 0, bounds the platform's whole attribute
 	// document (User.RawAttributes merged with the planned changes, JSON,
 	// minified) in UTF-8 bytes: an update over it is a plan problem.

@@ -165,6 +165,31 @@ func (d *differ) users() {
 // unsupported op, and the rest of the update goes ahead.
 func (d *differ) addUserOp(op Op, cur *User) {
 	caps := d.pol.Target
+	if caps.AttributesOff != "" && op.Action != ActionDeactivate {
+		var keep, attrs []Change
+		for _, c := range op.Changes {
+			if _, ok := c.Field.Attribute(); ok {
+				attrs = append(attrs, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(attrs) > 0 {
+			un := op
+			un.Action = ActionUpdate
+			un.Changes, un.Fields = attrs, fieldsOf(attrs)
+			if op.Action == ActionAdopt && op.User != nil {
+				un.Why = Reason{Code: ReasonChanged, Origin: op.User.Origin}
+			}
+			caps.unsupported(&un, caps.turnedOff("writing attributes", caps.AttributesOff))
+			op.Changes, op.Fields = keep, fieldsOf(keep)
+			if len(keep) > 0 || op.Action != ActionUpdate {
+				d.addUserOp(op, cur)
+			}
+			d.add(un)
+			return
+		}
+	}
 	switch {
 	case op.Action == ActionDeactivate && caps.DeactivateOff != "" && !caps.NoDeactivate:
 		op.Status = StatusReady // turned off wins over suppressed: it is never applied either way

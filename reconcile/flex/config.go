@@ -32,6 +32,7 @@ const (
 	DeprovisionReport  = "report"
 	DeprovisionEnforce = "enforce"
 	AttributesOff      = "off"
+	AttributesPlan     = "plan"
 	AttributesApply    = "apply"
 	ProvisionOff       = "off"
 	ProvisionOn        = "on"
@@ -55,7 +56,7 @@ const MaxAttributeBytes = 4096
 //	  instance_sid: GO…                # optional pin; discovered when empty
 //	  workspace_sid: WS…               # optional pin; discovered when empty
 //	  sso: true                        # default true: joiners come through SSO
-//	  attributes: apply                # off | apply (default apply)
+//	  attributes: apply                # off | plan (shown, not written) | apply (default apply)
 //	  deprovision: report              # off | report | enforce (default report)
 //	  provision: off                   # off | on (default off; refused with sso: true)
 //	  owned_keys: [team_id, …]         # the worker keys rostersync writes
@@ -120,7 +121,7 @@ func (b *Block) Validate() error {
 			p.Add(key, "%q is not one of %s", v, strings.Join(allowed, ", "))
 		}
 	}
-	oneOf("attributes", b.Attributes, AttributesOff, AttributesApply)
+	oneOf("attributes", b.Attributes, AttributesOff, AttributesPlan, AttributesApply)
 	oneOf("deprovision", b.Deprovision, DeprovisionOff, DeprovisionReport, DeprovisionEnforce)
 	oneOf("provision", b.Provision, ProvisionOff, ProvisionOn)
 	if b.Provision == ProvisionOn && b.sso() {
@@ -246,7 +247,7 @@ type Config struct {
 	Username, Secret string
 	// InstanceSID and WorkspaceSID pin what discovery must find.
 	InstanceSID, WorkspaceSID string
-	// Attributes (off, apply), Deprovision (off, report, enforce) and
+	// Attributes (off, plan, apply), Deprovision (off, report, enforce) and
 	// Provision (off, on): what the target does (§12).
 	Attributes, Deprovision, Provision string
 	// OwnedKeys are the worker attribute keys rostersync may write;

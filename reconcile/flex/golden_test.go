@@ -32,6 +32,7 @@ func TestGoldenPlans(t *testing.T) {
 			var settings struct {
 				Deprovision string   `json:"deprovision"`
 				Provision   string   `json:"provision"`
+				Attributes  string   `json:"attributes"`
 				OwnedKeys   []string `json:"owned_keys"`
 			}
 			desired := &reconcile.Snapshot{}
@@ -41,6 +42,7 @@ func TestGoldenPlans(t *testing.T) {
 			e := open(t, seed, func(c *flex.Config) {
 				c.Deprovision, c.Provision, c.OwnedKeys = settings.Deprovision, settings.Provision, settings.OwnedKeys
 				c.IdPOwnedKeys = flex.DefaultIdPOwnedKeys
+				c.Attributes = settings.Attributes
 			})
 			if g.Has("first.json") {
 				first := &reconcile.Snapshot{}

@@ -18,7 +18,7 @@ import (
 // never written. Users without attributes keep none, so a tenant whose
 // mapping names none is planned exactly as before. desired is not changed.
 func (c *Client) ShapeDesired(desired *reconcile.Snapshot) *reconcile.Snapshot {
-	if c.cfg.Attributes != AttributesApply {
+	if c.cfg.Attributes == AttributesOff {
 		return desired
 	}
 	teams := map[string]reconcile.Team{}

@@ -33,8 +33,12 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 		AttributeBytes: MaxAttributeBytes,
 		Username:       reconcile.Limit{Min: 1, Max: 256},
 	}
-	if c.cfg.Attributes == AttributesApply {
+	switch c.cfg.Attributes {
+	case AttributesApply:
 		caps.UserFields = append(caps.UserFields, reconcile.FieldAttributes)
+	case AttributesPlan:
+		caps.UserFields = append(caps.UserFields, reconcile.FieldAttributes)
+		caps.AttributesOff = "attributes: plan"
 	}
 	if c.cfg.Provision != ProvisionOn {
 		caps.CreateOff = "provision: " + c.cfg.Provision
