@@ -3,6 +3,7 @@ package flex_test
 import (
 	"context"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ type env struct {
 	sim    *flexsim.Sim
 	url    string
 	client *flex.Client
-	waits  []time.Duration
+	mu     sync.Mutex
+	waits  []time.Duration // the client's sleeps, under mu
 	led    *memtarget.Ledger
 }
 
@@ -43,7 +45,12 @@ func open(t *testing.T, seed flexsim.Seed, tweak func(*flex.Config), simTweak ..
 	cfg := flex.Config{
 		FlexURL: srv.URL, TaskRouterURL: srv.URL, AccountSID: flexsim.DemoAccountSID,
 		Username: flexsim.DemoKeySID, Secret: flexsim.DemoSecret, RatePerSecond: -1,
-		Sleep: func(_ context.Context, d time.Duration) error { e.waits = append(e.waits, d); return nil },
+		Sleep: func(_ context.Context, d time.Duration) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.waits = append(e.waits, d)
+			return nil
+		},
 	}
 	if tweak != nil {
 		tweak(&cfg)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rostersync/rostersync/reconcile"
 )
@@ -99,26 +100,50 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}
+	snap := &reconcile.Snapshot{Users: make([]reconcile.User, len(users)), Teams: []reconcile.Team{}}
 	workers := map[string]string{}
-	for _, wu := range users {
-		u := reconcile.User{
+	// Lists carry no attributes: each active user's worker is fetched, up
+	// to MaxInFlight at a time (the pacer still bounds the rate).
+	var (
+		wg    sync.WaitGroup
+		errMu sync.Mutex
+		first error
+	)
+	sem := make(chan struct{}, c.cfg.MaxInFlight)
+	for i, wu := range users {
+		u := &snap.Users[i]
+		*u = reconcile.User{
 			ID: wu.FlexUserSID, Username: wu.Username, Email: wu.Email, Forename: wu.FullName,
 			Active: !wu.Deactivated, Roles: slices.Clone(wu.Roles),
 		}
 		if u.Roles == nil {
 			u.Roles = []string{}
 		}
-		if ws := wu.workerSID(); ws != "" && u.Active {
-			workers[u.ID] = ws
+		ws := wu.workerSID()
+		if ws == "" || !u.Active {
+			continue
+		}
+		workers[u.ID] = ws
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
 			raw, _, err := c.worker(ctx, ws)
 			if err != nil {
-				return nil, fmt.Errorf("flex: worker of %s: %w", wu.Username, err)
+				errMu.Lock()
+				if first == nil {
+					first = fmt.Errorf("flex: worker of %s: %w", wu.Username, err)
+				}
+				errMu.Unlock()
+				return
 			}
 			u.RawAttributes = raw
 			u.Attributes = c.owned(raw)
-		}
-		snap.Users = append(snap.Users, u)
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	slices.SortFunc(snap.Users, func(a, b reconcile.User) int { return strings.Compare(a.ID, b.ID) })
 	held := map[string]bool{}
