@@ -101,6 +101,7 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 		}
 	}
 	notes = append(notes, valueWarnings(users)...)
+	notes = append(notes, idWarnings(users)...)
 	c.mu.Lock()
 	orphans := slices.Clone(c.orphans)
 	c.mu.Unlock()
@@ -148,4 +149,20 @@ func valueWarnings(users []reconcile.User) []string {
 		out = append(out, fmt.Sprintf("warning: %s %q (%s) %s; it is written as it is", x.k, x.v, who, strings.Join(why, " and ")))
 	}
 	return out
+}
+
+// idWarnings warns, once per key, when people get a department name
+// without its id: Insights shows department_name only with department_id
+// (§8.1).
+func idWarnings(users []reconcile.User) []string {
+	n := 0
+	for _, u := range users {
+		if u.Active && u.Attributes["department_name"] != "" && u.Attributes["department_id"] == "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("warning: %d people get department_name without department_id, and Insights shows the name only with its id: map department_id (a stable directory id, not the name)", n)}
 }

@@ -228,6 +228,13 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			return nil, &AuthError{Status: status, Endpoint: endpoint, Message: te.Message}
 		case status >= 200 && status < 300:
 			return &response{status: status, header: header, body: resp}, nil
+		case tooMany(resp):
+			// Flex's "too many concurrent requests" (45780) or 20429 under
+			// another status: not processed, safe to retry (§4, §5).
+			retryable = true
+			if d, ok := httpx.RetryAfter(header, c.cfg.Now()); ok {
+				wait = d
+			}
 		default:
 			var te twilioError
 			_ = json.Unmarshal(resp, &te)
@@ -409,4 +416,10 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// tooMany says whether an error body carries a rate-limit code.
+func tooMany(body []byte) bool {
+	var te twilioError
+	return json.Unmarshal(body, &te) == nil && (te.Code == 20429 || te.Code == 45780)
 }

@@ -173,6 +173,13 @@ func TestRateLimitIsHonoured(t *testing.T) {
 		t.Errorf("waits (-want +got):\n%s", d)
 	}
 
+	// 45780 (too many concurrent requests) is retried whatever its status.
+	busy := open(t, agents(), nil)
+	busy.sim.ForceStatus("configuration", 409)
+	if _, err := busy.client.List(context.Background()); err != nil {
+		t.Errorf("List after a 45780: %v", err)
+	}
+
 	short := open(t, agents(), func(c *flex.Config) { c.MaxWait = 1500 * time.Millisecond })
 	short.sim.ForceStatus("list_users", 429, 429, 429)
 	_, err := short.client.List(context.Background())

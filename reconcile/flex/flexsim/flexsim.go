@@ -280,8 +280,9 @@ func checkAttributes(a string) *apiErr {
 
 // ForceStatus makes the next len(statuses) requests to the named route
 // (list_users, get_user, provision, deprovision, list_workers, get_worker,
-// update_worker, configuration) answer those statuses (429 or 503, with
-// Retry-After: 1) without being processed.
+// update_worker, configuration) answer those statuses with Retry-After: 1
+// without being processed: 429 with code 20429, 503 without a body code, any
+// other status with Flex's code 45780 (too many concurrent requests).
 func (s *Sim) ForceStatus(route string, statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -400,11 +401,14 @@ func (s *Sim) handle(name string, limited bool, h func(w http.ResponseWriter, r 
 		if f := s.forced[name]; len(f) > 0 {
 			s.forced[name] = f[1:]
 			w.Header().Set("Retry-After", "1")
-			code := 0
-			if f[0] == 429 {
-				code = 20429
+			switch f[0] {
+			case 429:
+				writeErr(w, &apiErr{429, 20429, "Too Many Requests"})
+			case 503:
+				writeErr(w, &apiErr{503, 0, "Service Unavailable"})
+			default:
+				writeErr(w, &apiErr{f[0], 45780, "Too many concurrent requests"})
 			}
-			writeErr(w, &apiErr{f[0], code, "Too Many Requests"})
 			return
 		}
 		if limited && s.cfg.UsersPerSecond > 0 {
