@@ -58,6 +58,9 @@ func (c *Client) orphanWorkers(ctx context.Context, held map[string]bool) ([]str
 // call for (the fix belongs in the IdP's claims: rostersync never writes
 // roles). current must be what this client's last List returned.
 func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Plan) []string {
+	if c.mirror() {
+		c.refusePersonal(plan)
+	}
 	matched := map[string]string{} // platform id → desired key
 	for key, m := range plan.Matches {
 		matched[m.ID] = key

@@ -32,6 +32,13 @@ type Client struct {
 	workspace string
 	workers   map[string]string // Flex user SID → worker SID, from the last List
 	orphans   []string          // workers no Flex user holds, from the last List
+	// teams: mirror: the default team's SID, each user's team (both from
+	// the last List), and the desired teams whose name is a person's
+	// (ShapeDesired, for Audit).
+	defaultTeam string
+	userTeams   map[string]string
+	personal    map[string]string
+	owners      map[string]bool // lower-cased usernames of team leaders
 
 	inFlight chan struct{}     // at most MaxInFlight requests at once
 	pace     map[string]*pacer // by host
@@ -72,6 +79,18 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Separator == "" {
 		cfg.Separator = DefaultSeparator
 	}
+	if cfg.Teams == "" {
+		cfg.Teams = TeamsOff
+	}
+	if cfg.TeamNameTemplate == "" {
+		cfg.TeamNameTemplate = DefaultTeamNameTemplate
+	}
+	if cfg.TeamLevels == nil {
+		cfg.TeamLevels = DefaultTeamLevels
+	}
+	if cfg.TeamOwnerRoles == nil {
+		cfg.TeamOwnerRoles = DefaultTeamOwnerRoles
+	}
 	if cfg.OwnedKeys == nil {
 		cfg.OwnedKeys = DefaultOwnedKeys
 	}
@@ -104,7 +123,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 5
 	}
-	c := &Client{cfg: cfg, routes: cfg.Routes.withDefaults(), log: cfg.Logger,
+	c := &Client{cfg: cfg, routes: cfg.Routes.withDefaults(), log: cfg.Logger, userTeams: map[string]string{},
 		inFlight: make(chan struct{}, cfg.MaxInFlight), pace: map[string]*pacer{}}
 	for _, h := range []struct {
 		raw string

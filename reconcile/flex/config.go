@@ -36,7 +36,20 @@ const (
 	AttributesApply    = "apply"
 	ProvisionOff       = "off"
 	ProvisionOn        = "on"
+	TeamsOff           = "off"
+	TeamsMirror        = "mirror"
 )
+
+// DefaultTeamNameTemplate names a mirrored team after its stable directory
+// key, never a person (§12).
+const DefaultTeamNameTemplate = "{name}"
+
+// DefaultTeamLevels maps the mapping's team levels to Flex Teams levels:
+// agents' teams are level 1 (members), the two above hold only owners.
+var DefaultTeamLevels = map[string]int{"Team": 1, "Department": 2, "Division": 3}
+
+// DefaultTeamOwnerRoles are the directory roles made owners of their team.
+var DefaultTeamOwnerRoles = []string{"team_leader"}
 
 // DefaultSeparator joins the levels of *_in_hierarchy values.
 const DefaultSeparator = " ▸ "
@@ -84,6 +97,10 @@ type Block struct {
 	OwnedKeys          []string          `yaml:"owned_keys"`
 	IdPOwnedKeys       []string          `yaml:"idp_owned_keys"`
 	HierarchySeparator string            `yaml:"hierarchy_separator"`
+	Teams              string            `yaml:"teams"`
+	TeamNameTemplate   string            `yaml:"team_name_template"`
+	TeamLevels         map[string]int    `yaml:"team_levels"`
+	TeamOwnerRoles     []string          `yaml:"team_owner_roles"`
 	MaxWait            string            `yaml:"max_wait"`
 	RatePerSecond      int               `yaml:"rate_per_second"`
 	InsightsRoles      map[string]string `yaml:"insights_roles"`
@@ -124,6 +141,15 @@ func (b *Block) Validate() error {
 	oneOf("attributes", b.Attributes, AttributesOff, AttributesPlan, AttributesApply)
 	oneOf("deprovision", b.Deprovision, DeprovisionOff, DeprovisionReport, DeprovisionEnforce)
 	oneOf("provision", b.Provision, ProvisionOff, ProvisionOn)
+	oneOf("teams", b.Teams, TeamsOff, TeamsMirror)
+	if t := b.TeamNameTemplate; t != "" && !strings.Contains(t, "{name}") && !strings.Contains(t, "{key}") {
+		p.Add("team_name_template", "%q names no team: use {name} or {key} (also {parent}, {level})", t)
+	}
+	for _, k := range slices.Sorted(maps.Keys(b.TeamLevels)) {
+		if n := b.TeamLevels[k]; n < 1 || n > 3 {
+			p.Add("team_levels."+k, "%d is not a Flex Teams level (1, 2 or 3)", n)
+		}
+	}
 	if b.Provision == ProvisionOn && b.sso() {
 		p.Add("provision", "on is refused with sso: true: SSO tenants get their users at first login (set sso: false for a tenant without SSO)")
 	}
@@ -222,6 +248,7 @@ func (b *Block) Config(secret string) (Config, error) {
 		Attributes: b.Attributes, Deprovision: b.Deprovision, Provision: b.Provision,
 		OwnedKeys: b.ownedKeys(), IdPOwnedKeys: b.idpKeys(), Separator: b.HierarchySeparator,
 		MaxWait: wait, Routes: routes, InsightsRoles: b.InsightsRoles, RatePerSecond: b.RatePerSecond,
+		Teams: b.Teams, TeamNameTemplate: b.TeamNameTemplate, TeamLevels: b.TeamLevels, TeamOwnerRoles: b.TeamOwnerRoles,
 	}, nil
 }
 
@@ -258,6 +285,13 @@ type Config struct {
 	InsightsRoles map[string]string
 	// Separator joins the levels of *_in_hierarchy values (" ▸ ").
 	Separator string
+	// Teams (off, mirror) mirrors the team tree into Flex Teams, naming
+	// each team with TeamNameTemplate, at the Flex level TeamLevels gives
+	// its mapping level, with members of TeamOwnerRoles as owners.
+	Teams            string
+	TeamNameTemplate string
+	TeamLevels       map[string]int
+	TeamOwnerRoles   []string
 	// PageSize is sent as PageSize on lists (1000).
 	PageSize int
 	// RatePerSecond paces requests per host (10); below 0 does not pace.

@@ -29,6 +29,17 @@ type Routes struct {
 	ListWorkers   Route // W1 TR GET /v1/Workspaces/{workspace}/Workers
 	GetWorker     Route // W2 TR GET /v1/Workspaces/{workspace}/Workers/{id}
 	UpdateWorker  Route // W3 TR POST /v1/Workspaces/{workspace}/Workers/{id}
+	// Flex Teams (public beta; teams: mirror only). {member} is a Flex
+	// user SID.
+	ListTeams   Route // T1 F GET /v1/Instances/{instance}/Teams
+	CreateTeam  Route // T3 F POST /v1/Instances/{instance}/Teams
+	GetTeam     Route // T2 F GET /v1/Instances/{instance}/Teams/{id}
+	UpdateTeam  Route // T4 F POST /v1/Instances/{instance}/Teams/{id}
+	DeleteTeam  Route // T5 F DELETE /v1/Instances/{instance}/Teams/{id}
+	AddMember   Route // T7 F POST /v1/Instances/{instance}/Teams/{id}/Members
+	ListOwners  Route // T8 F GET /v1/Instances/{instance}/Teams/{id}/Owners
+	AddOwner    Route // T9 F POST /v1/Instances/{instance}/Teams/{id}/Owners
+	RemoveOwner Route // T10 F DELETE /v1/Instances/{instance}/Teams/{id}/Owners/{member}
 }
 
 // DefaultRoutes returns the route table of the contract (§6).
@@ -42,17 +53,28 @@ func DefaultRoutes() Routes {
 		ListWorkers:   Route{Method: http.MethodGet, Path: "/v1/Workspaces/{workspace}/Workers"},
 		GetWorker:     Route{Method: http.MethodGet, Path: "/v1/Workspaces/{workspace}/Workers/{id}"},
 		UpdateWorker:  Route{Method: http.MethodPost, Path: "/v1/Workspaces/{workspace}/Workers/{id}"},
+		ListTeams:     Route{Method: http.MethodGet, Path: "/v1/Instances/{instance}/Teams"},
+		CreateTeam:    Route{Method: http.MethodPost, Path: "/v1/Instances/{instance}/Teams"},
+		GetTeam:       Route{Method: http.MethodGet, Path: "/v1/Instances/{instance}/Teams/{id}"},
+		UpdateTeam:    Route{Method: http.MethodPost, Path: "/v1/Instances/{instance}/Teams/{id}"},
+		DeleteTeam:    Route{Method: http.MethodDelete, Path: "/v1/Instances/{instance}/Teams/{id}"},
+		AddMember:     Route{Method: http.MethodPost, Path: "/v1/Instances/{instance}/Teams/{id}/Members"},
+		ListOwners:    Route{Method: http.MethodGet, Path: "/v1/Instances/{instance}/Teams/{id}/Owners"},
+		AddOwner:      Route{Method: http.MethodPost, Path: "/v1/Instances/{instance}/Teams/{id}/Owners"},
+		RemoveOwner:   Route{Method: http.MethodDelete, Path: "/v1/Instances/{instance}/Teams/{id}/Owners/{member}"},
 	}
 }
 
 // routeNames are the configuration names of the routes, in table order.
-var routeNames = []string{"configuration", "list_users", "get_user", "provision", "deprovision", "list_workers", "get_worker", "update_worker"}
+var routeNames = []string{"configuration", "list_users", "get_user", "provision", "deprovision", "list_workers", "get_worker", "update_worker",
+	"list_teams", "create_team", "get_team", "update_team", "delete_team", "add_member", "list_owners", "add_owner", "remove_owner"}
 
 // taskRouter says which routes go to the TaskRouter host.
 var taskRouter = []string{"list_workers", "get_worker", "update_worker"}
 
 func (r *Routes) fields() []*Route {
-	return []*Route{&r.Configuration, &r.ListUsers, &r.GetUser, &r.Provision, &r.Deprovision, &r.ListWorkers, &r.GetWorker, &r.UpdateWorker}
+	return []*Route{&r.Configuration, &r.ListUsers, &r.GetUser, &r.Provision, &r.Deprovision, &r.ListWorkers, &r.GetWorker, &r.UpdateWorker,
+		&r.ListTeams, &r.CreateTeam, &r.GetTeam, &r.UpdateTeam, &r.DeleteTeam, &r.AddMember, &r.ListOwners, &r.AddOwner, &r.RemoveOwner}
 }
 
 // ParseRoutes reads route overrides from configuration: keys are the

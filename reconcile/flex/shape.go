@@ -17,7 +17,22 @@ import (
 // rostersync (owned_keys), or that the IdP owns, are dropped: they are
 // never written. Users without attributes keep none, so a tenant whose
 // mapping names none is planned exactly as before. desired is not changed.
+//
+// Under teams: mirror, the teams are then named by team_name_template (the
+// attributes keep the directory's names).
 func (c *Client) ShapeDesired(desired *reconcile.Snapshot) *reconcile.Snapshot {
+	out := c.shapeAttributes(desired)
+	if c.mirror() {
+		if out == desired {
+			cp := *desired
+			out = &cp
+		}
+		c.shapeTeams(out)
+	}
+	return out
+}
+
+func (c *Client) shapeAttributes(desired *reconcile.Snapshot) *reconcile.Snapshot {
 	if c.cfg.Attributes == AttributesOff {
 		return desired
 	}

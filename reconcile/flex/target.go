@@ -21,7 +21,7 @@ var _ reconcile.Target = (*Client)(nil)
 func (c *Client) Name() string { return "flex" }
 
 // Capabilities: Flex users by username, active or deprovisioned; the owned
-// worker attribute keys; no teams or queues written; no reactivation (a
+// worker attribute keys; Flex Teams only under teams: mirror; no queues; no reactivation (a
 // re-provisioned user gets a new, empty worker). Creation and deactivation
 // follow the provision and deprovision settings.
 func (c *Client) Capabilities() reconcile.Capabilities {
@@ -40,6 +40,11 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 	case AttributesPlan:
 		caps.UserFields = append(caps.UserFields, reconcile.FieldAttributes)
 		caps.AttributesOff = "attributes: plan"
+	}
+	if c.mirror() {
+		caps.FlatTeams = false
+		caps.UserFields = append(caps.UserFields, reconcile.FieldTeam)
+		caps.GroupName = reconcile.Limit{Min: 1, Max: 100}
 	}
 	if c.cfg.Provision != ProvisionOn {
 		caps.CreateOff = "provision: " + c.cfg.Provision
@@ -62,6 +67,8 @@ type wireUser struct {
 	Email       string   `json:"email"`
 	Roles       []string `json:"roles"`
 	Deactivated bool     `json:"deactivated"`
+	FlexTeamSID string   `json:"flex_team_sid"`
+	TeamSID     string   `json:"team_sid"`
 }
 
 func (u wireUser) workerSID() string {
@@ -144,6 +151,23 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 	wg.Wait()
 	if first != nil {
 		return nil, first
+	}
+	if c.mirror() {
+		teams, root, err := c.listTeams(ctx)
+		if err != nil {
+			return nil, err
+		}
+		snap.Teams = teams
+		userTeams := map[string]string{}
+		for i, wu := range users {
+			if t := cmpOr(wu.FlexTeamSID, wu.TeamSID); t != "" && !wu.Deactivated {
+				snap.Users[i].Team = t
+				userTeams[wu.FlexUserSID] = t
+			}
+		}
+		c.mu.Lock()
+		c.defaultTeam, c.userTeams = root, userTeams
+		c.mu.Unlock()
 	}
 	slices.SortFunc(snap.Users, func(a, b reconcile.User) int { return strings.Compare(a.ID, b.ID) })
 	held := map[string]bool{}
@@ -289,7 +313,7 @@ func (c *Client) writeAttributes(ctx context.Context, ws string, set map[string]
 // written: names, email and roles belong to the IdP.
 func (c *Client) UpdateUser(ctx context.Context, id string, u reconcile.User, fields []reconcile.Field) error {
 	set := map[string]string{}
-	deprovision := false
+	deprovision, move := false, false
 	for _, f := range fields {
 		if k, ok := f.Attribute(); ok {
 			set[k] = u.Attributes[k]
@@ -298,12 +322,19 @@ func (c *Client) UpdateUser(ctx context.Context, id string, u reconcile.User, fi
 		switch {
 		case f == reconcile.FieldActive && !u.Active:
 			deprovision = true
+		case f == reconcile.FieldTeam && c.mirror():
+			move = true
 		default:
 			return fmt.Errorf("flex: user %s: %s cannot be written: %w", id, f, ErrUnsupported)
 		}
 	}
 	if deprovision {
 		return c.deprovision(ctx, id)
+	}
+	if move {
+		if err := c.moveUser(ctx, id, u.Team, u.Username); err != nil {
+			return err
+		}
 	}
 	if len(set) == 0 {
 		return nil
@@ -380,18 +411,12 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 			}
 		}
 	}
+	if c.mirror() && u.Team != "" {
+		if err := c.moveUser(ctx, wu.FlexUserSID, u.Team, u.Username); err != nil {
+			return wu.FlexUserSID, err
+		}
+	}
 	return wu.FlexUserSID, nil
-}
-
-// CreateTeam, UpdateTeam and the queue methods are never called: Flex
-// declares FlatTeams and NoQueues (Flex Teams mirroring is not built).
-func (c *Client) CreateTeam(context.Context, reconcile.Team) (string, error) {
-	return "", fmt.Errorf("flex: teams: %w", ErrUnsupported)
-}
-
-// UpdateTeam: see CreateTeam.
-func (c *Client) UpdateTeam(context.Context, string, reconcile.Team, []reconcile.Field) error {
-	return fmt.Errorf("flex: teams: %w", ErrUnsupported)
 }
 
 // AddQueueAgents: Flex has no work-queue templates here.

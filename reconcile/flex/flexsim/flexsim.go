@@ -8,7 +8,8 @@
 // and checks Basic auth (401, code 20003). Tests may force 429 or 503 on
 // any route, seed orphan workers, and log in through a test-only SSO hook.
 // Insights QM calls are accepted and counted so a test can show rostersync
-// makes none. Flex Teams are not simulated.
+// makes none. Flex Teams (T1–T11) keep a tree of levels 3 > 2 > 1 under
+// F10–F14, with a default team every user starts in, and per-route rates.
 package flexsim
 
 import (
@@ -51,9 +52,11 @@ type Config struct {
 	UsersPerSecond int
 	// MaxWorkers caps the workspace (15,000).
 	MaxWorkers int
-	Seed       Seed
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// NoTeamLimits turns off the per-route rates of the Teams routes.
+	NoTeamLimits bool
+	Seed         Seed
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // Seed is the simulator's first state.
@@ -82,6 +85,7 @@ type user struct {
 	SID, Username, Email, FullName string
 	Roles                          []string
 	Worker                         string
+	Team                           string // the team the user is a member of (F11)
 	Deactivated                    bool
 	DeactivatedDate                string
 	Created, Updated               string
@@ -109,6 +113,9 @@ type Sim struct {
 	insights int
 	minted   int
 	writes   map[string]int // route name → accepted writes
+
+	teams       []*team // in creation order; teams[0] is the default team
+	teamBuckets map[string]*bucket
 }
 
 // New returns a simulator holding cfg.Seed.
@@ -142,6 +149,7 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, workers: map[string]*worker{}, forced: map[string][]int{}, writes: map[string]int{},
 		bucket: float64(cfg.UsersPerSecond), refilled: cfg.Now()}
+	s.initTeams()
 	for i, su := range cfg.Seed.Users {
 		attrs := "{}"
 		if su.Attributes != nil {
@@ -246,6 +254,7 @@ func (s *Sim) provision(username, email, fullName string, roles []string, attrs 
 		}
 		u.Worker = s.newWorker(username, a).SID
 		u.Deactivated, u.DeactivatedDate = false, ""
+		u.Team = DefaultTeamSID // F1, F4: a new or returning user starts in the default team
 	} else if attrs != nil {
 		w := s.workers[u.Worker]
 		w.Attributes, w.Version, w.Updated = *attrs, w.Version+1, s.now()
@@ -422,6 +431,11 @@ func (s *Sim) handle(name string, limited bool, h func(w http.ResponseWriter, r 
 			}
 			s.bucket--
 		}
+		if s.teamLimited(name) {
+			w.Header().Set("Retry-After", "1")
+			writeErr(w, &apiErr{429, 20429, "Too Many Requests"})
+			return
+		}
 		if e := h(w, r); e != nil {
 			writeErr(w, e)
 			return
@@ -476,6 +490,7 @@ func (s *Sim) routes() {
 		return nil
 	}
 	m.Handle("/v1/Insights/", s.handle("insights", false, insights))
+	s.teamRoutes(m)
 	s.mux = m
 }
 
@@ -491,13 +506,17 @@ func (s *Sim) userJSON(u *user) map[string]any {
 	if u.Worker != "" {
 		ws = u.Worker
 	}
+	var team any
+	if u.Team != "" && !u.Deactivated {
+		team = u.Team
+	}
 	var dd any
 	if u.DeactivatedDate != "" {
 		dd = u.DeactivatedDate
 	}
 	return map[string]any{
 		"flex_user_sid": u.SID, "account_sid": s.cfg.AccountSID, "instance_sid": s.cfg.InstanceSID, "workspace_sid": s.cfg.WorkspaceSID,
-		"worker_sid": ws, "username": u.Username, "full_name": u.FullName, "email": u.Email, "roles": u.Roles,
+		"worker_sid": ws, "flex_team_sid": team, "username": u.Username, "full_name": u.FullName, "email": u.Email, "roles": u.Roles,
 		"deactivated": u.Deactivated, "deactivated_date": dd, "version": u.Version, "created_date": u.Created, "updated_date": u.Updated,
 	}
 }

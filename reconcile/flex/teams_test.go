@@ -1,0 +1,167 @@
+package flex_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/flex"
+	"github.com/rostersync/rostersync/reconcile/flex/flexsim"
+)
+
+func teamsSeed() flexsim.Seed {
+	return flexsim.Seed{Users: []flexsim.SeedUser{
+		{Username: "ada@example.com", Email: "ada@example.com", FullName: "Ada Lovelace", Roles: []string{"agent"}},
+		{Username: "bob@example.com", Email: "bob@example.com", FullName: "Bob Byte", Roles: []string{"supervisor"}},
+		{Username: "cy@example.com", Email: "cy@example.com", FullName: "Cy Young", Roles: []string{"agent"}},
+	}}
+}
+
+func teamsDesired(cyTeam string, withS2 bool) *reconcile.Snapshot {
+	d := &reconcile.Snapshot{
+		Teams: []reconcile.Team{
+			{Key: "div-ops", Name: "Operations", Level: "Division", Active: true},
+			{Key: "dept-sales", Name: "Sales", Parent: "div-ops", Level: "Department", Active: true},
+			{Key: "t-s1", Name: "Sales 1", Parent: "dept-sales", Level: "Team", Active: true},
+		},
+		Users: []reconcile.User{
+			{Key: "ada", Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace", Active: true, Roles: []string{"agent"}, Team: "t-s1"},
+			{Key: "bob", Username: "bob@example.com", Email: "bob@example.com", Forename: "Bob", Surname: "Byte", Active: true, Roles: []string{"team_leader"}, Team: "t-s1"},
+			{Key: "cy", Username: "cy@example.com", Email: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: []string{"agent"}, Team: cyTeam},
+		},
+	}
+	if withS2 {
+		d.Teams = append(d.Teams, reconcile.Team{Key: "t-s2", Name: "Sales 2", Parent: "dept-sales", Level: "Team", Active: true})
+	}
+	return d
+}
+
+func mirror(c *flex.Config) {
+	c.Teams = flex.TeamsMirror
+	c.Attributes = flex.AttributesOff
+}
+
+func ready(p *reconcile.Plan) []reconcile.Op {
+	var out []reconcile.Op
+	for _, o := range p.Ops {
+		if o.Ready() {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// The tree is created parents first, agents join their level-1 team, the
+// team leader becomes its owner, a second pass plans nothing, and a team
+// the directory drops is deleted once its agent has moved.
+func TestTeamsMirror(t *testing.T) {
+	e := open(t, teamsSeed(), mirror)
+	p := e.plan(t, teamsDesired("t-s2", true))
+	if len(p.Problems) > 0 {
+		t.Fatalf("problems: %+v", p.Problems)
+	}
+	ids := map[string]string{} // key → OpID of the team create
+	for _, o := range p.Ops {
+		if o.Kind == reconcile.KindTeam && o.Action == reconcile.ActionCreate {
+			ids[o.Key] = reconcile.OpID(&o)
+		}
+	}
+	if len(ids) != 4 {
+		t.Fatalf("want 4 team creates, got %v\n%s", ids, render(p))
+	}
+	for _, o := range p.Ops {
+		if o.Kind == reconcile.KindTeam && o.Key == "t-s1" && !slices.Contains(o.Needs, ids["dept-sales"]) {
+			t.Errorf("Sales 1's create needs %v, not its parent's create %s", o.Needs, ids["dept-sales"])
+		}
+		if o.Kind == reconcile.KindUser && o.Key == "cy" && !slices.Contains(o.Needs, ids["t-s2"]) {
+			t.Errorf("cy's move needs %v, not Sales 2's create %s", o.Needs, ids["t-s2"])
+		}
+	}
+	e.apply(t, p)
+	want := [][2]string{{"Operations", ""}, {"Sales", "Operations"}, {"Sales 1", "Sales"}, {"Sales 2", "Sales"}, {"default", ""}}
+	if got := e.sim.Teams(); !slices.Equal(got, want) {
+		t.Errorf("teams = %v, want %v", got, want)
+	}
+	if m, owns := e.sim.Team("ada@example.com"); m != "Sales 1" || len(owns) != 0 {
+		t.Errorf("ada: member of %q, owns %v", m, owns)
+	}
+	if m, owns := e.sim.Team("bob@example.com"); m != "Sales 1" || !slices.Equal(owns, []string{"Sales 1"}) {
+		t.Errorf("bob (team leader): member of %q, owns %v; want Sales 1 and its ownership", m, owns)
+	}
+	if m, _ := e.sim.Team("cy@example.com"); m != "Sales 2" {
+		t.Errorf("cy: member of %q", m)
+	}
+	if r := ready(e.plan(t, teamsDesired("t-s2", true))); len(r) != 0 {
+		t.Fatalf("second pass plans %d ops: %+v", len(r), r)
+	}
+
+	// Reorganisation: Sales 2 goes, cy joins Sales 1.
+	p = e.plan(t, teamsDesired("t-s1", false))
+	var del *reconcile.Op
+	var move string
+	for i, o := range p.Ops {
+		switch {
+		case o.Kind == reconcile.KindTeam && o.Action == reconcile.ActionDeactivate:
+			del = &p.Ops[i]
+		case o.Kind == reconcile.KindUser && o.Key == "cy":
+			move = reconcile.OpID(&o)
+		}
+	}
+	if del == nil || move == "" || !slices.Contains(del.Needs, move) {
+		t.Fatalf("want Sales 2's removal to need cy's move:\n%s", render(p))
+	}
+	e.apply(t, p)
+	if got := e.sim.Teams(); slices.ContainsFunc(got, func(x [2]string) bool { return x[0] == "Sales 2" }) {
+		t.Errorf("Sales 2 is still there: %v", got)
+	}
+	if m, _ := e.sim.Team("cy@example.com"); m != "Sales 1" {
+		t.Errorf("cy: member of %q, want Sales 1", m)
+	}
+	if r := ready(e.plan(t, teamsDesired("t-s1", false))); len(r) != 0 {
+		t.Fatalf("pass after the reorganisation plans %d ops: %+v", len(r), r)
+	}
+}
+
+// A team a person's name would be given is refused in the plan, and the
+// agents placed in it wait; the template names it otherwise.
+func TestTeamsPersonalNameRefused(t *testing.T) {
+	d := teamsDesired("t-s1", false)
+	d.Teams[2].Name = "Ada Lovelace"
+	e := open(t, teamsSeed(), mirror)
+	p := e.plan(t, d)
+	var refused bool
+	for _, o := range p.Ops {
+		if o.Key == "t-s1" && o.Kind == reconcile.KindTeam {
+			refused = o.Status == reconcile.StatusUnsupported
+		}
+		if o.Kind == reconcile.KindUser && o.Key == "ada" && o.Ready() {
+			t.Errorf("ada's move is ready though her team is refused: %+v", o)
+		}
+	}
+	if !refused || !slices.ContainsFunc(p.Problems, func(pr reconcile.Problem) bool {
+		return strings.Contains(pr.Message, "the name of the person ada@example.com")
+	}) {
+		t.Fatalf("the personal team name is not refused:\n%s", render(p))
+	}
+	e.apply(t, p)
+	if slices.ContainsFunc(e.sim.Teams(), func(x [2]string) bool { return x[0] == "Ada Lovelace" }) {
+		t.Fatal("a team was created with a person's name")
+	}
+
+	e = open(t, teamsSeed(), func(c *flex.Config) { mirror(c); c.TeamNameTemplate = "Team {key}" })
+	p = e.plan(t, d)
+	if len(p.Problems) > 0 {
+		t.Fatalf("with a key template: %+v", p.Problems)
+	}
+	e.apply(t, p)
+	if m, _ := e.sim.Team("ada@example.com"); m != "Team t-s1" {
+		t.Errorf("ada: member of %q, want Team t-s1", m)
+	}
+}
+
+func render(p *reconcile.Plan) string {
+	var b strings.Builder
+	_ = reconcile.Render(&b, p, reconcile.FormatText)
+	return b.String()
+}
