@@ -56,8 +56,10 @@ func ready(p *reconcile.Plan) []reconcile.Op {
 // team leader becomes its owner, a second pass plans nothing, and a team
 // the directory drops is deleted once its agent has moved.
 func TestTeamsMirror(t *testing.T) {
-	e := open(t, teamsSeed(), mirror)
+	e := open(t, teamsSeed(), func(c *flex.Config) { mirror(c); c.PageSize = 2 }) // the teams list takes pages
 	p := e.plan(t, teamsDesired("t-s2", true))
+	e.sim.ForceStatus("create_team", 429)
+	e.sim.ForceStatus("add_owner", 429)
 	if len(p.Problems) > 0 {
 		t.Fatalf("problems: %+v", p.Problems)
 	}
@@ -79,6 +81,9 @@ func TestTeamsMirror(t *testing.T) {
 		}
 	}
 	e.apply(t, p)
+	if n := e.client.Requests()["POST /v1/Instances/{instance}/Teams"]; n != 5 {
+		t.Errorf("team creates sent %d times, want 5 (4 and one retry after 429)", n)
+	}
 	want := [][2]string{{"Operations", ""}, {"Sales", "Operations"}, {"Sales 1", "Sales"}, {"Sales 2", "Sales"}, {"default", ""}}
 	if got := e.sim.Teams(); !slices.Equal(got, want) {
 		t.Errorf("teams = %v, want %v", got, want)
