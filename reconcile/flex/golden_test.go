@@ -34,6 +34,8 @@ func TestGoldenPlans(t *testing.T) {
 				Provision   string   `json:"provision"`
 				Attributes  string   `json:"attributes"`
 				OwnedKeys   []string `json:"owned_keys"`
+				Teams       string   `json:"teams"`
+				Template    string   `json:"team_name_template"`
 			}
 			desired := &reconcile.Snapshot{}
 			g.Decode(t, "seed.json", &seed)
@@ -43,6 +45,7 @@ func TestGoldenPlans(t *testing.T) {
 				c.Deprovision, c.Provision, c.OwnedKeys = settings.Deprovision, settings.Provision, settings.OwnedKeys
 				c.IdPOwnedKeys = flex.DefaultIdPOwnedKeys
 				c.Attributes = settings.Attributes
+				c.Teams, c.TeamNameTemplate = settings.Teams, settings.Template
 			})
 			if g.Has("first.json") {
 				first := &reconcile.Snapshot{}

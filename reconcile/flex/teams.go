@@ -288,7 +288,7 @@ func (c *Client) refusePersonal(plan *reconcile.Plan) {
 			continue
 		}
 		o.Status = reconcile.StatusUnsupported
-		o.Why.Unsupported = &reconcile.Unsupported{Platform: "Twilio Flex", Lacks: "team names that are a person's name", Setting: "team_name_template"}
+		o.Why.Unsupported = &reconcile.Unsupported{Platform: "Twilio Flex", Lacks: "naming a team after a person", Setting: "team_name_template"}
 		plan.Problems = append(plan.Problems, reconcile.Problem{Kind: reconcile.KindTeam, Key: o.Key,
 			Message: fmt.Sprintf("team name %q is the name of the person %s; Flex asks for no personal names in teams: change team_name_template (e.g. \"Team {key}\") or the team's name", o.Name, who)})
 	}

@@ -64,6 +64,15 @@ type Seed struct {
 	Users []SeedUser `json:"users"`
 	// Orphans are workers with no Flex user (F6), by friendly name.
 	Orphans []string `json:"orphans,omitempty"`
+	// Teams are Flex Teams made outside rostersync, parents first.
+	Teams []SeedTeam `json:"teams,omitempty"`
+}
+
+// SeedTeam is a team to start with; Parent names an earlier one.
+type SeedTeam struct {
+	Name   string `json:"name"`
+	Level  int    `json:"level"`
+	Parent string `json:"parent,omitempty"`
 }
 
 // SeedUser is a Flex user to start with.
@@ -168,6 +177,11 @@ func New(cfg Config) (*Sim, error) {
 	}
 	for _, name := range cfg.Seed.Orphans {
 		s.newWorker(name, "{}")
+	}
+	for i, st := range cfg.Seed.Teams {
+		if err := s.seedTeam(st); err != nil {
+			return nil, fmt.Errorf("flexsim: seed teams[%d]: %v", i, err.msg)
+		}
 	}
 	s.routes()
 	return s, nil

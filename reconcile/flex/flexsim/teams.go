@@ -396,3 +396,23 @@ func (s *Sim) teamRoutes(m *http.ServeMux) {
 	m.Handle("POST "+p+"/{id}/Owners", s.handle("add_owner", false, s.addOwner))
 	m.Handle("DELETE "+p+"/{id}/Owners/{user}", s.handle("remove_owner", false, s.removeOwner))
 }
+
+func (s *Sim) seedTeam(st SeedTeam) *apiErr {
+	parent := ""
+	if st.Parent != "" {
+		for _, t := range s.teams {
+			if t.FriendlyName == st.Parent {
+				parent = t.SID
+			}
+		}
+		if parent == "" {
+			return &apiErr{400, 20001, "parent " + st.Parent + " is not an earlier team"}
+		}
+	}
+	level := max(st.Level, 1)
+	if e := s.checkTeam(nil, st.Name, "", false, level, parent); e != nil {
+		return e
+	}
+	s.teams = append(s.teams, &team{SID: s.sid("QO"), FriendlyName: st.Name, Level: level, Parent: parent, Version: 1, Created: s.now(), Updated: s.now()})
+	return nil
+}
