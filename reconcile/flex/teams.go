@@ -239,8 +239,10 @@ func (c *Client) teamName(t reconcile.Team, parent string) string {
 }
 
 // shapeTeams names the desired teams by the template and remembers those
-// whose name is a directory person's display name: the plan refuses them
-// (Audit), because Flex asks that team names never carry personal names.
+// whose name is a directory person's display name ("Forename Surname",
+// "Surname Forename" or "Surname, Forename", case and spaces ignored), or
+// repeats another's: the plan refuses them (Audit), because Flex asks that
+// team names never carry personal names and keeps them unique.
 func (c *Client) shapeTeams(out *reconcile.Snapshot) {
 	persons := map[string]string{}
 	owners := map[string]bool{}
@@ -258,13 +260,20 @@ func (c *Client) shapeTeams(out *reconcile.Snapshot) {
 	for _, t := range out.Teams {
 		names[t.Key] = t.Name
 	}
-	personal := map[string]string{}
+	personal := map[string]string{} // team key → why its name is refused
+	seen := map[string]string{}     // lower-cased name → first key
 	out.Teams = slices.Clone(out.Teams)
 	for i := range out.Teams {
 		t := &out.Teams[i]
 		t.Name = strings.TrimSpace(c.teamName(*t, names[t.Parent]))
-		if who, ok := persons[strings.ToLower(strings.Join(strings.Fields(t.Name), " "))]; ok {
-			personal[t.Key] = who
+		low := strings.ToLower(strings.Join(strings.Fields(t.Name), " "))
+		if who, ok := persons[low]; ok {
+			personal[t.Key] = fmt.Sprintf("team name %q is the name of the person %s; Flex asks for no personal names in teams: change team_name_template (e.g. \"Team {key}\") or the team's name", t.Name, who)
+		} else if k, dup := seen[low]; dup {
+			personal[t.Key] = fmt.Sprintf("team name %q is also the name of team %q; Flex team names are unique in the instance: add {parent} or {key} to team_name_template", t.Name, k)
+		}
+		if _, dup := seen[low]; !dup {
+			seen[low] = t.Key
 		}
 	}
 	c.mu.Lock()
@@ -272,8 +281,8 @@ func (c *Client) shapeTeams(out *reconcile.Snapshot) {
 	c.mu.Unlock()
 }
 
-// refusePersonal marks every op that would give a team a person's name as
-// not applied, with a plan problem, and lets what needs it wait.
+// refusePersonal marks every op that would give a team a person's name,
+// or the name of another mirrored team, as not applied, with a plan problem, and lets what needs it wait.
 func (c *Client) refusePersonal(plan *reconcile.Plan) {
 	c.mu.Lock()
 	personal := c.personal
@@ -283,14 +292,13 @@ func (c *Client) refusePersonal(plan *reconcile.Plan) {
 	}
 	for i := range plan.Ops {
 		o := &plan.Ops[i]
-		who, ok := personal[o.Key]
+		why, ok := personal[o.Key]
 		if o.Kind != reconcile.KindTeam || !ok || o.Action == reconcile.ActionDeactivate || o.Team == nil {
 			continue
 		}
 		o.Status = reconcile.StatusUnsupported
-		o.Why.Unsupported = &reconcile.Unsupported{Platform: "Twilio Flex", Lacks: "naming a team after a person", Setting: "team_name_template"}
-		plan.Problems = append(plan.Problems, reconcile.Problem{Kind: reconcile.KindTeam, Key: o.Key,
-			Message: fmt.Sprintf("team name %q is the name of the person %s; Flex asks for no personal names in teams: change team_name_template (e.g. \"Team {key}\") or the team's name", o.Name, who)})
+		o.Why.Unsupported = &reconcile.Unsupported{Platform: "Twilio Flex", Lacks: "naming a team after a person or reusing a team name", Setting: "team_name_template"}
+		plan.Problems = append(plan.Problems, reconcile.Problem{Kind: reconcile.KindTeam, Key: o.Key, Message: why})
 	}
 	reconcile.Settle(plan.Ops)
 }

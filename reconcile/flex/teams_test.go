@@ -170,3 +170,40 @@ func render(p *reconcile.Plan) string {
 	_ = reconcile.Render(&b, p, reconcile.FormatText)
 	return b.String()
 }
+
+// Two directory teams the template names alike are refused before Flex
+// would refuse the second (names are unique in an instance).
+func TestTeamsDuplicateNameRefused(t *testing.T) {
+	d := teamsDesired("t-s2", true)
+	d.Teams[3].Name = "SALES 1"
+	e := open(t, teamsSeed(), mirror)
+	p := e.plan(t, d)
+	if !slices.ContainsFunc(p.Problems, func(pr reconcile.Problem) bool {
+		return pr.Key == "t-s2" && strings.Contains(pr.Message, "unique in the instance")
+	}) {
+		t.Fatalf("duplicate team name not refused:\n%s", render(p))
+	}
+	e.apply(t, p)
+	if m, _ := e.sim.Team("ada@example.com"); m != "Sales 1" {
+		t.Errorf("ada: member of %q, want Sales 1 (the first of the two is created)", m)
+	}
+}
+
+func TestTeamsBlockValidation(t *testing.T) {
+	b := flex.Block{AccountSID: flexsim.DemoAccountSID, APIKeySID: flexsim.DemoKeySID,
+		Teams: "yes", TeamNameTemplate: "Squad", TeamLevels: map[string]int{"Team": 1, "Site": 4}}
+	err := b.Validate()
+	for _, want := range []string{"teams", "team_name_template", "team_levels.Site"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want a problem with %s, got %v", want, err)
+		}
+	}
+	b.Teams, b.TeamNameTemplate, b.TeamLevels = flex.TeamsMirror, "Team {key}", map[string]int{"Team": 1, "Site": 3}
+	if err := b.Validate(); err != nil {
+		t.Fatalf("valid block refused: %v", err)
+	}
+	cfg, err := b.Config("s")
+	if err != nil || cfg.Teams != flex.TeamsMirror || cfg.TeamNameTemplate != "Team {key}" || cfg.TeamLevels["Site"] != 3 {
+		t.Fatalf("Config: %+v %v", cfg, err)
+	}
+}
