@@ -293,6 +293,9 @@ func (t *TargetConfig) Expand(lookup func(string) (string, bool)) error {
 			case reflect.String:
 				expand(key, fv.Addr().Interface().(*string))
 			case reflect.Map:
+				if fv.Type().Elem().Kind() != reflect.String {
+					continue // only strings carry ${VAR} references
+				}
 				for _, k := range fv.MapKeys() {
 					s := fv.MapIndex(k).String()
 					expand(key+"."+k.String(), &s)

@@ -21,7 +21,7 @@ var demoScenarios = map[string]struct{ dir, about string }{
 	"basic":              {"demo", "sync an HR export into an empty platform, then show nothing is left to do"},
 	"reorg":              {"demo-reorg", "a reorganisation: a team renamed, a department moved to another site, people moved, a leaver; renames and moves happen in place"},
 	scenarioTwoPlatforms: {"demo", "the same HR export into a simulated Evaluagent and a simulated Agent IQ (two-platforms.yaml), then a leaver: deactivated on Evaluagent, shown as cannot be applied on Agent IQ"},
-	scenarioFlex:         {"demo-flex", "the HR export into a simulated Evaluagent and a simulated Twilio Flex (flex.yaml): Flex Insights attributes on the first sync and a reorganisation, a leaver reported then deprovisioned"},
+	scenarioFlex:         {"demo-flex", "the HR export into a simulated Evaluagent and a simulated Twilio Flex (flex.yaml): Flex Insights attributes on the first sync and a reorganisation, a leaver reported then deprovisioned, the team tree mirrored into Flex Teams"},
 }
 
 func cmdDemo(ctx context.Context, args []string, c *cli) error {

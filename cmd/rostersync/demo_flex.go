@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
@@ -150,8 +151,19 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 
 	fmt.Fprintf(out, "rostersync demo (flex): %s\nsimulated Evaluagent at %s, simulated Twilio Flex at %s\n",
 		demoScenarios[scenarioFlex].about, eaBase+"/v1", fxBase)
-	if err := step("1. first sync: Flex users (from SSO) are adopted and get their Insights attributes", true, func() error {
+	team := func(user string) string {
+		member, owns := fx.Team(user)
+		if len(owns) == 0 {
+			return member
+		}
+		return member + " (owner of " + strings.Join(owns, ", ") + ")"
+	}
+	if err := step("1. first sync: Flex users (from SSO) are adopted and get their Insights attributes; the team tree is mirrored into Flex Teams (teams: mirror)", true, func() error {
 		fmt.Fprintf(out, "Chloe's worker now: %s\n", attrs("chloe.davies@example.com", "team_name", "team_name_in_hierarchy", "manager", "channel.voice.capacity"))
+		fmt.Fprintf(out, "Flex Teams: Chloe in %s; Amira, a team leader, in %s\n", team("chloe.davies@example.com"), team("amira.khan@example.com"))
+		if m, owns := fx.Team("amira.khan@example.com"); m != "North" || !slices.Contains(owns, "North") {
+			return errors.New("demo: the team leader is not a member and owner of her Flex team")
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -167,6 +179,10 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 	}
 	if err := step("2. reorganisation: Chloe moves to South, Harry to Retentions in Glasgow (team and manager in Insights attributes)", true, func() error {
 		fmt.Fprintf(out, "Harry's worker now: %s\n", attrs("harry.iqbal@example.com", "team_name_in_hierarchy", "department_name", "location", "manager", "channel.voice.capacity"))
+		fmt.Fprintf(out, "Flex Teams: Harry in %s, Chloe in %s\n", team("harry.iqbal@example.com"), team("chloe.davies@example.com"))
+		if m, _ := fx.Team("harry.iqbal@example.com"); m != "Saves" {
+			return errors.New("demo: Harry did not move to Saves in Flex Teams")
+		}
 		return nil
 	}); err != nil {
 		return err
