@@ -13,14 +13,17 @@ import (
 
 // TestDemoFlex runs the Flex demo through the CLI: adoption with Insights
 // attributes, a reorganisation written as minimal attribute changes, a
-// leaver reported (nothing sent) and then deprovisioned, and an empty plan
-// after every apply.
+// leaver reported (nothing sent) and then deprovisioned, the team tree
+// mirrored into Flex Teams, and an empty plan after every apply.
 func TestDemoFlex(t *testing.T) {
 	r := newRig(t)
 	r.mustRun("demo", "-scenario", "flex", "-testdata", filepath.Join("..", "..", "testdata"))
 	out := r.stdout.String()
 	for _, want := range []string{
-		"Apply complete for flex: 11 applied",
+		"Apply complete for flex: 20 applied", // 11 people and 9 Flex Teams
+		`+ create team "Support" [Leeds / Support]`,
+		"Flex Teams: Chloe in North; Amira, a team leader, in North (owner of North)",
+		"Flex Teams: Harry in Saves, Chloe in South",
 		`attributes.team_name: "North (set by hand)" → "North"`,
 		`attributes.manager: "Amira Khan" → "Daniel Evans"`,
 		`attributes.team_name_in_hierarchy: "Leeds ▸ Sales ▸ Outbound" → "Glasgow ▸ Retentions ▸ Saves"`,
