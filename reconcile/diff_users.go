@@ -374,7 +374,7 @@ func (d *differ) attributeChanges(cur, w *User, create bool) []Change {
 	set := make(map[string]string, len(ch))
 	for _, c := range ch {
 		k, _ := c.Field.Attribute()
-		set[k] = c.New
+		set[k] = w.Attributes[k] // the new value, or AttributeRemoved
 	}
 	merged, err := MergeAttributes(cur.RawAttributes, set)
 	switch {

@@ -13,7 +13,9 @@ import (
 // team_name_in_hierarchy from the user's team in the mapped tree (the id is
 // the team's stable key, never its name), department_name_in_hierarchy
 // from department_name when the mapping gives no hierarchy, and the
-// mapping's user.attributes. Keys the configuration does not give
+// mapping's user.attributes. A key other active people have but this one
+// does not (their directory value became empty) is set to
+// reconcile.AttributeRemoved, so the plan removes it. Keys the configuration does not give
 // rostersync (owned_keys), or that the IdP owns, are dropped: they are
 // never written. Users without attributes keep none, so a tenant whose
 // mapping names none is planned exactly as before. desired is not changed.
@@ -79,6 +81,32 @@ func (c *Client) shapeAttributes(desired *reconcile.Snapshot) *reconcile.Snapsho
 			attrs = nil
 		}
 		u.Attributes = attrs
+	}
+	// A key the directory gives someone but no longer gives this person
+	// (their value became empty) is removed from their worker: the owned
+	// keys are rostersync's alone (§8.1). A key nobody has is not mapped
+	// and is left alone.
+	given := map[string]bool{}
+	for _, u := range out.Users {
+		for k := range u.Attributes {
+			if u.Active {
+				given[k] = true
+			}
+		}
+	}
+	for i := range out.Users {
+		u := &out.Users[i]
+		if !u.Active {
+			continue
+		}
+		for k := range given {
+			if _, ok := u.Attributes[k]; !ok {
+				if u.Attributes == nil {
+					u.Attributes = map[string]string{}
+				}
+				u.Attributes[k] = reconcile.AttributeRemoved
+			}
+		}
 	}
 	return &out
 }

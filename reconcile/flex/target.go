@@ -300,6 +300,12 @@ func (c *Client) writeAttributes(ctx context.Context, ws string, set map[string]
 		}
 		got := c.owned(raw)
 		for _, k := range slices.Sorted(maps.Keys(set)) {
+			if set[k] == reconcile.AttributeRemoved {
+				if _, still := got[k]; still {
+					return fmt.Errorf("flex: worker %s: %s reads back %q after removing it", ws, k, got[k])
+				}
+				continue
+			}
 			if set[k] != "" && got[k] != set[k] {
 				return fmt.Errorf("flex: worker %s: %s reads back %q after writing %q", ws, k, got[k], set[k])
 			}

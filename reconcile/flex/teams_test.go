@@ -207,3 +207,33 @@ func TestTeamsBlockValidation(t *testing.T) {
 		t.Fatalf("Config: %+v %v", cfg, err)
 	}
 }
+
+// An owned key whose directory value became empty is removed from the
+// worker, and nothing else is: foreign keys and unmapped keys stay.
+func TestAttributeRemovedKeepsTheRest(t *testing.T) {
+	seed := flexsim.Seed{Users: []flexsim.SeedUser{
+		{Username: "ada@example.com", Email: "ada@example.com", FullName: "Ada Lovelace", Roles: []string{"agent"},
+			Attributes: map[string]any{"channel.voice.capacity": 1, "nickname": "countess"}},
+		{Username: "bob@example.com", Email: "bob@example.com", FullName: "Bob Brown", Roles: []string{"agent"}},
+	}}
+	e := open(t, seed, nil)
+	user := func(key, loc string) reconcile.User {
+		a := map[string]string{"manager": "Grace"}
+		if loc != "" {
+			a["location"] = loc
+		}
+		return reconcile.User{Key: key, Username: key + "@example.com", Email: key + "@example.com", Forename: key, Surname: "X", Active: true, Attributes: a}
+	}
+	e.apply(t, e.plan(t, &reconcile.Snapshot{Users: []reconcile.User{user("ada", "Leeds"), user("bob", "Glasgow")}}))
+	if a, _ := e.sim.Attributes("ada@example.com"); a["location"] != "Leeds" {
+		t.Fatalf("location not written: %v", a)
+	}
+	e.apply(t, e.plan(t, &reconcile.Snapshot{Users: []reconcile.User{user("ada", ""), user("bob", "Glasgow")}}))
+	a, _ := e.sim.Attributes("ada@example.com")
+	if _, still := a["location"]; still || a["manager"] != "Grace" || a["nickname"] != "countess" || a["channel.voice.capacity"] != float64(1) {
+		t.Fatalf("after the removal: %v; want location gone and the rest kept", a)
+	}
+	if b, _ := e.sim.Attributes("bob@example.com"); b["location"] != "Glasgow" {
+		t.Errorf("bob's location changed: %v", b)
+	}
+}
