@@ -317,6 +317,10 @@ func attr(rec sources.Record, name string) string {
 // each in key order; a user without any gets no line.
 func writeAttributes(w io.Writer, attrs map[string]string) {
 	for _, k := range slices.Sorted(maps.Keys(attrs)) {
-		fmt.Fprintf(w, "  %-15s %s\n", esc("attributes."+k)+":", quote(attrs[k]))
+		v := quote(attrs[k])
+		if attrs[k] == reconcile.AttributeRemoved {
+			v = "(empty in the directory: removed)"
+		}
+		fmt.Fprintf(w, "  %-15s %s\n", esc("attributes."+k)+":", v)
 	}
 }
