@@ -42,6 +42,8 @@ type Client struct {
 
 	inFlight chan struct{}     // at most MaxInFlight requests at once
 	pace     map[string]*pacer // by host
+	// teamPace paces the Teams writes by route, at teamRates.
+	teamPace map[string]*pacer
 }
 
 // pacer spaces the requests to one host.
@@ -124,7 +126,10 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxInFlight = 5
 	}
 	c := &Client{cfg: cfg, routes: cfg.Routes.withDefaults(), log: cfg.Logger, userTeams: map[string]string{},
-		inFlight: make(chan struct{}, cfg.MaxInFlight), pace: map[string]*pacer{}}
+		inFlight: make(chan struct{}, cfg.MaxInFlight), pace: map[string]*pacer{}, teamPace: map[string]*pacer{}}
+	for name := range teamRates {
+		c.teamPace[name] = &pacer{}
+	}
 	for _, h := range []struct {
 		raw string
 		dst **url.URL
@@ -416,13 +421,18 @@ func (c *Client) discover(ctx context.Context) error {
 // waitTurn waits until pc lets the next request start: at most
 // RatePerSecond requests a second per host (none when below 0).
 func (c *Client) waitTurn(ctx context.Context, pc *pacer) error {
-	if pc == nil || c.cfg.RatePerSecond < 0 {
+	return c.waitRate(ctx, pc, c.cfg.RatePerSecond)
+}
+
+// waitRate waits for pc's next slot at perSecond requests a second.
+func (c *Client) waitRate(ctx context.Context, pc *pacer, perSecond int) error {
+	if pc == nil || c.cfg.RatePerSecond < 0 || perSecond <= 0 {
 		return ctx.Err()
 	}
 	pc.mu.Lock()
 	now := c.cfg.Now()
 	start := later(pc.next, now)
-	pc.next = start.Add(time.Second / time.Duration(c.cfg.RatePerSecond))
+	pc.next = start.Add(time.Second / time.Duration(perSecond))
 	pc.mu.Unlock()
 	if d := start.Sub(now); d > 0 {
 		return c.cfg.Sleep(ctx, d)

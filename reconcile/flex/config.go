@@ -142,6 +142,13 @@ func (b *Block) Validate() error {
 	oneOf("deprovision", b.Deprovision, DeprovisionOff, DeprovisionReport, DeprovisionEnforce)
 	oneOf("provision", b.Provision, ProvisionOff, ProvisionOn)
 	oneOf("teams", b.Teams, TeamsOff, TeamsMirror)
+	if b.Teams == TeamsMirror {
+		for _, k := range b.idpKeys() {
+			if k == "team_member" || k == "team_owner" {
+				p.Add("teams", "mirror is refused while the IdP sends %s (idp_owned_keys): every login would undo the mirrored teams", k)
+			}
+		}
+	}
 	if t := b.TeamNameTemplate; t != "" && !strings.Contains(t, "{name}") && !strings.Contains(t, "{key}") {
 		p.Add("team_name_template", "%q names no team: use {name} or {key} (also {parent}, {level})", t)
 	}

@@ -112,8 +112,17 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// teamWrite sends a Teams write as a form (§2) and returns the answer.
+// teamRates are Flex's per-second limits of the Teams writes (§4;
+// creating a team is not stated and is paced as an update). Each route is
+// paced on its own, within the host's pace (rate_per_second).
+var teamRates = map[string]int{"create_team": 5, "update_team": 5, "delete_team": 5, "add_member": 20, "add_owner": 5, "remove_owner": 5}
+
+// teamWrite sends a Teams write as a form (§2), at its route's pace, and
+// returns the answer.
 func (c *Client) teamWrite(ctx context.Context, op, name string, r Route, id string, form url.Values) ([]byte, error) {
+	if err := c.waitRate(ctx, c.teamPace[name], teamRates[name]); err != nil {
+		return nil, err
+	}
 	var body []byte
 	ctype := ""
 	if form != nil {
@@ -220,6 +229,9 @@ func (c *Client) moveUser(ctx context.Context, id, team, username string) error 
 		return nil
 	}
 	if prev != "" && prev != team && prev != def {
+		if err := c.waitRate(ctx, c.teamPace["remove_owner"], teamRates["remove_owner"]); err != nil {
+			return err
+		}
 		u := strings.ReplaceAll(c.url("remove_owner", c.routes.RemoveOwner, prev, nil), "{member}", url.PathEscape(id))
 		_, err := c.do(ctx, request{op: "remove owner", route: c.routes.RemoveOwner, url: u})
 		if err != nil && !errors.Is(err, ErrNotFound) {

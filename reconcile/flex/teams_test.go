@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/flex"
@@ -235,5 +236,36 @@ func TestAttributeRemovedKeepsTheRest(t *testing.T) {
 	}
 	if b, _ := e.sim.Attributes("bob@example.com"); b["location"] != "Glasgow" {
 		t.Errorf("bob's location changed: %v", b)
+	}
+}
+
+// Team writes are paced per route at Flex's limits (5 a second for team
+// creates), on top of the host's pace; the routes can be overridden.
+func TestTeamsPacedAndRoutable(t *testing.T) {
+	e := open(t, teamsSeed(), func(c *flex.Config) {
+		mirror(c)
+		c.RatePerSecond = 1000
+		c.Now = func() time.Time { return now }
+	})
+	e.apply(t, e.plan(t, teamsDesired("t-s2", true)))
+	var paced int
+	e.mu.Lock()
+	for _, w := range e.waits {
+		if w >= 200*time.Millisecond {
+			paced++
+		}
+	}
+	e.mu.Unlock()
+	if paced < 3 {
+		t.Errorf("waits %v: want the 4 team creates spaced 200ms apart", e.waits)
+	}
+	r, err := flex.ParseRoutes(map[string]string{"create_team": "POST /v1/Instances/{instance}/Teams/New", "remove_owner": "/v2/T/{id}/O/{member}"})
+	if err != nil || r.CreateTeam.Path != "/v1/Instances/{instance}/Teams/New" || r.RemoveOwner.Path != "/v2/T/{id}/O/{member}" {
+		t.Fatalf("team route overrides: %+v %v", r, err)
+	}
+	b := flex.Block{AccountSID: flexsim.DemoAccountSID, APIKeySID: flexsim.DemoKeySID, Teams: flex.TeamsMirror,
+		IdPOwnedKeys: []string{"full_name", "team_member"}}
+	if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "team_member") {
+		t.Errorf("teams: mirror with an IdP sending team_member: %v", err)
 	}
 }
