@@ -38,7 +38,9 @@ type Client struct {
 	defaultTeam string
 	userTeams   map[string]string
 	personal    map[string]string
-	owners      map[string]bool // lower-cased usernames of team leaders
+	owners      map[string]bool   // lower-cased usernames of team leaders
+	mirrored    map[string]bool   // lower-cased names of the desired teams
+	teamNames   map[string]string // team SID → name, from the last List
 
 	inFlight chan struct{}     // at most MaxInFlight requests at once
 	pace     map[string]*pacer // by host

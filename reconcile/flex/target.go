@@ -165,8 +165,12 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 				userTeams[wu.FlexUserSID] = t
 			}
 		}
+		names := map[string]string{}
+		for _, t := range teams {
+			names[t.ID] = t.Name
+		}
 		c.mu.Lock()
-		c.defaultTeam, c.userTeams = root, userTeams
+		c.defaultTeam, c.userTeams, c.teamNames = root, userTeams, names
 		c.mu.Unlock()
 	}
 	slices.SortFunc(snap.Users, func(a, b reconcile.User) int { return strings.Compare(a.ID, b.ID) })

@@ -205,7 +205,9 @@ func (c *Client) UpdateTeam(ctx context.Context, id string, t reconcile.Team, fi
 
 // moveUser makes Flex user id a member of team (T7; "" is the default
 // team) and, when the person holds a TeamOwnerRoles role, an owner of it
-// (T9), dropping their ownership of the team they leave (T10).
+// (T9), dropping their ownership of the team they leave (T10) when that
+// team is a mirrored one (its name is a desired team's): a team the
+// directory does not describe keeps its owners.
 func (c *Client) moveUser(ctx context.Context, id, team, username string) error {
 	c.mu.Lock()
 	owner := c.owners[strings.ToLower(username)]
@@ -228,7 +230,10 @@ func (c *Client) moveUser(ctx context.Context, id, team, username string) error 
 	if !owner {
 		return nil
 	}
-	if prev != "" && prev != team && prev != def {
+	c.mu.Lock()
+	mirrored := c.mirrored[strings.ToLower(c.teamNames[prev])]
+	c.mu.Unlock()
+	if prev != "" && prev != team && prev != def && mirrored {
 		if err := c.waitRate(ctx, c.teamPace["remove_owner"], teamRates["remove_owner"]); err != nil {
 			return err
 		}
@@ -289,7 +294,10 @@ func (c *Client) shapeTeams(out *reconcile.Snapshot) {
 		}
 	}
 	c.mu.Lock()
-	c.personal, c.owners = personal, owners
+	c.personal, c.owners, c.mirrored = personal, owners, map[string]bool{}
+	for low := range seen {
+		c.mirrored[low] = true
+	}
 	c.mu.Unlock()
 }
 

@@ -269,3 +269,15 @@ func TestTeamsPacedAndRoutable(t *testing.T) {
 		t.Errorf("teams: mirror with an IdP sending team_member: %v", err)
 	}
 }
+
+// A team leader who moves owns the new team and no longer the old one.
+func TestTeamLeaderMoves(t *testing.T) {
+	e := open(t, teamsSeed(), mirror)
+	e.apply(t, e.plan(t, teamsDesired("t-s2", true)))
+	d := teamsDesired("t-s2", true)
+	d.Users[1].Team = "t-s2"
+	e.apply(t, e.plan(t, d))
+	if m, owns := e.sim.Team("bob@example.com"); m != "Sales 2" || !slices.Equal(owns, []string{"Sales 2"}) {
+		t.Errorf("bob after his move: member of %q, owns %v; want Sales 2 only", m, owns)
+	}
+}
