@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // CredentialName is the systemd credential holding the secret (the API key's
