@@ -273,7 +273,7 @@ func TestLoadFileErrors(t *testing.T) {
 	}{{
 		name: "unknown key in user",
 		yaml: "sources: []\nmapping:\n  user:\n    username: email\n    fore_name: first\n",
-		want: `FILE:5: field fore_name not found in mapping.user (known: key, username, email, forename, surname, third_party_id, start_date, start_date_layouts, active)`,
+		want: `FILE:5: field fore_name not found in mapping.user (known: key, username, email, forename, surname, third_party_id, start_date, start_date_layouts, active, attributes)`,
 	}, {
 		name: "unknown key at top level",
 		yaml: "sources: []\nmaping: {}\n",

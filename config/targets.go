@@ -11,12 +11,14 @@ import (
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/flex"
 )
 
 // Target types.
 const (
 	TargetEvaluagent = "evaluagent"
 	TargetAgentIQ    = "agentiq"
+	TargetFlex       = "flex"
 )
 
 // AgentIQCredentialName is the systemd credential that holds the Agent IQ API
@@ -52,6 +54,14 @@ const AgentIQCredentialName = agentiq.CredentialName
 //	        import_users: POST /api/ingestion/users
 //	    mapping:                # sections that replace the top-level mapping's for this target
 //	      scope: […]
+//	  - name: flex
+//	    type: flex
+//	    adopt: true             # Flex users arrive through SSO: adopt them to keep their attributes
+//	    flex:                   # see reconcile/flex.Block for every key
+//	      account_sid: AC…
+//	      api_key_sid: SK…
+//	      secret_file: /etc/rostersync/flex-secret   # default $CREDENTIALS_DIRECTORY/flex-secret
+//	      deprovision: report   # off, report or enforce
 //
 // Connection settings (the evaluagent: and agentiq: blocks) may refer to
 // environment variables as ${NAME}; an unset variable is an error. Secrets
@@ -69,6 +79,7 @@ type TargetConfig struct {
 	Adopt      *bool                   `yaml:"adopt"`
 	Evaluagent *EvaluagentTargetConfig `yaml:"evaluagent"`
 	AgentIQ    *AgentIQTargetConfig    `yaml:"agentiq"`
+	Flex       *FlexTargetConfig       `yaml:"flex"`
 	Mapping    *MappingOverride        `yaml:"mapping"`
 }
 
@@ -79,6 +90,7 @@ func (t TargetConfig) blocks() map[string]block.Validator {
 	return map[string]block.Validator{
 		TargetEvaluagent: t.Evaluagent,
 		TargetAgentIQ:    t.AgentIQ,
+		TargetFlex:       t.Flex,
 	}
 }
 
@@ -92,6 +104,9 @@ type EvaluagentTargetConfig = evaluagent.Block
 
 // AgentIQTargetConfig is the agentiq: block of a target.
 type AgentIQTargetConfig = agentiq.Block
+
+// FlexTargetConfig is the flex: block of a target.
+type FlexTargetConfig = flex.Block
 
 // MappingOverride is a target's mapping: section. Each field set replaces the
 // top-level mapping's section of the same name.
@@ -278,6 +293,9 @@ func (t *TargetConfig) Expand(lookup func(string) (string, bool)) error {
 			case reflect.String:
 				expand(key, fv.Addr().Interface().(*string))
 			case reflect.Map:
+				if fv.Type().Elem().Kind() != reflect.String {
+					continue // only strings carry ${VAR} references
+				}
 				for _, k := range fv.MapKeys() {
 					s := fv.MapIndex(k).String()
 					expand(key+"."+k.String(), &s)
@@ -307,6 +325,12 @@ func (t TargetConfig) EvaluagentSettings(env Evaluagent) Evaluagent {
 // else the systemd credential agentiq-api-key.
 func (t TargetConfig) AgentIQKeyFile(env *Env) string {
 	return t.AgentIQ.KeyFile(env.Credential(""))
+}
+
+// FlexSecretFile returns the file holding target t's Flex secret:
+// secret_file, else the systemd credential flex-secret.
+func (t TargetConfig) FlexSecretFile(env *Env) string {
+	return t.Flex.KeyFile(env.Credential(""))
 }
 
 // resolvePaths makes relative key files relative to the configuration file.

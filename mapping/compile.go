@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -128,6 +129,11 @@ func Compile(spec Spec) (*Rules, error) {
 	c.required("user.username", u.Username)
 	c.required("user.forename", u.Forename)
 	c.required("user.surname", u.Surname)
+	for _, name := range slices.Sorted(maps.Keys(u.Attributes)) {
+		if strings.TrimSpace(name) == "" || strings.TrimSpace(u.Attributes[name]) == "" {
+			c.add("user.attributes."+name, "%q: give a platform attribute name and the source attribute it is read from", name)
+		}
+	}
 	r.layouts = u.StartDateLayouts
 	if len(r.layouts) == 0 {
 		r.layouts = []string{DefaultDateLayout}

@@ -425,6 +425,14 @@ func (r *Rules) mapRecord(rec *sources.Record) Explanation {
 	if r.user.ThirdPartyID == "" {
 		u.ThirdPartyID = u.Key
 	}
+	for name, attr := range r.user.Attributes {
+		if v := get(attr); v != "" {
+			if u.Attributes == nil {
+				u.Attributes = map[string]string{}
+			}
+			u.Attributes[name] = v
+		}
+	}
 	for _, f := range []struct{ field, attr, v string }{
 		{"username", r.user.Username, u.Username},
 		{"forename", r.user.Forename, u.Forename},

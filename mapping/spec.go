@@ -34,6 +34,11 @@ type UserSpec struct {
 	StartDate        string      `yaml:"start_date"`
 	StartDateLayouts []string    `yaml:"start_date_layouts"`
 	Active           *ActiveSpec `yaml:"active"`
+	// Attributes names platform attributes and the source attribute each
+	// is read from (location: physicalDeliveryOfficeName). A target that
+	// holds attributes (Flex worker attributes) keeps them in line; other
+	// targets ignore them.
+	Attributes map[string]string `yaml:"attributes"`
 }
 
 // ActiveSpec says which values of an attribute make a person active.

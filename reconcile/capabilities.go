@@ -30,6 +30,18 @@ type Capabilities struct {
 	NoDeactivate bool
 	NoReactivate bool
 	NoClear      bool
+	// CreateOff and DeactivateOff, when set, name the setting that turns
+	// creation or deactivation off for this target ("provision: off"): such
+	// operations are planned with StatusUnsupported and never applied.
+	CreateOff, DeactivateOff string
+	// AttributesOff, when set, names the setting that holds attribute
+	// writes back ("attributes: plan"): attribute changes are planned as
+	// their own StatusUnsupported update and never applied.
+	AttributesOff string
+	// AttributeBytes, when above 0, bounds the platform's whole attribute
+	// document (User.RawAttributes merged with the planned changes, JSON,
+	// minified) in UTF-8 bytes: an update over it is a plan problem.
+	AttributeBytes int
 	// BatchRows, when above 0, says the target writes users in batches of up
 	// to this many rows (a Batcher): the plan's Requests count batches.
 	BatchRows int
@@ -60,6 +72,10 @@ func (c Capabilities) usernameLen() Limit {
 // CapabilitiesOf returns t's Capabilities.
 func CapabilitiesOf(t Target) Capabilities { return t.Capabilities() }
 
+// holdsAttributes says the target holds User.Attributes; only a target that
+// names FieldAttributes does (a nil UserFields does not).
+func (c Capabilities) holdsAttributes() bool { return slices.Contains(c.UserFields, FieldAttributes) }
+
 func (c Capabilities) holds(f Field) bool {
 	return c.UserFields == nil || slices.Contains(c.UserFields, f)
 }
@@ -84,6 +100,10 @@ func (c Capabilities) noDeactivation() *Unsupported {
 
 func (c Capabilities) noReactivation() *Unsupported {
 	return &Unsupported{Platform: c.platform(), Lacks: "reactivation"}
+}
+
+func (c Capabilities) turnedOff(what, setting string) *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: what, Setting: setting}
 }
 
 func (c Capabilities) noClearing(fs []Field) *Unsupported {

@@ -93,8 +93,12 @@ func (d *differ) users() {
 				continue // a leaver the platform never had
 			}
 			d.planned[w.Key] = w
-			d.add(Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
-				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}})
+			op := Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
+				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}}
+			if caps := d.pol.Target; caps.CreateOff != "" {
+				caps.unsupported(&op, caps.turnedOff("creation", caps.CreateOff))
+			}
+			d.add(op)
 			continue
 		}
 		d.claimed[cur.ID] = w.Key
@@ -161,7 +165,36 @@ func (d *differ) users() {
 // unsupported op, and the rest of the update goes ahead.
 func (d *differ) addUserOp(op Op, cur *User) {
 	caps := d.pol.Target
+	if caps.AttributesOff != "" && op.Action != ActionDeactivate {
+		var keep, attrs []Change
+		for _, c := range op.Changes {
+			if _, ok := c.Field.Attribute(); ok {
+				attrs = append(attrs, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(attrs) > 0 {
+			un := op
+			un.Action = ActionUpdate
+			un.Changes, un.Fields = attrs, fieldsOf(attrs)
+			if op.Action == ActionAdopt && op.User != nil {
+				un.Why = Reason{Code: ReasonChanged, Origin: op.User.Origin}
+			}
+			caps.unsupported(&un, caps.turnedOff("writing attributes", caps.AttributesOff))
+			op.Changes, op.Fields = keep, fieldsOf(keep)
+			if len(keep) > 0 || op.Action != ActionUpdate {
+				d.addUserOp(op, cur)
+			}
+			d.add(un)
+			return
+		}
+	}
 	switch {
+	case op.Action == ActionDeactivate && caps.DeactivateOff != "" && !caps.NoDeactivate:
+		op.Status = StatusReady // turned off wins over suppressed: it is never applied either way
+		op.Why.Incomplete = nil
+		caps.unsupported(&op, caps.turnedOff("deactivation", caps.DeactivateOff))
 	case op.Action == ActionDeactivate && caps.NoDeactivate:
 		op.Status = StatusReady // unsupported wins over suppressed: it is never applied either way
 		op.Why.Incomplete = nil
@@ -290,6 +323,9 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	if caps.holds(FieldRoles) && (reactivate || !slices.Equal(curRoles, w.Roles)) {
 		ch = append(ch, Change{FieldRoles, strings.Join(curRoles, ", "), strings.Join(w.Roles, ", ")})
 	}
+	if caps.holdsAttributes() {
+		ch = append(ch, d.attributeChanges(cur, w, create)...)
+	}
 	wantTeam := d.teamIDs[w.Team]
 	if w.Team == "" {
 		wantTeam = ""
@@ -322,4 +358,32 @@ func (d *differ) suppressIfIncomplete(op *Op) {
 		op.Status = StatusSuppressed
 		op.Why.Incomplete = slices.Clone(d.desired.Incomplete)
 	}
+}
+
+// attributeChanges lists w's attribute changes against cur. When the
+// platform bounds its attribute document, an update whose merged document
+// would be too large, or whose current document is not a JSON object, is a
+// plan problem and its attributes are left out: nothing is sent that would
+// fail or overwrite what cannot be read.
+func (d *differ) attributeChanges(cur, w *User, create bool) []Change {
+	ch := attributeChanges(cur, w)
+	limit := d.pol.Target.AttributeBytes
+	if create || limit <= 0 || len(ch) == 0 {
+		return ch
+	}
+	set := make(map[string]string, len(ch))
+	for _, c := range ch {
+		k, _ := c.Field.Attribute()
+		set[k] = w.Attributes[k] // the new value, or AttributeRemoved
+	}
+	merged, err := MergeAttributes(cur.RawAttributes, set)
+	switch {
+	case err != nil:
+		d.problem(KindUser, w.Key, "the attributes of %q on %s cannot be updated: %v; they are left as they are", w.Username, d.pol.Target.platform(), err)
+		return nil
+	case len(merged) > limit:
+		d.problem(KindUser, w.Key, "the attributes of %q would be %d bytes after the update, over %s's limit of %d; shorten the mapped values (or free room in the other keys)", w.Username, len(merged), d.pol.Target.platform(), limit)
+		return nil
+	}
+	return ch
 }

@@ -35,6 +35,17 @@ type User struct {
 	Queues       []string `json:"queues,omitempty"` // work-queue template names, sorted
 	// Origin says where a desired user came from ("people.csv:12").
 	Origin string `json:"origin,omitempty"`
+	// Attributes are named values a platform keeps beside the person (Flex
+	// worker attributes: team, department, location, manager). In desired
+	// state the mapping's user.attributes fill them; in current state a
+	// target that holds FieldAttributes lists the keys it may write. Only
+	// keys the desired state names are compared; an empty desired value
+	// leaves the platform's value alone.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	// RawAttributes is, in current state, the platform's whole attribute
+	// document as it was read (a JSON object), for size checks of the
+	// merged result. It is never saved with a plan.
+	RawAttributes string `json:"-"`
 }
 
 // Team is a group in the platform's hierarchy.
@@ -121,6 +132,10 @@ const (
 	FieldName         Field = "name"
 	FieldParent       Field = "parent"
 	FieldLevel        Field = "level"
+	// FieldAttributes, in Capabilities.UserFields, says the target holds
+	// User.Attributes; a change of one attribute is the field
+	// AttributeField(key).
+	FieldAttributes Field = "attributes"
 )
 
 // normRoles returns roles lower-cased, de-duplicated and sorted.

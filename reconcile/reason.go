@@ -54,6 +54,9 @@ type Unsupported struct {
 	Platform string  `json:"platform"`
 	Lacks    string  `json:"lacks"` // "deactivation", "reactivation", "clearing"
 	Fields   []Field `json:"fields,omitempty"`
+	// Setting, when set, is the target setting that turns the operation
+	// off ("deprovision: report"): the API could, the configuration says no.
+	Setting string `json:"setting,omitempty"`
 }
 
 // AbsenceWait says which debounce conditions a deactivation does not meet
@@ -135,8 +138,10 @@ func (r Reason) Words() string {
 	}
 	if u := r.Unsupported; u != nil {
 		b.WriteString("; cannot be applied on " + u.Platform + ": ")
-		switch u.Lacks {
-		case "clearing":
+		switch {
+		case u.Setting != "":
+			b.WriteString(u.Lacks + " is turned off (" + u.Setting + ")")
+		case u.Lacks == "clearing":
 			names := make([]string, len(u.Fields))
 			for i, f := range u.Fields {
 				names[i] = string(f)

@@ -283,7 +283,14 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	if rn, ok := t.client.(roleNamer); ok {
 		pol.KnownRoles = rn.RoleNames() // as the listing just found them
 	}
-	plan := reconcile.Diff(res.Desired, current, own, pol, a.c.now())
+	desired := res.Desired
+	if ds, ok := t.client.(desiredShaper); ok {
+		desired = ds.ShapeDesired(desired)
+	}
+	plan := reconcile.Diff(desired, current, own, pol, a.c.now())
+	if au, ok := t.client.(auditor); ok {
+		plan.Notes = append(plan.Notes, au.Audit(desired, current, plan)...)
+	}
 	plan.Target = t.name
 	res.Annotate(plan)
 	plan, pf, err := a.guard(ctx, t, plan, res.Desired, current, own, facts, rec)
@@ -299,8 +306,17 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	for _, p := range plan.Problems[len(res.Problems):] {
 		a.log.Warn("plan problem", "target", t.name, "kind", p.Kind, "key", p.Key, "problem", p.Message)
 	}
-	if n := plan.Summary.Unsupported; n > 0 {
+	turnedOff := 0
+	for _, op := range plan.Ops {
+		if u := op.Why.Unsupported; op.Status == reconcile.StatusUnsupported && u != nil && u.Setting != "" {
+			turnedOff++
+		}
+	}
+	if n := plan.Summary.Unsupported - turnedOff; n > 0 {
 		a.log.Warn("operations the platform's API cannot carry out; make them in its own interface", "target", t.name, "unsupported", n)
+	}
+	if turnedOff > 0 {
+		a.log.Info("operations the target's settings turn off are shown, never sent", "target", t.name, "turned_off", turnedOff)
 	}
 	return &pass{Plan: plan, facts: pf, unmapped: len(res.Problems)}, nil
 }

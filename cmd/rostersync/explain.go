@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,6 +235,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 			}
 			fmt.Fprintln(w, line)
 		}
+		writeAttributes(w, u.Attributes)
 		key = u.Key
 	}
 
@@ -258,6 +261,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		} {
 			fmt.Fprintf(w, "  %-15s %s\n", kv[0]+":", quote(kv[1]))
 		}
+		writeAttributes(w, cur.Attributes)
 	}
 
 	fmt.Fprintln(w, "\nOperations:")
@@ -307,4 +311,16 @@ func attr(rec sources.Record, name string) string {
 		return ""
 	}
 	return rec.Get(name)
+}
+
+// writeAttributes lists a user's attributes (Flex worker keys), one line
+// each in key order; a user without any gets no line.
+func writeAttributes(w io.Writer, attrs map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
+		v := quote(attrs[k])
+		if attrs[k] == reconcile.AttributeRemoved {
+			v = "(empty in the directory: removed)"
+		}
+		fmt.Fprintf(w, "  %-15s %s\n", esc("attributes."+k)+":", v)
+	}
 }

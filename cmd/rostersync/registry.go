@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/flex"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
@@ -90,6 +92,15 @@ var targetKinds = map[string]targetKind{
 			serve:  serveAgentIQSim,
 			about:  "the agents export, listing and CSV import with row\nvalidation, x-api-key auth. Use the printed base URL as\nan agentiq target's base_url, and the key in its key file.",
 			seed:   "an array of agents as the export shows them",
+		},
+	},
+	config.TargetFlex: {
+		open: (*target).flex,
+		sim: simulatorKind{
+			listen: "127.0.0.1:8382",
+			serve:  serveFlexSim,
+			about:  "Twilio Flex: discovery, the Flex Users API (paged lists,\nProvision, Deprovision, 10 requests/second with 429\n20429 and Retry-After), TaskRouter Workers (ETag,\nIf-Match refused with 412, the 4,096-byte attribute\nlimit) and Flex Teams, Basic auth. Use the printed URL as\na flex target's flex_url and taskrouter_url.",
+			seed:   `{"users":[{"username","email","full_name","roles","attributes"}]}`,
 		},
 	},
 }
@@ -209,6 +220,18 @@ type (
 	vocabularyLister interface {
 		Vocabulary(ctx context.Context) (levels, roles []string, err error)
 	}
+	// desiredShaper is a platform client that derives platform-specific
+	// desired values (Flex's team and hierarchy attributes) from the mapped
+	// desired state before Diff (plan).
+	desiredShaper interface {
+		ShapeDesired(desired *reconcile.Snapshot) *reconcile.Snapshot
+	}
+	// auditor is a platform client that reports, read-only, what the plan
+	// cannot fix (Flex users no source knows, orphan workers, Insights
+	// roles that differ from the directory's); its lines become plan notes.
+	auditor interface {
+		Audit(desired, current *reconcile.Snapshot, plan *reconcile.Plan) []string
+	}
 	// roleNamer reports the role names the last listing found (plan).
 	roleNamer interface {
 		RoleNames() []string
@@ -233,4 +256,7 @@ var (
 	_ vocabularyLister = (*evaluagent.Client)(nil)
 	_ roleNamer        = (*evaluagent.Client)(nil)
 	_ pinger           = (*agentiq.Client)(nil)
+	_ desiredShaper    = (*flex.Client)(nil)
+	_ auditor          = (*flex.Client)(nil)
+	_ pinger           = (*flex.Client)(nil)
 )

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/internal/memtarget"
@@ -35,6 +36,11 @@ type Harness struct {
 	// simulator Open starts (or one write batch carries): the suite
 	// writes more than two pages' worth.
 	PageSize int
+	// Attribute, for a target that holds attributes rather than names
+	// (reconcile.FieldAttributes without FieldForename, as Flex), is an
+	// attribute key it owns: the update contract changes it in place of a
+	// forename.
+	Attribute string
 }
 
 // now is the suite's clock for Diff.
@@ -119,8 +125,13 @@ func roster(h Harness, n int) *reconcile.Snapshot {
 func ours(s *reconcile.Snapshot) map[string]reconcile.User {
 	out := map[string]reconcile.User{}
 	for _, u := range s.Users {
-		if strings.HasPrefix(u.ThirdPartyID, "CT") {
-			out[u.ThirdPartyID] = u
+		id := u.ThirdPartyID
+		if id == "" && strings.HasPrefix(u.Username, "ct") {
+			// A platform without third-party ids: the suite's usernames say who.
+			id = strings.ToUpper(strings.TrimSuffix(u.Username, "@example.com"))
+		}
+		if strings.HasPrefix(id, "CT") {
+			out[id] = u
 		}
 	}
 	return out
@@ -154,18 +165,31 @@ func updateOnlyNamed(t *testing.T, h Harness) {
 	}
 
 	// Through the plan: one changed attribute is one change of one user.
-	desired.Users[1].Forename = "Renamed"
+	field := reconcile.FieldForename
+	set := func(u *reconcile.User, v string) {
+		if h.Attribute == "" {
+			u.Forename = v
+			return
+		}
+		u.Attributes = map[string]string{h.Attribute: v}
+	}
+	if h.Attribute != "" {
+		field = reconcile.AttributeField(h.Attribute)
+	}
+	set(&desired.Users[1], "Renamed")
 	p := e.apply(desired)
 	ops := p.ReadyOps()
-	if len(ops) != 1 || len(ops[0].Changes) != 1 || ops[0].Changes[0].Field != reconcile.FieldForename {
-		t.Fatalf("one changed forename planned as %d op(s): %v", len(ops), ops)
+	if len(ops) != 1 || len(ops[0].Changes) != 1 || ops[0].Changes[0].Field != field {
+		t.Fatalf("one changed %s planned as %d op(s): %v", field, len(ops), ops)
 	}
 	after := e.list()
 	want := ours(before)
 	u := want["CT001"]
-	u.Forename = "Renamed"
+	set(&u, "Renamed")
 	want["CT001"] = u
-	if d := cmp.Diff(want, ours(after)); d != "" {
+	// The raw attribute document is the platform's own; its keys are compared.
+	noRaw := cmpopts.IgnoreFields(reconcile.User{}, "RawAttributes")
+	if d := cmp.Diff(want, ours(after), noRaw); d != "" {
 		t.Errorf("after an update of one forename, the users differ (-want +got):\n%s", d)
 	}
 
@@ -176,14 +200,22 @@ func updateOnlyNamed(t *testing.T, h Harness) {
 	target := ours(after)["CT002"]
 	changed := target
 	changed.Forename, changed.Surname, changed.Email = "Direct", "Not Written", "not-written@example.com"
-	if err := e.target.UpdateUser(context.Background(), target.ID, changed, []reconcile.Field{reconcile.FieldForename}); err != nil {
+	if h.Attribute != "" {
+		changed.Attributes = map[string]string{h.Attribute: "Direct"}
+		for _, k := range []string{"manager", "location", "team_name"} {
+			if k != h.Attribute {
+				changed.Attributes[k] = "Not Written"
+			}
+		}
+	}
+	if err := e.target.UpdateUser(context.Background(), target.ID, changed, []reconcile.Field{field}); err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
 	want = ours(after)
-	target.Forename = "Direct"
+	set(&target, "Direct")
 	want["CT002"] = target
-	if d := cmp.Diff(want, ours(e.list())); d != "" {
-		t.Errorf("UpdateUser naming only forename wrote more (-want +got):\n%s", d)
+	if d := cmp.Diff(want, ours(e.list()), noRaw); d != "" {
+		t.Errorf("UpdateUser naming only %s wrote more (-want +got):\n%s", field, d)
 	}
 }
 

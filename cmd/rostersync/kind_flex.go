@@ -1,0 +1,81 @@
+package main
+
+// The wiring of one target kind: how its configured block becomes a client
+// and a policy, and how "rostersync simulator" serves its simulator. Its
+// entry in registry.go points here; nothing else in the composition root
+// names the kind.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/flex"
+	"github.com/rostersync/rostersync/reconcile/flex/flexsim"
+)
+
+func (t *target) flex(o targetOptions) error {
+	env, tc, log, hooks := o.env, o.tc, o.log, o.hooks
+	b := tc.Flex
+	if b == nil {
+		return errors.New("flex: the flex: block is required (account_sid, api_key_sid)")
+	}
+	file := tc.FlexSecretFile(env)
+	if file == "" {
+		return fmt.Errorf("flex: secret_file is required (or run under systemd with LoadCredential=%s:…)", flex.CredentialName)
+	}
+	secret, err := config.ReadSecretWarn(file, log)
+	if err != nil {
+		return err
+	}
+	cfg, err := b.Config(secret)
+	if err != nil {
+		return err
+	}
+	cfg.Logger, cfg.OnRequest = log.With("target", t.name), hooks.request(t.name)
+	client, err := flex.New(cfg)
+	if err != nil {
+		return err
+	}
+	mode, err := reconcile.ParseMode(tc.Mode)
+	if err != nil {
+		return err
+	}
+	t.client = client
+	t.policy = reconcile.Policy{Mode: mode, Adopt: tc.Adopt != nil && *tc.Adopt}
+	return nil
+}
+
+// serveFlexSim serves the Twilio Flex simulator: discovery, the Flex Users
+// API and TaskRouter Workers on one listener.
+func serveFlexSim(ctx context.Context, c *cli, o simOptions) error {
+	cfg := flexsim.DefaultConfig()
+	if seed := o.seed; seed != "" {
+		b, err := readFile(seed)
+		if err != nil {
+			return err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg.Seed); err != nil {
+			return fmt.Errorf("simulator: %s: %w", seed, err)
+		}
+	}
+	cfg.Logger = o.log
+	sim, err := flexsim.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "Twilio Flex simulator listening\n  flex_url and taskrouter_url: http://%s\n  account_sid: %s\n  api_key_sid: %s\n  secret:      %s\n  instance:    %s\n  workspace:   %s\n",
+		ln.Addr(), flexsim.DemoAccountSID, flexsim.DemoKeySID, flexsim.DemoSecret, flexsim.DemoInstanceSID, flexsim.DemoWorkspaceSID)
+	return serveUntilDone(ctx, ln, sim, o.log)
+}
