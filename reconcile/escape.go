@@ -84,3 +84,7 @@ func mdCode(s string) string {
 	}
 	return escapeMarkdown(s)
 }
+
+// EscapeText is escapeText for the other renderers of source values (the
+// CLI's explain): control, format and invalid bytes shown as escapes.
+func EscapeText(s string) string { return escapeText(s) }

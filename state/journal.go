@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -48,17 +47,12 @@ func (d *DB) JournalBegin(ctx context.Context, e Entry) (int64, error) {
 	if err := need("target", e.Target, "op id", e.OpID, "kind", e.Kind, "key", e.Key, "action", e.Action); err != nil {
 		return 0, wrap(err)
 	}
-	var runID sql.NullInt64
-	if e.RunID != 0 {
-		runID = sql.NullInt64{Int64: e.RunID, Valid: true}
-	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, begun_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, d.stamp())
-	if err != nil {
-		return 0, wrap(err)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = insertEntry(ctx, tx, e, d.stamp(), nil)
+		return err
+	})
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -78,19 +72,7 @@ func (d *DB) JournalFinish(ctx context.Context, id int64, outcome, resultID, err
 		return wrap(fmt.Errorf("unknown outcome %q", outcome))
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		var was string
-		err := tx.QueryRowContext(ctx, `SELECT outcome FROM journal WHERE id = ?`, id).Scan(&was)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			return ErrNotFound
-		case err != nil:
-			return err
-		case was != "" && was != OutcomeUnknown:
-			return fmt.Errorf("already finished %s: %w", was, ErrConflict)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE journal SET finished_at = ?, outcome = ?, result_id = ?, error = ? WHERE id = ?`,
-			d.stamp(), outcome, resultID, errText, id)
-		return err
+		return finishEntry(ctx, tx, id, finishRow{outcome, resultID, errText, d.stamp()})
 	})
 	if err != nil {
 		return wrap(err)

@@ -46,12 +46,7 @@ func (d *DB) Own(ctx context.Context, target, kind, key, id, how string) error {
 			return err
 		}
 		now := d.stamp()
-		_, err = tx.ExecContext(ctx, `INSERT INTO ownership (target, kind, key, id, how, since, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (target, kind, key) DO UPDATE SET
-				id = excluded.id, how = excluded.how, updated_at = excluded.updated_at,
-				since = CASE WHEN id = excluded.id THEN since ELSE excluded.since END`,
-			target, kind, key, id, how, now, now)
+		_, err = tx.ExecContext(ctx, ownSQL, target, kind, key, id, how, now, now)
 		return err
 	})
 	if err != nil {

@@ -310,12 +310,13 @@ func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Owner
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}
+	// The ledger's maps are fresh: used as they are, not copied (100k owned users).
 	own := reconcile.NewOwnership()
-	for k, v := range l[string(reconcile.KindUser)] {
-		own.Users[k] = v
+	if m := l[string(reconcile.KindUser)]; m != nil {
+		own.Users = m
 	}
-	for k, v := range l[string(reconcile.KindTeam)] {
-		own.Teams[k] = v
+	if m := l[string(reconcile.KindTeam)]; m != nil {
+		own.Teams = m
 	}
 	return own, nil
 }
@@ -419,12 +420,12 @@ func (ps passes) plans() []*reconcile.Plan {
 }
 
 type ledger struct {
-	db     *state.DB
+	batch  *state.Batch
 	target string
 }
 
 func (l ledger) Own(ctx context.Context, kind reconcile.Kind, key, id, how string) error {
-	return l.db.Own(ctx, l.target, string(kind), key, id, how)
+	return l.batch.Own(ctx, l.target, string(kind), key, id, how)
 }
 
 // apply records what the pass learnt (see record), then runs the plan on
@@ -450,9 +451,12 @@ func (a *app) apply(ctx context.Context, p *pass) (*reconcile.Result, error) {
 	var applied []string
 	prog := a.startProgress(ctx, t, plan)
 	defer prog.finish(a)
+	// The pass's ledger and journal writes share transactions; see state.Batch for why that
+	// keeps the crash guarantees.
+	batch := a.db.NewBatch(0, 0)
 	res := reconcile.Apply(ctx, plan, t.client, reconcile.ApplyOptions{
-		Ledger:  ledger{a.db, t.name},
-		Journal: journal{a.db, t.name},
+		Ledger:  ledger{batch, t.name},
+		Journal: journal{batch, t.name},
 		Logger:  a.log.With("target", t.name),
 		Stop:    a.hooks.stopChan(),
 		OnOp: func(done, total int, op *reconcile.Op, err error) {
@@ -466,6 +470,9 @@ func (a *app) apply(ctx context.Context, p *pass) (*reconcile.Result, error) {
 		},
 	})
 	// The bookkeeping of what was applied outlives a cancelled apply.
+	if err := batch.Flush(context.WithoutCancel(ctx)); err != nil {
+		return res, fmt.Errorf("record the apply: %w", err)
+	}
 	if err := a.heldDone(context.WithoutCancel(ctx), t, applied); err != nil {
 		return res, err
 	}

@@ -165,7 +165,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 	}
 	teamNames := map[string]string{}
 	for _, f := range recs {
-		fmt.Fprintf(w, "  %s  %s  key %s\n", f.source, f.rec.Origin, f.rec.Key)
+		fmt.Fprintf(w, "  %s  %s  key %s\n", esc(f.source), esc(f.rec.Origin), quote(f.rec.Key))
 		names := make([]string, 0, len(f.rec.Attrs))
 		for n := range f.rec.Attrs {
 			names = append(names, n)
@@ -176,15 +176,15 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 			if p := f.rec.Provenance[strings.ToLower(n)]; p != "" && !strings.Contains(n, ".") {
 				from = "  (from " + p + ")"
 			}
-			fmt.Fprintf(w, "      %s: %s%s\n", n, quote(strings.Join(f.rec.Attrs[n], "; ")), from)
+			fmt.Fprintf(w, "      %s: %s%s\n", esc(n), quote(strings.Join(f.rec.Attrs[n], "; ")), esc(from))
 		}
 		for _, c := range f.ex.Computed {
 			fmt.Fprintf(w, "    computed %s = %s\n", c.Name, c.Expr)
 			for _, in := range c.Inputs {
-				fmt.Fprintf(w, "        input %s\n", in)
+				fmt.Fprintf(w, "        input %s\n", esc(in))
 			}
 			if c.Error != "" {
-				fmt.Fprintf(w, "        error: %s\n", c.Error)
+				fmt.Fprintf(w, "        error: %s\n", esc(c.Error))
 			} else {
 				fmt.Fprintf(w, "        result %s\n", quote(c.Result))
 			}
@@ -194,14 +194,14 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		}
 		switch {
 		case f.ex.ExcludedBy != "":
-			fmt.Fprintf(w, "    scope: excluded by %s: never touched\n", f.ex.ExcludedBy)
+			fmt.Fprintf(w, "    scope: excluded by %s: never touched\n", esc(f.ex.ExcludedBy))
 		case !f.ex.InScope:
-			fmt.Fprintf(w, "    scope: out of scope: %s\n", f.ex.OutOfScopeBy)
+			fmt.Fprintf(w, "    scope: out of scope: %s\n", esc(f.ex.OutOfScopeBy))
 		default:
 			fmt.Fprintln(w, "    scope: in scope (every scope rule holds)")
 		}
 		for _, p := range f.ex.Problems {
-			fmt.Fprintf(w, "    problem: %s\n", p)
+			fmt.Fprintf(w, "    problem: %s\n", esc(p))
 		}
 		for _, t := range f.ex.Teams {
 			teamNames[t.Key] = t.Name
@@ -225,10 +225,10 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 			line := fmt.Sprintf("  %-15s %s", kv[0]+":", quote(kv[1]))
 			if fs, ok := fieldsOf[reconcile.Field(kv[0])]; ok {
 				if fs.From != "" {
-					line += "  (from " + fs.From + ")"
+					line += "  (from " + esc(fs.From) + ")"
 				}
 				if fs.Stale != "" {
-					line += "  stale: " + fs.Stale
+					line += "  stale: " + esc(fs.Stale)
 				}
 			}
 			fmt.Fprintln(w, line)
@@ -242,7 +242,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 	} else {
 		owner := "not owned by rostersync"
 		if k, ok := own.UserOwner(cur.ID); ok {
-			owner = "owned by rostersync under key " + k
+			owner = "owned by rostersync under key " + quote(k)
 		}
 		team := cur.Team
 		for _, t := range current.Teams {
@@ -279,14 +279,14 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 			if f := o.From[ch.Field]; f != "" {
 				from = "  (from " + f + ")"
 			}
-			fmt.Fprintf(w, "      %s: %s → %s%s\n", ch.Field, quote(ch.Old), quote(ch.New), from)
+			fmt.Fprintf(w, "      %s: %s → %s%s\n", ch.Field, quote(ch.Old), quote(ch.New), esc(from))
 		}
-		fmt.Fprintf(w, "      reason: %s\n", o.ReasonWords())
+		fmt.Fprintf(w, "      reason: %s\n", esc(o.ReasonWords()))
 	}
 	for _, p := range plan.Problems {
 		if p.Key == key && key != "" {
 			n++
-			fmt.Fprintf(w, "  ! problem: %s\n", p.Message)
+			fmt.Fprintf(w, "  ! problem: %s\n", esc(p.Message))
 		}
 	}
 	if n == 0 {
@@ -296,6 +296,11 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// esc shows a value from a source that is printed unquoted with its
+// control, bidi and invalid bytes as escapes, so that it cannot forge a
+// line of the explanation.
+func esc(s string) string { return reconcile.EscapeText(s) }
 
 func attr(rec sources.Record, name string) string {
 	if name == "" {

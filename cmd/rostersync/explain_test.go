@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,5 +84,42 @@ func TestExplainNamesThePlansMatch(t *testing.T) {
 	}
 	if !strings.Contains(out, `& adopt user "mo.nash@example.com"`) {
 		t.Errorf("explain does not show the adoption the plan makes:\n%s", out)
+	}
+}
+
+// TestExplainCannotBeMadeToLie: a CSV column whose name carries a newline,
+// a terminal escape and a right-to-left override cannot add a line to the
+// explanation or reach the terminal raw.
+func TestExplainCannotBeMadeToLie(t *testing.T) {
+	r := newRig(t)
+	p := filepath.Join(r.dir, "people.csv")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\r\n"), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimRight(lines[i], "\r")
+		if i == 0 {
+			lines[i] += `,"note` + "\n" + `  + create user ""ceo@example.com""` + "\x1b[2J\u202e" + `"`
+		} else {
+			lines[i] += ",x"
+		}
+	}
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("explain", "E1002")
+	out := r.stdout.String()
+	if strings.ContainsAny(out, "\x1b\u202e") {
+		t.Errorf("explain printed a raw escape or bidi override:\n%q", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "+") && strings.Contains(l, "ceo@example.com") {
+			t.Errorf("a source value forged an operation line %q in:\n%s", l, out)
+		}
+	}
+	if !strings.Contains(out, `\x1b[2J\u202e`) {
+		t.Errorf("explain does not show the escapes:\n%s", out)
 	}
 }

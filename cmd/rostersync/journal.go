@@ -10,9 +10,10 @@ import (
 	"github.com/rostersync/rostersync/state"
 )
 
-// journal is reconcile.Journal over the state store.
+// journal is reconcile.Journal over the state store, through a batch: an entry is made durable
+// before its operation writes to the platform; the rest waits for the batch's next commit.
 type journal struct {
-	db     *state.DB
+	batch  *state.Batch
 	target string
 }
 
@@ -21,8 +22,14 @@ func (j journal) Begin(ctx context.Context, op *reconcile.Op) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return j.db.JournalBegin(ctx, state.Entry{Target: j.target, OpID: reconcile.OpID(op), Kind: string(op.Kind),
-		Key: op.Key, Action: op.Action.String(), Payload: payload})
+	return j.batch.JournalBegin(ctx, state.Entry{Target: j.target, OpID: reconcile.OpID(op), Kind: string(op.Kind),
+		Key: op.Key, Action: op.Action.String(), Payload: payload}, sendsWrite(op))
+}
+
+// sendsWrite reports whether applying op writes to the platform. An adoption that changes no
+// attribute only records ownership: it has nothing in flight to recover after a crash.
+func sendsWrite(op *reconcile.Op) bool {
+	return op.Action != reconcile.ActionAdopt || len(op.Fields) > 0
 }
 
 func (j journal) Finish(ctx context.Context, entry int64, outcome reconcile.Outcome, resultID string, opErr error) error {
@@ -30,7 +37,7 @@ func (j journal) Finish(ctx context.Context, entry int64, outcome reconcile.Outc
 	if opErr != nil {
 		msg = opErr.Error()
 	}
-	return j.db.JournalFinish(ctx, entry, string(outcome), resultID, msg)
+	return j.batch.JournalFinish(ctx, entry, string(outcome), resultID, msg)
 }
 
 // recovery is what the journal's unresolved entries turned out to be,

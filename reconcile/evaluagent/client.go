@@ -3,6 +3,7 @@ package evaluagent
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -216,43 +217,101 @@ func (c *Client) FindUsers(ctx context.Context, username, email string) ([]recon
 }
 
 func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]reconcile.User, error) {
-	users, err := listAs(ctx, c, call{route: c.routes.ListUsers, query: q, op: "list", object: "users"}, func(r resource) (reconcile.User, error) {
-		w, err := decodeUser(r)
+	cl := call{route: c.routes.ListUsers, query: q, op: "list", object: "users"}
+	var (
+		users []reconcile.User
+		e     userElem
+		in    = newInterner(l)
+	)
+	item := func(dec *json.Decoder) error {
+		if err := decodeUserElem(dec, &e); err != nil {
+			return err
+		}
+		a := &e.Attributes
+		start, err := normDate(string(a.StartDate))
 		if err != nil {
-			return reconcile.User{}, err
+			return fmt.Errorf("user %q: start_date: %w", string(e.ID), err)
 		}
-		roles := make([]string, 0, len(w.RoleIDs))
-		for _, id := range w.RoleIDs {
-			role, ok := l.roleByID(id)
-			if !ok {
-				// A role set that cannot be named cannot be compared, and a
-				// roles update built on it would drop the role.
-				return reconcile.User{}, fmt.Errorf("user %q holds role id %q, which %s did not list",
-					w.Username, id, c.routes.ListRoles.Endpoint())
-			}
-			roles = append(roles, strings.ToLower(role.Name))
+		roles, unknown := in.roles(e.Relationships.Roles.Data)
+		if roles == nil {
+			// A role set that cannot be named cannot be compared, and a roles update
+			// built on it would drop the role.
+			return fmt.Errorf("user %q holds role id %q, which %s did not list", a.Username, unknown, c.routes.ListRoles.Endpoint())
 		}
-		slices.Sort(roles)
-		return reconcile.User{
-			ID:           w.ID,
-			ThirdPartyID: w.ThirdPartyID,
-			Username:     w.Username,
-			Email:        w.Email,
-			Forename:     w.Forename,
-			Surname:      w.Surname,
-			StartDate:    w.StartDate,
-			Active:       w.Active,
-			Roles:        slices.Compact(roles),
-			Team:         w.TeamID,
-		}, nil
-	})
-	if err != nil {
+		team := ""
+		if t := e.Relationships.AgentTeam.Data; t != nil {
+			team = in.str(string(t.ID))
+		}
+		users = append(users, reconcile.User{
+			ID:           string(e.ID),
+			ThirdPartyID: string(a.ThirdPartyID),
+			Username:     a.Username,
+			Email:        a.Email,
+			Forename:     a.Forename,
+			Surname:      a.Surname,
+			StartDate:    in.str(start),
+			Active:       a.Active,
+			Roles:        roles,
+			Team:         team,
+		})
+		return nil
+	}
+	mark := func() int { return len(users) }
+	rewind := func(n int) { users = users[:n] }
+	if err := c.streamList(ctx, cl, item, mark, rewind); err != nil {
 		return nil, err
 	}
+	users = slices.Clip(users)
 	slices.SortFunc(users, func(a, b reconcile.User) int {
 		return byNameThenID(strings.ToLower(a.Username), a.ID, strings.ToLower(b.Username), b.ID)
 	})
 	return users, nil
+}
+
+// interner shares the strings and role sets that many users of a listing hold alike, so that
+// a million users keep one copy of each team id, start date and role set.
+type interner struct {
+	l        *lookups
+	strs     map[string]string
+	roleSets map[string][]string // by the role ids as listed, joined
+	key      []byte
+}
+
+func newInterner(l *lookups) *interner {
+	return &interner{l: l, strs: map[string]string{}, roleSets: map[string][]string{}}
+}
+
+func (in *interner) str(s string) string {
+	if v, ok := in.strs[s]; ok {
+		return v
+	}
+	in.strs[s] = s
+	return s
+}
+
+// roles names a user's role ids: the sorted, distinct lower-case role names, shared with every
+// user holding the same ids. It returns nil and the id when an id is not a listed role. The
+// shared slices are clipped, so an append by a caller copies.
+func (in *interner) roles(ids []identifier) ([]string, string) {
+	in.key = in.key[:0]
+	for _, id := range ids {
+		in.key = append(append(in.key, id.ID...), 0)
+	}
+	if set, ok := in.roleSets[string(in.key)]; ok {
+		return set, ""
+	}
+	set := make([]string, 0, len(ids))
+	for _, id := range ids {
+		role, ok := in.l.roleByID(string(id.ID))
+		if !ok {
+			return nil, string(id.ID)
+		}
+		set = append(set, strings.ToLower(role.Name))
+	}
+	slices.Sort(set)
+	set = slices.Clip(slices.Compact(set))
+	in.roleSets[string(in.key)] = set
+	return set, ""
 }
 
 // byNameThenID orders by name, and by id among equal names.

@@ -28,6 +28,9 @@ type call struct {
 	// op and object name the work for errors: "create", `user "ada"`.
 	op     string
 	object string
+	// consume, when set, reads a 2xx body as it arrives (a streamed listing page); do then
+	// returns no body. It is called again from the start on a retry.
+	consume func(io.Reader) error
 }
 
 func (cl call) endpoint() string { return cl.route.Endpoint() }
@@ -75,8 +78,11 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 		if err := c.paceWait(ctx, endpoint); err != nil {
 			return nil, err
 		}
-		status, header, body, err := c.send(ctx, cl.route.Method, endpoint, target, payload)
+		status, header, body, err := c.send(ctx, cl.route.Method, endpoint, target, payload, cl.consume)
+		var bodyErr *httpx.BodyError
 		switch {
+		case errors.As(err, &bodyErr):
+			return nil, fmt.Errorf("evaluagent: %s %s: %w", cl.op, cl.object, bodyErr.Err)
 		case err != nil:
 			var te *TokenError
 			if errors.As(err, &te) {
@@ -137,8 +143,8 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, error) {
 	}
 }
 
-// send makes one HTTP attempt and reads the whole body.
-func (c *Client) send(ctx context.Context, method, endpoint, target string, payload []byte) (int, http.Header, []byte, error) {
+// send makes one HTTP attempt and reads the whole body, or hands a 2xx body to consume when set.
+func (c *Client) send(ctx context.Context, method, endpoint, target string, payload []byte, consume func(io.Reader) error) (int, http.Header, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
@@ -156,7 +162,7 @@ func (c *Client) send(ctx context.Context, method, endpoint, target string, payl
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	status, header, body, dur, err := c.tr.Send(endpoint, req)
+	status, header, body, dur, err := c.tr.SendStream(endpoint, req, consume)
 	c.log.Debug("evaluagent: request", "endpoint", endpoint, "url", redact(target), "status", status, "duration", dur)
 	if status == http.StatusUnauthorized {
 		// Bearer mode: another process may have refreshed the token after
@@ -271,6 +277,49 @@ func (c *Client) list(ctx context.Context, cl call) ([]resource, error) {
 		}
 		if page >= c.cfg.MaxPages {
 			return nil, fmt.Errorf("evaluagent: %s %s: %s: still a links.next after %d pages (MaxPages); raise MaxPages if the collection is really this large", cl.op, cl.object, cl.endpoint(), page)
+		}
+		target = next
+	}
+}
+
+// streamList is list for large collections: each page is decoded as it arrives, every element
+// handed to item with the decoder positioned on it, so that no page is ever held whole. mark
+// and rewind let a page that fails half way be read again from its start: mark returns how
+// far the caller has got, rewind(n) drops what item took in after n.
+func (c *Client) streamList(ctx context.Context, cl call, item func(*json.Decoder) error, mark func() int, rewind func(int)) error {
+	target := c.urlFor(cl)
+	seen := map[string]bool{}
+	for page := 1; ; page++ {
+		seen[target] = true
+		cl.url = target
+		var links map[string]json.RawMessage
+		n, start := 0, mark()
+		cl.consume = func(r io.Reader) (err error) {
+			rewind(start)
+			links, n, err = streamCollection(r, item)
+			return err
+		}
+		if _, err := c.do(ctx, cl); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		next, err := nextLink(links)
+		if err != nil {
+			return fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, cl.endpoint(), err)
+		}
+		if next == "" {
+			return nil
+		}
+		if next, err = c.resolveNext(target, next); err != nil {
+			return fmt.Errorf("evaluagent: %s %s: %s: %w", cl.op, cl.object, cl.endpoint(), err)
+		}
+		if seen[next] {
+			return fmt.Errorf("evaluagent: %s %s: %s: links.next repeats %s after %d pages; the server's paging loops", cl.op, cl.object, cl.endpoint(), redact(next), page)
+		}
+		if page >= c.cfg.MaxPages {
+			return fmt.Errorf("evaluagent: %s %s: %s: still a links.next after %d pages (MaxPages); raise MaxPages if the collection is really this large", cl.op, cl.object, cl.endpoint(), page)
 		}
 		target = next
 	}

@@ -12,10 +12,13 @@ package evaluagent
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // flexString decodes a JSON string, number or null (as "") into a string.
@@ -23,6 +26,11 @@ type flexString string
 
 func (s *flexString) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	// The common case, a string without escapes, needs no second decoder.
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 && utf8.Valid(b) {
+		*s = flexString(b[1 : len(b)-1])
+		return nil
+	}
 	switch {
 	case bytes.Equal(b, []byte("null")):
 		*s = ""
@@ -80,36 +88,6 @@ func isNull(b json.RawMessage) bool {
 	return len(b) == 0 || bytes.Equal(b, []byte("null"))
 }
 
-// toOne returns the id of a to-one relationship, "" when absent or null.
-func (r resource) toOne(name string) (string, error) {
-	rel, ok := r.Relationships[name]
-	if !ok || isNull(rel.Data) {
-		return "", nil
-	}
-	var id identifier
-	if err := json.Unmarshal(rel.Data, &id); err != nil {
-		return "", fmt.Errorf("relationship %s: %w", name, err)
-	}
-	return string(id.ID), nil
-}
-
-// toMany returns the ids of a to-many relationship, nil when absent or null.
-func (r resource) toMany(name string) ([]string, error) {
-	rel, ok := r.Relationships[name]
-	if !ok || isNull(rel.Data) {
-		return nil, nil
-	}
-	var ids []identifier
-	if err := json.Unmarshal(rel.Data, &ids); err != nil {
-		return nil, fmt.Errorf("relationship %s: %w", name, err)
-	}
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, string(id.ID))
-	}
-	return out, nil
-}
-
 func (r resource) attrs(v any) error {
 	if isNull(r.Attributes) {
 		return nil
@@ -135,6 +113,74 @@ func decodeCollection(body []byte) ([]resource, map[string]json.RawMessage, erro
 		return nil, nil, fmt.Errorf("decode response: data is not a list of resources: %w", err)
 	}
 	return rs, doc.Links, nil
+}
+
+// streamCollection reads a collection document from r as it arrives and hands every element of
+// data to item, the decoder positioned on it; item decodes exactly one value. It returns the
+// links and the number of elements. Other members are skipped.
+func streamCollection(r io.Reader, item func(*json.Decoder) error) (links map[string]json.RawMessage, n int, err error) {
+	dec := json.NewDecoder(r)
+	if err := wantDelim(dec, '{', "the response is not a JSON object"); err != nil {
+		return nil, 0, err
+	}
+	sawData := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, n, fmt.Errorf("decode response: %w", err)
+		}
+		switch tok {
+		case "data":
+			sawData = true
+			tok, err := dec.Token()
+			if err != nil {
+				return nil, n, fmt.Errorf("decode response: %w", err)
+			}
+			switch tok {
+			case nil:
+				return nil, n, errors.New("decode response: no data member")
+			case json.Delim('['):
+			default:
+				return nil, n, errors.New("decode response: data is not a list of resources")
+			}
+			for dec.More() {
+				if err := item(dec); err != nil {
+					return nil, n, err
+				}
+				n++
+			}
+			if _, err := dec.Token(); err != nil { // ]
+				return nil, n, fmt.Errorf("decode response: %w", err)
+			}
+		case "links":
+			if err := dec.Decode(&links); err != nil {
+				return nil, n, fmt.Errorf("decode response: links: %w", err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, n, fmt.Errorf("decode response: %v: %w", tok, err)
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return nil, n, fmt.Errorf("decode response: %w", err)
+	}
+	if !sawData {
+		return nil, n, errors.New("decode response: no data member")
+	}
+	return links, n, nil
+}
+
+func wantDelim(dec *json.Decoder, d json.Delim, msg string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("decode response: %w", err)
+	}
+	if tok != d {
+		return fmt.Errorf("decode response: %s", msg)
+	}
+	return nil
 }
 
 func decodeSingle(body []byte) (resource, error) {
@@ -223,22 +269,13 @@ func decodeLevel(r resource) (Level, error) {
 	return Level{ID: string(r.ID), Name: a.Name}, err
 }
 
-// wireUser is a user with role and team ids, before role ids become names.
-type wireUser struct {
-	ID           string
-	Forename     string
-	Surname      string
-	Username     string
-	Email        string
-	StartDate    string
-	Active       bool
-	ThirdPartyID string
-	RoleIDs      []string
-	TeamID       string
-}
-
-func decodeUser(r resource) (wireUser, error) {
-	var a struct {
+// userElem is one element of a streamed user listing, decoded in one pass: the same leniency as
+// the other listings (null for every attribute, ids as strings or numbers), without holding the raw
+// attributes. One value is reused for every element.
+type userElem struct {
+	Type       string     `json:"type"`
+	ID         flexString `json:"id"`
+	Attributes struct {
 		Forename     string     `json:"forename"`
 		Surname      string     `json:"surname"`
 		Username     string     `json:"username"`
@@ -246,25 +283,26 @@ func decodeUser(r resource) (wireUser, error) {
 		StartDate    flexString `json:"start_date"`
 		Active       bool       `json:"active"`
 		ThirdPartyID flexString `json:"third_party_id"`
+	} `json:"attributes"`
+	Relationships struct {
+		Roles struct {
+			Data []identifier `json:"data"`
+		} `json:"roles"`
+		AgentTeam struct {
+			Data *identifier `json:"data"`
+		} `json:"agent-team"`
+	} `json:"relationships"`
+}
+
+// decodeUserElem decodes the next element of a user listing into e, reset first.
+func decodeUserElem(dec *json.Decoder, e *userElem) error {
+	roles := e.Relationships.Roles.Data[:0]
+	*e = userElem{}
+	e.Relationships.Roles.Data = roles
+	if err := dec.Decode(e); err != nil {
+		return fmt.Errorf("user after %q: %w", string(e.ID), err)
 	}
-	if err := r.attrs(&a); err != nil {
-		return wireUser{}, err
-	}
-	u := wireUser{
-		ID: string(r.ID), Forename: a.Forename, Surname: a.Surname, Username: a.Username,
-		Email: a.Email, Active: a.Active, ThirdPartyID: string(a.ThirdPartyID),
-	}
-	var err error
-	if u.StartDate, err = normDate(string(a.StartDate)); err != nil {
-		return u, fmt.Errorf("user %q: start_date: %w", u.ID, err)
-	}
-	if u.RoleIDs, err = r.toMany("roles"); err != nil {
-		return u, fmt.Errorf("user %q: %w", u.ID, err)
-	}
-	if u.TeamID, err = r.toOne("agent-team"); err != nil {
-		return u, fmt.Errorf("user %q: %w", u.ID, err)
-	}
-	return u, nil
+	return nil
 }
 
 // wireGroup is a group; the level is a name and the parent an id, both read

@@ -293,11 +293,13 @@ func parse(cfg Config, data []byte) ([]sources.Record, error) {
 		}
 		keyLine[key] = line
 		attrs := make(map[string][]string, len(cols))
+		vals := make([]string, len(cols)) // one allocation for the row's one-value slices
 		for i, c := range cols {
 			if c == "" {
 				continue
 			}
-			attrs[c] = []string{strings.TrimSpace(row[i])}
+			vals[i] = strings.TrimSpace(row[i])
+			attrs[c] = vals[i : i+1 : i+1]
 		}
 		recs = append(recs, sources.Record{Key: key, Attrs: attrs, Origin: base + ":" + strconv.Itoa(line)})
 	}

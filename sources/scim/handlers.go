@@ -224,7 +224,12 @@ func (h *handler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.P
 		where string
 		args  []any
 	)
-	if params.FilterValidator != nil {
+	if e, ok := quickFilter(r); ok {
+		var err error
+		if where, args, err = compileFilter(h.rtype, e); err != nil {
+			return scim.Page{}, h.fail(r, err, "")
+		}
+	} else if params.FilterValidator != nil {
 		var err error
 		where, args, err = compileFilter(h.rtype, params.FilterValidator.GetFilter())
 		if err != nil {

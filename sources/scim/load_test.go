@@ -29,8 +29,10 @@ import (
 //
 //	SCIM_LOAD=1 go test -run TestLoad -v ./sources/scim/
 //
-// SCIM_LOAD_USERS, SCIM_LOAD_MEMBERS, SCIM_LOAD_CLIENTS and SCIM_LOAD_SECONDS
-// change the defaults (100000, 10000, 8, 5). The last row is the baseline,
+// SCIM_LOAD_USERS, SCIM_LOAD_MEMBERS, SCIM_LOAD_CLIENTS, SCIM_LOAD_SECONDS and
+// SCIM_LOAD_ROUNDS change the defaults (100000, 10000, 8, 5, 1). The lookups run
+// in rounds, each followed by the same load on the SCIM library serving a map
+// (baselineServer). The last row of the final table is another baseline,
 // measured in the same run: the filter served from a Go map, which is the
 // floor any SCIM server over HTTP on this machine could reach.
 func TestLoad(t *testing.T) {
@@ -61,13 +63,39 @@ func TestLoad(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	defer client.CloseIdleConnections()
 
-	// Filter: random existing userNames.
-	filterRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(rng *rand.Rand, _ int64) (*http.Request, int) {
-		n := rng.IntN(users)
-		f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, n))
-		req, _ := http.NewRequest("GET", srv.URL+"/scim/v2/Users?filter="+f, nil)
-		return req, 200
-	})
+	// Filter: random existing userNames, in rounds, each followed by the same lookups on the
+	// SCIM library serving a map (baselineServer), so that every round has its own floor.
+	lib, err := baselineServer(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	libSrv := httptest.NewServer(lib)
+	defer libSrv.Close()
+	lookup := func(url0 string) func(rng *rand.Rand, _ int64) (*http.Request, int) {
+		return func(rng *rand.Rand, _ int64) (*http.Request, int) {
+			n := rng.IntN(users)
+			f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, n))
+			req, _ := http.NewRequest("GET", url0+"/scim/v2/Users?filter="+f, nil)
+			return req, 200
+		}
+	}
+	// A second of each first, not measured: connections, caches and the heap after seeding.
+	runLoad(t, client, clients, time.Second, lookup(srv.URL))
+	runLoad(t, client, clients, time.Second, lookup(libSrv.URL))
+	var filterRes loadResult
+	type round struct{ ours, lib loadResult }
+	var rounds []round
+	for range envInt("SCIM_LOAD_ROUNDS", 1) {
+		ours := runLoad(t, client, clients, time.Duration(seconds)*time.Second, lookup(srv.URL))
+		floor := runLoad(t, client, clients, time.Duration(seconds)*time.Second, lookup(libSrv.URL))
+		rounds = append(rounds, round{ours, floor})
+		filterRes = ours
+	}
+	t.Logf("userName lookups, %d users, %d clients, %d s per round: this endpoint, then the SCIM library over a map", users, clients, seconds)
+	t.Logf("%-6s %9s %9s %12s | %9s %9s %12s", "round", "req/s", "p99 ms", "CPU µs/req", "lib r/s", "lib p99", "lib CPU µs")
+	for i, r := range rounds {
+		t.Logf("%-6d %9.0f %9.2f %12.0f | %9.0f %9.2f %12.0f", i+1, r.ours.rate, r.ours.p99, r.ours.cpu, r.lib.rate, r.lib.p99, r.lib.cpu)
+	}
 	// Okta's import: pages of 100 at random offsets.
 	pageRes := runLoad(t, client, clients, time.Duration(seconds)*time.Second, func(rng *rand.Rand, _ int64) (*http.Request, int) {
 		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/scim/v2/Users?startIndex=%d&count=100", srv.URL, 1+rng.IntN(users)), nil)
@@ -157,7 +185,7 @@ func envInt(name string, def int) int {
 
 // seedLoad inserts users directly in one transaction (the HTTP path is what
 // is measured, not the seeding) and a group with the first members users.
-func seedLoad(t *testing.T, st *Store, users, members int) ([]string, string) {
+func seedLoad(t testing.TB, st *Store, users, members int) ([]string, string) {
 	ctx := context.Background()
 	ids := make([]string, users)
 	var gid string
@@ -270,4 +298,33 @@ func runLoad(t *testing.T, client *http.Client, clients int, d time.Duration,
 		res.cpu = float64(cpu.Microseconds()) / float64(len(lats))
 	}
 	return res
+}
+
+// BenchmarkUserNameFilter is one `userName eq` lookup through the whole handler (no network)
+// over SCIM_LOAD_USERS stored users (default 100,000), with its allocations.
+func BenchmarkUserNameFilter(b *testing.B) {
+	users := envInt("SCIM_LOAD_USERS", 100_000)
+	st, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	seedLoad(b, st, users, 10)
+	h, err := NewServer(Config{}, st, WithTokens(map[string]string{"load": testToken}),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		f := url.QueryEscape(fmt.Sprintf(`userName eq "user%06d@example.com"`, rng.IntN(users)))
+		req := httptest.NewRequest("GET", "/scim/v2/Users?filter="+f, nil)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"totalResults":1`) {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+	}
 }

@@ -138,7 +138,7 @@ func NewServer(cfg Config, store *Store, opts ...Option) (http.Handler, error) {
 		return nil, fmt.Errorf("scim: %w", err)
 	}
 	s := &server{cfg: cfg, tokens: o.tokens, log: log}
-	h := s.logRecover(s.auth(s.queryLimits(s.bodyLimit(s.normalise(s.rewriteFilter(s.rewriteBody(s.rewriteResponse(lib))))))))
+	h := s.logRecover(s.auth(s.queryLimits(s.bodyLimit(s.normalise(s.rewriteFilter(s.rewriteBody(s.quickLookup(s.rewriteResponse(lib)))))))))
 	mux := http.NewServeMux()
 	mux.Handle("/scim/v2/", http.StripPrefix("/scim/v2", h))
 	mux.Handle("/scim/v2", http.StripPrefix("/scim/v2", h))

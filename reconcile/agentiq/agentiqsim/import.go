@@ -139,10 +139,11 @@ func (s *Server) importUsers(c *call) response {
 		return errResp(http.StatusBadRequest, up.err)
 	}
 	res := importResult{Total: []rowRef{}, Success: []rowSuccess{}, Failure: []rowFailure{}}
+	ix := s.newAgentIndex()
 	for i, cells := range up.rows {
 		n := i + 1
 		res.Total = append(res.Total, rowRef{n})
-		ok, msg := s.importRow(cells, c.now)
+		ok, msg := s.importRow(ix, cells, c.now)
 		if msg != "" {
 			res.Failure = append(res.Failure, rowFailure{Row: n, Error: msg})
 			continue
@@ -161,7 +162,7 @@ func plainAddress(s string) bool {
 
 // importRow checks a whole row, then applies it. A failure is a message for the response and
 // changes nothing.
-func (s *Server) importRow(cells []string, now time.Time) (rowSuccess, string) {
+func (s *Server) importRow(ix *agentIndex, cells []string, now time.Time) (rowSuccess, string) {
 	if len(cells) != numColumns {
 		return rowSuccess{}, fmt.Sprintf("the row has %d cells, want %d", len(cells), numColumns)
 	}
@@ -182,9 +183,9 @@ func (s *Server) importRow(cells []string, now time.Time) (rowSuccess, string) {
 		case !plainAddress(email):
 			return rowSuccess{}, fmt.Sprintf("Banker Email %q is not a valid email address", email)
 		}
-		target = s.matchBanker(cells[colBankerMapID], email)
-		for _, a := range s.agents {
-			if a != target && strings.EqualFold(a.Email, email) {
+		target = ix.matchBanker(cells[colBankerMapID], email)
+		for _, a := range ix.byEmail[fold(email)] {
+			if a != target {
 				return rowSuccess{}, fmt.Sprintf("Banker Email %q belongs to another agent (id %d)", email, a.ID)
 			}
 		}
@@ -205,10 +206,13 @@ func (s *Server) importRow(cells []string, now time.Time) (rowSuccess, string) {
 			s.nextID++
 			s.agents = append(s.agents, target)
 			out.Action = "created"
+		} else {
+			ix.remove(target)
 		}
 		if s.applyBanker(target, cells) && out.Action == "updated" {
 			target.UpdatedAt = now
 		}
+		ix.add(target)
 		out.AgentID = target.ID
 	}
 	if customer {
@@ -242,19 +246,58 @@ func (s *Server) importRow(cells []string, now time.Time) (rowSuccess, string) {
 	return out, ""
 }
 
-// matchBanker finds the agent a banker row updates: by BankerMapID, else by email.
-func (s *Server) matchBanker(mapID, email string) *Agent {
-	if mapID != "" {
-		for _, a := range s.agents {
-			if a.ExternalID == mapID {
-				return a
-			}
+// agentIndex finds agents by BankerMapID and by email for one import, so that an upload costs
+// time in proportion to its rows and the agents, not their product. Each list is in id order,
+// as a scan of the agents would meet them.
+type agentIndex struct {
+	byMapID map[string][]*Agent
+	byEmail map[string][]*Agent // by folded email
+}
+
+func fold(s string) string { return strings.ToLower(s) }
+
+func (s *Server) newAgentIndex() *agentIndex {
+	ix := &agentIndex{byMapID: map[string][]*Agent{}, byEmail: map[string][]*Agent{}}
+	for _, a := range s.agents {
+		ix.add(a)
+	}
+	return ix
+}
+
+func insertByID(list []*Agent, a *Agent) []*Agent {
+	i, _ := slices.BinarySearchFunc(list, a.ID, func(o *Agent, id int) int { return o.ID - id })
+	return slices.Insert(list, i, a)
+}
+
+func (ix *agentIndex) add(a *Agent) {
+	if a.ExternalID != "" {
+		ix.byMapID[a.ExternalID] = insertByID(ix.byMapID[a.ExternalID], a)
+	}
+	k := fold(a.Email)
+	ix.byEmail[k] = insertByID(ix.byEmail[k], a)
+}
+
+func (ix *agentIndex) remove(a *Agent) {
+	drop := func(m map[string][]*Agent, k string) {
+		if l := slices.DeleteFunc(m[k], func(o *Agent) bool { return o == a }); len(l) > 0 {
+			m[k] = l
+		} else {
+			delete(m, k)
 		}
 	}
-	for _, a := range s.agents {
-		if strings.EqualFold(a.Email, email) {
-			return a
-		}
+	if a.ExternalID != "" {
+		drop(ix.byMapID, a.ExternalID)
+	}
+	drop(ix.byEmail, fold(a.Email))
+}
+
+// matchBanker finds the agent a banker row updates: by BankerMapID, else by email.
+func (ix *agentIndex) matchBanker(mapID, email string) *Agent {
+	if l := ix.byMapID[mapID]; mapID != "" && len(l) > 0 {
+		return l[0]
+	}
+	if l := ix.byEmail[fold(email)]; len(l) > 0 {
+		return l[0]
 	}
 	return nil
 }

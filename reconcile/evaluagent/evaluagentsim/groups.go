@@ -219,6 +219,7 @@ func (st *state) commitGroup(cur, next *group) *group {
 			next.id = st.ids.mint()
 		}
 		st.groups = append(st.groups, next)
+		st.groupByID[next.id] = next
 		return next
 	}
 	*cur = *next
@@ -291,5 +292,6 @@ func (s *Server) deleteGroup(c *call) response {
 		return errorsResp(errs)
 	}
 	s.st.groups = slices.DeleteFunc(s.st.groups, func(o *group) bool { return o == g })
+	delete(s.st.groupByID, g.id)
 	return response{status: http.StatusNoContent}
 }

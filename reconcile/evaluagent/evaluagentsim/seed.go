@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 )
 
@@ -175,7 +174,7 @@ func rulesError(errs []apiError) error {
 // buildState turns a seed into a state, through the same rules the API applies.
 func buildState(seed *Seed, seats int) (*state, error) {
 	def := DefaultSeed()
-	st := &state{ids: &idSource{used: map[string]bool{}}}
+	st := newState()
 	newID := func(given string) (string, error) {
 		if given == "" {
 			return st.ids.mint(), nil
@@ -293,7 +292,22 @@ func buildState(seed *Seed, seats int) (*state, error) {
 		st.commitGroup(g, next)
 	}
 
-	userID := func(u *user) string { return u.id }
+	// Seeds name the same few teams and roles for many users: resolve each reference once.
+	teamRefs, roleRefs := map[string]string{}, map[string]string{}
+	cached := func(cache map[string]string, ref string, resolve func(string) (string, error)) (string, error) {
+		if id, ok := cache[ref]; ok {
+			return id, nil
+		}
+		id, err := resolve(ref)
+		if err == nil {
+			cache[ref] = id
+		}
+		return id, err
+	}
+	roleByRef := func(ref string) (string, error) {
+		return resolve(st.roles, ref, func(r *role) string { return r.id }, func(r *role) string { return r.name })
+	}
+	teamByRef := func(ref string) (string, error) { return resolve(st.groups, ref, groupID, groupName) }
 	for i, su := range section(seed.Users, def.Users) {
 		fail := func(err error) error { return fmt.Errorf("users[%d] %q: %w", i, su.Username, err) }
 		ch := userChange{forename: &su.Forename, surname: &su.Surname, username: &su.Username, active: su.Active}
@@ -312,14 +326,14 @@ func buildState(seed *Seed, seats int) (*state, error) {
 		}
 		ch.rolesSet = true
 		for _, ref := range su.Roles {
-			rid, err := resolve(st.roles, ref, func(r *role) string { return r.id }, func(r *role) string { return r.name })
+			rid, err := cached(roleRefs, ref, roleByRef)
 			if err != nil {
 				return nil, fail(fmt.Errorf("role %w", err))
 			}
 			ch.roles = append(ch.roles, rid)
 		}
 		if su.Team != "" {
-			gid, err := resolve(st.groups, su.Team, groupID, groupName)
+			gid, err := cached(teamRefs, su.Team, teamByRef)
 			if err != nil {
 				return nil, fail(fmt.Errorf("team %w", err))
 			}
@@ -347,15 +361,22 @@ func buildState(seed *Seed, seats int) (*state, error) {
 			return nil, fail(err)
 		}
 		w := &wqt{id: id, name: sw.Name, active: sw.Active == nil || *sw.Active}
+		seen := map[string]bool{}
 		for _, ref := range sw.Agents {
-			uid, err := resolve(st.users, ref, userID, func(u *user) string { return u.username })
-			if err != nil {
-				return nil, fail(fmt.Errorf("agent %w", err))
+			// By id, then by username: usernames are unique, so the index answers as resolve would.
+			u := st.user(ref)
+			if u == nil {
+				u = st.userByName[fold(ref)]
 			}
+			if u == nil {
+				return nil, fail(fmt.Errorf("agent %q names nothing", ref))
+			}
+			uid := u.id
 			if errs := st.assignable([]string{uid}, func(int) string { return "" }); errs != nil {
 				return nil, fail(fmt.Errorf("agent %q: %w", ref, rulesError(errs)))
 			}
-			if !slices.Contains(w.agents, uid) {
+			if !seen[uid] {
+				seen[uid] = true
 				w.agents = append(w.agents, uid)
 			}
 		}

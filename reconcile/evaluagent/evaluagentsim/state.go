@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"strings"
 )
 
 const (
@@ -51,7 +52,9 @@ type wqt struct {
 	agents []string // user ids, in order of assignment
 }
 
-// state is the account. Slices keep creation order, which is the listing order.
+// state is the account. Slices keep creation order, which is the listing order; the maps index
+// them so that one write costs the same at a million users as at ten (only commitUser,
+// commitGroup and deleteGroup change them).
 type state struct {
 	ids       *idSource
 	users     []*user
@@ -60,6 +63,48 @@ type state struct {
 	levels    []*level
 	abilities []*ability
 	wqts      []*wqt
+
+	userByID    map[string]*user
+	userByName  map[string]*user // by folded username, inactive users included
+	userByEmail map[string]*user // by folded email, users with one
+	groupByID   map[string]*group
+	active      int // active users
+}
+
+func newState() *state {
+	return &state{
+		ids:      &idSource{used: map[string]bool{}},
+		userByID: map[string]*user{}, userByName: map[string]*user{}, userByEmail: map[string]*user{},
+		groupByID: map[string]*group{},
+	}
+}
+
+// fold is the key under which a name is unique: usernames and emails compare case-insensitively.
+func fold(s string) string { return strings.ToLower(s) }
+
+// index adds u under its keys; unindex removes it.
+func (st *state) index(u *user) {
+	st.userByID[u.id] = u
+	st.userByName[fold(u.username)] = u
+	if u.email != nil {
+		st.userByEmail[fold(*u.email)] = u
+	}
+	if u.active {
+		st.active++
+	}
+}
+
+func (st *state) unindex(u *user) {
+	delete(st.userByID, u.id)
+	if st.userByName[fold(u.username)] == u {
+		delete(st.userByName, fold(u.username))
+	}
+	if u.email != nil && st.userByEmail[fold(*u.email)] == u {
+		delete(st.userByEmail, fold(*u.email))
+	}
+	if u.active {
+		st.active--
+	}
 }
 
 // idSource mints random UUIDv4 ids and never hands out one that was used before.
@@ -98,13 +143,9 @@ func find[T any](items []*T, match func(*T) bool) *T {
 	return nil
 }
 
-func (st *state) user(id string) *user {
-	return find(st.users, func(u *user) bool { return u.id == id })
-}
+func (st *state) user(id string) *user { return st.userByID[id] }
 
-func (st *state) group(id string) *group {
-	return find(st.groups, func(g *group) bool { return g.id == id })
-}
+func (st *state) group(id string) *group { return st.groupByID[id] }
 
 func (st *state) role(id string) *role {
 	return find(st.roles, func(r *role) bool { return r.id == id })
@@ -136,15 +177,7 @@ func (st *state) isAgent(roleIDs []string) bool {
 	return false
 }
 
-func (st *state) activeUsers() int {
-	n := 0
-	for _, u := range st.users {
-		if u.active {
-			n++
-		}
-	}
-	return n
-}
+func (st *state) activeUsers() int { return st.active }
 
 // agentsIn counts the users whose team is the group. Only active agents have a team.
 func (st *state) agentsIn(groupID string) int {

@@ -208,14 +208,11 @@ func (st *state) applyUser(cur *user, ch userChange, seats int) (*user, []apiErr
 		}
 	}
 	// D2, D3: uniqueness, inactive users included.
-	for _, o := range st.users {
-		if cur != nil && o.id == cur.id {
-			continue
-		}
-		if strings.EqualFold(o.username, next.username) {
-			errs = append(errs, invalid("/data/attributes/username", "The username has already been taken."))
-		}
-		if next.email != nil && o.email != nil && strings.EqualFold(*o.email, *next.email) {
+	if o := st.userByName[fold(next.username)]; o != nil && (cur == nil || o.id != cur.id) {
+		errs = append(errs, invalid("/data/attributes/username", "The username has already been taken."))
+	}
+	if next.email != nil {
+		if o := st.userByEmail[fold(*next.email)]; o != nil && (cur == nil || o.id != cur.id) {
 			errs = append(errs, invalid("/data/attributes/email", "The email has already been taken."))
 		}
 	}
@@ -273,12 +270,15 @@ func (st *state) commitUser(cur, next *user) *user {
 			next.id = st.ids.mint()
 		}
 		st.users = append(st.users, next)
+		st.index(next)
 		return next
 	}
 	if cur.active && !next.active {
 		st.removeFromWQTs(cur.id)
 	}
+	st.unindex(cur)
 	*cur = *next
+	st.index(cur)
 	return cur
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -340,4 +341,50 @@ func TestPutIsAnAliasOfPatch(t *testing.T) {
 	if n := h.sim.Counts()["PUT /org/users/{id}"]; n != 1 {
 		t.Errorf("PUT counted %d times under its own endpoint", n)
 	}
+}
+
+// D2, D3 after a rename: the old username and email are free again, the new ones are taken.
+func TestRenameFreesTheOldNames(t *testing.T) {
+	h := newHarness(t, nil)
+	a := person("old.name")
+	a["email"] = "old@example.com"
+	id := h.createUser(a, nil)
+	h.do("PATCH", "/org/users/"+id, userBody(id, obj{"username": "New.Name", "email": "new@example.com"}, nil)).want(t, 200)
+
+	b := person("old.name")
+	b["email"] = "OLD@example.com"
+	h.createUser(b, nil)
+	h.do("POST", "/org/users", userBody("", person("new.name"), nil)).
+		wantError(t, 422, "/data/attributes/username", "The username has already been taken.")
+	c := person("other")
+	c["email"] = "New@Example.com"
+	h.do("POST", "/org/users", userBody("", c, nil)).
+		wantError(t, 422, "/data/attributes/email", "The email has already been taken.")
+	// The renamed user may keep its own names.
+	h.do("PATCH", "/org/users/"+id, userBody(id, obj{"username": "new.name", "email": "NEW@example.com"}, nil)).want(t, 200)
+}
+
+// A large seed loads: the simulator indexes users, so seeding is not quadratic. (No timing is
+// asserted; the benchmark in cmd/rostersync-bench measures it.)
+func TestLargeSeedLoads(t *testing.T) {
+	const n = 20_000
+	seed := DefaultSeed()
+	seed.Users = make([]SeedUser, n)
+	agents := make([]string, 0, n)
+	for i := range seed.Users {
+		name := "user" + strconv.Itoa(i)
+		seed.Users[i] = SeedUser{Forename: "F", Surname: "S", Username: name, Email: name + "@example.com",
+			Roles: []string{"agent"}, Team: "Test Team 1"}
+		agents = append(agents, name)
+	}
+	seed.WorkQueueTemplates[0].Agents = agents
+	h := newHarness(t, func(c *Config) { c.Seed = seed })
+	if got := len(h.sim.Users()); got != n {
+		t.Fatalf("seeded %d users, want %d", got, n)
+	}
+	if got := h.wqtAgents(h.wqtID("Inbound Calls")); len(got) != n {
+		t.Errorf("template holds %d agents, want %d", len(got), n)
+	}
+	h.do("POST", "/org/users", userBody("", person("USER19999"), nil)).
+		wantError(t, 422, "/data/attributes/username", "The username has already been taken.")
 }

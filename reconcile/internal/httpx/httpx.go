@@ -130,9 +130,50 @@ func IsLoopback(host string) bool {
 // most limit bytes. A body that fails to read or is larger than limit fails
 // the attempt like a network error. On any error status is 0.
 func Send(hc *http.Client, req *http.Request, limit int64) (status int, header http.Header, body []byte, err error) {
+	return send(hc, req, limit, nil)
+}
+
+// BodyError is a 2xx response body that its consumer could not decode: a fault of the answer,
+// not of the connection, so sending the request again would not help.
+type BodyError struct{ Err error }
+
+func (e *BodyError) Error() string { return e.Err.Error() }
+func (e *BodyError) Unwrap() error { return e.Err }
+
+// readErr remembers the first error reading the body, to tell a broken connection from a body
+// that does not decode.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF && r.err == nil {
+		r.err = err
+	}
+	return n, err
+}
+
+// send is Send; with consume set, a 2xx body is handed to consume as it arrives, without a
+// bound and without being held in memory, and body is nil. An error reading it fails the
+// attempt like a network error; an error of consume's own is a *BodyError.
+func send(hc *http.Client, req *http.Request, limit int64, consume func(io.Reader) error) (status int, header http.Header, body []byte, err error) {
 	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if consume != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		rd := &readErr{r: resp.Body}
+		err := consume(rd)
+		resp.Body.Close()
+		switch {
+		case rd.err != nil:
+			return 0, nil, nil, rd.err
+		case err != nil:
+			return 0, nil, nil, &BodyError{err}
+		}
+		return resp.StatusCode, resp.Header, nil, nil
 	}
 	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	resp.Body.Close()
@@ -168,11 +209,17 @@ type Transport struct {
 // the body's Content-Type, and logs the attempt with the duration returned.
 // On any error status is 0.
 func (t *Transport) Send(endpoint string, req *http.Request) (status int, header http.Header, body []byte, dur time.Duration, err error) {
+	return t.SendStream(endpoint, req, nil)
+}
+
+// SendStream is Send that, with consume set, hands a 2xx body to consume as it arrives (see
+// send) instead of reading it into memory; other answers are read as Send reads them.
+func (t *Transport) SendStream(endpoint string, req *http.Request, consume func(io.Reader) error) (status int, header http.Header, body []byte, dur time.Duration, err error) {
 	req.Header.Set("Accept", "application/json, */*")
 	req.Header.Set("User-Agent", "rostersync")
 	t.requests.Add(endpoint)
 	start := t.Now()
-	status, header, body, err = Send(t.HTTP, req, t.MaxBody)
+	status, header, body, err = send(t.HTTP, req, t.MaxBody, consume)
 	dur = t.Now().Sub(start)
 	if t.OnRequest != nil {
 		t.OnRequest(endpoint, status, dur)

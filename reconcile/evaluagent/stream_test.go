@@ -1,0 +1,154 @@
+package evaluagent
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// usersPage is a user listing of ids from..to-1, with links.next when next is set.
+func usersPage(from, to int, next string) string {
+	var b strings.Builder
+	b.WriteString(`{"meta":{"page":{"total":1}},"data":[`)
+	for i := from; i < to; i++ {
+		if i > from {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"type":"users","id":"u%05d","attributes":{"forename":"F","surname":"S","username":"user%05d","email":"user%05d@example.com","start_date":"2024-01-15","active":true,"third_party_id":%d},"relationships":{"roles":{"data":[{"type":"roles","id":"r-agent"}]},"agent-team":{"data":{"type":"groups","id":"g-north"}}}}`, i, i, i, i)
+	}
+	b.WriteString(`],"links":{"next":`)
+	if next == "" {
+		b.WriteString("null")
+	} else {
+		b.WriteString(strconv.Quote(next))
+	}
+	b.WriteString("}}")
+	return b.String()
+}
+
+func checkUsers(t *testing.T, users []struct{ ID, Username string }, n int) {
+	t.Helper()
+	if len(users) != n {
+		t.Fatalf("listed %d users, want %d", len(users), n)
+	}
+	for i, u := range users {
+		if want := fmt.Sprintf("user%05d", i); u.Username != want {
+			t.Fatalf("user %d is %q, want %q (each user once, in order)", i, u.Username, want)
+		}
+	}
+}
+
+func listed(t *testing.T, c *Client) []struct{ ID, Username string } {
+	t.Helper()
+	snap, err := c.List(context.Background())
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	var out []struct{ ID, Username string }
+	for _, u := range snap.Users {
+		if u.Team != "g-north" || len(u.Roles) != 1 || u.Roles[0] != "agent" || u.Email != u.Username+"@example.com" {
+			t.Fatalf("user decoded as %+v", u)
+		}
+		out = append(out, struct{ ID, Username string }{u.ID, u.Username})
+	}
+	return out
+}
+
+func emptyAccount(f *fakeAPI) {
+	f.json("GET /v1/org/roles", 200, rolesJSON)
+	f.json("GET /v1/org/levels", 200, levelsJSON)
+	f.json("GET /v1/org/groups", 200, `{"data":[]}`)
+	f.json("GET /v1/quality/work-queue-templates", 200, `{"data":[]}`)
+}
+
+// A user listing is decoded as it arrives: it may be far larger than the bound on bodies read
+// into memory, unpaged or paged.
+func TestListUsersIsNotBoundByTheBodyLimit(t *testing.T) {
+	t.Run("unpaged", func(t *testing.T) {
+		f := newFake(t)
+		emptyAccount(f)
+		f.json("GET /v1/org/users", 200, usersPage(0, 3000, ""))
+		c, _ := newTestClient(t, f)
+		c.tr.MaxBody = 4 << 10 // the whole listing is about 100 times this
+		checkUsers(t, listed(t, c), 3000)
+	})
+	t.Run("paged", func(t *testing.T) {
+		f := newFake(t)
+		emptyAccount(f)
+		f.handle("GET /v1/org/users", func(w http.ResponseWriter, r *http.Request) {
+			page, _ := strconv.Atoi(r.URL.Query().Get("page[number]"))
+			page = max(page, 1)
+			next := ""
+			if page < 3 {
+				next = fmt.Sprintf("%s/v1/org/users?page%%5Bnumber%%5D=%d", f.srv.URL, page+1)
+			}
+			writeJSON(w, 200, usersPage((page-1)*1000, page*1000, next))
+		})
+		c, _ := newTestClient(t, f)
+		c.tr.MaxBody = 4 << 10
+		checkUsers(t, listed(t, c), 3000)
+		if got := len(f.requestsTo("GET", "/v1/org/users")); got != 3 {
+			t.Errorf("%d user listing requests, want 3 pages", got)
+		}
+	})
+}
+
+// A page whose connection breaks half way is read again from its start: nobody is listed twice.
+func TestListUsersRetriesAPageCutShort(t *testing.T) {
+	f := newFake(t)
+	emptyAccount(f)
+	body := usersPage(0, 2000, "")
+	var calls atomic.Int32
+	f.handle("GET /v1/org/users", func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(200)
+			_, _ = w.Write([]byte(body[:len(body)/2]))
+			w.(http.Flusher).Flush()
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		writeJSON(w, 200, body)
+	})
+	c, clk := newTestClient(t, f)
+	checkUsers(t, listed(t, c), 2000)
+	if got := calls.Load(); got != 2 {
+		t.Errorf("%d attempts, want 2", got)
+	}
+	if len(clk.sleeps) != 1 {
+		t.Errorf("slept %v, want one back-off before the retry", clk.sleeps)
+	}
+}
+
+// A body that is not a listing fails at once, naming the work, and is not retried.
+func TestListUsersBadBodyIsNotRetried(t *testing.T) {
+	for name, body := range map[string]string{
+		"no data":    `{"links":{}}`,
+		"data null":  `{"data":null}`,
+		"not a list": `{"data":{"type":"users","id":"u1"}}`,
+		"cut short":  `{"data":[{"type":"users","id":"u1"`,
+		"bad item":   `{"data":[{"type":"users","id":"u1","attributes":{"username":{}}}]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFake(t)
+			emptyAccount(f)
+			f.json("GET /v1/org/users", 200, body)
+			c, _ := newTestClient(t, f)
+			_, err := c.List(context.Background())
+			if err == nil || !strings.HasPrefix(err.Error(), "evaluagent: list users: ") {
+				t.Errorf("err = %v, want a list users error", err)
+			}
+			if got := len(f.requestsTo("GET", "/v1/org/users")); got != 1 {
+				t.Errorf("%d attempts, want 1", got)
+			}
+		})
+	}
+}
