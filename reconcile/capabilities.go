@@ -30,6 +30,13 @@ type Capabilities struct {
 	NoDeactivate bool
 	NoReactivate bool
 	NoClear      bool
+	// NoCreate: users are not created (the platform, or its settings, do
+	// not allow it); a missing user is planned as unsupported.
+	NoCreate bool
+	// Settings explain, by what an op lacks ("deactivation", "user
+	// creation"), an unsupported op that the target's settings rather than
+	// its API rule out ("voki.deactivate is report").
+	Settings map[string]string
 	// BatchRows, when above 0, says the target writes users in batches of up
 	// to this many rows (a Batcher): the plan's Requests count batches.
 	BatchRows int
@@ -74,12 +81,17 @@ func (c Capabilities) platform() string {
 // unsupported marks op as one the target cannot apply, saying why.
 func (c Capabilities) unsupported(op *Op, why *Unsupported) {
 	op.Status = StatusUnsupported
+	why.Setting = c.Settings[why.Lacks]
 	op.Why.Unsupported = why
 }
 
 // Reasons for unsupported operations.
 func (c Capabilities) noDeactivation() *Unsupported {
 	return &Unsupported{Platform: c.platform(), Lacks: "deactivation"}
+}
+
+func (c Capabilities) noCreation() *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "user creation"}
 }
 
 func (c Capabilities) noReactivation() *Unsupported {

@@ -92,9 +92,15 @@ func (d *differ) users() {
 			if !w.Active {
 				continue // a leaver the platform never had
 			}
+			op := Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
+				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}}
+			if d.pol.Target.NoCreate {
+				d.pol.Target.unsupported(&op, d.pol.Target.noCreation())
+				d.add(op)
+				continue
+			}
 			d.planned[w.Key] = w
-			d.add(Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
-				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}})
+			d.add(op)
 			continue
 		}
 		d.claimed[cur.ID] = w.Key

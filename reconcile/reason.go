@@ -51,9 +51,11 @@ type Reason struct {
 
 // Unsupported is what a target cannot do.
 type Unsupported struct {
-	Platform string  `json:"platform"`
-	Lacks    string  `json:"lacks"` // "deactivation", "reactivation", "clearing"
-	Fields   []Field `json:"fields,omitempty"`
+	Platform string `json:"platform"`
+	Lacks    string `json:"lacks"` // "deactivation", "reactivation", "clearing", "user creation"
+	// Setting, when set, says the target's settings rule the op out.
+	Setting string  `json:"setting,omitempty"`
+	Fields  []Field `json:"fields,omitempty"`
 }
 
 // AbsenceWait says which debounce conditions a deactivation does not meet
@@ -135,8 +137,10 @@ func (r Reason) Words() string {
 	}
 	if u := r.Unsupported; u != nil {
 		b.WriteString("; cannot be applied on " + u.Platform + ": ")
-		switch u.Lacks {
-		case "clearing":
+		switch {
+		case u.Setting != "":
+			b.WriteString(u.Setting)
+		case u.Lacks == "clearing":
 			names := make([]string, len(u.Fields))
 			for i, f := range u.Fields {
 				names[i] = string(f)
