@@ -11,12 +11,14 @@ import (
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/voki"
 )
 
 // Target types.
 const (
 	TargetEvaluagent = "evaluagent"
 	TargetAgentIQ    = "agentiq"
+	TargetVoki       = "voki"
 )
 
 // AgentIQCredentialName is the systemd credential that holds the Agent IQ API
@@ -69,6 +71,7 @@ type TargetConfig struct {
 	Adopt      *bool                   `yaml:"adopt"`
 	Evaluagent *EvaluagentTargetConfig `yaml:"evaluagent"`
 	AgentIQ    *AgentIQTargetConfig    `yaml:"agentiq"`
+	Voki       *VokiTargetConfig       `yaml:"voki"`
 	Mapping    *MappingOverride        `yaml:"mapping"`
 }
 
@@ -79,6 +82,7 @@ func (t TargetConfig) blocks() map[string]block.Validator {
 	return map[string]block.Validator{
 		TargetEvaluagent: t.Evaluagent,
 		TargetAgentIQ:    t.AgentIQ,
+		TargetVoki:       t.Voki,
 	}
 }
 
@@ -92,6 +96,9 @@ type EvaluagentTargetConfig = evaluagent.Block
 
 // AgentIQTargetConfig is the agentiq: block of a target.
 type AgentIQTargetConfig = agentiq.Block
+
+// VokiTargetConfig is the voki: block of a target (see voki.Block).
+type VokiTargetConfig = voki.Block
 
 // MappingOverride is a target's mapping: section. Each field set replaces the
 // top-level mapping's section of the same name.

@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/reconcile/voki"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
@@ -84,6 +86,13 @@ var targetKinds = map[string]targetKind{
 		sim: simulatorKind{
 			listen: "127.0.0.1:8381",
 			serve:  serveAgentIQSim,
+		},
+	},
+	config.TargetVoki: {
+		open: (*target).voki,
+		sim: simulatorKind{
+			listen: "127.0.0.1:8382",
+			serve:  serveVokiSim,
 		},
 	},
 }
@@ -209,6 +218,12 @@ type (
 	changeStamper interface {
 		ChangeStamp() string
 	}
+	// protector is a platform client that knows users it must never touch
+	// (its own service user, privileged roles not allow-listed), beyond
+	// the mapping's exclusions (plan).
+	protector interface {
+		Protects(u reconcile.User) bool
+	}
 	// checker is a source that can test its connection more cheaply than
 	// a full read (an LDAP bind) (check).
 	checker interface {
@@ -224,4 +239,7 @@ var (
 	_ vocabularyLister = (*evaluagent.Client)(nil)
 	_ roleNamer        = (*evaluagent.Client)(nil)
 	_ pinger           = (*agentiq.Client)(nil)
+	_ pinger           = (*voki.Client)(nil)
+	_ protector        = (*voki.Client)(nil)
+	_ roleNamer        = (*voki.Client)(nil)
 )

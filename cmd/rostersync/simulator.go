@@ -26,9 +26,13 @@ contract. Request counts are at GET /_sim/counts.
                         ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.
   -platform agentiq     the agents export, listing and CSV import with row
                         validation, x-api-key auth. Use the printed base URL as
-                        an agentiq target's base_url, and the key in its key file.`)
-	platform := fs.String("platform", "evaluagent", "evaluagent or agentiq")
-	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq)")
+                        an agentiq target's base_url, and the key in its key file.
+  -platform voki        login and refresh with expiring tokens, X-Tenant, 5 logins
+                        a minute, users, departments and members, customer
+                        ratings. Use the printed base URL, tenant and service
+                        email in a voki target, and the password in its file.`)
+	platform := fs.String("platform", "evaluagent", "evaluagent, agentiq or voki")
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq, 127.0.0.1:8382 for voki)")
 	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them)")
 	faults := fs.String("faults", "", "evaluagent: inject faults; `SPEC` is comma-separated key=value with keys seed, 429 (storm probability),\n"+
 		"storm (requests per storm), 5xx, latency, jitter, reset and drop (commit then drop the response),\n"+

@@ -74,8 +74,9 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// MaxWait bounds one rate-limit wait (default 5 minutes).
 	MaxWait time.Duration
-	// OnRequest, when set, is told of every request sent.
-	OnRequest func(method, path string)
+	// OnRequest, when set, is told of every answer: the request
+	// ("GET /api/v1/users"), its status and how long it took.
+	OnRequest func(endpoint string, status int, d time.Duration)
 }
 
 // Client is a Voki client; it is safe for concurrent use.
@@ -248,12 +249,13 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
-	if c.cfg.OnRequest != nil {
-		c.cfg.OnRequest(method, path)
-	}
+	start := time.Now()
 	resp, err := c.cfg.HTTP.Do(req)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.cfg.OnRequest != nil {
+		c.cfg.OnRequest(method+" "+path, resp.StatusCode, time.Since(start))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
