@@ -127,5 +127,6 @@ func (b *Block) Config(password string) Config {
 	c := Config{BaseURL: b.BaseURL, Tenant: b.Tenant, Email: b.ServiceEmail, Password: password,
 		Deactivate: b.Deactivate, Roles: b.Roles, CreateUsers: b.CreateUsers,
 		CreateUserTemplate: b.CreateUserTemplate, AddMemberTemplate: b.AddMemberTemplate, Privileged: b.PrivilegedAllow}
+	c.ResultsWindow, _ = b.Window() // Validate reported a bad one
 	return c
 }

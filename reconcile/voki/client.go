@@ -74,6 +74,9 @@ type Config struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// MaxWait bounds one rate-limit wait (default 5 minutes).
 	MaxWait time.Duration
+	// ResultsWindow is the audit's period of customer ratings (default
+	// DefaultCSATWindow).
+	ResultsWindow time.Duration
 	// OnRequest, when set, is told of every answer: the request
 	// ("GET /api/v1/users"), its status and how long it took.
 	OnRequest func(endpoint string, status int, d time.Duration)
@@ -672,4 +675,32 @@ func (c *Client) ForgetSelf() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.selfID = ""
+}
+
+// ResultsOf implements reconcile.ResultsReader with the customer rating
+// statistics (E3) of one user; names are never used for attribution.
+func (c *Client) ResultsOf(ctx context.Context, userID string, from, to time.Time) (reconcile.PersonResults, error) {
+	q := url.Values{"user_id": {userID}, "date_from": {from.UTC().Format(time.DateOnly)}, "date_to": {to.UTC().Format(time.DateOnly)}}
+	_, raw, err := c.do(ctx, http.MethodGet, c.route("stats"), q, nil)
+	if err != nil {
+		return reconcile.PersonResults{}, err
+	}
+	var env struct {
+		Data *struct {
+			Total   int     `json:"total_evaluations"`
+			Average float64 `json:"average_rating"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil || env.Data == nil {
+		return reconcile.PersonResults{}, fmt.Errorf("voki: GET %s for user %s: undecodable statistics", c.route("stats"), userID)
+	}
+	return reconcile.PersonResults{What: "customer ratings", Count: env.Data.Total, Average: env.Data.Average}, nil
+}
+
+// ResultsWindow is the audit's period of customer ratings.
+func (c *Client) ResultsWindow() time.Duration {
+	if c.cfg.ResultsWindow > 0 {
+		return c.cfg.ResultsWindow
+	}
+	return DefaultCSATWindow
 }
