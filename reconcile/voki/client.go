@@ -189,7 +189,7 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 		NoCreate:     !c.cfg.CreateUsers,
 		Settings: map[string]string{
 			"deactivation":  "voki.deactivate is " + c.cfg.Deactivate + " (enforce applies it)",
-			"user creation": "voki.create_users is off (the leaver and mover rules still apply)",
+			"user creation": "voki.create_users is off: create the user in Voki, or set it to true",
 		},
 	}
 }
