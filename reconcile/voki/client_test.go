@@ -1,0 +1,202 @@
+package voki_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/voki"
+	"github.com/rostersync/rostersync/reconcile/voki/vokisim"
+)
+
+// recorder keeps the bodies of the requests to one method and path.
+type recorder struct {
+	mu           sync.Mutex
+	method, path string
+	bodies       []map[string]any
+	next         http.Handler
+}
+
+func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method == r.method && req.URL.Path == r.path || strings.HasSuffix(r.path, "*") && strings.HasPrefix(req.URL.Path, strings.TrimSuffix(r.path, "*")) && req.Method == r.method {
+		b, _ := io.ReadAll(req.Body)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		r.mu.Lock()
+		r.bodies = append(r.bodies, m)
+		r.mu.Unlock()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	r.next.ServeHTTP(w, req)
+}
+
+func recorded(t *testing.T, method, path string, simCfg func(*vokisim.Config), cfg func(*voki.Config)) (*voki.Client, *recorder) {
+	t.Helper()
+	sc := vokisim.DefaultConfig()
+	if simCfg != nil {
+		simCfg(&sc)
+	}
+	rec := &recorder{method: method, path: path, next: vokisim.New(sc)}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	c := voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword, CreateUsers: true}
+	if cfg != nil {
+		cfg(&c)
+	}
+	client, err := voki.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, rec
+}
+
+var newPerson = reconcile.User{Email: "new.person@acme.example", Forename: "New", Surname: "Person", Roles: []string{"attendant"}, Active: true}
+
+func TestCreateUserSendsTheInferredBodyWithAPasswordNeverReused(t *testing.T) {
+	c, rec := recorded(t, http.MethodPost, "/api/v1/users", func(s *vokisim.Config) { s.RequirePassword = true }, nil)
+	id, err := c.CreateUser(context.Background(), newPerson)
+	if err != nil || id == "" {
+		t.Fatalf("CreateUser = %q, %v", id, err)
+	}
+	if len(rec.bodies) != 1 {
+		t.Fatalf("%d create requests, want 1", len(rec.bodies))
+	}
+	inner, _ := rec.bodies[0]["user"].(map[string]any)
+	pw, _ := inner["password"].(string)
+	if len(pw) != 32 {
+		t.Errorf("password of %d characters, want 32", len(pw))
+	}
+	delete(inner, "password")
+	want := map[string]any{"name": "New Person", "email": "new.person@acme.example", "role": "attendant"}
+	if d := cmp.Diff(want, inner); d != "" {
+		t.Errorf("create body (-want +got):\n%s", d)
+	}
+	// A duplicate email is refused by the platform and reported.
+	if _, err := c.CreateUser(context.Background(), newPerson); err == nil || !strings.Contains(err.Error(), "has already been taken") {
+		t.Errorf("a duplicate create: %v, want the platform's 422", err)
+	}
+}
+
+func TestCreateUserTemplateOverridesTheBody(t *testing.T) {
+	tmpl := &voki.Template{Wrapper: "", Omit: []string{"password"}, Rename: map[string]string{"name": "name"}, Constants: map[string]any{"locale": "pt-BR"}}
+	c, rec := recorded(t, http.MethodPost, "/api/v1/users", nil, func(c *voki.Config) { c.CreateUserTemplate = tmpl })
+	if _, err := c.CreateUser(context.Background(), newPerson); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"name": "New Person", "email": "new.person@acme.example", "role": "attendant", "locale": "pt-BR"}
+	if d := cmp.Diff(want, rec.bodies[0]); d != "" {
+		t.Errorf("bare body without password (-want +got):\n%s", d)
+	}
+	// The simulator set to require a password refuses it: the template is
+	// what was sent, not what the client would have sent.
+	c2, _ := recorded(t, http.MethodPost, "/api/v1/users", func(s *vokisim.Config) { s.RequirePassword = true }, func(c *voki.Config) { c.CreateUserTemplate = tmpl })
+	if _, err := c2.CreateUser(context.Background(), newPerson); err == nil || !strings.Contains(err.Error(), "password") {
+		t.Errorf("err = %v, want the platform's password error", err)
+	}
+}
+
+func TestCreateIsRefusedWhenOff(t *testing.T) {
+	c, rec := recorded(t, http.MethodPost, "/api/v1/users", nil, func(c *voki.Config) { c.CreateUsers = false })
+	if _, err := c.CreateUser(context.Background(), newPerson); !errors.Is(err, voki.ErrCreateOff) {
+		t.Fatalf("err = %v, want ErrCreateOff", err)
+	}
+	if len(rec.bodies) != 0 {
+		t.Error("a create was sent while creating users is off")
+	}
+	if !c.Capabilities().NoCreate {
+		t.Error("Capabilities do not say creates are off")
+	}
+}
+
+func TestMembershipAddAndRemoveAreIdempotent(t *testing.T) {
+	c, rec := recorded(t, http.MethodPost, "/api/v1/departments/*", nil, func(c *voki.Config) {
+		c.AddMemberTemplate = &voki.Template{}
+	})
+	ctx := context.Background()
+	snap, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sales, support reconcile.Queue
+	for _, q := range snap.Queues {
+		switch q.Name {
+		case "Sales":
+			sales = q
+		case "Support":
+			support = q
+		}
+	}
+	ghost := sales.Agents[0]
+	// Re-adding a member and removing a non-member both count as done.
+	if err := c.AddQueueAgents(ctx, sales.ID, []string{ghost}); err != nil {
+		t.Errorf("re-adding a member: %v", err)
+	}
+	if err := c.RemoveQueueAgents(ctx, support.ID, []string{ghost}); err != nil {
+		t.Errorf("removing a non-member: %v", err)
+	}
+	if d := cmp.Diff([]map[string]any{{"user_id": ghost}}, rec.bodies); d != "" {
+		t.Errorf("add-member body (-want +got):\n%s", d)
+	}
+	if err := c.AddQueueAgents(ctx, support.ID, []string{"no-such-user"}); err == nil {
+		t.Error("adding an unknown user succeeded")
+	}
+	after, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(snap.Queues, after.Queues); d != "" {
+		t.Errorf("idempotent membership calls changed the departments (-before +after):\n%s", d)
+	}
+}
+
+func TestListWalksPagesOfAtMostAHundred(t *testing.T) {
+	total := 0
+	cfg := func(s *vokisim.Config) {
+		for i := range 230 {
+			s.Tenants[0].Users = append(s.Tenants[0].Users, &vokisim.User{ID: fmt.Sprintf("u-%03d", i),
+				Name: "Bulk User", Email: fmt.Sprintf("bulk%d@acme.example", i), Role: "attendant", Active: true,
+				Inserted: vokisim.SeedEpoch.Add(time.Duration(i+10) * time.Hour)})
+		}
+		total = len(s.Tenants[0].Users)
+	}
+	var mu sync.Mutex
+	var sizes []string
+	sc := vokisim.DefaultConfig()
+	cfg(&sc)
+	sim := vokisim.New(sc)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/users" {
+			mu.Lock()
+			sizes = append(sizes, r.URL.Query().Get("page_size"))
+			mu.Unlock()
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c, err := voki.New(voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := c.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Users) != total {
+		t.Errorf("List returned %d users, the tenant has %d", len(snap.Users), total)
+	}
+	if d := cmp.Diff([]string{"100", "100", "100"}, sizes); d != "" {
+		t.Errorf("page sizes requested (-want +got):\n%s", d)
+	}
+}
