@@ -38,7 +38,7 @@ func (t *target) voki(o targetOptions) error {
 		return err
 	}
 	t.client = client
-	t.policy = reconcile.Policy{Mode: mode, Adopt: o.tc.Adopt != nil && *o.tc.Adopt}
+	t.policy = reconcile.Policy{Mode: mode, Adopt: o.tc.Adopt != nil && *o.tc.Adopt, AgentRole: "attendant"}
 	return nil
 }
 

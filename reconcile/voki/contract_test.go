@@ -38,7 +38,7 @@ func TestTargetContract(t *testing.T) {
 			c, _ := openSim(t, page, nil)
 			return c
 		},
-		Policy:    reconcile.Policy{},
+		Policy:    reconcile.Policy{AgentRole: "attendant"},
 		TeamLevel: "Team",
 		Role:      "attendant",
 		PageSize:  page,

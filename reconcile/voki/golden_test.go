@@ -56,7 +56,7 @@ func TestGoldenPlans(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pol := reconcile.Policy{Adopt: s.Adopt, Target: client.Capabilities(), Protected: client.Protects}
+			pol := reconcile.Policy{Adopt: s.Adopt, AgentRole: "attendant", Target: client.Capabilities(), Protected: client.Protects}
 			ctx := context.Background()
 			current, err := client.List(ctx)
 			if err != nil {
