@@ -36,6 +36,22 @@ func checkExpression(what, s string) error {
 	if len(s) > MaxFilterLength {
 		return fmt.Errorf("%s is %d bytes long; at most %d are accepted", what, len(s), MaxFilterLength)
 	}
+	if nestsDeeper(s, "([", ")]", MaxFilterDepth) {
+		return fmt.Errorf("%s nests parentheses or brackets more than %d deep", what, MaxFilterDepth)
+	}
+	return nil
+}
+
+// jsonDepthExceeds reports whether the JSON text data nests objects and
+// arrays deeper than max. It does not validate: invalid JSON is left to the
+// decoder, which reports it with its position.
+func jsonDepthExceeds(data []byte, max int) bool { return nestsDeeper(data, "{[", "}]", max) }
+
+// nestsDeeper reports whether s opens more than max of the open characters
+// without closing them, skipping double-quoted strings with their
+// backslash escapes (a bracket inside a compared value or a JSON string
+// does not count).
+func nestsDeeper[T string | []byte](s T, open, close string, max int) bool {
 	depth, inString, escaped := 0, false, false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -50,47 +66,15 @@ func checkExpression(what, s string) error {
 			}
 			continue
 		}
-		switch c {
-		case '"':
+		switch {
+		case c == '"':
 			inString = true
-		case '(', '[':
-			depth++
-			if depth > MaxFilterDepth {
-				return fmt.Errorf("%s nests parentheses or brackets more than %d deep", what, MaxFilterDepth)
-			}
-		case ')', ']':
-			depth--
-		}
-	}
-	return nil
-}
-
-// jsonDepthExceeds reports whether the JSON text data nests objects and
-// arrays deeper than max. It does not validate: invalid JSON is left to the
-// decoder, which reports it with its position.
-func jsonDepthExceeds(data []byte, max int) bool {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case '{', '[':
+		case strings.IndexByte(open, c) >= 0:
 			depth++
 			if depth > max {
 				return true
 			}
-		case '}', ']':
+		case strings.IndexByte(close, c) >= 0:
 			depth--
 		}
 	}
