@@ -9,9 +9,10 @@ import (
 // credited to a person (customer ratings, evaluations). The audit looks for
 // it; a target without it has its results left out, and the audit says so.
 type ResultsReader interface {
-	// ResultsOf returns the results credited to platform user id on the
-	// days from to to, both inclusive.
-	ResultsOf(ctx context.Context, userID string, from, to time.Time) (PersonResults, error)
+	// ResultsOf returns the results credited to each of the platform user
+	// ids on the days from to to, both inclusive, by user id; a user with
+	// none may be left out.
+	ResultsOf(ctx context.Context, userIDs []string, from, to time.Time) (map[string]PersonResults, error)
 }
 
 // PersonResults are one person's QA results in a period.

@@ -167,13 +167,17 @@ func (t *Target) ReadResults(ctx context.Context, tg reconcile.Target, from, to 
 	t.ResultsRead = true
 	t.From, t.To = from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly)
 	t.Results = []Results{}
+	ids := make([]string, len(t.flagged))
+	for i, f := range t.flagged {
+		ids[i] = f.ID
+	}
+	res, err := rr.ResultsOf(ctx, ids, from, to)
+	if err != nil {
+		return fmt.Errorf("audit %s: QA results of %d people: %w", t.Target, len(ids), err)
+	}
 	for _, f := range t.flagged {
-		res, err := rr.ResultsOf(ctx, f.ID, from, to)
-		if err != nil {
-			return fmt.Errorf("audit %s: results of %s (%s): %w", t.Target, f.Email, f.ID, err)
-		}
-		if res.Count > 0 {
-			f.PersonResults = res
+		if r := res[f.ID]; r.Count > 0 {
+			f.PersonResults = r
 			t.Results = append(t.Results, f)
 		}
 	}

@@ -678,23 +678,28 @@ func (c *Client) ForgetSelf() {
 }
 
 // ResultsOf implements reconcile.ResultsReader with the customer rating
-// statistics (E3) of one user; names are never used for attribution.
-func (c *Client) ResultsOf(ctx context.Context, userID string, from, to time.Time) (reconcile.PersonResults, error) {
-	q := url.Values{"user_id": {userID}, "date_from": {from.UTC().Format(time.DateOnly)}, "date_to": {to.UTC().Format(time.DateOnly)}}
-	_, raw, err := c.do(ctx, http.MethodGet, c.route("stats"), q, nil)
-	if err != nil {
-		return reconcile.PersonResults{}, err
+// statistics (E3) of each user, one request per user; names are never used
+// for attribution.
+func (c *Client) ResultsOf(ctx context.Context, userIDs []string, from, to time.Time) (map[string]reconcile.PersonResults, error) {
+	out := make(map[string]reconcile.PersonResults, len(userIDs))
+	for _, id := range userIDs {
+		q := url.Values{"user_id": {id}, "date_from": {from.UTC().Format(time.DateOnly)}, "date_to": {to.UTC().Format(time.DateOnly)}}
+		_, raw, err := c.do(ctx, http.MethodGet, c.route("stats"), q, nil)
+		if err != nil {
+			return nil, err
+		}
+		var env struct {
+			Data *struct {
+				Total   int     `json:"total_evaluations"`
+				Average float64 `json:"average_rating"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil || env.Data == nil {
+			return nil, fmt.Errorf("voki: GET %s for user %s: undecodable statistics", c.route("stats"), id)
+		}
+		out[id] = reconcile.PersonResults{What: "customer ratings", Count: env.Data.Total, Average: env.Data.Average}
 	}
-	var env struct {
-		Data *struct {
-			Total   int     `json:"total_evaluations"`
-			Average float64 `json:"average_rating"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil || env.Data == nil {
-		return reconcile.PersonResults{}, fmt.Errorf("voki: GET %s for user %s: undecodable statistics", c.route("stats"), userID)
-	}
-	return reconcile.PersonResults{What: "customer ratings", Count: env.Data.Total, Average: env.Data.Average}, nil
+	return out, nil
 }
 
 // ResultsWindow is the audit's period of customer ratings.
