@@ -165,3 +165,26 @@ func TestWrongPasswordIsNeverRetried(t *testing.T) {
 		t.Errorf("%d auth requests, want 1", len(log.times))
 	}
 }
+
+func TestA429IsWaitedOutAsRetryAfterSays(t *testing.T) {
+	var mu sync.Mutex
+	forced := 0
+	c, _, clk, _ := clocked(t, func(s *vokisim.Config) {
+		s.Force429 = func(r *http.Request) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if r.URL.Path == "/api/v1/users" && forced < 2 {
+				forced++
+				return true
+			}
+			return false
+		}
+	}, vokisim.DemoEmail, vokisim.DemoPassword)
+	start := clk.Now()
+	if _, err := c.List(context.Background()); err != nil {
+		t.Fatalf("List after two 429s: %v", err)
+	}
+	if waited := clk.Now().Sub(start); waited != 2*time.Second {
+		t.Errorf("waited %s, want 2s (Retry-After: 1, twice)", waited)
+	}
+}

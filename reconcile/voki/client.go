@@ -97,6 +97,9 @@ type Client struct {
 	authCalls []time.Time
 	mu        sync.Mutex
 	roles     map[string]string // user id → role, from the last List
+	// canaryMu holds other creates back until the first one is confirmed.
+	canaryMu sync.Mutex
+	canaryOK bool
 }
 
 // New returns a client; it does no I/O.
@@ -570,6 +573,14 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 		return "", err
 	}
 	body := c.createT.Build(map[string]any{"name": joinName(u.Forename, u.Surname), "email": u.Email, "role": role, "password": pw})
+	// The first create is a canary: it goes alone and is read back before
+	// any other, since its body is inferred.
+	c.canaryMu.Lock()
+	if c.canaryOK {
+		c.canaryMu.Unlock()
+	} else {
+		defer c.canaryMu.Unlock()
+	}
 	_, raw, err := c.do(ctx, http.MethodPost, c.route("users"), nil, body)
 	if err != nil {
 		return "", err
@@ -578,7 +589,36 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 	if err := json.Unmarshal(raw, &env); err != nil || env.Data.ID == "" {
 		return "", fmt.Errorf("voki: POST %s: the answer names no user id", c.route("users"))
 	}
+	if !c.canaryOK {
+		if err := c.confirm(ctx, env.Data.ID, u.Email, role); err != nil {
+			return env.Data.ID, err
+		}
+		c.canaryOK = true
+	}
 	return env.Data.ID, nil
+}
+
+// confirm reads a created user back (U3) and finds it by search (U2): the
+// first create of a run proves the create-user body.
+func (c *Client) confirm(ctx context.Context, id, email, role string) error {
+	_, raw, err := c.do(ctx, http.MethodGet, c.route("users")+"/"+url.PathEscape(id), nil, nil)
+	if err != nil {
+		return fmt.Errorf("voki: confirming the first created user %s: %w", email, err)
+	}
+	var got struct{ Data wireUser }
+	if err := json.Unmarshal(raw, &got); err != nil || !strings.EqualFold(got.Data.Email, email) || got.Data.Role != role {
+		return fmt.Errorf("voki: the first created user %s reads back as %q with role %q: check voki.create_user_template", email, got.Data.Email, got.Data.Role)
+	}
+	found, err := list(ctx, c, c.route("users"), url.Values{"search": {email}}, func(u wireUser) string { return u.ID })
+	if err != nil {
+		return fmt.Errorf("voki: confirming the first created user %s: %w", email, err)
+	}
+	for _, f := range found {
+		if f.ID == id {
+			return nil
+		}
+	}
+	return fmt.Errorf("voki: the first created user %s (%s) is not found by a search for its email: check voki.create_user_template", email, id)
 }
 
 // UpdateUser implements reconcile.Target: one PUT with only the named

@@ -200,3 +200,44 @@ func TestListWalksPagesOfAtMostAHundred(t *testing.T) {
 		t.Errorf("page sizes requested (-want +got):\n%s", d)
 	}
 }
+
+func TestTheFirstCreateIsReadBack(t *testing.T) {
+	// A template whose constant overrides the role: the platform makes a
+	// supervisor, and reading it back catches that.
+	c, _ := recorded(t, http.MethodPost, "/api/v1/users", nil, func(c *voki.Config) {
+		c.CreateUserTemplate = &voki.Template{Wrapper: "user", Constants: map[string]any{"role": "supervisor"}}
+	})
+	if _, err := c.CreateUser(context.Background(), newPerson); err == nil || !strings.Contains(err.Error(), "create_user_template") {
+		t.Fatalf("a create the platform made differently: %v, want the template named", err)
+	}
+	// The default template: the create is read back and found by search.
+	var gets []string
+	var mu sync.Mutex
+	sim := vokisim.New(vokisim.DefaultConfig())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/v1/users") {
+			mu.Lock()
+			gets = append(gets, r.URL.Path+"?"+r.URL.Query().Get("search"))
+			mu.Unlock()
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c2, err := voki.New(voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword, CreateUsers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c2.CreateUser(context.Background(), newPerson)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := newPerson
+	second.Email = "second@acme.example"
+	if _, err := c2.CreateUser(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/api/v1/users/" + id + "?", "/api/v1/users?new.person@acme.example"}
+	if d := cmp.Diff(want, gets); d != "" {
+		t.Errorf("reads after two creates (-want +got): only the first is confirmed\n%s", d)
+	}
+}

@@ -82,6 +82,9 @@ type Config struct {
 	AuthPerMinute int
 	// RequirePassword makes a create-user body without a password a 422.
 	RequirePassword bool
+	// Force429, when set, is asked about every request: true answers it
+	// with 429 and Retry-After: 1 (tests).
+	Force429 func(r *http.Request) bool
 }
 
 type token struct {
@@ -145,7 +148,14 @@ func New(cfg Config) *Sim {
 }
 
 // ServeHTTP serves the API.
-func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Force429 != nil && s.cfg.Force429(r) {
+		w.Header().Set("Retry-After", "1")
+		detail(w, http.StatusTooManyRequests, "Too many requests")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // Counts returns how many login and refresh calls the simulator answered.
 func (s *Sim) Counts() (logins, refreshes int) {
