@@ -41,6 +41,7 @@ type Block struct {
 	PasswordFile       string    `yaml:"password_file"`
 	Deactivate         string    `yaml:"deactivate"`
 	Roles              string    `yaml:"roles"`
+	Memberships        string    `yaml:"memberships"`
 	CreateUsers        bool      `yaml:"create_users"`
 	CreateUserTemplate *Template `yaml:"create_user_template"`
 	AddMemberTemplate  *Template `yaml:"add_member_template"`
@@ -73,6 +74,9 @@ func (b *Block) Validate() error {
 		if v != "" && v != Off && v != Report && v != Enforce {
 			p.Add(key, "%q is not off, report or enforce", v)
 		}
+	}
+	if v := b.Memberships; v != "" && v != Off && v != Exact {
+		p.Add("memberships", "%q is not off or exact", v)
 	}
 	if d, err := b.Window(); err != nil || d <= 0 {
 		p.Add("csat_window", "%q is not a positive duration, as 720h", b.CSATWindow)
@@ -125,7 +129,7 @@ func (b *Block) ResolvePaths(dir string) {
 // password read by the caller.
 func (b *Block) Config(password string) Config {
 	c := Config{BaseURL: b.BaseURL, Tenant: b.Tenant, Email: b.ServiceEmail, Password: password,
-		Deactivate: b.Deactivate, Roles: b.Roles, CreateUsers: b.CreateUsers,
+		Deactivate: b.Deactivate, Roles: b.Roles, Memberships: b.Memberships, CreateUsers: b.CreateUsers,
 		CreateUserTemplate: b.CreateUserTemplate, AddMemberTemplate: b.AddMemberTemplate, Privileged: b.PrivilegedAllow}
 	c.ResultsWindow, _ = b.Window() // Validate reported a bad one
 	return c

@@ -48,6 +48,8 @@ const (
 	Off     = "off"
 	Report  = "report"
 	Enforce = "enforce"
+	// Exact is the memberships switch that manages department members.
+	Exact = "exact"
 )
 
 // Config configures a client.
@@ -57,6 +59,10 @@ type Config struct {
 	// report plans the change as unsupported (shown, never applied);
 	// enforce applies it; off leaves the field out of plans.
 	Deactivate, Roles string
+	// Memberships is off (the default: departments are not planned) or
+	// exact: department membership follows the mapping's queues: rules,
+	// adding and removing members rostersync owns.
+	Memberships string
 	// CreateUsers lets plans create missing users (default off: they are
 	// planned as unsupported).
 	CreateUsers bool
@@ -132,6 +138,13 @@ func New(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("voki: %q is not off, report or enforce", *s)
 		}
 	}
+	switch cfg.Memberships {
+	case "":
+		cfg.Memberships = Off
+	case Off, Exact:
+	default:
+		return nil, fmt.Errorf("voki: memberships %q is not off or exact", cfg.Memberships)
+	}
 	c := &Client{cfg: cfg, base: base, log: cfg.Logger, now: cfg.Now, createT: DefaultCreateUserTemplate(), memberT: DefaultAddMemberTemplate()}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -187,6 +200,7 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 	return reconcile.Capabilities{
 		Platform:     "Voki",
 		FlatTeams:    true,
+		NoQueues:     c.cfg.Memberships != Exact,
 		UserFields:   fields,
 		NoDeactivate: c.cfg.Deactivate != Enforce,
 		NoCreate:     !c.cfg.CreateUsers,

@@ -51,7 +51,7 @@ func recorded(t *testing.T, method, path string, simCfg func(*vokisim.Config), c
 	rec := &recorder{method: method, path: path, next: vokisim.New(sc)}
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
-	c := voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword, CreateUsers: true}
+	c := voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword, CreateUsers: true, Memberships: voki.Exact}
 	if cfg != nil {
 		cfg(&c)
 	}

@@ -18,7 +18,7 @@ func openSim(t *testing.T, pageSize int, cfg func(*voki.Config)) (*voki.Client, 
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	c := voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword,
-		CreateUsers: true, Deactivate: voki.Enforce, Roles: voki.Enforce, PageSize: pageSize}
+		CreateUsers: true, Memberships: voki.Exact, Deactivate: voki.Enforce, Roles: voki.Enforce, PageSize: pageSize}
 	if cfg != nil {
 		cfg(&c)
 	}
