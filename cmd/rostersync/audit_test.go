@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
 
+	"github.com/rostersync/rostersync/reconcile/voki"
 	"github.com/rostersync/rostersync/reconcile/voki/vokisim"
 )
 
@@ -154,5 +159,57 @@ func TestDemoVoki(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q\n%s", want, out)
 		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestSimulatorVoki serves the Voki simulator through the CLI and signs in
+// to it with what it prints.
+func TestSimulatorVoki(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"simulator", "-platform", "voki", "-listen", "127.0.0.1:0"}, &cli{
+			stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
+			lookupEnv: func(string) (string, bool) { return "", false }, now: time.Now,
+		})
+	}()
+	base := regexp.MustCompile(`base URL: +(http://\S+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !base.MatchString(out.String()) {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the simulator printed no base URL:\n%s\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	c, err := voki.New(voki.Config{BaseURL: base.FindStringSubmatch(out.String())[1], Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Errorf("signing in with the printed settings: %v", err)
+	}
+	for _, want := range []string{"tenant:        " + vokisim.DemoTenant, "password:      " + vokisim.DemoPassword} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the simulator does not print %q:\n%s", want, out.String())
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("simulator exit %d after a stop:\n%s", code, errOut.String())
 	}
 }

@@ -241,3 +241,67 @@ func TestTheFirstCreateIsReadBack(t *testing.T) {
 		t.Errorf("reads after two creates (-want +got): only the first is confirmed\n%s", d)
 	}
 }
+
+// TestAListThatChangesWhileReadIsReadAgainOnce adds a user between the
+// pages of a walk: the walk restarts once; a list that keeps changing
+// fails the read rather than return a torn one.
+func TestAListThatChangesWhileReadIsReadAgainOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		changes int
+		wantErr bool
+	}{{"once", 1, false}, {"every time", 2, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sim := vokisim.New(vokisim.DefaultConfig())
+			var writer *voki.Client
+			var mu sync.Mutex
+			changed, firstPages := 0, 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet && r.URL.Path == "/api/v1/users" && r.URL.Query().Get("search") == "" {
+					mu.Lock()
+					page := r.URL.Query().Get("page")
+					if page == "1" {
+						firstPages++
+					}
+					add := page == "2" && changed < tc.changes
+					if add {
+						changed++
+					}
+					n := changed
+					mu.Unlock()
+					if add {
+						u := newPerson
+						u.Email = fmt.Sprintf("joiner%d@acme.example", n)
+						if _, err := writer.CreateUser(r.Context(), u); err != nil {
+							t.Errorf("adding a user mid-walk: %v", err)
+						}
+					}
+				}
+				sim.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			var err error
+			writer, err = voki.New(voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword, CreateUsers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reader, err := voki.New(voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword, PageSize: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := reader.List(context.Background())
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "changed twice") {
+					t.Errorf("a list changing on every walk: %v, want an error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if firstPages != 2 || len(snap.Users) != 7 {
+				t.Errorf("%d walks, %d users; want 2 walks and all 7 users", firstPages, len(snap.Users))
+			}
+		})
+	}
+}
