@@ -85,7 +85,7 @@ func (a *app) audit(ctx context.Context, window time.Duration) (*audit.Report, e
 		if err != nil {
 			return nil, err
 		}
-		at := audit.Build(t.name, results[i].Desired, current, own, t.policy, now)
+		at := audit.Build(t.name, results[i].Desired, current, own, t.policy)
 		w := window
 		if rw, ok := t.client.(resultsWindower); ok && w == 0 {
 			w = rw.ResultsWindow()

@@ -94,20 +94,15 @@ func person(u reconcile.User, pol reconcile.Policy) Person {
 		Protected: pol.Protected != nil && pol.Protected(u)}
 }
 
-// Build audits one target from what its sources desire and what it lists,
-// matching people exactly as a plan does (ledger, third-party id,
-// username, email), adoption included.
-func Build(name string, desired, current *reconcile.Snapshot, own reconcile.Ownership, pol reconcile.Policy, now time.Time) Target {
-	pol.Adopt = true
-	pol.Mode = reconcile.ModeSync
-	plan := reconcile.Diff(desired, current, own, pol, now)
+// Build audits one target from what its sources desire and what it lists.
+// People are matched as plans match them (the ledger, then third-party id,
+// username where the platform holds usernames, then email, case-insensitive),
+// whether or not a plan could be made for them.
+func Build(name string, desired, current *reconcile.Snapshot, own reconcile.Ownership, pol reconcile.Policy) Target {
+	matched := match(desired, current, own, pol.Target)
 	byKey := map[string]reconcile.User{}
 	for _, u := range desired.Users {
 		byKey[u.Key] = u
-	}
-	matched := map[string]string{} // platform id → desired key
-	for key, m := range plan.Matches {
-		matched[m.ID] = key
 	}
 	t := Target{Target: name, Platform: pol.Target.Platform, Unknown: []Person{}, Inactive: []Person{}, Drift: []Drift{},
 		Incomplete: desired.Incomplete}
@@ -140,6 +135,64 @@ func Build(name string, desired, current *reconcile.Snapshot, own reconcile.Owne
 	slices.SortFunc(t.Drift, func(a, b Drift) int { return byPerson(a.Person, b.Person) })
 	slices.SortFunc(t.flagged, func(a, b Results) int { return byPerson(a.Person, b.Person) })
 	return t
+}
+
+// match pairs platform users with desired users: platform id → desired key.
+func match(desired, current *reconcile.Snapshot, own reconcile.Ownership, caps reconcile.Capabilities) map[string]string {
+	out := map[string]string{}
+	byID := map[string]bool{}
+	byTPID, byUsername, byEmail := map[string]string{}, map[string]string{}, map[string]string{}
+	for _, u := range current.Users {
+		byID[u.ID] = true
+		if u.ThirdPartyID != "" {
+			byTPID[u.ThirdPartyID] = u.ID
+		}
+		if u.Username != "" {
+			byUsername[strings.ToLower(u.Username)] = u.ID
+		}
+		if u.Email != "" {
+			byEmail[strings.ToLower(u.Email)] = u.ID
+		}
+	}
+	owner := map[string]string{} // platform id → owning key
+	for k, id := range own.Users {
+		owner[id] = k
+	}
+	holdsUsername := caps.UserFields == nil || slices.Contains(caps.UserFields, reconcile.FieldUsername)
+	users := slices.Clone(desired.Users)
+	slices.SortFunc(users, func(a, b reconcile.User) int { return cmp.Compare(a.Key, b.Key) })
+	for _, w := range users {
+		free := func(id string) bool {
+			if id == "" {
+				return false
+			}
+			if _, taken := out[id]; taken {
+				return false
+			}
+			k, owned := owner[id]
+			return !owned || k == w.Key
+		}
+		var candidates []string
+		if id, ok := own.Users[w.Key]; ok && byID[id] {
+			candidates = append(candidates, id)
+		}
+		if w.ThirdPartyID != "" {
+			candidates = append(candidates, byTPID[w.ThirdPartyID])
+		}
+		if holdsUsername && w.Username != "" {
+			candidates = append(candidates, byUsername[strings.ToLower(w.Username)])
+		}
+		if w.Email != "" {
+			candidates = append(candidates, byEmail[strings.ToLower(w.Email)])
+		}
+		for _, id := range candidates {
+			if free(id) {
+				out[id] = w.Key
+				break
+			}
+		}
+	}
+	return out
 }
 
 func byPerson(a, b Person) int {
