@@ -7,6 +7,7 @@ import (
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/audit"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
 // resultsWindower is a platform client with its own period of QA results
@@ -24,7 +25,8 @@ func cmdAudit(ctx context.Context, args []string, c *cli) error {
 reports for each target: platform users active but unknown to every source;
 people inactive in the directory who are still active on the platform; role
 drift (the platform's roles differ from what the mapping gives); and, where
-the platform reports QA results by person (Voki's customer ratings), the
+the platform reports QA results by person (Voki's customer ratings,
+Evaluagent's completed evaluations), the
 results in a period credited to people unknown to or inactive in the
 directory. People are matched as plans match them (ledger, third-party id,
 username, email).
@@ -100,3 +102,6 @@ func (a *app) audit(ctx context.Context, window time.Duration) (*audit.Report, e
 	}
 	return rep, nil
 }
+
+// The targets that report QA results by person, checked at compile time.
+var _ reconcile.ResultsReader = (*evaluagent.Client)(nil)

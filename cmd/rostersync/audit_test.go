@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
 
+	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 	"github.com/rostersync/rostersync/reconcile/voki"
 	"github.com/rostersync/rostersync/reconcile/voki/vokisim"
 )
@@ -28,7 +29,14 @@ var rigNow = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 // of the rig's clock.
 func newVokiRig(t *testing.T) (*rig, *vokisim.Sim) {
 	t.Helper()
-	r := newRig(t)
+	// On Evaluagent, an agent no source knows has a published evaluation.
+	r := newRig(t, func(c *evaluagentsim.Config) {
+		seed := evaluagentsim.DefaultSeed()
+		seed.Users = append(seed.Users, evaluagentsim.SeedUser{ID: "44444444-4444-4444-8444-444444444444", Forename: "Lou", Surname: "Left",
+			Username: "lou.left@acme.example", Email: "lou.left@acme.example", Roles: []string{"agent"}, Team: "Test Team 1"})
+		seed.Evaluations = []evaluagentsim.SeedEvaluation{{Reference: "EV-1", Score: 72, PublishedAt: rigNow.AddDate(0, 0, -3).Format(time.RFC3339), Agent: "lou.left@acme.example"}}
+		c.Seed = seed
+	})
 	sim := vokisim.New(vokisim.Config{Tenants: []*vokisim.Tenant{vokisim.DefaultTenant(rigNow)}, Now: func() time.Time { return rigNow }})
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
