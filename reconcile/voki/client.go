@@ -102,7 +102,9 @@ type Client struct {
 	paceMu    sync.Mutex
 	authCalls []time.Time
 	mu        sync.Mutex
-	roles     map[string]string // user id → role, from the last List
+	// listed are the users of the last List, by id (the audit skips
+	// those who could not have taken calls in its period).
+	listed map[string]wireUser
 	// canaryMu holds other creates back until the first one is confirmed.
 	canaryMu sync.Mutex
 	canaryOK bool
@@ -525,17 +527,17 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 		slices.Sort(q.Agents)
 		snap.Queues = append(snap.Queues, q)
 	}
-	roles := map[string]string{}
+	listed := make(map[string]wireUser, len(ws))
 	for _, w := range ws {
 		u := w.user()
 		if qs := queuesOf[w.ID]; len(qs) > 0 {
 			u.Queues = slices.Sorted(slices.Values(qs))
 		}
-		roles[w.ID] = w.Role
+		listed[w.ID] = w
 		snap.Users = append(snap.Users, u)
 	}
 	c.mu.Lock()
-	c.roles = roles
+	c.listed = listed
 	c.mu.Unlock()
 	return snap, nil
 }
@@ -733,10 +735,18 @@ func (c *Client) ForgetSelf() {
 
 // ResultsOf implements reconcile.ResultsReader with the customer rating
 // statistics (E3) of each user, one request per user; names are never used
-// for attribution.
+// for attribution. A user the last List showed inactive since before from
+// is skipped.
 func (c *Client) ResultsOf(ctx context.Context, userIDs []string, from, to time.Time) (map[string]reconcile.PersonResults, error) {
 	out := make(map[string]reconcile.PersonResults, len(userIDs))
+	c.mu.Lock()
+	listed := c.listed
+	c.mu.Unlock()
 	for _, id := range userIDs {
+		// Inactive since before the period: could not have taken a call in it.
+		if u, ok := listed[id]; ok && !u.Active && !u.UpdatedAt.IsZero() && u.UpdatedAt.Before(from) {
+			continue
+		}
 		q := url.Values{"user_id": {id}, "date_from": {from.UTC().Format(time.DateOnly)}, "date_to": {to.UTC().Format(time.DateOnly)}}
 		_, raw, err := c.do(ctx, http.MethodGet, c.route("stats"), q, nil)
 		if err != nil {

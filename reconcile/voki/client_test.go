@@ -305,3 +305,23 @@ func TestAListThatChangesWhileReadIsReadAgainOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestResultsSkipUsersInactiveBeforeThePeriod(t *testing.T) {
+	c, rec := recorded(t, http.MethodGet, "/api/v1/evaluations/stats", nil, nil)
+	ctx := context.Background()
+	if _, err := c.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const ghost, ivy = "a0000000-0000-4000-8000-000000000006", "a0000000-0000-4000-8000-000000000005" // ivy: inactive since the seed
+	now := time.Now()
+	got, err := c.ResultsOf(ctx, []string{ghost, ivy}, now.AddDate(0, 0, -30), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.bodies) != 1 {
+		t.Errorf("%d statistics requests, want 1 (the inactive user is skipped)", len(rec.bodies))
+	}
+	if got[ghost].Count != 3 || got[ghost].What != "customer ratings" {
+		t.Errorf("ghost's results: %+v, want 3 customer ratings", got[ghost])
+	}
+}
