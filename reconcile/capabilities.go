@@ -24,6 +24,10 @@ type Capabilities struct {
 	UserFields []Field
 	// NoQueues: the platform has no work queues; none are planned.
 	NoQueues bool
+	// QueuesOutliveDeactivation: the platform keeps a deactivated user's
+	// work queues, and they are left alone so that a reactivation restores
+	// them; no queue removal is planned for an inactive user.
+	QueuesOutliveDeactivation bool
 	// NoDeactivate, NoReactivate and NoClear mark what the API cannot do:
 	// deactivate a user, reactivate one, or clear a field to empty. Such
 	// operations are planned with StatusUnsupported and never applied.

@@ -42,7 +42,7 @@ func (d *differ) queues() {
 	// rather than trusting the platform to do it.
 	leaving := map[string]bool{}
 	for _, o := range d.plan.Ops {
-		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
+		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() && !d.pol.Target.QueuesOutliveDeactivation {
 			leaving[o.Key] = true
 		}
 	}
@@ -71,7 +71,10 @@ func (d *differ) queues() {
 			if k, adopted := d.claimed[id]; !owned && adopted && d.planned[k] != nil {
 				key, owned = k, true // adopted in this plan: theirs to keep in line from now
 			}
-			_, planned := d.planned[key]
+			w, planned := d.planned[key]
+			if planned && !w.Active && d.pol.Target.QueuesOutliveDeactivation {
+				continue // kept for a reactivation
+			}
 			if owned && (planned && !want[n][key] || leaving[key]) {
 				remove = append(remove, key)
 				d.plan.UserIDs[key] = id

@@ -200,12 +200,15 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 		fields = append(fields, reconcile.FieldRoles)
 	}
 	return reconcile.Capabilities{
-		Platform:     "Voki",
-		FlatTeams:    true,
-		NoQueues:     c.cfg.Memberships != Exact,
-		UserFields:   fields,
-		NoDeactivate: c.cfg.Deactivate != Enforce,
-		NoCreate:     !c.cfg.CreateUsers,
+		Platform:  "Voki",
+		FlatTeams: true,
+		NoQueues:  c.cfg.Memberships != Exact,
+		// Voki keeps a deactivated user's departments (§10 V3): left as
+		// they are, a reactivation restores them.
+		QueuesOutliveDeactivation: true,
+		UserFields:                fields,
+		NoDeactivate:              c.cfg.Deactivate != Enforce,
+		NoCreate:                  !c.cfg.CreateUsers,
 		Settings: map[string]string{
 			"deactivation":  "voki.deactivate is " + c.cfg.Deactivate + " (enforce applies it)",
 			"user creation": "voki.create_users is off: create the user in Voki, or set it to true",
