@@ -26,10 +26,9 @@ reports for each target: platform users active but unknown to every source;
 people inactive in the directory who are still active on the platform; role
 drift (the platform's roles differ from what the mapping gives); and, where
 the platform reports QA results by person (Voki's customer ratings,
-Evaluagent's completed evaluations), the
-results in a period credited to people unknown to or inactive in the
-directory. People are matched as plans match them (ledger, third-party id,
-username, email).
+Evaluagent's completed evaluations), the results in a period credited to
+people unknown to or inactive in the directory. People are matched as plans
+match them (ledger, third-party id, username, email).
 Exit status: 0 success; 1 error; 64 a usage error. With -detailed-exitcode:
 2 when there is any finding, 0 when there is none.`)
 	var common commonFlags
