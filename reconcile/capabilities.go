@@ -22,6 +22,11 @@ type Capabilities struct {
 	// are ignored and any user may sit in a team; without FieldUsername, users
 	// are not matched by username.
 	UserFields []Field
+	// OneName: the platform holds one name, the forename and surname
+	// joined by a space, and reads it back split at its first space: the
+	// two are compared joined, so "Mary Ann" "Smith" matches "Mary" "Ann
+	// Smith".
+	OneName bool
 	// NoQueues: the platform has no work queues; none are planned.
 	NoQueues bool
 	// QueuesOutliveDeactivation: the platform keeps a deactivated user's

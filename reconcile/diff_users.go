@@ -281,8 +281,11 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 		ch = append(ch, Change{f, old, new})
 	}
 	str(FieldUsername, cur.Username, w.Username, false)
-	str(FieldForename, cur.Forename, w.Forename, false)
-	str(FieldSurname, cur.Surname, w.Surname, false)
+	joined := func(u *User) string { return strings.Join(strings.Fields(u.Forename+" "+u.Surname), " ") }
+	if !caps.OneName || joined(cur) != joined(w) {
+		str(FieldForename, cur.Forename, w.Forename, false)
+		str(FieldSurname, cur.Surname, w.Surname, false)
+	}
 	str(FieldEmail, cur.Email, w.Email, true)
 	str(FieldThirdPartyID, cur.ThirdPartyID, w.ThirdPartyID, true)
 	str(FieldStartDate, cur.StartDate, w.StartDate, true)

@@ -202,6 +202,7 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 	return reconcile.Capabilities{
 		Platform:  "Voki",
 		FlatTeams: true,
+		OneName:   true,
 		NoQueues:  c.cfg.Memberships != Exact,
 		// Voki keeps a deactivated user's departments (§10 V3): left as
 		// they are, a reactivation restores them.
