@@ -29,6 +29,10 @@ type Capabilities struct {
 	OneName bool
 	// NoQueues: the platform has no work queues; none are planned.
 	NoQueues bool
+	// CreateQueues: a work queue the mapping's rules name and the platform
+	// lacks is created (the target is a QueueCreator) before anyone is
+	// added to it; otherwise it is a plan problem.
+	CreateQueues bool
 	// QueuesOutliveDeactivation: the platform keeps a deactivated user's
 	// work queues, and they are left alone so that a reactivation restores
 	// them; no queue removal is planned for an inactive user.

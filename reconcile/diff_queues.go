@@ -48,8 +48,18 @@ func (d *differ) queues() {
 	}
 	for _, n := range names {
 		q := d.queueNames[n]
+		if q == nil && d.pol.Target.CreateQueues {
+			// Created first, with nobody in it; the additions below need it.
+			d.add(Op{Action: ActionCreate, Kind: KindQueue, Key: display[n], Name: display[n],
+				Changes: []Change{{Field: "name", New: display[n]}}, Why: Reason{Code: ReasonQueueNamed}})
+			q = &Queue{Name: display[n], Active: true}
+		}
 		if q == nil {
-			d.problem(KindQueue, display[n], "work-queue template %q does not exist on the platform; rostersync never creates templates", display[n])
+			fix := "rostersync never creates templates"
+			if s := d.pol.Target.Settings["queue creation"]; s != "" {
+				fix = s
+			}
+			d.problem(KindQueue, display[n], "work-queue template %q does not exist on the platform; %s", display[n], fix)
 			continue
 		}
 		d.plan.QueueIDs[q.Name] = q.ID

@@ -20,6 +20,7 @@ const (
 	ReasonAdoptUser  ReasonCode = "adopt_user"         // an unowned platform user matches
 	ReasonAdoptGroup ReasonCode = "adopt_group"        // an unowned platform group matches
 	ReasonQueueRules ReasonCode = "queue_rules"        // queue rules changed membership
+	ReasonQueueNamed ReasonCode = "queue_named"        // queue rules name a queue the platform lacks
 )
 
 // Reason is why an op is planned, and what decided its status, as data.
@@ -123,6 +124,8 @@ func (r Reason) Words() string {
 		fmt.Fprintf(&b, "a group named %q already exists there; taking ownership", r.Existing)
 	case ReasonQueueRules:
 		b.WriteString("queue rules changed membership")
+	case ReasonQueueNamed:
+		b.WriteString("queue rules name it and the platform lacks it")
 	default:
 		b.WriteString(string(r.Code))
 	}

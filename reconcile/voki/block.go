@@ -24,6 +24,8 @@ const DefaultCSATWindow = 30 * 24 * time.Hour
 //	  password_file: /etc/rostersync/voki-password   # default $CREDENTIALS_DIRECTORY/voki-password
 //	  deactivate: report            # off, report or enforce: leavers get active=false
 //	  roles: report                 # off, report or enforce: role updates
+//	  memberships: off              # off or exact: departments follow the queues: rules
+//	  structure: off                # off or mirror: create the departments the rules name
 //	  create_users: false           # create missing users (the inferred body below)
 //	  create_user_template:         # overrides of the inferred create-user body
 //	    wrapper: user
@@ -32,6 +34,8 @@ const DefaultCSATWindow = 30 * 24 * time.Hour
 //	    constants: {}
 //	  add_member_template:          # overrides of the inferred add-member body
 //	    wrapper: ""
+//	  create_department_template:   # overrides of the create-department body
+//	    wrapper: department
 //	  privileged_allowlist: []      # emails of managers and owners rostersync may change
 //	  csat_window: 720h             # audit: the period of customer ratings read
 type Block struct {
@@ -42,9 +46,11 @@ type Block struct {
 	Deactivate         string    `yaml:"deactivate"`
 	Roles              string    `yaml:"roles"`
 	Memberships        string    `yaml:"memberships"`
+	Structure          string    `yaml:"structure"`
 	CreateUsers        bool      `yaml:"create_users"`
 	CreateUserTemplate *Template `yaml:"create_user_template"`
 	AddMemberTemplate  *Template `yaml:"add_member_template"`
+	CreateDeptTemplate *Template `yaml:"create_department_template"`
 	PrivilegedAllow    []string  `yaml:"privileged_allowlist"`
 	CSATWindow         string    `yaml:"csat_window"`
 }
@@ -78,11 +84,26 @@ func (b *Block) Validate() error {
 	if v := b.Memberships; v != "" && v != Off && v != Exact {
 		p.Add("memberships", "%q is not off or exact", v)
 	}
+	switch b.Structure {
+	case "", Off:
+	case Mirror:
+		if b.Memberships != Exact {
+			p.Add("structure", "mirror needs memberships: exact (departments are created for the members the queues: rules place)")
+		}
+	default:
+		p.Add("structure", "%q is not off or mirror", b.Structure)
+	}
 	if d, err := b.Window(); err != nil || d <= 0 {
 		p.Add("csat_window", "%q is not a positive duration, as 720h", b.CSATWindow)
 	}
 	if t := b.CreateUserTemplate; t != nil {
 		for _, msg := range t.validate("create_user_template", []string{"name", "email", "role", "password"}) {
+			k, m, _ := strings.Cut(msg, ": ")
+			p.Add(k, "%s", m)
+		}
+	}
+	if t := b.CreateDeptTemplate; t != nil {
+		for _, msg := range t.validate("create_department_template", []string{"name"}) {
 			k, m, _ := strings.Cut(msg, ": ")
 			p.Add(k, "%s", m)
 		}
@@ -129,8 +150,8 @@ func (b *Block) ResolvePaths(dir string) {
 // password read by the caller.
 func (b *Block) Config(password string) Config {
 	c := Config{BaseURL: b.BaseURL, Tenant: b.Tenant, Email: b.ServiceEmail, Password: password,
-		Deactivate: b.Deactivate, Roles: b.Roles, Memberships: b.Memberships, CreateUsers: b.CreateUsers,
-		CreateUserTemplate: b.CreateUserTemplate, AddMemberTemplate: b.AddMemberTemplate, Privileged: b.PrivilegedAllow}
+		Deactivate: b.Deactivate, Roles: b.Roles, Memberships: b.Memberships, Structure: b.Structure, CreateUsers: b.CreateUsers,
+		CreateUserTemplate: b.CreateUserTemplate, AddMemberTemplate: b.AddMemberTemplate, CreateDepartmentTemplate: b.CreateDeptTemplate, Privileged: b.PrivilegedAllow}
 	c.ResultsWindow, _ = b.Window() // Validate reported a bad one
 	return c
 }

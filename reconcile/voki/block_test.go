@@ -10,9 +10,10 @@ import (
 )
 
 func TestBlockReportsEveryProblemByKey(t *testing.T) {
-	b := &voki.Block{Deactivate: "always", Memberships: "add-only", CSATWindow: "a month",
+	b := &voki.Block{Deactivate: "always", Memberships: "some", Structure: voki.Mirror, CSATWindow: "a month",
 		CreateUserTemplate: &voki.Template{Omit: []string{"locale"}, Rename: map[string]string{"name": ""}},
-		AddMemberTemplate:  &voki.Template{Rename: map[string]string{"member": "user"}}}
+		AddMemberTemplate:  &voki.Template{Rename: map[string]string{"member": "user"}},
+		CreateDeptTemplate: &voki.Template{Omit: []string{"sector_id"}}}
 	err := b.Validate()
 	var keys []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -22,12 +23,12 @@ func TestBlockReportsEveryProblemByKey(t *testing.T) {
 		}
 	}
 	slices.Sort(keys)
-	want := []string{"add_member_template.rename", "create_user_template.omit", "create_user_template.rename.name",
-		"csat_window", "deactivate", "memberships", "service_email", "tenant"}
+	want := []string{"add_member_template.rename", "create_department_template.omit", "create_user_template.omit", "create_user_template.rename.name",
+		"csat_window", "deactivate", "memberships", "service_email", "structure", "tenant"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("problems keyed %v, want %v\n%v", keys, want, err)
 	}
-	ok := &voki.Block{Tenant: "acme", ServiceEmail: "svc@acme.example", Memberships: voki.Exact}
+	ok := &voki.Block{Tenant: "acme", ServiceEmail: "svc@acme.example", Memberships: voki.Exact, Structure: voki.Mirror}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("a valid block: %v", err)
 	}

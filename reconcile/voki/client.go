@@ -50,6 +50,9 @@ const (
 	Enforce = "enforce"
 	// Exact is the memberships switch that manages department members.
 	Exact = "exact"
+	// Mirror is the structure switch that creates the departments the
+	// mapping's queues: rules name and Voki lacks.
+	Mirror = "mirror"
 )
 
 // Config configures a client.
@@ -63,11 +66,17 @@ type Config struct {
 	// exact: department membership follows the mapping's queues: rules,
 	// adding and removing members rostersync owns.
 	Memberships string
+	// Structure is off (the default: a department the rules name and Voki
+	// lacks is a plan problem) or mirror: such a department is created,
+	// with its name alone, before anyone is added to it. Mirror needs
+	// Memberships exact.
+	Structure string
 	// CreateUsers lets plans create missing users (default off: they are
 	// planned as unsupported).
 	CreateUsers bool
-	// CreateUserTemplate and AddMemberTemplate override the inferred bodies.
-	CreateUserTemplate, AddMemberTemplate *Template
+	// CreateUserTemplate, AddMemberTemplate and CreateDepartmentTemplate
+	// override the inferred bodies.
+	CreateUserTemplate, AddMemberTemplate, CreateDepartmentTemplate *Template
 	// Privileged lists the emails of managers and owners the target may
 	// deactivate or change; every other manager and owner is protected.
 	Privileged []string
@@ -96,6 +105,7 @@ type Client struct {
 	now       func() time.Time
 	createT   Template
 	memberT   Template
+	deptT     Template
 	authMu    sync.Mutex
 	tok       tokens
 	selfID    string
@@ -147,7 +157,19 @@ func New(cfg Config) (*Client, error) {
 	default:
 		return nil, fmt.Errorf("voki: memberships %q is not off or exact", cfg.Memberships)
 	}
-	c := &Client{cfg: cfg, base: base, log: cfg.Logger, now: cfg.Now, createT: DefaultCreateUserTemplate(), memberT: DefaultAddMemberTemplate()}
+	switch cfg.Structure {
+	case "":
+		cfg.Structure = Off
+	case Off:
+	case Mirror:
+		if cfg.Memberships != Exact {
+			return nil, fmt.Errorf("voki: structure mirror needs memberships exact (departments are created for the members the queues: rules place)")
+		}
+	default:
+		return nil, fmt.Errorf("voki: structure %q is not off or mirror", cfg.Structure)
+	}
+	c := &Client{cfg: cfg, base: base, log: cfg.Logger, now: cfg.Now, createT: DefaultCreateUserTemplate(), memberT: DefaultAddMemberTemplate(),
+		deptT: DefaultCreateDepartmentTemplate()}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -159,6 +181,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.AddMemberTemplate != nil {
 		c.memberT = *cfg.AddMemberTemplate
+	}
+	if cfg.CreateDepartmentTemplate != nil {
+		c.deptT = *cfg.CreateDepartmentTemplate
 	}
 	if c.cfg.HTTP == nil {
 		c.cfg.HTTP = &http.Client{Timeout: time.Minute}
@@ -199,11 +224,13 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 	if c.cfg.Roles == Enforce {
 		fields = append(fields, reconcile.FieldRoles)
 	}
-	return reconcile.Capabilities{
+	caps := reconcile.Capabilities{
 		Platform:  "Voki",
 		FlatTeams: true,
 		OneName:   true,
 		NoQueues:  c.cfg.Memberships != Exact,
+		// structure: mirror creates the departments the rules name.
+		CreateQueues: c.cfg.Structure == Mirror,
 		// Voki keeps a deactivated user's departments (§10 V3): left as
 		// they are, a reactivation restores them.
 		QueuesOutliveDeactivation: true,
@@ -215,6 +242,10 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 			"user creation": "voki.create_users is off: create the user in Voki, or set it to true",
 		},
 	}
+	if c.cfg.Structure != Mirror {
+		caps.Settings["queue creation"] = "voki.structure is off: create the department in Voki, or set it to mirror"
+	}
+	return caps
 }
 
 // Protects reports users the target never touches: the service user, and
@@ -698,6 +729,24 @@ func (c *Client) CreateTeam(context.Context, reconcile.Team) (string, error) { r
 // UpdateTeam implements reconcile.Target; never planned (flat teams).
 func (c *Client) UpdateTeam(context.Context, string, reconcile.Team, []reconcile.Field) error {
 	return ErrNoTeams
+}
+
+// CreateQueue implements reconcile.QueueCreator: one department (D2) with
+// the create-department template, its name alone; Voki generates the
+// identifier, and no sector is set (sector_id is optional).
+func (c *Client) CreateQueue(ctx context.Context, q reconcile.Queue) (string, error) {
+	if c.cfg.Structure != Mirror {
+		return "", ErrNoTeams
+	}
+	_, raw, err := c.do(ctx, http.MethodPost, c.route("depts"), nil, c.deptT.Build(map[string]any{"name": q.Name}))
+	if err != nil {
+		return "", err
+	}
+	var env struct{ Data wireDept }
+	if err := json.Unmarshal(raw, &env); err != nil || env.Data.ID == "" {
+		return "", fmt.Errorf("voki: POST %s: the answer names no department id: check voki.create_department_template", c.route("depts"))
+	}
+	return env.Data.ID, nil
 }
 
 // AddQueueAgents adds users to department queueID, one request each with

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -323,5 +324,58 @@ func TestResultsSkipUsersInactiveBeforeThePeriod(t *testing.T) {
 	}
 	if got[ghost].Count != 3 || got[ghost].What != "customer ratings" {
 		t.Errorf("ghost's results: %+v, want 3 customer ratings", got[ghost])
+	}
+}
+
+func TestCreateDepartmentSendsItsNameAndIsListed(t *testing.T) {
+	c, rec := recorded(t, http.MethodPost, "/api/v1/departments", nil, func(c *voki.Config) { c.Structure = voki.Mirror })
+	ctx := context.Background()
+	id, err := c.CreateQueue(ctx, reconcile.Queue{Name: "Onboarding", Active: true})
+	if err != nil || id == "" {
+		t.Fatalf("CreateQueue = %q, %v", id, err)
+	}
+	want := []map[string]any{{"department": map[string]any{"name": "Onboarding"}}}
+	if d := cmp.Diff(want, rec.bodies); d != "" {
+		t.Errorf("create-department bodies (-want +got):\n%s", d)
+	}
+	snap, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(snap.Queues, func(q reconcile.Queue) bool { return q.ID == id })
+	if i < 0 || snap.Queues[i].Name != "Onboarding" || !snap.Queues[i].Active {
+		t.Fatalf("the created department is not listed as active Onboarding: %+v", snap.Queues)
+	}
+	// A second department of the same name is refused by the platform.
+	if _, err := c.CreateQueue(ctx, reconcile.Queue{Name: "Onboarding"}); err == nil || !strings.Contains(err.Error(), "has already been taken") {
+		t.Errorf("a duplicate create: %v, want the platform's 422", err)
+	}
+}
+
+func TestCreateDepartmentTemplateOverridesTheBody(t *testing.T) {
+	tmpl := &voki.Template{Constants: map[string]any{"max_queue_size": 10}}
+	c, rec := recorded(t, http.MethodPost, "/api/v1/departments", nil, func(c *voki.Config) {
+		c.Structure = voki.Mirror
+		c.CreateDepartmentTemplate = tmpl
+	})
+	if _, err := c.CreateQueue(context.Background(), reconcile.Queue{Name: "Retention"}); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]any{{"name": "Retention", "max_queue_size": float64(10)}}
+	if d := cmp.Diff(want, rec.bodies); d != "" {
+		t.Errorf("bare body with a constant (-want +got):\n%s", d)
+	}
+}
+
+func TestCreateDepartmentIsRefusedWhenStructureIsOff(t *testing.T) {
+	c, rec := recorded(t, http.MethodPost, "/api/v1/departments", nil, nil)
+	if _, err := c.CreateQueue(context.Background(), reconcile.Queue{Name: "Onboarding"}); err == nil {
+		t.Fatal("a department was created with structure off")
+	}
+	if len(rec.bodies) != 0 || c.Capabilities().CreateQueues {
+		t.Error("structure off still creates departments")
+	}
+	if _, err := voki.New(voki.Config{BaseURL: "http://x", Tenant: "t", Email: "e", Password: "p", Structure: voki.Mirror}); err == nil || !strings.Contains(err.Error(), "memberships exact") {
+		t.Errorf("mirror without memberships: %v, want a refusal naming memberships exact", err)
 	}
 }

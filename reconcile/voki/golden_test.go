@@ -31,6 +31,7 @@ type settings struct {
 	Deactivate  string   `json:"deactivate"`
 	Roles       string   `json:"roles"`
 	Memberships string   `json:"memberships"`
+	Structure   string   `json:"structure"`
 	CreateUsers bool     `json:"create_users"`
 	Privileged  []string `json:"privileged_allowlist"`
 }
@@ -53,7 +54,7 @@ func TestGoldenPlans(t *testing.T) {
 			srv := httptest.NewServer(sim)
 			defer srv.Close()
 			client, err := voki.New(voki.Config{BaseURL: srv.URL, Tenant: vokisim.DemoTenant, Email: vokisim.DemoEmail, Password: vokisim.DemoPassword,
-				Deactivate: s.Deactivate, Roles: s.Roles, Memberships: s.Memberships, CreateUsers: s.CreateUsers, Privileged: s.Privileged, Now: func() time.Time { return planNow }})
+				Deactivate: s.Deactivate, Roles: s.Roles, Memberships: s.Memberships, Structure: s.Structure, CreateUsers: s.CreateUsers, Privileged: s.Privileged, Now: func() time.Time { return planNow }})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,8 @@ import (
 )
 
 // Template shapes one inferred request body (the create-user body of the
-// contract's §8.1, the add-member body of §8.3). The client builds the body
+// contract's §8.1, the add-member body of §8.3, the create-department
+// body's wrapper). The client builds the body
 // from its fields by this template alone, so a correction of the inferred
 // shape is a configuration change:
 //
@@ -30,6 +31,10 @@ type Template struct {
 // DefaultCreateUserTemplate is the contract's inferred create-user body:
 // {"user":{"name","email","role","password"}}.
 func DefaultCreateUserTemplate() Template { return Template{Wrapper: "user"} }
+
+// DefaultCreateDepartmentTemplate is the contract's create-department
+// body, its wrapper inferred: {"department":{"name"}}.
+func DefaultCreateDepartmentTemplate() Template { return Template{Wrapper: "department"} }
 
 // DefaultAddMemberTemplate is the contract's inferred add-member body:
 // {"user_id":"…"}.
