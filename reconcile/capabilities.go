@@ -43,6 +43,12 @@ type Capabilities struct {
 	NoDeactivate bool
 	NoReactivate bool
 	NoClear      bool
+	// NoWrite lists user fields the platform holds and that are compared,
+	// but that the target's settings keep it from writing (Voki's roles
+	// under voki.roles: report): a change to them is planned as a separate
+	// unsupported update, explained by Settings["writing"], and the rest of
+	// the op goes ahead. A create still sends them.
+	NoWrite []Field
 	// NoCreate: users are not created (the platform, or its settings, do
 	// not allow it); a missing user is planned as unsupported.
 	NoCreate bool
@@ -109,6 +115,10 @@ func (c Capabilities) noCreation() *Unsupported {
 
 func (c Capabilities) noReactivation() *Unsupported {
 	return &Unsupported{Platform: c.platform(), Lacks: "reactivation"}
+}
+
+func (c Capabilities) noWriting(fs []Field) *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "writing", Fields: fs}
 }
 
 func (c Capabilities) noClearing(fs []Field) *Unsupported {

@@ -163,10 +163,36 @@ func (d *differ) users() {
 
 // addUserOp adds a user operation, marking what the target cannot do as
 // unsupported: a deactivation or reactivation it has no way to make becomes
-// an unsupported op as a whole; fields it cannot clear move to a separate
-// unsupported op, and the rest of the update goes ahead.
+// an unsupported op as a whole; fields it cannot clear, or does not write
+// by its settings, move to a separate unsupported op, and the rest of the
+// update goes ahead.
 func (d *differ) addUserOp(op Op, cur *User) {
 	caps := d.pol.Target
+	if op.Action != ActionCreate && op.Action != ActionDeactivate && len(caps.NoWrite) > 0 {
+		// Fields the settings keep from being written: shown, not applied.
+		var keep, held []Change
+		for _, c := range op.Changes {
+			if slices.Contains(caps.NoWrite, c.Field) {
+				held = append(held, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(held) > 0 {
+			un := op
+			un.Action = ActionUpdate
+			un.Changes, un.Fields = held, fieldsOf(held)
+			if op.Action == ActionAdopt {
+				un.Why = Reason{Code: ReasonChanged, Origin: op.Why.Origin}
+			}
+			caps.unsupported(&un, caps.noWriting(un.Fields))
+			defer d.add(un)
+			op.Changes, op.Fields = keep, fieldsOf(keep)
+			if len(keep) == 0 && op.Action == ActionUpdate {
+				return
+			}
+		}
+	}
 	switch {
 	case op.Action == ActionDeactivate && caps.NoDeactivate:
 		op.Status = StatusReady // unsupported wins over suppressed: it is never applied either way

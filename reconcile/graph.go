@@ -158,6 +158,9 @@ func Settle(ops []Op) int {
 			for _, n := range o.Needs {
 				for _, j := range byID[n] {
 					if p := &ops[j]; !p.Ready() {
+						if p.Status == StatusUnsupported && len(byID[n]) > 1 {
+							continue // a part split off an op that is sent: its sibling is the one needed
+						}
 						waits = append(waits, Wait{Op: n, Name: opLabel(p), Status: p.Status})
 						break
 					}

@@ -53,7 +53,7 @@ type Reason struct {
 // Unsupported is what a target cannot do.
 type Unsupported struct {
 	Platform string `json:"platform"`
-	Lacks    string `json:"lacks"` // "deactivation", "reactivation", "clearing", "user creation"
+	Lacks    string `json:"lacks"` // "deactivation", "reactivation", "clearing", "writing", "user creation"
 	// Setting, when set, says the target's settings rule the op out.
 	Setting string  `json:"setting,omitempty"`
 	Fields  []Field `json:"fields,omitempty"`
@@ -149,6 +149,12 @@ func (r Reason) Words() string {
 				names[i] = string(f)
 			}
 			b.WriteString(u.Platform + " API cannot clear a field (" + strings.Join(names, ", ") + ")")
+		case u.Lacks == "writing":
+			names := make([]string, len(u.Fields))
+			for i, f := range u.Fields {
+				names[i] = string(f)
+			}
+			b.WriteString(u.Platform + " does not write " + strings.Join(names, ", "))
 		default:
 			b.WriteString(u.Platform + " API offers no " + u.Lacks)
 		}

@@ -221,8 +221,12 @@ func (c *Client) BaseURL() string { return c.base.String() }
 // allow.
 func (c *Client) Capabilities() reconcile.Capabilities {
 	fields := []reconcile.Field{reconcile.FieldForename, reconcile.FieldSurname, reconcile.FieldEmail, reconcile.FieldActive}
-	if c.cfg.Roles == Enforce {
+	var noWrite []reconcile.Field
+	if c.cfg.Roles != Off {
 		fields = append(fields, reconcile.FieldRoles)
+	}
+	if c.cfg.Roles == Report {
+		noWrite = []reconcile.Field{reconcile.FieldRoles}
 	}
 	caps := reconcile.Capabilities{
 		Platform:  "Voki",
@@ -235,11 +239,13 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 		// they are, a reactivation restores them.
 		QueuesOutliveDeactivation: true,
 		UserFields:                fields,
+		NoWrite:                   noWrite,
 		NoDeactivate:              c.cfg.Deactivate != Enforce,
 		NoCreate:                  !c.cfg.CreateUsers,
 		Settings: map[string]string{
 			"deactivation":  "voki.deactivate is " + c.cfg.Deactivate + " (enforce applies it)",
 			"user creation": "voki.create_users is off: create the user in Voki, or set it to true",
+			"writing":       "voki.roles is report (enforce applies role changes)",
 		},
 	}
 	if c.cfg.Structure != Mirror {
