@@ -29,6 +29,10 @@ type Capabilities struct {
 	OneName bool
 	// NoQueues: the platform has no work queues; none are planned.
 	NoQueues bool
+	// NoQueueRemoval: members are added to work queues but never taken
+	// off; a removal is planned as unsupported, explained by
+	// Settings["queue removal"].
+	NoQueueRemoval bool
 	// CreateQueues: a work queue the mapping's rules name and the platform
 	// lacks is created (the target is a QueueCreator) before anyone is
 	// added to it; otherwise it is a plan problem.
@@ -119,6 +123,10 @@ func (c Capabilities) noReactivation() *Unsupported {
 
 func (c Capabilities) noWriting(fs []Field) *Unsupported {
 	return &Unsupported{Platform: c.platform(), Lacks: "writing", Fields: fs}
+}
+
+func (c Capabilities) noQueueRemoval() *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "queue removal"}
 }
 
 func (c Capabilities) noClearing(fs []Field) *Unsupported {

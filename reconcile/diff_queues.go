@@ -97,7 +97,7 @@ func (d *differ) queues() {
 		slices.Sort(remove)
 		base := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name,
 			Why: Reason{Code: ReasonQueueRules}}
-		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 {
+		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 && !d.pol.Target.NoQueueRemoval {
 			op := base
 			op.Add, op.Remove = add, remove
 			if op.Replace = d.replacement(q, add, remove); op.Replace != nil {
@@ -120,6 +120,9 @@ func (d *differ) queues() {
 			op := base
 			op.Remove = remove
 			op.Changes = []Change{{Field: "agents-", Old: d.usernames(remove)}}
+			if d.pol.Target.NoQueueRemoval {
+				d.pol.Target.unsupported(&op, d.pol.Target.noQueueRemoval())
+			}
 			d.add(op)
 		}
 	}

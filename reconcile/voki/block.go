@@ -24,7 +24,7 @@ const DefaultCSATWindow = 30 * 24 * time.Hour
 //	  password_file: /etc/rostersync/voki-password   # default $CREDENTIALS_DIRECTORY/voki-password
 //	  deactivate: report            # off, report or enforce: leavers get active=false
 //	  roles: report                 # off, report or enforce: role updates
-//	  memberships: off              # off or exact: departments follow the queues: rules
+//	  memberships: off              # off, add-only or exact: departments follow the queues: rules
 //	  structure: off                # off or mirror: create the departments the rules name
 //	  create_users: false           # create missing users (the inferred body below)
 //	  create_user_template:         # overrides of the inferred create-user body
@@ -81,14 +81,14 @@ func (b *Block) Validate() error {
 			p.Add(key, "%q is not off, report or enforce", v)
 		}
 	}
-	if v := b.Memberships; v != "" && v != Off && v != Exact {
-		p.Add("memberships", "%q is not off or exact", v)
+	if v := b.Memberships; v != "" && v != Off && v != Exact && v != AddOnly {
+		p.Add("memberships", "%q is not off, add-only or exact", v)
 	}
 	switch b.Structure {
 	case "", Off:
 	case Mirror:
-		if b.Memberships != Exact {
-			p.Add("structure", "mirror needs memberships: exact (departments are created for the members the queues: rules place)")
+		if b.Memberships != Exact && b.Memberships != AddOnly {
+			p.Add("structure", "mirror needs memberships: exact or add-only (departments are created for the members the queues: rules place)")
 		}
 	default:
 		p.Add("structure", "%q is not off or mirror", b.Structure)

@@ -48,8 +48,10 @@ const (
 	Off     = "off"
 	Report  = "report"
 	Enforce = "enforce"
-	// Exact is the memberships switch that manages department members.
-	Exact = "exact"
+	// Exact is the memberships switch that manages department members;
+	// AddOnly adds members and reports the removals it would make.
+	Exact   = "exact"
+	AddOnly = "add-only"
 	// Mirror is the structure switch that creates the departments the
 	// mapping's queues: rules name and Voki lacks.
 	Mirror = "mirror"
@@ -62,9 +64,10 @@ type Config struct {
 	// report plans the change as unsupported (shown, never applied);
 	// enforce applies it; off leaves the field out of plans.
 	Deactivate, Roles string
-	// Memberships is off (the default: departments are not planned) or
-	// exact: department membership follows the mapping's queues: rules,
-	// adding and removing members rostersync owns.
+	// Memberships is off (the default: departments are not planned),
+	// exact (department membership follows the mapping's queues: rules,
+	// adding and removing members rostersync owns) or add-only (members
+	// are added; removals are planned as not applied).
 	Memberships string
 	// Structure is off (the default: a department the rules name and Voki
 	// lacks is a plan problem) or mirror: such a department is created,
@@ -153,17 +156,17 @@ func New(cfg Config) (*Client, error) {
 	switch cfg.Memberships {
 	case "":
 		cfg.Memberships = Off
-	case Off, Exact:
+	case Off, Exact, AddOnly:
 	default:
-		return nil, fmt.Errorf("voki: memberships %q is not off or exact", cfg.Memberships)
+		return nil, fmt.Errorf("voki: memberships %q is not off, add-only or exact", cfg.Memberships)
 	}
 	switch cfg.Structure {
 	case "":
 		cfg.Structure = Off
 	case Off:
 	case Mirror:
-		if cfg.Memberships != Exact {
-			return nil, fmt.Errorf("voki: structure mirror needs memberships exact (departments are created for the members the queues: rules place)")
+		if cfg.Memberships == Off {
+			return nil, fmt.Errorf("voki: structure mirror needs memberships exact or add-only (departments are created for the members the queues: rules place)")
 		}
 	default:
 		return nil, fmt.Errorf("voki: structure %q is not off or mirror", cfg.Structure)
@@ -232,7 +235,9 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 		Platform:  "Voki",
 		FlatTeams: true,
 		OneName:   true,
-		NoQueues:  c.cfg.Memberships != Exact,
+		NoQueues:  c.cfg.Memberships == Off,
+		// memberships: add-only shows removals without making them.
+		NoQueueRemoval: c.cfg.Memberships == AddOnly,
 		// structure: mirror creates the departments the rules name.
 		CreateQueues: c.cfg.Structure == Mirror,
 		// Voki keeps a deactivated user's departments (§10 V3): left as
@@ -246,6 +251,7 @@ func (c *Client) Capabilities() reconcile.Capabilities {
 			"deactivation":  "voki.deactivate is " + c.cfg.Deactivate + " (enforce applies it)",
 			"user creation": "voki.create_users is off: create the user in Voki, or set it to true",
 			"writing":       "voki.roles is report (enforce applies role changes)",
+			"queue removal": "voki.memberships is add-only (exact removes members)",
 		},
 	}
 	if c.cfg.Structure != Mirror {
@@ -775,6 +781,9 @@ func (c *Client) AddQueueAgents(ctx context.Context, queueID string, userIDs []s
 // RemoveQueueAgents removes users from department queueID; a non-member
 // (404) counts as done.
 func (c *Client) RemoveQueueAgents(ctx context.Context, queueID string, userIDs []string) error {
+	if c.cfg.Memberships != Exact {
+		return fmt.Errorf("voki: memberships is %s: no member is removed", c.cfg.Memberships)
+	}
 	for _, id := range userIDs {
 		path := c.route("depts") + "/" + url.PathEscape(queueID) + "/users/" + url.PathEscape(id)
 		if _, _, err := c.do(ctx, http.MethodDelete, path, nil, nil, http.StatusNotFound); err != nil {
