@@ -13,7 +13,8 @@ import (
 // token; refresh when the access token is RefreshAfter old; on a 401 from a
 // resource call refresh once (log in once if the refresh is refused) and
 // retry once; never more than AuthPerMinute calls to /api/auth/* in any
-// minute, paced on the injected clock.
+// minute, paced on the injected clock, and never more than AuthPerRun in
+// one run (a List and the writes that follow it, up to the next List).
 
 // ErrTwoFactor is returned when the service user has two-factor login on:
 // an unattended daemon cannot type a code.
@@ -29,7 +30,15 @@ const (
 	// AuthPerMinute is the client's ceiling on /api/auth/* calls per
 	// minute, under the platform's 5.
 	AuthPerMinute = 4
+	// AuthPerRun is the most /api/auth/* calls one run makes: a login or
+	// a refresh, and one renewal after a 401 (a refresh, then a login).
+	AuthPerRun = 3
 )
+
+// ErrAuthCap is a run that would make more than AuthPerRun authentication
+// calls: the tokens keep being refused, and more calls would only meet the
+// platform's login limit.
+var ErrAuthCap = fmt.Errorf("voki: %d authentication calls in this run and the token is still refused: check the service user (active, a manager) and voki.tenant; the next run tries again", AuthPerRun)
 
 type tokens struct {
 	access, refresh string
@@ -123,6 +132,10 @@ func (c *Client) keep(ans authAnswer) (string, error) {
 func (c *Client) authCall(ctx context.Context, op string, body map[string]any) (int, authAnswer, error) {
 	var ans authAnswer
 	for attempt := 0; ; attempt++ {
+		if c.runAuth >= AuthPerRun {
+			return 0, ans, ErrAuthCap
+		}
+		c.runAuth++
 		if err := c.authPace(ctx); err != nil {
 			return 0, ans, err
 		}
@@ -148,6 +161,14 @@ func (c *Client) authCall(ctx context.Context, op string, body map[string]any) (
 		}
 		return resp.StatusCode, ans, nil
 	}
+}
+
+// NewRun starts a run: the AuthPerRun authentication calls count from
+// here. List calls it.
+func (c *Client) NewRun() {
+	c.authMu.Lock()
+	defer c.authMu.Unlock()
+	c.runAuth = 0
 }
 
 // authPace waits until fewer than AuthPerMinute auth calls were made in the

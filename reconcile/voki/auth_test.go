@@ -7,9 +7,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/voki"
 	"github.com/rostersync/rostersync/reconcile/voki/vokisim"
 )
@@ -129,6 +131,7 @@ func TestAuthenticationStaysUnderTheLoginLimit(t *testing.T) {
 			t.Fatalf("ping %d: %v", i, err)
 		}
 		c.ForgetSelf()
+		c.NewRun()
 	}
 	if got := log.maxPerMinute(); got > voki.AuthPerMinute {
 		t.Errorf("%d auth requests within one minute, want at most %d", got, voki.AuthPerMinute)
@@ -186,5 +189,54 @@ func TestA429IsWaitedOutAsRetryAfterSays(t *testing.T) {
 	}
 	if waited := clk.Now().Sub(start); waited != 2*time.Second {
 		t.Errorf("waited %s, want 2s (Retry-After: 1, twice)", waited)
+	}
+}
+
+func TestARunMakesAtMostThreeAuthenticationCalls(t *testing.T) {
+	ctx := context.Background()
+	// Every user update is refused as unauthorised, however fresh the token.
+	var refuse atomic.Bool
+	c, _, _, log := clocked(t, nil, vokisim.DemoEmail, vokisim.DemoPassword)
+	inner := log.next
+	log.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() && r.Method == http.MethodPut {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"errors":{"detail":"Unauthorized"}}`))
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+	snap, err := c.List(ctx) // one login
+	if err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	u := snap.Users[len(snap.Users)-1]
+	update := func() error {
+		return c.UpdateUser(ctx, u.ID, reconcile.User{Forename: "A", Surname: "B"}, []reconcile.Field{reconcile.FieldForename, reconcile.FieldSurname})
+	}
+	for i := range 2 { // a refresh each, then the retry is refused
+		if err := update(); err == nil || errors.Is(err, voki.ErrAuthCap) {
+			t.Fatalf("update %d: %v, want the platform's 401", i, err)
+		}
+	}
+	if err := update(); !errors.Is(err, voki.ErrAuthCap) {
+		t.Fatalf("a fourth authentication call in one run: %v, want ErrAuthCap", err)
+	}
+	if n := len(log.times); n != voki.AuthPerRun {
+		t.Errorf("%d authentication calls, want %d", n, voki.AuthPerRun)
+	}
+	// The next run may authenticate again.
+	refuse.Store(false)
+	if _, err := c.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	refuse.Store(true)
+	if err := update(); err == nil || errors.Is(err, voki.ErrAuthCap) {
+		t.Fatalf("in a new run: %v, want the platform's 401 after one refresh", err)
+	}
+	if n := len(log.times); n != voki.AuthPerRun+1 {
+		t.Errorf("%d authentication calls after the second run, want %d", n, voki.AuthPerRun+1)
 	}
 }

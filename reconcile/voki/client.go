@@ -111,6 +111,7 @@ type Client struct {
 	deptT     Template
 	authMu    sync.Mutex
 	tok       tokens
+	runAuth   int // authentication calls in this run (under authMu)
 	selfID    string
 	paceMu    sync.Mutex
 	authCalls []time.Time
@@ -546,8 +547,9 @@ func (c *Client) users(ctx context.Context) ([]wireUser, error) {
 }
 
 // List implements reconcile.Target: users (their departments as queues)
-// and departments as queues with their members.
+// and departments as queues with their members. It starts a run (NewRun).
 func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
+	c.NewRun()
 	if _, err := c.Self(ctx); err != nil {
 		return nil, err
 	}
