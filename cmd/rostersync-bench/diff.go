@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/reconcile"
+	"github.com/rostersync/rostersync/reconcile/evaluagent"
 )
 
 // snapshots builds, in memory, the same two sets as the data set on disk: n owned platform users
@@ -104,7 +105,7 @@ func benchDiff(n int, o options, t *table, log io.Writer) error {
 		}
 		runtime.GC()
 		start = time.Now()
-		plan := reconcile.Diff(desired, current, own, reconcile.Policy{}, now)
+		plan := reconcile.Diff(desired, current, own, reconcile.Policy{Target: evaluagent.Capabilities}, now)
 		diffs = append(diffs, time.Since(start).Seconds())
 		if s := plan.Summary; s.Create == 0 || s.Update == 0 || s.Deactivate == 0 {
 			return fmt.Errorf("diff planned no drift: %+v", s)

@@ -80,7 +80,7 @@ func TestSambaADSyncsToThePlatform(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return reconcile.Diff(res.Desired, cur, led.own, reconcile.Policy{}, time.Now())
+		return reconcile.Diff(res.Desired, cur, led.own, reconcile.Policy{Target: evaluagent.Capabilities}, time.Now())
 	}
 	apply := func(p *reconcile.Plan) {
 		t.Helper()
