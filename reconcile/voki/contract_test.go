@@ -30,12 +30,12 @@ func openSim(t *testing.T, pageSize int, cfg func(*voki.Config)) (*voki.Client, 
 }
 
 // TestTargetContract runs the target contract suite against the client
-// over the simulator, with pages of five.
+// over the simulator, with pages of five and departments created.
 func TestTargetContract(t *testing.T) {
 	const page = 5
 	targettest.Run(t, targettest.Harness{
 		Open: func(t *testing.T) reconcile.Target {
-			c, _ := openSim(t, page, nil)
+			c, _ := openSim(t, page, func(c *voki.Config) { c.Structure = voki.Mirror })
 			return c
 		},
 		Policy:    reconcile.Policy{AgentRole: "attendant"},
