@@ -45,20 +45,21 @@ func vokiStructureRig(t *testing.T, edit func(string) string) (*rig, *vokisim.Si
 
 // TestVokiStructureMirrorCreatesTheDepartmentThenItsMembers: with
 // structure: mirror, plan shows the department's create before the
-// additions that wait for it, apply makes both, and the next plan has
-// nothing to do for it.
+// additions that wait for it, apply of the saved plan makes both, and the
+// next plan has nothing to do for it.
 func TestVokiStructureMirrorCreatesTheDepartmentThenItsMembers(t *testing.T) {
 	r, sim := vokiStructureRig(t, func(s string) string {
 		return strings.Replace(s, "      memberships: exact", "      memberships: exact\n      structure: mirror", 1)
 	})
-	r.mustRun("plan")
+	planFile := filepath.Join(r.dir, "plan.json")
+	r.mustRun("plan", "-out", planFile)
 	out := r.stdout.String()
 	for _, want := range []string{`+ create queue "Onboarding"`, `after: create queue "Onboarding"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
 		}
 	}
-	r.mustRun("apply", "-yes")
+	r.mustRun("apply", planFile)
 	var onboarding *vokisim.Department
 	for _, d := range sim.Tenant(vokisim.DemoTenant).Departments {
 		if d.Name == "Onboarding" {
@@ -98,5 +99,27 @@ func TestVokiStructureOffNamesTheSetting(t *testing.T) {
 		if d.Name == "Onboarding" {
 			t.Fatal("a department was created with structure off")
 		}
+	}
+}
+
+// TestVokiStructureMirrorSavedPlanIsStaleOnceTheDepartmentExists: a saved
+// plan that creates a department is refused when one of that name appeared
+// since, and nothing is sent.
+func TestVokiStructureMirrorSavedPlanIsStaleOnceTheDepartmentExists(t *testing.T) {
+	r, sim := vokiStructureRig(t, func(s string) string {
+		return strings.Replace(s, "      memberships: exact", "      memberships: exact\n      structure: mirror", 1)
+	})
+	planFile := filepath.Join(r.dir, "plan.json")
+	r.mustRun("plan", "-out", planFile)
+	tenant := sim.Tenant(vokisim.DemoTenant)
+	tenant.Departments = append(tenant.Departments, &vokisim.Department{ID: "d0000000-0000-4000-8000-0000000000ff", Name: "onboarding", Identifier: "onboarding", Active: true})
+	if code := r.run("apply", planFile); code != 1 {
+		t.Fatalf("apply of a stale plan: exit %d, want 1\n%s%s", code, r.stdout.String(), r.stderr.String())
+	}
+	if want := `queue "Onboarding" now exists`; !strings.Contains(r.stderr.String()+r.stdout.String(), want) {
+		t.Errorf("the refusal does not say %q:\n%s", want, r.stderr.String())
+	}
+	if n := len(tenant.Departments); n != 3 {
+		t.Errorf("%d departments after a refused apply, want 3 (nothing created)", n)
 	}
 }
