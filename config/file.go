@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rostersync/rostersync/internal/block"
-	"github.com/rostersync/rostersync/internal/safefile"
+	"github.com/rostersync/rostersync/config/block"
+	"github.com/rostersync/rostersync/config/safefile"
 	"gopkg.in/yaml.v3"
 
 	"github.com/rostersync/rostersync/mapping"

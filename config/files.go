@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // CheckFiles reads every file the configuration file names for its sources

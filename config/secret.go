@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/rostersync/rostersync/internal/safefile"
+	"github.com/rostersync/rostersync/config/safefile"
 )
 
 // ReadSecret reads a secret from a file (a systemd credential, a mounted

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // CredentialName is the systemd credential that holds the API key when a

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // CredentialName is the systemd credential holding the service user's

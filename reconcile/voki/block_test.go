@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 	"github.com/rostersync/rostersync/reconcile/voki"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // Block is the csv: block of a source in the configuration file:

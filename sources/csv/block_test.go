@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // A block that validates opens, and one that does not is refused by New

@@ -29,8 +29,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/rostersync/rostersync/internal/block"
-	"github.com/rostersync/rostersync/internal/safefile"
+	"github.com/rostersync/rostersync/config/block"
+	"github.com/rostersync/rostersync/config/safefile"
 	"github.com/rostersync/rostersync/sources"
 )
 

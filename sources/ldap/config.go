@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/internal/block"
+	"github.com/rostersync/rostersync/config/block"
 )
 
 // Flavor names the kind of directory server, which decides the stable key

@@ -16,7 +16,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/rostersync/rostersync/internal/safefile"
+	"github.com/rostersync/rostersync/config/safefile"
 )
 
 // Dialer opens an unbound connection to the server named by cfg. Tests

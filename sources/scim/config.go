@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/rostersync/rostersync/internal/block"
-	"github.com/rostersync/rostersync/internal/safefile"
+	"github.com/rostersync/rostersync/config/block"
+	"github.com/rostersync/rostersync/config/safefile"
 )
 
 // Config configures the SCIM endpoint.

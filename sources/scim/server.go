@@ -12,7 +12,7 @@ import (
 	"github.com/elimity-com/scim/optional"
 	"github.com/elimity-com/scim/schema"
 
-	"github.com/rostersync/rostersync/internal/safefile"
+	"github.com/rostersync/rostersync/config/safefile"
 )
 
 // Option configures NewServer.
