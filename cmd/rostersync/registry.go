@@ -29,9 +29,11 @@ import (
 // Capabilities, its simulator and a test running reconcile/targettest), its
 // block's field in package config (a field of config.SourceConfig or
 // config.TargetConfig and its line in that type's blocks), and one entry
-// here: how to open it (for a target, from its block over the environment,
-// as targets.go does for the two there are) and, for a target, how to
-// serve its simulator (as simulator.go does). TestRegistryMatchesTheConfigurationBlocks
+// here: how to open it and, for a target, how to serve its simulator and
+// what "rostersync simulator -h" says of it. A target's wiring (from its
+// block over the environment to a client and a policy; its simulator) sits
+// in a file of its own, kind_<name>.go, as kind_evaluagent.go,
+// kind_agentiq.go and kind_voki.go do. TestRegistryMatchesTheConfigurationBlocks
 // fails when the two sides name different kinds.
 // What a kind can do beyond the common contract it offers as the small
 // optional interfaces below, which the commands look for; no command asks
@@ -79,6 +81,8 @@ var targetKinds = map[string]targetKind{
 		sim: simulatorKind{
 			listen: "127.0.0.1:8380",
 			serve:  serveEvaluagentSim,
+			about:  "validation, domain rules, Basic auth, 100 requests/minute\nper endpoint with 429 and Retry-After. Point\nROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.",
+			seed:   "a seed object",
 		},
 	},
 	config.TargetAgentIQ: {
@@ -86,6 +90,8 @@ var targetKinds = map[string]targetKind{
 		sim: simulatorKind{
 			listen: "127.0.0.1:8381",
 			serve:  serveAgentIQSim,
+			about:  "the agents export, listing and CSV import with row\nvalidation, x-api-key auth. Use the printed base URL as\nan agentiq target's base_url, and the key in its key file.",
+			seed:   "an array of agents as the export shows them",
 		},
 	},
 	config.TargetVoki: {
@@ -93,6 +99,7 @@ var targetKinds = map[string]targetKind{
 		sim: simulatorKind{
 			listen: "127.0.0.1:8382",
 			serve:  serveVokiSim,
+			about:  "login and refresh with expiring tokens, X-Tenant, 5 logins\na minute, users, departments and members, customer\nratings. Use the printed base URL, tenant and service\nemail in a voki target, and the password in its file.",
 		},
 	},
 }
@@ -135,6 +142,9 @@ type targetOptions struct {
 type simulatorKind struct {
 	listen string // the default address
 	serve  func(ctx context.Context, c *cli, o simOptions) error
+	// about is the simulator's line in "rostersync simulator -h" (lines
+	// broken with \n); seed says what its -seed file holds.
+	about, seed string
 }
 
 // simOptions are the simulator command's flags.

@@ -1,39 +1,27 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rostersync/rostersync/cmd/rostersync/internal/daemon"
-	"github.com/rostersync/rostersync/reconcile/agentiq/agentiqsim"
-	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
+	"github.com/rostersync/rostersync/config"
 )
 
 func cmdSimulator(ctx context.Context, args []string, c *cli) error {
-	fs := newFlagSet(c, "simulator", "[flags]", `Serves an in-memory platform simulator over HTTP, faithful to the API
-contract. Request counts are at GET /_sim/counts.
-
-  -platform evaluagent  validation, domain rules, Basic auth, 100 requests/minute
-                        per endpoint with 429 and Retry-After. Point
-                        ROSTERSYNC_EVALUAGENT_BASE_URL at the printed base URL.
-  -platform agentiq     the agents export, listing and CSV import with row
-                        validation, x-api-key auth. Use the printed base URL as
-                        an agentiq target's base_url, and the key in its key file.
-  -platform voki        login and refresh with expiring tokens, X-Tenant, 5 logins
-                        a minute, users, departments and members, customer
-                        ratings. Use the printed base URL, tenant and service
-                        email in a voki target, and the password in its file.`)
-	platform := fs.String("platform", "evaluagent", "evaluagent, agentiq or voki")
-	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:8380 for evaluagent, 127.0.0.1:8381 for agentiq, 127.0.0.1:8382 for voki)")
-	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` (evaluagent: a seed object; agentiq: an array of agents as the export shows them)")
+	fs := newFlagSet(c, "simulator", "[flags]", "Serves an in-memory platform simulator over HTTP, faithful to the API\n"+
+		"contract. Request counts are at GET /_sim/counts.\n\n"+simulatorHelp())
+	platform := fs.String("platform", config.TargetEvaluagent, strings.ReplaceAll(kindNames(targetKinds), ", ", ", ")+" (see above)")
+	listen := fs.String("listen", "", "address to listen on (default: the platform's own, "+simulatorListens()+")")
+	seed := fs.String("seed", "", "seed the simulator from this JSON `FILE` ("+simulatorSeeds()+")")
 	faults := fs.String("faults", "", "evaluagent: inject faults; `SPEC` is comma-separated key=value with keys seed, 429 (storm probability),\n"+
 		"storm (requests per storm), 5xx, latency, jitter, reset and drop (commit then drop the response),\n"+
 		"as in \"5xx=0.05,latency=20ms,drop=0.02,seed=1\"; \"all\" enables every fault at moderate rates")
@@ -55,72 +43,33 @@ contract. Request counts are at GET /_sim/counts.
 	})
 }
 
-// serveEvaluagentSim serves the Evaluagent simulator.
-func serveEvaluagentSim(ctx context.Context, c *cli, o simOptions) error {
-	cfg := evaluagentsim.DefaultConfig()
-	if o.perMinute > 0 {
-		cfg.RatePerMinute = o.perMinute
+// simulatorHelp lists each platform's simulator, from the registry.
+func simulatorHelp() string {
+	var b strings.Builder
+	for _, n := range slices.Sorted(maps.Keys(targetKinds)) {
+		fmt.Fprintf(&b, "  -platform %-11s %s\n", n, strings.ReplaceAll(targetKinds[n].sim.about, "\n", "\n                        "))
 	}
-	if o.perDay > 0 {
-		cfg.RatePerDay = o.perDay
-	}
-	f, err := evaluagentsim.ParseFaults(o.faults)
-	if err != nil {
-		return err
-	}
-	cfg.Faults = f
-	if o.seed != "" {
-		s, err := evaluagentsim.LoadSeed(o.seed)
-		if err != nil {
-			return err
-		}
-		cfg.Seed = s
-	}
-	sim, err := evaluagentsim.New(cfg)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "Evaluagent simulator listening\n  base URL:   http://%s/v1\n  key id:     %s\n  key secret: %s\n  counts:     http://%s/_sim/counts\n",
-		ln.Addr(), evaluagentsim.DemoKeyID, evaluagentsim.DemoKeySecret, ln.Addr())
-	if f != (evaluagentsim.Faults{}) {
-		fmt.Fprintf(c.stdout, "  faults:     %s (injected counts at http://%s/_sim/faults)\n", f, ln.Addr())
-	}
-	err = serveUntilDone(ctx, ln, sim, o.log)
-	if f != (evaluagentsim.Faults{}) {
-		fmt.Fprintf(c.stdout, "Faults injected: %v\n", sim.FaultCounts())
-	}
-	return err
+	return strings.TrimRight(b.String(), "\n")
 }
 
-// serveAgentIQSim serves the Agent IQ simulator.
-func serveAgentIQSim(ctx context.Context, c *cli, o simOptions) error {
-	cfg := agentiqsim.DefaultConfig()
-	if seed := o.seed; seed != "" {
-		b, err := readFile(seed)
-		if err != nil {
-			return err
+// simulatorListens names each platform's default address.
+func simulatorListens() string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(targetKinds)) {
+		out = append(out, targetKinds[n].sim.listen+" for "+n)
+	}
+	return strings.Join(out, ", ")
+}
+
+// simulatorSeeds says what a seed file holds for each platform.
+func simulatorSeeds() string {
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(targetKinds)) {
+		if s := targetKinds[n].sim.seed; s != "" {
+			out = append(out, n+": "+s)
 		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg.Seed); err != nil {
-			return fmt.Errorf("simulator: %s: %w", seed, err)
-		}
 	}
-	sim, err := agentiqsim.New(cfg)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "Agent IQ simulator listening\n  base URL:  http://%s\n  x-api-key: %s\n  counts:    http://%s/_sim/counts\n",
-		ln.Addr(), agentiqsim.DemoAPIKey, ln.Addr())
-	return serveUntilDone(ctx, ln, sim, o.log)
+	return strings.Join(out, "; ")
 }
 
 // serveUntilDone serves h on ln until ctx is cancelled, then shuts down

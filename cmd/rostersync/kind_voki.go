@@ -1,5 +1,9 @@
 package main
 
+// The wiring of the voki target kind: how its voki: block becomes a client
+// and a policy, and how "rostersync simulator" serves its simulator. Its
+// entry in registry.go points here.
+
 import (
 	"context"
 	"fmt"
