@@ -1,7 +1,6 @@
 package ldap
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -225,67 +224,74 @@ func (c Config) withDefaults() Config {
 // I/O: files named in the config are not opened.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var p block.Problems
 	if c.URL == "" {
-		bad("url is required")
+		p.Add("url", "is required")
 	} else if u, err := url.Parse(c.URL); err != nil {
-		bad("url %q: %v", c.URL, err)
+		p.Add("url", "%q: %v", c.URL, err)
 	} else if u.Scheme != "ldap" && u.Scheme != "ldaps" {
-		bad("url %q: scheme must be ldap or ldaps", c.URL)
+		p.Add("url", "%q: scheme must be ldap or ldaps", c.URL)
 	} else if u.Scheme == "ldaps" && c.StartTLS {
-		bad("start_tls makes no sense with an ldaps:// url")
+		p.Add("start_tls", "makes no sense with an ldaps:// url")
 	}
 	if c.People.BaseDN == "" {
-		bad("people.base_dn is required")
+		p.Add("people.base_dn", "is required")
 	}
-	for what, s := range map[string]Scope{"people.scope": c.People.Scope, "groups.scope": c.Groups.Scope} {
-		if _, err := scopeValue(s); err != nil {
-			bad("%s: %v", what, err)
+	for _, s := range []struct {
+		key   string
+		scope Scope
+	}{{"people.scope", c.People.Scope}, {"groups.scope", c.Groups.Scope}} {
+		if _, err := scopeValue(s.scope); err != nil {
+			p.Add(s.key, "%v", err)
 		}
 	}
 	if c.PageSize < 1 || c.PageSize > MaxPageSize {
-		bad("page_size %d: must be between 1 and %d", c.PageSize, MaxPageSize)
+		p.Add("page_size", "%d: must be between 1 and %d", c.PageSize, MaxPageSize)
 	}
-	if c.DialTimeout < 0 || c.Timeout < 0 || c.RetryBackoff < 0 {
-		bad("timeouts must not be negative")
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"dial_timeout", c.DialTimeout}, {"timeout", c.Timeout}, {"retry_backoff", c.RetryBackoff}} {
+		if d.v < 0 {
+			p.Add(d.key, "%s: must not be negative", d.v)
+		}
 	}
 	if c.Retries < 0 {
-		bad("retries %d: must not be negative", c.Retries)
+		p.Add("retries", "%d: must not be negative", c.Retries)
 	}
 	switch c.Flavor {
 	case FlavorOpenLDAP, FlavorAD:
 	default:
-		bad("flavor %q: must be openldap or ad", c.Flavor)
+		p.Add("flavor", "%q: must be openldap or ad", c.Flavor)
 	}
 	if c.InChain && (!c.Nested || c.Flavor != FlavorAD) {
-		bad("in_chain needs nested: true and flavor: ad")
+		p.Add("in_chain", "needs nested: true and flavor: ad")
 	}
 	if c.InChain && c.Groups.BaseDN == "" {
-		bad("in_chain needs groups.base_dn")
+		p.Add("in_chain", "needs groups.base_dn")
 	}
 	switch c.Delta.Mode {
 	case DeltaNone:
 	case DeltaSyncrepl:
 		if !strings.EqualFold(c.KeyAttr, "entryUUID") {
-			bad("delta syncrepl needs key_attr entryUUID, not %s", c.KeyAttr)
+			p.Add("delta.mode", "syncrepl needs key_attr entryUUID, not %s", c.KeyAttr)
 		}
 	case DeltaUSN:
 		if c.Flavor != FlavorAD {
-			bad("delta usn needs flavor: ad")
+			p.Add("delta.mode", "usn needs flavor: ad")
 		}
 	default:
-		bad("delta.mode %q: must be none, syncrepl, usn or auto", c.Delta.Mode)
+		p.Add("delta.mode", "%q: must be none, syncrepl, usn or auto", c.Delta.Mode)
 	}
 	if err := c.Live.validate(c.Flavor); err != nil {
-		bad("%v", err)
+		p.Add("live", "%v", err)
 	}
 	for _, a := range c.Attributes {
 		if a == "" || strings.ContainsAny(a, " ()=*,") {
-			bad("attributes: %q is not an attribute name", a)
+			p.Add("attributes", "%q is not an attribute name", a)
 		}
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 func scopeValue(s Scope) (int, error) {

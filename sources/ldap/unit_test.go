@@ -3,15 +3,18 @@ package ldap
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/rostersync/rostersync/config/block"
 	"github.com/rostersync/rostersync/sources"
 )
 
@@ -433,10 +436,24 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"scheme must be ldap or ldaps", "people.base_dn is required", "page_size -1", `flavor "novell"`, "in_chain needs", "delta usn needs flavor: ad", `"bad attr"`} {
+	for _, want := range []string{"url: \"http://x\": scheme must be ldap or ldaps", "people.base_dn: is required", "page_size: -1", `flavor: "novell"`, "in_chain: needs", "delta.mode: usn needs flavor: ad", `attributes: "bad attr"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
+	}
+	// Every problem names its key relative to the block, so the file can
+	// give it its line.
+	var keys []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var p *block.Problem
+		if !errors.As(e, &p) {
+			t.Errorf("%v is not keyed by the block", e)
+			continue
+		}
+		keys = append(keys, p.Key)
+	}
+	if !slices.Contains(keys, "page_size") || !slices.Contains(keys, "people.base_dn") {
+		t.Errorf("keys %v", keys)
 	}
 }
 
