@@ -12,6 +12,7 @@ import (
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/reconcile/flex"
+	"github.com/rostersync/rostersync/reconcile/voki"
 )
 
 // Target types.
@@ -19,6 +20,7 @@ const (
 	TargetEvaluagent = "evaluagent"
 	TargetAgentIQ    = "agentiq"
 	TargetFlex       = "flex"
+	TargetVoki       = "voki"
 )
 
 // AgentIQCredentialName is the systemd credential that holds the Agent IQ API
@@ -80,6 +82,7 @@ type TargetConfig struct {
 	Evaluagent *EvaluagentTargetConfig `yaml:"evaluagent"`
 	AgentIQ    *AgentIQTargetConfig    `yaml:"agentiq"`
 	Flex       *FlexTargetConfig       `yaml:"flex"`
+	Voki       *VokiTargetConfig       `yaml:"voki"`
 	Mapping    *MappingOverride        `yaml:"mapping"`
 }
 
@@ -91,6 +94,7 @@ func (t TargetConfig) blocks() map[string]block.Validator {
 		TargetEvaluagent: t.Evaluagent,
 		TargetAgentIQ:    t.AgentIQ,
 		TargetFlex:       t.Flex,
+		TargetVoki:       t.Voki,
 	}
 }
 
@@ -107,6 +111,9 @@ type AgentIQTargetConfig = agentiq.Block
 
 // FlexTargetConfig is the flex: block of a target.
 type FlexTargetConfig = flex.Block
+
+// VokiTargetConfig is the voki: block of a target (see voki.Block).
+type VokiTargetConfig = voki.Block
 
 // MappingOverride is a target's mapping: section. Each field set replaces the
 // top-level mapping's section of the same name.

@@ -529,9 +529,10 @@ type applier struct {
 func (a *applier) created(kind Kind, key, id string) {
 	a.ids.Lock()
 	defer a.ids.Unlock()
-	if kind == KindTeam {
+	switch kind {
+	case KindTeam:
 		a.teamIDs[key] = id
-	} else {
+	case KindUser:
 		a.userIDs[key] = id
 	}
 	a.res.CreatedID[string(kind)+":"+key] = id
@@ -670,6 +671,24 @@ func (a *applier) doUser(ctx context.Context, op *Op) error {
 }
 
 func (a *applier) doQueue(ctx context.Context, op *Op) error {
+	if op.Action == ActionCreate {
+		c, ok := a.t.(QueueCreator)
+		if !ok {
+			return fmt.Errorf("target %s cannot create a work queue", a.t.Name())
+		}
+		id, err := c.CreateQueue(ctx, Queue{Name: op.Name, Active: true})
+		if err != nil {
+			return err
+		}
+		a.created(KindQueue, op.Key, id)
+		return a.own(ctx, KindQueue, op.Key, id, "created")
+	}
+	queueID := op.ID
+	if queueID == "" { // created by this plan
+		if queueID = a.createdID(KindQueue, op.Key); queueID == "" {
+			return fmt.Errorf("queue %q: %w", op.Name, ErrDependency)
+		}
+	}
 	ids := func(keys []string) ([]string, error) {
 		out := make([]string, 0, len(keys))
 		var missing []string
@@ -697,14 +716,14 @@ func (a *applier) doQueue(ctx context.Context, op *Op) error {
 		if len(final) < len(op.Replace) {
 			return fmt.Errorf("queue %q: %w", op.Name, ErrDependency) // never replace with a short list
 		}
-		return r.ReplaceQueueAgents(ctx, op.ID, final)
+		return r.ReplaceQueueAgents(ctx, queueID, final)
 	}
 	if len(op.Add) > 0 {
 		add, err := ids(op.Add)
 		if err != nil {
 			return err
 		}
-		if err := a.t.AddQueueAgents(ctx, op.ID, add); err != nil {
+		if err := a.t.AddQueueAgents(ctx, queueID, add); err != nil {
 			return err
 		}
 	}
@@ -713,7 +732,7 @@ func (a *applier) doQueue(ctx context.Context, op *Op) error {
 		if err != nil {
 			return err
 		}
-		if err := a.t.RemoveQueueAgents(ctx, op.ID, rm); err != nil {
+		if err := a.t.RemoveQueueAgents(ctx, queueID, rm); err != nil {
 			return err
 		}
 	}
@@ -747,6 +766,15 @@ func Verify(plan *Plan, current *Snapshot) error {
 	for _, op := range plan.ReadyOps() {
 		label := fmt.Sprintf("%s %q", op.Kind, op.Name)
 		switch {
+		case op.Kind == KindQueue && op.Action == ActionCreate:
+			for _, q := range queues {
+				if strings.EqualFold(q.Name, op.Name) {
+					reasons = append(reasons, label+" now exists")
+					break
+				}
+			}
+		case op.Kind == KindQueue && op.ID == "":
+			// made by the create above
 		case op.Kind == KindQueue:
 			if queues[op.ID] == nil {
 				reasons = append(reasons, label+" no longer exists")

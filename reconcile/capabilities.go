@@ -22,8 +22,25 @@ type Capabilities struct {
 	// are ignored and any user may sit in a team; without FieldUsername, users
 	// are not matched by username.
 	UserFields []Field
+	// OneName: the platform holds one name, the forename and surname
+	// joined by a space, and reads it back split at its first space: the
+	// two are compared joined, so "Mary Ann" "Smith" matches "Mary" "Ann
+	// Smith".
+	OneName bool
 	// NoQueues: the platform has no work queues; none are planned.
 	NoQueues bool
+	// NoQueueRemoval: members are added to work queues but never taken
+	// off; a removal is planned as unsupported, explained by
+	// Settings["queue removal"].
+	NoQueueRemoval bool
+	// CreateQueues: a work queue the mapping's rules name and the platform
+	// lacks is created (the target is a QueueCreator) before anyone is
+	// added to it; otherwise it is a plan problem.
+	CreateQueues bool
+	// QueuesOutliveDeactivation: the platform keeps a deactivated user's
+	// work queues, and they are left alone so that a reactivation restores
+	// them; no queue removal is planned for an inactive user.
+	QueuesOutliveDeactivation bool
 	// NoDeactivate, NoReactivate and NoClear mark what the API cannot do:
 	// deactivate a user, reactivate one, or clear a field to empty. Such
 	// operations are planned with StatusUnsupported and never applied.
@@ -42,6 +59,19 @@ type Capabilities struct {
 	// document (User.RawAttributes merged with the planned changes, JSON,
 	// minified) in UTF-8 bytes: an update over it is a plan problem.
 	AttributeBytes int
+	// NoWrite lists user fields the platform holds and that are compared,
+	// but that the target's settings keep it from writing (Voki's roles
+	// under voki.roles: report): a change to them is planned as a separate
+	// unsupported update, explained by Settings["writing"], and the rest of
+	// the op goes ahead. A create still sends them.
+	NoWrite []Field
+	// NoCreate: users are not created (the platform, or its settings, do
+	// not allow it); a missing user is planned as unsupported.
+	NoCreate bool
+	// Settings explain, by what an op lacks ("deactivation", "user
+	// creation"), an unsupported op that the target's settings rather than
+	// its API rule out ("voki.deactivate is report").
+	Settings map[string]string
 	// BatchRows, when above 0, says the target writes users in batches of up
 	// to this many rows (a Batcher): the plan's Requests count batches.
 	BatchRows int
@@ -90,6 +120,9 @@ func (c Capabilities) platform() string {
 // unsupported marks op as one the target cannot apply, saying why.
 func (c Capabilities) unsupported(op *Op, why *Unsupported) {
 	op.Status = StatusUnsupported
+	if s := c.Settings[why.Lacks]; s != "" && why.Setting == "" {
+		why.Setting = s
+	}
 	op.Why.Unsupported = why
 }
 
@@ -98,12 +131,24 @@ func (c Capabilities) noDeactivation() *Unsupported {
 	return &Unsupported{Platform: c.platform(), Lacks: "deactivation"}
 }
 
+func (c Capabilities) noCreation() *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "user creation"}
+}
+
 func (c Capabilities) noReactivation() *Unsupported {
 	return &Unsupported{Platform: c.platform(), Lacks: "reactivation"}
 }
 
 func (c Capabilities) turnedOff(what, setting string) *Unsupported {
-	return &Unsupported{Platform: c.platform(), Lacks: what, Setting: setting}
+	return &Unsupported{Platform: c.platform(), Lacks: what, Setting: what + " is turned off (" + setting + ")"}
+}
+
+func (c Capabilities) noWriting(fs []Field) *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "writing", Fields: fs}
+}
+
+func (c Capabilities) noQueueRemoval() *Unsupported {
+	return &Unsupported{Platform: c.platform(), Lacks: "queue removal"}
 }
 
 func (c Capabilities) noClearing(fs []Field) *Unsupported {

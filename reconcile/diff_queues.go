@@ -42,14 +42,24 @@ func (d *differ) queues() {
 	// rather than trusting the platform to do it.
 	leaving := map[string]bool{}
 	for _, o := range d.plan.Ops {
-		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() {
+		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() && !d.pol.Target.QueuesOutliveDeactivation {
 			leaving[o.Key] = true
 		}
 	}
 	for _, n := range names {
 		q := d.queueNames[n]
+		if q == nil && d.pol.Target.CreateQueues {
+			// Created first, with nobody in it; the additions below need it.
+			d.add(Op{Action: ActionCreate, Kind: KindQueue, Key: display[n], Name: display[n],
+				Changes: []Change{{Field: "name", New: display[n]}}, Why: Reason{Code: ReasonQueueNamed}})
+			q = &Queue{Name: display[n], Active: true}
+		}
 		if q == nil {
-			d.problem(KindQueue, display[n], "work-queue template %q does not exist on the platform; rostersync never creates templates", display[n])
+			fix := "rostersync never creates templates"
+			if s := d.pol.Target.Settings["queue creation"]; s != "" {
+				fix = s
+			}
+			d.problem(KindQueue, display[n], "work-queue template %q does not exist on the platform; %s", display[n], fix)
 			continue
 		}
 		d.plan.QueueIDs[q.Name] = q.ID
@@ -71,7 +81,10 @@ func (d *differ) queues() {
 			if k, adopted := d.claimed[id]; !owned && adopted && d.planned[k] != nil {
 				key, owned = k, true // adopted in this plan: theirs to keep in line from now
 			}
-			_, planned := d.planned[key]
+			w, planned := d.planned[key]
+			if planned && !w.Active && d.pol.Target.QueuesOutliveDeactivation {
+				continue // kept for a reactivation
+			}
 			if owned && (planned && !want[n][key] || leaving[key]) {
 				remove = append(remove, key)
 				d.plan.UserIDs[key] = id
@@ -84,7 +97,7 @@ func (d *differ) queues() {
 		slices.Sort(remove)
 		base := Op{Action: ActionUpdate, Kind: KindQueue, Key: q.Name, ID: q.ID, Name: q.Name,
 			Why: Reason{Code: ReasonQueueRules}}
-		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 {
+		if d.pol.ReplaceQueues && whole[n] && len(add) > 0 && len(remove) > 0 && !d.pol.Target.NoQueueRemoval {
 			op := base
 			op.Add, op.Remove = add, remove
 			if op.Replace = d.replacement(q, add, remove); op.Replace != nil {
@@ -107,6 +120,9 @@ func (d *differ) queues() {
 			op := base
 			op.Remove = remove
 			op.Changes = []Change{{Field: "agents-", Old: d.usernames(remove)}}
+			if d.pol.Target.NoQueueRemoval {
+				d.pol.Target.unsupported(&op, d.pol.Target.noQueueRemoval())
+			}
 			d.add(op)
 		}
 	}

@@ -92,9 +92,14 @@ func (d *differ) users() {
 			if !w.Active {
 				continue // a leaver the platform never had
 			}
-			d.planned[w.Key] = w
 			op := Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
 				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}}
+			if d.pol.Target.NoCreate {
+				d.pol.Target.unsupported(&op, d.pol.Target.noCreation())
+				d.add(op)
+				continue
+			}
+			d.planned[w.Key] = w
 			if caps := d.pol.Target; caps.CreateOff != "" {
 				caps.unsupported(&op, caps.turnedOff("creation", caps.CreateOff))
 			}
@@ -161,8 +166,9 @@ func (d *differ) users() {
 
 // addUserOp adds a user operation, marking what the target cannot do as
 // unsupported: a deactivation or reactivation it has no way to make becomes
-// an unsupported op as a whole; fields it cannot clear move to a separate
-// unsupported op, and the rest of the update goes ahead.
+// an unsupported op as a whole; fields it cannot clear, or does not write
+// by its settings, move to a separate unsupported op, and the rest of the
+// update goes ahead.
 func (d *differ) addUserOp(op Op, cur *User) {
 	caps := d.pol.Target
 	if caps.AttributesOff != "" && op.Action != ActionDeactivate {
@@ -188,6 +194,31 @@ func (d *differ) addUserOp(op Op, cur *User) {
 			}
 			d.add(un)
 			return
+		}
+	}
+	if op.Action != ActionCreate && op.Action != ActionDeactivate && len(caps.NoWrite) > 0 {
+		// Fields the settings keep from being written: shown, not applied.
+		var keep, held []Change
+		for _, c := range op.Changes {
+			if slices.Contains(caps.NoWrite, c.Field) {
+				held = append(held, c)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(held) > 0 {
+			un := op
+			un.Action = ActionUpdate
+			un.Changes, un.Fields = held, fieldsOf(held)
+			if op.Action == ActionAdopt {
+				un.Why = Reason{Code: ReasonChanged, Origin: op.Why.Origin}
+			}
+			caps.unsupported(&un, caps.noWriting(un.Fields))
+			defer d.add(un)
+			op.Changes, op.Fields = keep, fieldsOf(keep)
+			if len(keep) == 0 && op.Action == ActionUpdate {
+				return
+			}
 		}
 	}
 	switch {
@@ -308,8 +339,11 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 		ch = append(ch, Change{f, old, new})
 	}
 	str(FieldUsername, cur.Username, w.Username, false)
-	str(FieldForename, cur.Forename, w.Forename, false)
-	str(FieldSurname, cur.Surname, w.Surname, false)
+	joined := func(u *User) string { return strings.Join(strings.Fields(u.Forename+" "+u.Surname), " ") }
+	if !caps.OneName || joined(cur) != joined(w) {
+		str(FieldForename, cur.Forename, w.Forename, false)
+		str(FieldSurname, cur.Surname, w.Surname, false)
+	}
 	str(FieldEmail, cur.Email, w.Email, true)
 	str(FieldThirdPartyID, cur.ThirdPartyID, w.ThirdPartyID, true)
 	str(FieldStartDate, cur.StartDate, w.StartDate, true)

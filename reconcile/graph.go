@@ -32,6 +32,7 @@ func (d *differ) curDepth(id string) int {
 //     reactivation of its parent;
 //   - a user's create, or an update that places them in a team, needs the
 //     create or reactivation of that team;
+//   - a queue's membership change needs the queue's create;
 //   - a queue addition needs the create, reactivation, role change or
 //     adoption that makes each member an active agent rostersync owns,
 //     and a removal needs the adoption of each member adopted this pass;
@@ -48,9 +49,12 @@ func (d *differ) edges() {
 	userUp := map[string]*Op{}   // user key → its create/update/adopt
 	userOff := map[string]bool{} // user keys deactivated
 	qRemove := map[string][]string{}
+	queueBorn := map[string]string{} // queue key → OpID of its create
 	for i := range ops {
 		o := &ops[i]
 		switch {
+		case o.Kind == KindQueue && o.Action == ActionCreate:
+			queueBorn[o.Key] = OpID(o)
 		case o.Kind == KindTeam && o.Action != ActionDeactivate:
 			if o.Action == ActionCreate || slices.Contains(o.Fields, FieldActive) {
 				teamBorn[o.Key] = OpID(o)
@@ -88,7 +92,9 @@ func (d *differ) edges() {
 			for _, id := range qRemove[o.Key] {
 				need(id)
 			}
+		case o.Kind == KindQueue && o.Action == ActionCreate:
 		case o.Kind == KindQueue:
+			need(queueBorn[o.Key])
 			members := append(slices.Clone(o.Add), o.Replace...)
 			for _, k := range members {
 				u := userUp[k]
@@ -152,6 +158,9 @@ func Settle(ops []Op) int {
 			for _, n := range o.Needs {
 				for _, j := range byID[n] {
 					if p := &ops[j]; !p.Ready() {
+						if p.Status == StatusUnsupported && len(byID[n]) > 1 {
+							continue // a part split off an op that is sent: its sibling is the one needed
+						}
 						waits = append(waits, Wait{Op: n, Name: opLabel(p), Status: p.Status})
 						break
 					}
@@ -220,6 +229,8 @@ func relink(ops []Op, pieces map[string][]string) {
 // different lanes side by side.
 func Lane(o *Op) string {
 	switch {
+	case o.Kind == KindQueue && o.Action == ActionCreate:
+		return "create queue"
 	case o.Kind == KindQueue && o.Replace != nil:
 		return "replace queue agents"
 	case o.Kind == KindQueue && len(o.Add) > 0:

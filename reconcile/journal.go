@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 )
 
@@ -61,7 +62,7 @@ type Recovered struct {
 
 // Recover looks for interrupted creates in a fresh listing of the
 // platform: a user by third_party_id, then username; a team by name and
-// level when exactly one matches. Those found took effect and must be owned,
+// level when exactly one matches; a work queue by name. Those found took effect and must be owned,
 // not created again; the rest did not and may be planned afresh. It is pure.
 func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing []Interrupted) {
 	ix := indexUsers(current.Users)
@@ -90,6 +91,12 @@ func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing [
 			}
 			if len(match) == 1 {
 				found = append(found, Recovered{in, match[0], "name"})
+				continue
+			}
+		case in.Op.Kind == KindQueue:
+			// Queues are matched by name: a found one is planned as it is.
+			if i := slices.IndexFunc(current.Queues, func(q Queue) bool { return strings.EqualFold(q.Name, in.Op.Name) }); i >= 0 {
+				found = append(found, Recovered{in, current.Queues[i].ID, "name"})
 				continue
 			}
 		}

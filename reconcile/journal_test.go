@@ -15,7 +15,8 @@ func TestRecoverFindsCreatesThatTookEffect(t *testing.T) {
 			{ID: "u1", ThirdPartyID: "E1", Username: "ada@example.com"},
 			{ID: "u2", Username: "bob@example.com"},
 		},
-		Teams: []reconcile.Team{{ID: "g1", Name: "North", Level: "Team"}, {ID: "g2", Name: "Twin", Level: "Team"}, {ID: "g3", Name: "twin", Level: "Team"}},
+		Teams:  []reconcile.Team{{ID: "g1", Name: "North", Level: "Team"}, {ID: "g2", Name: "Twin", Level: "Team"}, {ID: "g3", Name: "twin", Level: "Team"}},
+		Queues: []reconcile.Queue{{ID: "q1", Name: "Onboarding"}},
 	}
 	in := []reconcile.Interrupted{
 		{Entry: 1, Op: reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindUser, Key: "E1", User: &reconcile.User{Key: "E1", ThirdPartyID: "E1", Username: "ada.new@example.com"}}},
@@ -23,13 +24,15 @@ func TestRecoverFindsCreatesThatTookEffect(t *testing.T) {
 		{Entry: 3, Op: reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindUser, Key: "E3", User: &reconcile.User{Key: "E3", Username: "cy@example.com"}}},
 		{Entry: 4, Op: reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindTeam, Key: "n", Team: &reconcile.Team{Name: "north", Level: "Team"}}},
 		{Entry: 5, Op: reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindTeam, Key: "t", Team: &reconcile.Team{Name: "Twin", Level: "Team"}}},
+		{Entry: 6, Op: reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindQueue, Key: "onboarding", Name: "onboarding"}},
+		{Entry: 7, Op: reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindQueue, Key: "Retention", Name: "Retention"}},
 	}
 	found, missing := reconcile.Recover(in, current)
 	got := map[int64]string{}
 	for _, f := range found {
 		got[f.Entry] = f.ID + " by " + f.How
 	}
-	want := map[int64]string{1: "u1 by third_party_id", 2: "u2 by username", 4: "g1 by name"}
+	want := map[int64]string{1: "u1 by third_party_id", 2: "u2 by username", 4: "g1 by name", 6: "q1 by name"}
 	if len(got) != len(want) {
 		t.Errorf("found %v, want %v", got, want)
 	}
@@ -38,8 +41,8 @@ func TestRecoverFindsCreatesThatTookEffect(t *testing.T) {
 			t.Errorf("entry %d: %q, want %q", k, got[k], v)
 		}
 	}
-	if len(missing) != 2 || missing[0].Entry != 3 || missing[1].Entry != 5 {
-		t.Errorf("missing = %+v, want entries 3 and 5 (not found; ambiguous)", missing)
+	if len(missing) != 3 || missing[0].Entry != 3 || missing[1].Entry != 5 || missing[2].Entry != 7 {
+		t.Errorf("missing = %+v, want entries 3, 5 and 7 (not found; ambiguous; not found)", missing)
 	}
 }
 

@@ -20,6 +20,7 @@ const (
 	ReasonAdoptUser  ReasonCode = "adopt_user"         // an unowned platform user matches
 	ReasonAdoptGroup ReasonCode = "adopt_group"        // an unowned platform group matches
 	ReasonQueueRules ReasonCode = "queue_rules"        // queue rules changed membership
+	ReasonQueueNamed ReasonCode = "queue_named"        // queue rules name a queue the platform lacks
 )
 
 // Reason is why an op is planned, and what decided its status, as data.
@@ -54,8 +55,9 @@ type Unsupported struct {
 	Platform string  `json:"platform"`
 	Lacks    string  `json:"lacks"` // "deactivation", "reactivation", "clearing"
 	Fields   []Field `json:"fields,omitempty"`
-	// Setting, when set, is the target setting that turns the operation
-	// off ("deprovision: report"): the API could, the configuration says no.
+	// Setting, when set, says which of the target's settings turns the
+	// operation off, in words ("deactivation is turned off (deprovision:
+	// report)"): the API could, the configuration says no.
 	Setting string `json:"setting,omitempty"`
 }
 
@@ -124,6 +126,8 @@ func (r Reason) Words() string {
 		fmt.Fprintf(&b, "a group named %q already exists there; taking ownership", r.Existing)
 	case ReasonQueueRules:
 		b.WriteString("queue rules changed membership")
+	case ReasonQueueNamed:
+		b.WriteString("queue rules name it and the platform lacks it")
 	default:
 		b.WriteString(string(r.Code))
 	}
@@ -140,13 +144,19 @@ func (r Reason) Words() string {
 		b.WriteString("; cannot be applied on " + u.Platform + ": ")
 		switch {
 		case u.Setting != "":
-			b.WriteString(u.Lacks + " is turned off (" + u.Setting + ")")
+			b.WriteString(u.Setting)
 		case u.Lacks == "clearing":
 			names := make([]string, len(u.Fields))
 			for i, f := range u.Fields {
 				names[i] = string(f)
 			}
 			b.WriteString(u.Platform + " API cannot clear a field (" + strings.Join(names, ", ") + ")")
+		case u.Lacks == "writing":
+			names := make([]string, len(u.Fields))
+			for i, f := range u.Fields {
+				names[i] = string(f)
+			}
+			b.WriteString(u.Platform + " does not write " + strings.Join(names, ", "))
 		default:
 			b.WriteString(u.Platform + " API offers no " + u.Lacks)
 		}

@@ -76,7 +76,7 @@ func labels(p *Plan) map[string]string {
 
 // opLabel names an op in another op's edges and waits.
 func opLabel(o *Op) string {
-	if o.Kind == KindQueue {
+	if o.Kind == KindQueue && o.Action != ActionCreate {
 		switch Lane(o) {
 		case "add queue agents":
 			return "add to queue " + quote(o.Name)

@@ -50,6 +50,8 @@ func requestsFor(ops []Op) map[string]int {
 			continue
 		}
 		switch {
+		case o.Kind == KindQueue && o.Action == ActionCreate:
+			out["create queue"]++
 		case o.Kind == KindQueue && o.Replace != nil:
 			out["replace queue agents"]++
 		case o.Kind == KindQueue:

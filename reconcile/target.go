@@ -52,3 +52,10 @@ type BatchResult struct {
 type QueueReplacer interface {
 	ReplaceQueueAgents(ctx context.Context, queueID string, userIDs []string) error
 }
+
+// QueueCreator is implemented by targets that create the work queues the
+// mapping's rules name and the platform lacks (Capabilities.CreateQueues).
+// It returns the new queue's id.
+type QueueCreator interface {
+	CreateQueue(ctx context.Context, q Queue) (string, error)
+}

@@ -20,6 +20,7 @@ import (
 var demoScenarios = map[string]struct{ dir, about string }{
 	"basic":              {"demo", "sync an HR export into an empty platform, then show nothing is left to do"},
 	"reorg":              {"demo-reorg", "a reorganisation: a team renamed, a department moved to another site, people moved, a leaver; renames and moves happen in place"},
+	scenarioVoki:         {"demo-voki", "an HR export into a simulated Voki: a first sync, a department move, a leaver deactivated, and an audit naming the customer ratings of an attendant the directory does not know"},
 	scenarioTwoPlatforms: {"demo", "the same HR export into a simulated Evaluagent and a simulated Agent IQ (two-platforms.yaml), then a leaver: deactivated on Evaluagent, shown as cannot be applied on Agent IQ"},
 	scenarioFlex:         {"demo-flex", "the HR export into a simulated Evaluagent and a simulated Twilio Flex (flex.yaml): Flex Insights attributes on the first sync and a reorganisation, a leaver reported then deprovisioned, the team tree mirrored into Flex Teams"},
 }
@@ -33,15 +34,16 @@ Scenarios:
   basic          `+demoScenarios["basic"].about+`
   reorg          `+demoScenarios["reorg"].about+`
   two-platforms  `+demoScenarios[scenarioTwoPlatforms].about+`
-  flex           `+demoScenarios[scenarioFlex].about)
-	scenario := fs.String("scenario", "basic", "which demo to run: basic, reorg, two-platforms or flex")
+  flex           `+demoScenarios[scenarioFlex].about+`
+  voki           `+demoScenarios[scenarioVoki].about)
+	scenario := fs.String("scenario", "basic", "which demo to run: basic, reorg, two-platforms, flex or voki")
 	testdata := fs.String("testdata", "testdata", "the repository's testdata `directory`")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	sc, ok := demoScenarios[*scenario]
 	if !ok {
-		return fmt.Errorf("demo: unknown scenario %q (want basic, reorg, two-platforms or flex)", *scenario)
+		return fmt.Errorf("demo: unknown scenario %q (want basic, reorg, two-platforms, flex or voki)", *scenario)
 	}
 	src := filepath.Join(*testdata, sc.dir)
 	if *scenario == scenarioTwoPlatforms {
@@ -49,6 +51,9 @@ Scenarios:
 	}
 	if *scenario == scenarioFlex {
 		return demoFlex(ctx, c, src)
+	}
+	if *scenario == scenarioVoki {
+		return demoVoki(ctx, c, src)
 	}
 	if _, err := os.Stat(filepath.Join(src, "mapping.yaml")); err != nil {
 		return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)

@@ -95,6 +95,9 @@ func (a *app) recover(ctx context.Context, t *target, current *reconcile.Snapsho
 // own adds what recovery found to the ownership a plan is made with.
 func (r *recovery) own(own reconcile.Ownership) {
 	for _, f := range r.found {
+		if f.Op.Kind == reconcile.KindQueue {
+			continue // queues are matched by name, not through the ledger
+		}
 		m := own.Users
 		if f.Op.Kind == reconcile.KindTeam {
 			m = own.Teams

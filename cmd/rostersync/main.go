@@ -110,6 +110,7 @@ func commands() []command {
 		{"serve", "run as a daemon: passes on an interval and on push, health and metrics over HTTP", cmdServe},
 		{"check", "validate the configuration and test every connection", cmdCheck},
 		{"explain", "explain what rostersync makes of one person, writing nothing", cmdExplain},
+		{"audit", "report platform users no source knows, leavers still active, role drift, their QA results", cmdAudit},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
 		{"history", "what changed when, by person, target and time", cmdHistory},
 		{"auth", "an Evaluagent key in bearer-token mode: status, create, import, refresh, revoke", cmdAuth},

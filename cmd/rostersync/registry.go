@@ -13,6 +13,7 @@ import (
 	"github.com/rostersync/rostersync/reconcile/agentiq"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/reconcile/flex"
+	"github.com/rostersync/rostersync/reconcile/voki"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/csv"
 	"github.com/rostersync/rostersync/sources/ldap"
@@ -32,8 +33,8 @@ import (
 // here: how to open it and, for a target, how to serve its simulator and
 // what "rostersync simulator -h" says of it. A target's wiring (from its
 // block over the environment to a client and a policy; its simulator) sits
-// in a file of its own, kind_<name>.go, as kind_evaluagent.go and
-// kind_agentiq.go do. TestRegistryMatchesTheConfigurationBlocks
+// in a file of its own, kind_<name>.go, as kind_evaluagent.go,
+// kind_agentiq.go and kind_voki.go do. TestRegistryMatchesTheConfigurationBlocks
 // fails when the two sides name different kinds.
 // What a kind can do beyond the common contract it offers as the small
 // optional interfaces below, which the commands look for; no command asks
@@ -101,6 +102,14 @@ var targetKinds = map[string]targetKind{
 			serve:  serveFlexSim,
 			about:  "Twilio Flex: discovery, the Flex Users API (paged lists,\nProvision, Deprovision, 10 requests/second with 429\n20429 and Retry-After), TaskRouter Workers (ETag,\nIf-Match refused with 412, the 4,096-byte attribute\nlimit) and Flex Teams, Basic auth. Use the printed URL as\na flex target's flex_url and taskrouter_url.",
 			seed:   `{"users":[{"username","email","full_name","roles","attributes"}]}`,
+		},
+	},
+	config.TargetVoki: {
+		open: (*target).voki,
+		sim: simulatorKind{
+			listen: "127.0.0.1:8383",
+			serve:  serveVokiSim,
+			about:  "login and refresh with expiring tokens, X-Tenant, 5 logins\na minute, users, departments and members, customer\nratings. Use the printed base URL, tenant and service\nemail in a voki target, and the password in its file.",
 		},
 	},
 }
@@ -241,6 +250,12 @@ type (
 	changeStamper interface {
 		ChangeStamp() string
 	}
+	// protector is a platform client that knows users it must never touch
+	// (its own service user, privileged roles not allow-listed), beyond
+	// the mapping's exclusions (plan).
+	protector interface {
+		Protects(u reconcile.User) bool
+	}
 	// checker is a source that can test its connection more cheaply than
 	// a full read (an LDAP bind) (check).
 	checker interface {
@@ -259,4 +274,7 @@ var (
 	_ desiredShaper    = (*flex.Client)(nil)
 	_ auditor          = (*flex.Client)(nil)
 	_ pinger           = (*flex.Client)(nil)
+	_ pinger           = (*voki.Client)(nil)
+	_ protector        = (*voki.Client)(nil)
+	_ roleNamer        = (*voki.Client)(nil)
 )

@@ -51,9 +51,10 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 			errs = append(errs, fmt.Errorf("target %s: %w", tc.Name, build))
 			continue
 		}
+		prot, _ := t.client.(protector)
 		t.policy.Protected = func(u reconcile.User) bool {
 			_, byRole := rules.ExcludesRoles(u.Roles)
-			return byRole || rules.Excludes(u.Username)
+			return byRole || rules.Excludes(u.Username) || prot != nil && prot.Protects(u)
 		}
 		t.policy.ProtectedTeam = func(g reconcile.Team) bool { return rules.ExcludesGroup(g.Name) }
 		t.policy.Target = t.client.Capabilities()

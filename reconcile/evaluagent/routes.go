@@ -37,6 +37,7 @@ type Routes struct {
 	AddQueueAgents     Route // W5 POST /quality/work-queue-templates/{id}/agents (inferred)
 	RemoveQueueAgents  Route // W6 DELETE /quality/work-queue-templates/{id}/agents (inferred)
 	ReplaceQueueAgents Route // W4 PATCH /quality/work-queue-templates/{id}/agents (inferred)
+	ListEvaluations    Route // E1 GET /quality/evaluations (read by audit)
 }
 
 // DefaultRoutes returns the route table of the contract (§7).
@@ -56,6 +57,7 @@ func DefaultRoutes() Routes {
 		AddQueueAgents:     Route{Method: http.MethodPost, Path: "/quality/work-queue-templates/{id}/agents"},
 		RemoveQueueAgents:  Route{Method: http.MethodDelete, Path: "/quality/work-queue-templates/{id}/agents"},
 		ReplaceQueueAgents: Route{Method: http.MethodPatch, Path: "/quality/work-queue-templates/{id}/agents"},
+		ListEvaluations:    Route{Method: http.MethodGet, Path: "/quality/evaluations"},
 	}
 }
 

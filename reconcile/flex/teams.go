@@ -317,7 +317,7 @@ func (c *Client) refusePersonal(plan *reconcile.Plan) {
 			continue
 		}
 		o.Status = reconcile.StatusUnsupported
-		o.Why.Unsupported = &reconcile.Unsupported{Platform: "Twilio Flex", Lacks: "naming a team after a person or reusing a team name", Setting: "team_name_template"}
+		o.Why.Unsupported = &reconcile.Unsupported{Platform: "Twilio Flex", Lacks: "naming a team after a person or reusing a team name", Setting: "naming a team after a person or reusing a team name is turned off (team_name_template)"}
 		plan.Problems = append(plan.Problems, reconcile.Problem{Kind: reconcile.KindTeam, Key: o.Key, Message: why})
 	}
 	reconcile.Settle(plan.Ops)

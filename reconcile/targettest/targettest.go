@@ -53,10 +53,56 @@ func Run(t *testing.T, h Harness) {
 		if strings.TrimSpace(caps.Platform) == "" {
 			t.Error("Capabilities().Platform is empty: name the platform, plans' reasons use it")
 		}
+		if _, ok := h.Open(t).(reconcile.QueueCreator); caps.CreateQueues && !ok {
+			t.Error("Capabilities().CreateQueues is set but the target is no reconcile.QueueCreator")
+		}
 	})
 	t.Run("ConvergesAndListsEveryPage", func(t *testing.T) { converges(t, h) })
 	t.Run("UpdateWritesOnlyNamedFields", func(t *testing.T) { updateOnlyNamed(t, h) })
 	t.Run("QueueChangesTouchNobodyElse", func(t *testing.T) { queuesTouchNobodyElse(t, h) })
+	t.Run("CreatesTheQueuesItDeclares", func(t *testing.T) { createsQueues(t, h) })
+}
+
+// createsQueues: a target that declares CreateQueues creates a queue the
+// rules name and lacks, with its members, in one apply, and planning again
+// finds nothing to do.
+func createsQueues(t *testing.T, h Harness) {
+	e := open(t, h)
+	if e.pol.Target.NoQueues || !e.pol.Target.CreateQueues {
+		t.Skip("the target does not create work queues")
+	}
+	const name = "Contract Queue"
+	desired := roster(h, 3)
+	for i := range desired.Users[:2] {
+		desired.Users[i].Queues = []string{name}
+	}
+	desired.Queues = []reconcile.Queue{{Name: name}}
+	e.apply(desired)
+	var members []string
+	found := false
+	for _, q := range e.list().Queues {
+		if q.Name == name {
+			found, members = true, q.Agents
+		}
+	}
+	if !found {
+		t.Fatalf("queue %q was not created", name)
+	}
+	byID := map[string]string{}
+	for _, u := range e.list().Users {
+		byID[u.ID] = suiteKey(u)
+	}
+	var keys []string
+	for _, id := range members {
+		keys = append(keys, byID[id])
+	}
+	slices.Sort(keys)
+	if d := cmp.Diff([]string{"CT000", "CT001"}, keys); d != "" {
+		t.Errorf("the created queue's members (-want +got):\n%s", d)
+	}
+	if ops := e.plan(desired).ReadyOps(); len(ops) > 0 {
+		t.Errorf("plan, apply, plan again: %d operation(s) left, first %s %s %s", len(ops), ops[0].Action, ops[0].Kind, ops[0].Name)
+	}
 }
 
 // env is one target with what the suite has applied to it.
@@ -121,20 +167,27 @@ func roster(h Harness, n int) *reconcile.Snapshot {
 	return s
 }
 
-// ours returns the listed users the suite made, by third-party id.
+// ours returns the listed users the suite made, by suite key.
 func ours(s *reconcile.Snapshot) map[string]reconcile.User {
 	out := map[string]reconcile.User{}
 	for _, u := range s.Users {
-		id := u.ThirdPartyID
-		if id == "" && strings.HasPrefix(u.Username, "ct") {
-			// A platform without third-party ids: the suite's usernames say who.
-			id = strings.ToUpper(strings.TrimSuffix(u.Username, "@example.com"))
-		}
-		if strings.HasPrefix(id, "CT") {
-			out[id] = u
+		if k := suiteKey(u); strings.HasPrefix(k, "CT") {
+			out[k] = u
 		}
 	}
 	return out
+}
+
+// suiteKey is the key the suite gave a listed user: its third-party id, or
+// on a platform that holds none, the local part of its email.
+func suiteKey(u reconcile.User) string {
+	if u.ThirdPartyID != "" {
+		return u.ThirdPartyID
+	}
+	if local, ok := strings.CutSuffix(strings.ToLower(u.Email), "@example.com"); ok {
+		return strings.ToUpper(local)
+	}
+	return ""
 }
 
 func converges(t *testing.T, h Harness) {
@@ -244,7 +297,7 @@ func queuesTouchNobodyElse(t *testing.T, h Harness) {
 
 	ids := map[string]string{}
 	for _, u := range after.Users {
-		ids[u.ID] = u.ThirdPartyID
+		ids[u.ID] = suiteKey(u)
 	}
 	agents := func(s *reconcile.Snapshot, name string) []string {
 		for _, qq := range s.Queues {

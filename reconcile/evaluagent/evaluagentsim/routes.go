@@ -70,6 +70,7 @@ var routes = func() []*route {
 		{"/org/levels", map[string]handler{http.MethodGet: get((*Server).listLevels)}},
 		{"/org/abilities", map[string]handler{http.MethodGet: get((*Server).listAbilities)}},
 		{"/quality/work-queue-templates", map[string]handler{http.MethodGet: get((*Server).listWQTs)}},
+		{"/quality/evaluations", map[string]handler{http.MethodGet: get((*Server).listEvaluations)}},
 		{"/quality/work-queue-templates/{id}", map[string]handler{http.MethodGet: get((*Server).getWQT)}},
 		{"/quality/work-queue-templates/{id}/agents", wqtAgents},
 		{"/quality/work-queue-templates/{id}/relationships/agents", wqtAgents},

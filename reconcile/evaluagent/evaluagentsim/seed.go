@@ -19,6 +19,19 @@ type Seed struct {
 	Groups             []SeedGroup   `json:"groups"`
 	Users              []SeedUser    `json:"users"`
 	WorkQueueTemplates []SeedWQT     `json:"work_queue_templates"`
+	// Evaluations are completed QA evaluations, read-only through the API.
+	Evaluations []SeedEvaluation `json:"evaluations"`
+}
+
+// SeedEvaluation is a completed evaluation. Agent and Evaluator name users by id or
+// username; PublishedAt is RFC 3339.
+type SeedEvaluation struct {
+	ID          string  `json:"id"`
+	Reference   string  `json:"reference"`
+	Score       float64 `json:"score"`
+	PublishedAt string  `json:"published_at"`
+	Agent       string  `json:"agent"`
+	Evaluator   string  `json:"evaluator"`
 }
 
 // SeedLevel is a group level. ID is optional everywhere in a seed: a random UUID is minted
@@ -381,6 +394,9 @@ func buildState(seed *Seed, seats int) (*state, error) {
 			}
 		}
 		st.wqts = append(st.wqts, w)
+	}
+	if err := st.seedEvaluations(seed.Evaluations, newID); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

@@ -59,7 +59,7 @@ type Config struct {
 	RatePerDay    int
 	// Seats is the number of licence seats (active users); 0 means unlimited.
 	Seats int
-	// PageSize, when above 0, pages the /org lists by page[number]; 0 returns whole collections.
+	// PageSize, when above 0, pages the /org lists and the evaluations by page[number]; 0 returns whole collections.
 	PageSize int
 	// Now is the clock for token expiry and rate-limit windows; nil means time.Now.
 	Now func() time.Time

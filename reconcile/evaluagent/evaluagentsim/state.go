@@ -63,6 +63,8 @@ type state struct {
 	levels    []*level
 	abilities []*ability
 	wqts      []*wqt
+	// evals are completed evaluations (seed data, read-only).
+	evals []*evaluation
 
 	userByID    map[string]*user
 	userByName  map[string]*user // by folded username, inactive users included
