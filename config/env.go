@@ -133,6 +133,8 @@ const (
 // LoadEnv reads the environment through lookuper (envconfig.OsLookuper() in
 // production, envconfig.MapLookuper in tests). It fills defaults; Validate
 // checks the values.
+// On a value that does not parse, LoadEnv returns the error naming every
+// such variable together with the Env of everything else.
 func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	if lookuper == nil {
 		lookuper = envconfig.OsLookuper()
@@ -171,8 +173,10 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	_, e.secretInEnv = lookuper.Lookup(EnvPrefix + "EVALUAGENT_KEY_SECRET")
 	_, e.agentIQKeyInEnv = lookuper.Lookup(EnvPrefix + "AGENTIQ_API_KEY")
 	if len(parseErrs) > 0 {
+		// The Env still comes back, every refused value at its default, so
+		// that the caller can check the configuration file in the same run.
 		errs := append(parseErrs, unjoin(e.ValidateCommon())...)
-		return nil, fmt.Errorf("environment:\n%w", errors.Join(errs...))
+		return &e, fmt.Errorf("environment:\n%w", errors.Join(errs...))
 	}
 	return &e, nil
 }

@@ -49,12 +49,17 @@ func loadApp(ctx context.Context, c *cli, flags commonFlags) (*app, error) {
 // metrics and watchdog).
 func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks) (*app, error) {
 	env, err := loadEnv(ctx, c, flags)
-	if err != nil {
+	if env == nil {
 		return nil, err
 	}
-	if err := env.ValidateCommon(); err != nil {
+	if err == nil {
+		if verr := env.ValidateCommon(); verr != nil {
+			err = fmt.Errorf("configuration from the environment:\n%w", verr)
+		}
+	}
+	if err != nil {
 		// Report the file's problems too, so that one run lists them all.
-		errs := []error{fmt.Errorf("configuration from the environment:\n%w", err)}
+		errs := []error{err}
 		if file, ferr := config.LoadFile(env.Mapping); ferr != nil {
 			errs = append(errs, ferr)
 		} else if verr := file.Validate(); verr != nil {

@@ -120,10 +120,17 @@ Exit status: 0 all good, 1 a problem.`)
 // for what prevents checking at all.
 func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []error, mappingPath string, err error) {
 	env, err := loadEnv(ctx, c, flags)
-	if err != nil {
+	switch {
+	case env == nil:
 		return nil, "", err
+	case err != nil:
+		// A variable that does not parse: its problems (with the rest of
+		// the environment's) are listed, and the file is checked all the
+		// same.
+		problems = append(problems, unjoin(err)...)
+	default:
+		problems = append(problems, unjoin(env.ValidateCommon())...)
 	}
-	problems = append(problems, unjoin(env.ValidateCommon())...)
 	if cert, key := env.Serve.TLSCertFile, env.Serve.TLSKeyFile; cert != "" && key != "" {
 		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
 			problems = append(problems, fmt.Errorf("%sTLS_CERT_FILE, %sTLS_KEY_FILE: %w", config.EnvPrefix, config.EnvPrefix, err))

@@ -91,10 +91,20 @@ func TestNaNGuardsRefused(t *testing.T) {
 			t.Errorf("%s: exit %d\n%s", args[0], code, out)
 		}
 	}
+	// A variable that does not parse and a problem in the file: both are
+	// reported in one run, by plan and by check.
+	r.editMapping("min_rows: 10", "min_rows: -3")
+	for _, cmd := range []string{"plan", "check"} {
+		code := r.run(cmd)
+		out := r.stderr.String() + r.stdout.String()
+		if code != 1 || !strings.Contains(out, `ROSTERSYNC_ABSENT_PASSES: "lots" is not a whole number`) ||
+			!strings.Contains(out, "mapping.yaml:8: sources[0].csv.min_rows: -3 is negative") {
+			t.Errorf("%s with an unparsable variable and a bad file: exit %d\n%s", cmd, code, out)
+		}
+	}
 	// Once every variable parses, the environment's and the file's problems
 	// are reported together.
 	r.env["ROSTERSYNC_ABSENT_PASSES"] = "0"
-	r.editMapping("min_rows: 10", "min_rows: -3")
 	if code := r.run("plan"); code != 1 || !strings.Contains(r.stderr.String(), "ROSTERSYNC_ABSENT_PASSES: 0") ||
 		!strings.Contains(r.stderr.String(), "mapping.yaml:8: sources[0].csv.min_rows: -3 is negative") {
 		t.Errorf("environment and file together: exit %d\n%s", code, r.stderr.String())

@@ -52,7 +52,7 @@ func (f commonFlags) over(g commonFlags) commonFlags {
 func loadEnv(ctx context.Context, c *cli, flags commonFlags) (*config.Env, error) {
 	flags = flags.over(c.global)
 	env, err := config.LoadEnv(ctx, envconfig.LookuperFunc(c.lookupEnv))
-	if err != nil {
+	if env == nil {
 		return nil, err
 	}
 	if flags.config != "" {
@@ -67,7 +67,9 @@ func loadEnv(ctx context.Context, c *cli, flags commonFlags) (*config.Env, error
 	if flags.logFormat != "" {
 		env.LogFormat = flags.logFormat
 	}
-	return env, nil
+	// With err set (a variable that does not parse), env is the rest, so
+	// that the configuration file can be checked in the same run.
+	return env, err
 }
 
 func newFlagSet(c *cli, name, args, about string) *flag.FlagSet {
