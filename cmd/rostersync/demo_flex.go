@@ -62,29 +62,18 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 		return err
 	}
 	defer stopFX()
-	eaSecret, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
-	if err != nil {
-		return err
-	}
 	fxSecret, err := writeSecret(tmp, "flex-secret", flexsim.DemoSecret)
 	if err != nil {
 		return err
 	}
 	cfgPath := filepath.Join(tmp, "flex.yaml")
-	env := map[string]string{
-		"ROSTERSYNC_MAPPING":                    cfgPath,
-		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        eaBase + "/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": eaSecret,
-		"ROSTERSYNC_LOG_LEVEL":                  "warn",
-		// One pass per step, and a tiny organisation: see the basic demo.
-		"ROSTERSYNC_ABSENT_PASSES":              "1",
-		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
-		// Referenced as ${…} by the flex target in flex.yaml.
-		"FLEX_URL":         fxBase,
-		"FLEX_SECRET_FILE": fxSecret,
+	env, err := demoEnv(tmp, eaBase, cfgPath)
+	if err != nil {
+		return err
 	}
+	// Referenced as ${…} by the flex target in flex.yaml.
+	env["FLEX_URL"] = fxBase
+	env["FLEX_SECRET_FILE"] = fxSecret
 	a, err := demoApp(ctx, c, env)
 	if err != nil {
 		return err

@@ -99,29 +99,18 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 		return err
 	}
 	defer stopAIQ()
-	eaSecret, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
-	if err != nil {
-		return err
-	}
 	aiqKey, err := writeSecret(tmp, "agentiq-api-key", agentiqsim.DemoAPIKey)
 	if err != nil {
 		return err
 	}
 	cfgPath := filepath.Join(tmp, "two-platforms.yaml")
-	env := map[string]string{
-		"ROSTERSYNC_MAPPING":                    cfgPath,
-		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
-		"ROSTERSYNC_EVALUAGENT_BASE_URL":        eaBase + "/v1",
-		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
-		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": eaSecret,
-		"ROSTERSYNC_LOG_LEVEL":                  "warn",
-		// One pass per step, and a tiny organisation: see the basic demo.
-		"ROSTERSYNC_ABSENT_PASSES":              "1",
-		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
-		// Referenced as ${…} by the agentiq target in two-platforms.yaml.
-		"AGENTIQ_BASE_URL":     aiqBase,
-		"AGENTIQ_API_KEY_FILE": aiqKey,
+	env, err := demoEnv(tmp, eaBase, cfgPath)
+	if err != nil {
+		return err
 	}
+	// Referenced as ${…} by the agentiq target in two-platforms.yaml.
+	env["AGENTIQ_BASE_URL"] = aiqBase
+	env["AGENTIQ_API_KEY_FILE"] = aiqKey
 	a, err := demoApp(ctx, c, env)
 	if err != nil {
 		return err
@@ -217,4 +206,26 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 	fmt.Fprintln(out, "\nRequests the Agent IQ simulator served, by endpoint:")
 	printCounts(out, aiq.Counts(), 46)
 	return nil
+}
+
+// demoEnv is the environment of a demo with Evaluagent's simulator at
+// eaBase beside another platform: the configuration file cfg, a state
+// directory and the key's secret in tmp, and one pass per step in a tiny
+// organisation (see the basic demo).
+func demoEnv(tmp, eaBase, cfg string) (map[string]string, error) {
+	eaSecret, err := writeSecret(tmp, "evaluagent-key-secret", evaluagentsim.DemoKeySecret)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"ROSTERSYNC_MAPPING":                    cfg,
+		"ROSTERSYNC_STATE_DIR":                  filepath.Join(tmp, "state"),
+		"ROSTERSYNC_EVALUAGENT_BASE_URL":        eaBase + "/v1",
+		"ROSTERSYNC_EVALUAGENT_KEY_ID":          evaluagentsim.DemoKeyID,
+		"ROSTERSYNC_EVALUAGENT_KEY_SECRET_FILE": eaSecret,
+		"ROSTERSYNC_LOG_LEVEL":                  "warn",
+		// One pass per step, and a tiny organisation: see the basic demo.
+		"ROSTERSYNC_ABSENT_PASSES":              "1",
+		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
+	}, nil
 }
