@@ -246,9 +246,11 @@ func writeHistory(c *cli, rep *historyReport, person string) error {
 		if ch.Error != "" {
 			out += ": " + ch.Error
 		}
-		fmt.Fprintf(w, "  %s  %-10s  %s %s %s [%s]  %s\n", ch.At.UTC().Format("2006-01-02 15:04:05"), ch.Target, ch.Action, ch.Kind, name, ch.Key, out)
+		// Names, keys and errors come from sources and platforms: escaped,
+		// so that none can forge a line or reach the terminal raw.
+		fmt.Fprintf(w, "  %s  %-10s  %s %s %s [%s]  %s\n", ch.At.UTC().Format("2006-01-02 15:04:05"), esc(ch.Target), ch.Action, ch.Kind, esc(name), esc(ch.Key), esc(out))
 		for _, c := range ch.Changes {
-			fmt.Fprintf(w, "      %s\n", c)
+			fmt.Fprintf(w, "      %s\n", esc(c))
 		}
 	}
 	for _, r := range rep.Runs {
@@ -262,7 +264,7 @@ func writeHistory(c *cli, rep *historyReport, person string) error {
 		}
 		fmt.Fprintf(w, "%s %s #%d, %s UTC, %s: %s", r.Kind, runNoun(r.Kind), r.ID, r.Started.UTC().Format("2006-01-02 15:04:05"), took, r.Result)
 		if what != "" {
-			fmt.Fprintf(w, " (%s)", what)
+			fmt.Fprintf(w, " (%s)", esc(what))
 		}
 		fmt.Fprintln(w)
 		for _, ch := range r.Changes {

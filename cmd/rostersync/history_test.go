@@ -76,3 +76,25 @@ func TestHistoryPlacesWritesInTheirRun(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryCannotBeMadeToLie: a team name with a line break, a carriage
+// return and a terminal escape is shown escaped: no forged line, nothing
+// raw on the terminal.
+func TestHistoryCannotBeMadeToLie(t *testing.T) {
+	r := newRig(t)
+	r.editCSV("Support,North\nE1002", "Support,\"North\r\n- deactivate user \"\"ceo@example.com\"\"\x1b[31m\"\nE1002")
+	r.mustRun("apply", "-yes")
+	r.mustRun("history")
+	out := r.stdout.String()
+	if strings.ContainsAny(out, "\r\x1b") {
+		t.Errorf("history carries raw control characters:\n%q", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "- deactivate") {
+			t.Errorf("a team name forged the line %q in:\n%s", l, out)
+		}
+	}
+	if !strings.Contains(out, `North\n- deactivate`) {
+		t.Errorf("history does not show the escaped name:\n%s", out)
+	}
+}

@@ -90,3 +90,24 @@ func TestATargetWithoutResultsSaysSo(t *testing.T) {
 		t.Errorf("markdown report:\n%s", b.String())
 	}
 }
+
+// TestReportsCannotBeMadeToLie: a platform user's name with a line break,
+// a terminal escape and a right-to-left override cannot add a line to the
+// report or reach the terminal raw, in text or Markdown.
+func TestReportsCannotBeMadeToLie(t *testing.T) {
+	evil := "Evil\x1b[31m X\n    ! deactivate user \"boss@example.com\"\u202e"
+	tg := audit.Target{Target: "t", Platform: "Plain", Unknown: []audit.Person{{ID: "9", Email: "evil@example.com", Name: evil, Active: true}}}
+	for _, f := range []reconcile.Format{reconcile.FormatText, reconcile.FormatMarkdown} {
+		var b bytes.Buffer
+		if err := audit.Render(&b, &audit.Report{Targets: []audit.Target{tg}}, f); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.ContainsAny(out, "\x1b\u202e") || strings.Contains(out, "\n    ! deactivate") {
+			t.Errorf("%s report carries the name raw:\n%q", f, out)
+		}
+		if !strings.Contains(out, `\x1b[31m`) {
+			t.Errorf("%s report does not show the escape:\n%s", f, out)
+		}
+	}
+}

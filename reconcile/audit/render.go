@@ -63,14 +63,16 @@ func renderText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Audit of %d target(s): read only, nothing was written.\n", len(r.Targets))
 	for _, t := range r.Targets {
-		fmt.Fprintf(&b, "\nTarget %s (%s)\n", t.Target, t.Platform)
+		fmt.Fprintf(&b, "\nTarget %s (%s)\n", reconcile.EscapeText(t.Target), reconcile.EscapeText(t.Platform))
 		if len(t.Incomplete) > 0 {
-			fmt.Fprintf(&b, "  Caution: the sources are incomplete (%s); some people may be missing from them.\n", strings.Join(t.Incomplete, "; "))
+			fmt.Fprintf(&b, "  Caution: the sources are incomplete (%s); some people may be missing from them.\n", reconcile.EscapeText(strings.Join(t.Incomplete, "; ")))
 		}
 		section := func(title string, lines []string) {
 			fmt.Fprintf(&b, "  %s: %d\n", title, len(lines))
 			for _, l := range lines {
-				fmt.Fprintf(&b, "    ! %s\n", l)
+				// Names and emails come from platforms and sources: escaped,
+				// so that none can forge a line or reach the terminal raw.
+				fmt.Fprintf(&b, "    ! %s\n", reconcile.EscapeText(l))
 			}
 		}
 		var lines []string
@@ -107,9 +109,10 @@ func renderText(w io.Writer, r *Report) error {
 	return err
 }
 
-// cell escapes a Markdown table cell.
+// cell escapes a Markdown table cell: control and format characters as
+// escapes, then the table's and HTML's markup.
 func cell(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;").Replace(reconcile.EscapeText(s))
 }
 
 func renderMarkdown(w io.Writer, r *Report) error {
