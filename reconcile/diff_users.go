@@ -12,15 +12,24 @@ type userIndex struct {
 }
 
 func indexUsers(us []User) userIndex {
+	byID := make(map[string]*User, len(us))
+	for i := range us {
+		byID[us[i].ID] = &us[i]
+	}
+	return indexUsersByID(us, byID)
+}
+
+// indexUsersByID builds the lookups other than by id, reusing byID (which must
+// index us by id, the last of equal ids winning).
+func indexUsersByID(us []User, byID map[string]*User) userIndex {
 	ix := userIndex{
-		byID:       make(map[string]*User, len(us)),
+		byID:       byID,
 		byTPID:     make(map[string]*User, len(us)),
 		byUsername: make(map[string]*User, len(us)),
 		byEmail:    make(map[string]*User, len(us)),
 	}
 	for i := range us {
 		u := &us[i]
-		ix.byID[u.ID] = u
 		if u.ThirdPartyID != "" {
 			ix.byTPID[u.ThirdPartyID] = u
 		}
@@ -64,7 +73,7 @@ func (d *differ) match(ix userIndex, want *User) (*User, string) {
 func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.pol.Protected(*u) }
 
 func (d *differ) users() {
-	ix := indexUsers(d.current.Users)
+	ix := indexUsersByID(d.current.Users, d.curUsers)
 	desired := make([]*User, len(d.desired.Users))
 	for i := range d.desired.Users {
 		desired[i] = &d.desired.Users[i]
