@@ -276,7 +276,11 @@ func (d *differ) effective(want *User) *User {
 	if w.ThirdPartyID == "" {
 		w.ThirdPartyID = w.Key
 	}
-	w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
+	if len(w.Queues) == 0 {
+		w.Queues = nil
+	} else {
+		w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
+	}
 	caps := d.pol.Target
 	if caps.NoQueues {
 		w.Queues = nil
