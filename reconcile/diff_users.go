@@ -80,8 +80,8 @@ func (d *differ) users() {
 	}
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
 	seen := make(map[string]bool, len(desired))
-	for _, want := range desired {
-		if seen[want.Key] {
+	for i, want := range desired {
+		if i > 0 && desired[i-1].Key == want.Key { // sorted: a repeat follows its first
 			d.problem(KindUser, want.Key, "user key %q appears twice in the desired state", want.Key)
 			continue
 		}
