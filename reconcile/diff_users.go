@@ -366,7 +366,10 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	// A platform that strips roles and team on deactivation has them
 	// restored on reactivation; one that cannot reactivate has nothing to restore.
 	reactivate := !create && !cur.Active && !caps.NoReactivate
-	curRoles := normRoles(cur.Roles)
+	curRoles := cur.Roles
+	if !rolesNormal(curRoles) {
+		curRoles = normRoles(curRoles)
+	}
 	if caps.holds(FieldRoles) && (reactivate || !slices.Equal(curRoles, w.Roles)) {
 		ch = append(ch, Change{FieldRoles, strings.Join(curRoles, ", "), strings.Join(w.Roles, ", ")})
 	}

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"net/mail"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -29,6 +30,23 @@ func FuzzPlainEmail(f *testing.F) {
 		ok := utf8.RuneCountInString(s) <= MaxEmail && parsed && strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".")
 		if got := badEmail(s); (got == "") != ok {
 			t.Fatalf("badEmail(%q) = %q; net/mail alone says ok=%v", s, got, ok)
+		}
+	})
+}
+
+// FuzzRolesNormal checks that a role list called normal is one normRoles
+// leaves as it is.
+func FuzzRolesNormal(f *testing.F) {
+	f.Add("agent", "", "")
+	f.Add("agent", "supervisor", "")
+	f.Add("Agent", " b", "b")
+	f.Add("a", "a", "b")
+	f.Add("b", "a", "")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		for _, rs := range [][]string{{a}, {a, b}, {a, b, c}} {
+			if rolesNormal(rs) && !slices.Equal(normRoles(rs), rs) {
+				t.Fatalf("rolesNormal(%q) but normRoles gives %q", rs, normRoles(rs))
+			}
 		}
 	})
 }
