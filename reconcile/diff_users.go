@@ -12,15 +12,24 @@ type userIndex struct {
 }
 
 func indexUsers(us []User) userIndex {
+	byID := make(map[string]*User, len(us))
+	for i := range us {
+		byID[us[i].ID] = &us[i]
+	}
+	return indexUsersByID(us, byID)
+}
+
+// indexUsersByID builds the lookups other than by id, reusing byID (which must
+// index us by id, the last of equal ids winning).
+func indexUsersByID(us []User, byID map[string]*User) userIndex {
 	ix := userIndex{
-		byID:       make(map[string]*User, len(us)),
+		byID:       byID,
 		byTPID:     make(map[string]*User, len(us)),
 		byUsername: make(map[string]*User, len(us)),
 		byEmail:    make(map[string]*User, len(us)),
 	}
 	for i := range us {
 		u := &us[i]
-		ix.byID[u.ID] = u
 		if u.ThirdPartyID != "" {
 			ix.byTPID[u.ThirdPartyID] = u
 		}
@@ -64,15 +73,15 @@ func (d *differ) match(ix userIndex, want *User) (*User, string) {
 func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.pol.Protected(*u) }
 
 func (d *differ) users() {
-	ix := indexUsers(d.current.Users)
+	ix := indexUsersByID(d.current.Users, d.curUsers)
 	desired := make([]*User, len(d.desired.Users))
 	for i := range d.desired.Users {
 		desired[i] = &d.desired.Users[i]
 	}
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
 	seen := make(map[string]bool, len(desired))
-	for _, want := range desired {
-		if seen[want.Key] {
+	for i, want := range desired {
+		if i > 0 && desired[i-1].Key == want.Key { // sorted: a repeat follows its first
 			d.problem(KindUser, want.Key, "user key %q appears twice in the desired state", want.Key)
 			continue
 		}
@@ -267,7 +276,11 @@ func (d *differ) effective(want *User) *User {
 	if w.ThirdPartyID == "" {
 		w.ThirdPartyID = w.Key
 	}
-	w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
+	if len(w.Queues) == 0 {
+		w.Queues = nil
+	} else {
+		w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
+	}
 	caps := d.pol.Target
 	if caps.NoQueues {
 		w.Queues = nil
@@ -353,7 +366,10 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	// A platform that strips roles and team on deactivation has them
 	// restored on reactivation; one that cannot reactivate has nothing to restore.
 	reactivate := !create && !cur.Active && !caps.NoReactivate
-	curRoles := normRoles(cur.Roles)
+	curRoles := cur.Roles
+	if !rolesNormal(curRoles) {
+		curRoles = normRoles(curRoles)
+	}
 	if caps.holds(FieldRoles) && (reactivate || !slices.Equal(curRoles, w.Roles)) {
 		ch = append(ch, Change{FieldRoles, strings.Join(curRoles, ", "), strings.Join(w.Roles, ", ")})
 	}

@@ -139,6 +139,17 @@ const (
 )
 
 // normRoles returns roles lower-cased, de-duplicated and sorted.
+// rolesNormal reports whether normRoles would return rs unchanged: every
+// role trimmed, lower case and non-empty, in strictly ascending order.
+func rolesNormal(rs []string) bool {
+	for i, r := range rs {
+		if r == "" || r != strings.TrimSpace(r) || r != strings.ToLower(r) || i > 0 && rs[i-1] >= r {
+			return false
+		}
+	}
+	return true
+}
+
 func normRoles(rs []string) []string {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
