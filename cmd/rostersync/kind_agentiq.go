@@ -6,9 +6,7 @@ package main
 // names the kind.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -64,26 +62,15 @@ func (t *target) agentIQ(o targetOptions) error {
 // serveAgentIQSim serves the Agent IQ simulator.
 func serveAgentIQSim(ctx context.Context, c *cli, o simOptions) error {
 	cfg := agentiqsim.DefaultConfig()
-	if seed := o.seed; seed != "" {
-		b, err := readFile(seed)
-		if err != nil {
-			return err
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg.Seed); err != nil {
-			return fmt.Errorf("simulator: %s: %w", seed, err)
-		}
+	if err := decodeSeed(o.seed, &cfg.Seed); err != nil {
+		return err
 	}
 	sim, err := agentiqsim.New(cfg)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "Agent IQ simulator listening\n  base URL:  http://%s\n  x-api-key: %s\n  counts:    http://%s/_sim/counts\n",
-		ln.Addr(), agentiqsim.DemoAPIKey, ln.Addr())
-	return serveUntilDone(ctx, ln, sim, o.log)
+	return serveSim(ctx, c, o, sim, func(addr net.Addr) string {
+		return fmt.Sprintf("Agent IQ simulator listening\n  base URL:  http://%s\n  x-api-key: %s\n  counts:    http://%s/_sim/counts\n",
+			addr, agentiqsim.DemoAPIKey, addr)
+	})
 }

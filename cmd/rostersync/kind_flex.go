@@ -6,9 +6,7 @@ package main
 // names the kind.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -55,27 +53,16 @@ func (t *target) flex(o targetOptions) error {
 // API and TaskRouter Workers on one listener.
 func serveFlexSim(ctx context.Context, c *cli, o simOptions) error {
 	cfg := flexsim.DefaultConfig()
-	if seed := o.seed; seed != "" {
-		b, err := readFile(seed)
-		if err != nil {
-			return err
-		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg.Seed); err != nil {
-			return fmt.Errorf("simulator: %s: %w", seed, err)
-		}
+	if err := decodeSeed(o.seed, &cfg.Seed); err != nil {
+		return err
 	}
 	cfg.Logger = o.log
 	sim, err := flexsim.New(cfg)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "Twilio Flex simulator listening\n  flex_url and taskrouter_url: http://%s\n  account_sid: %s\n  api_key_sid: %s\n  secret:      %s\n  instance:    %s\n  workspace:   %s\n",
-		ln.Addr(), flexsim.DemoAccountSID, flexsim.DemoKeySID, flexsim.DemoSecret, flexsim.DemoInstanceSID, flexsim.DemoWorkspaceSID)
-	return serveUntilDone(ctx, ln, sim, o.log)
+	return serveSim(ctx, c, o, sim, func(addr net.Addr) string {
+		return fmt.Sprintf("Twilio Flex simulator listening\n  flex_url and taskrouter_url: http://%s\n  account_sid: %s\n  api_key_sid: %s\n  secret:      %s\n  instance:    %s\n  workspace:   %s\n",
+			addr, flexsim.DemoAccountSID, flexsim.DemoKeySID, flexsim.DemoSecret, flexsim.DemoInstanceSID, flexsim.DemoWorkspaceSID)
+	})
 }

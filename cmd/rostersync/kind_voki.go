@@ -52,11 +52,8 @@ func serveVokiSim(ctx context.Context, c *cli, o simOptions) error {
 		return fmt.Errorf("simulator: -seed and -faults are not offered for voki; it serves its demo tenant")
 	}
 	sim := vokisim.New(vokisim.DefaultConfig())
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("simulator: %w", err)
-	}
-	fmt.Fprintf(c.stdout, "Voki simulator listening\n  base URL:      http://%s\n  tenant:        %s\n  service email: %s\n  password:      %s\n",
-		ln.Addr(), vokisim.DemoTenant, vokisim.DemoEmail, vokisim.DemoPassword)
-	return serveUntilDone(ctx, ln, sim, o.log)
+	return serveSim(ctx, c, o, sim, func(addr net.Addr) string {
+		return fmt.Sprintf("Voki simulator listening\n  base URL:      http://%s\n  tenant:        %s\n  service email: %s\n  password:      %s\n",
+			addr, vokisim.DemoTenant, vokisim.DemoEmail, vokisim.DemoPassword)
+	})
 }

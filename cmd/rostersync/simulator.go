@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +72,36 @@ func simulatorSeeds() string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// decodeSeed reads a simulator's -seed file, when one is given, into v:
+// strict JSON, an unknown key is an error naming the file.
+func decodeSeed(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := readFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("simulator: %s: %w", path, err)
+	}
+	return nil
+}
+
+// serveSim listens on the simulator command's address, prints what
+// announce says of it (the URL and the demo credentials), and serves sim
+// until ctx ends.
+func serveSim(ctx context.Context, c *cli, o simOptions, sim http.Handler, announce func(net.Addr) string) error {
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("simulator: %w", err)
+	}
+	fmt.Fprint(c.stdout, announce(ln.Addr()))
+	return serveUntilDone(ctx, ln, sim, o.log)
 }
 
 // serveUntilDone serves h on ln until ctx is cancelled, then shuts down
