@@ -31,14 +31,8 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	for _, name := range []string{"flex.yaml", "people.csv", "flex-seed.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o600); err != nil {
-			return err
-		}
+	if err := copyDemoFiles(dir, tmp, "flex.yaml", "people.csv", "flex-seed.json"); err != nil {
+		return err
 	}
 	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
 	if err != nil {

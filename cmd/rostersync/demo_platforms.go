@@ -72,14 +72,8 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 	}
 	defer os.RemoveAll(tmp)
 	// A private copy: the leaver step edits the CSV.
-	for _, name := range []string{"two-platforms.yaml", "people.csv"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o600); err != nil {
-			return err
-		}
+	if err := copyDemoFiles(dir, tmp, "two-platforms.yaml", "people.csv"); err != nil {
+		return err
 	}
 	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
 	if err != nil {
@@ -228,4 +222,19 @@ func demoEnv(tmp, eaBase, cfg string) (map[string]string, error) {
 		"ROSTERSYNC_ABSENT_PASSES":              "1",
 		"ROSTERSYNC_HOLD_DEACTIVATIONS_PERCENT": "-1",
 	}, nil
+}
+
+// copyDemoFiles copies the named files of a demo's testdata directory into
+// tmp, a private copy its steps may edit.
+func copyDemoFiles(dir, tmp string, names ...string) error {
+	for _, name := range names {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -31,14 +31,8 @@ func demoVoki(ctx context.Context, c *cli, dir string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	for _, name := range []string{"voki.yaml", "people.csv"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("demo: %w (run the demo from the repository root, or pass -testdata)", err)
-		}
-		if err := os.WriteFile(filepath.Join(tmp, name), b, 0o600); err != nil {
-			return err
-		}
+	if err := copyDemoFiles(dir, tmp, "voki.yaml", "people.csv"); err != nil {
+		return err
 	}
 	sim := vokisim.New(vokisim.Config{Tenants: []*vokisim.Tenant{vokisim.DefaultTenant(c.now())}, Now: c.now})
 	base, stop, err := serveLocal(sim)

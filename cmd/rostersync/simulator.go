@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,14 +78,8 @@ func decodeSeed(path string, v any) error {
 	if path == "" {
 		return nil
 	}
-	b, err := readFile(path)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("simulator: %s: %w", path, err)
+	if err := loadJSONFile(path, v); err != nil {
+		return fmt.Errorf("simulator: %w", err)
 	}
 	return nil
 }
