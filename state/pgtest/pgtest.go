@@ -213,11 +213,17 @@ func (s *Server) data() string { return filepath.Join(s.Dir, "data") }
 // machine crash would need it.
 
 // run starts postgres on a free port and waits until it accepts logins.
+// A restart keeps its port (the tests hold URLs naming it) and retries on
+// it; a first start moves to another free port if one was taken meanwhile.
 func (s *Server) run() error {
+	restart := s.Port != 0
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		if s.Port == 0 || attempt > 0 {
+	for attempt := 0; attempt < 5; attempt++ {
+		switch {
+		case s.Port == 0 || (attempt > 0 && !restart):
 			s.Port = freePort()
+		case attempt > 0:
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 		cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(),
 			"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(s.Port),
@@ -253,7 +259,7 @@ func tail(s string, n int) string {
 }
 
 func (s *Server) waitReady(done <-chan struct{}) error {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	var err error
 	for time.Now().Before(deadline) {
 		select {
