@@ -1092,6 +1092,9 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 
 // remove deletes a resource; its memberships go with it.
 func (s *Store) remove(ctx context.Context, rtype, id string) error {
+	if !storable(id) {
+		return errNotFound
+	}
 	return s.write(ctx, func(tx wtx) error {
 		res, err := tx.exec(ctx, `DELETE FROM resources WHERE rtype = ? AND id = ?`, rtype, id)
 		if err != nil {

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -314,5 +315,64 @@ func TestPostgresPasswordAndErrors(t *testing.T) {
 	}
 	if _, err := OpenStoreURL(ctx, "", "postgres://%zz", ""); err == nil || !strings.Contains(err.Error(), "PostgreSQL URL") {
 		t.Errorf("bad URL: %v", err)
+	}
+}
+
+func TestValuesNoBackendHolds(t *testing.T) { forEachBackend(t, testValuesNoBackendHolds) }
+
+// testValuesNoBackendHolds: a NUL character or invalid UTF-8 (which
+// PostgreSQL's text cannot hold) and an over-long key get the same answers
+// on both backends, never a 500.
+func testValuesNoBackendHolds(t *testing.T) {
+	e := newEnv(t)
+	id := e.createUser("plain@example.com")
+	gid := e.do("POST", "/Groups", `{"displayName":"Plain","members":[{"value":"`+id+`"}]}`).must(t, 201).str("id")
+	for _, bad := range []string{"%00", "%FF", "a%00b"} {
+		e.do("GET", "/Users/"+bad, "").must(t, 404)
+		e.do("DELETE", "/Users/"+bad, "").must(t, 404)
+		e.do("PATCH", "/Groups/"+bad, patchOps(`{"op":"add","path":"members","value":[{"value":"x"}]}`)).must(t, 404)
+	}
+	for _, f := range []string{`userName eq "a\u0000b"`, `emails.value eq "\u0000"`, `externalId eq "\u0000"`, `id eq "\u0000"`} {
+		if r := e.do("GET", filterPath("/Users", f), "").must(t, 200); r.num("totalResults") != 0 {
+			t.Errorf("%s: %s", f, r.raw)
+		}
+	}
+	if r := e.do("GET", "/Users?filter=userName%20eq%20%22%FF%22", "").must(t, 200); r.num("totalResults") != 0 {
+		t.Errorf("invalid UTF-8 filter: %s", r.raw)
+	}
+	for _, body := range []string{`{"userName":"nul\u0000@example.com"}`, `{"userName":"x@example.com","externalId":"a\u0000"}`,
+		`{"userName":"y@example.com","emails":[{"value":"\u0000"}]}`, mustJSON(t, map[string]any{"userName": strings.Repeat("é", MaxKeyBytes)})} {
+		if r := e.do("POST", "/Users", body).must(t, 400); r.str("scimType") != "invalidValue" {
+			t.Errorf("%.60s: %s", body, r.raw)
+		}
+	}
+	e.do("PATCH", "/Users/"+id, patchOps(`{"op":"replace","path":"displayName","value":"a\u0000"}`)).must(t, 400)
+	e.do("PATCH", "/Groups/"+gid, patchOps(`{"op":"add","path":"members","value":[{"value":"\u0000"},{"value":"`+id+`"}]}`)).must(t, 204)
+	e.do("PATCH", "/Groups/"+gid, patchOps(`{"op":"remove","path":"members","value":[{"value":"\u0000"}]}`)).must(t, 204)
+	e.do("PATCH", "/Groups/"+gid, patchOps(`{"op":"remove","path":"members[value eq \"\\u0000\"]"}`)).must(t, 204)
+	if got := e.memberIDs(gid); !sameSet(got, []string{id}) {
+		t.Errorf("members: %v", got)
+	}
+	// A name at the limit is taken.
+	e.do("POST", "/Users", mustJSON(t, map[string]any{"userName": strings.Repeat("e", MaxKeyBytes)})).must(t, 201)
+}
+
+// TestPostgresSnapshotReads: a read-only transaction on the store's
+// connections (the source's Fetch) sees one snapshot for all its
+// statements.
+func TestPostgresSnapshotReads(t *testing.T) {
+	st, err := OpenStoreURL(context.Background(), "", pgtest.Shared(t).Database(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tx, err := st.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var level string
+	if err := tx.QueryRow(`SHOW transaction_isolation`).Scan(&level); err != nil || level != "repeatable read" {
+		t.Errorf("isolation %q (%v), want repeatable read", level, err)
 	}
 }
