@@ -376,3 +376,46 @@ func TestPostgresSnapshotReads(t *testing.T) {
 		t.Errorf("isolation %q (%v), want repeatable read", level, err)
 	}
 }
+
+// TestPostgresChangesSurviveALostConnection: when the listening connection
+// is cut, the watcher is told at once (changes may have gone unheard) and
+// hears the writes made after it is back.
+func TestPostgresChangesSurviveALostConnection(t *testing.T) {
+	url := pgtest.Shared(t).Database(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := OpenStoreURL(ctx, "", url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ch := a.Changes(ctx)
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s: nothing heard", what)
+		}
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var cut int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN%'`).Scan(&cut); err != nil || cut != 1 {
+		t.Fatalf("cut %d listening connections (%v), want 1", cut, err)
+	}
+	wait("reconnect")
+	other, err := OpenStoreURL(ctx, "", url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, _, err := other.create(ctx, typeUser, map[string]any{"userName": "after@example.com"}, nil, "t"); err != nil {
+		t.Fatal(err)
+	}
+	wait("a write after the reconnect")
+}
