@@ -166,8 +166,16 @@ func (s *Store) migratePG(ctx context.Context) error {
 		return err
 	}
 	schema := pgx.Identifier{PGSchema}.Sanitize()
-	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema); err != nil {
-		return fmt.Errorf("create schema %s (the user needs the CREATE privilege on the database, or the schema created for it): %w", PGSchema, err)
+	// CREATE SCHEMA needs the CREATE privilege on the database even when
+	// the schema exists: a schema an administrator made is only used.
+	var exists bool
+	if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, PGSchema).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+			return fmt.Errorf("create schema %s (grant the user CREATE on the database, or create the schema with AUTHORIZATION the user): %w", PGSchema, err)
+		}
 	}
 	// The schema may be new: name it for this transaction's statements.
 	if _, err := tx.ExecContext(ctx, `SET LOCAL search_path = `+schema); err != nil {

@@ -419,3 +419,48 @@ func TestPostgresChangesSurviveALostConnection(t *testing.T) {
 	}
 	wait("a write after the reconnect")
 }
+
+// TestPostgresSchemaMadeByAnAdministrator: a user without the right to
+// create schemas is told what to grant; once an administrator has created
+// the schema for it, the store opens and works.
+func TestPostgresSchemaMadeByAnAdministrator(t *testing.T) {
+	srv := pgtest.Shared(t)
+	full := srv.Database(t)
+	db := full[strings.LastIndex(full, "/")+1 : strings.Index(full, "?")]
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	role := "scim_" + db
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN PASSWORD 'scim-pw'`,
+		`REVOKE CREATE ON DATABASE ` + db + ` FROM PUBLIC`,
+	} {
+		if _, err := admin.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		admin.Exec(ctx, `DROP SCHEMA IF EXISTS `+PGSchema+` CASCADE`)
+		admin.Exec(ctx, `DROP ROLE IF EXISTS `+role)
+	})
+	userURL := strings.Replace(srv.URLWithout(db, false), pgtest.Superuser+"@", role+"@", 1)
+	_, err = OpenStoreURL(ctx, "", userURL, "scim-pw")
+	if err == nil || !strings.Contains(err.Error(), "AUTHORIZATION") {
+		t.Fatalf("no right to create the schema: %v", err)
+	}
+	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+PGSchema+` AUTHORIZATION `+role); err != nil {
+		t.Fatal(err)
+	}
+	st, err := OpenStoreURL(ctx, "", userURL, "scim-pw")
+	if err != nil {
+		t.Fatalf("in the schema made for the user: %v", err)
+	}
+	defer st.Close()
+	e := &env{t: t, store: st}
+	e.start()
+	defer e.srv.Close()
+	e.createUser("granted@example.com")
+}
