@@ -127,7 +127,7 @@ func (a *app) scimStore() (*scim.Store, error) {
 	if a.scim = a.hooks.scimStore; a.scim != nil {
 		return a.scim, nil
 	}
-	s, err := scim.OpenStore(a.env.StateDir)
+	s, err := a.openSCIMStore()
 	if err != nil {
 		return nil, err
 	}

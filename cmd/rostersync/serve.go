@@ -275,6 +275,7 @@ func (d *server) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watchdog(runCtx) })
 	wg.Go(func() { d.watchLive(runCtx) })
+	wg.Go(func() { d.watchSCIM(runCtx) })
 	tokens := newTokenWatch(d)
 	wg.Go(func() { tokens.run(runCtx) })
 	wg.Go(func() {

@@ -4,8 +4,10 @@
 // sources.Source.
 //
 // The HTTP layer is github.com/elimity-com/scim, used as a router and
-// validator. Everything it leaves to the application lives here: a SQLite
-// store (Store, its own file scim.db), filter evaluation as parameterised SQL
+// validator. Everything it leaves to the application lives here: a store
+// (Store: its own SQLite file scim.db, or the schema rostersync_scim of the
+// PostgreSQL database that holds rostersync's state, shared by the hosts of
+// a pair), filter evaluation as parameterised SQL
 // on a whitelist, paging in a stable creation order, a PATCH applier that
 // understands what the identity providers really send, and a middleware chain
 // (auth, bodyLimit, normalise, rewriteFilter, rewriteBody, rewriteResponse)
@@ -18,12 +20,14 @@
 //
 // # Wiring
 //
-// The daemon opens the store once (OpenStore(dir) creates dir/scim.db),
-// mounts NewServer(cfg, store, WithLogger(l), WithOnChange(f)) at
-// "/scim/v2/" behind TLS, and registers NewSource(name, store) with the
-// other sources. f is called after every write that changed something; the
-// daemon debounces reconcile passes on it. A CLI command such as plan may
-// open the same store while the daemon runs.
+// The daemon opens the store once (OpenStore(dir) creates dir/scim.db;
+// OpenStoreURL opens it on PostgreSQL instead), mounts NewServer(cfg,
+// store, WithLogger(l), WithOnChange(f)) at "/scim/v2/" behind TLS, and
+// registers NewSource(name, store) with the other sources. f is called
+// after every write that changed something; the daemon debounces reconcile
+// passes on it. On PostgreSQL it also reads Store.Changes, which hears the
+// writes of the other hosts. A CLI command such as plan may open the same
+// store while the daemon runs.
 //
 // # Record attributes
 //

@@ -136,6 +136,12 @@ func (c *compiler) attrExpr(e *filter.AttributeExpression, res resolver) (string
 		if f.kind == kindFold {
 			s = fold(s)
 		}
+		if !storable(s) {
+			// No stored value holds NUL or invalid UTF-8 (and
+			// PostgreSQL refuses to compare with one).
+			cond = "0 = 1"
+			break
+		}
 		cond = f.col + " = ?"
 		c.args = append(c.args, s)
 	case kindBool:

@@ -1,14 +1,18 @@
 package scim
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rostersync/rostersync/state/pgtest"
 )
 
 // fuzzEnv is an in-process endpoint with one user and one group.
@@ -17,8 +21,16 @@ type fuzzEnv struct {
 	uid, gid string
 }
 
+// fuzzBackendEnv set to "postgres" fuzzes the store on PostgreSQL (a
+// database of the shared test server) instead of SQLite.
+const fuzzBackendEnv = "SCIM_FUZZ_BACKEND"
+
 func newFuzzEnv(f *testing.F) *fuzzEnv {
-	st, err := OpenStore(f.TempDir())
+	url := ""
+	if os.Getenv(fuzzBackendEnv) == "postgres" {
+		url = pgtest.Shared(f).Database(f)
+	}
+	st, err := OpenStoreURL(context.Background(), f.TempDir(), url, "")
 	if err != nil {
 		f.Fatal(err)
 	}

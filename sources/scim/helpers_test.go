@@ -2,17 +2,70 @@ package scim
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/rostersync/rostersync/state/pgtest"
 )
 
 const testToken = "s3cr3t-token"
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// backend is one of the two a store runs on. The tests of the suite run on
+// each, as subtests named after it (TestX/sqlite, TestX/postgres).
+type backend struct {
+	name string
+	url  func(t *testing.T) string // "" for SQLite
+}
+
+var backends = []backend{
+	{"sqlite", func(*testing.T) string { return "" }},
+	// A fresh database of a shared server; skipped, with the package to
+	// install, where PostgreSQL is missing (unless CI requires it).
+	{"postgres", func(t *testing.T) string { return pgtest.Shared(t).Database(t) }},
+}
+
+// testURLs holds the store URL of each running subtest of forEachBackend.
+var testURLs sync.Map // *testing.T → string
+
+// forEachBackend runs fn as a subtest per backend; newEnv and openTest in
+// fn open the store on that subtest's backend.
+func forEachBackend(t *testing.T, fn func(t *testing.T)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			testURLs.Store(t, b.url(t))
+			t.Cleanup(func() { testURLs.Delete(t) })
+			fn(t)
+		})
+	}
+}
+
+// backendURL is the store URL of t's backend: "" (SQLite) outside
+// forEachBackend.
+func backendURL(t *testing.T) string {
+	u, _ := testURLs.Load(t)
+	s, _ := u.(string)
+	return s
+}
+
+// openTest opens the store of t's backend, in dir on SQLite.
+func openTest(t *testing.T, dir string) *Store {
+	t.Helper()
+	st, err := OpenStoreURL(context.Background(), dir, backendURL(t), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
 
 type env struct {
 	t       *testing.T
@@ -25,10 +78,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := OpenStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openTest(t, dir)
 	e := &env{t: t, store: st, dir: dir}
 	e.start()
 	t.Cleanup(func() {

@@ -62,6 +62,10 @@ func patchOps(ops ...string) string {
 }
 
 func TestEntraTestConnectionAndMatching(t *testing.T) {
+	forEachBackend(t, testEntraTestConnectionAndMatching)
+}
+
+func testEntraTestConnectionAndMatching(t *testing.T) {
 	e := newEnv(t)
 	// Test Connection and match-before-create on an empty store: 200, [].
 	for _, p := range []string{
@@ -115,6 +119,10 @@ func TestEntraTestConnectionAndMatching(t *testing.T) {
 }
 
 func TestEntraUserPatchDefaultAndFlagMode(t *testing.T) {
+	forEachBackend(t, testEntraUserPatchDefaultAndFlagMode)
+}
+
+func testEntraUserPatchDefaultAndFlagMode(t *testing.T) {
 	e := newEnv(t)
 	id := e.do("POST", "/Users", entraUser).must(t, 201).str("id")
 	mgr := e.createUser("boss@contoso.com")
@@ -189,7 +197,9 @@ func TestEntraUserPatchDefaultAndFlagMode(t *testing.T) {
 	}
 }
 
-func TestEntraStringManagerInCreate(t *testing.T) {
+func TestEntraStringManagerInCreate(t *testing.T) { forEachBackend(t, testEntraStringManagerInCreate) }
+
+func testEntraStringManagerInCreate(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"userName":"bob@contoso.com","active":"True","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":"abc","department":"Sales"}}`).must(t, 201)
 	if r.str(enterpriseURN+".manager.value") != "abc" || r.get("active") != true {
@@ -202,7 +212,9 @@ func TestEntraStringManagerInCreate(t *testing.T) {
 	}
 }
 
-func TestEntraGroupMembership(t *testing.T) {
+func TestEntraGroupMembership(t *testing.T) { forEachBackend(t, testEntraGroupMembership) }
+
+func testEntraGroupMembership(t *testing.T) {
 	e := newEnv(t)
 	u1, u2, u3 := e.createUser("u1@contoso.com"), e.createUser("u2@contoso.com"), e.createUser("u3@contoso.com")
 	r := e.do("POST", "/Groups", entraGroup).must(t, 201)
@@ -279,7 +291,9 @@ func TestEntraGroupMembership(t *testing.T) {
 
 const oktaUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"test.user@okta.local","name":{"givenName":"Test","familyName":"User"},"emails":[{"primary":true,"value":"test.user@okta.local","type":"work"}],"displayName":"Test User","locale":"en-US","externalId":"00ujl29u0le5T6Aj10h7","groups":[],"password":"1mz050nq","active":true}`
 
-func TestOktaUserLifecycle(t *testing.T) {
+func TestOktaUserLifecycle(t *testing.T) { forEachBackend(t, testOktaUserLifecycle) }
+
+func testOktaUserLifecycle(t *testing.T) {
 	e := newEnv(t)
 	e.do("GET", "/Users?startIndex=1&count=2", "").must(t, 200)
 	e.do("GET", "/Groups?startIndex=1&count=100", "").must(t, 200)
@@ -335,7 +349,9 @@ func TestOktaUserLifecycle(t *testing.T) {
 	e.do("PATCH", "/Users/"+other, patchOps(`{"op":"replace","path":"userName","value":"Test.User@okta.local"}`)).must(t, 409)
 }
 
-func TestOktaGroupPush(t *testing.T) {
+func TestOktaGroupPush(t *testing.T) { forEachBackend(t, testOktaGroupPush) }
+
+func testOktaGroupPush(t *testing.T) {
 	e := newEnv(t)
 	u1, u2, u3 := e.createUser("a@okta.local"), e.createUser("b@okta.local"), e.createUser("c@okta.local")
 	r := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`).must(t, 201)
@@ -377,7 +393,9 @@ func TestOktaGroupPush(t *testing.T) {
 	}
 }
 
-func TestOktaImportPagingIsStable(t *testing.T) {
+func TestOktaImportPagingIsStable(t *testing.T) { forEachBackend(t, testOktaImportPagingIsStable) }
+
+func testOktaImportPagingIsStable(t *testing.T) {
 	e := newEnv(t)
 	var ids []string
 	for i := range 7 {
@@ -412,7 +430,9 @@ func TestOktaImportPagingIsStable(t *testing.T) {
 	}
 }
 
-func TestJumpCloudTestConnection(t *testing.T) {
+func TestJumpCloudTestConnection(t *testing.T) { forEachBackend(t, testJumpCloudTestConnection) }
+
+func testJumpCloudTestConnection(t *testing.T) {
 	e := newEnv(t)
 	uid := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jc-test@example.com","emails":[{"value":"jc-test@example.com","type":"work","primary":true}],"name":{"givenName":"JC","familyName":"Test"}}`).must(t, 201).str("id")
 	gid := e.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"jc-test-group"}`).must(t, 201).str("id")
@@ -425,7 +445,9 @@ func TestJumpCloudTestConnection(t *testing.T) {
 	e.do("POST", "/Groups", `{"displayName":"jc-test-group"}`).must(t, 201)
 }
 
-func TestOneLoginTemplate(t *testing.T) {
+func TestOneLoginTemplate(t *testing.T) { forEachBackend(t, testOneLoginTemplate) }
+
+func testOneLoginTemplate(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"id":null,"meta":{"resourceType":"User"},"userName":"jdoe@example.com","name":{"givenName":"Jane","familyName":"Doe"},"emails":[{"value":"jdoe@example.com","type":"work","primary":true}],"active":"true","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Support","managerId":"00u123"}}`).must(t, 201)
 	if r.get("active") != true || r.str(enterpriseURN+".department") != "Support" || strings.Contains(r.raw, "managerId") {
@@ -440,7 +462,9 @@ func TestOneLoginTemplate(t *testing.T) {
 	e.do("POST", "/Users", `{"userName":"x@example.com","active":"yes"}`).must(t, 400)
 }
 
-func TestGoogleSetup(t *testing.T) {
+func TestGoogleSetup(t *testing.T) { forEachBackend(t, testGoogleSetup) }
+
+func testGoogleSetup(t *testing.T) {
 	e := newEnv(t)
 	e.createUser("g@example.com")
 	r := e.do("GET", "/Users?count=1", "").must(t, 200)

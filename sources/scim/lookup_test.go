@@ -31,6 +31,10 @@ func TestQuickUserName(t *testing.T) {
 
 // The quick lookup answers exactly what the general filter path answers.
 func TestQuickLookupAnswersAsTheGeneralPath(t *testing.T) {
+	forEachBackend(t, testQuickLookupAnswersAsTheGeneralPath)
+}
+
+func testQuickLookupAnswersAsTheGeneralPath(t *testing.T) {
 	e := newEnv(t)
 	e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"Ada@Example.com","name":{"givenName":"Ada","familyName":"L"}}`).must(t, 201)
 	e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@example.com"}`).must(t, 201)

@@ -12,7 +12,9 @@ import (
 	"github.com/rostersync/rostersync/sources"
 )
 
-func TestAuth(t *testing.T) {
+func TestAuth(t *testing.T) { forEachBackend(t, testAuth) }
+
+func testAuth(t *testing.T) {
 	e := newEnv(t)
 	for _, auth := range []string{"", "Bearer wrong", "Basic " + testToken, "non-token", "Bearer"} {
 		for _, path := range []string{"/Users", "/ServiceProviderConfig", "/Schemas"} {
@@ -52,7 +54,9 @@ func TestTokensFile(t *testing.T) {
 	}
 }
 
-func TestProtocolEdges(t *testing.T) {
+func TestProtocolEdges(t *testing.T) { forEachBackend(t, testProtocolEdges) }
+
+func testProtocolEdges(t *testing.T) {
 	e := newEnv(t)
 	id := e.createUser("edge@example.com")
 	// Trailing slash and lower-case endpoint (G5).
@@ -134,7 +138,9 @@ func TestProtocolEdges(t *testing.T) {
 	}
 }
 
-func TestDiscovery(t *testing.T) {
+func TestDiscovery(t *testing.T) { forEachBackend(t, testDiscovery) }
+
+func testDiscovery(t *testing.T) {
 	e := newEnv(t)
 	r := e.do("GET", "/ServiceProviderConfig", "").must(t, 200)
 	if r.get("patch.supported") != true || r.num("filter.maxResults") != 200 || r.str("authenticationSchemes.0.type") != "oauthbearertoken" ||
@@ -152,7 +158,9 @@ func TestDiscovery(t *testing.T) {
 	}
 }
 
-func TestRestartSurvival(t *testing.T) {
+func TestRestartSurvival(t *testing.T) { forEachBackend(t, testRestartSurvival) }
+
+func testRestartSurvival(t *testing.T) {
 	e := newEnv(t)
 	uid := e.createUser("keep@example.com")
 	gid := e.do("POST", "/Groups", `{"displayName":"Keep","members":[{"value":"`+uid+`"}]}`).must(t, 201).str("id")
@@ -161,11 +169,7 @@ func TestRestartSurvival(t *testing.T) {
 	if err := e.store.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err := OpenStore(e.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = st
+	e.store = openTest(t, e.dir)
 	e.start()
 	after := e.do("GET", "/Users/"+uid, "").must(t, 200)
 	if before.str("meta.created") != after.str("meta.created") || before.str("meta.version") != after.str("meta.version") ||
@@ -178,7 +182,9 @@ func TestRestartSurvival(t *testing.T) {
 	e.do("POST", "/Users", `{"userName":"KEEP@example.com"}`).must(t, 409)
 }
 
-func TestOnChange(t *testing.T) {
+func TestOnChange(t *testing.T) { forEachBackend(t, testOnChange) }
+
+func testOnChange(t *testing.T) {
 	e := newEnv(t)
 	id := e.createUser("c@example.com")
 	if e.changes.Load() != 1 {
@@ -196,7 +202,9 @@ func TestOnChange(t *testing.T) {
 	}
 }
 
-func TestSourceRecords(t *testing.T) {
+func TestSourceRecords(t *testing.T) { forEachBackend(t, testSourceRecords) }
+
+func testSourceRecords(t *testing.T) {
 	e := newEnv(t)
 	mgr := e.createUser("boss@contoso.com")
 	id := e.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -256,7 +264,9 @@ func TestSourceRecords(t *testing.T) {
 	}
 }
 
-func TestConcurrentCreatesOfOneName(t *testing.T) {
+func TestConcurrentCreatesOfOneName(t *testing.T) { forEachBackend(t, testConcurrentCreatesOfOneName) }
+
+func testConcurrentCreatesOfOneName(t *testing.T) {
 	e := newEnv(t)
 	const n = 8
 	codes := make(chan int, n)
@@ -316,11 +326,10 @@ func TestStoreOpenTwiceAndPrivate(t *testing.T) {
 	}
 }
 
-func TestPublicBaseURLAndListShape(t *testing.T) {
-	st, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestPublicBaseURLAndListShape(t *testing.T) { forEachBackend(t, testPublicBaseURLAndListShape) }
+
+func testPublicBaseURLAndListShape(t *testing.T) {
+	st := openTest(t, t.TempDir())
 	defer st.Close()
 	h, err := NewServer(Config{PublicBaseURL: "https://rs.example.com/scim/v2/"}, st, WithTokens(map[string]string{"t": testToken}))
 	if err != nil {
@@ -352,7 +361,9 @@ func TestPublicBaseURLAndListShape(t *testing.T) {
 	}
 }
 
-func TestUncachedStatements(t *testing.T) {
+func TestUncachedStatements(t *testing.T) { forEachBackend(t, testUncachedStatements) }
+
+func testUncachedStatements(t *testing.T) {
 	defer func(n int) { maxCachedStmts = n }(maxCachedStmts)
 	maxCachedStmts = 0
 	e := newEnv(t)

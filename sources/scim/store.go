@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -28,12 +29,21 @@ const (
 // StoreFile is the name of the database file inside the store's directory.
 const StoreFile = "scim.db"
 
-// Store keeps what identity providers pushed, in its own SQLite database
-// (WAL mode). It is safe for concurrent use; writes are serialised.
+// Store keeps what identity providers pushed: in its own SQLite database
+// (WAL mode), or in PostgreSQL, where the processes of several hosts share
+// it (see OpenStoreURL). It is safe for concurrent use. On SQLite the
+// writes of a process are serialised; on PostgreSQL they run side by side,
+// each resource written under a row lock.
 type Store struct {
 	db   *sql.DB
-	path string
+	path string // the file, or the database without its password
 	now  func() time.Time
+	pg   *pgBackend // nil on SQLite
+
+	done      chan struct{} // closed by Close: the Changes watchers end
+	closeOnce sync.Once
+	smu       sync.Mutex
+	subs      map[chan struct{}]struct{} // SQLite: this process's Changes watchers
 
 	rmu    sync.Mutex
 	rstmts map[string]*sql.Stmt // read statements on db, by query
@@ -208,7 +218,7 @@ func openStore(path string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	s := &Store{db: db, path: path, now: time.Now, rstmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{}}
+	s := newStore(db, path)
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("scim store %s: %w", path, err)
@@ -220,14 +230,43 @@ func openStore(path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database.
+func newStore(db *sql.DB, path string) *Store {
+	return &Store{db: db, path: path, now: time.Now, rstmts: map[string]*sql.Stmt{}, wstmts: map[string]*sql.Stmt{},
+		done: make(chan struct{}), subs: map[chan struct{}]struct{}{}}
+}
+
+// OpenStoreURL opens the store on the backend rostersync keeps its state
+// on: with url "" the SQLite file in dir (OpenStore); else the PostgreSQL
+// database at url (postgres://user@host:5432/database?sslmode=verify-full),
+// where the store's tables live in the schema PGSchema. A non-empty
+// password replaces the one in url. The schema is created or brought up to
+// date on open; processes opening it at the same time take turns.
+func OpenStoreURL(ctx context.Context, dir, url, password string) (*Store, error) {
+	if url == "" {
+		return OpenStore(dir)
+	}
+	return openPostgres(ctx, url, password)
+}
+
+// Backend names the store's backend: "sqlite" or "postgres".
+func (s *Store) Backend() string {
+	if s.pg != nil {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Close closes the database; the channels of Changes are closed.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.done) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, st := range s.wstmts {
 		st.Close()
 	}
-	s.wconn.Close()
+	if s.wconn != nil {
+		s.wconn.Close()
+	}
 	s.rmu.Lock()
 	for _, st := range s.rstmts {
 		st.Close()
@@ -266,11 +305,20 @@ func (r reader) stmt(ctx context.Context, query string) *sql.Stmt {
 	return st
 }
 
+// On PostgreSQL, the driver prepares and caches statements per connection
+// itself: the store's caches stay empty.
+
 func (r reader) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if r.s.pg != nil {
+		query = rebind(query)
+	}
 	return r.s.db.ExecContext(ctx, query, args...)
 }
 
 func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if r.s.pg != nil {
+		return r.s.db.QueryContext(ctx, rebind(query), args...)
+	}
 	if st := r.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -278,14 +326,30 @@ func (r reader) query(ctx context.Context, query string, args ...any) (*sql.Rows
 }
 
 func (r reader) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if r.s.pg != nil {
+		return r.s.db.QueryRowContext(ctx, rebind(query), args...)
+	}
 	if st := r.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return r.s.db.QueryRowContext(ctx, query, args...)
 }
 
-// wtx is a write transaction on the write connection; s.mu is held.
-type wtx struct{ s *Store }
+// wtx is a write transaction: on SQLite on the write connection, with s.mu
+// held; on PostgreSQL a transaction of the pool (tx).
+type wtx struct {
+	s     *Store
+	tx    *sql.Tx // PostgreSQL only
+	state *writeState
+}
+
+// writeState is what a write transaction learns as it goes.
+type writeState struct {
+	changed bool // something was written: watchers are told after the commit
+}
+
+// touch records that the transaction changed the store.
+func (w wtx) touch() { w.state.changed = true }
 
 func (w wtx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := w.s.wstmts[query]; ok {
@@ -303,6 +367,9 @@ func (w wtx) stmt(ctx context.Context, query string) *sql.Stmt {
 }
 
 func (w wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if w.tx != nil {
+		return w.tx.ExecContext(ctx, rebind(query), args...)
+	}
 	if st := w.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -310,6 +377,9 @@ func (w wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 }
 
 func (w wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if w.tx != nil {
+		return w.tx.QueryContext(ctx, rebind(query), args...)
+	}
 	if st := w.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -317,6 +387,9 @@ func (w wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 }
 
 func (w wtx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if w.tx != nil {
+		return w.tx.QueryRowContext(ctx, rebind(query), args...)
+	}
 	if st := w.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -484,6 +557,66 @@ func columnsOf(rtype string, doc map[string]any) columns {
 	return c
 }
 
+// MaxKeyBytes caps, in bytes, each value the store indexes: userName, a
+// Group's displayName, a User's displayName, externalId, employeeNumber and
+// email values and types. A longer one is refused (400 invalidValue) on
+// either backend, so that every store can move to PostgreSQL, whose
+// indexes hold entries up to about 2.7 kB.
+const MaxKeyBytes = 2048
+
+// storable reports whether a string can be stored and compared on either
+// backend: PostgreSQL's text holds neither NUL nor invalid UTF-8.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// check refuses an indexed value that one of the backends cannot hold. On
+// an update, prev holds the values stored before: one that did not change
+// is left alone, so that a resource stored earlier stays writable.
+func (c columns) check(prev *columns) error {
+	type value struct {
+		attr, v, was string
+	}
+	vals := []value{{"userName", c.name, ""}, {"displayName", c.displayLC.String, ""},
+		{"externalId", c.externalID.String, ""}, {"employeeNumber", c.employeeNumber.String, ""}}
+	if prev != nil {
+		vals[0].was, vals[1].was, vals[2].was, vals[3].was = prev.name, prev.displayLC.String, prev.externalID.String, prev.employeeNumber.String
+	}
+	old := map[string]bool{}
+	if prev != nil {
+		for _, e := range prev.emails {
+			old[e.valueLC+"\x00"+e.typeLC] = true
+		}
+	}
+	for _, e := range c.emails {
+		if !old[e.valueLC+"\x00"+e.typeLC] {
+			vals = append(vals, value{"emails.value", e.valueLC, ""}, value{"emails.type", e.typeLC, ""})
+		}
+	}
+	for _, v := range vals {
+		if prev != nil && v.v == v.was {
+			continue
+		}
+		if !storable(v.v) {
+			return badValue(fmt.Sprintf("%q contains a NUL character", v.attr))
+		}
+		if len(v.v) > MaxKeyBytes {
+			return badValue(fmt.Sprintf("%q is %d bytes long; at most %d are accepted", v.attr, len(v.v), MaxKeyBytes))
+		}
+	}
+	return nil
+}
+
+// checkMembers refuses a member display name the backends cannot hold.
+func checkMembers(ms []memberRef) error {
+	for _, m := range ms {
+		if !storable(m.display) {
+			return badValue(`"members.display" contains a NUL character`)
+		}
+	}
+	return nil
+}
+
 func boolInt(b bool) int64 {
 	if b {
 		return 1
@@ -513,7 +646,26 @@ func scanStored(row interface{ Scan(...any) error }, extra ...any) (*stored, err
 }
 
 func (s *Store) get(ctx context.Context, db runner, rtype, id string) (*stored, error) {
-	st, err := scanStored(db.queryRow(ctx, selectStored+` WHERE r.id = ? AND r.rtype = ?`, id, rtype))
+	return s.getLocked(ctx, db, rtype, id, "")
+}
+
+// getForUpdate is get inside a write transaction: on PostgreSQL the row
+// stays locked until the commit, so that a read-modify-write on another
+// host waits and then reads what this one wrote. (SQLite's writers are
+// serialised by the database lock.)
+func (s *Store) getForUpdate(ctx context.Context, tx wtx, rtype, id string) (*stored, error) {
+	lock := ""
+	if s.pg != nil {
+		lock = " FOR NO KEY UPDATE"
+	}
+	return s.getLocked(ctx, tx, rtype, id, lock)
+}
+
+func (s *Store) getLocked(ctx context.Context, db runner, rtype, id, lock string) (*stored, error) {
+	if !storable(id) {
+		return nil, errNotFound // no stored id is such a string
+	}
+	st, err := scanStored(db.queryRow(ctx, selectStored+` WHERE r.id = ? AND r.rtype = ?`+lock, id, rtype))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNotFound
 	}
@@ -630,26 +782,40 @@ func (s *Store) groupsOf(ctx context.Context, db runner, seqs []int64) (map[int6
 	return out, rows.Err()
 }
 
-// write runs fn in a write transaction on the write connection; writers are
-// serialised.
+// write runs fn in a write transaction: on SQLite on the write connection,
+// writers serialised; on PostgreSQL see writePG. fn may run more than once
+// on PostgreSQL, so it starts from what it reads. Watchers of Changes are
+// told of a committed transaction that changed something.
 func (s *Store) write(ctx context.Context, fn func(tx wtx) error) error {
+	if s.pg != nil {
+		return s.writePG(ctx, fn)
+	}
+	changed, err := s.writeSQLite(ctx, fn)
+	if err == nil && changed {
+		s.broadcast()
+	}
+	return err
+}
+
+func (s *Store) writeSQLite(ctx context.Context, fn func(tx wtx) error) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.wconn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return err
+		return false, err
 	}
-	if err := fn(wtx{s}); err != nil {
+	w := wtx{s: s, state: &writeState{}}
+	if err := fn(w); err != nil {
 		// A cancelled context must not leave the transaction open.
 		if _, rerr := s.wconn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`); rerr != nil {
-			return errors.Join(err, rerr)
+			return false, errors.Join(err, rerr)
 		}
-		return err
+		return false, err
 	}
 	if _, err := s.wconn.ExecContext(context.WithoutCancel(ctx), `COMMIT`); err != nil {
 		s.wconn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-		return err
+		return false, err
 	}
-	return nil
+	return w.state.changed, nil
 }
 
 func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
@@ -667,6 +833,11 @@ func checkUnique(ctx context.Context, tx wtx, rtype string, c columns, selfSeq i
 	case seq == selfSeq:
 		return nil
 	}
+	return conflict(rtype, c)
+}
+
+// conflict is the uniqueness error for the name in c.
+func conflict(rtype string, c columns) error {
 	attr := "userName"
 	if rtype == typeGroup {
 		attr = "displayName"
@@ -697,13 +868,23 @@ func (s *Store) create(ctx context.Context, rtype string, doc map[string]any, me
 	now := s.nowMS()
 	st := &stored{rtype: rtype, id: newID(), doc: doc, createdMS: now, modifiedMS: now, version: 1, connection: conn}
 	var unknown []string
+	if err := c.check(nil); err != nil {
+		return nil, nil, err
+	}
+	if err := checkMembers(members); err != nil {
+		return nil, nil, err
+	}
 	err = s.write(ctx, func(tx wtx) error {
 		if err := checkUnique(ctx, tx, rtype, c, 0); err != nil {
 			return err
 		}
 		if err := insertResource(ctx, tx, st, c, body); err != nil {
+			if nameTaken(err) { // by another host since the check
+				return conflict(rtype, c)
+			}
 			return err
 		}
+		tx.touch()
 		_, unknown, err = addMembers(ctx, tx, st.seq, members)
 		return err
 	})
@@ -715,15 +896,12 @@ func (s *Store) create(ctx context.Context, rtype string, doc map[string]any, me
 
 // insertResource inserts a new resource row and its emails; it sets st.seq.
 func insertResource(ctx context.Context, tx wtx, st *stored, c columns, body []byte) error {
-	res, err := tx.exec(ctx, `INSERT INTO resources
+	err := tx.queryRow(ctx, `INSERT INTO resources
 		(rtype, id, name, name_lc, display_lc, external_id, active, employee_number, created_ms, modified_ms, version, connection, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 		st.rtype, st.id, c.name, c.nameLC, c.displayLC, c.externalID, c.active, c.employeeNumber,
-		st.createdMS, st.modifiedMS, st.version, st.connection, string(body))
+		st.createdMS, st.modifiedMS, st.version, st.connection, string(body)).Scan(&st.seq)
 	if err != nil {
-		return err
-	}
-	if st.seq, err = res.LastInsertId(); err != nil {
 		return err
 	}
 	return writeEmails(ctx, tx, st.seq, c)
@@ -740,8 +918,13 @@ func addMembers(ctx context.Context, tx wtx, groupSeq int64, ms []memberRef) (in
 		unknown []string
 	)
 	for _, m := range ms {
-		res, err := tx.exec(ctx, `INSERT OR IGNORE INTO members(group_seq, member_seq, display)
-			SELECT ?, seq, ? FROM resources WHERE id = ? AND rtype = 'User'`, groupSeq, m.display, m.value)
+		if !storable(m.value) {
+			unknown = append(unknown, m.value)
+			continue
+		}
+		res, err := tx.exec(ctx, `INSERT INTO members(group_seq, member_seq, display)
+			SELECT CAST(? AS BIGINT), seq, CAST(? AS TEXT) FROM resources WHERE id = ? AND rtype = 'User'
+			ON CONFLICT DO NOTHING`, groupSeq, m.display, m.value)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -769,6 +952,9 @@ func addMembers(ctx context.Context, tx wtx, groupSeq int64, ms []memberRef) (in
 func removeMembers(ctx context.Context, tx wtx, groupSeq int64, ids []string) (int, error) {
 	n := 0
 	for _, id := range ids {
+		if !storable(id) {
+			continue // not an id of anything stored
+		}
 		res, err := tx.exec(ctx, `DELETE FROM members WHERE group_seq = ?
 			AND member_seq = (SELECT seq FROM resources WHERE id = ?)`, groupSeq, id)
 		if err != nil {
@@ -812,6 +998,9 @@ type mutation struct {
 }
 
 func (m *mutation) addMembers(ms []memberRef) error {
+	if err := checkMembers(ms); err != nil {
+		return err
+	}
 	n, unknown, err := addMembers(m.ctx, m.tx, m.st.seq, ms)
 	if n > 0 {
 		m.changed = true
@@ -846,10 +1035,12 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 		unknown []string
 	)
 	err := s.write(ctx, func(tx wtx) error {
-		st, err := s.get(ctx, tx, rtype, id)
+		changed = false
+		st, err := s.getForUpdate(ctx, tx, rtype, id)
 		if err != nil {
 			return err
 		}
+		prev := columnsOf(rtype, st.doc)
 		before, err := json.Marshal(st.doc)
 		if err != nil {
 			return err
@@ -868,7 +1059,11 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 			return nil
 		}
 		changed = true
+		tx.touch()
 		c := columnsOf(rtype, st.doc)
+		if err := c.check(&prev); err != nil {
+			return err
+		}
 		if err := checkUnique(ctx, tx, rtype, c, st.seq); err != nil {
 			return err
 		}
@@ -879,6 +1074,9 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 			active = ?, employee_number = ?, modified_ms = ?, version = ?, connection = ?, doc = ? WHERE seq = ?`,
 			c.name, c.nameLC, c.displayLC, c.externalID, c.active, c.employeeNumber,
 			st.modifiedMS, st.version, conn, string(after), st.seq); err != nil {
+			if nameTaken(err) {
+				return conflict(rtype, c)
+			}
 			return err
 		}
 		if rtype == typeUser {
@@ -894,6 +1092,9 @@ func (s *Store) mutate(ctx context.Context, rtype, id, conn string, fn func(m *m
 
 // remove deletes a resource; its memberships go with it.
 func (s *Store) remove(ctx context.Context, rtype, id string) error {
+	if !storable(id) {
+		return errNotFound
+	}
 	return s.write(ctx, func(tx wtx) error {
 		res, err := tx.exec(ctx, `DELETE FROM resources WHERE rtype = ? AND id = ?`, rtype, id)
 		if err != nil {
@@ -906,6 +1107,7 @@ func (s *Store) remove(ctx context.Context, rtype, id string) error {
 		if n == 0 {
 			return errNotFound
 		}
+		tx.touch()
 		return nil
 	})
 }
@@ -917,6 +1119,9 @@ func decodeJSON(data []byte, v any) error {
 }
 
 func (m *mutation) replaceMembers(ms []memberRef) error {
+	if err := checkMembers(ms); err != nil {
+		return err
+	}
 	before, err := memberSet(m.ctx, m.tx, m.st.seq)
 	if err != nil {
 		return err
@@ -941,8 +1146,18 @@ func (m *mutation) replaceMembers(ms []memberRef) error {
 
 // memberSet returns a group's member seqs as a comparable string.
 func memberSet(ctx context.Context, tx wtx, groupSeq int64) (string, error) {
-	var s sql.NullString
-	err := tx.queryRow(ctx, `SELECT group_concat(member_seq) FROM
-		(SELECT member_seq FROM members WHERE group_seq = ? ORDER BY member_seq)`, groupSeq).Scan(&s)
-	return s.String, err
+	rows, err := tx.query(ctx, `SELECT member_seq FROM members WHERE group_seq = ? ORDER BY member_seq`, groupSeq)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%d,", seq)
+	}
+	return b.String(), rows.Err()
 }

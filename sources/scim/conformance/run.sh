@@ -10,6 +10,10 @@
 # README.md). Prints one "N passed, N failed" line per suite and a total as the
 # last line; exits non-zero if any assertion outside the known list failed.
 #
+# With SCIM_STORE_URL set to a PostgreSQL URL, both endpoints keep their store
+# in that database instead (each starts by dropping the store's schema there:
+# use a database of its own).
+#
 # Needs: go, python3 (standard library), curl, and newman 6 — by default
 # "npx --yes newman@6" (fetched from the npm registry once); set NEWMAN to a
 # newman command to use another one, e.g. NEWMAN=./node_modules/.bin/newman
@@ -41,7 +45,11 @@ free_port() {
 start() {
 	local name=$1 port
 	port="$(free_port)"
-	"$work/scimserve" -addr "127.0.0.1:$port" -dir "$work/$name" -tokens "$work/tokens" \
+	local store=(-dir "$work/$name")
+	if [ -n "${SCIM_STORE_URL:-}" ]; then
+		store=(-reset)
+	fi
+	"$work/scimserve" -addr "127.0.0.1:$port" "${store[@]}" -tokens "$work/tokens" \
 		>"$work/$name.log" 2>&1 &
 	pids+=($!)
 	base="http://127.0.0.1:$port/scim/v2"

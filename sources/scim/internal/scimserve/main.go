@@ -1,8 +1,10 @@
-// Command scimserve runs the SCIM endpoint alone, on a store in a directory,
-// for the conformance suites and manual tests. It has no reconciler: what is
-// pushed is only stored. The real daemon is "rostersync serve".
+// Command scimserve runs the SCIM endpoint alone, on a store in a directory
+// or in a PostgreSQL database, for the conformance suites and manual tests.
+// It has no reconciler: what is pushed is only stored. The real daemon is
+// "rostersync serve".
 //
 //	go run ./sources/scim/internal/scimserve -addr 127.0.0.1:8089 -dir /tmp/scim -tokens tokens.txt
+//	SCIM_STORE_URL=postgres://… go run ./sources/scim/internal/scimserve -reset -tokens tokens.txt
 package main
 
 import (
@@ -18,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rostersync/rostersync/sources/scim"
 )
 
@@ -30,20 +34,33 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8089", "listen address")
-	dir := flag.String("dir", "", "store directory (required)")
+	dir := flag.String("dir", "", "store directory (required unless the store is on PostgreSQL)")
+	url := flag.String("url", os.Getenv("SCIM_STORE_URL"), "PostgreSQL URL of the store (default $SCIM_STORE_URL; empty: SQLite in -dir)")
+	reset := flag.Bool("reset", false, "PostgreSQL: drop the store's schema first, to start from an empty store")
 	tokens := flag.String("tokens", "", "tokens file, one token a line (required)")
 	base := flag.String("base-url", "", "public base URL (default: derived from each request)")
 	debug := flag.Bool("debug", false, "log every request")
 	flag.Parse()
-	if *dir == "" || *tokens == "" {
-		return errors.New("-dir and -tokens are required")
+	if (*dir == "" && *url == "") || *tokens == "" {
+		return errors.New("-tokens and -dir (or -url) are required")
 	}
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	store, err := scim.OpenStore(*dir)
+	if *reset && *url != "" {
+		conn, err := pgx.Connect(context.Background(), *url)
+		if err != nil {
+			return err
+		}
+		_, err = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{scim.PGSchema}.Sanitize()+" CASCADE")
+		conn.Close(context.Background())
+		if err != nil {
+			return err
+		}
+	}
+	store, err := scim.OpenStoreURL(context.Background(), *dir, *url, "")
 	if err != nil {
 		return err
 	}
