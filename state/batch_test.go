@@ -16,7 +16,9 @@ func ledgerKeys(t *testing.T, db *DB, target, kind string) map[string]string {
 	return l[kind]
 }
 
-func TestBatchBuffersUntilADurableEntryOrFlush(t *testing.T) { forEachBackend(t, testBatchBuffersUntilADurableEntryOrFlush) }
+func TestBatchBuffersUntilADurableEntryOrFlush(t *testing.T) {
+	forEachBackend(t, testBatchBuffersUntilADurableEntryOrFlush)
+}
 
 func testBatchBuffersUntilADurableEntryOrFlush(t *testing.T, bk testBackend) {
 	ctx := context.Background()
@@ -73,7 +75,9 @@ func testBatchBuffersUntilADurableEntryOrFlush(t *testing.T, bk testBackend) {
 
 // A crash loses only the buffer: the durable entry is pending for recovery, the buffered
 // adoption is simply not there.
-func TestBatchCrashLosesOnlyTheBuffer(t *testing.T) { forEachBackend(t, testBatchCrashLosesOnlyTheBuffer) }
+func TestBatchCrashLosesOnlyTheBuffer(t *testing.T) {
+	forEachBackend(t, testBatchCrashLosesOnlyTheBuffer)
+}
 
 func testBatchCrashLosesOnlyTheBuffer(t *testing.T, bk testBackend) {
 	ctx := context.Background()
@@ -173,7 +177,9 @@ func testBatchCommitsWhenFull(t *testing.T, bk testBackend) {
 }
 
 // An entry committed by a full buffer before it was finished is finished under its first id.
-func TestBatchFinishAfterTheEntryWasCommitted(t *testing.T) { forEachBackend(t, testBatchFinishAfterTheEntryWasCommitted) }
+func TestBatchFinishAfterTheEntryWasCommitted(t *testing.T) {
+	forEachBackend(t, testBatchFinishAfterTheEntryWasCommitted)
+}
 
 func testBatchFinishAfterTheEntryWasCommitted(t *testing.T, bk testBackend) {
 	ctx := context.Background()

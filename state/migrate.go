@@ -2,7 +2,7 @@ package state
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"strings"
 )

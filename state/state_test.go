@@ -130,7 +130,9 @@ func migrationRows(t *testing.T, db *DB) []int {
 	return vs
 }
 
-func TestMigrationsIdempotentOnReopen(t *testing.T) { forEachBackend(t, testMigrationsIdempotentOnReopen) }
+func TestMigrationsIdempotentOnReopen(t *testing.T) {
+	forEachBackend(t, testMigrationsIdempotentOnReopen)
+}
 
 func testMigrationsIdempotentOnReopen(t *testing.T, bk testBackend) {
 	ctx := context.Background()
