@@ -49,11 +49,11 @@ func copied(t *testing.T, out, table string) int {
 // to do.
 func TestStateCopyToPostgres(t *testing.T) {
 	r := newRig(t)
+	pgURL, pwFile := pgDatabase(t, r.dir) // first: skips without PostgreSQL
 	r.mustRun("apply", "-yes")
 	r.leave("E1002")
 	planFile := filepath.Join(r.dir, "plan.json")
 	r.mustRun("plan", "-out", planFile)
-	pgURL, pwFile := pgDatabase(t, r.dir)
 
 	// What the SQLite state holds.
 	sq, err := state.Open(r.env["ROSTERSYNC_STATE_DIR"])
