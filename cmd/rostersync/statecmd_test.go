@@ -120,6 +120,15 @@ func TestStateCopyToPostgres(t *testing.T) {
 	if got := r.sim.Writes(); got != promised || got == 0 {
 		t.Errorf("applying the plan saved before the copy made %d writes, the plan promised %d", got, promised)
 	}
+	// The shell commands read the same state.
+	r.mustRun("history", "-format", "json")
+	if !strings.Contains(r.stdout.String(), `"key": "E1001"`) {
+		t.Errorf("history after the copy lacks the writes made before it:\n%.2000s", r.stdout.String())
+	}
+	r.mustRun("held", "list")
+	if want := "No held operations. (State: " + pgURL + ")"; !strings.Contains(r.stdout.String(), want) {
+		t.Errorf("held list:\n%s\nwant %q", r.stdout.String(), want)
+	}
 	if code := r.run("plan", "-detailed-exitcode"); code != 0 {
 		t.Errorf("plan after the copy: exit %d, want 0 (no changes: the ledger came along)\n%s", code, r.stdout.String())
 	}
