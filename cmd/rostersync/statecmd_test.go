@@ -145,3 +145,35 @@ func TestStatePasswordInURLIsWarned(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant a warning without the password", errOut)
 	}
 }
+
+// TestStatePasswordFromCredentials: without ROSTERSYNC_STATE_PASSWORD_FILE
+// the password is the credential state-password; one readable by others
+// works, with a warning naming the file.
+func TestStatePasswordFromCredentials(t *testing.T) {
+	r := newRig(t)
+	creds := filepath.Join(r.dir, "creds")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pgURL, pwFile := pgDatabase(t, creds)
+	if err := os.Chmod(pwFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.env["ROSTERSYNC_STATE_URL"] = pgURL
+	r.env["CREDENTIALS_DIRECTORY"] = creds
+	r.mustRun("apply", "-yes")
+	if errOut := r.stderr.String(); !strings.Contains(errOut, "readable by group or others") || !strings.Contains(errOut, pwFile) {
+		t.Errorf("stderr:\n%s\nwant a warning about %s", errOut, pwFile)
+	}
+	if code := r.run("plan", "-detailed-exitcode"); code != 0 {
+		t.Errorf("plan after apply on PostgreSQL: exit %d\n%s", code, r.stdout.String())
+	}
+	// Without it, the server refuses, and the error names the URL.
+	if err := os.Remove(pwFile); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.run("plan"); code != 1 || !strings.Contains(r.stderr.String(), "connect to "+pgURL) ||
+		!strings.Contains(r.stderr.String(), "no password was given: put it in a file named by ROSTERSYNC_STATE_PASSWORD_FILE") {
+		t.Errorf("plan without a password: exit %d, stderr:\n%s", code, r.stderr.String())
+	}
+}

@@ -42,7 +42,17 @@ func openState(ctx context.Context, env *config.Env, now func() time.Time, log *
 		}
 		opts.Password = pw
 	}
-	return state.OpenURL(ctx, env.StateDir, env.StateURL, opts)
+	db, err := state.OpenURL(ctx, env.StateDir, env.StateURL, opts)
+	if state.IsAuthFailure(err) {
+		from := "no password was given: put it in a file named by " + config.EnvPrefix + "STATE_PASSWORD_FILE (or the credential " + config.StatePasswordCredential + ")"
+		if env.StatePasswordFile != "" {
+			from = "the password is read from " + env.StatePasswordFile
+		} else if env.StateURLHasPassword() {
+			from = "the password is the URL's"
+		}
+		return nil, fmt.Errorf("%w\n(%s)", err, from)
+	}
+	return db, err
 }
 
 // openExistingState opens the state store the daemon uses, for the
