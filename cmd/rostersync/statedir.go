@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,17 +24,68 @@ import (
 // StateDirectory=rostersync.
 var serviceStateDir = "/var/lib/rostersync"
 
+// openState opens the state env configures: SQLite in the state
+// directory, or PostgreSQL at ROSTERSYNC_STATE_URL with the password of
+// ROSTERSYNC_STATE_PASSWORD_FILE. A password in the URL is used, and
+// warned about through log: the URL is shown and logged where a file's
+// content is not.
+func openState(ctx context.Context, env *config.Env, now func() time.Time, log *slog.Logger) (*state.DB, error) {
+	opts := state.Options{Now: now}
+	if env.StatePostgres() {
+		if env.StateURLHasPassword() && log != nil {
+			log.Warn("the state URL holds a password; put it in a file named by "+config.EnvPrefix+"STATE_PASSWORD_FILE (or the credential "+config.StatePasswordCredential+") and remove it from the URL",
+				"url", state.RedactURL(env.StateURL))
+		}
+		pw, err := env.StatePassword(log)
+		if err != nil {
+			return nil, err
+		}
+		opts.Password = pw
+	}
+	db, err := state.OpenURL(ctx, env.StateDir, env.StateURL, opts)
+	if state.IsAuthFailure(err) {
+		from := "no password was given: put it in a file named by " + config.EnvPrefix + "STATE_PASSWORD_FILE (or the credential " + config.StatePasswordCredential + ")"
+		if env.StatePasswordFile != "" {
+			from = "the password is read from " + env.StatePasswordFile
+		} else if env.StateURLHasPassword() {
+			from = "the password is the URL's"
+		}
+		return nil, fmt.Errorf("%w\n(%s)", err, from)
+	}
+	return db, err
+}
+
 // openExistingState opens the state store the daemon uses, for the
 // commands that read or change it from a shell (held, history). It finds
 // the directory as the service does, and refuses one that holds no state
 // database instead of creating an empty one that would answer "nothing
-// held".
+// held". A PostgreSQL state (ROSTERSYNC_STATE_URL) is opened as it is.
 func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.DB, *config.Env, error) {
 	flags = flags.over(c.global)
 	env, err := loadEnv(ctx, c, flags)
 	if err != nil {
 		return nil, nil, err
 	}
+	if env.StatePostgres() {
+		if err := env.ValidateCommon(); err != nil {
+			return nil, nil, err
+		}
+		st, err := openState(ctx, env, c.now, shellLogger(c, env))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, env, nil
+	}
+	st, err := openExistingDir(c, env, flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, env, nil
+}
+
+// openExistingDir opens the SQLite state in the state directory the
+// service uses (see openExistingState), refusing a directory without one.
+func openExistingDir(c *cli, env *config.Env, flags commonFlags) (*state.DB, error) {
 	how := "-state-dir"
 	_, fromEnv := c.lookupEnv("ROSTERSYNC_STATE_DIR")
 	_, fromUnit := c.lookupEnv("STATE_DIRECTORY")
@@ -56,21 +108,33 @@ func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.D
 	if _, err := os.Stat(db); err != nil {
 		switch {
 		case errors.Is(err, fs.ErrPermission):
-			return nil, nil, fmt.Errorf("state directory %s (%s): permission denied; the service's state belongs to its own user: run this as root (sudo rostersync …)", dir, how)
+			return nil, fmt.Errorf("state directory %s (%s): permission denied; the service's state belongs to its own user: run this as root (sudo rostersync …)", dir, how)
 		case errors.Is(err, fs.ErrNotExist):
 			if _, derr := os.Stat(dir); derr != nil {
-				return nil, nil, fmt.Errorf("state directory %s (%s) does not exist; nothing was created. The service keeps its state in %s (as root), or give the directory with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, serviceStateDir)
+				return nil, fmt.Errorf("state directory %s (%s) does not exist; nothing was created. The service keeps its state in %s (as root), or give the directory with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, serviceStateDir)
 			}
-			return nil, nil, fmt.Errorf("state directory %s (%s) holds no state database (%s); nothing was created. Give the directory the daemon uses with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, state.FileName)
+			return nil, fmt.Errorf("state directory %s (%s) holds no state database (%s); nothing was created. Give the directory the daemon uses with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, state.FileName)
 		default:
-			return nil, nil, fmt.Errorf("state directory %s (%s): %w", dir, how, err)
+			return nil, fmt.Errorf("state directory %s (%s): %w", dir, how, err)
 		}
 	}
-	st, err := state.OpenWith(dir, state.Options{Now: c.now})
+	return state.OpenWith(dir, state.Options{Now: c.now})
+}
+
+// shellLogger is the logger of a command run from a shell, as env
+// configures it.
+func shellLogger(c *cli, env *config.Env) *slog.Logger {
+	level, err := env.Level()
 	if err != nil {
-		return nil, nil, err
+		level = slog.LevelInfo
 	}
-	return st, env, nil
+	noColor, _ := c.lookupEnv("NO_COLOR")
+	_, journald := c.lookupEnv("JOURNAL_STREAM")
+	log, err := newLogger(c.stderr, env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
+	if err != nil {
+		return slog.New(slog.NewTextHandler(c.stderr, nil))
+	}
+	return log
 }
 
 // adminURL is the base URL of the daemon's admin listener as a client on
