@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
-	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/sources/scim"
 )
 
@@ -13,47 +10,16 @@ import (
 // directory, or the PostgreSQL database of ROSTERSYNC_STATE_URL, where two
 // hosts share it.
 
-const (
-	stateURLEnv          = config.EnvPrefix + "STATE_URL"
-	statePasswordFileEnv = config.EnvPrefix + "STATE_PASSWORD_FILE"
-	// statePasswordCredential is the password file's default name in
-	// $CREDENTIALS_DIRECTORY.
-	statePasswordCredential = "state-password"
-)
-
-// stateBackend returns the PostgreSQL URL of the state and its password
-// (from ROSTERSYNC_STATE_PASSWORD_FILE, else the state-password
-// credential, else none: the URL's own), or "" for SQLite.
-func (a *app) stateBackend() (url, password string, err error) {
-	url, _ = a.c.lookupEnv(stateURLEnv)
-	if url == "" {
-		return "", "", nil
-	}
-	path, _ := a.c.lookupEnv(statePasswordFileEnv)
-	if path == "" {
-		if p := a.env.Credential(statePasswordCredential); p != "" {
-			if _, err := os.Stat(p); err == nil {
-				path = p
-			}
-		}
-	}
-	if path == "" {
-		return url, "", nil
-	}
-	password, err = config.ReadSecretWarn(path, a.log)
-	if err != nil {
-		return "", "", fmt.Errorf("%s: %w", statePasswordFileEnv, err)
-	}
-	return url, password, nil
-}
-
 // openSCIMStore opens the SCIM store on the state's backend.
 func (a *app) openSCIMStore() (*scim.Store, error) {
-	url, password, err := a.stateBackend()
-	if err != nil {
-		return nil, err
+	var password string
+	if a.env.StatePostgres() {
+		var err error
+		if password, err = a.env.StatePassword(a.log); err != nil {
+			return nil, err
+		}
 	}
-	return scim.OpenStoreURL(context.Background(), a.env.StateDir, url, password)
+	return scim.OpenStoreURL(context.Background(), a.env.StateDir, a.env.StateURL, password)
 }
 
 // watchSCIM triggers a pass when the shared SCIM store changes on

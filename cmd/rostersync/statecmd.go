@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/rostersync/rostersync/config"
+	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
 )
 
@@ -19,9 +21,11 @@ const stateAbout = `Moves the state between backends.
                  source counts, absences, rate budgets, last plans, the
                  plan key and the bearer tokens) into the empty PostgreSQL
                  database URL (postgres://USER@HOST:5432/DATABASE), in one
-                 transaction, and prints how many rows of each it copied.
-                 A database that holds state already is refused unless
-                 -force, which replaces what it holds.
+                 transaction, then the SCIM store identity providers
+                 pushed to (scim.db, if there is one) in another, and
+                 prints how many rows of each it copied. A database that
+                 holds state already is refused unless -force, which
+                 replaces what it holds.
 
 The state directory is found as for 'rostersync held' (-state-dir, else
 $ROSTERSYNC_STATE_DIR, else $STATE_DIRECTORY, else the service's
@@ -34,7 +38,7 @@ in the process list: it comes from -password-file, else
 $ROSTERSYNC_STATE_PASSWORD_FILE, else $CREDENTIALS_DIRECTORY/state-password,
 else PostgreSQL's own PGPASSWORD or ~/.pgpass. Afterwards set
 ROSTERSYNC_STATE_URL (and the password file) for every host, and start the
-daemon. The SCIM store is not copied by this command.`
+daemon.`
 
 func cmdState(ctx context.Context, args []string, c *cli) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -120,6 +124,36 @@ func cmdState(ctx context.Context, args []string, c *cli) error {
 	for _, n := range counts {
 		fmt.Fprintf(c.stdout, "  %-14s %7d\n", n.Table, n.Rows)
 	}
+	resources, err := copySCIMStore(ctx, dir, *to, pw, *force)
+	if err != nil {
+		return fmt.Errorf("%w\n(the state itself was copied; run the copy again with -force once this is fixed)", err)
+	}
+	if resources >= 0 {
+		fmt.Fprintf(c.stdout, "  %-14s %7d\n", "scim resources", resources)
+	}
 	fmt.Fprintf(c.stdout, "Set ROSTERSYNC_STATE_URL=%s (and its password file) on every host, then start the daemon.\n", dst.Path())
 	return nil
+}
+
+// copySCIMStore copies the SCIM store of the state directory dir, if it
+// has one, into the PostgreSQL database url; -1 means there was none.
+func copySCIMStore(ctx context.Context, dir, url, password string, replace bool) (int, error) {
+	if _, err := os.Stat(filepath.Join(dir, scim.StoreFile)); errors.Is(err, fs.ErrNotExist) {
+		return -1, nil
+	}
+	src, err := scim.OpenStore(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	dst, err := scim.OpenStoreURL(ctx, "", url, password)
+	if err != nil {
+		return 0, err
+	}
+	defer dst.Close()
+	n, err := src.CopyTo(ctx, dst, replace)
+	if errors.Is(err, scim.ErrStoreNotEmpty) {
+		return 0, fmt.Errorf("state copy: %s: %w\n(-force replaces everything it holds with the copy)", state.RedactURL(url), err)
+	}
+	return n, err
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/samber/lo"
 
+	"github.com/rostersync/rostersync/sources/scim"
 	"github.com/rostersync/rostersync/state"
 	"github.com/rostersync/rostersync/state/pgtest"
 )
@@ -175,5 +179,59 @@ func TestStatePasswordFromCredentials(t *testing.T) {
 	if code := r.run("plan"); code != 1 || !strings.Contains(r.stderr.String(), "connect to "+pgURL) ||
 		!strings.Contains(r.stderr.String(), "no password was given: put it in a file named by ROSTERSYNC_STATE_PASSWORD_FILE") {
 		t.Errorf("plan without a password: exit %d, stderr:\n%s", code, r.stderr.String())
+	}
+}
+
+// TestStateCopyCarriesTheSCIMStore: what identity providers pushed into the
+// SQLite state directory comes along to PostgreSQL, so the first plan there
+// sees the same people; a second copy replaces it only with -force.
+func TestStateCopyCarriesTheSCIMStore(t *testing.T) {
+	r := newRig(t)
+	pgURL, pwFile := pgDatabase(t, r.dir)
+	for name, body := range map[string]string{"mapping.yaml": scimConfig, "scim-tokens": "entra:entra-token\n"} {
+		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stateDir := r.env["ROSTERSYNC_STATE_DIR"]
+	store, err := scim.OpenStore(stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := scim.NewServer(scim.Config{TokensFile: filepath.Join(r.dir, "scim-tokens")}, store, scim.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", h)
+	ts := httptest.NewServer(mux)
+	grace := scimPush(t, ts.URL+"/scim/v2", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+ "userName":"grace@contoso.com","externalId":"e-grace","active":true,
+ "emails":[{"primary":true,"type":"work","value":"grace@contoso.com"}],
+ "name":{"familyName":"Hopper","givenName":"Grace"}}`)["id"].(string)
+	scimPush(t, ts.URL+"/scim/v2", "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+ "displayName":"Team South","members":[{"value":"`+grace+`"}]}`)
+	ts.Close()
+	store.Close()
+	if p := r.planJSON(); p.Summary.Create != 2 {
+		t.Fatalf("plan over the SQLite store: %+v, want Team South and grace created", p.Summary)
+	}
+
+	r.mustRun("state", "copy", "-to", pgURL, "-password-file", pwFile)
+	if got := copied(t, r.stdout.String(), "scim resources"); got != 2 {
+		t.Errorf("copied %d SCIM resources, want 2 (grace and Team South):\n%s", got, r.stdout.String())
+	}
+	r.mustRun("state", "copy", "-to", pgURL, "-password-file", pwFile, "-force")
+	if got := copied(t, r.stdout.String(), "scim resources"); got != 2 {
+		t.Errorf("a forced copy copied %d SCIM resources, want 2:\n%s", got, r.stdout.String())
+	}
+
+	if err := os.Rename(stateDir, stateDir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	r.env["ROSTERSYNC_STATE_URL"] = pgURL
+	r.env["ROSTERSYNC_STATE_PASSWORD_FILE"] = pwFile
+	if p := r.planJSON(); p.Summary.Create != 2 {
+		t.Fatalf("plan on PostgreSQL after the copy: %+v, want the pushed people still there\n%s", p.Summary, r.stdout.String())
 	}
 }

@@ -11,13 +11,14 @@ import (
 var ErrStoreNotEmpty = errors.New("the destination SCIM store is not empty")
 
 // CopyTo copies every resource of s (Users, Groups, their emails and
-// memberships) into dst, which must be empty, keeping ids, versions, times
+// memberships) into dst, which must be empty unless replace (then what dst
+// holds is deleted in the same transaction), keeping ids, versions, times
 // and the creation order, so that identity providers see the same
 // resources behind the same ETags. It reads s in one snapshot and writes
 // dst in one transaction: on an error dst is left as it was. It returns the
 // number of resources copied. Moving the state from SQLite to PostgreSQL
 // calls it with the SQLite store as s.
-func (s *Store) CopyTo(ctx context.Context, dst *Store) (int, error) {
+func (s *Store) CopyTo(ctx context.Context, dst *Store, replace bool) (int, error) {
 	rs, emails, members, err := s.snapshot(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("scim store %s: read: %w", s.path, err)
@@ -27,8 +28,14 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store) (int, error) {
 		if err := tx.queryRow(ctx, `SELECT count(*) FROM resources`).Scan(&n); err != nil {
 			return err
 		}
-		if n > 0 {
+		if n > 0 && !replace {
 			return fmt.Errorf("%w (%d resources)", ErrStoreNotEmpty, n)
+		}
+		if n > 0 {
+			// Emails and memberships go with their resources (ON DELETE CASCADE).
+			if _, err := tx.exec(ctx, `DELETE FROM resources`); err != nil {
+				return err
+			}
 		}
 		seqs := make(map[int64]int64, len(rs)) // source seq → destination seq
 		for _, r := range rs {

@@ -28,7 +28,7 @@ func TestCopyToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := src.store.CopyTo(context.Background(), dst)
+	n, err := src.store.CopyTo(context.Background(), dst, false)
 	if err != nil || n != 4 {
 		t.Fatalf("copied %d (%v), want 4", n, err)
 	}
@@ -49,7 +49,15 @@ func TestCopyToPostgres(t *testing.T) {
 	if r := e.do("GET", "/Users?count=0", "").must(t, 200); r.num("totalResults") != 3 {
 		t.Errorf("users after a create: %s", r.raw)
 	}
-	if _, err := src.store.CopyTo(context.Background(), dst); !errors.Is(err, ErrStoreNotEmpty) {
+	if _, err := src.store.CopyTo(context.Background(), dst, false); !errors.Is(err, ErrStoreNotEmpty) {
 		t.Errorf("copy into a full store: %v", err)
 	}
+	// Replacing drops what dst gained since (new@example.com) and copies again.
+	if n, err := src.store.CopyTo(context.Background(), dst, true); err != nil || n != 4 {
+		t.Fatalf("replacing copy: %d (%v), want 4", n, err)
+	}
+	if r := e.do("GET", "/Users?count=0", "").must(t, 200); r.num("totalResults") != 2 {
+		t.Errorf("users after a replacing copy: %s", r.raw)
+	}
+	e.do("GET", "/Users/"+bob, "").must(t, 200)
 }
