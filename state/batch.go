@@ -245,6 +245,9 @@ func (b *Batch) flushLocked(ctx context.Context, also func(*sql.Tx) error) error
 	}
 	landed := map[int64]int64{}
 	err := b.d.tx(ctx, func(tx *sql.Tx) error {
+		if err := b.d.fenceTx(ctx, tx); err != nil {
+			return err
+		}
 		if len(b.owns) > 0 {
 			st, err := tx.PrepareContext(ctx, ownSQL)
 			if err != nil {

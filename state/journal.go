@@ -49,6 +49,9 @@ func (d *DB) JournalBegin(ctx context.Context, e Entry) (int64, error) {
 	}
 	var id int64
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := d.fenceTx(ctx, tx); err != nil {
+			return err
+		}
 		var err error
 		id, err = insertEntry(ctx, tx, e, d.stamp(), nil)
 		return err
@@ -72,6 +75,9 @@ func (d *DB) JournalFinish(ctx context.Context, id int64, outcome, resultID, err
 		return wrap(fmt.Errorf("unknown outcome %q", outcome))
 	}
 	err := d.tx(ctx, func(tx *sql.Tx) error {
+		if err := d.fenceTx(ctx, tx); err != nil {
+			return err
+		}
 		return finishEntry(ctx, tx, id, finishRow{outcome, resultID, errText, d.stamp()})
 	})
 	if err != nil {

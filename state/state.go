@@ -81,6 +81,7 @@ type DB struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time
+	leaseSlot
 }
 
 // Open opens (creating if needed) the state database in dir with default
