@@ -13,3 +13,6 @@ func (d *DB) acquirePGLease(ctx context.Context, holder string, ttl time.Duratio
 }
 
 func (d *DB) pgLeaseInfo(ctx context.Context) (LeaseStatus, error) { return pgLeaseStatus(ctx, d.db) }
+
+// Backend names the database's kind: "sqlite" or "postgres".
+func (d *DB) Backend() string { return "sqlite" }

@@ -212,11 +212,11 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	defer a.Close()
-	lock, err := a.lockWriter("apply")
+	lease, err := a.acquireLease(ctx, "apply")
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	defer lease.Release(context.WithoutCancel(ctx))
 	var plans passes
 	if fs.NArg() == 1 {
 		plans, err = a.loadSaved(ctx, fs.Arg(0))
