@@ -168,7 +168,7 @@ func (b *Batch) JournalBegin(ctx context.Context, e Entry, durable bool) (int64,
 	defer b.mu.Unlock()
 	if durable {
 		var id int64
-		err := b.flushLocked(ctx, func(tx *sql.Tx) error {
+		err := b.flushLocked(ctx, func(tx dbtx) error {
 			var err error
 			id, err = insertEntry(ctx, tx, e, b.d.stamp(), nil)
 			return err
@@ -239,12 +239,12 @@ func (b *Batch) Flush(ctx context.Context) error {
 
 // flushLocked commits the buffer, and then runs also (if set), in one transaction. The buffer
 // is emptied only when the transaction commits.
-func (b *Batch) flushLocked(ctx context.Context, also func(*sql.Tx) error) error {
+func (b *Batch) flushLocked(ctx context.Context, also func(dbtx) error) error {
 	if b.buffered() == 0 && also == nil {
 		return nil
 	}
 	landed := map[int64]int64{}
-	err := b.d.tx(ctx, func(tx *sql.Tx) error {
+	err := b.d.tx(ctx, func(tx dbtx) error {
 		if err := b.d.fenceTx(ctx, tx); err != nil {
 			return err
 		}
@@ -295,10 +295,10 @@ const ownSQL = `INSERT INTO ownership (target, kind, key, id, how, since, update
 	VALUES (?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (target, kind, key) DO UPDATE SET
 		id = excluded.id, how = excluded.how, updated_at = excluded.updated_at,
-		since = CASE WHEN id = excluded.id THEN since ELSE excluded.since END`
+		since = CASE WHEN ownership.id = excluded.id THEN ownership.since ELSE excluded.since END`
 
 // insertEntry adds a journal entry, finished already when f is set.
-func insertEntry(ctx context.Context, tx *sql.Tx, e Entry, begun string, f *finishRow) (int64, error) {
+func insertEntry(ctx context.Context, tx dbtx, e Entry, begun string, f *finishRow) (int64, error) {
 	ins := &entryInserter{tx: tx}
 	defer ins.close()
 	return ins.insert(ctx, e, begun, f)
@@ -306,7 +306,7 @@ func insertEntry(ctx context.Context, tx *sql.Tx, e Entry, begun string, f *fini
 
 // entryInserter inserts journal entries in one transaction, each statement prepared once.
 type entryInserter struct {
-	tx              *sql.Tx
+	tx              dbtx
 	begun, finished *sql.Stmt
 }
 
@@ -323,26 +323,22 @@ func (in *entryInserter) insert(ctx context.Context, e Entry, begun string, f *f
 		*st, err = in.tx.PrepareContext(ctx, q)
 		return err
 	}
-	var res sql.Result
-	var err error
+	var id int64
 	if f == nil {
 		if err := prep(&in.begun, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, begun_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`); err != nil {
 			return 0, err
 		}
-		res, err = in.begun.ExecContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, begun)
-	} else {
-		if err := prep(&in.finished, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, begun_at,
-			finished_at, outcome, result_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
-			return 0, err
-		}
-		res, err = in.finished.ExecContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, begun,
-			f.at, f.outcome, f.resultID, f.errText)
+		err := in.begun.QueryRowContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, begun).Scan(&id)
+		return id, err
 	}
-	if err != nil {
+	if err := prep(&in.finished, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, begun_at,
+		finished_at, outcome, result_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`); err != nil {
 		return 0, err
 	}
-	return res.LastInsertId()
+	err := in.finished.QueryRowContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, begun,
+		f.at, f.outcome, f.resultID, f.errText).Scan(&id)
+	return id, err
 }
 
 func (in *entryInserter) close() {
@@ -354,7 +350,7 @@ func (in *entryInserter) close() {
 }
 
 // finishEntry records the outcome of an entry in the database, refusing one finished already.
-func finishEntry(ctx context.Context, tx *sql.Tx, id int64, f finishRow) error {
+func finishEntry(ctx context.Context, tx dbtx, id int64, f finishRow) error {
 	var was string
 	err := tx.QueryRowContext(ctx, `SELECT outcome FROM journal WHERE id = ?`, id).Scan(&was)
 	switch {

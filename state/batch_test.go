@@ -17,8 +17,12 @@ func ledgerKeys(t *testing.T, db *DB, target, kind string) map[string]string {
 }
 
 func TestBatchBuffersUntilADurableEntryOrFlush(t *testing.T) {
+	forEachBackend(t, testBatchBuffersUntilADurableEntryOrFlush)
+}
+
+func testBatchBuffersUntilADurableEntryOrFlush(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, _ := openTest(t)
+	db, _ := bk.openTest(t)
 	b := db.NewBatch(100, time.Hour)
 	if err := b.Own(ctx, "ea", "user", "E1", "u1", HowAdopted); err != nil {
 		t.Fatal(err)
@@ -72,8 +76,12 @@ func TestBatchBuffersUntilADurableEntryOrFlush(t *testing.T) {
 // A crash loses only the buffer: the durable entry is pending for recovery, the buffered
 // adoption is simply not there.
 func TestBatchCrashLosesOnlyTheBuffer(t *testing.T) {
+	forEachBackend(t, testBatchCrashLosesOnlyTheBuffer)
+}
+
+func testBatchCrashLosesOnlyTheBuffer(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	b := db.NewBatch(100, time.Hour)
 	if _, err := b.JournalBegin(ctx, Entry{Target: "ea", OpID: "create-E1", Kind: "user", Key: "E1", Action: "create"}, true); err != nil {
 		t.Fatal(err)
@@ -98,9 +106,11 @@ func TestBatchCrashLosesOnlyTheBuffer(t *testing.T) {
 	}
 }
 
-func TestBatchConflicts(t *testing.T) {
+func TestBatchConflicts(t *testing.T) { forEachBackend(t, testBatchConflicts) }
+
+func testBatchConflicts(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, _ := openTest(t)
+	db, _ := bk.openTest(t)
 	if err := db.Own(ctx, "ea", "user", "E1", "u1", HowCreated); err != nil {
 		t.Fatal(err)
 	}
@@ -150,9 +160,11 @@ func TestBatchConflicts(t *testing.T) {
 	}
 }
 
-func TestBatchCommitsWhenFull(t *testing.T) {
+func TestBatchCommitsWhenFull(t *testing.T) { forEachBackend(t, testBatchCommitsWhenFull) }
+
+func testBatchCommitsWhenFull(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, _ := openTest(t)
+	db, _ := bk.openTest(t)
 	b := db.NewBatch(3, time.Hour)
 	for i, k := range []string{"E1", "E2", "E3"} {
 		if err := b.Own(ctx, "ea", "user", k, "u"+k, HowAdopted); err != nil {
@@ -166,8 +178,12 @@ func TestBatchCommitsWhenFull(t *testing.T) {
 
 // An entry committed by a full buffer before it was finished is finished under its first id.
 func TestBatchFinishAfterTheEntryWasCommitted(t *testing.T) {
+	forEachBackend(t, testBatchFinishAfterTheEntryWasCommitted)
+}
+
+func testBatchFinishAfterTheEntryWasCommitted(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, _ := openTest(t)
+	db, _ := bk.openTest(t)
 	b := db.NewBatch(2, time.Hour)
 	id, err := b.JournalBegin(ctx, Entry{Target: "ea", OpID: "adopt-E1", Kind: "user", Key: "E1", Action: "adopt"}, false)
 	if err != nil {

@@ -45,30 +45,28 @@ func (d *DB) budgetAdd(ctx context.Context, endpoint, window string, n, limit in
 	if n < 0 {
 		return 0, false, wrap(fmt.Errorf("negative use %d", n))
 	}
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		now := d.now()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE updated_at < ?`, fmtTime(now.Add(-budgetKeep))); err != nil {
-			return err
-		}
-		err := tx.QueryRowContext(ctx, `SELECT used FROM budgets WHERE endpoint = ? AND budget_window = ?`,
-			endpoint, window).Scan(&used)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if limit >= 0 && used+n > limit {
-			return nil
-		}
-		ok = true
-		used += n
-		_, err = tx.ExecContext(ctx, `INSERT INTO budgets (endpoint, budget_window, used, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (endpoint, budget_window) DO UPDATE SET used = excluded.used, updated_at = excluded.updated_at`,
-			endpoint, window, used, fmtTime(now))
-		return err
-	})
-	if err != nil {
+	// Each statement stands alone: the add is one conditional upsert, atomic
+	// on both backends, so that processes and hosts sharing the database
+	// never take more than limit together.
+	now := d.now()
+	if _, err := d.db.ExecContext(ctx, `DELETE FROM budgets WHERE updated_at < ?`, fmtTime(now.Add(-budgetKeep))); err != nil {
 		return 0, false, wrap(err)
 	}
-	return used, ok, nil
+	if limit < 0 || n <= limit {
+		err = d.db.QueryRowContext(ctx, `INSERT INTO budgets (endpoint, budget_window, used, updated_at) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (endpoint, budget_window) DO UPDATE SET used = budgets.used + excluded.used, updated_at = excluded.updated_at
+			WHERE ?5 < 0 OR budgets.used + excluded.used <= ?5
+			RETURNING used`, endpoint, window, n, fmtTime(now), limit).Scan(&used)
+		if err == nil {
+			return used, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, wrap(err)
+		}
+	}
+	// Refused: the count as it stands.
+	used, err = d.BudgetUsed(ctx, endpoint, window)
+	return used, false, err
 }
 
 // BudgetUsed returns endpoint's count for window (0 if unused).

@@ -16,11 +16,13 @@ func TestWindows(t *testing.T) {
 	}
 }
 
-func TestBudgets(t *testing.T) {
+func TestBudgets(t *testing.T) { forEachBackend(t, testBudgets) }
+
+func testBudgets(t *testing.T, bk testBackend) {
 	ctx := context.Background()
 	clk := &fakeClock{t: t0}
-	dir := t.TempDir()
-	db, err := OpenWith(dir, Options{Now: clk.Now})
+	dir := bk.fresh(t)
+	db, err := openLoc(dir, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +57,7 @@ func TestBudgets(t *testing.T) {
 
 	// Counts survive a restart.
 	db.Close()
-	db, err = OpenWith(dir, Options{Now: clk.Now})
+	db, err = openLoc(dir, Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestBudgets(t *testing.T) {
 	clk.mu.Unlock()
 	use("/v1/users", DayWindow(clk.t), 1, 1)
 	var rows int
-	if err := db.db.QueryRow(`SELECT count(*) FROM budgets`).Scan(&rows); err != nil || rows != 1 {
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM budgets`).Scan(&rows); err != nil || rows != 1 {
 		t.Errorf("%d budget rows after pruning (%v), want 1", rows, err)
 	}
 }

@@ -12,9 +12,11 @@ import (
 // daemon and a command-line approval sharing the file, through a second
 // handle on the same database. No write may fail with a lock error or be
 // lost.
-func TestConcurrentWriters(t *testing.T) {
+func TestConcurrentWriters(t *testing.T) { forEachBackend(t, testConcurrentWriters) }
+
+func testConcurrentWriters(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	a, dir := openTest(t)
+	a, dir := bk.openTest(t)
 	b := openAt(t, dir)
 	const workers, each = 8, 20
 

@@ -51,7 +51,7 @@ func (d *DB) Hold(ctx context.Context, op HeldOp) (int64, error) {
 		return 0, wrap(err)
 	}
 	var id int64
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		now := d.stamp()
 		var status string
 		err := tx.QueryRowContext(ctx, `SELECT id, status FROM held WHERE target = ? AND op_id = ? AND status IN ('pending', 'approved')`,
@@ -66,14 +66,9 @@ func (d *DB) Hold(ctx context.Context, op HeldOp) (int64, error) {
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO held (target, op_id, kind, key, action, reason, payload, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
-			op.Target, op.OpID, op.Kind, op.Key, op.Action, op.Reason, op.Payload, now, now)
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO held (target, op_id, kind, key, action, reason, payload, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id`,
+			op.Target, op.OpID, op.Kind, op.Key, op.Action, op.Reason, op.Payload, now, now).Scan(&id)
 	})
 	if err != nil {
 		return 0, wrap(err)
@@ -168,7 +163,7 @@ func (d *DB) heldMove(ctx context.Context, verb, to string, from []string, ids [
 	if len(ids) == 0 {
 		return fmt.Errorf("state: %s held: no ids given", verb)
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		var missing []int64
 		var wrong []string
 		var move []int64

@@ -24,9 +24,11 @@ func heldIDs(t *testing.T, db *DB, target, status string) []int64 {
 	return ids
 }
 
-func TestHeld(t *testing.T) {
+func TestHeld(t *testing.T) { forEachBackend(t, testHeld) }
+
+func testHeld(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	op := func(key string) HeldOp {
 		return HeldOp{Target: "evaluagent", OpID: "deactivate " + key, Kind: "user", Key: key, Action: "deactivate",
 			Reason: "absent from source for 3 passes", Payload: []byte(`{"key":"` + key + `"}`)}

@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 )
 
@@ -14,7 +13,7 @@ func (d *DB) HeldWithdraw(ctx context.Context, ids ...int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		for _, id := range ids {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM held WHERE id = ? AND status IN ('pending', 'approved', 'rejected')`, id); err != nil {
 				return err

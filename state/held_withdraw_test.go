@@ -5,13 +5,11 @@ import (
 	"testing"
 )
 
-func TestHeldWithdraw(t *testing.T) {
+func TestHeldWithdraw(t *testing.T) { forEachBackend(t, testHeldWithdraw) }
+
+func testHeldWithdraw(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	d, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d, _ := bk.openTest(t)
 	var ids []int64
 	for _, key := range []string{"E1", "E2", "E3", "E4"} {
 		id, err := d.Hold(ctx, HeldOp{Target: "ea", OpID: "deactivate user " + key, Kind: "user", Key: key, Action: "deactivate"})

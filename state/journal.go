@@ -48,7 +48,7 @@ func (d *DB) JournalBegin(ctx context.Context, e Entry) (int64, error) {
 		return 0, wrap(err)
 	}
 	var id int64
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		if err := d.fenceTx(ctx, tx); err != nil {
 			return err
 		}
@@ -74,7 +74,7 @@ func (d *DB) JournalFinish(ctx context.Context, id int64, outcome, resultID, err
 	default:
 		return wrap(fmt.Errorf("unknown outcome %q", outcome))
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		if err := d.fenceTx(ctx, tx); err != nil {
 			return err
 		}

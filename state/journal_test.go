@@ -12,9 +12,11 @@ import (
 // ignoreTimes compares entries without their recorded times.
 var ignoreTimes = cmpopts.IgnoreFields(Entry{}, "BegunAt", "FinishedAt")
 
-func TestJournal(t *testing.T) {
+func TestJournal(t *testing.T) { forEachBackend(t, testJournal) }
+
+func testJournal(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, _ := openTest(t)
+	db, _ := bk.openTest(t)
 	run, err := db.RunStart(ctx, RunApply)
 	if err != nil {
 		t.Fatal(err)
@@ -101,16 +103,18 @@ func TestJournal(t *testing.T) {
 	}
 }
 
-func TestJournalPendingAfterCrash(t *testing.T) {
+func TestJournalPendingAfterCrash(t *testing.T) { forEachBackend(t, testJournalPendingAfterCrash) }
+
+func testJournalPendingAfterCrash(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	e := Entry{Target: "evaluagent", OpID: "op-1", Kind: "user", Key: "E1", Action: "create", Payload: []byte(`{}`)}
 	id, err := db.JournalBegin(ctx, e)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The process dies here: no JournalFinish, no orderly Close.
-	if err := db.db.Close(); err != nil {
+	if err := db.raw.Close(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -131,9 +135,11 @@ func TestJournalPendingAfterCrash(t *testing.T) {
 	}
 }
 
-func TestRuns(t *testing.T) {
+func TestRuns(t *testing.T) { forEachBackend(t, testRuns) }
+
+func testRuns(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	plan, err := db.RunStart(ctx, RunPlan)
 	if err != nil {
 		t.Fatal(err)

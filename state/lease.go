@@ -5,10 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The lease is the right to write: to run passes and applies, and so to
@@ -159,6 +160,9 @@ func (l *Lease) Release(ctx context.Context) error {
 type leaseSlot struct {
 	leaseMu sync.Mutex
 	lease   *Lease
+	// pgConfig is how the lease connects on PostgreSQL: a connection of
+	// its own, apart from the pool.
+	pgConfig *pgx.ConnConfig
 }
 
 // UseLease makes every later journal write (DB.JournalBegin, JournalFinish
@@ -205,16 +209,16 @@ func (d *DB) AcquireLease(ctx context.Context, holder string, ttl time.Duration)
 	if ttl < MinLeaseTTL {
 		return nil, fmt.Errorf("state: acquire lease: ttl %s is shorter than %s", ttl, MinLeaseTTL)
 	}
-	if d.isPostgres() {
-		return d.acquirePGLease(ctx, holder, ttl)
+	if d.pg() {
+		return acquirePG(ctx, d.pgConnect, holder, ttl, d.now)
 	}
 	return d.acquireSQLiteLease(ctx, holder, ttl)
 }
 
 // LeaseInfo reports the lease as the database has it.
 func (d *DB) LeaseInfo(ctx context.Context) (LeaseStatus, error) {
-	if d.isPostgres() {
-		return d.pgLeaseInfo(ctx)
+	if d.pg() {
+		return pgLeaseStatus(ctx, d.db)
 	}
 	return d.sqliteLeaseInfo(ctx)
 }
@@ -228,13 +232,12 @@ const sqliteLeaseTable = `CREATE TABLE IF NOT EXISTS lease (
 ) STRICT`
 
 func (d *DB) acquireSQLiteLease(ctx context.Context, holder string, ttl time.Duration) (*Lease, error) {
-	dir := filepath.Dir(d.path)
-	lock, err := lockWriterAs(dir, holder, d.now())
+	lock, err := lockWriterAs(d.dir, holder, d.now())
 	if err != nil {
 		return nil, err
 	}
 	var epoch int64
-	err = d.tx(ctx, func(tx *sql.Tx) error {
+	err = d.tx(ctx, func(tx dbtx) error {
 		if _, err := tx.ExecContext(ctx, sqliteLeaseTable); err != nil {
 			return err
 		}
@@ -267,6 +270,6 @@ func (d *DB) sqliteLeaseInfo(ctx context.Context) (LeaseStatus, error) {
 		return st, fmt.Errorf("state: lease: %w", err)
 	}
 	st.Acquired, _ = parseTime(at)
-	st.Held = lockHeld(filepath.Dir(d.path))
+	st.Held = lockHeld(d.dir)
 	return st, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pgLeaseTable is the lease row's table on PostgreSQL.
@@ -67,7 +68,7 @@ func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, er
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, pgLeaseTable); err != nil {
+	if err := ensureLeaseTable(ctx, conn); err != nil {
 		return fail(fmt.Errorf("state: acquire lease: %w", err))
 	}
 	var epoch int64
@@ -151,7 +152,7 @@ func (l *Lease) keep(conn *pgx.Conn, stop <-chan struct{}) error {
 
 // fenceTx refuses, inside tx, a journal write under a lease whose epoch is
 // no longer the row's (PostgreSQL), or that is lost (both backends).
-func (d *DB) fenceTx(ctx context.Context, tx *sql.Tx) error {
+func (d *DB) fenceTx(ctx context.Context, tx dbtx) error {
 	l := d.currentLease()
 	if err := fenceLocal(l); err != nil || l == nil || !l.pg {
 		return err
@@ -178,11 +179,37 @@ func pgLeaseStatus(ctx context.Context, q interface {
 }) (LeaseStatus, error) {
 	st := LeaseStatus{Backend: "postgres"}
 	err := q.QueryRowContext(ctx, pgInfoSQL).Scan(&st.Holder, &st.Epoch, &st.Acquired, &st.Expires, &st.Held)
-	if errors.Is(err, sql.ErrNoRows) {
-		return st, nil
+	var pgErr *pgconn.PgError
+	if errors.Is(err, sql.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return st, nil // never taken (42P01: no lease table yet)
 	}
 	if err != nil {
 		return st, fmt.Errorf("state: lease: %w", err)
 	}
 	return st, nil
+}
+
+// pgConnect opens the lease's own connection.
+func (d *DB) pgConnect(ctx context.Context) (*pgx.Conn, error) {
+	if d.pgConfig == nil {
+		return nil, errors.New("no PostgreSQL connection settings")
+	}
+	return pgx.ConnectConfig(ctx, d.pgConfig)
+}
+
+// ensureLeaseTable creates the lease table if needed, under the state's
+// write lock so that two hosts starting together do not race.
+func ensureLeaseTable(ctx context.Context, conn *pgx.Conn) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockWrite); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, pgLeaseTable); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }

@@ -6,29 +6,39 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rostersync/rostersync/state/pgtest"
 )
 
-// TestLeasePostgresRow exercises the lease row over real PostgreSQL: one
-// holder at a time, renewals that keep it, a release that frees it at
-// once, and a holder whose row was taken over losing its lease.
-func TestLeasePostgresRow(t *testing.T) {
-	srv := pgtest.Start(t)
-	url := srv.Database(t)
+// expireLease makes the lease row expire now, as the database sees it: what
+// a holder that stopped renewing (paused, partitioned) leaves behind.
+func expireLease(t *testing.T, d *DB) {
+	t.Helper()
+	if _, err := d.raw.Exec(`UPDATE lease SET expires_at = clock_timestamp() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeasePostgres exercises the lease row over real PostgreSQL, from two
+// handles as two hosts have: one holder at a time, renewals that keep it, a
+// release that frees it at once, and a holder whose row was taken over
+// losing its lease.
+func TestLeasePostgres(t *testing.T) {
+	loc := pgtest.Shared(t).Database(t)
 	ctx := context.Background()
-	connect := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, url) }
+	hostA, hostB := openAt(t, loc), openAt(t, loc)
 	const ttl = 3 * time.Second
 
-	a, err := acquirePG(ctx, connect, "host-a", ttl, time.Now)
+	if st, err := hostB.LeaseInfo(ctx); err != nil || st.Held || st.Backend != BackendPostgres {
+		t.Fatalf("before any lease: %+v %v", st, err)
+	}
+	a, err := hostA.AcquireLease(ctx, "host-a", ttl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Epoch() != 1 {
 		t.Fatalf("epoch %d, want 1", a.Epoch())
 	}
-	_, err = acquirePG(ctx, connect, "host-b", ttl, time.Now)
+	_, err = hostB.AcquireLease(ctx, "host-b", ttl)
 	var held *LeaseHeldError
 	if !errors.As(err, &held) || held.Holder != "host-a" || held.Epoch != 1 {
 		t.Fatalf("second holder: %v, want a *LeaseHeldError naming host-a", err)
@@ -44,31 +54,24 @@ func TestLeasePostgresRow(t *testing.T) {
 	if !a.Deadline().After(first) {
 		t.Fatalf("deadline %v not moved on from %v", a.Deadline(), first)
 	}
-	if _, err := acquirePG(ctx, connect, "host-b", ttl, time.Now); !errors.As(err, &held) {
-		t.Fatalf("after renewals: %v, want held", err)
+	if st, err := hostB.LeaseInfo(ctx); err != nil || !st.Held || st.Holder != "host-a" || st.Epoch != 1 {
+		t.Fatalf("info while held: %+v %v", st, err)
 	}
 	// Release frees it at once for the next, with a new epoch.
 	if err := a.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b, err := acquirePG(ctx, connect, "host-b", ttl, time.Now)
+	b, err := hostB.AcquireLease(ctx, "host-b", ttl)
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 	if b.Epoch() != 2 {
 		t.Fatalf("epoch %d, want 2", b.Epoch())
 	}
-	// The row expires under b (as if b were partitioned) and c takes over:
-	// b's next renewal finds it gone and b loses the lease.
-	c0, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c0.Close(ctx)
-	if _, err := c0.Exec(ctx, `UPDATE lease SET expires_at = clock_timestamp() - interval '1 second'`); err != nil {
-		t.Fatal(err)
-	}
-	c, err := acquirePG(ctx, connect, "host-c", ttl, time.Now)
+	// The row expires under b and a takes over: b's next renewal finds it
+	// gone and b loses the lease.
+	expireLease(t, hostA)
+	c, err := hostA.AcquireLease(ctx, "host-a", ttl)
 	if err != nil {
 		t.Fatalf("takeover of an expired lease: %v", err)
 	}
@@ -79,14 +82,83 @@ func TestLeasePostgresRow(t *testing.T) {
 	select {
 	case <-b.Lost():
 		t.Logf("b lost its lease: %v", b.Err())
-	case <-time.After(2 * ttl):
-		t.Fatal("b still trusts a lease taken over by c")
+	case <-time.After(4 * ttl):
+		t.Fatal("b still trusts a lease taken over by another")
 	}
 	if err := b.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var holder string
-	if err := c0.QueryRow(ctx, `SELECT holder FROM lease`).Scan(&holder); err != nil || holder != "host-c" {
-		t.Fatalf("b's release touched c's lease: holder %q %v", holder, err)
+	if st, err := hostB.LeaseInfo(ctx); err != nil || st.Holder != "host-a" || st.Epoch != 3 || !st.Held {
+		t.Fatalf("b's release touched the new holder's lease: %+v %v", st, err)
+	}
+}
+
+// TestLeaseFencesJournalPostgres: lease A is taken and A records a write;
+// A's lease lapses and B takes over; A's journal writes (begin, finish, a
+// batch's commit) are refused with ErrFenced and nothing of them is
+// recorded, while B resolves A's pending entry.
+func TestLeaseFencesJournalPostgres(t *testing.T) {
+	loc := pgtest.Shared(t).Database(t)
+	ctx := context.Background()
+	hostA, hostB := openAt(t, loc), openAt(t, loc)
+	const ttl = 3 * time.Second
+
+	a, err := hostA.AcquireLease(ctx, "host-a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release(ctx)
+	hostA.UseLease(a)
+	entry := func(op string) Entry {
+		return Entry{Target: "evaluagent", OpID: op, Kind: "user", Key: op, Action: "create"}
+	}
+	inFlight, err := hostA.JournalBegin(ctx, entry("op1"))
+	if err != nil {
+		t.Fatalf("journal under the lease: %v", err)
+	}
+	batchA := hostA.NewBatch(0, 24*time.Hour) // the fake clock runs fast
+	if err := batchA.Own(ctx, "evaluagent", "user", "op0", "id0", HowCreated); err != nil {
+		t.Fatal(err) // buffered: committed with the next durable entry
+	}
+
+	expireLease(t, hostB)
+	b, err := hostB.AcquireLease(ctx, "host-b", ttl)
+	if err != nil {
+		t.Fatalf("takeover: %v", err)
+	}
+	defer b.Release(ctx)
+	hostB.UseLease(b)
+	if b.Epoch() != a.Epoch()+1 {
+		t.Fatalf("epochs %d then %d", a.Epoch(), b.Epoch())
+	}
+
+	if _, err := hostA.JournalBegin(ctx, entry("op2")); !errors.Is(err, ErrFenced) {
+		t.Fatalf("A's begin after the takeover: %v, want ErrFenced", err)
+	}
+	if err := hostA.JournalFinish(ctx, inFlight, OutcomeOK, "id1", ""); !errors.Is(err, ErrFenced) {
+		t.Fatalf("A's finish after the takeover: %v, want ErrFenced", err)
+	}
+	if _, err := batchA.JournalBegin(ctx, entry("op3"), true); !errors.Is(err, ErrFenced) {
+		t.Fatalf("A's batched begin after the takeover: %v, want ErrFenced", err)
+	}
+
+	for _, op := range []string{"op2", "op3"} {
+		if es, err := hostB.JournalByOp(ctx, "evaluagent", op); err != nil || len(es) != 0 {
+			t.Fatalf("%s was recorded under a stale lease: %+v %v", op, es, err)
+		}
+	}
+	if led, err := hostB.Ledger(ctx, "evaluagent"); err != nil || len(led["user"]) != 0 {
+		t.Fatalf("A's buffered ownership was committed under a stale lease: %v %v", led, err)
+	}
+	// A's write in flight is pending for B to resolve, once.
+	pending, err := hostB.JournalPending(ctx, "evaluagent")
+	if err != nil || len(pending) != 1 || pending[0].OpID != "op1" {
+		t.Fatalf("pending for the new leader: %+v %v", pending, err)
+	}
+	if err := hostB.JournalFinish(ctx, inFlight, OutcomeOK, "id1", "recovered"); err != nil {
+		t.Fatalf("B resolves A's entry: %v", err)
+	}
+	if es, err := hostB.JournalByOp(ctx, "evaluagent", "op1"); err != nil || len(es) != 1 || es[0].Outcome != OutcomeOK {
+		t.Fatalf("op1 recorded as %+v %v, want once, ok", es, err)
 	}
 }

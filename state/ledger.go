@@ -35,7 +35,7 @@ func (d *DB) Own(ctx context.Context, target, kind, key, id, how string) error {
 	if how != HowCreated && how != HowAdopted {
 		return wrap(fmt.Errorf("how %q is neither %q nor %q", how, HowCreated, HowAdopted))
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		var other string
 		err := tx.QueryRowContext(ctx, `SELECT key FROM ownership WHERE target = ? AND kind = ? AND id = ? AND key <> ?`,
 			target, kind, id, key).Scan(&other)

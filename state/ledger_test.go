@@ -8,9 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestLedger(t *testing.T) {
+func TestLedger(t *testing.T) { forEachBackend(t, testLedger) }
+
+func testLedger(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 
 	must := func(err error) {
 		t.Helper()

@@ -6,9 +6,11 @@ import (
 	"time"
 )
 
-func TestPlans(t *testing.T) {
+func TestPlans(t *testing.T) { forEachBackend(t, testPlans) }
+
+func testPlans(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	if p, at, ok, err := db.LastPlan(ctx, "evaluagent"); p != nil || !at.IsZero() || ok || err != nil {
 		t.Errorf("LastPlan before save = %q, %v, %v, %v", p, at, ok, err)
 	}

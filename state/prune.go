@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -27,7 +26,7 @@ func (d *DB) Prune(ctx context.Context, before time.Time) (int, error) {
 		`DELETE FROM budgets WHERE updated_at < ?1`,
 	}
 	var total int64
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		for _, s := range stmts {
 			res, err := tx.ExecContext(ctx, s, cut)
 			if err != nil {

@@ -8,14 +8,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestPrune(t *testing.T) {
+func TestPrune(t *testing.T) { forEachBackend(t, testPrune) }
+
+func testPrune(t *testing.T, bk testBackend) {
 	ctx := context.Background()
 	clk := &fakeClock{t: t0}
-	db, err := OpenWith(t.TempDir(), Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, _ := bk.openWith(t, Options{Now: clk.Now})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

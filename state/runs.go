@@ -38,11 +38,8 @@ func (d *DB) RunStart(ctx context.Context, kind string) (int64, error) {
 	default:
 		return 0, fmt.Errorf("state: start run: unknown kind %q", kind)
 	}
-	res, err := d.db.ExecContext(ctx, `INSERT INTO runs (kind, started_at) VALUES (?, ?)`, kind, d.stamp())
-	if err != nil {
-		return 0, fmt.Errorf("state: start %s run: %w", kind, err)
-	}
-	id, err := res.LastInsertId()
+	var id int64
+	err := d.db.QueryRowContext(ctx, `INSERT INTO runs (kind, started_at) VALUES (?, ?) RETURNING id`, kind, d.stamp()).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("state: start %s run: %w", kind, err)
 	}
@@ -60,7 +57,7 @@ func (d *DB) RunFinish(ctx context.Context, id int64, result string, summaryJSON
 	if summaryJSON != nil && !json.Valid(summaryJSON) {
 		return wrap(errors.New("summary is not valid JSON"))
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		var finished sql.NullString
 		err := tx.QueryRowContext(ctx, `SELECT finished_at FROM runs WHERE id = ?`, id).Scan(&finished)
 		switch {
@@ -84,7 +81,7 @@ func (d *DB) RunFinish(ctx context.Context, id int64, result string, summaryJSON
 // Runs returns up to limit runs, newest first; limit <= 0 means all.
 func (d *DB) Runs(ctx context.Context, limit int) ([]Run, error) {
 	if limit <= 0 {
-		limit = -1
+		limit = noLimit
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT id, kind, started_at, finished_at, result, summary, error
 		FROM runs ORDER BY id DESC LIMIT ?`, limit)

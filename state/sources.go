@@ -66,7 +66,7 @@ func (d *DB) RecordSourceCount(ctx context.Context, source string, count int, he
 		return fmt.Errorf("state: record source %s count: negative count %d", source, count)
 	}
 	if _, err := d.db.ExecContext(ctx, `INSERT INTO source_counts (source, count, healthy, at) VALUES (?, ?, ?, ?)`,
-		source, count, healthy, fmtTime(at)); err != nil {
+		source, count, b2i(healthy), fmtTime(at)); err != nil {
 		return fmt.Errorf("state: record source %s count: %w", source, err)
 	}
 	return nil
@@ -90,7 +90,7 @@ func (d *DB) LastHealthyCount(ctx context.Context, source string) (count int, ok
 // first; limit <= 0 means all.
 func (d *DB) SourceHistory(ctx context.Context, source string, limit int) ([]SourceCount, error) {
 	if limit <= 0 {
-		limit = -1
+		limit = noLimit
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT source, count, healthy, at FROM source_counts WHERE source = ?
 		ORDER BY at DESC, id DESC LIMIT ?`, source, limit)
@@ -136,8 +136,8 @@ func (d *DB) MarkAbsent(ctx context.Context, target, key string, at time.Time) (
 	var firstAt string
 	err = d.db.QueryRowContext(ctx, `INSERT INTO absences (target, key, consecutive, first_at, last_at) VALUES (?, ?, 1, ?, ?)
 		ON CONFLICT (target, key) DO UPDATE SET
-			consecutive = consecutive + (excluded.last_at > last_at),
-			last_at = max(last_at, excluded.last_at)
+			consecutive = absences.consecutive + CASE WHEN excluded.last_at > absences.last_at THEN 1 ELSE 0 END,
+			last_at = CASE WHEN excluded.last_at > absences.last_at THEN excluded.last_at ELSE absences.last_at END
 		RETURNING consecutive, first_at`, target, key, fmtTime(at), fmtTime(at)).Scan(&consecutive, &firstAt)
 	if err != nil {
 		return 0, time.Time{}, wrap(err)
@@ -153,7 +153,7 @@ func (d *DB) ClearAbsent(ctx context.Context, target string, keys ...string) err
 	if len(keys) == 0 {
 		return nil
 	}
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.tx(ctx, func(tx dbtx) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM absences WHERE target = ? AND key = ?`, target, k); err != nil {
 				return err

@@ -8,9 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestCursors(t *testing.T) {
+func TestCursors(t *testing.T) { forEachBackend(t, testCursors) }
+
+func testCursors(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	if v, ok, err := db.CursorGet(ctx, "ldap"); v != nil || ok || err != nil {
 		t.Errorf("CursorGet before put = %q, %v, %v", v, ok, err)
 	}
@@ -45,9 +47,11 @@ func TestCursors(t *testing.T) {
 	}
 }
 
-func TestSourceCounts(t *testing.T) {
+func TestSourceCounts(t *testing.T) { forEachBackend(t, testSourceCounts) }
+
+func testSourceCounts(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	if n, ok, err := db.LastHealthyCount(ctx, "hr.csv"); n != 0 || ok || err != nil {
 		t.Errorf("LastHealthyCount before any = %d, %v, %v", n, ok, err)
 	}
@@ -86,9 +90,11 @@ func TestSourceCounts(t *testing.T) {
 	}
 }
 
-func TestAbsences(t *testing.T) {
+func TestAbsences(t *testing.T) { forEachBackend(t, testAbsences) }
+
+func testAbsences(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	pass := func(n int) time.Time { return t0.Add(time.Duration(n) * 5 * time.Minute) }
 	mark := func(key string, at time.Time, wantN int, wantFirst time.Time) {
 		t.Helper()

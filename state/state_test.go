@@ -31,29 +31,8 @@ func (c *fakeClock) Now() time.Time {
 	return t
 }
 
-// openTest opens a database in a fresh directory with a fake clock.
-func openTest(t *testing.T) (*DB, string) {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "state")
-	db := openAt(t, dir)
-	return db, dir
-}
-
-func openAt(t *testing.T, dir string) *DB {
-	t.Helper()
-	clk := &fakeClock{t: t0}
-	// A generous busy timeout: the concurrent tests share the file between
-	// handles, and a loaded test machine must not turn waiting into failure.
-	db, err := OpenWith(dir, Options{Now: clk.Now, BusyTimeout: time.Minute})
-	if err != nil {
-		t.Fatalf("OpenWith(%s): %v", dir, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestOpenCreatesPrivateDirectory(t *testing.T) {
-	db, dir := openTest(t)
+	db, dir := testBackend{BackendSQLite}.openTest(t)
 	fi, err := os.Stat(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -72,15 +51,15 @@ func TestOpenCreatesPrivateDirectory(t *testing.T) {
 		t.Errorf("Path() = %q", db.Path())
 	}
 	var mode string
-	if err := db.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+	if err := db.raw.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
 	var fk int
-	if err := db.db.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+	if err := db.raw.QueryRow("PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
 	}
 	var busy int
-	if err := db.db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 60000 {
+	if err := db.raw.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 60000 {
 		t.Errorf("busy_timeout = %d, %v; want the 60000 asked for", busy, err)
 	}
 }
@@ -113,7 +92,7 @@ func TestOpenRefusesUnsafeDirectory(t *testing.T) {
 		}
 		defer db.Close()
 		var busy int
-		if err := db.db.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
+		if err := db.raw.QueryRow("PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
 			t.Errorf("default busy_timeout = %d, %v; want 5000", busy, err)
 		}
 	})
@@ -135,7 +114,7 @@ func TestOpenRefusesUnsafeDirectory(t *testing.T) {
 
 func migrationRows(t *testing.T, db *DB) []int {
 	t.Helper()
-	rows, err := db.db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	rows, err := db.raw.Query(`SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +131,12 @@ func migrationRows(t *testing.T, db *DB) []int {
 }
 
 func TestMigrationsIdempotentOnReopen(t *testing.T) {
+	forEachBackend(t, testMigrationsIdempotentOnReopen)
+}
+
+func testMigrationsIdempotentOnReopen(t *testing.T, bk testBackend) {
 	ctx := context.Background()
-	db, dir := openTest(t)
+	db, dir := bk.openTest(t)
 	var want []int
 	for v := 1; v <= len(migrations); v++ {
 		want = append(want, v)
@@ -175,11 +158,13 @@ func TestMigrationsIdempotentOnReopen(t *testing.T) {
 	}
 }
 
-func TestMigrateFromOlderSchema(t *testing.T) {
+func TestMigrateFromOlderSchema(t *testing.T) { forEachBackend(t, testMigrateFromOlderSchema) }
+
+func testMigrateFromOlderSchema(t *testing.T, bk testBackend) {
 	if len(migrations) < 2 {
 		t.Skip("one migration only")
 	}
-	dir := filepath.Join(t.TempDir(), "state")
+	dir := bk.fresh(t)
 	saved := migrations
 	migrations = saved[:1]
 	db := openAt(t, dir)
@@ -191,15 +176,17 @@ func TestMigrateFromOlderSchema(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesFutureSchema(t *testing.T) {
-	db, dir := openTest(t)
+func TestOpenRefusesFutureSchema(t *testing.T) { forEachBackend(t, testOpenRefusesFutureSchema) }
+
+func testOpenRefusesFutureSchema(t *testing.T, bk testBackend) {
+	db, dir := bk.openTest(t)
 	future := len(migrations) + 1
-	if _, err := db.db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from the future', ?)`,
+	if _, err := db.db.ExecContext(context.Background(), `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from the future', ?)`,
 		future, fmtTime(t0)); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
-	_, err := Open(dir)
+	_, err := openLoc(dir, Options{})
 	var tooNew *SchemaTooNewError
 	if !errors.As(err, &tooNew) {
 		t.Fatalf("Open = %v, want *SchemaTooNewError", err)
@@ -212,19 +199,37 @@ func TestOpenRefusesFutureSchema(t *testing.T) {
 	}
 }
 
-func TestMigrationFailureRollsBack(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
+func TestMigrationFailureRollsBack(t *testing.T) { forEachBackend(t, testMigrationFailureRollsBack) }
+
+func testMigrationFailureRollsBack(t *testing.T, bk testBackend) {
+	dir := bk.fresh(t)
 	saved := migrations
 	t.Cleanup(func() { migrations = saved })
-	migrations = append(saved[:len(saved):len(saved)],
-		migration{"creates then fails", "CREATE TABLE half (x INTEGER); SELECT * FROM no_such_table;"})
-	if _, err := OpenWith(dir, Options{}); err == nil || !strings.Contains(err.Error(), "creates then fails") {
+	const fails = "CREATE TABLE half (x INTEGER); SELECT * FROM no_such_table;"
+	migrations = append(saved[:len(saved):len(saved)], migration{"creates then fails", fails, fails})
+	if _, err := openLoc(dir, Options{}); err == nil || !strings.Contains(err.Error(), "creates then fails") {
 		t.Fatalf("OpenWith = %v, want the failing step named", err)
 	}
 	migrations = saved
 	db := openAt(t, dir)
-	var n int
-	if err := db.db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'half'`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("table from the failed step exists (%d, %v)", n, err)
+	if tableExists(t, db, "half") {
+		t.Error("table from the failed step exists")
 	}
+	if !tableExists(t, db, "ownership") {
+		t.Error("tableExists does not see the ledger's table")
+	}
+}
+
+// tableExists reports whether db has a table called name.
+func tableExists(t *testing.T, db *DB, name string) bool {
+	t.Helper()
+	q := `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?`
+	if db.pg() {
+		q = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+	}
+	var n int
+	if err := db.db.QueryRowContext(context.Background(), q, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
