@@ -1,0 +1,406 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
+	"github.com/rostersync/rostersync/state/pgtest"
+)
+
+// The high-availability tests run two "rostersync serve" processes, each
+// with a state directory of its own, on one real PostgreSQL server, against
+// the Evaluagent simulator over HTTP. The simulator answers every request
+// 100ms after it took effect, so an apply of the people below takes
+// seconds and a kill or a cut lands in the middle of it.
+
+const haPeople = 60
+
+// haRig is a simulator with haPeople to create and a PostgreSQL database
+// for the nodes' state.
+type haRig struct {
+	*rig
+	pg      *pgtest.Server
+	dbURL   string // with the password, for the test's own queries
+	nodeURL string // without: the nodes read it from a file
+	pwFile  string
+}
+
+func newHARig(t *testing.T) *haRig {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs two daemons on a PostgreSQL server")
+	}
+	r := newRig(t, func(c *evaluagentsim.Config) {
+		c.Faults = evaluagentsim.Faults{Latency: 100 * time.Millisecond}
+	})
+	peopleCSV(t, r.dir, haPeople)
+	pg := pgtest.Start(t)
+	h := &haRig{rig: r, pg: pg, dbURL: pg.Database(t)}
+	u, err := url.Parse(h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(pgtest.Superuser)
+	h.nodeURL = u.String()
+	h.pwFile = filepath.Join(r.dir, "pg-password")
+	if err := os.WriteFile(h.pwFile, []byte(pgtest.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// node starts "rostersync serve" in apply mode as node name, with its own
+// state directory and the shared database at stateURL (the rig's unless
+// given), reaching the platform at baseURL (the rig's unless given).
+func (h *haRig) node(name, stateURL, baseURL string) *daemonProc {
+	h.t.Helper()
+	if stateURL == "" {
+		stateURL = h.nodeURL
+	}
+	if baseURL == "" {
+		baseURL = h.url
+	}
+	return startServe(h.t, h.rig, map[string]string{
+		"ROSTERSYNC_STATE_DIR":           filepath.Join(h.dir, "state-"+name),
+		"ROSTERSYNC_STATE_URL":           stateURL,
+		"ROSTERSYNC_STATE_PASSWORD_FILE": h.pwFile,
+		"ROSTERSYNC_EVALUAGENT_BASE_URL": baseURL,
+		"ROSTERSYNC_SERVE_MODE":          "apply",
+		"ROSTERSYNC_INTERVAL":            "1h",
+		"ROSTERSYNC_DELTA_INTERVAL":      "0",
+		"ROSTERSYNC_DEBOUNCE":            "100ms",
+	})
+}
+
+// created counts the simulator's users made from the rig's people, by
+// third-party id.
+func (h *haRig) created() map[string]int {
+	out := map[string]int{}
+	for _, u := range h.sim.Users() {
+		var id string
+		if json.Unmarshal(u.ThirdPartyID, &id) == nil && strings.HasPrefix(id, "P") {
+			out[id]++
+		}
+	}
+	return out
+}
+
+// createCalls is how many user creates the simulator carried out.
+func (h *haRig) createCalls() int {
+	n := 0
+	for endpoint, byStatus := range h.sim.StatusCounts() {
+		if endpoint != "POST /org/users" {
+			continue
+		}
+		for status, c := range byStatus {
+			if status >= 200 && status < 300 {
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// haStatus is what the tests read of /status.json.
+type haStatus struct {
+	Running *struct{} `json:"running"`
+	Passes  []struct {
+		Started time.Time `json:"started"`
+		Result  string    `json:"result"`
+		Summary string    `json:"summary"`
+		Changes int       `json:"changes"`
+	} `json:"passes"`
+	Ready  bool `json:"ready"`
+	Daemon struct {
+		Lease leaseView `json:"lease"`
+	} `json:"daemon"`
+}
+
+func (d *daemonProc) status() (haStatus, error) {
+	var st haStatus
+	resp, err := http.Get(d.base + "/status.json")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+func (d *daemonProc) role() string {
+	st, err := d.status()
+	if err != nil {
+		return ""
+	}
+	return st.Daemon.Lease.Role
+}
+
+// converged asks node d for a pass and waits for one that started after
+// the request and found nothing to do: the next plan is empty.
+func converged(t *testing.T, d *daemonProc, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		asked := time.Now()
+		if code := d.post("/trigger"); code != http.StatusAccepted {
+			t.Fatalf("POST /trigger: %d", code)
+		}
+		for time.Now().Before(deadline) {
+			st, err := d.status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var last *struct {
+				Started time.Time `json:"started"`
+				Result  string    `json:"result"`
+				Summary string    `json:"summary"`
+				Changes int       `json:"changes"`
+			}
+			for i := range st.Passes {
+				if st.Passes[i].Started.After(asked.Add(-50 * time.Millisecond)) {
+					last = &st.Passes[i]
+				}
+			}
+			if last != nil && st.Running == nil {
+				if last.Changes == 0 && last.Result == "ok" {
+					return
+				}
+				break // not yet: ask again
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Fatalf("no pass with an empty plan within %s", timeout)
+}
+
+// TestHAFailover: two daemons on one PostgreSQL; the leader is killed with
+// SIGKILL in the middle of an apply; the standby takes the lease, resumes
+// from the journal and converges, with every person created once.
+func TestHAFailover(t *testing.T) {
+	h := newHARig(t)
+	a := h.node("a", "", "")
+	a.waitLog("took the lease", 30*time.Second)
+	b := h.node("b", "", "")
+	b.waitLog("standing by", 30*time.Second)
+	if got := a.role(); got != roleLeader {
+		t.Fatalf("a is %q, want leader", got)
+	}
+	st, err := b.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Daemon.Lease.Role != roleStandby || !st.Ready || !strings.Contains(st.Daemon.Lease.Holder, fmt.Sprintf("pid %d", a.cmd.Process.Pid)) {
+		t.Fatalf("b's status: %+v, want a ready standby naming a", st)
+	}
+	if code, body := b.get("/readyz"); code != http.StatusOK || !strings.Contains(body, "standby; leader is") {
+		t.Fatalf("b's /readyz: %d %q", code, body)
+	}
+	if got := b.metric("rostersync_lease_leader"); got != 0 {
+		t.Fatalf("b's rostersync_lease_leader = %v", got)
+	}
+	if got := a.metric("rostersync_lease_leader"); got != 1 {
+		t.Fatalf("a's rostersync_lease_leader = %v", got)
+	}
+
+	waitFor(t, 2*time.Minute, "a quarter of the people created", func() bool { return len(h.created()) >= haPeople/4 })
+	if len(h.created()) == haPeople {
+		t.Fatal("the apply finished before the kill; the test proves nothing")
+	}
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	atKill := len(h.created())
+	a.wait(30 * time.Second)
+
+	waitFor(t, time.Minute, "b takes the lease", func() bool { return b.role() == roleLeader })
+	took := time.Since(killed)
+	t.Logf("takeover: %s from kill -9 of the leader (%d of %d people created then) to the standby leading", took.Round(time.Millisecond), atKill, haPeople)
+	fmt.Printf("HA takeover time: %s (kill -9 of the leader mid-apply to the standby holding the lease; ROSTERSYNC_LEASE_TTL=10s)\n", took.Round(time.Millisecond))
+	if took >= 15*time.Second {
+		t.Errorf("takeover took %s, want under 15s with the default lease ttl", took)
+	}
+	if got := b.metric("rostersync_lease_epoch"); got != 2 {
+		t.Errorf("b's rostersync_lease_epoch = %v, want 2", got)
+	}
+
+	waitFor(t, 3*time.Minute, "every person created", func() bool { return len(h.created()) == haPeople })
+	converged(t, b, 3*time.Minute)
+	for id, n := range h.created() {
+		if n != 1 {
+			t.Errorf("%s exists %d times on the platform", id, n)
+		}
+	}
+	if n := h.createCalls(); n != haPeople {
+		t.Errorf("the simulator carried out %d user creates for %d people: %d duplicates", n, haPeople, n-haPeople)
+	}
+	h.noOpRecordedTwice()
+}
+
+// noOpRecordedTwice checks the shared journal: no operation finished ok
+// twice.
+func (h *haRig) noOpRecordedTwice() {
+	t := h.t
+	t.Helper()
+	ctx := t.Context()
+	c, err := pgx.Connect(ctx, h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT op_id, count(*) FROM journal WHERE outcome = 'ok' GROUP BY target, op_id HAVING count(*) > 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var op string
+		var n int
+		if err := rows.Scan(&op, &n); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("operation %s recorded as done %d times in the journal", op, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM journal WHERE outcome = 'ok' AND action = 'create' AND kind = 'user'`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if total != haPeople {
+		t.Errorf("%d user creates recorded done in the journal, want %d", total, haPeople)
+	}
+}
+
+// writeLog is a front to the simulator that records when each write
+// reached it.
+type writeLog struct {
+	mu sync.Mutex
+	at []time.Time
+}
+
+func (w *writeLog) front(t *testing.T, sim http.Handler) string {
+	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet {
+			w.mu.Lock()
+			w.at = append(w.at, time.Now())
+			w.mu.Unlock()
+		}
+		sim.ServeHTTP(rw, req)
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL + "/v1"
+}
+
+func (w *writeLog) times() []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]time.Time(nil), w.at...)
+}
+
+// logTime is the time= of a text log line.
+func logTime(t *testing.T, line string) time.Time {
+	t.Helper()
+	m := regexp.MustCompile(`time=(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no time in %q", line)
+	}
+	at, err := time.Parse(time.RFC3339Nano, m[1])
+	if err != nil {
+		t.Fatalf("time in %q: %v", line, err)
+	}
+	return at
+}
+
+// TestHAPartition: the leader's connection to PostgreSQL goes through a
+// proxy that the test cuts in the middle of an apply. The old leader stops
+// applying when its lease's local deadline passes, before the standby can
+// take the lease; the new leader finishes the work; nothing is recorded
+// twice and nobody is created twice.
+func TestHAPartition(t *testing.T) {
+	h := newHARig(t)
+	proxy := pgtest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", h.pg.Port))
+	var aWrites, bWrites writeLog
+	a := h.node("a", proxy.Via(t, h.nodeURL), aWrites.front(t, h.sim))
+	a.waitLog("took the lease", 30*time.Second)
+	b := h.node("b", "", bWrites.front(t, h.sim))
+	b.waitLog("standing by", 30*time.Second)
+
+	waitFor(t, 2*time.Minute, "a quarter of the people created", func() bool { return len(h.created()) >= haPeople/4 })
+	if len(h.created()) == haPeople {
+		t.Fatal("the apply finished before the cut; the test proves nothing")
+	}
+	proxy.Cut()
+	cut := time.Now()
+
+	lost := a.waitLog("lost the lease", time.Minute)
+	took := b.waitLog("took the lease", time.Minute)
+	lostAt, tookAt := logTime(t, lost), logTime(t, took)
+	t.Logf("cut at %s; a stopped trusting its lease %s later, b took it %s after the cut",
+		cut.Format(time.StampMilli), lostAt.Sub(cut).Round(time.Millisecond), tookAt.Sub(cut).Round(time.Millisecond))
+	if !lostAt.Before(tookAt) {
+		t.Errorf("a lost its lease at %s, after b took it at %s", lostAt, tookAt)
+	}
+	aw := aWrites.times()
+	if len(aw) == 0 {
+		t.Fatal("a wrote nothing before the cut")
+	}
+	last := aw[len(aw)-1]
+	if !last.Before(tookAt) {
+		t.Errorf("a's last platform write reached the platform at %s, after b took the lease at %s", last, tookAt)
+	}
+
+	waitFor(t, 3*time.Minute, "every person created", func() bool { return len(h.created()) == haPeople })
+	converged(t, b, 3*time.Minute)
+	bw := bWrites.times()
+	if len(bw) == 0 || !bw[0].After(last) {
+		t.Errorf("b wrote %d times, the first not after a's last write (%s)", len(bw), last)
+	}
+	for _, at := range aWrites.times() {
+		if at.After(tookAt) {
+			t.Errorf("a wrote to the platform at %s, after b took the lease", at)
+		}
+	}
+	for id, n := range h.created() {
+		if n != 1 {
+			t.Errorf("%s exists %d times on the platform", id, n)
+		}
+	}
+	if n := h.createCalls(); n != haPeople {
+		t.Errorf("the simulator carried out %d user creates for %d people", n, haPeople)
+	}
+	h.noOpRecordedTwice()
+}
+
+// TestHAFailoverKeepsSCIMPushes is the failover as an identity provider
+// sees it: pushes to the standby while the leader is down are kept and
+// applied by the new leader. It needs both hosts to serve SCIM from one
+// store.
+func TestHAFailoverKeepsSCIMPushes(t *testing.T) {
+	t.Skip("the SCIM store is still per host (a file in the state directory): pushes to a standby reach the leader once the store is on PostgreSQL")
+}
