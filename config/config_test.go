@@ -552,3 +552,65 @@ func TestEvaluagentVariableNames(t *testing.T) {
 		t.Errorf("Validate = %v, want it to name %sEVALUAGENT_REGION", err, EnvPrefix)
 	}
 }
+
+func TestLoadEnvStateURL(t *testing.T) {
+	ctx := context.Background()
+	creds := t.TempDir()
+	pw := filepath.Join(creds, StatePasswordCredential)
+	load := func(vars map[string]string) (*Env, error) {
+		t.Helper()
+		vars["CREDENTIALS_DIRECTORY"] = creds
+		return LoadEnv(ctx, envconfig.MapLookuper(vars))
+	}
+
+	// Without the credential, no password file.
+	e, err := load(map[string]string{"ROSTERSYNC_STATE_URL": "postgres://rs@db:5432/rs"})
+	if err != nil || e.StatePasswordFile != "" || !e.StatePostgres() {
+		t.Fatalf("LoadEnv = %+v, %v; want no password file", e, err)
+	}
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err = load(map[string]string{"ROSTERSYNC_STATE_URL": "postgres://rs@db:5432/rs"})
+	if err != nil || e.StatePasswordFile != pw {
+		t.Fatalf("StatePasswordFile = %q, %v; want the credential %s", e.StatePasswordFile, err, pw)
+	}
+	if got, err := e.StatePassword(nil); got != "s3cret" || err != nil {
+		t.Errorf("StatePassword = %q, %v", got, err)
+	}
+	if e.StateURLHasPassword() {
+		t.Error("StateURLHasPassword without one")
+	}
+	// SQLite: the credential is not the state's concern.
+	e, err = load(map[string]string{})
+	if err != nil || e.StatePasswordFile != "" || e.StatePostgres() {
+		t.Errorf("without a URL: StatePasswordFile = %q, %v", e.StatePasswordFile, err)
+	}
+
+	for _, c := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"ROSTERSYNC_STATE_URL": "mysql://rs@db/rs"}, "ROSTERSYNC_STATE_URL: mysql://rs@db/rs: want a postgres:// or postgresql:// URL"},
+		{map[string]string{"ROSTERSYNC_STATE_URL": "postgres:///rs"}, "names no host"},
+		{map[string]string{"ROSTERSYNC_STATE_PASSWORD_FILE": pw}, "ROSTERSYNC_STATE_PASSWORD_FILE: is set but ROSTERSYNC_STATE_URL is not"},
+		{map[string]string{"ROSTERSYNC_STATE_URL": "mysql://rs:hunter2@db/rs"}, "mysql://rs:xxxxx@db/rs"},
+	} {
+		e, err := load(c.vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = e.ValidateCommon()
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%v: ValidateCommon = %v, want %q", c.vars, err, c.want)
+		}
+	}
+	e, _ = load(map[string]string{"ROSTERSYNC_STATE_URL": "postgres://rs:hunter2@db/rs"})
+	if err := e.ValidateCommon(); err != nil || !e.StateURLHasPassword() {
+		t.Errorf("a password in the URL: ValidateCommon = %v, StateURLHasPassword = %v; want accepted, and known", err, e.StateURLHasPassword())
+	}
+	e.StatePasswordFile = filepath.Join(creds, "missing")
+	if _, err := e.StatePassword(nil); err == nil || !strings.Contains(err.Error(), "ROSTERSYNC_STATE_PASSWORD_FILE") {
+		t.Errorf("StatePassword of a missing file = %v", err)
+	}
+}

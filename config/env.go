@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -60,6 +61,14 @@ type Env struct {
 	// directory in $STATE_DIRECTORY (systemd StateDirectory=), else
 	// $XDG_STATE_HOME/rostersync, else ~/.local/state/rostersync.
 	StateDir string `env:"STATE_DIR"`
+	// StateURL, when set, keeps the state in PostgreSQL instead of SQLite
+	// in StateDir: postgres://user@host:5432/db?sslmode=verify-full. The
+	// password belongs in StatePasswordFile, not in the URL.
+	StateURL string `env:"STATE_URL"`
+	// StatePasswordFile holds PostgreSQL's password. Default: the systemd
+	// credential StatePasswordCredential, when ROSTERSYNC_STATE_URL is set
+	// and the credential exists.
+	StatePasswordFile string `env:"STATE_PASSWORD_FILE"`
 	// LogLevel is debug, info, warn or error (slog syntax, as "debug-2").
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// LogFormat is auto, text or json.
@@ -169,6 +178,13 @@ func LoadEnv(ctx context.Context, lookuper envconfig.Lookuper) (*Env, error) {
 	}
 	if e.Evaluagent.KeySecretFile == "" {
 		e.Evaluagent.KeySecretFile = e.Credential(CredentialName)
+	}
+	if e.StatePasswordFile == "" && e.StateURL != "" {
+		if p := e.Credential(StatePasswordCredential); p != "" {
+			if _, err := os.Stat(p); err == nil {
+				e.StatePasswordFile = p
+			}
+		}
 	}
 	_, e.secretInEnv = lookuper.Lookup(EnvPrefix + "EVALUAGENT_KEY_SECRET")
 	_, e.agentIQKeyInEnv = lookuper.Lookup(EnvPrefix + "AGENTIQ_API_KEY")
@@ -285,6 +301,7 @@ func (e *Env) ValidateCommon() error {
 	if strings.TrimSpace(e.StateDir) == "" {
 		bad("STATE_DIR", "is blank")
 	}
+	errs = append(errs, e.validateStateURL()...)
 	if _, err := e.Level(); err != nil {
 		bad("LOG_LEVEL", "%q is not a level (debug, info, warn, error)", e.LogLevel)
 	}

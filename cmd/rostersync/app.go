@@ -85,7 +85,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	if err := file.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration file %s:\n%w", env.Mapping, err)
 	}
-	db, err := state.Open(env.StateDir)
+	db, err := openState(ctx, env, nil, log)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func loadAppWith(ctx context.Context, c *cli, flags commonFlags, hooks appHooks)
 	if hooks.sleep == nil {
 		hooks.sleep = c.sleep
 	}
-	hooks.stateDir, hooks.now = env.StateDir, clock
+	hooks.tokens, hooks.now = db.TokenStore, clock
 	var self *app
 	hooks = progressHooks(hooks, func() *app { return self })
 	hooks.budget = func(target string, perMinute, perDay int) evaluagent.Budget {

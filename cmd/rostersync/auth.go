@@ -14,8 +14,8 @@ import (
 	"github.com/rostersync/rostersync/state"
 )
 
-// tokenStore adapts the state's token file to the Evaluagent client.
-type tokenStore struct{ s *state.TokenStore }
+// tokenStore adapts the state's token store to the Evaluagent client.
+type tokenStore struct{ s state.TokenStore }
 
 func (t tokenStore) Load() (evaluagent.Token, bool, error) {
 	b, err := t.s.Load()
@@ -40,16 +40,16 @@ func (t tokenStore) Save(tok evaluagent.Token) error {
 }
 
 func (t tokenStore) Lock(ctx context.Context) (func() error, error) { return t.s.Lock(ctx) }
-func (t tokenStore) Where() string                                  { return t.s.Path() }
+func (t tokenStore) Where() string                                  { return t.s.Where() }
 
 // bearerSettings builds the client's bearer mode for a target whose key is
 // in bearer mode: the token store of the key in the state directory, and a
 // token the operator supplied in a file, used while the store holds none.
 func bearerSettings(ea config.Evaluagent, hooks appHooks) (*evaluagent.Bearer, error) {
-	if hooks.stateDir == "" {
-		return nil, errors.New("bearer mode needs the state directory")
+	if hooks.tokens == nil {
+		return nil, errors.New("bearer mode needs the state")
 	}
-	s, err := state.NewTokenStore(hooks.stateDir, ea.KeyID)
+	s, err := hooks.tokens(ea.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func (r *rig) mustRunClock(clk *testClock, args ...string) {
 	}
 }
 
-func (r *rig) tokenStore() *state.TokenStore {
+func (r *rig) tokenStore() *state.TokenFile {
 	r.t.Helper()
 	s, err := state.NewTokenStore(r.env["ROSTERSYNC_STATE_DIR"], r.env["ROSTERSYNC_EVALUAGENT_KEY_ID"])
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/mapping"
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
+	"github.com/rostersync/rostersync/state"
 )
 
 func cmdCheck(ctx context.Context, args []string, c *cli) error {
@@ -50,7 +51,14 @@ Exit status: 0 all good, 1 a problem.`)
 		return &exitError{code: 1, err: err}
 	}
 	defer a.Close()
-	fmt.Fprintf(out, "ok   state: %s\n", a.db.Path())
+	if v, err := a.db.SchemaVersion(ctx); err != nil {
+		fmt.Fprintf(out, "FAIL state (%s): %s: %v\n", a.db.Backend(), a.db.Path(), err)
+		return &exitError{code: 1, err: err}
+	} else if a.db.Backend() == state.BackendPostgres {
+		fmt.Fprintf(out, "ok   state (postgres): connected to %s, schema version %d\n", a.db.Path(), v)
+	} else {
+		fmt.Fprintf(out, "ok   state (sqlite): %s, schema version %d\n", a.db.Path(), v)
+	}
 
 	for _, t := range a.targets {
 		p, ok := t.client.(pinger)
@@ -171,8 +179,15 @@ func checkConfig(ctx context.Context, c *cli, flags commonFlags) (problems []err
 	// ROSTERSYNC_EVALUAGENT_* variables.
 	quiet := slog.New(slog.DiscardHandler)
 	// The state directory only locates the tokens of keys in bearer mode;
-	// nothing is written to it here.
-	hooks := appHooks{stateDir: env.StateDir, now: c.now}
+	// nothing is written to it here. A PostgreSQL state is not connected to
+	// yet: its tokens are checked when the state is opened, below.
+	hooks := appHooks{tokens: func(keyID string) (state.TokenStore, error) { return state.NewTokenStore(env.StateDir, keyID) }, now: c.now}
+	if env.StatePostgres() {
+		hooks.tokens = func(string) (state.TokenStore, error) { return unconnectedTokens{}, nil }
+		if _, err := env.StatePassword(nil); err != nil {
+			problems = append(problems, err)
+		}
+	}
 	if hooks.now == nil {
 		hooks.now = time.Now
 	}
@@ -248,3 +263,20 @@ func unjoin(err error) []error {
 	}
 	return []error{err}
 }
+
+// unconnectedTokens stands for a PostgreSQL state's token store while the
+// configuration is checked before anything is connected to: it answers
+// that a token is stored, so that an operator's token file is not read
+// (and judged) until the state says whether it is needed.
+type unconnectedTokens struct{}
+
+func (unconnectedTokens) Load() (state.BearerToken, error) {
+	return state.BearerToken{Token: "(not read: the state is not connected yet)"}, nil
+}
+func (unconnectedTokens) Save(state.BearerToken) error {
+	return errors.New("the state is not connected")
+}
+func (unconnectedTokens) Lock(context.Context) (func() error, error) {
+	return nil, errors.New("the state is not connected")
+}
+func (unconnectedTokens) Where() string { return "the state (not connected yet)" }

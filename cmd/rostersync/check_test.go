@@ -11,7 +11,7 @@ func TestCheckPasses(t *testing.T) {
 	r := newRig(t)
 	r.mustRun("check")
 	out := r.stdout.String()
-	for _, want := range []string{"ok   configuration", "ok   state:", "ok   target evaluagent (evaluagent): ping " + r.url, "ok   source hr (csv): 12 records, complete"} {
+	for _, want := range []string{"ok   configuration", "ok   state (sqlite): ", "ok   target evaluagent (evaluagent): ping " + r.url, "ok   source hr (csv): 12 records, complete"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}

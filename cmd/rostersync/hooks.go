@@ -8,6 +8,7 @@ import (
 	"github.com/rostersync/rostersync/reconcile/evaluagent"
 	"github.com/rostersync/rostersync/sources"
 	"github.com/rostersync/rostersync/sources/scim"
+	"github.com/rostersync/rostersync/state"
 )
 
 // appHooks observe an app: platform requests and rate-limit waits, source
@@ -30,10 +31,11 @@ type appHooks struct {
 	// request budget (loadApp sets it over the state store).
 	sleep  func(ctx context.Context, d time.Duration) error
 	budget func(target string, perMinute, perDay int) evaluagent.Budget
-	// stateDir holds the bearer tokens of keys in bearer mode; now is the
-	// clock of their ages (loadApp sets both).
-	stateDir string
-	now      func() time.Time
+	// tokens is where the bearer tokens of keys in bearer mode are kept
+	// (the state's token stores); now is the clock of their ages (loadApp
+	// sets both).
+	tokens func(keyID string) (state.TokenStore, error)
+	now    func() time.Time
 }
 
 // request returns the client hook for target's requests, or nil.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,16 +24,47 @@ import (
 // StateDirectory=rostersync.
 var serviceStateDir = "/var/lib/rostersync"
 
+// openState opens the state env configures: SQLite in the state
+// directory, or PostgreSQL at ROSTERSYNC_STATE_URL with the password of
+// ROSTERSYNC_STATE_PASSWORD_FILE. A password in the URL is used, and
+// warned about through log: the URL is shown and logged where a file's
+// content is not.
+func openState(ctx context.Context, env *config.Env, now func() time.Time, log *slog.Logger) (*state.DB, error) {
+	opts := state.Options{Now: now}
+	if env.StatePostgres() {
+		if env.StateURLHasPassword() && log != nil {
+			log.Warn("the state URL holds a password; put it in a file named by "+config.EnvPrefix+"STATE_PASSWORD_FILE (or the credential "+config.StatePasswordCredential+") and remove it from the URL",
+				"url", state.RedactURL(env.StateURL))
+		}
+		pw, err := env.StatePassword(log)
+		if err != nil {
+			return nil, err
+		}
+		opts.Password = pw
+	}
+	return state.OpenURL(ctx, env.StateDir, env.StateURL, opts)
+}
+
 // openExistingState opens the state store the daemon uses, for the
 // commands that read or change it from a shell (held, history). It finds
 // the directory as the service does, and refuses one that holds no state
 // database instead of creating an empty one that would answer "nothing
-// held".
+// held". A PostgreSQL state (ROSTERSYNC_STATE_URL) is opened as it is.
 func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.DB, *config.Env, error) {
 	flags = flags.over(c.global)
 	env, err := loadEnv(ctx, c, flags)
 	if err != nil {
 		return nil, nil, err
+	}
+	if env.StatePostgres() {
+		if err := env.ValidateCommon(); err != nil {
+			return nil, nil, err
+		}
+		st, err := openState(ctx, env, c.now, shellLogger(c, env))
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, env, nil
 	}
 	how := "-state-dir"
 	_, fromEnv := c.lookupEnv("ROSTERSYNC_STATE_DIR")
@@ -71,6 +103,22 @@ func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.D
 		return nil, nil, err
 	}
 	return st, env, nil
+}
+
+// shellLogger is the logger of a command run from a shell, as env
+// configures it.
+func shellLogger(c *cli, env *config.Env) *slog.Logger {
+	level, err := env.Level()
+	if err != nil {
+		level = slog.LevelInfo
+	}
+	noColor, _ := c.lookupEnv("NO_COLOR")
+	_, journald := c.lookupEnv("JOURNAL_STREAM")
+	log, err := newLogger(c.stderr, env.LogFormat, level, logOptions{terminal: c.interactive, journald: journald, noColor: noColor != ""})
+	if err != nil {
+		return slog.New(slog.NewTextHandler(c.stderr, nil))
+	}
+	return log
 }
 
 // adminURL is the base URL of the daemon's admin listener as a client on
