@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -323,16 +322,38 @@ func (w *writeLog) times() []time.Time {
 	return append([]time.Time(nil), w.at...)
 }
 
-// logTime is the time= of a text log line.
-func logTime(t *testing.T, line string) time.Time {
-	t.Helper()
-	m := regexp.MustCompile(`time=(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("no time in %q", line)
+// seenAt is when the first log line containing s reached the test (a
+// little after it was written).
+func (d *daemonProc) seenAt(s string) time.Time {
+	d.t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, line := range strings.Split(d.log.String(), "\n") {
+		if strings.Contains(line, s) && i < len(d.seen) {
+			return d.seen[i]
+		}
 	}
-	at, err := time.Parse(time.RFC3339Nano, m[1])
+	d.t.Fatalf("no log line with %q", s)
+	return time.Time{}
+}
+
+// acquiredAt is when the lease of epoch was taken, by the database's clock
+// (this machine's).
+func (h *haRig) acquiredAt(epoch int) time.Time {
+	h.t.Helper()
+	ctx := h.t.Context()
+	c, err := pgx.Connect(ctx, h.dbURL)
 	if err != nil {
-		t.Fatalf("time in %q: %v", line, err)
+		h.t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var at time.Time
+	var got int
+	if err := c.QueryRow(ctx, `SELECT epoch, acquired_at FROM lease`).Scan(&got, &at); err != nil {
+		h.t.Fatal(err)
+	}
+	if got != epoch {
+		h.t.Fatalf("the lease is at epoch %d, want %d", got, epoch)
 	}
 	return at
 }
@@ -358,9 +379,9 @@ func TestHAPartition(t *testing.T) {
 	proxy.Cut()
 	cut := time.Now()
 
-	lost := a.waitLog("lost the lease", time.Minute)
-	took := b.waitLog("took the lease", time.Minute)
-	lostAt, tookAt := logTime(t, lost), logTime(t, took)
+	a.waitLog("lost the lease", time.Minute)
+	waitFor(t, time.Minute, "b takes the lease", func() bool { return b.role() == roleLeader })
+	lostAt, tookAt := a.seenAt("lost the lease"), h.acquiredAt(2)
 	t.Logf("cut at %s; a stopped trusting its lease %s later, b took it %s after the cut",
 		cut.Format(time.StampMilli), lostAt.Sub(cut).Round(time.Millisecond), tookAt.Sub(cut).Round(time.Millisecond))
 	if !lostAt.Before(tookAt) {
