@@ -464,9 +464,20 @@ func TestHAFailoverKeepsSCIMPushes(t *testing.T) {
 	}
 
 	const before, during = 40, 10
+	ids := []string{first}
 	for i := 1; i < before; i++ {
-		push(a, i)
+		ids = append(ids, push(a, i))
 	}
+	// Agents sit in a team: a group with them all.
+	members := func(ids []string) string {
+		var m []string
+		for _, id := range ids {
+			m = append(m, fmt.Sprintf(`{"value":%q}`, id))
+		}
+		return "[" + strings.Join(m, ",") + "]"
+	}
+	group := scimPush(t, a.base+"/scim/v2", "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+ "displayName":"Team North","members":`+members(ids)+`}`)["id"].(string)
 	scimCreated := func() map[string]int {
 		out := map[string]int{}
 		for _, u := range h.sim.Users() {
@@ -487,9 +498,12 @@ func TestHAFailoverKeepsSCIMPushes(t *testing.T) {
 	a.wait(30 * time.Second)
 	// The identity provider, sent to the standby by the load balancer, keeps
 	// pushing while no node leads.
+	ids = ids[:0]
 	for i := before; i < before+during; i++ {
-		push(b, i)
+		ids = append(ids, push(b, i))
 	}
+	scimPush(t, b.base+"/scim/v2", "PATCH", "/Groups/"+group, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+ "Operations":[{"op":"add","path":"members","value":`+members(ids)+`}]}`)
 	waitFor(t, time.Minute, "b takes the lease", func() bool { return b.role() == roleLeader })
 	waitFor(t, 3*time.Minute, "every pushed user created", func() bool { return len(scimCreated()) == before+during })
 	converged(t, b, 3*time.Minute)
