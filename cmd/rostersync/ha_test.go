@@ -224,6 +224,14 @@ func TestHAFailover(t *testing.T) {
 	if got := a.metric("rostersync_lease_leader"); got != 1 {
 		t.Fatalf("a's rostersync_lease_leader = %v", got)
 	}
+	// "rostersync apply" on the same database fails at once, naming the leader.
+	h.env["ROSTERSYNC_STATE_DIR"] = filepath.Join(h.dir, "state-cli")
+	h.env["ROSTERSYNC_STATE_URL"] = h.nodeURL
+	h.env["ROSTERSYNC_STATE_PASSWORD_FILE"] = h.pwFile
+	holder := fmt.Sprintf("the lease is held by rostersync serve on %s (pid %d)", mustHostname(t), a.cmd.Process.Pid)
+	if code := h.run("apply", "-yes"); code == 0 || !strings.Contains(h.stderr.String(), holder) {
+		t.Fatalf("apply beside the leader: exit %d, stderr:\n%s\nwant it to name %q", code, h.stderr.String(), holder)
+	}
 
 	waitFor(t, 2*time.Minute, "a quarter of the people created", func() bool { return len(h.created()) >= haPeople/4 })
 	if len(h.created()) == haPeople {
@@ -515,4 +523,13 @@ func TestHAFailoverKeepsSCIMPushes(t *testing.T) {
 	if n := h.createCalls(); n != before+during {
 		t.Errorf("the simulator carried out %d user creates for %d pushed users", n, before+during)
 	}
+}
+
+func mustHostname(t *testing.T) string {
+	t.Helper()
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

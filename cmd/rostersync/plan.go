@@ -217,6 +217,11 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	defer lease.Release(context.WithoutCancel(ctx))
+	if a.hooks.stop == nil {
+		// A lease lost mid-apply (PostgreSQL: the database unreachable, or
+		// another process took over) stops it as the daemon's SIGTERM does.
+		a.hooks.stop = lease.Lost
+	}
 	var plans passes
 	if fs.NArg() == 1 {
 		plans, err = a.loadSaved(ctx, fs.Arg(0))

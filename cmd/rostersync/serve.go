@@ -188,7 +188,9 @@ func (d *server) run(ctx context.Context) error {
 	defer d.notifier.Close(5 * time.Second)
 	d.health.onChange = d.notifySource
 	d.health.seed(ctx, a)
-	d.notifyHeld(ctx, a, true)
+	if d.lead.current() != nil { // the leader tells of holds; a standby would repeat it
+		d.notifyHeld(ctx, a, true)
+	}
 
 	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
 		return err

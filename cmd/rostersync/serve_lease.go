@@ -60,7 +60,8 @@ type leadership struct {
 	ha     bool // PostgreSQL: stand by instead of failing
 
 	mu        sync.Mutex
-	lease     *state.Lease
+	lease     *state.Lease // nil while standing by
+	last      *state.Lease // the last lease held, lost or not: journal writes stay under it
 	since     time.Time         // when the role last changed
 	seen      state.LeaseStatus // the lease as last found held by another
 	err       error             // the last failure to reach the lease
@@ -125,7 +126,7 @@ func (x *leadership) standbyLine() string {
 func (x *leadership) attach() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.d.current().db.UseLease(x.lease)
+	x.d.current().db.UseLease(x.last)
 }
 
 // start takes the lease or, on PostgreSQL, stands by when another holds it.
@@ -138,7 +139,7 @@ func (x *leadership) start(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		x.lease = l
+		x.lease, x.last = l, l
 		return nil
 	}
 	x.try(ctx)
@@ -174,7 +175,7 @@ func (x *leadership) try(ctx context.Context) bool {
 		return false
 	}
 	prev := x.seen
-	x.lease, x.err, x.since = l, nil, x.d.c.now()
+	x.lease, x.last, x.err, x.since = l, l, nil, x.d.c.now()
 	x.takeovers++
 	x.d.current().db.UseLease(l)
 	x.d.log.Info("took the lease: leading", "holder", l.Holder(), "epoch", l.Epoch(), "previous", prev.Holder,
@@ -198,7 +199,8 @@ func (x *leadership) run(ctx context.Context) {
 			x.mu.Lock()
 			x.lease, x.since = nil, x.d.c.now()
 			x.seen = state.LeaseStatus{Holder: l.Holder(), Epoch: l.Epoch()}
-			x.d.current().db.UseLease(nil)
+			// The lost lease stays attached: the write in flight cannot
+			// record its outcome under it (the next leader resolves it).
 			x.mu.Unlock()
 			x.d.log.Warn("lost the lease: starting no more operations, standing by", "epoch", l.Epoch(), "why", l.Err())
 			x.d.send(sdnotify.Status(x.standbyLine()))
