@@ -60,8 +60,8 @@ type leadership struct {
 	ha     bool // PostgreSQL: stand by instead of failing
 
 	mu        sync.Mutex
-	lease     *state.Lease // nil while standing by
-	last      *state.Lease // the last lease held, lost or not: journal writes stay under it
+	lease     *state.Lease      // nil while standing by
+	last      *state.Lease      // the last lease held, lost or not: journal writes stay under it
 	since     time.Time         // when the role last changed
 	seen      state.LeaseStatus // the lease as last found held by another
 	err       error             // the last failure to reach the lease
