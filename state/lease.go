@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -163,6 +164,8 @@ type leaseSlot struct {
 	// pgConfig is how the lease connects on PostgreSQL: a connection of
 	// its own, apart from the pool.
 	pgConfig *pgx.ConnConfig
+	// pgLeaseTable is set once the lease table is known to exist.
+	pgLeaseTable atomic.Bool
 }
 
 // UseLease makes every later journal write (DB.JournalBegin, JournalFinish
@@ -210,7 +213,7 @@ func (d *DB) AcquireLease(ctx context.Context, holder string, ttl time.Duration)
 		return nil, fmt.Errorf("state: acquire lease: ttl %s is shorter than %s", ttl, MinLeaseTTL)
 	}
 	if d.pg() {
-		return acquirePG(ctx, d.pgConnect, holder, ttl, d.now)
+		return acquirePG(ctx, d.pgConnect, &d.pgLeaseTable, holder, ttl, d.now)
 	}
 	return d.acquireSQLiteLease(ctx, holder, ttl)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,7 +59,7 @@ func leaseRenewEvery(ttl time.Duration) time.Duration { return ttl / 3 }
 
 // acquirePG takes the lease over a connection of its own (from connect),
 // which then keeps it renewed until it is lost or released.
-func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, error), holder string, ttl time.Duration, now func() time.Time) (*Lease, error) {
+func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, error), tableReady *atomic.Bool, holder string, ttl time.Duration, now func() time.Time) (*Lease, error) {
 	start := time.Now()
 	conn, err := connect(ctx)
 	if err != nil {
@@ -68,8 +69,11 @@ func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, er
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	if err := ensureLeaseTable(ctx, conn); err != nil {
-		return fail(fmt.Errorf("state: acquire lease: %w", err))
+	if !tableReady.Load() {
+		if err := ensureLeaseTable(ctx, conn); err != nil {
+			return fail(fmt.Errorf("state: acquire lease: %w", err))
+		}
+		tableReady.Store(true)
 	}
 	var epoch int64
 	err = conn.QueryRow(ctx, pgTakeSQL, holder, ttl.Milliseconds()).Scan(&epoch)

@@ -199,7 +199,7 @@ func start(bin string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
-	if err := s.run(); err != nil {
+	if err := s.run(false); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -213,10 +213,19 @@ func (s *Server) data() string { return filepath.Join(s.Dir, "data") }
 // machine crash would need it.
 
 // run starts postgres on a free port and waits until it accepts logins.
-func (s *Server) run() error {
+// With samePort (a restart: the URLs handed out name the port) it retries
+// on the same port, which the killed server may hold for a moment yet.
+func (s *Server) run(samePort bool) error {
 	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		if s.Port == 0 || attempt > 0 {
+	attempts := 3
+	if samePort {
+		attempts = 10
+	}
+	for attempt := 0; attempt < attempts; attempt++ {
+		switch {
+		case samePort && attempt > 0:
+			time.Sleep(500 * time.Millisecond)
+		case s.Port == 0 || attempt > 0:
 			s.Port = freePort()
 		}
 		cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(),
@@ -364,7 +373,7 @@ func (s *Server) Kill() {
 // Restart starts a killed server again on its port.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	if err := s.run(); err != nil {
+	if err := s.run(true); err != nil {
 		t.Fatal(err)
 	}
 }
