@@ -243,6 +243,11 @@ func TestHAFailover(t *testing.T) {
 	killed := time.Now()
 	atKill := len(h.created())
 	a.wait(30 * time.Second)
+	// What the kill left in the journal: writes begun and never finished,
+	// for the new leader to look up rather than send again. (The standby
+	// cannot lead for some seconds yet: the lease has not expired.)
+	inFlight := h.pendingEntries()
+	t.Logf("the kill left %d journal entries pending", inFlight)
 
 	waitFor(t, time.Minute, "b takes the lease", func() bool { return b.role() == roleLeader })
 	took := time.Since(killed)
@@ -265,7 +270,30 @@ func TestHAFailover(t *testing.T) {
 	if n := h.createCalls(); n != haPeople {
 		t.Errorf("the simulator carried out %d user creates for %d people: %d duplicates", n, haPeople, n-haPeople)
 	}
+	if inFlight > 0 && b.countLog("interrupted create") == 0 {
+		t.Errorf("the kill left %d entries pending and the new leader resolved none", inFlight)
+	}
+	if n := h.pendingEntries(); n != 0 {
+		t.Errorf("%d journal entries still pending after the new leader converged", n)
+	}
 	h.noOpRecordedTwice()
+}
+
+// pendingEntries counts the shared journal's entries begun and never
+// finished.
+func (h *haRig) pendingEntries() int {
+	h.t.Helper()
+	ctx := h.t.Context()
+	c, err := pgx.Connect(ctx, h.dbURL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM journal WHERE finished_at IS NULL`).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
 }
 
 // noOpRecordedTwice checks the shared journal: no operation finished ok
