@@ -2,6 +2,9 @@ package state
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -83,5 +86,50 @@ func testBudgets(t *testing.T, bk testBackend) {
 	var rows int
 	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM budgets`).Scan(&rows); err != nil || rows != 1 {
 		t.Errorf("%d budget rows after pruning (%v), want 1", rows, err)
+	}
+}
+
+// Two hosts (two handles on one database) taking from one budget at once
+// never take more than its limit together, and take all of it.
+func TestBudgetTakeSharedByTwoHandles(t *testing.T) {
+	forEachBackend(t, testBudgetTakeSharedByTwoHandles)
+}
+
+func testBudgetTakeSharedByTwoHandles(t *testing.T, bk testBackend) {
+	ctx := context.Background()
+	a, loc := bk.openTest(t)
+	b := openAt(t, loc)
+	const limit, workers, tries = 50, 6, 20
+	var wg sync.WaitGroup
+	var taken atomic.Int64
+	errs := make(chan error, workers*tries)
+	for w := range workers {
+		db := a
+		if w%2 == 1 {
+			db = b
+		}
+		wg.Go(func() {
+			for i := range tries {
+				n := 1 + (w+i)%3 // 1, 2 or 3 requests at a time
+				used, ok, err := db.BudgetTake(ctx, "/v1/users", "minute:2026-11-21T10:05", n, limit)
+				switch {
+				case err != nil:
+					errs <- err
+				case used > limit:
+					errs <- fmt.Errorf("BudgetTake reported %d used, over the limit %d", used, limit)
+				case ok:
+					taken.Add(int64(n))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	used, err := a.BudgetUsed(ctx, "/v1/users", "minute:2026-11-21T10:05")
+	if err != nil || used != int(taken.Load()) || used > limit || used < limit-2 {
+		t.Errorf("used %d (%v), taken %d; want what was taken, at most %d and no less than %d", used, err, taken.Load(), limit, limit-2)
 	}
 }

@@ -35,6 +35,10 @@ var copyTables = []copyTable{
 	{"plans", []string{"target", "plan", "at"}, false},
 }
 
+// notCopied are the tables CopyTo leaves alone: the schema's own record,
+// and the plan key and tokens, which it copies apart.
+var notCopied = []string{"schema_migrations", "secrets", "tokens"}
+
 // Names CopyTo reports the plan key and the tokens under.
 const (
 	CopyPlanKey = "plan key"

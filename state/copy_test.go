@@ -68,10 +68,16 @@ func fill(t *testing.T, db *DB) {
 	must(db.SavePlan(ctx, "ea", []byte(`{"ops":[]}`), t0))
 }
 
-// Every table of the schema is copied (but the schema's own record).
-func TestCopyTablesAreEveryTable(t *testing.T) {
-	db, _ := testBackend{BackendSQLite}.openTest(t)
-	rows, err := db.raw.Query(`SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+// Every table of the schema is copied, or named as not copied.
+func TestCopyTablesAreEveryTable(t *testing.T) { forEachBackend(t, testCopyTablesAreEveryTable) }
+
+func testCopyTablesAreEveryTable(t *testing.T, bk testBackend) {
+	db, _ := bk.openTest(t)
+	q := `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1`
+	if db.pg() {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1`
+	}
+	rows, err := db.raw.Query(q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +88,36 @@ func TestCopyTablesAreEveryTable(t *testing.T) {
 		rows.Scan(&n)
 		have = append(have, n)
 	}
-	var copied []string
 	for _, tb := range copyTables {
-		copied = append(copied, tb.name)
+		if !slices.Contains(have, tb.name) {
+			t.Errorf("copyTables names %s, which the schema lacks", tb.name)
+			continue
+		}
+		// Every column, or a copy would lose one.
+		q := `SELECT name FROM pragma_table_info(?) ORDER BY name`
+		if db.pg() {
+			q = `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY 1`
+		}
+		rows, err := db.db.QueryContext(context.Background(), q, tb.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cols []string
+		for rows.Next() {
+			var c string
+			rows.Scan(&c)
+			cols = append(cols, c)
+		}
+		rows.Close()
+		want := slices.Sorted(slices.Values(tb.cols))
+		if diff := cmp.Diff(want, cols); diff != "" {
+			t.Errorf("columns of %s: copyTables vs the schema (-copyTables +schema):\n%s", tb.name, diff)
+		}
 	}
-	copied = append(copied, "schema_migrations")
-	slices.Sort(copied)
-	if diff := cmp.Diff(copied, have); diff != "" {
-		t.Errorf("tables of the SQLite schema vs copyTables (-copied +schema):\n%s", diff)
+	for _, name := range have {
+		if !slices.Contains(notCopied, name) && !slices.ContainsFunc(copyTables, func(tb copyTable) bool { return tb.name == name }) {
+			t.Errorf("table %s is neither in copyTables nor in notCopied", name)
+		}
 	}
 }
 

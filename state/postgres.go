@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -94,6 +95,13 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error)
 		return nil, err
 	}
 	return d, nil
+}
+
+// IsAuthFailure reports whether err is PostgreSQL refusing the login (a
+// wrong or missing password, a user it does not know).
+func IsAuthFailure(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "28P01" || pe.Code == "28000")
 }
 
 // redactErr keeps a password that an error might quote out of it.

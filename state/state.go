@@ -62,11 +62,16 @@
 //     INTEGER 0/1 (b2i); text columns sort bytewise on both (COLLATE "C"
 //     on PostgreSQL). No LIMIT -1: use noLimit.
 //   - d.pg() is true on PostgreSQL, for what SQL cannot hide; a new table
-//     is a new migration with both DDLs, and a row in copyTables.
+//     is a new migration with both DDLs, and a row in copyTables (or, for
+//     what must not move with a state, such as a lease, in notCopied).
+//   - Tests run per backend: forEachBackend(t, fn) calls fn(t, bk) as the
+//     subtests sqlite and postgres; bk.openTest(t) opens a fresh database
+//     and returns its place, and openAt(t, place) opens another handle on
+//     it (another process, or host).
 //
 // A session-level advisory lock for one's own purpose takes class
-// lockClass with an object number not used below, on a connection of its
-// own (d.raw.Conn).
+// lockClass with an object number not used in postgres.go, on a
+// connection of its own (d.raw.Conn).
 package state
 
 import (

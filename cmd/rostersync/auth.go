@@ -148,8 +148,9 @@ func roundDur(d time.Duration) time.Duration {
 
 const authUsage = `Manages the API key of an Evaluagent target in bearer-token mode
 (ROSTERSYNC_EVALUAGENT_AUTH=bearer, or auth: bearer in the target's
-evaluagent: block). The token lives in the state directory; every rostersync
-process takes it from there and refreshes it under a lock.
+evaluagent: block). The token lives in the state (the state directory, or
+the PostgreSQL database of ROSTERSYNC_STATE_URL); every rostersync process
+takes it from there and refreshes it under a lock.
 
   status   show each key's token: where it is stored, its age, expiry, next
            refresh. Reads only the state directory.

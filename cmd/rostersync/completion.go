@@ -53,6 +53,10 @@ func commandInfo() []cmdInfo {
 			ci.subs = []string{"list", "approve", "reject"}
 			args = []string{"list", "-h"}
 		}
+		if cmd.name == "state" {
+			ci.subs = []string{"copy"}
+			args = []string{"copy", "-h"}
+		}
 		var buf bytes.Buffer
 		c := &cli{stdout: &buf, stderr: &buf, stdin: strings.NewReader(""),
 			lookupEnv: func(string) (string, bool) { return "", false }, now: time.Now}

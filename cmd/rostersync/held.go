@@ -167,7 +167,11 @@ func heldList(ctx context.Context, c *cli, db *state.DB, all bool, dir string) e
 		return err
 	}
 	if n == 0 {
-		fmt.Fprintf(c.stdout, "No held operations. (State directory: %s)\n", dir)
+		if db.Backend() == state.BackendPostgres {
+			fmt.Fprintf(c.stdout, "No held operations. (State: %s)\n", db.Path())
+		} else {
+			fmt.Fprintf(c.stdout, "No held operations. (State directory: %s)\n", dir)
+		}
 	}
 	return nil
 }

@@ -113,6 +113,7 @@ func commands() []command {
 		{"audit", "report platform users no source knows, leavers still active, role drift, their QA results", cmdAudit},
 		{"held", "list, approve or reject operations held for approval", cmdHeld},
 		{"history", "what changed when, by person, target and time", cmdHistory},
+		{"state", "copy the SQLite state into PostgreSQL", cmdState},
 		{"auth", "an Evaluagent key in bearer-token mode: status, create, import, refresh, revoke", cmdAuth},
 		{"demo", "sync the bundled demo CSV into in-process simulators", cmdDemo},
 		{"simulator", "serve the Evaluagent or Agent IQ simulator over HTTP", cmdSimulator},

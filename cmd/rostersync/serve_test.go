@@ -19,6 +19,7 @@ import (
 
 	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 	"github.com/rostersync/rostersync/state"
+	"github.com/rostersync/rostersync/state/pgtest"
 )
 
 // TestMain lets a test start this binary as "rostersync": with
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 // daemonProc is "rostersync serve" running as a child process.

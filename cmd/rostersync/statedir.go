@@ -42,7 +42,17 @@ func openState(ctx context.Context, env *config.Env, now func() time.Time, log *
 		}
 		opts.Password = pw
 	}
-	return state.OpenURL(ctx, env.StateDir, env.StateURL, opts)
+	db, err := state.OpenURL(ctx, env.StateDir, env.StateURL, opts)
+	if state.IsAuthFailure(err) {
+		from := "no password was given: put it in a file named by " + config.EnvPrefix + "STATE_PASSWORD_FILE (or the credential " + config.StatePasswordCredential + ")"
+		if env.StatePasswordFile != "" {
+			from = "the password is read from " + env.StatePasswordFile
+		} else if env.StateURLHasPassword() {
+			from = "the password is the URL's"
+		}
+		return nil, fmt.Errorf("%w\n(%s)", err, from)
+	}
+	return db, err
 }
 
 // openExistingState opens the state store the daemon uses, for the
@@ -66,6 +76,16 @@ func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.D
 		}
 		return st, env, nil
 	}
+	st, err := openExistingDir(c, env, flags)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, env, nil
+}
+
+// openExistingDir opens the SQLite state in the state directory the
+// service uses (see openExistingState), refusing a directory without one.
+func openExistingDir(c *cli, env *config.Env, flags commonFlags) (*state.DB, error) {
 	how := "-state-dir"
 	_, fromEnv := c.lookupEnv("ROSTERSYNC_STATE_DIR")
 	_, fromUnit := c.lookupEnv("STATE_DIRECTORY")
@@ -88,21 +108,17 @@ func openExistingState(ctx context.Context, c *cli, flags commonFlags) (*state.D
 	if _, err := os.Stat(db); err != nil {
 		switch {
 		case errors.Is(err, fs.ErrPermission):
-			return nil, nil, fmt.Errorf("state directory %s (%s): permission denied; the service's state belongs to its own user: run this as root (sudo rostersync …)", dir, how)
+			return nil, fmt.Errorf("state directory %s (%s): permission denied; the service's state belongs to its own user: run this as root (sudo rostersync …)", dir, how)
 		case errors.Is(err, fs.ErrNotExist):
 			if _, derr := os.Stat(dir); derr != nil {
-				return nil, nil, fmt.Errorf("state directory %s (%s) does not exist; nothing was created. The service keeps its state in %s (as root), or give the directory with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, serviceStateDir)
+				return nil, fmt.Errorf("state directory %s (%s) does not exist; nothing was created. The service keeps its state in %s (as root), or give the directory with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, serviceStateDir)
 			}
-			return nil, nil, fmt.Errorf("state directory %s (%s) holds no state database (%s); nothing was created. Give the directory the daemon uses with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, state.FileName)
+			return nil, fmt.Errorf("state directory %s (%s) holds no state database (%s); nothing was created. Give the directory the daemon uses with -state-dir or ROSTERSYNC_STATE_DIR", dir, how, state.FileName)
 		default:
-			return nil, nil, fmt.Errorf("state directory %s (%s): %w", dir, how, err)
+			return nil, fmt.Errorf("state directory %s (%s): %w", dir, how, err)
 		}
 	}
-	st, err := state.OpenWith(dir, state.Options{Now: c.now})
-	if err != nil {
-		return nil, nil, err
-	}
-	return st, env, nil
+	return state.OpenWith(dir, state.Options{Now: c.now})
 }
 
 // shellLogger is the logger of a command run from a shell, as env
