@@ -48,10 +48,7 @@ func (d *DB) JournalBegin(ctx context.Context, e Entry) (int64, error) {
 		return 0, wrap(err)
 	}
 	var id int64
-	err := d.tx(ctx, func(tx dbtx) error {
-		if err := d.fenceTx(ctx, tx); err != nil {
-			return err
-		}
+	err := d.fencedTx(ctx, func(tx dbtx) error {
 		var err error
 		id, err = insertEntry(ctx, tx, e, d.stamp(), nil)
 		return err
@@ -74,10 +71,7 @@ func (d *DB) JournalFinish(ctx context.Context, id int64, outcome, resultID, err
 	default:
 		return wrap(fmt.Errorf("unknown outcome %q", outcome))
 	}
-	err := d.tx(ctx, func(tx dbtx) error {
-		if err := d.fenceTx(ctx, tx); err != nil {
-			return err
-		}
+	err := d.fencedTx(ctx, func(tx dbtx) error {
 		return finishEntry(ctx, tx, id, finishRow{outcome, resultID, errText, d.stamp()})
 	})
 	if err != nil {

@@ -154,6 +154,21 @@ func (l *Lease) keep(conn *pgx.Conn, stop <-chan struct{}) error {
 	}
 }
 
+// fencedTx is tx for a journal write: refused at once under a lost lease
+// (without waiting for a database that may be unreachable), and inside the
+// transaction when the lease row carries another epoch.
+func (d *DB) fencedTx(ctx context.Context, fn func(dbtx) error) error {
+	if err := fenceLocal(d.currentLease()); err != nil {
+		return err
+	}
+	return d.tx(ctx, func(tx dbtx) error {
+		if err := d.fenceTx(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // fenceTx refuses, inside tx, a journal write under a lease whose epoch is
 // no longer the row's (PostgreSQL), or that is lost (both backends).
 func (d *DB) fenceTx(ctx context.Context, tx dbtx) error {

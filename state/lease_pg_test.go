@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
@@ -160,5 +161,63 @@ func TestLeaseFencesJournalPostgres(t *testing.T) {
 	}
 	if es, err := hostB.JournalByOp(ctx, "evaluagent", "op1"); err != nil || len(es) != 1 || es[0].Outcome != OutcomeOK {
 		t.Fatalf("op1 recorded as %+v %v, want once, ok", es, err)
+	}
+}
+
+// TestLeasePartitionedHolderStopsFirst: a holder cut off from the database
+// (every packet dropped, nothing closed) stops trusting its lease before
+// the row expires for anyone else, and its journal writes are refused from
+// then on.
+func TestLeasePartitionedHolderStopsFirst(t *testing.T) {
+	srv := pgtest.Shared(t)
+	loc := srv.Database(t)
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := pgtest.NewProxy(t, u.Host)
+	ctx := context.Background()
+	cut, other := openAt(t, proxy.Via(t, loc)), openAt(t, loc)
+	const ttl = 3 * time.Second
+
+	l, err := cut.AcquireLease(ctx, "host-a", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	cut.UseLease(l)
+	time.Sleep(ttl / 2) // a renewal or so
+	proxy.Cut()
+	select {
+	case <-l.Lost():
+	case <-time.After(4 * ttl):
+		t.Fatal("a partitioned holder still trusts its lease")
+	}
+	lostAt := time.Now()
+	t.Logf("lost: %v", l.Err())
+	st, err := other.LeaseInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !lostAt.Before(st.Expires) {
+		t.Errorf("the holder stopped at %s, after its row expired at %s", lostAt, st.Expires)
+	}
+	if _, err := cut.JournalBegin(ctx, Entry{Target: "t", OpID: "op", Kind: "user", Key: "k", Action: "create"}); !errors.Is(err, ErrFenced) {
+		t.Errorf("journal after the loss: %v, want ErrFenced at once", err)
+	}
+	// The row expires by the database's clock, and then another takes it.
+	var next *Lease
+	deadline := time.Now().Add(4 * ttl)
+	for next == nil && time.Now().Before(deadline) {
+		if next, err = other.AcquireLease(ctx, "host-b", ttl); err != nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if next == nil {
+		t.Fatalf("nobody could take the lease after it expired: %v", err)
+	}
+	defer next.Release(ctx)
+	if next.Epoch() != l.Epoch()+1 {
+		t.Errorf("epoch %d after %d", next.Epoch(), l.Epoch())
 	}
 }
