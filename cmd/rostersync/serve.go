@@ -54,7 +54,12 @@ would apply; with apply it applies them. Serves /healthz, /readyz, /metrics
 and /status on ROSTERSYNC_LISTEN. Under systemd it notifies READY, STATUS,
 WATCHDOG and STOPPING. SIGHUP reloads the configuration file (a bad one is
 logged and the old one kept); SIGTERM lets the write in flight finish,
-records where the pass stopped, and exits.`)
+records where the pass stopped, and exits.
+
+With the state on PostgreSQL (ROSTERSYNC_STATE_URL) two hosts may run serve:
+the one holding the lease leads (runs passes and applies); the other stands
+by, serving SCIM, health, metrics and a read-only status, and takes over
+within about 1.25 x ROSTERSYNC_LEASE_TTL (default 10s) of the leader's end.`)
 	var common commonFlags
 	common.register(fs)
 	if err := parse(fs, args); err != nil {
