@@ -428,6 +428,9 @@ func TestHAPartition(t *testing.T) {
 		t.Fatal("a wrote nothing before the cut")
 	}
 	last := aw[len(aw)-1]
+	if !last.Before(lostAt) {
+		t.Errorf("a's last platform write reached the platform at %s, after a stopped trusting its lease (%s)", last, lostAt)
+	}
 	if !last.Before(tookAt) {
 		t.Errorf("a's last platform write reached the platform at %s, after b took the lease at %s", last, tookAt)
 	}
