@@ -49,9 +49,10 @@ const MinLeaseTTL = 3 * time.Second
 
 // LeaseHeldError reports that another process holds the lease.
 type LeaseHeldError struct {
-	Holder  string
-	Epoch   int64
-	Expires time.Time // by the database's clock
+	Holder   string
+	Epoch    int64
+	Expires  time.Time // by the database's clock
+	Acquired time.Time // when the holder took it (zero on SQLite)
 }
 
 func (e *LeaseHeldError) Error() string {

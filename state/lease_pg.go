@@ -79,9 +79,8 @@ func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, er
 	err = conn.QueryRow(ctx, pgTakeSQL, holder, ttl.Milliseconds()).Scan(&epoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		held := &LeaseHeldError{}
-		var acquired time.Time
 		var live bool
-		if err := conn.QueryRow(ctx, pgInfoSQL).Scan(&held.Holder, &held.Epoch, &acquired, &held.Expires, &live); err != nil {
+		if err := conn.QueryRow(ctx, pgInfoSQL).Scan(&held.Holder, &held.Epoch, &held.Acquired, &held.Expires, &live); err != nil {
 			return fail(fmt.Errorf("state: acquire lease: %w", err))
 		}
 		return fail(held)

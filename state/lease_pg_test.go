@@ -41,7 +41,7 @@ func TestLeasePostgres(t *testing.T) {
 	}
 	_, err = hostB.AcquireLease(ctx, "host-b", ttl)
 	var held *LeaseHeldError
-	if !errors.As(err, &held) || held.Holder != "host-a" || held.Epoch != 1 {
+	if !errors.As(err, &held) || held.Holder != "host-a" || held.Epoch != 1 || held.Acquired.IsZero() || !held.Expires.After(held.Acquired) {
 		t.Fatalf("second holder: %v, want a *LeaseHeldError naming host-a", err)
 	}
 	// Renewals keep it past its ttl.

@@ -162,9 +162,9 @@ func (x *leadership) try(ctx context.Context) bool {
 				"expires", held.Expires)
 		}
 		if x.seen.Epoch != held.Epoch {
-			x.since = x.d.c.now()
+			x.since = held.Acquired // the leader's, as it leads since then
 		}
-		x.seen = state.LeaseStatus{Holder: held.Holder, Epoch: held.Epoch, Expires: held.Expires, Held: true}
+		x.seen = state.LeaseStatus{Holder: held.Holder, Epoch: held.Epoch, Acquired: held.Acquired, Expires: held.Expires, Held: true}
 		x.err = nil
 		return false
 	case err != nil:
