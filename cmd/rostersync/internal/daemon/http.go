@@ -52,7 +52,7 @@ const index = `rostersync admin endpoints
   GET  /status   JSON: recent passes, the pass in flight, the pending plan
                  (in a browser, / and /status are the status page)
   GET  /status.json  the same JSON, whatever the Accept header
-  POST /trigger  ask for a pass (debounced)
+  POST /trigger  ask for a pass (debounced); 503 on a standby, naming the leader
 `
 
 // NewMux returns the admin endpoints on a new ServeMux, which the caller may
@@ -113,6 +113,13 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 	}
 	if cfg.Trigger != nil {
 		mux.HandleFunc("POST /trigger", func(w http.ResponseWriter, r *http.Request) {
+			if cfg.Standby != nil {
+				if standby, _, why := cfg.Standby(); standby {
+					// A standby runs no pass: say who does.
+					http.Error(w, why+": ask the leader for a pass", http.StatusServiceUnavailable)
+					return
+				}
+			}
 			cfg.Trigger()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusAccepted)

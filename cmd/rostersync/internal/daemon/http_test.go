@@ -114,8 +114,12 @@ func TestStandbyReadiness(t *testing.T) {
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	st := NewStatus(func() time.Time { return now })
 	standby, ok, why := true, true, "standby; leader is host-a"
-	mux := NewMux(HandlerConfig{Status: st, ReadyAfter: time.Minute,
+	triggered := 0
+	mux := NewMux(HandlerConfig{Status: st, ReadyAfter: time.Minute, Trigger: func() { triggered++ },
 		Standby: func() (bool, bool, string) { return standby, ok, why }})
+	if code, body := get(t, mux, "POST", "/trigger"); code != 503 || !strings.Contains(body, "leader is host-a") || triggered != 0 {
+		t.Errorf("POST /trigger on a standby = %d %q, %d passes asked for", code, body, triggered)
+	}
 	if code, body := get(t, mux, "GET", "/readyz"); code != 200 || !strings.Contains(body, "leader is host-a") {
 		t.Errorf("/readyz of a standby = %d %q", code, body)
 	}
@@ -131,5 +135,8 @@ func TestStandbyReadiness(t *testing.T) {
 	standby = false // leading: no pass yet
 	if code, body := get(t, mux, "GET", "/readyz"); code != 503 || !strings.Contains(body, "first pass") {
 		t.Errorf("/readyz of a leader before its first pass = %d %q", code, body)
+	}
+	if code, _ := get(t, mux, "POST", "/trigger"); code != 202 || triggered != 1 {
+		t.Errorf("POST /trigger on the leader = %d, %d passes asked for", code, triggered)
 	}
 }
