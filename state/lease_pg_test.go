@@ -27,7 +27,7 @@ func TestLeasePostgres(t *testing.T) {
 	loc := pgtest.Shared(t).Database(t)
 	ctx := context.Background()
 	hostA, hostB := openAt(t, loc), openAt(t, loc)
-	const ttl = 3 * time.Second
+	const ttl = 6 * time.Second // room for a loaded machine: renewals every 2s, trusted 4.8s
 
 	if st, err := hostB.LeaseInfo(ctx); err != nil || st.Held || st.Backend != BackendPostgres {
 		t.Fatalf("before any lease: %+v %v", st, err)
@@ -102,7 +102,7 @@ func TestLeaseFencesJournalPostgres(t *testing.T) {
 	loc := pgtest.Shared(t).Database(t)
 	ctx := context.Background()
 	hostA, hostB := openAt(t, loc), openAt(t, loc)
-	const ttl = 3 * time.Second
+	const ttl = 6 * time.Second // room for a loaded machine: renewals every 2s, trusted 4.8s
 
 	a, err := hostA.AcquireLease(ctx, "host-a", ttl)
 	if err != nil {
@@ -178,7 +178,7 @@ func TestLeasePartitionedHolderStopsFirst(t *testing.T) {
 	proxy := pgtest.NewProxy(t, u.Host)
 	ctx := context.Background()
 	cut, other := openAt(t, proxy.Via(t, loc)), openAt(t, loc)
-	const ttl = 3 * time.Second
+	const ttl = 6 * time.Second // room for a loaded machine: renewals every 2s, trusted 4.8s
 
 	l, err := cut.AcquireLease(ctx, "host-a", ttl)
 	if err != nil {
