@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -563,4 +564,34 @@ func mustHostname(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestHAHandoverOnStop: a leader stopped with SIGTERM (systemctl stop, a
+// patch) releases its lease as it exits, so the standby takes over at its
+// next try instead of waiting for the lease to expire, and finds nothing
+// left to do.
+func TestHAHandoverOnStop(t *testing.T) {
+	h := newHARig(t)
+	a := h.node("a", "", "")
+	a.waitLog("took the lease", 30*time.Second)
+	b := h.node("b", "", "")
+	b.waitLog("standing by", 30*time.Second)
+	waitFor(t, 3*time.Minute, "every person created", func() bool { return len(h.created()) == haPeople })
+	converged(t, a, 3*time.Minute)
+
+	a.signal(syscall.SIGTERM)
+	stopped := time.Now()
+	if err := a.wait(time.Minute); err != nil {
+		t.Fatalf("the leader did not stop cleanly: %v", err)
+	}
+	waitFor(t, time.Minute, "b takes the lease", func() bool { return b.role() == roleLeader })
+	t.Logf("handover: %s from SIGTERM of the leader to the standby leading", time.Since(stopped).Round(time.Millisecond))
+	if got := b.metric("rostersync_lease_epoch"); got != 2 {
+		t.Errorf("b's rostersync_lease_epoch = %v, want 2", got)
+	}
+	converged(t, b, 3*time.Minute)
+	if n := h.createCalls(); n != haPeople {
+		t.Errorf("the simulator carried out %d user creates for %d people", n, haPeople)
+	}
+	h.noOpRecordedTwice()
 }
