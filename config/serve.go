@@ -46,7 +46,19 @@ type Serve struct {
 	// ReadyAfter is the largest age of the last successful pass at which
 	// /readyz answers 200. Zero means three intervals.
 	ReadyAfter time.Duration `env:"READY_AFTER"`
+	// LeaseTTL is the time to live of the lease that makes one daemon (or
+	// "rostersync apply") the only writer. On PostgreSQL a standby takes
+	// over within about 1.25 TTL of the leader's death; on SQLite it is
+	// unused (the lease is a lock the kernel frees when the process ends).
+	LeaseTTL time.Duration `env:"LEASE_TTL, default=10s"`
 }
+
+// Bounds of LeaseTTL: renewals every TTL/3 must fit a loaded database's
+// answer time, and a takeover should not wait for minutes.
+const (
+	MinLeaseTTL = 3 * time.Second
+	MaxLeaseTTL = 5 * time.Minute
+)
 
 // ReadyMaxAge returns ReadyAfter, or three intervals when it is zero.
 func (s Serve) ReadyMaxAge() time.Duration {
@@ -95,6 +107,10 @@ func (s Serve) validate() []error {
 	}
 	if s.ReadyAfter < 0 {
 		bad("READY_AFTER", "%s: must not be negative (0 means three intervals)", s.ReadyAfter)
+	}
+	if s.LeaseTTL < MinLeaseTTL || s.LeaseTTL > MaxLeaseTTL {
+		bad("LEASE_TTL", "%s: must be from %s to %s (as 10s); a standby takes over about 1.25 times it after the leader stops",
+			s.LeaseTTL, MinLeaseTTL, MaxLeaseTTL)
 	}
 	switch s.Mode {
 	case ServeModePlan, ServeModeApply:

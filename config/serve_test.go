@@ -15,7 +15,7 @@ import (
 
 var defaultServe = Serve{
 	Listen: "127.0.0.1:9380", Interval: 15 * time.Minute, DeltaInterval: time.Minute,
-	Debounce: 2 * time.Second, Mode: ServeModePlan,
+	Debounce: 2 * time.Second, Mode: ServeModePlan, LeaseTTL: 10 * time.Second,
 }
 
 func TestServeEnv(t *testing.T) {
@@ -29,6 +29,7 @@ func TestServeEnv(t *testing.T) {
 		"ROSTERSYNC_DEBOUNCE":       "500ms",
 		"ROSTERSYNC_SERVE_MODE":     "apply",
 		"ROSTERSYNC_READY_AFTER":    "2h",
+		"ROSTERSYNC_LEASE_TTL":      "30s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,7 @@ func TestServeEnv(t *testing.T) {
 		Listen: "[::1]:9000", SCIMListen: ":8443",
 		TLSCertFile: "/etc/rostersync/tls.crt", TLSKeyFile: "/etc/rostersync/tls.key",
 		Interval: time.Hour, Debounce: 500 * time.Millisecond, Mode: ServeModeApply, ReadyAfter: 2 * time.Hour,
+		LeaseTTL: 30 * time.Second,
 	}
 	if diff := cmp.Diff(want, e.Serve); diff != "" {
 		t.Errorf("Serve (-want +got):\n%s", diff)
@@ -55,20 +57,20 @@ func TestServeEnv(t *testing.T) {
 func TestServeValidateReportsEverything(t *testing.T) {
 	s := Serve{
 		Listen: "localhost", SCIMListen: "example.com:443", TLSCertFile: "/c",
-		Interval: 0, DeltaInterval: -1, Debounce: -1, Mode: "yolo", ReadyAfter: -1,
+		Interval: 0, DeltaInterval: -1, Debounce: -1, Mode: "yolo", ReadyAfter: -1, LeaseTTL: time.Second,
 	}
 	var got []string
 	for _, err := range s.validate() {
 		got = append(got, err.Error())
 	}
 	joined := strings.Join(got, "\n")
-	for _, want := range []string{"LISTEN:", "SCIM_LISTEN:", "TLS_CERT_FILE:", "INTERVAL:", "DELTA_INTERVAL:", "DEBOUNCE:", "SERVE_MODE:", "READY_AFTER:"} {
+	for _, want := range []string{"LISTEN:", "SCIM_LISTEN:", "TLS_CERT_FILE:", "INTERVAL:", "DELTA_INTERVAL:", "DEBOUNCE:", "SERVE_MODE:", "READY_AFTER:", "LEASE_TTL:"} {
 		if !strings.Contains(joined, "ROSTERSYNC_"+want) {
 			t.Errorf("no problem reported for %s in:\n%s", want, joined)
 		}
 	}
-	if len(got) != 8 {
-		t.Errorf("%d problems, want 8:\n%s", len(got), joined)
+	if len(got) != 9 {
+		t.Errorf("%d problems, want 9:\n%s", len(got), joined)
 	}
 }
 

@@ -244,7 +244,7 @@ func (b *Batch) flushLocked(ctx context.Context, also func(dbtx) error) error {
 		return nil
 	}
 	landed := map[int64]int64{}
-	err := b.d.tx(ctx, func(tx dbtx) error {
+	err := b.d.fencedTx(ctx, func(tx dbtx) error {
 		if len(b.owns) > 0 {
 			st, err := tx.PrepareContext(ctx, ownSQL)
 			if err != nil {

@@ -48,7 +48,7 @@ func (d *DB) JournalBegin(ctx context.Context, e Entry) (int64, error) {
 		return 0, wrap(err)
 	}
 	var id int64
-	err := d.tx(ctx, func(tx dbtx) error {
+	err := d.fencedTx(ctx, func(tx dbtx) error {
 		var err error
 		id, err = insertEntry(ctx, tx, e, d.stamp(), nil)
 		return err
@@ -71,7 +71,7 @@ func (d *DB) JournalFinish(ctx context.Context, id int64, outcome, resultID, err
 	default:
 		return wrap(fmt.Errorf("unknown outcome %q", outcome))
 	}
-	err := d.tx(ctx, func(tx dbtx) error {
+	err := d.fencedTx(ctx, func(tx dbtx) error {
 		return finishEntry(ctx, tx, id, finishRow{outcome, resultID, errText, d.stamp()})
 	})
 	if err != nil {

@@ -51,6 +51,11 @@ type WriterLock struct {
 // LockWriter takes the writer lock of dir for command (as "apply"), or
 // fails at once with a *LockedError naming the holder.
 func LockWriter(dir, command string, now time.Time) (*WriterLock, error) {
+	return lockWriterAs(dir, "rostersync "+command, now)
+}
+
+// lockWriterAs is LockWriter with the holder's description given whole.
+func lockWriterAs(dir, holder string, now time.Time) (*WriterLock, error) {
 	if err := prepareDir(dir); err != nil {
 		return nil, err
 	}
@@ -70,7 +75,7 @@ func LockWriter(dir, command string, now time.Time) (*WriterLock, error) {
 		}
 		return nil, fmt.Errorf("state: lock %s: %w", path, err)
 	}
-	h := Holder{PID: os.Getpid(), Command: "rostersync " + command, Since: now.UTC()}
+	h := Holder{PID: os.Getpid(), Command: holder, Since: now.UTC()}
 	data, _ := json.Marshal(h)
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt(append(data, '\n'), 0)
@@ -87,4 +92,19 @@ func (l *WriterLock) Release() error {
 	err := l.f.Close() // closing releases the flock
 	l.f = nil
 	return err
+}
+
+// lockHeld reports whether a process (this one included) holds dir's
+// writer lock.
+func lockHeld(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, LockFileName))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
 }

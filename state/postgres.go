@@ -85,6 +85,7 @@ func openPostgres(ctx context.Context, rawURL string, opts Options) (*DB, error)
 	sdb.SetMaxIdleConns(pgMaxConns)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
 	d := newDB(sdb, where, "", true, opts)
+	d.pgConfig = cfg.Copy() // the lease's own connection
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("state: connect to %s: %w", where, redactErr(err, rawURL))

@@ -132,6 +132,7 @@ type DB struct {
 	path string  // the SQLite file, or the PostgreSQL URL without its password
 	dir  string  // the state directory (SQLite), where the plan key and token files live
 	now  func() time.Time
+	leaseSlot
 }
 
 // Open opens (creating if needed) the state database in dir with default

@@ -135,16 +135,6 @@ func (a *app) scimStore() (*scim.Store, error) {
 	return s, nil
 }
 
-// lockWriter takes the state directory's writer lock for command; see
-// state.WriterLock for who takes it and who does not.
-func (a *app) lockWriter(command string) (*state.WriterLock, error) {
-	now := time.Now
-	if a.c.now != nil {
-		now = a.c.now
-	}
-	return state.LockWriter(a.env.StateDir, command, now())
-}
-
 func (a *app) Close() error {
 	var errs []error
 	for _, s := range a.sources {

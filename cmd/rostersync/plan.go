@@ -212,11 +212,16 @@ applies it after -yes or an interactive "yes".`)
 		return err
 	}
 	defer a.Close()
-	lock, err := a.lockWriter("apply")
+	lease, err := a.acquireLease(ctx, "apply")
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
+	defer lease.Release(context.WithoutCancel(ctx))
+	if a.hooks.stop == nil {
+		// A lease lost mid-apply (PostgreSQL: the database unreachable, or
+		// another process took over) stops it as the daemon's SIGTERM does.
+		a.hooks.stop = lease.Lost
+	}
 	var plans passes
 	if fs.NArg() == 1 {
 		plans, err = a.loadSaved(ctx, fs.Arg(0))

@@ -54,7 +54,12 @@ would apply; with apply it applies them. Serves /healthz, /readyz, /metrics
 and /status on ROSTERSYNC_LISTEN. Under systemd it notifies READY, STATUS,
 WATCHDOG and STOPPING. SIGHUP reloads the configuration file (a bad one is
 logged and the old one kept); SIGTERM lets the write in flight finish,
-records where the pass stopped, and exits.`)
+records where the pass stopped, and exits.
+
+With the state on PostgreSQL (ROSTERSYNC_STATE_URL) two hosts may run serve:
+the one holding the lease leads (runs passes and applies); the other stands
+by, serving SCIM, health, metrics and a read-only status, and takes over
+within about 1.25 x ROSTERSYNC_LEASE_TTL (default 10s) of the leader's end.`)
 	var common commonFlags
 	common.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -80,6 +85,7 @@ type server struct {
 	log     *slog.Logger
 	health  sourceHealth
 
+	lead        leadership
 	notifier    *notify.Notifier
 	lastFailure string         // the last failed pass's error, told once
 	toldHeld    map[int64]bool // holds already told of (scheduler goroutine only)
@@ -163,12 +169,12 @@ func (d *server) run(ctx context.Context) error {
 	}
 	d.app = a
 	d.log = a.log
-	lock, err := a.lockWriter("serve")
-	if err != nil {
+	d.lead.d = d
+	if err := d.lead.start(ctx); err != nil {
 		a.Close()
 		return err
 	}
-	defer lock.Release()
+	defer d.lead.release(ctx)
 	if a.scim != nil {
 		d.scimStore, a.ownsSCIM = a.scim, false
 	}
@@ -180,13 +186,16 @@ func (d *server) run(ctx context.Context) error {
 	}()
 	cfg := a.env.Serve
 	d.metrics = metrics.New(version, cfg.Mode)
+	d.metrics.Lease(d.leaseMetrics)
 	if d.notifier, err = d.newNotifier(a.env); err != nil {
 		return err
 	}
 	defer d.notifier.Close(5 * time.Second)
 	d.health.onChange = d.notifySource
 	d.health.seed(ctx, a)
-	d.notifyHeld(ctx, a, true)
+	if d.lead.current() != nil { // the leader tells of holds; a standby would repeat it
+		d.notifyHeld(ctx, a, true)
+	}
 
 	if d.notify, err = sdnotify.New(d.c.lookupEnv); err != nil {
 		return err
@@ -232,6 +241,7 @@ func (d *server) run(ctx context.Context) error {
 	adminMux := daemon.NewMux(daemon.HandlerConfig{
 		Status: d.sched.Status(), ReadyAfter: cfg.ReadyMaxAge(), Metrics: d.metrics.Handler(),
 		Trigger: d.sched.Trigger, Extra: d.statusExtra, Page: page, WantsPage: statuspage.WantsHTML,
+		Standby: d.standby,
 	})
 	// The status page's assets and actions live on the admin mux, so the
 	// token guards them with the rest.
@@ -275,6 +285,7 @@ func (d *server) run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { d.watchdog(runCtx) })
 	wg.Go(func() { d.watchLive(runCtx) })
+	wg.Go(func() { d.lead.run(runCtx) })
 	wg.Go(func() { d.watchSCIM(runCtx) })
 	tokens := newTokenWatch(d)
 	wg.Go(func() { tokens.run(runCtx) })
@@ -297,7 +308,12 @@ func (d *server) run(ctx context.Context) error {
 		}
 	})
 
-	d.log.Info("serving", "mode", cfg.Mode, "interval", cfg.Interval.String(), "delta_interval", cfg.DeltaInterval.String(),
+	if line := d.lead.standbyLine(); line != "" && d.ready.CompareAndSwap(false, true) {
+		// A standby runs no pass to be ready after: it is ready to serve
+		// SCIM and to take over now.
+		d.send(sdnotify.Ready, sdnotify.Status(line))
+	}
+	d.log.Info("serving", "role", d.lead.view().Role, "mode", cfg.Mode, "interval", cfg.Interval.String(), "delta_interval", cfg.DeltaInterval.String(),
 		"debounce", cfg.Debounce.String(), "tls", cfg.TLS(), "scim", scim != nil)
 	runErr := d.sched.Run(ctx)
 	stopRun()
@@ -445,6 +461,7 @@ func (d *server) statusExtra() map[string]any {
 	return map[string]any{
 		"version": version, "mode": a.env.Serve.Mode, "targets": a.targetNames(),
 		"config": a.env.Mapping, "started": d.start, "sources": d.health.list(names), "auth": authStatusExtra(a),
+		"lease": d.lead.view(),
 	}
 }
 
@@ -469,6 +486,7 @@ func (d *server) reload(ctx context.Context) error {
 	d.appMu.Lock()
 	d.app = a
 	d.appMu.Unlock()
+	d.lead.attach()
 	d.health.seed(ctx, a)
 	d.stamps = nil // the sources may have changed: the next delta pass runs
 	if err := old.Close(); err != nil {
@@ -479,6 +497,23 @@ func (d *server) reload(ctx context.Context) error {
 
 // pass is one daemon pass: read, plan, and store (plan mode) or apply.
 func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, error) {
+	lease := d.lead.current()
+	if lease == nil {
+		// A standby runs no pass: the leader does, on the same state.
+		return daemon.Outcome{Skipped: true}, nil
+	}
+	// A lost lease stops the pass as SIGTERM does: the write in flight
+	// finishes, no operation starts after it (and its journal entry would
+	// be refused: the next leader resumes from the journal).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lease.Lost():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	a := d.current()
 	stamps := sourceStamps(a)
 	if kind == daemon.Delta && d.stamps != nil && stampsEqual(stamps, d.stamps) {
@@ -511,7 +546,9 @@ func (d *server) pass(ctx context.Context, kind daemon.Kind) (daemon.Outcome, er
 	if err != nil {
 		errText = err.Error()
 	}
-	if ferr := a.db.RunFinish(context.WithoutCancel(ctx), runID, result, sum, errText); ferr != nil {
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+	defer fcancel()
+	if ferr := a.db.RunFinish(fctx, runID, result, sum, errText); ferr != nil {
 		d.log.Error("recording the pass", "err", ferr)
 	}
 	if err == nil {

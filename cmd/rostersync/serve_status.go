@@ -96,10 +96,16 @@ type statusBackend struct{ d *server }
 func (b statusBackend) Trigger() { b.d.sched.Trigger() }
 
 func (b statusBackend) Approve(ctx context.Context, id int64) error {
+	if line := b.d.lead.standbyLine(); line != "" {
+		return fmt.Errorf("this node is a %s: approve on the leader's status page", line)
+	}
 	return b.d.current().db.HeldApprove(ctx, id)
 }
 
 func (b statusBackend) Reject(ctx context.Context, id int64) error {
+	if line := b.d.lead.standbyLine(); line != "" {
+		return fmt.Errorf("this node is a %s: reject on the leader's status page", line)
+	}
 	return b.d.current().db.HeldReject(ctx, id)
 }
 
@@ -111,7 +117,10 @@ func (b statusBackend) View(ctx context.Context) (*statuspage.View, error) {
 	now := d.c.now()
 	v := &statuspage.View{
 		Now: now, Version: version, Mode: a.env.Serve.Mode, Targets: a.targetNames(),
-		Ready: rep.Ready, ReadyReason: rep.ReadyReason,
+		Ready: rep.Ready, ReadyReason: rep.ReadyReason, Standby: d.lead.standbyLine(),
+	}
+	if standby, ok, why := d.standby(); standby {
+		v.Ready, v.ReadyReason = ok, why
 	}
 	if rep.Running != nil {
 		v.Running = &statuspage.Run{Kind: string(rep.Running.Kind), Started: rep.Running.Started, Result: "running"}

@@ -41,7 +41,8 @@ type daemonProc struct {
 	done  chan error
 	mu    sync.Mutex
 	log   strings.Builder
-	notes []string // sd_notify datagrams, in order
+	notes []string    // sd_notify datagrams, in order
+	seen  []time.Time // when each log line arrived, in order
 }
 
 // startServe starts the daemon with r's environment plus extra, a real
@@ -101,6 +102,7 @@ func startServe(t *testing.T, r *rig, extra map[string]string) *daemonProc {
 		for sc.Scan() {
 			d.mu.Lock()
 			d.log.WriteString(sc.Text() + "\n")
+			d.seen = append(d.seen, time.Now())
 			d.mu.Unlock()
 		}
 		d.done <- d.cmd.Wait()

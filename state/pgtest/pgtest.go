@@ -199,7 +199,7 @@ func start(bin string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
-	if err := s.run(); err != nil {
+	if err := s.run(false); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -213,17 +213,20 @@ func (s *Server) data() string { return filepath.Join(s.Dir, "data") }
 // machine crash would need it.
 
 // run starts postgres on a free port and waits until it accepts logins.
-// A restart keeps its port (the tests hold URLs naming it) and retries on
-// it; a first start moves to another free port if one was taken meanwhile.
-func (s *Server) run() error {
-	restart := s.Port != 0
+// With samePort (a restart: the URLs handed out name the port) it retries
+// on the same port, which the killed server may hold for a moment yet.
+func (s *Server) run(samePort bool) error {
 	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
+	attempts := 3
+	if samePort {
+		attempts = 10
+	}
+	for attempt := 0; attempt < attempts; attempt++ {
 		switch {
-		case s.Port == 0 || (attempt > 0 && !restart):
+		case samePort && attempt > 0:
+			time.Sleep(500 * time.Millisecond)
+		case s.Port == 0 || attempt > 0:
 			s.Port = freePort()
-		case attempt > 0:
-			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 		cmd := exec.Command(filepath.Join(s.bin, "postgres"), "-D", s.data(),
 			"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(s.Port),
@@ -259,7 +262,7 @@ func tail(s string, n int) string {
 }
 
 func (s *Server) waitReady(done <-chan struct{}) error {
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var err error
 	for time.Now().Before(deadline) {
 		select {
@@ -370,7 +373,7 @@ func (s *Server) Kill() {
 // Restart starts a killed server again on its port.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	if err := s.run(); err != nil {
+	if err := s.run(true); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -26,17 +26,33 @@ type HandlerConfig struct {
 	Page http.Handler
 	// WantsPage tells a browser's request from a program's (nil: never).
 	WantsPage func(*http.Request) bool
+	// Standby, when set, says whether this node is a standby (another
+	// holds the lease and runs the passes). A standby's readiness is ok and
+	// why, not its passes': it runs none, and is ready to serve and to take
+	// over while ok.
+	Standby func() (standby, ok bool, why string)
+}
+
+// ready is /readyz's answer: the standby's, or the passes'.
+func (cfg HandlerConfig) ready() (bool, string) {
+	if cfg.Standby != nil {
+		if standby, ok, why := cfg.Standby(); standby {
+			return ok, why
+		}
+	}
+	return cfg.Status.Ready(cfg.ReadyAfter)
 }
 
 // index is what GET / answers: the URL the daemon logs at start.
 const index = `rostersync admin endpoints
   GET  /healthz  200 while the process runs
-  GET  /readyz   200 when the last successful pass is recent enough, else 503
+  GET  /readyz   200 when the last successful pass is recent enough (on a
+                 standby: while it can read the lease), else 503
   GET  /metrics  Prometheus text
   GET  /status   JSON: recent passes, the pass in flight, the pending plan
                  (in a browser, / and /status are the status page)
   GET  /status.json  the same JSON, whatever the Accept header
-  POST /trigger  ask for a pass (debounced)
+  POST /trigger  ask for a pass (debounced); 503 on a standby, naming the leader
 `
 
 // NewMux returns the admin endpoints on a new ServeMux, which the caller may
@@ -66,7 +82,7 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ok, why := cfg.Status.Ready(cfg.ReadyAfter)
+		ok, why := cfg.ready()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -75,6 +91,7 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 	})
 	statusJSON := func(w http.ResponseWriter, r *http.Request) {
 		rep := cfg.Status.Report(cfg.ReadyAfter)
+		rep.Ready, rep.ReadyReason = cfg.ready()
 		if cfg.Extra != nil {
 			rep.Extra = cfg.Extra()
 		}
@@ -96,6 +113,13 @@ func NewMux(cfg HandlerConfig) *http.ServeMux {
 	}
 	if cfg.Trigger != nil {
 		mux.HandleFunc("POST /trigger", func(w http.ResponseWriter, r *http.Request) {
+			if cfg.Standby != nil {
+				if standby, _, why := cfg.Standby(); standby {
+					// A standby runs no pass: say who does.
+					http.Error(w, why+": ask the leader for a pass", http.StatusServiceUnavailable)
+					return
+				}
+			}
 			cfg.Trigger()
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.WriteHeader(http.StatusAccepted)

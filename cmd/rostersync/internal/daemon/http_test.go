@@ -106,3 +106,37 @@ func TestPassLine(t *testing.T) {
 		t.Errorf("Line() = %q, want %q", got, want)
 	}
 }
+
+// TestStandbyReadiness: a standby runs no pass, so its readiness is the
+// role's: ready while it can read the lease, not ready when it cannot; a
+// leader's is its passes'.
+func TestStandbyReadiness(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	st := NewStatus(func() time.Time { return now })
+	standby, ok, why := true, true, "standby; leader is host-a"
+	triggered := 0
+	mux := NewMux(HandlerConfig{Status: st, ReadyAfter: time.Minute, Trigger: func() { triggered++ },
+		Standby: func() (bool, bool, string) { return standby, ok, why }})
+	if code, body := get(t, mux, "POST", "/trigger"); code != 503 || !strings.Contains(body, "leader is host-a") || triggered != 0 {
+		t.Errorf("POST /trigger on a standby = %d %q, %d passes asked for", code, body, triggered)
+	}
+	if code, body := get(t, mux, "GET", "/readyz"); code != 200 || !strings.Contains(body, "leader is host-a") {
+		t.Errorf("/readyz of a standby = %d %q", code, body)
+	}
+	_, body := get(t, mux, "GET", "/status.json")
+	var rep Report
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || !rep.Ready || rep.ReadyReason != why {
+		t.Errorf("/status of a standby: %+v %v", rep, err)
+	}
+	ok, why = false, "standby; the lease cannot be read: connection refused"
+	if code, body := get(t, mux, "GET", "/readyz"); code != 503 || !strings.Contains(body, "connection refused") {
+		t.Errorf("/readyz of a standby without the database = %d %q", code, body)
+	}
+	standby = false // leading: no pass yet
+	if code, body := get(t, mux, "GET", "/readyz"); code != 503 || !strings.Contains(body, "first pass") {
+		t.Errorf("/readyz of a leader before its first pass = %d %q", code, body)
+	}
+	if code, _ := get(t, mux, "POST", "/trigger"); code != 202 || triggered != 1 {
+		t.Errorf("POST /trigger on the leader = %d, %d passes asked for", code, triggered)
+	}
+}

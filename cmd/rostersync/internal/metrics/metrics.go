@@ -7,6 +7,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,8 @@ type Metrics struct {
 	rateWaitSeconds *prometheus.CounterVec
 	throttled       *prometheus.CounterVec
 	reloads         *prometheus.CounterVec
+
+	leaseOnce sync.Once
 }
 
 // New returns the metrics on a new registry, with the Go runtime and process
@@ -222,4 +225,46 @@ func (m *Metrics) Unsupported(target string, n int) {
 		return
 	}
 	m.unsupported.WithLabelValues(target).Set(float64(n))
+}
+
+// Lease registers the lease's gauges, read from f at each scrape:
+// rostersync_lease_leader (1 on the node that holds the lease, 0 on a
+// standby), rostersync_lease_epoch (the epoch held, or seen held by the
+// leader), rostersync_lease_expiry_timestamp_seconds (the leader's local
+// deadline, or the expiry a standby last saw) and
+// rostersync_lease_takeovers_total (times this process took the lease).
+// Only the first call registers.
+func (m *Metrics) Lease(f func() (leader bool, epoch int64, expires time.Time, takeovers int)) {
+	if m == nil {
+		return
+	}
+	m.leaseOnce.Do(func() {
+		gauge := func(name, help string, v func() float64) prometheus.Collector {
+			return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: namespace, Name: name, Help: help}, v)
+		}
+		m.reg.MustRegister(
+			gauge("lease_leader", "1 on the node that holds the lease and runs the passes, 0 on a standby.", func() float64 {
+				if leader, _, _, _ := f(); leader {
+					return 1
+				}
+				return 0
+			}),
+			gauge("lease_epoch", "The lease's epoch: held by this node, or by the leader a standby last saw.", func() float64 {
+				_, epoch, _, _ := f()
+				return float64(epoch)
+			}),
+			gauge("lease_expiry_timestamp_seconds", "Until when the leader trusts its lease (a standby: the expiry it last saw), as a Unix time; 0 when none.", func() float64 {
+				_, _, exp, _ := f()
+				if exp.IsZero() {
+					return 0
+				}
+				return float64(exp.UnixNano()) / 1e9
+			}),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: namespace, Name: "lease_takeovers_total",
+				Help: "Times this process took the lease."}, func() float64 {
+				_, _, _, n := f()
+				return float64(n)
+			}),
+		)
+	})
 }

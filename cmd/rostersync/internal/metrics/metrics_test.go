@@ -73,3 +73,25 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.RateLimitWait("evaluagent", "GET /ping", 0)
 	m.Reload(true)
 }
+
+// TestLeaseGauges: the lease's gauges read the role at each scrape.
+func TestLeaseGauges(t *testing.T) {
+	m := New("v1.2.3", "apply")
+	leader, epoch, expires, takeovers := false, int64(3), time.Unix(1700000000, 0), 0
+	m.Lease(func() (bool, int64, time.Time, int) { return leader, epoch, expires, takeovers })
+	m.Lease(func() (bool, int64, time.Time, int) { panic("a second registration is ignored") })
+	out := scrape(t, m)
+	for _, want := range []string{"rostersync_lease_leader 0", "rostersync_lease_epoch 3",
+		"rostersync_lease_expiry_timestamp_seconds 1.7e+09", "rostersync_lease_takeovers_total 0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("standby: no %q in\n%s", want, out)
+		}
+	}
+	leader, epoch, takeovers = true, 4, 1
+	out = scrape(t, m)
+	for _, want := range []string{"rostersync_lease_leader 1", "rostersync_lease_epoch 4", "rostersync_lease_takeovers_total 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("leader: no %q in\n%s", want, out)
+		}
+	}
+}

@@ -49,9 +49,12 @@ type View struct {
 
 	Ready       bool
 	ReadyReason string
-	Running     *Run
-	NextPass    time.Time
-	NextKind    string
+	// Standby, when set, says this node is a standby and who leads: the
+	// page is read-only (no approvals, no pass asked for here).
+	Standby  string
+	Running  *Run
+	NextPass time.Time
+	NextKind string
 
 	Runs    []Run // newest first, from the stored run history
 	Sources []Source

@@ -169,3 +169,25 @@ func TestDurationsAreForPeople(t *testing.T) {
 		}
 	}
 }
+
+// TestStandbyPageIsReadOnly: a standby's page says who leads and offers no
+// decision and no pass, while the held operations stay listed.
+func TestStandbyPageIsReadOnly(t *testing.T) {
+	f, ts := newServer(t)
+	f.view.Standby = "standby; leader is rostersync serve on host-a (pid 4242) since 2026-11-21 11:00:00 (epoch 3)"
+	body := getPage(t, ts)
+	for _, want := range []string{`id="standby"`, "leader is rostersync serve on host-a (pid 4242)", "ben.carter@example.com", "on the leader"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the standby's page lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{`action="/held/7/approve"`, `action="/held/7/reject"`, `action="/pass"`} {
+		if strings.Contains(body, unwanted) {
+			t.Errorf("the standby's page offers %q", unwanted)
+		}
+	}
+	f.view.Standby = ""
+	if body := getPage(t, ts); strings.Contains(body, `id="standby"`) || !strings.Contains(body, `action="/held/7/approve"`) {
+		t.Error("the leader's page is read-only or says standby")
+	}
+}
