@@ -164,6 +164,7 @@ func (b *Batch) JournalBegin(ctx context.Context, e Entry, durable bool) (int64,
 	if err := need("target", e.Target, "op id", e.OpID, "kind", e.Kind, "key", e.Key, "action", e.Action); err != nil {
 		return 0, wrap(err)
 	}
+	e.Epoch = b.d.leaseEpoch()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if durable {
@@ -322,18 +323,18 @@ func (in *entryInserter) insert(ctx context.Context, e Entry, begun string, f *f
 	}
 	var id int64
 	if f == nil {
-		if err := prep(&in.begun, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, begun_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`); err != nil {
+		if err := prep(&in.begun, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, epoch, begun_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`); err != nil {
 			return 0, err
 		}
-		err := in.begun.QueryRowContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, begun).Scan(&id)
+		err := in.begun.QueryRowContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, e.Epoch, begun).Scan(&id)
 		return id, err
 	}
-	if err := prep(&in.finished, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, begun_at,
-		finished_at, outcome, result_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`); err != nil {
+	if err := prep(&in.finished, `INSERT INTO journal (run_id, target, op_id, kind, key, action, payload, epoch, begun_at,
+		finished_at, outcome, result_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`); err != nil {
 		return 0, err
 	}
-	err := in.finished.QueryRowContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, begun,
+	err := in.finished.QueryRowContext(ctx, runID, e.Target, e.OpID, e.Kind, e.Key, e.Action, e.Payload, e.Epoch, begun,
 		f.at, f.outcome, f.resultID, f.errText).Scan(&id)
 	return id, err
 }

@@ -23,7 +23,7 @@ type copyTable struct {
 // keeps in files, are copied apart.
 var copyTables = []copyTable{
 	{"runs", []string{"id", "kind", "started_at", "finished_at", "result", "summary", "error"}, true},
-	{"journal", []string{"id", "run_id", "target", "op_id", "kind", "key", "action", "payload", "begun_at",
+	{"journal", []string{"id", "run_id", "target", "op_id", "kind", "key", "action", "payload", "epoch", "begun_at",
 		"finished_at", "outcome", "result_id", "error"}, true},
 	{"ownership", []string{"target", "kind", "key", "id", "how", "since", "updated_at"}, false},
 	{"held", []string{"id", "target", "op_id", "kind", "key", "action", "reason", "payload", "status",
@@ -36,8 +36,9 @@ var copyTables = []copyTable{
 }
 
 // notCopied are the tables CopyTo leaves alone: the schema's own record,
-// and the plan key and tokens, which it copies apart.
-var notCopied = []string{"schema_migrations", "secrets", "tokens"}
+// the plan key and tokens, which it copies apart, and the lease, which
+// belongs to the processes of the database it is in.
+var notCopied = []string{"schema_migrations", "secrets", "tokens", "lease"}
 
 // Names CopyTo reports the plan key and the tokens under.
 const (

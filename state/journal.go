@@ -27,6 +27,9 @@ type Entry struct {
 	Key     string
 	Action  string
 	Payload []byte
+	// Epoch is the epoch of the lease the entry was begun under (0: none);
+	// set by JournalBegin, not by the caller.
+	Epoch int64
 
 	BegunAt    time.Time
 	FinishedAt time.Time // zero while pending
@@ -47,6 +50,7 @@ func (d *DB) JournalBegin(ctx context.Context, e Entry) (int64, error) {
 	if err := need("target", e.Target, "op id", e.OpID, "kind", e.Kind, "key", e.Key, "action", e.Action); err != nil {
 		return 0, wrap(err)
 	}
+	e.Epoch = d.leaseEpoch()
 	var id int64
 	err := d.fencedTx(ctx, func(tx dbtx) error {
 		var err error
@@ -113,7 +117,7 @@ func (d *DB) JournalByOp(ctx context.Context, target, opID string) ([]Entry, err
 
 func (d *DB) journalQuery(ctx context.Context, where string, args ...any) ([]Entry, error) {
 	rows, err := d.db.QueryContext(ctx, `SELECT id, run_id, target, op_id, kind, key, action, payload,
-		begun_at, finished_at, outcome, result_id, error FROM journal `+where, args...)
+		epoch, begun_at, finished_at, outcome, result_id, error FROM journal `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +129,7 @@ func (d *DB) journalQuery(ctx context.Context, where string, args ...any) ([]Ent
 		var begun string
 		var finished sql.NullString
 		if err := rows.Scan(&e.ID, &runID, &e.Target, &e.OpID, &e.Kind, &e.Key, &e.Action, &e.Payload,
-			&begun, &finished, &e.Outcome, &e.ResultID, &e.Err); err != nil {
+			&e.Epoch, &begun, &finished, &e.Outcome, &e.ResultID, &e.Err); err != nil {
 			return nil, err
 		}
 		e.RunID = runID.Int64

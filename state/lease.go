@@ -5,9 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -165,8 +164,6 @@ type leaseSlot struct {
 	// pgConfig is how the lease connects on PostgreSQL: a connection of
 	// its own, apart from the pool.
 	pgConfig *pgx.ConnConfig
-	// pgLeaseTable is set once the lease table is known to exist.
-	pgLeaseTable atomic.Bool
 }
 
 // UseLease makes every later journal write (DB.JournalBegin, JournalFinish
@@ -178,6 +175,15 @@ func (d *DB) UseLease(l *Lease) {
 	d.leaseMu.Lock()
 	d.lease = l
 	d.leaseMu.Unlock()
+}
+
+// leaseEpoch is the epoch journal entries are written under: the lease's,
+// or 0 without one.
+func (d *DB) leaseEpoch() int64 {
+	if l := d.currentLease(); l != nil {
+		return l.epoch
+	}
+	return 0
 }
 
 func (d *DB) currentLease() *Lease {
@@ -214,7 +220,7 @@ func (d *DB) AcquireLease(ctx context.Context, holder string, ttl time.Duration)
 		return nil, fmt.Errorf("state: acquire lease: ttl %s is shorter than %s", ttl, MinLeaseTTL)
 	}
 	if d.pg() {
-		return acquirePG(ctx, d.pgConnect, &d.pgLeaseTable, holder, ttl, d.now)
+		return acquirePG(ctx, d.pgConnect, holder, ttl, d.now)
 	}
 	return d.acquireSQLiteLease(ctx, holder, ttl)
 }
@@ -227,14 +233,6 @@ func (d *DB) LeaseInfo(ctx context.Context) (LeaseStatus, error) {
 	return d.sqliteLeaseInfo(ctx)
 }
 
-// sqliteLeaseTable keeps the epoch counter of the writer lock.
-const sqliteLeaseTable = `CREATE TABLE IF NOT EXISTS lease (
-	name        TEXT PRIMARY KEY,
-	holder      TEXT NOT NULL,
-	epoch       INTEGER NOT NULL,
-	acquired_at TEXT NOT NULL
-) STRICT`
-
 func (d *DB) acquireSQLiteLease(ctx context.Context, holder string, ttl time.Duration) (*Lease, error) {
 	lock, err := lockWriterAs(d.dir, holder, d.now())
 	if err != nil {
@@ -242,9 +240,6 @@ func (d *DB) acquireSQLiteLease(ctx context.Context, holder string, ttl time.Dur
 	}
 	var epoch int64
 	err = d.tx(ctx, func(tx dbtx) error {
-		if _, err := tx.ExecContext(ctx, sqliteLeaseTable); err != nil {
-			return err
-		}
 		return tx.QueryRowContext(ctx, `INSERT INTO lease (name, holder, epoch, acquired_at) VALUES ('leader', ?, 1, ?)
 			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = lease.epoch + 1, acquired_at = excluded.acquired_at
 			RETURNING epoch`, holder, d.stamp()).Scan(&epoch)
@@ -266,8 +261,6 @@ func (d *DB) sqliteLeaseInfo(ctx context.Context) (LeaseStatus, error) {
 	var at string
 	err := d.db.QueryRowContext(ctx, `SELECT holder, epoch, acquired_at FROM lease WHERE name = 'leader'`).Scan(&st.Holder, &st.Epoch, &at)
 	switch {
-	case err != nil && strings.Contains(err.Error(), "no such table"):
-		return st, nil // never taken
 	case errors.Is(err, sql.ErrNoRows):
 		return st, nil
 	case err != nil:

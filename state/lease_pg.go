@@ -5,21 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
-
-// pgLeaseTable is the lease row's table on PostgreSQL.
-const pgLeaseTable = `CREATE TABLE IF NOT EXISTS lease (
-	name        text PRIMARY KEY,
-	holder      text NOT NULL,
-	epoch       bigint NOT NULL,
-	acquired_at timestamptz NOT NULL,
-	expires_at  timestamptz NOT NULL
-)`
 
 // The lease's statements. Times come from the database's clock
 // (clock_timestamp, not the transaction's start), so hosts whose clocks
@@ -59,7 +48,7 @@ func leaseRenewEvery(ttl time.Duration) time.Duration { return ttl / 3 }
 
 // acquirePG takes the lease over a connection of its own (from connect),
 // which then keeps it renewed until it is lost or released.
-func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, error), tableReady *atomic.Bool, holder string, ttl time.Duration, now func() time.Time) (*Lease, error) {
+func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, error), holder string, ttl time.Duration, now func() time.Time) (*Lease, error) {
 	start := time.Now()
 	conn, err := connect(ctx)
 	if err != nil {
@@ -68,12 +57,6 @@ func acquirePG(ctx context.Context, connect func(context.Context) (*pgx.Conn, er
 	fail := func(err error) (*Lease, error) {
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, err
-	}
-	if !tableReady.Load() {
-		if err := ensureLeaseTable(ctx, conn); err != nil {
-			return fail(fmt.Errorf("state: acquire lease: %w", err))
-		}
-		tableReady.Store(true)
 	}
 	var epoch int64
 	err = conn.QueryRow(ctx, pgTakeSQL, holder, ttl.Milliseconds()).Scan(&epoch)
@@ -197,9 +180,8 @@ func pgLeaseStatus(ctx context.Context, q interface {
 }) (LeaseStatus, error) {
 	st := LeaseStatus{Backend: "postgres"}
 	err := q.QueryRowContext(ctx, pgInfoSQL).Scan(&st.Holder, &st.Epoch, &st.Acquired, &st.Expires, &st.Held)
-	var pgErr *pgconn.PgError
-	if errors.Is(err, sql.ErrNoRows) || errors.As(err, &pgErr) && pgErr.Code == "42P01" {
-		return st, nil // never taken (42P01: no lease table yet)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, nil // never taken
 	}
 	if err != nil {
 		return st, fmt.Errorf("state: lease: %w", err)
@@ -215,19 +197,3 @@ func (d *DB) pgConnect(ctx context.Context) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, d.pgConfig)
 }
 
-// ensureLeaseTable creates the lease table if needed, under the state's
-// write lock so that two hosts starting together do not race.
-func ensureLeaseTable(ctx context.Context, conn *pgx.Conn) error {
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, lockWrite); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, pgLeaseTable); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
-}

@@ -77,6 +77,30 @@ func TestLeaseSQLite(t *testing.T) {
 	if err != nil || len(es) != 0 {
 		t.Fatalf("a fenced write was recorded: %v %v", es, err)
 	}
+
+	// Every entry records the epoch it was written under; 0 without a lease.
+	b.UseLease(lb)
+	bb := b.NewBatch(0, 0)
+	if _, err := bb.JournalBegin(ctx, Entry{Target: "t", OpID: "op4", Kind: "user", Key: "k4", Action: "create"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := bb.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.JournalBegin(ctx, Entry{Target: "t", OpID: "op5", Kind: "user", Key: "k5", Action: "create"}); err != nil {
+		t.Fatal(err)
+	}
+	for op, want := range map[string]int64{"op1": 1, "op4": 2, "op5": 0} {
+		es, err := c.JournalByOp(ctx, "t", op)
+		if err != nil || len(es) != 1 || es[0].Epoch != want {
+			t.Errorf("%s: %+v %v, want one entry of epoch %d", op, es, err, want)
+		}
+	}
 	if _, err := a.AcquireLease(ctx, "x", time.Second); err == nil || !strings.Contains(err.Error(), "shorter") {
 		t.Fatalf("a 1s ttl: %v", err)
 	}

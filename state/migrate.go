@@ -232,6 +232,27 @@ CREATE TABLE tokens (
 	updated_at TEXT COLLATE "C" NOT NULL
 );
 `},
+	// The lease names the one process that may apply; every journal entry
+	// records the epoch of the lease it was written under (0: none, as
+	// before this step). IF NOT EXISTS: a lease table may predate the step.
+	{"the lease, and each journal entry's epoch", `
+CREATE TABLE IF NOT EXISTS lease (
+	name        TEXT PRIMARY KEY,
+	holder      TEXT NOT NULL,
+	epoch       INTEGER NOT NULL,
+	acquired_at TEXT NOT NULL
+) STRICT;
+ALTER TABLE journal ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+`, `
+CREATE TABLE IF NOT EXISTS lease (
+	name        text PRIMARY KEY,
+	holder      text NOT NULL,
+	epoch       bigint NOT NULL,
+	acquired_at timestamptz NOT NULL,
+	expires_at  timestamptz NOT NULL
+);
+ALTER TABLE journal ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
