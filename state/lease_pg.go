@@ -196,4 +196,3 @@ func (d *DB) pgConnect(ctx context.Context) (*pgx.Conn, error) {
 	}
 	return pgx.ConnectConfig(ctx, d.pgConfig)
 }
-
