@@ -269,10 +269,26 @@ func (d *differ) addUserOp(op Op, cur *User) {
 
 // effective normalises a desired user for comparison: sorted roles, and the
 // team only for agents. It returns nil (with a problem) when the user cannot
-// be planned.
+// be planned. A user already in normal form (most of them) is returned as it
+// is, not copied: a pass holds one copy of each person.
 func (d *differ) effective(want *User) *User {
+	w, ok := d.effectiveValue(want)
+	switch {
+	case !ok:
+		return nil
+	case w.ThirdPartyID == want.ThirdPartyID && w.Team == want.Team &&
+		slices.Equal(w.Roles, want.Roles) && (w.Roles == nil) == (want.Roles == nil) &&
+		slices.Equal(w.Queues, want.Queues) && (w.Queues == nil) == (want.Queues == nil):
+		return want
+	}
+	return &w
+}
+
+func (d *differ) effectiveValue(want *User) (User, bool) {
 	w := *want
-	w.Roles = normRoles(w.Roles)
+	if !rolesNormal(w.Roles) || w.Roles == nil {
+		w.Roles = normRoles(w.Roles)
+	}
 	if w.ThirdPartyID == "" {
 		w.ThirdPartyID = w.Key
 	}
@@ -287,49 +303,49 @@ func (d *differ) effective(want *User) *User {
 	}
 	if !w.Active {
 		w.Team, w.Roles, w.Queues = "", []string{}, nil
-		return &w
+		return w, true
 	}
 	if why := d.refused(&w); why != "" {
 		d.problem(KindUser, w.Key, "%s", why)
 		d.plan.Problems[len(d.plan.Problems)-1].Origin = w.Origin
-		return nil
+		return User{}, false
 	}
 	if !caps.holds(FieldRoles) {
 		// Roles are not the platform's to hold: any user may sit in a team.
 		w.Roles = []string{}
 		if _, ok := d.desTeams[w.Team]; w.Team != "" && !ok {
 			d.problem(KindUser, w.Key, "user %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
-			return nil
+			return User{}, false
 		}
-		return &w
+		return w, true
 	}
 	if !slices.Contains(w.Roles, d.pol.AgentRole) {
 		w.Team = ""
 		w.Queues = nil
-		return &w
+		return w, true
 	}
 	if why := d.badName("username", w.Username, d.pol.Target.usernameLen()); why != "" {
 		d.problem(KindUser, w.Key, "%s", why)
-		return nil
+		return User{}, false
 	}
 	if w.Team == "" {
 		d.problem(KindUser, w.Key, "agent %q has no team; agents must sit in a %s-level group", w.Username, d.pol.AgentLevel)
-		return nil
+		return User{}, false
 	}
 	if why := d.blockedTeams[w.Team]; why != "" {
 		d.problem(KindUser, w.Key, "agent %q is left alone: the group they are mapped to %s", w.Username, why)
-		return nil
+		return User{}, false
 	}
 	t, ok := d.desTeams[w.Team]
 	if !ok {
 		d.problem(KindUser, w.Key, "agent %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
-		return nil
+		return User{}, false
 	}
 	if !caps.FlatTeams && !strings.EqualFold(t.Level, d.pol.AgentLevel) {
 		d.problem(KindUser, w.Key, "agent %q is mapped to group %q at level %q; agents can only sit in %s-level groups", w.Username, t.Name, t.Level, d.pol.AgentLevel)
-		return nil
+		return User{}, false
 	}
-	return &w
+	return w, true
 }
 
 // userChanges lists the differences between a platform user and a desired
