@@ -6,7 +6,10 @@
 //     disk-backed state directory;
 //   - plan: `rostersync plan`, N people in a CSV against N platform users with 1% drift, wall
 //     time and peak RSS of the rostersync process (the simulator runs in its own process);
-//   - diff: reconcile.Diff in process against a plain map-join of the same two sets, the floor.
+//   - diff: reconcile.Diff in process against a plain map-join of the same two sets, the floor;
+//   - ldap: a whole `rostersync plan` reading a real slapd (the test harness's) against
+//     `ldapsearch` reading the same people, and the LDAP source's read benchmark;
+//   - scim: userName lookups against the SCIM library serving a map.
 //
 // With -base BINARY, the plan and adopt runs are repeated with that build of rostersync,
 // interleaved with the current one, so that before and after share the machine's noise.
@@ -64,7 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bin := fs.String("bin", "", "rostersync binary to measure (default: build ./cmd/rostersync)")
 	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline")
 	work := fs.String("work", "", "working directory for data and state (default: a new directory under $TMPDIR, removed after)")
-	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, scim")
+	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, ldap, scim")
+	ldapUsers := fs.Int("ldap-users", 100_000, "people in the slapd directory for the LDAP rows (needs slapd and ldapsearch)")
 	scimUsers := fs.Int("scim-users", 100_000, "users stored for the SCIM lookup rounds")
 	teams := fs.Int("teams", 50, "number of teams people are spread over")
 	verbose := fs.Bool("v", false, "log each run to standard error")
@@ -116,6 +120,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%d people: %w", n, err)
 		}
 	}
+	var ldapOut string
+	if !o.skip["ldap"] && *ldapUsers > 0 {
+		if err := benchLDAP(ctx, o, *ldapUsers, t, stderr); err != nil {
+			return fmt.Errorf("ldap, %d people: %w", *ldapUsers, err)
+		}
+		if _, err := exec.LookPath("ldapsearch"); err == nil {
+			fmt.Fprintln(stderr, "LDAP read against ldapsearch (sources/ldap TestBenchLDAP) …")
+			out, err := ldapRead(ctx, *ldapUsers)
+			if err != nil {
+				return err
+			}
+			ldapOut = out
+		}
+	}
 	var scimOut string
 	if !o.skip["scim"] {
 		fmt.Fprintln(stderr, "SCIM endpoint: userName lookups against the library over a map …")
@@ -130,10 +148,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if scimOut != "" {
 		fmt.Fprintf(stdout, "\n%s", scimOut)
 	}
-	if _, err := exec.LookPath("ldapsearch"); err != nil {
-		fmt.Fprintln(stdout, "\nLDAP read against ldapsearch: not measured (ldapsearch is not installed).")
-	} else {
-		fmt.Fprintln(stdout, "\nLDAP read against ldapsearch: not measured by this command.")
+	if ldapOut != "" {
+		fmt.Fprintf(stdout, "\nLDAP read against ldapsearch, %s people:\n%s", humanN(*ldapUsers), ldapOut)
 	}
 	return nil
 }
