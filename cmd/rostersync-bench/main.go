@@ -9,6 +9,8 @@
 //   - diff: reconcile.Diff in process against a plain map-join of the same two sets, the floor;
 //   - ldap: a whole `rostersync plan` reading a real slapd (the test harness's) against
 //     `ldapsearch` reading the same people, and the LDAP source's read benchmark;
+//   - scim-daemon: the peak RSS of `rostersync serve` once its first pass over N users pushed to
+//     its SCIM endpoint has finished;
 //   - scim: userName lookups against the SCIM library serving a map.
 //
 // With -base BINARY, the plan and adopt runs are repeated with that build of rostersync,
@@ -67,7 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bin := fs.String("bin", "", "rostersync binary to measure (default: build ./cmd/rostersync)")
 	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline")
 	work := fs.String("work", "", "working directory for data and state (default: a new directory under $TMPDIR, removed after)")
-	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, ldap, scim")
+	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, ldap, scim-daemon, scim")
+	scimDaemonUsers := fs.Int("scim-daemon-users", 100_000, "users pushed to the SCIM endpoint before the daemon's first pass is measured")
 	ldapUsers := fs.Int("ldap-users", 100_000, "people in the slapd directory for the LDAP rows (needs slapd and ldapsearch)")
 	scimUsers := fs.Int("scim-users", 100_000, "users stored for the SCIM lookup rounds")
 	teams := fs.Int("teams", 50, "number of teams people are spread over")
@@ -132,6 +135,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			ldapOut = out
+		}
+	}
+	if !o.skip["scim-daemon"] && *scimDaemonUsers > 0 {
+		if err := benchSCIMDaemon(ctx, o, *scimDaemonUsers, t, stderr); err != nil {
+			return fmt.Errorf("scim daemon, %d people: %w", *scimDaemonUsers, err)
 		}
 	}
 	var scimOut string
