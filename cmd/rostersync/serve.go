@@ -546,7 +546,7 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		out.Changes += len(plan.ReadyOps())
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
-		planJSON, err := json.Marshal(plan.Plan) // compact: DecodePlan reads it
+		planJSON, err := plan.Plan.EncodeCompact() // json.Marshal's bytes, op by op: DecodePlan reads it
 		if err != nil {
 			return out, err
 		}
@@ -673,14 +673,13 @@ func storedReadyOps(ctx context.Context, a *app, target string) map[string]bool 
 	if err != nil || !ok {
 		return nil
 	}
-	p, err := reconcile.DecodePlan(raw)
-	if err != nil {
-		return nil
-	}
 	out := map[string]bool{}
-	ready := p.ReadyOps()
-	for i := range ready {
-		out[opSignature(&ready[i])] = true
+	if err := reconcile.EachOp(raw, func(op *reconcile.Op) {
+		if op.Ready() {
+			out[opSignature(op)] = true
+		}
+	}); err != nil {
+		return nil
 	}
 	return out
 }
