@@ -72,12 +72,58 @@ func (d *differ) match(ix userIndex, want *User) (*User, string) {
 
 func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.pol.Protected(*u) }
 
+// matchIndex indexes the platform users that a desired user could match
+// other than by the ledger. Only desired users the ledger does not place
+// look users up by third-party id, username or email, so only platform
+// users holding one of their values are indexed; equal values resolve as
+// in an index of every user (the last one wins). A pass where the ledger
+// places nearly everybody indexes a handful of users, not all of them.
+func (d *differ) matchIndex(desired []*User) userIndex {
+	var tpids, names, emails map[string]bool
+	for _, w := range desired {
+		if id, ok := d.own.Users[w.Key]; ok && d.curUsers[id] != nil {
+			continue
+		}
+		if tpids == nil {
+			tpids, names, emails = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		}
+		tp := w.ThirdPartyID
+		if tp == "" {
+			tp = w.Key // as effective makes it
+		}
+		tpids[tp] = true
+		names[strings.ToLower(w.Username)] = true
+		if w.Email != "" {
+			emails[strings.ToLower(w.Email)] = true
+		}
+	}
+	ix := userIndex{byID: d.curUsers, byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
+	if tpids == nil {
+		return ix
+	}
+	for i := range d.current.Users {
+		u := &d.current.Users[i]
+		if u.ThirdPartyID != "" && tpids[u.ThirdPartyID] {
+			ix.byTPID[u.ThirdPartyID] = u
+		}
+		if lu := strings.ToLower(u.Username); names[lu] {
+			ix.byUsername[lu] = u
+		}
+		if u.Email != "" {
+			if le := strings.ToLower(u.Email); emails[le] {
+				ix.byEmail[le] = u
+			}
+		}
+	}
+	return ix
+}
+
 func (d *differ) users() {
-	ix := indexUsersByID(d.current.Users, d.curUsers)
 	desired := make([]*User, len(d.desired.Users))
 	for i := range d.desired.Users {
 		desired[i] = &d.desired.Users[i]
 	}
+	ix := d.matchIndex(desired)
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
 	seen := make(map[string]bool, len(desired))
 	for i, want := range desired {
