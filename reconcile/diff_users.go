@@ -41,12 +41,11 @@ func indexUsersByID(us []User, byID map[string]*User) userIndex {
 	return ix
 }
 
-// match finds the platform user for a desired one and says how it matched.
-func (d *differ) match(ix userIndex, want *User) (*User, string) {
-	if id, ok := d.own.Users[want.Key]; ok {
-		if u := ix.byID[id]; u != nil {
-			return u, "ledger"
-		}
+// match finds the platform user for a desired one and says how it matched;
+// placed is where the ledger places them (see matchIndex), nil for nowhere.
+func (d *differ) match(ix userIndex, want, placed *User) (*User, string) {
+	if placed != nil {
+		return placed, "ledger"
 	}
 	free := func(u *User) bool {
 		if u == nil {
@@ -78,11 +77,17 @@ func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.po
 // users holding one of their values are indexed; equal values resolve as
 // in an index of every user (the last one wins). A pass where the ledger
 // places nearly everybody indexes a handful of users, not all of them.
-func (d *differ) matchIndex(desired []*User) userIndex {
+//
+// It also returns, for each desired user, the platform user the ledger
+// places them on (nil when none), the first step of match.
+func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
 	var tpids, names, emails map[string]bool
-	for _, w := range desired {
-		if id, ok := d.own.Users[w.Key]; ok && d.curUsers[id] != nil {
-			continue
+	placed := make([]*User, len(desired))
+	for i, w := range desired {
+		if id, ok := d.own.Users[w.Key]; ok {
+			if placed[i] = d.curUsers[id]; placed[i] != nil {
+				continue
+			}
 		}
 		if tpids == nil {
 			tpids, names, emails = map[string]bool{}, map[string]bool{}, map[string]bool{}
@@ -99,7 +104,7 @@ func (d *differ) matchIndex(desired []*User) userIndex {
 	}
 	ix := userIndex{byID: d.curUsers, byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
 	if tpids == nil {
-		return ix
+		return ix, placed
 	}
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
@@ -115,7 +120,7 @@ func (d *differ) matchIndex(desired []*User) userIndex {
 			}
 		}
 	}
-	return ix
+	return ix, placed
 }
 
 func (d *differ) users() {
@@ -123,20 +128,23 @@ func (d *differ) users() {
 	for i := range d.desired.Users {
 		desired[i] = &d.desired.Users[i]
 	}
-	ix := d.matchIndex(desired)
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
-	seen := make(map[string]bool, len(desired))
+	ix, placed := d.matchIndex(desired)
+	// A key is seen when a desired user has it: desired is sorted by key.
+	seen := func(key string) bool {
+		_, found := slices.BinarySearchFunc(desired, key, func(u *User, k string) int { return strings.Compare(u.Key, k) })
+		return found
+	}
 	for i, want := range desired {
 		if i > 0 && desired[i-1].Key == want.Key { // sorted: a repeat follows its first
 			d.problem(KindUser, want.Key, "user key %q appears twice in the desired state", want.Key)
 			continue
 		}
-		seen[want.Key] = true
 		w := d.effective(want)
 		if w == nil {
 			continue
 		}
-		cur, how := d.match(ix, w)
+		cur, how := d.match(ix, w, placed[i])
 		if cur != nil {
 			d.plan.Matches[w.Key] = Match{ID: cur.ID, How: how}
 		}
@@ -163,7 +171,10 @@ func (d *differ) users() {
 		}
 		d.claimed[cur.ID] = w.Key
 		d.plan.UserIDs[w.Key] = cur.ID
-		_, owned := d.userOwner[cur.ID]
+		owned := how == "ledger" // the ledger names cur.ID: it is owned
+		if !owned {
+			_, owned = d.userOwner[cur.ID]
+		}
 		if !owned && how != "third_party_id" && how != "ledger" && !d.pol.Adopt {
 			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
 			continue
@@ -202,7 +213,7 @@ func (d *differ) users() {
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
 		key, owned := d.userOwner[u.ID]
-		if !owned || !u.Active || seen[key] || d.protected(u) {
+		if !owned || !u.Active || seen(key) || d.protected(u) {
 			continue
 		}
 		gone = append(gone, u)
