@@ -227,33 +227,39 @@ func benchSCIMDaemon(ctx context.Context, o options, n int, t *table, log io.Wri
 		return err
 	}
 	fmt.Fprintf(log, "  pushed %d users in %v\n", n, time.Since(start).Round(time.Millisecond))
-	var rss, wall []float64
-	for range o.runs {
-		start := time.Now()
-		d, err := startDaemon(ctx, o.bin, env)
-		if err != nil {
-			return err
-		}
-		if err := d.waitPass(ctx, 10*time.Minute); err != nil {
-			d.stop()
-			return err
-		}
-		w := time.Since(start)
-		read := d.metric(ctx, "rostersync_source_records")
-		m, err := d.hwm()
-		d.stop()
-		if err != nil {
-			return err
-		}
-		if int(read) != n {
-			return fmt.Errorf("the daemon's first pass read %v SCIM users, want %d", read, n)
-		}
-		if o.verbose {
-			fmt.Fprintf(log, "  scim daemon first pass: %v, %.0f MiB\n", w.Round(time.Millisecond), m)
-		}
-		rss, wall = append(rss, m), append(wall, w.Seconds())
+	builds := []build{{"current", o.bin}}
+	if o.base != "" {
+		builds = append(builds, build{"base", o.base})
 	}
-	t.add("SCIM daemon, first pass: peak RSS", n, mib(median(rss)), "", 0)
-	t.add("SCIM daemon, start to first pass: wall", n, secs(median(wall)), "", 0)
+	rss, wall := map[string][]float64{}, map[string][]float64{}
+	for range o.runs {
+		for _, b := range builds {
+			start := time.Now()
+			d, err := startDaemon(ctx, b.bin, env)
+			if err != nil {
+				return err
+			}
+			if err := d.waitPass(ctx, 10*time.Minute); err != nil {
+				d.stop()
+				return fmt.Errorf("%s build: %w", b.name, err)
+			}
+			w := time.Since(start)
+			read := d.metric(ctx, "rostersync_source_records")
+			m, err := d.hwm()
+			d.stop()
+			if err != nil {
+				return err
+			}
+			if int(read) != n {
+				return fmt.Errorf("the %s build's first pass read %v SCIM users, want %d", b.name, read, n)
+			}
+			if o.verbose {
+				fmt.Fprintf(log, "  scim daemon first pass (%s): %v, %.0f MiB\n", b.name, w.Round(time.Millisecond), m)
+			}
+			rss[b.name], wall[b.name] = append(rss[b.name], m), append(wall[b.name], w.Seconds())
+		}
+	}
+	addPair(t, "SCIM daemon, first pass: peak RSS", n, rss, mib, false)
+	addPair(t, "SCIM daemon, start to first pass: wall", n, wall, secs, false)
 	return nil
 }
