@@ -77,12 +77,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "log each run to standard error")
 	baseAdoptMax := fs.Int("base-adopt-max", 20000, "largest size at which the -base build runs its own adoption (it may take minutes); above it the base plans against the current build's state")
 	keep := fs.Bool("keep", false, "keep the data and state directories under -work")
+	diffChild := fs.Int("diff-child", 0, "internal: measure Diff for this many people in this process and print the medians")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/rostersync-bench [flags]\n\nMeasures seeding, adoption, plan and Diff at each size and prints a table of medians.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *diffChild > 0 {
+		d, j, err := diffMeasure(*diffChild, max(1, *runs), *teams)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "diff %g join %g\n", d, j)
+		return nil
 	}
 	o := options{runs: max(1, *runs), adoptRuns: *adoptRuns, bin: *bin, base: *base, work: *work, skip: map[string]bool{}, teams: *teams, verbose: *verbose, keep: *keep, baseAdoptMax: *baseAdoptMax}
 	for _, s := range strings.Split(*sizes, ",") {
