@@ -107,15 +107,21 @@ func ldapsearchArgs(s *ldaptest.Slapd) []string {
 // people as platform users (third_party_id = employeeNumber, team = department), so that the
 // first apply adopts them unchanged.
 func ldapSeed(ctx context.Context, s *ldaptest.Slapd, path string) (int, error) {
-	out, err := exec.CommandContext(ctx, "ldapsearch", ldapsearchArgs(s)...).Output()
-	if err != nil {
-		return 0, fmt.Errorf("ldapsearch: %w", err)
-	}
+	// The output is read entry by entry, never whole: this process stays small, as the peak RSS
+	// of the processes it starts later would otherwise include its size.
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
+	cmd := exec.CommandContext(ctx, "ldapsearch", ldapsearchArgs(s)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("ldapsearch: %w", err)
+	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	fmt.Fprint(w, `{"groups":[{"name":"Acme Contact Centre","level":"Business"}`)
 	for d := 1; d <= 10; d++ {
@@ -123,22 +129,37 @@ func ldapSeed(ctx context.Context, s *ldaptest.Slapd, path string) (int, error) 
 	}
 	fmt.Fprint(w, `],"users":[`)
 	n := 0
-	for entry := range strings.SplitSeq(string(out), "\n\n") {
-		a := map[string]string{}
-		for line := range strings.SplitSeq(entry, "\n") {
-			if k, v, ok := strings.Cut(line, ": "); ok {
-				a[k] = v
+	a := map[string]string{}
+	flush := func() {
+		if a["uid"] != "" {
+			if n > 0 {
+				w.WriteByte(',')
 			}
+			fmt.Fprintf(w, `{"id":"00000000-0000-4000-8000-%012d","forename":%q,"surname":%q,"username":%q,"email":%q,"third_party_id":%q,"roles":["agent"],"team":%q}`,
+				n, a["givenName"], a["sn"], a["uid"], a["mail"], a["employeeNumber"], a["departmentNumber"])
+			n++
 		}
-		if a["uid"] == "" {
+		clear(a)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			flush()
 			continue
 		}
-		if n > 0 {
-			w.WriteByte(',')
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			a[k] = v
 		}
-		fmt.Fprintf(w, `{"id":"00000000-0000-4000-8000-%012d","forename":%q,"surname":%q,"username":%q,"email":%q,"third_party_id":%q,"roles":["agent"],"team":%q}`,
-			n, a["givenName"], a["sn"], a["uid"], a["mail"], a["employeeNumber"], a["departmentNumber"])
-		n++
+	}
+	flush()
+	if err := sc.Err(); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return 0, fmt.Errorf("ldapsearch: %w", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return 0, fmt.Errorf("ldapsearch: %w", err)
 	}
 	fmt.Fprint(w, "]}\n")
 	if err := w.Flush(); err != nil {
