@@ -234,15 +234,22 @@ const PlanFormatVersion = 1
 // Empty reports whether nothing would be applied.
 func (p *Plan) Empty() bool { return p.Summary.Changes() == 0 }
 
-// ReadyOps returns the operations Apply would execute.
-func (p *Plan) ReadyOps() []Op {
-	// Counted first: an Op is large, and a plan may hold 100k of them.
+// ReadyCount returns how many operations Apply would execute, without
+// copying them as ReadyOps does.
+func (p *Plan) ReadyCount() int {
 	n := 0
 	for i := range p.Ops {
 		if p.Ops[i].Ready() {
 			n++
 		}
 	}
+	return n
+}
+
+// ReadyOps returns the operations Apply would execute.
+func (p *Plan) ReadyOps() []Op {
+	// Counted first: an Op is large, and a plan may hold 100k of them.
+	n := p.ReadyCount()
 	if n == 0 {
 		return nil
 	}
