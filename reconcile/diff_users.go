@@ -162,7 +162,7 @@ func (d *differ) users() {
 				d.add(op)
 				continue
 			}
-			d.planned[w.Key] = w
+			d.plannedList = append(d.plannedList, w)
 			if caps := d.pol.Target; caps.CreateOff != "" {
 				caps.unsupported(&op, caps.turnedOff("creation", caps.CreateOff))
 			}
@@ -179,7 +179,7 @@ func (d *differ) users() {
 			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
 			continue
 		}
-		d.planned[w.Key] = w
+		d.plannedList = append(d.plannedList, w)
 		ch := d.userChanges(cur, w, false)
 		if owned && len(ch) == 0 {
 			d.plan.Summary.Unchanged++
