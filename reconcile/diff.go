@@ -50,8 +50,12 @@ type differ struct {
 	teamIDs   map[string]string
 	teamDepth map[string]int
 	claimed   map[string]string // platform user id → desired key
-	planned   map[string]*User  // desired users that are created or owned, normalised
-	goneTeams []*Team           // owned groups no source wants
+	// plannedList are the desired users that are created or owned,
+	// normalised, in key order; planned indexes them by key, made only when
+	// queues are planned.
+	plannedList []*User
+	planned     map[string]*User
+	goneTeams   []*Team // owned groups no source wants
 	// blockedTeams are desired team keys that cannot be planned, and why:
 	// an excluded platform group, one under it, or an invalid name.
 	blockedTeams map[string]string
@@ -82,7 +86,6 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 		desTeams:     make(map[string]*Team, len(desired.Teams)),
 		teamDepth:    map[string]int{},
 		claimed:      make(map[string]string, len(desired.Users)),
-		planned:      make(map[string]*User, len(desired.Users)),
 		blockedTeams: map[string]string{},
 		queueNames:   map[string]*Queue{},
 	}

@@ -16,7 +16,7 @@ func (d *differ) queues() {
 		display[strings.ToLower(q.Name)] = q.Name
 		whole[strings.ToLower(q.Name)] = q.WholeMembership
 	}
-	for _, u := range d.planned {
+	for _, u := range d.plannedList {
 		for _, q := range u.Queues {
 			lq := strings.ToLower(q)
 			if _, ok := display[lq]; !ok {
@@ -38,11 +38,18 @@ func (d *differ) queues() {
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
+	if len(names) == 0 {
+		return
+	}
+	d.planned = make(map[string]*User, len(d.plannedList))
+	for _, u := range d.plannedList {
+		d.planned[u.Key] = u
+	}
 	// Agents being deactivated come off their templates first, explicitly,
 	// rather than trusting the platform to do it.
 	leaving := map[string]bool{}
-	for _, o := range d.plan.Ops {
-		if o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() && !d.pol.Target.QueuesOutliveDeactivation {
+	for i := range d.plan.Ops {
+		if o := &d.plan.Ops[i]; o.Kind == KindUser && o.Action == ActionDeactivate && o.Ready() && !d.pol.Target.QueuesOutliveDeactivation {
 			leaving[o.Key] = true
 		}
 	}

@@ -41,12 +41,11 @@ func indexUsersByID(us []User, byID map[string]*User) userIndex {
 	return ix
 }
 
-// match finds the platform user for a desired one and says how it matched.
-func (d *differ) match(ix userIndex, want *User) (*User, string) {
-	if id, ok := d.own.Users[want.Key]; ok {
-		if u := ix.byID[id]; u != nil {
-			return u, "ledger"
-		}
+// match finds the platform user for a desired one and says how it matched;
+// placed is where the ledger places them (see matchIndex), nil for nowhere.
+func (d *differ) match(ix userIndex, want, placed *User) (*User, string) {
+	if placed != nil {
+		return placed, "ledger"
 	}
 	free := func(u *User) bool {
 		if u == nil {
@@ -72,25 +71,80 @@ func (d *differ) match(ix userIndex, want *User) (*User, string) {
 
 func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.pol.Protected(*u) }
 
+// matchIndex indexes the platform users that a desired user could match
+// other than by the ledger. Only desired users the ledger does not place
+// look users up by third-party id, username or email, so only platform
+// users holding one of their values are indexed; equal values resolve as
+// in an index of every user (the last one wins). A pass where the ledger
+// places nearly everybody indexes a handful of users, not all of them.
+//
+// It also returns, for each desired user, the platform user the ledger
+// places them on (nil when none), the first step of match.
+func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
+	var tpids, names, emails map[string]bool
+	placed := make([]*User, len(desired))
+	for i, w := range desired {
+		if id, ok := d.own.Users[w.Key]; ok {
+			if placed[i] = d.curUsers[id]; placed[i] != nil {
+				continue
+			}
+		}
+		if tpids == nil {
+			tpids, names, emails = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		}
+		tp := w.ThirdPartyID
+		if tp == "" {
+			tp = w.Key // as effective makes it
+		}
+		tpids[tp] = true
+		names[strings.ToLower(w.Username)] = true
+		if w.Email != "" {
+			emails[strings.ToLower(w.Email)] = true
+		}
+	}
+	ix := userIndex{byID: d.curUsers, byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
+	if tpids == nil {
+		return ix, placed
+	}
+	for i := range d.current.Users {
+		u := &d.current.Users[i]
+		if u.ThirdPartyID != "" && tpids[u.ThirdPartyID] {
+			ix.byTPID[u.ThirdPartyID] = u
+		}
+		if lu := strings.ToLower(u.Username); names[lu] {
+			ix.byUsername[lu] = u
+		}
+		if u.Email != "" {
+			if le := strings.ToLower(u.Email); emails[le] {
+				ix.byEmail[le] = u
+			}
+		}
+	}
+	return ix, placed
+}
+
 func (d *differ) users() {
-	ix := indexUsersByID(d.current.Users, d.curUsers)
 	desired := make([]*User, len(d.desired.Users))
 	for i := range d.desired.Users {
 		desired[i] = &d.desired.Users[i]
 	}
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
-	seen := make(map[string]bool, len(desired))
+	ix, placed := d.matchIndex(desired)
+	// A key is seen when a desired user has it: desired is sorted by key.
+	seen := func(key string) bool {
+		_, found := slices.BinarySearchFunc(desired, key, func(u *User, k string) int { return strings.Compare(u.Key, k) })
+		return found
+	}
 	for i, want := range desired {
 		if i > 0 && desired[i-1].Key == want.Key { // sorted: a repeat follows its first
 			d.problem(KindUser, want.Key, "user key %q appears twice in the desired state", want.Key)
 			continue
 		}
-		seen[want.Key] = true
 		w := d.effective(want)
 		if w == nil {
 			continue
 		}
-		cur, how := d.match(ix, w)
+		cur, how := d.match(ix, w, placed[i])
 		if cur != nil {
 			d.plan.Matches[w.Key] = Match{ID: cur.ID, How: how}
 		}
@@ -108,7 +162,7 @@ func (d *differ) users() {
 				d.add(op)
 				continue
 			}
-			d.planned[w.Key] = w
+			d.plannedList = append(d.plannedList, w)
 			if caps := d.pol.Target; caps.CreateOff != "" {
 				caps.unsupported(&op, caps.turnedOff("creation", caps.CreateOff))
 			}
@@ -117,12 +171,15 @@ func (d *differ) users() {
 		}
 		d.claimed[cur.ID] = w.Key
 		d.plan.UserIDs[w.Key] = cur.ID
-		_, owned := d.userOwner[cur.ID]
+		owned := how == "ledger" // the ledger names cur.ID: it is owned
+		if !owned {
+			_, owned = d.userOwner[cur.ID]
+		}
 		if !owned && how != "third_party_id" && how != "ledger" && !d.pol.Adopt {
 			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
 			continue
 		}
-		d.planned[w.Key] = w
+		d.plannedList = append(d.plannedList, w)
 		ch := d.userChanges(cur, w, false)
 		if owned && len(ch) == 0 {
 			d.plan.Summary.Unchanged++
@@ -156,7 +213,7 @@ func (d *differ) users() {
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
 		key, owned := d.userOwner[u.ID]
-		if !owned || !u.Active || seen[key] || d.protected(u) {
+		if !owned || !u.Active || seen(key) || d.protected(u) {
 			continue
 		}
 		gone = append(gone, u)
@@ -269,10 +326,26 @@ func (d *differ) addUserOp(op Op, cur *User) {
 
 // effective normalises a desired user for comparison: sorted roles, and the
 // team only for agents. It returns nil (with a problem) when the user cannot
-// be planned.
+// be planned. A user already in normal form (most of them) is returned as it
+// is, not copied: a pass holds one copy of each person.
 func (d *differ) effective(want *User) *User {
+	w, ok := d.effectiveValue(want)
+	switch {
+	case !ok:
+		return nil
+	case w.ThirdPartyID == want.ThirdPartyID && w.Team == want.Team &&
+		slices.Equal(w.Roles, want.Roles) && (w.Roles == nil) == (want.Roles == nil) &&
+		slices.Equal(w.Queues, want.Queues) && (w.Queues == nil) == (want.Queues == nil):
+		return want
+	}
+	return &w
+}
+
+func (d *differ) effectiveValue(want *User) (User, bool) {
 	w := *want
-	w.Roles = normRoles(w.Roles)
+	if !rolesNormal(w.Roles) || w.Roles == nil {
+		w.Roles = normRoles(w.Roles)
+	}
 	if w.ThirdPartyID == "" {
 		w.ThirdPartyID = w.Key
 	}
@@ -287,49 +360,49 @@ func (d *differ) effective(want *User) *User {
 	}
 	if !w.Active {
 		w.Team, w.Roles, w.Queues = "", []string{}, nil
-		return &w
+		return w, true
 	}
 	if why := d.refused(&w); why != "" {
 		d.problem(KindUser, w.Key, "%s", why)
 		d.plan.Problems[len(d.plan.Problems)-1].Origin = w.Origin
-		return nil
+		return User{}, false
 	}
 	if !caps.holds(FieldRoles) {
 		// Roles are not the platform's to hold: any user may sit in a team.
 		w.Roles = []string{}
 		if _, ok := d.desTeams[w.Team]; w.Team != "" && !ok {
 			d.problem(KindUser, w.Key, "user %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
-			return nil
+			return User{}, false
 		}
-		return &w
+		return w, true
 	}
 	if !slices.Contains(w.Roles, d.pol.AgentRole) {
 		w.Team = ""
 		w.Queues = nil
-		return &w
+		return w, true
 	}
 	if why := d.badName("username", w.Username, d.pol.Target.usernameLen()); why != "" {
 		d.problem(KindUser, w.Key, "%s", why)
-		return nil
+		return User{}, false
 	}
 	if w.Team == "" {
 		d.problem(KindUser, w.Key, "agent %q has no team; agents must sit in a %s-level group", w.Username, d.pol.AgentLevel)
-		return nil
+		return User{}, false
 	}
 	if why := d.blockedTeams[w.Team]; why != "" {
 		d.problem(KindUser, w.Key, "agent %q is left alone: the group they are mapped to %s", w.Username, why)
-		return nil
+		return User{}, false
 	}
 	t, ok := d.desTeams[w.Team]
 	if !ok {
 		d.problem(KindUser, w.Key, "agent %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
-		return nil
+		return User{}, false
 	}
 	if !caps.FlatTeams && !strings.EqualFold(t.Level, d.pol.AgentLevel) {
 		d.problem(KindUser, w.Key, "agent %q is mapped to group %q at level %q; agents can only sit in %s-level groups", w.Username, t.Name, t.Level, d.pol.AgentLevel)
-		return nil
+		return User{}, false
 	}
-	return &w
+	return w, true
 }
 
 // userChanges lists the differences between a platform user and a desired

@@ -146,6 +146,16 @@ func HoldOps(o *Op) []Op {
 // splitByHolds splits each ready queue removal whose members' holds differ
 // (approved, rejected, pending, none) into one op per decision.
 func splitByHolds(ops []Op, holds map[string]HoldState, pieces map[string][]string) []Op {
+	// Only a ready queue removal of two members or more may split (HoldKeys
+	// gives anything else one key): without one, no copy of a plan's worth of ops.
+	some := false
+	for i := range ops {
+		o := &ops[i]
+		some = some || o.Ready() && o.Kind == KindQueue && len(o.Add) == 0 && len(o.Remove) >= 2 && o.Replace == nil
+	}
+	if !some {
+		return ops
+	}
 	out := make([]Op, 0, len(ops))
 	for _, o := range ops {
 		keys := HoldKeys(&o)
@@ -521,9 +531,17 @@ func queueNames(o Op, n int) []string {
 // splitQueues splits each queue operation that adds members but whose
 // removals are not ready into a ready addition and the removal alone.
 func splitQueues(ops []Op, pieces map[string][]string) []Op {
-	out := make([]Op, 0, len(ops))
+	split := func(o *Op) bool { return o.Kind == KindQueue && !o.Ready() && len(o.Add) > 0 && len(o.Remove) > 0 }
+	some := false
+	for i := range ops {
+		some = some || split(&ops[i])
+	}
+	if !some {
+		return ops // nothing to split: no copy of a plan's worth of ops
+	}
+	out := make([]Op, 0, len(ops)+1)
 	for _, o := range ops {
-		if o.Kind != KindQueue || o.Ready() || len(o.Add) == 0 || len(o.Remove) == 0 {
+		if !split(&o) {
 			out = append(out, o)
 			continue
 		}

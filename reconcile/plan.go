@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -232,9 +234,26 @@ const PlanFormatVersion = 1
 // Empty reports whether nothing would be applied.
 func (p *Plan) Empty() bool { return p.Summary.Changes() == 0 }
 
+// ReadyCount returns how many operations Apply would execute, without
+// copying them as ReadyOps does.
+func (p *Plan) ReadyCount() int {
+	n := 0
+	for i := range p.Ops {
+		if p.Ops[i].Ready() {
+			n++
+		}
+	}
+	return n
+}
+
 // ReadyOps returns the operations Apply would execute.
 func (p *Plan) ReadyOps() []Op {
-	var out []Op
+	// Counted first: an Op is large, and a plan may hold 100k of them.
+	n := p.ReadyCount()
+	if n == 0 {
+		return nil
+	}
+	out := make([]Op, 0, n)
 	for _, o := range p.Ops {
 		if o.Ready() {
 			out = append(out, o)
@@ -256,4 +275,107 @@ func DecodePlan(b []byte) (*Plan, error) {
 		return nil, fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", p.FormatVersion, PlanFormatVersion)
 	}
 	return &p, nil
+}
+
+// EachOp calls fn with each operation of a plan written by Encode, decoded
+// one at a time: a stored plan of 100k operations is read without holding
+// it decoded. The plan's other fields are skipped. On an error (a file
+// that is not such a plan, or of another format version) fn may have been
+// called for the operations before it.
+func EachOp(b []byte, fn func(*Op)) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	bad := func(err error) error { return fmt.Errorf("decode plan: %w", err) }
+	if t, err := dec.Token(); err != nil {
+		return bad(err)
+	} else if t != json.Delim('{') {
+		return bad(errors.New("not a JSON object"))
+	}
+	version := -1
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return bad(err)
+		}
+		switch t {
+		case "format_version":
+			if err := dec.Decode(&version); err != nil {
+				return bad(err)
+			}
+		case "ops":
+			if t, err := dec.Token(); err != nil {
+				return bad(err)
+			} else if t == nil {
+				continue
+			} else if t != json.Delim('[') {
+				return bad(errors.New("ops is not a list"))
+			}
+			for dec.More() {
+				var op Op
+				if err := dec.Decode(&op); err != nil {
+					return bad(err)
+				}
+				fn(&op)
+			}
+			if _, err := dec.Token(); err != nil {
+				return bad(err)
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return bad(err)
+			}
+		}
+	}
+	if version != PlanFormatVersion {
+		return fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", version, PlanFormatVersion)
+	}
+	return nil
+}
+
+// EncodeCompact returns the plan as json.Marshal writes it, byte for byte,
+// built one operation at a time into a buffer of its final size: a plan of
+// 100k operations is encoded without the encoder's growing copies of the
+// whole document.
+func (p *Plan) EncodeCompact() ([]byte, error) {
+	head := *p
+	head.Ops = nil
+	hb, err := json.Marshal(&head)
+	if err != nil {
+		return nil, err
+	}
+	// Ops encodes as "ops":null; a quote inside a string is escaped, so the
+	// first such bytes are the field's own.
+	at := bytes.Index(hb, []byte(`"ops":null`))
+	if at < 0 {
+		return nil, errors.New("encode plan: no ops field")
+	}
+	at += len(`"ops":`)
+	if p.Ops == nil {
+		return hb, nil
+	}
+	// Each op is encoded twice, once to measure and once into place, so that
+	// only one op's encoding is ever held beside the document.
+	size := len(hb) - len("null") + 2 + max(len(p.Ops)-1, 0)
+	for i := range p.Ops {
+		b, err := json.Marshal(&p.Ops[i])
+		if err != nil {
+			return nil, err
+		}
+		size += len(b)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, hb[:at]...)
+	out = append(out, '[')
+	for i := range p.Ops {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		b, err := json.Marshal(&p.Ops[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	out = append(out, ']')
+	return append(out, hb[at+len("null"):]...), nil
 }

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rostersync/rostersync/reconcile"
@@ -88,31 +92,52 @@ func mapJoin(desired, current *reconcile.Snapshot, own reconcile.Ownership) (cre
 	return creates, updates, leaves
 }
 
-// benchDiff times reconcile.Diff and the map-join on the same sets, interleaved, and reports
-// the medians.
-func benchDiff(n int, o options, t *table, log io.Writer) error {
+// benchDiff runs diffMeasure in a child process (this program again, with -diff-child) and adds
+// its row. A child of its own keeps the gigabytes a 1M Diff takes out of this process: on Linux a
+// process started after this one grew reports that size as its own peak RSS (ru_maxrss counts the
+// parent's memory it shared until exec), which would spoil the later rows.
+func benchDiff(ctx context.Context, n int, o options, t *table, log io.Writer) error {
 	fmt.Fprintf(log, "%s people: Diff against the map-join …\n", humanN(n))
-	desired, current, own := snapshots(n, o.teams)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, self, "-diff-child", strconv.Itoa(n), "-runs", strconv.Itoa(o.runs), "-teams", strconv.Itoa(o.teams))
+	cmd.Stderr = log
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	var d, j float64
+	if _, err := fmt.Sscanf(string(out), "diff %g join %g", &d, &j); err != nil {
+		return fmt.Errorf("diff: unexpected output %q: %w", out, err)
+	}
+	ms := func(v float64) string { return fmt.Sprintf("%.0f ms", v*1000) }
+	t.add("Diff (in process)", n, ms(d), ms(j)+" (map-join)", d/j)
+	return nil
+}
+
+// diffMeasure times reconcile.Diff and the map-join on the same sets, interleaved, and returns
+// the medians in seconds.
+func diffMeasure(n, runs, teams int) (diff, join float64, err error) {
+	desired, current, own := snapshots(n, teams)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var diffs, joins []float64
-	for range max(o.runs, 3) {
+	for range max(runs, 3) {
 		runtime.GC()
 		start := time.Now()
 		c, u, l := mapJoin(desired, current, own)
 		joins = append(joins, time.Since(start).Seconds())
 		if c == 0 || u == 0 || l == 0 {
-			return fmt.Errorf("map-join found no drift: %d %d %d", c, u, l)
+			return 0, 0, fmt.Errorf("map-join found no drift: %d %d %d", c, u, l)
 		}
 		runtime.GC()
 		start = time.Now()
 		plan := reconcile.Diff(desired, current, own, reconcile.Policy{Target: evaluagent.Capabilities}, now)
 		diffs = append(diffs, time.Since(start).Seconds())
 		if s := plan.Summary; s.Create == 0 || s.Update == 0 || s.Deactivate == 0 {
-			return fmt.Errorf("diff planned no drift: %+v", s)
+			return 0, 0, fmt.Errorf("diff planned no drift: %+v", s)
 		}
 	}
-	d, j := median(diffs), median(joins)
-	ms := func(v float64) string { return fmt.Sprintf("%.0f ms", v*1000) }
-	t.add("Diff (in process)", n, ms(d), ms(j)+" (map-join)", d/j)
-	return nil
+	return median(diffs), median(joins), nil
 }

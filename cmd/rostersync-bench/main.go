@@ -6,7 +6,12 @@
 //     disk-backed state directory;
 //   - plan: `rostersync plan`, N people in a CSV against N platform users with 1% drift, wall
 //     time and peak RSS of the rostersync process (the simulator runs in its own process);
-//   - diff: reconcile.Diff in process against a plain map-join of the same two sets, the floor.
+//   - diff: reconcile.Diff in process against a plain map-join of the same two sets, the floor;
+//   - ldap: a whole `rostersync plan` reading a real slapd (the test harness's) against
+//     `ldapsearch` reading the same people, and the LDAP source's read benchmark;
+//   - scim-daemon: the peak RSS of `rostersync serve` once its first pass over N users pushed to
+//     its SCIM endpoint has finished;
+//   - scim: userName lookups against the SCIM library serving a map.
 //
 // With -base BINARY, the plan and adopt runs are repeated with that build of rostersync,
 // interleaved with the current one, so that before and after share the machine's noise.
@@ -64,18 +69,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bin := fs.String("bin", "", "rostersync binary to measure (default: build ./cmd/rostersync)")
 	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline")
 	work := fs.String("work", "", "working directory for data and state (default: a new directory under $TMPDIR, removed after)")
-	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, scim")
+	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, ldap, scim-daemon, scim")
+	scimDaemonUsers := fs.Int("scim-daemon-users", 100_000, "users pushed to the SCIM endpoint before the daemon's first pass is measured")
+	ldapUsers := fs.Int("ldap-users", 100_000, "people in the slapd directory for the LDAP rows (needs slapd and ldapsearch)")
 	scimUsers := fs.Int("scim-users", 100_000, "users stored for the SCIM lookup rounds")
 	teams := fs.Int("teams", 50, "number of teams people are spread over")
 	verbose := fs.Bool("v", false, "log each run to standard error")
 	baseAdoptMax := fs.Int("base-adopt-max", 20000, "largest size at which the -base build runs its own adoption (it may take minutes); above it the base plans against the current build's state")
 	keep := fs.Bool("keep", false, "keep the data and state directories under -work")
+	diffChild := fs.Int("diff-child", 0, "internal: measure Diff for this many people in this process and print the medians")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./cmd/rostersync-bench [flags]\n\nMeasures seeding, adoption, plan and Diff at each size and prints a table of medians.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *diffChild > 0 {
+		d, j, err := diffMeasure(*diffChild, max(1, *runs), *teams)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "diff %g join %g\n", d, j)
+		return nil
 	}
 	o := options{runs: max(1, *runs), adoptRuns: *adoptRuns, bin: *bin, base: *base, work: *work, skip: map[string]bool{}, teams: *teams, verbose: *verbose, keep: *keep, baseAdoptMax: *baseAdoptMax}
 	for _, s := range strings.Split(*sizes, ",") {
@@ -116,6 +132,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%d people: %w", n, err)
 		}
 	}
+	var ldapOut string
+	if !o.skip["ldap"] && *ldapUsers > 0 {
+		if err := benchLDAP(ctx, o, *ldapUsers, t, stderr); err != nil {
+			return fmt.Errorf("ldap, %d people: %w", *ldapUsers, err)
+		}
+		if _, err := exec.LookPath("ldapsearch"); err == nil {
+			fmt.Fprintln(stderr, "LDAP read against ldapsearch (sources/ldap TestBenchLDAP) …")
+			out, err := ldapRead(ctx, *ldapUsers)
+			if err != nil {
+				return err
+			}
+			ldapOut = out
+		}
+	}
+	if !o.skip["scim-daemon"] && *scimDaemonUsers > 0 {
+		if err := benchSCIMDaemon(ctx, o, *scimDaemonUsers, t, stderr); err != nil {
+			return fmt.Errorf("scim daemon, %d people: %w", *scimDaemonUsers, err)
+		}
+	}
 	var scimOut string
 	if !o.skip["scim"] {
 		fmt.Fprintln(stderr, "SCIM endpoint: userName lookups against the library over a map …")
@@ -130,10 +165,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if scimOut != "" {
 		fmt.Fprintf(stdout, "\n%s", scimOut)
 	}
-	if _, err := exec.LookPath("ldapsearch"); err != nil {
-		fmt.Fprintln(stdout, "\nLDAP read against ldapsearch: not measured (ldapsearch is not installed).")
-	} else {
-		fmt.Fprintln(stdout, "\nLDAP read against ldapsearch: not measured by this command.")
+	if ldapOut != "" {
+		fmt.Fprintf(stdout, "\nLDAP read against ldapsearch, %s people:\n%s", humanN(*ldapUsers), ldapOut)
 	}
 	return nil
 }

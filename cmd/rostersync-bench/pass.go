@@ -211,7 +211,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 		return err
 	}
 	if !o.skip["diff"] {
-		if err := benchDiff(n, o, t, log); err != nil {
+		if err := benchDiff(ctx, n, o, t, log); err != nil {
 			return err
 		}
 	}

@@ -217,7 +217,22 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 
 // plans makes a plan for every target, in configuration order: the sources
 // are read once and mapped with each target's own mapping.
+//
+// Each platform is listed while the sources are read: the two wait on
+// different servers (and decode on different cores), so a pass takes the
+// longer of them rather than their sum. A source that fails still aborts
+// the pass; the listing is then cancelled and its result dropped.
 func (a *app) plans(ctx context.Context) (passes, error) {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lists := make([]chan platformList, len(a.targets))
+	for i, t := range a.targets {
+		lists[i] = make(chan platformList, 1)
+		go func() {
+			cur, err := t.client.List(lctx)
+			lists[i] <- platformList{cur, err}
+		}()
+	}
 	results, snaps, err := a.desired(ctx)
 	if err != nil {
 		return nil, err
@@ -228,7 +243,7 @@ func (a *app) plans(ctx context.Context) (passes, error) {
 	}
 	out := make(passes, 0, len(a.targets))
 	for i, t := range a.targets {
-		p, err := a.planTarget(ctx, t, results[i], facts)
+		p, err := a.planTarget(ctx, t, results[i], facts, lists[i])
 		results[i] = nil
 		if err != nil {
 			return nil, err
@@ -236,6 +251,12 @@ func (a *app) plans(ctx context.Context) (passes, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// platformList is a platform's listing, made while the sources are read.
+type platformList struct {
+	current *reconcile.Snapshot
+	err     error
 }
 
 // plan makes the plan of the only configured target, for commands that
@@ -254,14 +275,20 @@ func (a *app) plan(ctx context.Context) (*pass, error) {
 // planTarget takes what t's mapping made of the sources, lists the
 // platform, reads t's ledger (with what the journal recovers), diffs, and
 // guards the plan (source health, absences, holds).
-func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass) (*pass, error) {
+func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass, list <-chan platformList) (*pass, error) {
 	for _, p := range res.Problems {
 		if p.Record {
 			continue // a plan problem too: logged with those below
 		}
 		a.log.Warn("mapping problem", "target", t.name, "problem", p.String())
 	}
-	current, err := t.client.List(ctx)
+	var l platformList
+	select {
+	case l = <-list:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	current, err := l.current, l.err
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", t.name, err)
 	}

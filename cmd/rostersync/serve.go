@@ -581,10 +581,10 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 	known := map[string]map[string]bool{} // target → the ready ops of its last stored plan
 	for _, plan := range plans {
 		known[plan.Target] = storedReadyOps(ctx, a, plan.Target)
-		out.Changes += len(plan.ReadyOps())
+		out.Changes += plan.ReadyCount()
 		out.Held += plan.Summary.Held
 		d.metrics.Unsupported(plan.Target, plan.Summary.Unsupported)
-		planJSON, err := json.Marshal(plan.Plan) // compact: DecodePlan reads it
+		planJSON, err := plan.Plan.EncodeCompact() // json.Marshal's bytes, op by op: DecodePlan reads it
 		if err != nil {
 			return out, err
 		}
@@ -598,12 +598,15 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 		// Only what changed since the last stored plan is logged: an
 		// unchanged plan of 300 operations is not 300 lines every pass.
 		for _, plan := range plans {
-			ready := plan.ReadyOps()
 			prev := known[plan.Target]
-			fresh := 0
+			fresh, ready := 0, 0
 			now := map[string]bool{}
-			for i := range ready {
-				op := &ready[i]
+			for i := range plan.Ops {
+				op := &plan.Ops[i] // the ready ones, read in place: no copy of 100k ops
+				if !op.Ready() {
+					continue
+				}
+				ready++
 				d.metrics.Op(op.Action.String(), string(op.Kind), "planned")
 				sig := opSignature(op)
 				now[sig] = true
@@ -619,9 +622,9 @@ func (d *server) passRun(ctx context.Context, a *app) (daemon.Outcome, error) {
 					gone++
 				}
 			}
-			if len(ready) > 0 || gone > 0 {
+			if ready > 0 || gone > 0 {
 				a.log.Info("plan mode: operations pending, not applied", "target", plan.Target,
-					"pending", len(ready), "new", fresh, "unchanged", len(ready)-fresh, "no_longer_planned", gone)
+					"pending", ready, "new", fresh, "unchanged", ready-fresh, "no_longer_planned", gone)
 			}
 		}
 		d.metrics.Plan(out.Held, out.Changes)
@@ -711,14 +714,13 @@ func storedReadyOps(ctx context.Context, a *app, target string) map[string]bool 
 	if err != nil || !ok {
 		return nil
 	}
-	p, err := reconcile.DecodePlan(raw)
-	if err != nil {
-		return nil
-	}
 	out := map[string]bool{}
-	ready := p.ReadyOps()
-	for i := range ready {
-		out[opSignature(&ready[i])] = true
+	if err := reconcile.EachOp(raw, func(op *reconcile.Op) {
+		if op.Ready() {
+			out[opSignature(op)] = true
+		}
+	}); err != nil {
+		return nil
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 // Package csv is the source adapter for CSV exports from HR and WFM tools.
 //
-// A file is read whole on every Fetch. It must be RFC 4180 CSV (quoted fields
+// A file is read whole on every Fetch (or Stream, which hands each row over
+// as it is parsed instead of holding every record). It must be RFC 4180 CSV (quoted fields
 // may hold the delimiter, quotes and newlines), UTF-8 with or without a byte
 // order mark, with CRLF or LF line ends, and start with a header row. Column
 // names are trimmed and matched case-insensitively; every column becomes an
@@ -96,37 +97,64 @@ func (s *Source) Name() string { return s.name }
 
 // Fetch reads the whole file.
 func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
-	if err := ctx.Err(); err != nil {
+	var recs []sources.Record
+	h, err := s.read(ctx, false, func(r *sources.Record) { recs = append(recs, *r) })
+	if err != nil {
 		return nil, err
+	}
+	return &sources.Snapshot{Source: s.name, Records: recs, Health: h}, nil
+}
+
+// Stream reads the whole file as Fetch does, handing each row over as it is
+// parsed instead of holding them all: the record and its Attrs map are
+// reused for the next row. A structurally broken file still fails whole:
+// Stream returns every problem found, and stops handing rows over at the
+// first one (the caller discards what it had, as the pass is aborted).
+func (s *Source) Stream(ctx context.Context, fn func(*sources.Record) error) (sources.Health, error) {
+	var fnErr error
+	h, err := s.read(ctx, true, func(r *sources.Record) {
+		if fnErr == nil {
+			fnErr = fn(r)
+		}
+	})
+	if err == nil {
+		err = fnErr
+	}
+	return h, err
+}
+
+var _ sources.Streamer = (*Source)(nil)
+
+// read reads and parses the file, calling emit for each good row (with a
+// reused record when reuse is set), and returns the file's health.
+func (s *Source) read(ctx context.Context, reuse bool, emit func(*sources.Record)) (sources.Health, error) {
+	if err := ctx.Err(); err != nil {
+		return sources.Health{}, err
 	}
 	limit := cmp.Or(s.cfg.MaxBytes, DefaultMaxBytes)
 	f, before, err := safefile.Open(s.cfg.Path, limit)
 	if errors.Is(err, safefile.ErrTooLarge) {
-		return nil, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
+		return sources.Health{}, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", s.name, err)
+		return sources.Health{}, fmt.Errorf("source %s: %w", s.name, err)
 	}
 	defer f.Close()
 	data, err := safefile.ReadAll(f, limit)
 	if errors.Is(err, safefile.ErrTooLarge) {
-		return nil, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
+		return sources.Health{}, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("source %s: read %s: %w", s.name, s.cfg.Path, err)
+		return sources.Health{}, fmt.Errorf("source %s: read %s: %w", s.name, s.cfg.Path, err)
 	}
 	if testHookAfterRead != nil {
 		testHookAfterRead(s.cfg.Path)
 	}
-	recs, err := parse(s.cfg, data)
+	n, err := scan(s.cfg, data, reuse, emit)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", s.name, err)
+		return sources.Health{}, fmt.Errorf("source %s: %w", s.name, err)
 	}
-	snap := &sources.Snapshot{
-		Source:  s.name,
-		Records: recs,
-		Health:  sources.Health{Complete: true, Count: len(recs)},
-	}
+	h := sources.Health{Complete: true, Count: n}
 	var reasons []string
 	after, err := os.Stat(s.cfg.Path)
 	switch {
@@ -136,14 +164,14 @@ func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
 		reasons = append(reasons, fmt.Sprintf("file changed while read (size %d → %d bytes, modified %s → %s)",
 			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano)))
 	}
-	if s.cfg.MinRows > 0 && len(recs) < s.cfg.MinRows {
-		reasons = append(reasons, fmt.Sprintf("read %d rows, fewer than min_rows %d", len(recs), s.cfg.MinRows))
+	if s.cfg.MinRows > 0 && n < s.cfg.MinRows {
+		reasons = append(reasons, fmt.Sprintf("read %d rows, fewer than min_rows %d", n, s.cfg.MinRows))
 	}
 	if len(reasons) > 0 {
-		snap.Health.Complete = false
-		snap.Health.Reason = strings.Join(reasons, "; ")
+		h.Complete = false
+		h.Reason = strings.Join(reasons, "; ")
 	}
-	return snap, nil
+	return h, nil
 }
 
 func changed(a, b os.FileInfo) bool {
@@ -199,6 +227,18 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // parse turns the file's bytes into records, or returns every structural
 // problem found and no records.
 func parse(cfg Config, data []byte) ([]sources.Record, error) {
+	var recs []sources.Record
+	if _, err := scan(cfg, data, false, func(r *sources.Record) { recs = append(recs, *r) }); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// scan parses the file's bytes, calling emit for each good row until the
+// first problem, and returns the number of good rows or every structural
+// problem found. With reuse, the record and its Attrs map passed to emit are
+// reused for the next row (the strings in them are not).
+func scan(cfg Config, data []byte, reuse bool, emit func(*sources.Record)) (int, error) {
 	if cfg.Delimiter == 0 {
 		cfg.Delimiter = ','
 	}
@@ -206,11 +246,11 @@ func parse(cfg Config, data []byte) ([]sources.Record, error) {
 	data = bytes.TrimPrefix(data, bom)
 	if len(bytes.TrimSpace(data)) == 0 {
 		p.add(0, "empty file: expected a header row naming the columns")
-		return nil, p.err()
+		return 0, p.err()
 	}
 	if !utf8.Valid(data) {
 		invalidUTF8(p, data)
-		return nil, p.err()
+		return 0, p.err()
 	}
 
 	r := stdcsv.NewReader(bytes.NewReader(data))
@@ -221,7 +261,7 @@ func parse(cfg Config, data []byte) ([]sources.Record, error) {
 	header, err := r.Read()
 	if err != nil {
 		csvError(p, err, cfg.Delimiter)
-		return nil, p.err()
+		return 0, p.err()
 	}
 	headerLine, _ := r.FieldPos(0)
 	cols := make([]string, len(header))
@@ -258,12 +298,15 @@ func parse(cfg Config, data []byte) ([]sources.Record, error) {
 		p.add(headerLine, "missing required columns %s (found: %s)", strings.Join(missing, ", "), foundList(cols))
 	}
 	if len(p.errs) > 0 {
-		return nil, p.err()
+		return 0, p.err()
 	}
 
 	base := filepath.Base(cfg.Path)
-	var recs []sources.Record
+	n := 0
 	keyLine := map[string]int{}
+	var rec sources.Record
+	var attrs map[string][]string
+	var vals []string
 	for {
 		row, err := r.Read()
 		if err == io.EOF {
@@ -292,8 +335,14 @@ func parse(cfg Config, data []byte) ([]sources.Record, error) {
 			continue
 		}
 		keyLine[key] = line
-		attrs := make(map[string][]string, len(cols))
-		vals := make([]string, len(cols)) // one allocation for the row's one-value slices
+		n++
+		if len(p.errs) > 0 || p.more > 0 {
+			continue // the file is rejected whole: no more rows are handed over
+		}
+		if attrs == nil || !reuse {
+			attrs = make(map[string][]string, len(cols))
+			vals = make([]string, len(cols)) // one allocation for the row's one-value slices
+		}
 		for i, c := range cols {
 			if c == "" {
 				continue
@@ -301,12 +350,13 @@ func parse(cfg Config, data []byte) ([]sources.Record, error) {
 			vals[i] = strings.TrimSpace(row[i])
 			attrs[c] = vals[i : i+1 : i+1]
 		}
-		recs = append(recs, sources.Record{Key: key, Attrs: attrs, Origin: base + ":" + strconv.Itoa(line)})
+		rec = sources.Record{Key: key, Attrs: attrs, Origin: base + ":" + strconv.Itoa(line)}
+		emit(&rec)
 	}
 	if err := p.err(); err != nil {
-		return nil, err
+		return 0, err
 	}
-	return recs, nil
+	return n, nil
 }
 
 func foundList(cols []string) string {

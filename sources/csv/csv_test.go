@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -343,4 +344,67 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStreamMatchesFetch: streaming hands over the records Fetch returns,
+// in file order, with the same health, though it reuses the record it hands over.
+func TestStreamMatchesFetch(t *testing.T) {
+	p := writeFile(t, "hr.csv", "id,name,team\n1,a,x\n2,b,y\n3,c,x\n")
+	s, err := New("hr", Config{Path: p, Key: "id", MinRows: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []sources.Record
+	h, err := s.Stream(context.Background(), func(r *sources.Record) error {
+		c := *r
+		c.Attrs = map[string][]string{}
+		for k, v := range r.Attrs {
+			c.Attrs[k] = slices.Clone(v)
+		}
+		got = append(got, c)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(snap.Records, got); diff != "" {
+		t.Errorf("streamed records (-fetched +streamed):\n%s", diff)
+	}
+	if diff := cmp.Diff(snap.Health, h); diff != "" || h.Complete {
+		t.Errorf("streamed health %+v, fetched %+v", h, snap.Health)
+	}
+}
+
+// TestStreamBrokenFileFailsWhole: a structural problem fails the stream
+// with every problem found, and no row after the first problem is handed over.
+func TestStreamBrokenFileFailsWhole(t *testing.T) {
+	p := writeFile(t, "hr.csv", "id,name\n1,a\n1,b\n2,c\n,d\n")
+	s, _ := New("hr", Config{Path: p, Key: "id"})
+	var keys []string
+	_, err := s.Stream(context.Background(), func(r *sources.Record) error {
+		keys = append(keys, r.Key)
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), `hr.csv:3: duplicate key "1"`) || !strings.Contains(err.Error(), `hr.csv:5: empty key`) {
+		t.Errorf("error = %v, want both problems", err)
+	}
+	if !slices.Equal(keys, []string{"1"}) {
+		t.Errorf("rows handed over: %q, want only the one before the first problem", keys)
+	}
+}
+
+// TestStreamStopsOnCallerError: the caller's error ends the stream and is returned.
+func TestStreamStopsOnCallerError(t *testing.T) {
+	p := writeFile(t, "hr.csv", "id,name\n1,a\n2,b\n")
+	s, _ := New("hr", Config{Path: p, Key: "id"})
+	stop := errors.New("stop")
+	calls := 0
+	_, err := s.Stream(context.Background(), func(*sources.Record) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("error = %v after %d calls, want stop after 1", err, calls)
+	}
 }

@@ -28,16 +28,45 @@ func (s *Source) Name() string { return s.name }
 // Fetch implements sources.Source: every stored User, active or not, with
 // the Groups it is a direct member of, read in one consistent snapshot.
 func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
+	recs := []sources.Record{}
+	if err := s.read(ctx, func(r *sources.Record) error { recs = append(recs, *r); return nil }); err != nil {
+		return nil, err
+	}
+	sources.SortRecords(recs)
+	return &sources.Snapshot{
+		Source:  s.name,
+		Records: recs,
+		Health:  sources.Health{Complete: true, Count: len(recs)},
+	}, nil
+}
+
+var _ sources.Streamer = (*Source)(nil)
+
+// Stream implements sources.Streamer: the Users Fetch returns, in one
+// consistent snapshot, each handed over as its row is read, so a pass
+// never holds every stored document (or every record) at once.
+func (s *Source) Stream(ctx context.Context, fn func(*sources.Record) error) (sources.Health, error) {
+	n := 0
+	err := s.read(ctx, func(r *sources.Record) error { n++; return fn(r) })
+	if err != nil {
+		return sources.Health{}, err
+	}
+	return sources.Health{Complete: true, Count: n}, nil
+}
+
+// read calls emit for every stored User, in storage order, within one
+// read-only transaction.
+func (s *Source) read(ctx context.Context, emit func(*sources.Record) error) error {
 	tx, err := s.store.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", s.name, err)
+		return fmt.Errorf("source %s: %w", s.name, err)
 	}
 	defer tx.Rollback()
 	groups := map[int64][]sources.Group{}
 	rows, err := tx.QueryContext(ctx, `SELECT m.member_seq, g.id, g.name FROM members m
 		JOIN resources g ON g.seq = m.group_seq`)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: memberships: %w", s.name, err)
+		return fmt.Errorf("source %s: memberships: %w", s.name, err)
 	}
 	for rows.Next() {
 		var (
@@ -46,24 +75,23 @@ func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
 		)
 		if err := rows.Scan(&u, &g.Key, &g.Name); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("source %s: memberships: %w", s.name, err)
+			return fmt.Errorf("source %s: memberships: %w", s.name, err)
 		}
 		groups[u] = append(groups[u], g)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("source %s: memberships: %w", s.name, err)
+		return fmt.Errorf("source %s: memberships: %w", s.name, err)
 	}
 	rows, err = tx.QueryContext(ctx, selectStored+` WHERE r.rtype = 'User' ORDER BY r.seq`)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: users: %w", s.name, err)
+		return fmt.Errorf("source %s: users: %w", s.name, err)
 	}
 	defer rows.Close()
-	recs := []sources.Record{}
 	for rows.Next() {
 		st, err := scanStored(rows)
 		if err != nil {
-			return nil, fmt.Errorf("source %s: users: %w", s.name, err)
+			return fmt.Errorf("source %s: users: %w", s.name, err)
 		}
 		rec := recordOf(st)
 		if gs := groups[st.seq]; len(gs) > 0 {
@@ -75,17 +103,14 @@ func (s *Source) Fetch(ctx context.Context) (*sources.Snapshot, error) {
 			})
 			rec.Groups = gs
 		}
-		recs = append(recs, rec)
+		if err := emit(&rec); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("source %s: users: %w", s.name, err)
+		return fmt.Errorf("source %s: users: %w", s.name, err)
 	}
-	sources.SortRecords(recs)
-	return &sources.Snapshot{
-		Source:  s.name,
-		Records: recs,
-		Health:  sources.Health{Complete: true, Count: len(recs)},
-	}, nil
+	return nil
 }
 
 // recordOf maps a stored User to a record (attribute names in the package

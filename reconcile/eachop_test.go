@@ -1,0 +1,69 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestEachOpMatchesDecodePlan: reading a stored plan op by op gives the
+// operations DecodePlan gives, and refuses what DecodePlan refuses.
+func TestEachOpMatchesDecodePlan(t *testing.T) {
+	p := &Plan{FormatVersion: PlanFormatVersion, Target: "evaluagent", Notes: []string{"a note"}, Ops: []Op{
+		{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "a@example.com", Status: StatusReady,
+			User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
+		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
+		{Action: ActionUpdate, Kind: KindQueue, Key: "Q", Add: []string{"E1"}, Remove: []string{"E3", "E4"}},
+	}}
+	b, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := DecodePlan(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Op
+	if err := EachOp(b, func(o *Op) { got = append(got, *o) }); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want.Ops, got); diff != "" || len(got) != 3 {
+		t.Errorf("ops (-DecodePlan +EachOp):\n%s", diff)
+	}
+
+	other := strings.Replace(string(b), `"format_version": `, `"format_version": 9`, 1)
+	for name, in := range map[string]string{"other version": other, "not a plan": `[1,2]`, "cut short": string(b[:len(b)/2])} {
+		_, derr := DecodePlan([]byte(in))
+		eerr := EachOp([]byte(in), func(*Op) {})
+		if derr == nil || eerr == nil {
+			t.Errorf("%s: DecodePlan error %v, EachOp error %v; want both to fail", name, derr, eerr)
+		}
+	}
+}
+
+// TestEncodeCompactIsMarshal: the op-by-op encoding is json.Marshal's, byte
+// for byte, with operations, without, and with an empty list.
+func TestEncodeCompactIsMarshal(t *testing.T) {
+	p := &Plan{FormatVersion: PlanFormatVersion, Target: `a "quoted" "ops":null target`, Notes: []string{`"ops":null`}, Ops: []Op{
+		{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "<a>&b", Status: StatusReady,
+			User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
+		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
+	}}
+	for name, ops := range map[string][]Op{"ops": p.Ops, "nil": nil, "empty": {}} {
+		q := *p
+		q.Ops = ops
+		want, err := json.Marshal(&q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.EncodeCompact()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) || cap(got) != len(got) && len(ops) > 0 {
+			t.Errorf("%s:\n got %s (cap %d)\nwant %s", name, got, cap(got), want)
+		}
+	}
+}
