@@ -61,6 +61,37 @@ func scimPush(t *testing.T, base, method, path, body string) map[string]any {
 	return out
 }
 
+// scimTestEndpoint serves store as the SCIM endpoint with the rig's
+// scim-tokens file, as another host (or a daemon) would, and returns its
+// base URL; it stops when t ends.
+func scimTestEndpoint(t *testing.T, r *rig, store *scim.Store) string {
+	t.Helper()
+	h, err := scim.NewServer(scim.Config{TokensFile: filepath.Join(r.dir, "scim-tokens")}, store, scim.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/scim/v2/", h)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	return ts.URL + "/scim/v2"
+}
+
+// scimPushAgent pushes, as Entra does, one active user (email, given and
+// family name, externalId "e-" + the email's local part) and then the group
+// "Team <team>" holding them; it returns the user's id.
+func scimPushAgent(t *testing.T, base, email, given, family, team string) string {
+	t.Helper()
+	local := email[:strings.IndexByte(email, '@')]
+	id := scimPush(t, base, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+ "userName":"`+email+`","externalId":"e-`+local+`","active":true,
+ "emails":[{"primary":true,"type":"work","value":"`+email+`"}],
+ "name":{"familyName":"`+family+`","givenName":"`+given+`"}}`)["id"].(string)
+	scimPush(t, base, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+ "displayName":"Team `+team+`","members":[{"value":"`+id+`"}]}`)
+	return id
+}
+
 // TestSCIMPushToPlatform: what Entra pushes (a create, a group with members,
 // a membership change, a deactivation) becomes plans on the platform, and
 // each apply converges.
@@ -81,15 +112,7 @@ func TestSCIMPushToPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	h, err := scim.NewServer(scim.Config{TokensFile: filepath.Join(r.dir, "scim-tokens")}, store, scim.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-	base := ts.URL + "/scim/v2"
+	base := scimTestEndpoint(t, r, store)
 
 	user := func(name, given, ext string) string {
 		return `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,22 +43,8 @@ func TestServeHearsAPushToTheOtherHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	h, err := scim.NewServer(scim.Config{TokensFile: filepath.Join(r.dir, "scim-tokens")}, other, scim.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-	base := ts.URL + "/scim/v2"
-	ada := scimPush(t, base, "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
- "userName":"ada@contoso.com","externalId":"e-ada","active":true,
- "emails":[{"primary":true,"type":"work","value":"ada@contoso.com"}],
- "name":{"familyName":"Lovelace","givenName":"Ada"}}`)["id"].(string)
 	start := time.Now()
-	scimPush(t, base, "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
- "displayName":"Team North","members":[{"value":"`+ada+`"}]}`)
+	ada := scimPushAgent(t, scimTestEndpoint(t, r, other), "ada@contoso.com", "Ada", "Lovelace", "North")
 	r.waitUser("ada@contoso.com", 60*time.Second)
 	t.Logf("push to the other host to platform write: %s (debounce 200ms)", time.Since(start).Round(time.Millisecond))
 	// The serving host's own endpoint reads the same store.
@@ -92,20 +75,7 @@ func TestPlanReadsTheSharedSCIMStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	h, err := scim.NewServer(scim.Config{TokensFile: filepath.Join(r.dir, "scim-tokens")}, store, scim.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
-	ts := httptest.NewServer(mux)
-	defer ts.Close()
-	grace := scimPush(t, ts.URL+"/scim/v2", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
- "userName":"grace@contoso.com","externalId":"e-grace","active":true,
- "emails":[{"primary":true,"type":"work","value":"grace@contoso.com"}],
- "name":{"familyName":"Hopper","givenName":"Grace"}}`)["id"].(string)
-	scimPush(t, ts.URL+"/scim/v2", "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
- "displayName":"Team South","members":[{"value":"`+grace+`"}]}`)
+	scimPushAgent(t, scimTestEndpoint(t, r, store), "grace@contoso.com", "Grace", "Hopper", "South")
 
 	r.env["ROSTERSYNC_STATE_URL"] = srv.URLWithout(db, false)
 	r.env["ROSTERSYNC_STATE_PASSWORD_FILE"] = filepath.Join(r.dir, "state-password")

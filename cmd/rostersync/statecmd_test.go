@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -198,20 +195,8 @@ func TestStateCopyCarriesTheSCIMStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := scim.NewServer(scim.Config{TokensFile: filepath.Join(r.dir, "scim-tokens")}, store, scim.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/scim/v2/", h)
-	ts := httptest.NewServer(mux)
-	grace := scimPush(t, ts.URL+"/scim/v2", "POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
- "userName":"grace@contoso.com","externalId":"e-grace","active":true,
- "emails":[{"primary":true,"type":"work","value":"grace@contoso.com"}],
- "name":{"familyName":"Hopper","givenName":"Grace"}}`)["id"].(string)
-	scimPush(t, ts.URL+"/scim/v2", "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
- "displayName":"Team South","members":[{"value":"`+grace+`"}]}`)
-	ts.Close()
+	defer store.Close()
+	scimPushAgent(t, scimTestEndpoint(t, r, store), "grace@contoso.com", "Grace", "Hopper", "South")
 	store.Close()
 	if p := r.planJSON(); p.Summary.Create != 2 {
 		t.Fatalf("plan over the SQLite store: %+v, want Team South and grace created", p.Summary)
