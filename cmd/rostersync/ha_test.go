@@ -87,11 +87,15 @@ func (h *haRig) node(name, stateURL, baseURL string) *daemonProc {
 
 // created counts the simulator's users made from the rig's people, by
 // third-party id.
-func (h *haRig) created() map[string]int {
+func (h *haRig) created() map[string]int { return h.createdWith("P") }
+
+// createdWith counts the simulator's users whose third-party id starts with
+// prefix, by third-party id: more than 1 is a duplicate create.
+func (h *haRig) createdWith(prefix string) map[string]int {
 	out := map[string]int{}
 	for _, u := range h.sim.Users() {
 		var id string
-		if json.Unmarshal(u.ThirdPartyID, &id) == nil && strings.HasPrefix(id, "P") {
+		if json.Unmarshal(u.ThirdPartyID, &id) == nil && strings.HasPrefix(id, prefix) {
 			out[id]++
 		}
 	}
@@ -518,16 +522,7 @@ func TestHAFailoverKeepsSCIMPushes(t *testing.T) {
 	}
 	group := scimPush(t, a.base+"/scim/v2", "POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
  "displayName":"Team North","members":`+members(ids)+`}`)["id"].(string)
-	scimCreated := func() map[string]int {
-		out := map[string]int{}
-		for _, u := range h.sim.Users() {
-			var id string
-			if json.Unmarshal(u.ThirdPartyID, &id) == nil && strings.HasPrefix(id, "S") {
-				out[id]++
-			}
-		}
-		return out
-	}
+	scimCreated := func() map[string]int { return h.createdWith("S") }
 	waitFor(t, 2*time.Minute, "a fifth of the pushed users created", func() bool { return len(scimCreated()) >= before/5 })
 	if len(scimCreated()) == before {
 		t.Fatal("the apply finished before the kill; the test proves nothing")
