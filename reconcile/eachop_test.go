@@ -1,11 +1,14 @@
 package reconcile
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestEachOpMatchesDecodePlan: reading a stored plan op by op gives the
@@ -64,6 +67,20 @@ func TestEncodeCompactIsMarshal(t *testing.T) {
 		}
 		if string(got) != string(want) || cap(got) != len(got) && len(ops) > 0 {
 			t.Errorf("%s:\n got %s (cap %d)\nwant %s", name, got, cap(got), want)
+		}
+		var w bytes.Buffer
+		if err := q.WriteCompact(&w); err != nil {
+			t.Fatal(err)
+		}
+		if w.String() != string(want) {
+			t.Errorf("%s: WriteCompact:\n got %s\nwant %s", name, w.Bytes(), want)
+		}
+		var read []Op
+		if err := EachOpFrom(iotest.OneByteReader(&w), func(o *Op) { read = append(read, *o) }); err != nil {
+			t.Errorf("%s: EachOpFrom: %v", name, err)
+		}
+		if diff := cmp.Diff(q.Ops, read, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: EachOpFrom (-written +read):\n%s", name, diff)
 		}
 	}
 }

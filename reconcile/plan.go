@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -282,8 +283,12 @@ func DecodePlan(b []byte) (*Plan, error) {
 // it decoded. The plan's other fields are skipped. On an error (a file
 // that is not such a plan, or of another format version) fn may have been
 // called for the operations before it.
-func EachOp(b []byte, fn func(*Op)) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
+func EachOp(b []byte, fn func(*Op)) error { return EachOpFrom(bytes.NewReader(b), fn) }
+
+// EachOpFrom is EachOp over a plan read from r as it is decoded: a stored
+// plan is never held whole, encoded or decoded.
+func EachOpFrom(r io.Reader, fn func(*Op)) error {
+	dec := json.NewDecoder(r)
 	bad := func(err error) error { return fmt.Errorf("decode plan: %w", err) }
 	if t, err := dec.Token(); err != nil {
 		return bad(err)
@@ -330,6 +335,55 @@ func EachOp(b []byte, fn func(*Op)) error {
 		return fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", version, PlanFormatVersion)
 	}
 	return nil
+}
+
+// WriteCompact writes the plan to w as json.Marshal writes it, byte for
+// byte, one operation at a time: a plan of 100k operations is written
+// without its encoding ever being held whole.
+func (p *Plan) WriteCompact(w io.Writer) error {
+	head := *p
+	head.Ops = nil
+	hb, err := json.Marshal(&head)
+	if err != nil {
+		return err
+	}
+	// As in EncodeCompact: the first "ops":null is the field's own.
+	at := bytes.Index(hb, []byte(`"ops":null`))
+	if at < 0 {
+		return errors.New("encode plan: no ops field")
+	}
+	at += len(`"ops":`)
+	if p.Ops == nil {
+		_, err := w.Write(hb)
+		return err
+	}
+	if _, err := w.Write(hb[:at]); err != nil {
+		return err
+	}
+	sep := []byte{'['}
+	for i := range p.Ops {
+		b, err := json.Marshal(&p.Ops[i])
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(sep); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		sep[0] = ','
+	}
+	if len(p.Ops) == 0 {
+		if _, err := w.Write(sep); err != nil {
+			return err
+		}
+	}
+	if _, err := w.Write([]byte{']'}); err != nil {
+		return err
+	}
+	_, err = w.Write(hb[at+len("null"):])
+	return err
 }
 
 // EncodeCompact returns the plan as json.Marshal writes it, byte for byte,
