@@ -14,7 +14,8 @@ import (
 // TestEachOpMatchesDecodePlan: reading a stored plan op by op gives the
 // operations DecodePlan gives, and refuses what DecodePlan refuses.
 func TestEachOpMatchesDecodePlan(t *testing.T) {
-	p := &Plan{FormatVersion: PlanFormatVersion, Target: "evaluagent", Notes: []string{"a note"}, Ops: []Op{
+	p := &Plan{FormatVersion: PlanFormatVersion, Target: "evaluagent", Notes: []string{"a note"},
+		Summary: Summary{Create: 1, Held: 1}, Problems: []Problem{{Kind: "mapping", Key: "E9", Message: "no team"}}, Ops: []Op{
 		{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "a@example.com", Status: StatusReady,
 			User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
 		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
@@ -36,10 +37,27 @@ func TestEachOpMatchesDecodePlan(t *testing.T) {
 		t.Errorf("ops (-DecodePlan +EachOp):\n%s", diff)
 	}
 
+	var streamed []Op
+	head, err := DecodePlanOps(iotest.HalfReader(bytes.NewReader(b)), func(o *Op) { streamed = append(streamed, *o) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := *want
+	whole.Ops = nil
+	if diff := cmp.Diff(&whole, head); diff != "" || head.Target != "evaluagent" || len(head.Problems) != 1 {
+		t.Errorf("plan without its ops (-DecodePlan +DecodePlanOps):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Ops, streamed); diff != "" {
+		t.Errorf("ops (-DecodePlan +DecodePlanOps):\n%s", diff)
+	}
+
 	other := strings.Replace(string(b), `"format_version": `, `"format_version": 9`, 1)
 	for name, in := range map[string]string{"other version": other, "not a plan": `[1,2]`, "cut short": string(b[:len(b)/2])} {
 		_, derr := DecodePlan([]byte(in))
 		eerr := EachOp([]byte(in), func(*Op) {})
+		if _, herr := DecodePlanOps(strings.NewReader(in), func(*Op) {}); herr == nil {
+			t.Errorf("%s: DecodePlanOps accepted it", name)
+		}
 		if derr == nil || eerr == nil {
 			t.Errorf("%s: DecodePlan error %v, EachOp error %v; want both to fail", name, derr, eerr)
 		}

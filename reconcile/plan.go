@@ -288,53 +288,73 @@ func EachOp(b []byte, fn func(*Op)) error { return EachOpFrom(bytes.NewReader(b)
 // EachOpFrom is EachOp over a plan read from r as it is decoded: a stored
 // plan is never held whole, encoded or decoded.
 func EachOpFrom(r io.Reader, fn func(*Op)) error {
+	_, err := DecodePlanOps(r, fn)
+	return err
+}
+
+// DecodePlanOps reads a plan written by Encode from r as DecodePlan does,
+// but calls fn with each operation, decoded one at a time, instead of
+// keeping them: the plan returned has every field but Ops. On an error fn
+// may have been called for the operations before it.
+func DecodePlanOps(r io.Reader, fn func(*Op)) (*Plan, error) {
 	dec := json.NewDecoder(r)
 	bad := func(err error) error { return fmt.Errorf("decode plan: %w", err) }
 	if t, err := dec.Token(); err != nil {
-		return bad(err)
+		return nil, bad(err)
 	} else if t != json.Delim('{') {
-		return bad(errors.New("not a JSON object"))
+		return nil, bad(errors.New("not a JSON object"))
 	}
-	version := -1
+	// The other fields are gathered as they are and decoded together at
+	// the end, as json.Unmarshal would decode them.
+	head := map[string]json.RawMessage{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return bad(err)
+			return nil, bad(err)
 		}
-		switch t {
-		case "format_version":
-			if err := dec.Decode(&version); err != nil {
-				return bad(err)
+		if t != "ops" {
+			name, _ := t.(string)
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, bad(err)
 			}
-		case "ops":
-			if t, err := dec.Token(); err != nil {
-				return bad(err)
-			} else if t == nil {
-				continue
-			} else if t != json.Delim('[') {
-				return bad(errors.New("ops is not a list"))
+			head[name] = raw
+			continue
+		}
+		if t, err := dec.Token(); err != nil {
+			return nil, bad(err)
+		} else if t == nil {
+			continue
+		} else if t != json.Delim('[') {
+			return nil, bad(errors.New("ops is not a list"))
+		}
+		for dec.More() {
+			var op Op
+			if err := dec.Decode(&op); err != nil {
+				return nil, bad(err)
 			}
-			for dec.More() {
-				var op Op
-				if err := dec.Decode(&op); err != nil {
-					return bad(err)
-				}
-				fn(&op)
-			}
-			if _, err := dec.Token(); err != nil {
-				return bad(err)
-			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return bad(err)
-			}
+			fn(&op)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, bad(err)
 		}
 	}
-	if version != PlanFormatVersion {
-		return fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", version, PlanFormatVersion)
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, bad(err)
 	}
-	return nil
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return nil, bad(err)
+	}
+	var p Plan
+	if err := json.Unmarshal(hb, &p); err != nil {
+		return nil, bad(err)
+	}
+	if p.FormatVersion != PlanFormatVersion {
+		return nil, fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", p.FormatVersion, PlanFormatVersion)
+	}
+	p.Ops = nil
+	return &p, nil
 }
 
 // WriteCompact writes the plan to w as json.Marshal writes it, byte for
