@@ -14,13 +14,13 @@ import (
 // TestEachOpMatchesDecodePlan: reading a stored plan op by op gives the
 // operations DecodePlan gives, and refuses what DecodePlan refuses.
 func TestEachOpMatchesDecodePlan(t *testing.T) {
-	p := &Plan{FormatVersion: PlanFormatVersion, Target: "evaluagent", Notes: []string{"a note"},
-		Summary: Summary{Create: 1, Held: 1}, Problems: []Problem{{Kind: "mapping", Key: "E9", Message: "no team"}}, Ops: []Op{
-			{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "a@example.com", Status: StatusReady,
-				User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
-			{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
-			{Action: ActionUpdate, Kind: KindQueue, Key: "Q", Add: []string{"E1"}, Remove: []string{"E3", "E4"}},
-		}}
+	p := &Plan{FormatVersion: PlanFormatVersion, Target: "evaluagent", Notes: []string{"a note"}, Ops: []Op{
+		{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "a@example.com", Status: StatusReady,
+			User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
+		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
+		{Action: ActionUpdate, Kind: KindQueue, Key: "Q", Add: []string{"E1"}, Remove: []string{"E3", "E4"}},
+	}}
+	p.Summary, p.Problems = Summary{Create: 1, Held: 1}, []Problem{{Kind: "mapping", Key: "E9", Message: "no team"}}
 	b, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
