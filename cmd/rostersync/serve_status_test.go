@@ -177,3 +177,27 @@ func TestStatusShowsTheFirstPendingOps(t *testing.T) {
 	}
 	check("after the first pass")
 }
+
+// TestServeCollectorPacing: the daemon collects at daemonGCPercent unless
+// GOGC is set, when the operator's value stands (as /metrics reports it).
+func TestServeCollectorPacing(t *testing.T) {
+	r := newRig(t)
+	for _, c := range []struct {
+		env  map[string]string
+		want float64
+	}{
+		{map[string]string{}, daemonGCPercent},
+		{map[string]string{"GOGC": "120"}, 120},
+	} {
+		c.env["ROSTERSYNC_INTERVAL"] = "1h"
+		d := startServe(t, r, c.env)
+		d.waitLog(`msg="pass finished"`, 60*time.Second)
+		if got := d.metric("go_gc_gogc_percent"); got != c.want {
+			t.Errorf("GOGC %q: go_gc_gogc_percent = %v, want %v", c.env["GOGC"], got, c.want)
+		}
+		d.signal(syscall.SIGTERM)
+		if err := d.wait(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
