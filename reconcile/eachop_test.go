@@ -1,11 +1,14 @@
 package reconcile
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // TestEachOpMatchesDecodePlan: reading a stored plan op by op gives the
@@ -17,6 +20,7 @@ func TestEachOpMatchesDecodePlan(t *testing.T) {
 		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
 		{Action: ActionUpdate, Kind: KindQueue, Key: "Q", Add: []string{"E1"}, Remove: []string{"E3", "E4"}},
 	}}
+	p.Summary, p.Problems = Summary{Create: 1, Held: 1}, []Problem{{Kind: "mapping", Key: "E9", Message: "no team"}}
 	b, err := p.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -33,10 +37,27 @@ func TestEachOpMatchesDecodePlan(t *testing.T) {
 		t.Errorf("ops (-DecodePlan +EachOp):\n%s", diff)
 	}
 
+	var streamed []Op
+	head, err := DecodePlanOps(iotest.HalfReader(bytes.NewReader(b)), func(o *Op) { streamed = append(streamed, *o) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := *want
+	whole.Ops = nil
+	if diff := cmp.Diff(&whole, head); diff != "" || head.Target != "evaluagent" || len(head.Problems) != 1 {
+		t.Errorf("plan without its ops (-DecodePlan +DecodePlanOps):\n%s", diff)
+	}
+	if diff := cmp.Diff(want.Ops, streamed); diff != "" {
+		t.Errorf("ops (-DecodePlan +DecodePlanOps):\n%s", diff)
+	}
+
 	other := strings.Replace(string(b), `"format_version": `, `"format_version": 9`, 1)
 	for name, in := range map[string]string{"other version": other, "not a plan": `[1,2]`, "cut short": string(b[:len(b)/2])} {
 		_, derr := DecodePlan([]byte(in))
 		eerr := EachOp([]byte(in), func(*Op) {})
+		if _, herr := DecodePlanOps(strings.NewReader(in), func(*Op) {}); herr == nil {
+			t.Errorf("%s: DecodePlanOps accepted it", name)
+		}
 		if derr == nil || eerr == nil {
 			t.Errorf("%s: DecodePlan error %v, EachOp error %v; want both to fail", name, derr, eerr)
 		}
@@ -64,6 +85,20 @@ func TestEncodeCompactIsMarshal(t *testing.T) {
 		}
 		if string(got) != string(want) || cap(got) != len(got) && len(ops) > 0 {
 			t.Errorf("%s:\n got %s (cap %d)\nwant %s", name, got, cap(got), want)
+		}
+		var w bytes.Buffer
+		if err := q.WriteCompact(&w); err != nil {
+			t.Fatal(err)
+		}
+		if w.String() != string(want) {
+			t.Errorf("%s: WriteCompact:\n got %s\nwant %s", name, w.Bytes(), want)
+		}
+		var read []Op
+		if err := EachOpFrom(iotest.OneByteReader(&w), func(o *Op) { read = append(read, *o) }); err != nil {
+			t.Errorf("%s: EachOpFrom: %v", name, err)
+		}
+		if diff := cmp.Diff(q.Ops, read, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s: EachOpFrom (-written +read):\n%s", name, diff)
 		}
 	}
 }

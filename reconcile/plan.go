@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -282,54 +283,127 @@ func DecodePlan(b []byte) (*Plan, error) {
 // it decoded. The plan's other fields are skipped. On an error (a file
 // that is not such a plan, or of another format version) fn may have been
 // called for the operations before it.
-func EachOp(b []byte, fn func(*Op)) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
+func EachOp(b []byte, fn func(*Op)) error { return EachOpFrom(bytes.NewReader(b), fn) }
+
+// EachOpFrom is EachOp over a plan read from r as it is decoded: a stored
+// plan is never held whole, encoded or decoded.
+func EachOpFrom(r io.Reader, fn func(*Op)) error {
+	_, err := DecodePlanOps(r, fn)
+	return err
+}
+
+// DecodePlanOps reads a plan written by Encode from r as DecodePlan does,
+// but calls fn with each operation, decoded one at a time, instead of
+// keeping them: the plan returned has every field but Ops. On an error fn
+// may have been called for the operations before it.
+func DecodePlanOps(r io.Reader, fn func(*Op)) (*Plan, error) {
+	dec := json.NewDecoder(r)
 	bad := func(err error) error { return fmt.Errorf("decode plan: %w", err) }
 	if t, err := dec.Token(); err != nil {
-		return bad(err)
+		return nil, bad(err)
 	} else if t != json.Delim('{') {
-		return bad(errors.New("not a JSON object"))
+		return nil, bad(errors.New("not a JSON object"))
 	}
-	version := -1
+	// The other fields are gathered as they are and decoded together at
+	// the end, as json.Unmarshal would decode them.
+	head := map[string]json.RawMessage{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return bad(err)
+			return nil, bad(err)
 		}
-		switch t {
-		case "format_version":
-			if err := dec.Decode(&version); err != nil {
-				return bad(err)
+		if t != "ops" {
+			name, _ := t.(string)
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, bad(err)
 			}
-		case "ops":
-			if t, err := dec.Token(); err != nil {
-				return bad(err)
-			} else if t == nil {
-				continue
-			} else if t != json.Delim('[') {
-				return bad(errors.New("ops is not a list"))
+			head[name] = raw
+			continue
+		}
+		if t, err := dec.Token(); err != nil {
+			return nil, bad(err)
+		} else if t == nil {
+			continue
+		} else if t != json.Delim('[') {
+			return nil, bad(errors.New("ops is not a list"))
+		}
+		for dec.More() {
+			var op Op
+			if err := dec.Decode(&op); err != nil {
+				return nil, bad(err)
 			}
-			for dec.More() {
-				var op Op
-				if err := dec.Decode(&op); err != nil {
-					return bad(err)
-				}
-				fn(&op)
-			}
-			if _, err := dec.Token(); err != nil {
-				return bad(err)
-			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return bad(err)
-			}
+			fn(&op)
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, bad(err)
 		}
 	}
-	if version != PlanFormatVersion {
-		return fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", version, PlanFormatVersion)
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, bad(err)
 	}
-	return nil
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return nil, bad(err)
+	}
+	var p Plan
+	if err := json.Unmarshal(hb, &p); err != nil {
+		return nil, bad(err)
+	}
+	if p.FormatVersion != PlanFormatVersion {
+		return nil, fmt.Errorf("decode plan: format_version %d, this rostersync reads %d", p.FormatVersion, PlanFormatVersion)
+	}
+	p.Ops = nil
+	return &p, nil
+}
+
+// WriteCompact writes the plan to w as json.Marshal writes it, byte for
+// byte, one operation at a time: a plan of 100k operations is written
+// without its encoding ever being held whole.
+func (p *Plan) WriteCompact(w io.Writer) error {
+	head := *p
+	head.Ops = nil
+	hb, err := json.Marshal(&head)
+	if err != nil {
+		return err
+	}
+	// As in EncodeCompact: the first "ops":null is the field's own.
+	at := bytes.Index(hb, []byte(`"ops":null`))
+	if at < 0 {
+		return errors.New("encode plan: no ops field")
+	}
+	at += len(`"ops":`)
+	if p.Ops == nil {
+		_, err := w.Write(hb)
+		return err
+	}
+	if _, err := w.Write(hb[:at]); err != nil {
+		return err
+	}
+	sep := []byte{'['}
+	for i := range p.Ops {
+		b, err := json.Marshal(&p.Ops[i])
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(sep); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		sep[0] = ','
+	}
+	if len(p.Ops) == 0 {
+		if _, err := w.Write(sep); err != nil {
+			return err
+		}
+	}
+	if _, err := w.Write([]byte{']'}); err != nil {
+		return err
+	}
+	_, err = w.Write(hb[at+len("null"):])
+	return err
 }
 
 // EncodeCompact returns the plan as json.Marshal writes it, byte for byte,

@@ -147,18 +147,23 @@ func (b statusBackend) View(ctx context.Context) (*statuspage.View, error) {
 	v.Sources = d.health.list(names)
 
 	for _, t := range a.targetNames() {
-		raw, _, ok, err := a.db.LastPlan(ctx, t)
+		r, _, ok, err := a.db.LastPlanReader(ctx, t)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			continue
 		}
-		p, err := reconcile.DecodePlan(raw)
+		// Read op by op: the page shows the first few, and a stored plan
+		// may hold 100k.
+		var ops opViews
+		p, err := reconcile.DecodePlanOps(r, ops.add)
 		if err != nil {
 			return nil, fmt.Errorf("stored plan for %s: %w", t, err)
 		}
-		v.Plans = append(v.Plans, planView(p))
+		pv := planView(p)
+		pv.Ops, pv.Omitted = ops.shown, ops.omitted
+		v.Plans = append(v.Plans, pv)
 	}
 
 	hs, err := a.db.HeldList(ctx, "", "")
@@ -227,18 +232,30 @@ func planView(p *reconcile.Plan) statuspage.Plan {
 		Deactivate: s.Deactivate, Held: s.Held, Suppressed: s.Suppressed, Unsupported: s.Unsupported,
 		Unchanged: s.Unchanged, Notes: p.Notes,
 	}
+	var ops opViews
 	for i := range p.Ops {
-		op := &p.Ops[i]
-		if op.Status != reconcile.StatusReady && op.Status != reconcile.StatusHeld {
-			continue
-		}
-		if len(v.Ops) >= pendingOpsShown {
-			v.Omitted++
-			continue
-		}
-		v.Ops = append(v.Ops, opView(op))
+		ops.add(&p.Ops[i])
 	}
+	v.Ops, v.Omitted = ops.shown, ops.omitted
 	return v
+}
+
+// opViews gathers the views of a plan's first pendingOpsShown ready or
+// held operations, and counts the rest, as planView does.
+type opViews struct {
+	shown   []statuspage.Op
+	omitted int
+}
+
+func (v *opViews) add(op *reconcile.Op) {
+	if op.Status != reconcile.StatusReady && op.Status != reconcile.StatusHeld {
+		return
+	}
+	if len(v.shown) >= pendingOpsShown {
+		v.omitted++
+		return
+	}
+	v.shown = append(v.shown, opView(op))
 }
 
 func opView(op *reconcile.Op) statuspage.Op {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -117,5 +118,86 @@ func TestPlanModeLogsOnlyWhatChanged(t *testing.T) {
 	}
 	if !strings.Contains(d.logText(), `"unchanged":21`) {
 		t.Errorf("no summary line counting the unchanged operations:\n%s", d.logText())
+	}
+}
+
+// TestStatusShowsTheFirstPendingOps: with more pending operations than the
+// page shows, the page and /status.json show the plan's first ones, in
+// plan order, and count the rest; a restarted daemon shows the same from
+// the stored plan before its own first pass.
+func TestStatusShowsTheFirstPendingOps(t *testing.T) {
+	r := newRig(t)
+	for i := range 130 {
+		r.addPerson(fmt.Sprintf("E3%03d", i), "Extra", fmt.Sprintf("Person%03d", i))
+	}
+	extra := map[string]string{"ROSTERSYNC_INTERVAL": "1h", "ROSTERSYNC_DELTA_INTERVAL": "0"}
+	d := startServe(t, r, extra)
+	d.waitLog(`msg="pass finished"`, 60*time.Second)
+	_, body := d.getAccept("/status.json", "")
+	var rep struct {
+		Pending struct {
+			Summary struct{ Create, Update, Adopt, Deactivate, Held int } `json:"summary"`
+			Ops     []struct {
+				Key    string `json:"key"`
+				Name   string `json:"name"`
+				Status string `json:"status"`
+			} `json:"ops"`
+			Omitted int `json:"ops_omitted"`
+		} `json:"pending_plan"`
+	}
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatalf("/status.json: %v\n%s", err, body)
+	}
+	p := rep.Pending
+	sum := p.Summary
+	pending := sum.Create + sum.Update + sum.Adopt + sum.Deactivate + sum.Held
+	if sum.Create < 130 || len(p.Ops) != pendingOpsShown || len(p.Ops)+p.Omitted != pending {
+		t.Fatalf("pending plan: %d pending, %d ops shown, %d omitted; want the first %d shown and the rest counted",
+			pending, len(p.Ops), p.Omitted, pendingOpsShown)
+	}
+	browser := "text/html,application/xhtml+xml"
+	check := func(when string) {
+		_, page := d.getAccept("/", browser)
+		want := fmt.Sprintf("%d operations (and %d more in the state database)", pendingOpsShown, p.Omitted)
+		if !strings.Contains(page, want) {
+			t.Errorf("%s: the page does not say %q:\n%s", when, want, page)
+		}
+		// The page lists the same operations as /status.json, in order.
+		last := -1
+		for _, op := range []int{0, pendingOpsShown / 2, pendingOpsShown - 1} {
+			at := strings.Index(page, "<code>["+p.Ops[op].Key+"]</code>")
+			if at < 0 || at < last {
+				t.Errorf("%s: op %d (%s) not on the page in plan order", when, op, p.Ops[op].Key)
+			}
+			last = at
+		}
+		if n := strings.Count(page, `<li class="op op-`); n != pendingOpsShown {
+			t.Errorf("%s: the page lists %d operations, want %d", when, n, pendingOpsShown)
+		}
+	}
+	check("after the first pass")
+}
+
+// TestServeCollectorPacing: the daemon collects at daemonGCPercent unless
+// GOGC is set, when the operator's value stands (as /metrics reports it).
+func TestServeCollectorPacing(t *testing.T) {
+	r := newRig(t)
+	for _, c := range []struct {
+		env  map[string]string
+		want float64
+	}{
+		{map[string]string{}, daemonGCPercent},
+		{map[string]string{"GOGC": "120"}, 120},
+	} {
+		c.env["ROSTERSYNC_INTERVAL"] = "1h"
+		d := startServe(t, r, c.env)
+		d.waitLog(`msg="pass finished"`, 60*time.Second)
+		if got := d.metric("go_gc_gogc_percent"); got != c.want {
+			t.Errorf("GOGC %q: go_gc_gogc_percent = %v, want %v", c.env["GOGC"], got, c.want)
+		}
+		d.signal(syscall.SIGTERM)
+		if err := d.wait(30 * time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
