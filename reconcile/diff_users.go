@@ -338,7 +338,11 @@ func (d *differ) effective(want *User) *User {
 		slices.Equal(w.Queues, want.Queues) && (w.Queues == nil) == (want.Queues == nil):
 		return want
 	}
-	return &w
+	// A copy made only here: returning &w would move w to the heap on every
+	// call, one user's worth of garbage per person even when want is kept.
+	out := new(User)
+	*out = w
+	return out
 }
 
 func (d *differ) effectiveValue(want *User) (User, bool) {

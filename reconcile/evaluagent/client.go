@@ -219,7 +219,7 @@ func (c *Client) FindUsers(ctx context.Context, username, email string) ([]recon
 func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]reconcile.User, error) {
 	cl := call{route: c.routes.ListUsers, query: q, op: "list", object: "users"}
 	var (
-		users []reconcile.User
+		users reconcile.Blocks[reconcile.User]
 		e     userElem
 		in    = newInterner(l)
 	)
@@ -242,7 +242,7 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		if t := e.Relationships.AgentTeam.Data; t != nil {
 			team = in.str(string(t.ID))
 		}
-		users = append(users, reconcile.User{
+		users.Append(reconcile.User{
 			ID:           string(e.ID),
 			ThirdPartyID: string(a.ThirdPartyID),
 			Username:     a.Username,
@@ -256,16 +256,16 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		})
 		return nil
 	}
-	mark := func() int { return len(users) }
-	rewind := func(n int) { users = users[:n] }
+	mark := users.Len
+	rewind := users.Truncate
 	if err := c.streamList(ctx, cl, item, mark, rewind); err != nil {
 		return nil, err
 	}
-	users = slices.Clip(users)
-	slices.SortFunc(users, func(a, b reconcile.User) int {
+	list := users.Slice()
+	slices.SortFunc(list, func(a, b reconcile.User) int {
 		return byNameThenID(strings.ToLower(a.Username), a.ID, strings.ToLower(b.Username), b.ID)
 	})
-	return users, nil
+	return list, nil
 }
 
 // interner shares the strings and role sets that many users of a listing hold alike, so that

@@ -1,0 +1,49 @@
+package reconcile
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestBlocks(t *testing.T) {
+	for _, n := range []int{0, 1, blockLen - 1, blockLen, blockLen + 1, 3*blockLen + 7} {
+		var b Blocks[int]
+		var want []int
+		for i := range n {
+			b.Append(i * 3)
+			want = append(want, i*3)
+		}
+		if b.Len() != n {
+			t.Fatalf("n=%d: Len() = %d", n, b.Len())
+		}
+		for i := range n {
+			if *b.At(i) != want[i] {
+				t.Fatalf("n=%d: At(%d) = %d, want %d", n, i, *b.At(i), want[i])
+			}
+		}
+		// Keep the even values in place, then truncate, as a filter does.
+		kept := 0
+		for i := range n {
+			if v := *b.At(i); v%2 == 0 {
+				*b.At(kept) = v
+				kept++
+			}
+		}
+		b.Truncate(kept)
+		b.Append(-1)
+		var wantKept []int
+		for _, v := range want {
+			if v%2 == 0 {
+				wantKept = append(wantKept, v)
+			}
+		}
+		wantKept = append(wantKept, -1)
+		got := b.Slice()
+		if !slices.Equal(got, wantKept) || cap(got) != len(got) {
+			t.Fatalf("n=%d: Slice() = %d values (cap %d), want %d", n, len(got), cap(got), len(wantKept))
+		}
+		if b.Len() != 0 || b.Slice() != nil {
+			t.Fatalf("n=%d: Blocks not empty after Slice", n)
+		}
+	}
+}
