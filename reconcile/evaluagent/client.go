@@ -238,6 +238,10 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 			// built on it would drop the role.
 			return fmt.Errorf("user %q holds role id %q, which %s did not list", a.Username, unknown, c.routes.ListRoles.Endpoint())
 		}
+		email := a.Email
+		if email == a.Username {
+			email = a.Username // one copy where the username is the email, as it often is
+		}
 		team := ""
 		if t := e.Relationships.AgentTeam.Data; t != nil {
 			team = in.str(string(t.ID))
@@ -246,9 +250,9 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 			ID:           string(e.ID),
 			ThirdPartyID: string(a.ThirdPartyID),
 			Username:     a.Username,
-			Email:        a.Email,
-			Forename:     a.Forename,
-			Surname:      a.Surname,
+			Email:        email,
+			Forename:     in.name(a.Forename),
+			Surname:      in.name(a.Surname),
 			StartDate:    in.str(start),
 			Active:       a.Active,
 			Roles:        roles,
@@ -273,12 +277,29 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 type interner struct {
 	l        *lookups
 	strs     map[string]string
+	names    map[string]string
 	roleSets map[string][]string // by the role ids as listed, joined
 	key      []byte
 }
 
 func newInterner(l *lookups) *interner {
-	return &interner{l: l, strs: map[string]string{}, roleSets: map[string][]string{}}
+	return &interner{l: l, strs: map[string]string{}, names: map[string]string{}, roleSets: map[string][]string{}}
+}
+
+// nameLimit bounds the names an interner shares: common forenames and
+// surnames recur across a large workforce; past the limit a name is kept as
+// read.
+const nameLimit = 1 << 14
+
+// name returns the shared copy of a forename or surname, if one is held.
+func (in *interner) name(s string) string {
+	if v, ok := in.names[s]; ok {
+		return v
+	}
+	if len(in.names) < nameLimit {
+		in.names[s] = s
+	}
+	return s
 }
 
 func (in *interner) str(s string) string {
