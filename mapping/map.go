@@ -368,7 +368,7 @@ func (b *Builder) Result() *Result {
 		res.Desired.Incomplete = append(res.Desired.Incomplete,
 			fmt.Sprintf("mapping: %d in-scope %s not mapped (see the mapping problems)", b.unmapped, plural(b.unmapped, "person", "people")))
 	}
-	slices.SortFunc(res.Desired.Users, func(a, b reconcile.User) int { return strings.Compare(a.Key, b.Key) })
+	reconcile.SortUsers(res.Desired.Users, func(a, b *reconcile.User) int { return strings.Compare(a.Key, b.Key) })
 	for _, k := range sortedKeys(b.teams) {
 		res.Desired.Teams = append(res.Desired.Teams, b.teams[k])
 	}

@@ -1,5 +1,7 @@
 package reconcile
 
+import "slices"
+
 // Blocks collects values in fixed-size blocks, so that a listing or a
 // mapping of a million people grows without copying what it already holds
 // (a growing slice copies it over and over and leaves each old copy to the
@@ -59,4 +61,46 @@ func (b *Blocks[T]) Slice() []T {
 	}
 	b.blocks, b.n = nil, 0
 	return out
+}
+
+// SortUsers sorts us by cmp, which must be a total order (equal users would
+// be left in an unspecified order). It sorts positions and then moves each
+// user once: sorting the users themselves would copy a whole User on every
+// swap, a million times twenty for a million people. Users already in order
+// are left as they are after one pass.
+func SortUsers(us []User, cmp func(a, b *User) int) {
+	sorted := true
+	for i := 1; i < len(us); i++ {
+		if cmp(&us[i-1], &us[i]) > 0 {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return
+	}
+	idx := make([]int32, len(us))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return cmp(&us[a], &us[b]) })
+	// Position i takes the user at idx[i]: follow each cycle once, marking
+	// each position done by pointing it at itself.
+	for i := range idx {
+		if idx[i] == int32(i) {
+			continue
+		}
+		tmp := us[i]
+		j := i
+		for {
+			k := int(idx[j])
+			idx[j] = int32(j)
+			if k == i {
+				us[j] = tmp
+				break
+			}
+			us[j] = us[k]
+			j = k
+		}
+	}
 }

@@ -1,7 +1,9 @@
 package reconcile
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -44,6 +46,22 @@ func TestBlocks(t *testing.T) {
 		}
 		if b.Len() != 0 || b.Slice() != nil {
 			t.Fatalf("n=%d: Blocks not empty after Slice", n)
+		}
+	}
+}
+
+func TestSortUsers(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 1000} {
+		us := make([]User, n)
+		for i := range us {
+			// A fixed shuffle: i*7919 mod a prime larger than n.
+			us[i] = User{Key: fmt.Sprintf("k%06d", (i*7919)%1009), Username: fmt.Sprint(i)}
+		}
+		want := slices.Clone(us)
+		slices.SortFunc(want, func(a, b User) int { return strings.Compare(a.Key, b.Key) })
+		SortUsers(us, func(a, b *User) int { return strings.Compare(a.Key, b.Key) })
+		if !slices.EqualFunc(us, want, func(a, b User) bool { return a.Key == b.Key && a.Username == b.Username }) {
+			t.Fatalf("n=%d: SortUsers gave %v, want %v", n, us, want)
 		}
 	}
 }

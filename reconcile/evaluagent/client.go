@@ -266,7 +266,7 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		return nil, err
 	}
 	list := users.Slice()
-	slices.SortFunc(list, func(a, b reconcile.User) int {
+	reconcile.SortUsers(list, func(a, b *reconcile.User) int {
 		return byNameThenID(strings.ToLower(a.Username), a.ID, strings.ToLower(b.Username), b.ID)
 	})
 	return list, nil
