@@ -65,3 +65,11 @@ func TestSortUsers(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendLower(t *testing.T) {
+	for _, s := range []string{"", "ann.khan@example.com", "Ann.KHAN@Example.COM", "ZOË@example.com", "İstanbul", "a\x80b"} {
+		if got := string(appendLower([]byte("x"), s)); got != "x"+strings.ToLower(s) {
+			t.Errorf("appendLower(%q) = %q, want %q", s, got, "x"+strings.ToLower(s))
+		}
+	}
+}

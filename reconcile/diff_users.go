@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 type userIndex struct {
@@ -51,10 +52,10 @@ func (d *differ) match(ix userIndex, want, placed *User) (*User, string) {
 		if u == nil {
 			return false
 		}
-		if _, taken := d.claimed[u.ID]; taken {
+		if _, taken := d.claimed(u.ID); taken {
 			return false
 		}
-		owner, owned := d.userOwner[u.ID]
+		owner, owned := d.userOwner(u.ID)
 		return !owned || owner == want.Key
 	}
 	if u := ix.byTPID[want.ThirdPartyID]; want.ThirdPartyID != "" && free(u) {
@@ -85,7 +86,7 @@ func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
 	placed := make([]*User, len(desired))
 	for i, w := range desired {
 		if id, ok := d.own.Users[w.Key]; ok {
-			if placed[i] = d.curUsers[id]; placed[i] != nil {
+			if placed[i] = d.curUser(id); placed[i] != nil {
 				continue
 			}
 		}
@@ -102,25 +103,46 @@ func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
 			emails[strings.ToLower(w.Email)] = true
 		}
 	}
-	ix := userIndex{byID: d.curUsers, byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
+	ix := userIndex{byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
 	if tpids == nil {
 		return ix, placed
 	}
+	// Every platform user is probed, a few are indexed: the lower-cased
+	// probe is made in buf, and a string only for what is kept.
+	var buf []byte
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
 		if u.ThirdPartyID != "" && tpids[u.ThirdPartyID] {
 			ix.byTPID[u.ThirdPartyID] = u
 		}
-		if lu := strings.ToLower(u.Username); names[lu] {
-			ix.byUsername[lu] = u
+		if buf = appendLower(buf[:0], u.Username); names[string(buf)] {
+			ix.byUsername[string(buf)] = u
 		}
 		if u.Email != "" {
-			if le := strings.ToLower(u.Email); emails[le] {
-				ix.byEmail[le] = u
+			if buf = appendLower(buf[:0], u.Email); emails[string(buf)] {
+				ix.byEmail[string(buf)] = u
 			}
 		}
 	}
 	return ix, placed
+}
+
+// appendLower appends strings.ToLower(s) to b, without a string of its own
+// when s is ASCII.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func (d *differ) users() {
@@ -169,11 +191,11 @@ func (d *differ) users() {
 			d.add(op)
 			continue
 		}
-		d.claimed[cur.ID] = w.Key
+		d.claim(cur.ID, w.Key)
 		d.plan.UserIDs[w.Key] = cur.ID
 		owned := how == "ledger" // the ledger names cur.ID: it is owned
 		if !owned {
-			_, owned = d.userOwner[cur.ID]
+			_, owned = d.userOwner(cur.ID)
 		}
 		if !owned && how != "third_party_id" && how != "ledger" && !d.pol.Adopt {
 			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
@@ -212,16 +234,18 @@ func (d *differ) users() {
 	var gone []*User
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
-		key, owned := d.userOwner[u.ID]
+		key, owned := d.userOwner(u.ID)
 		if !owned || !u.Active || seen(key) || d.protected(u) {
 			continue
 		}
 		gone = append(gone, u)
 	}
-	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(d.userOwner[a.ID], d.userOwner[b.ID]) })
+	ownerKey := func(u *User) string { k, _ := d.userOwner(u.ID); return k }
+	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(ownerKey(a), ownerKey(b)) })
 	for _, u := range gone {
-		d.plan.Matches[d.userOwner[u.ID]] = Match{ID: u.ID, How: "ledger"}
-		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: d.userOwner[u.ID], ID: u.ID, Name: u.Username,
+		key := ownerKey(u)
+		d.plan.Matches[key] = Match{ID: u.ID, How: "ledger"}
+		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: key, ID: u.ID, Name: u.Username,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
 			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}
 		d.plan.UserIDs[op.Key] = u.ID
