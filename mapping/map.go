@@ -293,6 +293,14 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		return int(x.seq - y.seq)
 	})
 	keep := make([]bool, b.users.Len()-b.from)
+	if len(b.byKey) == 0 {
+		// Sized once for the first source's people: a map grown one
+		// doubling at a time to a million entries spends longer splitting
+		// its tables than filling them.
+		b.byKey = make(map[string]string, len(pend))
+		b.byUsername = make(map[string]string, len(pend))
+		b.byEmail = make(map[string]string, len(pend))
+	}
 	for _, p := range pend {
 		if ex := p.prob; ex != nil {
 			for _, msg := range ex.Problems {
