@@ -68,6 +68,7 @@ type differ struct {
 	strayOwner map[string]string
 	claimedBy  []string
 	claimedAt  []bool
+	dupIDs     bool              // two platform users share an id: go by id, not position
 	queueNames map[string]*Queue // lower name → queue
 }
 
@@ -111,6 +112,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 		d.curIdx[current.Users[i].ID] = int32(i)
 	}
 	n := len(current.Users)
+	d.dupIDs = len(d.curIdx) != n
 	d.ownerAt, d.ownedAt = make([]string, n), make([]bool, n)
 	d.claimedBy, d.claimedAt = make([]string, n), make([]bool, n)
 	d.strayOwner = map[string]string{}
@@ -157,10 +159,11 @@ func (d *differ) claimed(id string) (string, bool) {
 }
 
 // claim records that desired key claimed listed platform user id.
-func (d *differ) claim(id, key string) {
-	i := d.curIdx[id]
-	d.claimedBy[i], d.claimedAt[i] = key, true
-}
+func (d *differ) claim(id, key string) { d.claimAt(d.curIdx[id], key) }
+
+// claimAt records that desired key claimed the platform user at position i,
+// which must be where curIdx places its id.
+func (d *differ) claimAt(i int32, key string) { d.claimedBy[i], d.claimedAt[i] = key, true }
 
 func invert(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))

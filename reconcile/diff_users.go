@@ -43,10 +43,11 @@ func indexUsersByID(us []User, byID map[string]*User) userIndex {
 }
 
 // match finds the platform user for a desired one and says how it matched;
-// placed is where the ledger places them (see matchIndex), nil for nowhere.
-func (d *differ) match(ix userIndex, want, placed *User) (*User, string) {
-	if placed != nil {
-		return placed, "ledger"
+// placed is the position in current.Users where the ledger places them (see
+// matchIndex), -1 for nowhere.
+func (d *differ) match(ix userIndex, want *User, placed int32) (*User, string) {
+	if placed >= 0 {
+		return &d.current.Users[placed], "ledger"
 	}
 	free := func(u *User) bool {
 		if u == nil {
@@ -81,12 +82,14 @@ func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.po
 //
 // It also returns, for each desired user, the platform user the ledger
 // places them on (nil when none), the first step of match.
-func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
+func (d *differ) matchIndex(desired []*User) (userIndex, []int32) {
 	var tpids, names, emails map[string]bool
-	placed := make([]*User, len(desired))
+	placed := make([]int32, len(desired))
 	for i, w := range desired {
+		placed[i] = -1
 		if id, ok := d.own.Users[w.Key]; ok {
-			if placed[i] = d.curUser(id); placed[i] != nil {
+			if pos, ok := d.curIdx[id]; ok {
+				placed[i] = pos
 				continue
 			}
 		}
@@ -191,7 +194,11 @@ func (d *differ) users() {
 			d.add(op)
 			continue
 		}
-		d.claim(cur.ID, w.Key)
+		if how == "ledger" {
+			d.claimAt(placed[i], w.Key) // the position is known: no probe by id
+		} else {
+			d.claim(cur.ID, w.Key)
+		}
 		d.plan.UserIDs[w.Key] = cur.ID
 		owned := how == "ledger" // the ledger names cur.ID: it is owned
 		if !owned {
@@ -234,7 +241,10 @@ func (d *differ) users() {
 	var gone []*User
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
-		key, owned := d.userOwner(u.ID)
+		key, owned := d.ownerAt[i], d.ownedAt[i]
+		if d.dupIDs {
+			key, owned = d.userOwner(u.ID)
+		}
 		if !owned || !u.Active || seen(key) || d.protected(u) {
 			continue
 		}
