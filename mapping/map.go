@@ -148,14 +148,20 @@ type Builder struct {
 	unmapped   int
 	// users holds the mapped users of every source; the current source's
 	// start at from. pending says, for each of its in-scope records, what
-	// EndSource must settle.
-	users   []reconcile.User
+	// EndSource must settle. Both grow in blocks: a million people are
+	// never copied while they arrive.
+	users   reconcile.Blocks[reconcile.User]
 	from    int
-	pending []pending
+	pending reconcile.Blocks[pending]
 	// chains interns team chains (without origins): a few distinct ones
 	// are shared by everybody.
 	chains  [][]reconcile.Team
 	chainOf map[string]int32
+	// shared holds one copy of each role set and start date: a few
+	// distinct values held by everybody (see share).
+	shared   map[string][]string
+	dates    map[string]string
+	sharedBy []byte
 }
 
 // pending is one in-scope record of the current source, small because
@@ -179,6 +185,35 @@ func (r *Rules) NewBuilder() *Builder {
 		byEmail:    map[string]string{},
 		teams:      map[string]reconcile.Team{},
 		chainOf:    map[string]int32{},
+		shared:     map[string][]string{},
+		dates:      map[string]string{},
+	}
+}
+
+// shareLimit bounds the tables of share: past it a value is kept as it is
+// (a source whose start dates are all different gains nothing from them).
+const shareLimit = 4096
+
+// share replaces u's role set and start date by the copies other people
+// already hold, so that a million people keep a handful of each. The role
+// sets handed out are clipped: an append by a reader copies.
+func (b *Builder) share(u *reconcile.User) {
+	if u.Roles != nil {
+		b.sharedBy = b.sharedBy[:0]
+		for _, r := range u.Roles {
+			b.sharedBy = append(append(b.sharedBy, r...), 0)
+		}
+		if rs, ok := b.shared[string(b.sharedBy)]; ok {
+			u.Roles = rs
+		} else if len(b.shared) < shareLimit {
+			u.Roles = slices.Clip(u.Roles)
+			b.shared[string(b.sharedBy)] = u.Roles
+		}
+	}
+	if d, ok := b.dates[u.StartDate]; ok {
+		u.StartDate = d
+	} else if len(b.dates) < shareLimit {
+		b.dates[u.StartDate] = u.StartDate
 	}
 }
 
@@ -198,16 +233,17 @@ func (b *Builder) Add(rec *sources.Record) {
 		b.res.OutOfScope++
 		return
 	}
-	p := pending{sortKey: rec.Key, seq: int32(len(b.pending)), user: -1, chain: -1}
+	p := pending{sortKey: rec.Key, seq: int32(b.pending.Len()), user: -1, chain: -1}
 	if len(ex.Problems) > 0 {
 		p.prob = &ex
 	} else {
-		p.user = int32(len(b.users))
-		b.users = append(b.users, *ex.User)
+		p.user = int32(b.users.Len())
+		b.share(ex.User)
+		b.users.Append(*ex.User)
 		p.chain = b.chain(ex.Teams)
 		p.fields = ex.Fields
 	}
-	b.pending = append(b.pending, p)
+	b.pending.Append(p)
 }
 
 // chain interns a team chain, origins left out.
@@ -249,14 +285,23 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 	problem := func(key, origin, format string, args ...any) {
 		problemOf(reconcile.KindUser, key, origin, format, args...)
 	}
-	slices.SortFunc(b.pending, func(x, y pending) int {
+	pend := b.pending.Slice()
+	slices.SortFunc(pend, func(x, y pending) int {
 		if c := strings.Compare(x.sortKey, y.sortKey); c != 0 {
 			return c
 		}
 		return int(x.seq - y.seq)
 	})
-	keep := make([]bool, len(b.users)-b.from)
-	for _, p := range b.pending {
+	keep := make([]bool, b.users.Len()-b.from)
+	if len(b.byKey) == 0 {
+		// Sized once for the first source's people: a map grown one
+		// doubling at a time to a million entries spends longer splitting
+		// its tables than filling them.
+		b.byKey = make(map[string]string, len(pend))
+		b.byUsername = make(map[string]string, len(pend))
+		b.byEmail = make(map[string]string, len(pend))
+	}
+	for _, p := range pend {
 		if ex := p.prob; ex != nil {
 			for _, msg := range ex.Problems {
 				problem(ex.Key, ex.Origin, "%s", msg)
@@ -264,7 +309,7 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			b.unmapped++
 			continue
 		}
-		u := &b.users[p.user]
+		u := b.users.At(int(p.user))
 		if first, dup := b.byKey[u.Key]; dup {
 			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, first)
 			continue
@@ -308,28 +353,30 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			}
 		}
 	}
-	kept := b.users[:b.from]
+	kept := b.from
 	for i, k := range keep {
 		if k {
-			kept = append(kept, b.users[b.from+i])
+			if kept != b.from+i {
+				*b.users.At(kept) = *b.users.At(b.from + i)
+			}
+			kept++
 		}
 	}
-	clear(b.users[len(kept):])
-	b.users, b.from = kept, len(kept)
-	b.pending = b.pending[:0]
+	b.users.Truncate(kept)
+	b.from = kept
 }
 
 // Result finishes the mapping. The Builder must not be used afterwards.
 func (b *Builder) Result() *Result {
 	res := b.res
-	if len(b.users) > 0 {
-		res.Desired.Users, b.users = b.users, nil
+	if b.users.Len() > 0 {
+		res.Desired.Users = b.users.Slice()
 	}
 	if b.unmapped > 0 {
 		res.Desired.Incomplete = append(res.Desired.Incomplete,
 			fmt.Sprintf("mapping: %d in-scope %s not mapped (see the mapping problems)", b.unmapped, plural(b.unmapped, "person", "people")))
 	}
-	slices.SortFunc(res.Desired.Users, func(a, b reconcile.User) int { return strings.Compare(a.Key, b.Key) })
+	reconcile.SortUsers(res.Desired.Users, func(a, b *reconcile.User) int { return strings.Compare(a.Key, b.Key) })
 	for _, k := range sortedKeys(b.teams) {
 		res.Desired.Teams = append(res.Desired.Teams, b.teams[k])
 	}

@@ -45,11 +45,9 @@ type differ struct {
 	rootID    string
 	curTeams  map[string]*Team // by id
 	teamOwner map[string]string
-	userOwner map[string]string
 	desTeams  map[string]*Team // by key
 	teamIDs   map[string]string
 	teamDepth map[string]int
-	claimed   map[string]string // platform user id → desired key
 	// plannedList are the desired users that are created or owned,
 	// normalised, in key order; planned indexes them by key, made only when
 	// queues are planned.
@@ -59,8 +57,19 @@ type differ struct {
 	// blockedTeams are desired team keys that cannot be planned, and why:
 	// an excluded platform group, one under it, or an invalid name.
 	blockedTeams map[string]string
-	curUsers     map[string]*User  // platform users by id
-	queueNames   map[string]*Queue // lower name → queue
+	// curIdx places platform users by id (the last of equal ids wins);
+	// what Diff learns about each platform user is kept in slices by that
+	// position rather than in more maps keyed by id: who owns them
+	// (ownerAt, or strayOwner for ledger ids the listing does not hold)
+	// and which desired user claimed them in this plan (claimedBy).
+	curIdx     map[string]int32
+	ownerAt    []string
+	ownedAt    []bool
+	strayOwner map[string]string
+	claimedBy  []string
+	claimedAt  []bool
+	dupIDs     bool              // two platform users share an id: go by id, not position
+	queueNames map[string]*Queue // lower name → queue
 }
 
 func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
@@ -82,10 +91,8 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 		},
 		curTeams:     make(map[string]*Team, len(current.Teams)),
 		teamOwner:    invert(own.Teams),
-		userOwner:    invert(own.Users),
 		desTeams:     make(map[string]*Team, len(desired.Teams)),
 		teamDepth:    map[string]int{},
-		claimed:      make(map[string]string, len(desired.Users)),
 		blockedTeams: map[string]string{},
 		queueNames:   map[string]*Queue{},
 	}
@@ -100,9 +107,21 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	for i := range desired.Teams {
 		d.desTeams[desired.Teams[i].Key] = &desired.Teams[i]
 	}
-	d.curUsers = make(map[string]*User, len(current.Users))
+	d.curIdx = make(map[string]int32, len(current.Users))
 	for i := range current.Users {
-		d.curUsers[current.Users[i].ID] = &current.Users[i]
+		d.curIdx[current.Users[i].ID] = int32(i)
+	}
+	n := len(current.Users)
+	d.dupIDs = len(d.curIdx) != n
+	d.ownerAt, d.ownedAt = make([]string, n), make([]bool, n)
+	d.claimedBy, d.claimedAt = make([]string, n), make([]bool, n)
+	d.strayOwner = map[string]string{}
+	for key, id := range own.Users {
+		if i, ok := d.curIdx[id]; ok {
+			d.ownerAt[i], d.ownedAt[i] = key, true
+		} else {
+			d.strayOwner[id] = key
+		}
 	}
 	for i := range current.Queues {
 		q := &current.Queues[i]
@@ -113,6 +132,38 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	}
 	return d
 }
+
+// curUser returns the platform user with id, nil when the listing has none.
+func (d *differ) curUser(id string) *User {
+	if i, ok := d.curIdx[id]; ok {
+		return &d.current.Users[i]
+	}
+	return nil
+}
+
+// userOwner returns the key the ledger owns platform user id by.
+func (d *differ) userOwner(id string) (string, bool) {
+	if i, ok := d.curIdx[id]; ok {
+		return d.ownerAt[i], d.ownedAt[i]
+	}
+	key, ok := d.strayOwner[id]
+	return key, ok
+}
+
+// claimed returns the desired key that claimed platform user id in this plan.
+func (d *differ) claimed(id string) (string, bool) {
+	if i, ok := d.curIdx[id]; ok {
+		return d.claimedBy[i], d.claimedAt[i]
+	}
+	return "", false
+}
+
+// claim records that desired key claimed listed platform user id.
+func (d *differ) claim(id, key string) { d.claimAt(d.curIdx[id], key) }
+
+// claimAt records that desired key claimed the platform user at position i,
+// which must be where curIdx places its id.
+func (d *differ) claimAt(i int32, key string) { d.claimedBy[i], d.claimedAt[i] = key, true }
 
 func invert(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))

@@ -84,8 +84,8 @@ func (d *differ) queues() {
 		for _, id := range q.Agents {
 			// Only owned users the sources still want are taken off; a
 			// deactivated user leaves every queue on the platform anyway.
-			key, owned := d.userOwner[id]
-			if k, adopted := d.claimed[id]; !owned && adopted && d.planned[k] != nil {
+			key, owned := d.userOwner(id)
+			if k, adopted := d.claimed(id); !owned && adopted && d.planned[k] != nil {
 				key, owned = k, true // adopted in this plan: theirs to keep in line from now
 			}
 			w, planned := d.planned[key]
@@ -145,7 +145,7 @@ func (d *differ) replacement(q *Queue, add, remove []string) []string {
 	}
 	final := slices.Clone(add)
 	for _, id := range q.Agents {
-		key, owned := d.userOwner[id]
+		key, owned := d.userOwner(id)
 		if !owned {
 			return nil
 		}
@@ -164,7 +164,7 @@ func (d *differ) usernames(keys []string) string {
 		out[i] = k
 		if u := d.planned[k]; u != nil {
 			out[i] = u.Username
-		} else if u := d.curUsers[d.plan.UserIDs[k]]; u != nil {
+		} else if u := d.curUser(d.plan.UserIDs[k]); u != nil {
 			out[i] = u.Username
 		}
 	}

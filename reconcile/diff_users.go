@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 type userIndex struct {
@@ -42,19 +43,20 @@ func indexUsersByID(us []User, byID map[string]*User) userIndex {
 }
 
 // match finds the platform user for a desired one and says how it matched;
-// placed is where the ledger places them (see matchIndex), nil for nowhere.
-func (d *differ) match(ix userIndex, want, placed *User) (*User, string) {
-	if placed != nil {
-		return placed, "ledger"
+// placed is the position in current.Users where the ledger places them (see
+// matchIndex), -1 for nowhere.
+func (d *differ) match(ix userIndex, want *User, placed int32) (*User, string) {
+	if placed >= 0 {
+		return &d.current.Users[placed], "ledger"
 	}
 	free := func(u *User) bool {
 		if u == nil {
 			return false
 		}
-		if _, taken := d.claimed[u.ID]; taken {
+		if _, taken := d.claimed(u.ID); taken {
 			return false
 		}
-		owner, owned := d.userOwner[u.ID]
+		owner, owned := d.userOwner(u.ID)
 		return !owned || owner == want.Key
 	}
 	if u := ix.byTPID[want.ThirdPartyID]; want.ThirdPartyID != "" && free(u) {
@@ -80,12 +82,14 @@ func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.po
 //
 // It also returns, for each desired user, the platform user the ledger
 // places them on (nil when none), the first step of match.
-func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
+func (d *differ) matchIndex(desired []*User) (userIndex, []int32) {
 	var tpids, names, emails map[string]bool
-	placed := make([]*User, len(desired))
+	placed := make([]int32, len(desired))
 	for i, w := range desired {
+		placed[i] = -1
 		if id, ok := d.own.Users[w.Key]; ok {
-			if placed[i] = d.curUsers[id]; placed[i] != nil {
+			if pos, ok := d.curIdx[id]; ok {
+				placed[i] = pos
 				continue
 			}
 		}
@@ -102,25 +106,46 @@ func (d *differ) matchIndex(desired []*User) (userIndex, []*User) {
 			emails[strings.ToLower(w.Email)] = true
 		}
 	}
-	ix := userIndex{byID: d.curUsers, byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
+	ix := userIndex{byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
 	if tpids == nil {
 		return ix, placed
 	}
+	// Every platform user is probed, a few are indexed: the lower-cased
+	// probe is made in buf, and a string only for what is kept.
+	var buf []byte
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
 		if u.ThirdPartyID != "" && tpids[u.ThirdPartyID] {
 			ix.byTPID[u.ThirdPartyID] = u
 		}
-		if lu := strings.ToLower(u.Username); names[lu] {
-			ix.byUsername[lu] = u
+		if buf = appendLower(buf[:0], u.Username); names[string(buf)] {
+			ix.byUsername[string(buf)] = u
 		}
 		if u.Email != "" {
-			if le := strings.ToLower(u.Email); emails[le] {
-				ix.byEmail[le] = u
+			if buf = appendLower(buf[:0], u.Email); emails[string(buf)] {
+				ix.byEmail[string(buf)] = u
 			}
 		}
 	}
 	return ix, placed
+}
+
+// appendLower appends strings.ToLower(s) to b, without a string of its own
+// when s is ASCII.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func (d *differ) users() {
@@ -169,11 +194,15 @@ func (d *differ) users() {
 			d.add(op)
 			continue
 		}
-		d.claimed[cur.ID] = w.Key
+		if how == "ledger" {
+			d.claimAt(placed[i], w.Key) // the position is known: no probe by id
+		} else {
+			d.claim(cur.ID, w.Key)
+		}
 		d.plan.UserIDs[w.Key] = cur.ID
 		owned := how == "ledger" // the ledger names cur.ID: it is owned
 		if !owned {
-			_, owned = d.userOwner[cur.ID]
+			_, owned = d.userOwner(cur.ID)
 		}
 		if !owned && how != "third_party_id" && how != "ledger" && !d.pol.Adopt {
 			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
@@ -212,16 +241,21 @@ func (d *differ) users() {
 	var gone []*User
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
-		key, owned := d.userOwner[u.ID]
+		key, owned := d.ownerAt[i], d.ownedAt[i]
+		if d.dupIDs {
+			key, owned = d.userOwner(u.ID)
+		}
 		if !owned || !u.Active || seen(key) || d.protected(u) {
 			continue
 		}
 		gone = append(gone, u)
 	}
-	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(d.userOwner[a.ID], d.userOwner[b.ID]) })
+	ownerKey := func(u *User) string { k, _ := d.userOwner(u.ID); return k }
+	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(ownerKey(a), ownerKey(b)) })
 	for _, u := range gone {
-		d.plan.Matches[d.userOwner[u.ID]] = Match{ID: u.ID, How: "ledger"}
-		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: d.userOwner[u.ID], ID: u.ID, Name: u.Username,
+		key := ownerKey(u)
+		d.plan.Matches[key] = Match{ID: u.ID, How: "ledger"}
+		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: key, ID: u.ID, Name: u.Username,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
 			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}
 		d.plan.UserIDs[op.Key] = u.ID
@@ -338,7 +372,11 @@ func (d *differ) effective(want *User) *User {
 		slices.Equal(w.Queues, want.Queues) && (w.Queues == nil) == (want.Queues == nil):
 		return want
 	}
-	return &w
+	// A copy made only here: returning &w would move w to the heap on every
+	// call, one user's worth of garbage per person even when want is kept.
+	out := new(User)
+	*out = w
+	return out
 }
 
 func (d *differ) effectiveValue(want *User) (User, bool) {

@@ -124,7 +124,7 @@ func (d *differ) edges() {
 						need(OpID(p))
 					}
 				case p.Kind == KindUser && (p.Action == ActionDeactivate || slices.Contains(p.Fields, FieldTeam)):
-					if u := d.curUsers[p.ID]; u != nil && u.Team == o.ID {
+					if u := d.curUser(p.ID); u != nil && u.Team == o.ID {
 						need(OpID(p))
 					}
 				}

@@ -219,7 +219,7 @@ func (c *Client) FindUsers(ctx context.Context, username, email string) ([]recon
 func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]reconcile.User, error) {
 	cl := call{route: c.routes.ListUsers, query: q, op: "list", object: "users"}
 	var (
-		users []reconcile.User
+		users reconcile.Blocks[reconcile.User]
 		e     userElem
 		in    = newInterner(l)
 	)
@@ -238,17 +238,21 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 			// built on it would drop the role.
 			return fmt.Errorf("user %q holds role id %q, which %s did not list", a.Username, unknown, c.routes.ListRoles.Endpoint())
 		}
+		email := a.Email
+		if email == a.Username {
+			email = a.Username // one copy where the username is the email, as it often is
+		}
 		team := ""
 		if t := e.Relationships.AgentTeam.Data; t != nil {
 			team = in.str(string(t.ID))
 		}
-		users = append(users, reconcile.User{
+		users.Append(reconcile.User{
 			ID:           string(e.ID),
 			ThirdPartyID: string(a.ThirdPartyID),
 			Username:     a.Username,
-			Email:        a.Email,
-			Forename:     a.Forename,
-			Surname:      a.Surname,
+			Email:        email,
+			Forename:     in.name(a.Forename),
+			Surname:      in.name(a.Surname),
 			StartDate:    in.str(start),
 			Active:       a.Active,
 			Roles:        roles,
@@ -256,16 +260,16 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		})
 		return nil
 	}
-	mark := func() int { return len(users) }
-	rewind := func(n int) { users = users[:n] }
+	mark := users.Len
+	rewind := users.Truncate
 	if err := c.streamList(ctx, cl, item, mark, rewind); err != nil {
 		return nil, err
 	}
-	users = slices.Clip(users)
-	slices.SortFunc(users, func(a, b reconcile.User) int {
+	list := users.Slice()
+	reconcile.SortUsers(list, func(a, b *reconcile.User) int {
 		return byNameThenID(strings.ToLower(a.Username), a.ID, strings.ToLower(b.Username), b.ID)
 	})
-	return users, nil
+	return list, nil
 }
 
 // interner shares the strings and role sets that many users of a listing hold alike, so that
@@ -273,12 +277,29 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 type interner struct {
 	l        *lookups
 	strs     map[string]string
+	names    map[string]string
 	roleSets map[string][]string // by the role ids as listed, joined
 	key      []byte
 }
 
 func newInterner(l *lookups) *interner {
-	return &interner{l: l, strs: map[string]string{}, roleSets: map[string][]string{}}
+	return &interner{l: l, strs: map[string]string{}, names: map[string]string{}, roleSets: map[string][]string{}}
+}
+
+// nameLimit bounds the names an interner shares: common forenames and
+// surnames recur across a large workforce; past the limit a name is kept as
+// read.
+const nameLimit = 1 << 14
+
+// name returns the shared copy of a forename or surname, if one is held.
+func (in *interner) name(s string) string {
+	if v, ok := in.names[s]; ok {
+		return v
+	}
+	if len(in.names) < nameLimit {
+		in.names[s] = s
+	}
+	return s
 }
 
 func (in *interner) str(s string) string {

@@ -1,0 +1,75 @@
+package reconcile
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestBlocks(t *testing.T) {
+	for _, n := range []int{0, 1, blockLen - 1, blockLen, blockLen + 1, 3*blockLen + 7} {
+		var b Blocks[int]
+		var want []int
+		for i := range n {
+			b.Append(i * 3)
+			want = append(want, i*3)
+		}
+		if b.Len() != n {
+			t.Fatalf("n=%d: Len() = %d", n, b.Len())
+		}
+		for i := range n {
+			if *b.At(i) != want[i] {
+				t.Fatalf("n=%d: At(%d) = %d, want %d", n, i, *b.At(i), want[i])
+			}
+		}
+		// Keep the even values in place, then truncate, as a filter does.
+		kept := 0
+		for i := range n {
+			if v := *b.At(i); v%2 == 0 {
+				*b.At(kept) = v
+				kept++
+			}
+		}
+		b.Truncate(kept)
+		b.Append(-1)
+		var wantKept []int
+		for _, v := range want {
+			if v%2 == 0 {
+				wantKept = append(wantKept, v)
+			}
+		}
+		wantKept = append(wantKept, -1)
+		got := b.Slice()
+		if !slices.Equal(got, wantKept) || cap(got) != len(got) {
+			t.Fatalf("n=%d: Slice() = %d values (cap %d), want %d", n, len(got), cap(got), len(wantKept))
+		}
+		if b.Len() != 0 || b.Slice() != nil {
+			t.Fatalf("n=%d: Blocks not empty after Slice", n)
+		}
+	}
+}
+
+func TestSortUsers(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 7, 1000} {
+		us := make([]User, n)
+		for i := range us {
+			// A fixed shuffle: i*7919 mod a prime larger than n.
+			us[i] = User{Key: fmt.Sprintf("k%06d", (i*7919)%1009), Username: fmt.Sprint(i)}
+		}
+		want := slices.Clone(us)
+		slices.SortFunc(want, func(a, b User) int { return strings.Compare(a.Key, b.Key) })
+		SortUsers(us, func(a, b *User) int { return strings.Compare(a.Key, b.Key) })
+		if !slices.EqualFunc(us, want, func(a, b User) bool { return a.Key == b.Key && a.Username == b.Username }) {
+			t.Fatalf("n=%d: SortUsers gave %v, want %v", n, us, want)
+		}
+	}
+}
+
+func TestAppendLower(t *testing.T) {
+	for _, s := range []string{"", "ann.khan@example.com", "Ann.KHAN@Example.COM", "ZOË@example.com", "İstanbul", "a\x80b"} {
+		if got := string(appendLower([]byte("x"), s)); got != "x"+strings.ToLower(s) {
+			t.Errorf("appendLower(%q) = %q, want %q", s, got, "x"+strings.ToLower(s))
+		}
+	}
+}
