@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -233,5 +234,29 @@ func TestExplainWithTwoTargets(t *testing.T) {
 	}
 	if r.sim.Writes() != 0 {
 		t.Errorf("explain wrote %d times to Evaluagent", r.sim.Writes())
+	}
+}
+
+// TestTargetSecretRequired: a target whose secret file is neither set nor
+// given as a systemd credential is refused, naming the setting and the
+// credential; a set file is read.
+func TestTargetSecretRequired(t *testing.T) {
+	for _, c := range []struct{ kind, setting, credential string }{
+		{"agentiq", "api_key_file", "agentiq-api-key"},
+		{"flex", "secret_file", "flex-secret"},
+		{"voki", "password_file", "voki-password"},
+	} {
+		_, err := readTargetSecret(c.kind, c.setting, "", c.credential, slog.New(slog.DiscardHandler))
+		want := c.kind + ": " + c.setting + " is required (or run under systemd with LoadCredential=" + c.credential + ":…)"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s without a secret: %v, want %q", c.kind, err, want)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readTargetSecret("flex", "secret_file", path, "flex-secret", slog.New(slog.DiscardHandler)); err != nil || got != "s3cret" {
+		t.Errorf("read %q, %v; want s3cret", got, err)
 	}
 }

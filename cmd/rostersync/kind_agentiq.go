@@ -23,11 +23,7 @@ func (t *target) agentIQ(o targetOptions) error {
 	if a == nil {
 		return errors.New("agentiq: base_url is required")
 	}
-	keyFile := tc.AgentIQKeyFile(env)
-	if keyFile == "" {
-		return fmt.Errorf("agentiq: api_key_file is required (or run under systemd with LoadCredential=%s:…)", config.AgentIQCredentialName)
-	}
-	key, err := config.ReadSecretWarn(keyFile, log)
+	key, err := readTargetSecret("agentiq", "api_key_file", tc.AgentIQKeyFile(env), config.AgentIQCredentialName, log)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/flex"
 	"github.com/rostersync/rostersync/reconcile/flex/flexsim"
@@ -23,11 +22,7 @@ func (t *target) flex(o targetOptions) error {
 	if b == nil {
 		return errors.New("flex: the flex: block is required (account_sid, api_key_sid)")
 	}
-	file := tc.FlexSecretFile(env)
-	if file == "" {
-		return fmt.Errorf("flex: secret_file is required (or run under systemd with LoadCredential=%s:…)", flex.CredentialName)
-	}
-	secret, err := config.ReadSecretWarn(file, log)
+	secret, err := readTargetSecret("flex", "secret_file", tc.FlexSecretFile(env), flex.CredentialName, log)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/rostersync/rostersync/config"
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/reconcile/voki"
 	"github.com/rostersync/rostersync/reconcile/voki/vokisim"
@@ -22,11 +21,7 @@ func (t *target) voki(o targetOptions) error {
 	if b == nil {
 		return fmt.Errorf("voki: the target needs a voki: block with tenant and service_email")
 	}
-	path := b.PasswordPath(o.env.Credential(""))
-	if path == "" {
-		return fmt.Errorf("voki: password_file is required (or run under systemd with LoadCredential=%s:…)", voki.CredentialName)
-	}
-	password, err := config.ReadSecretWarn(path, o.log)
+	password, err := readTargetSecret("voki", "password_file", b.PasswordPath(o.env.Credential("")), voki.CredentialName, o.log)
 	if err != nil {
 		return err
 	}

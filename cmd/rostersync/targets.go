@@ -65,3 +65,13 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 	}
 	return out, nil
 }
+
+// readTargetSecret reads a target's secret from path, the file its setting
+// names or else the systemd credential of that name; an empty path is an
+// error that names both ways to give it.
+func readTargetSecret(kind, setting, path, credential string, log *slog.Logger) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("%s: %s is required (or run under systemd with LoadCredential=%s:…)", kind, setting, credential)
+	}
+	return config.ReadSecretWarn(path, log)
+}
