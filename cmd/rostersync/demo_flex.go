@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/rostersync/rostersync/reconcile"
-	"github.com/rostersync/rostersync/reconcile/evaluagent/evaluagentsim"
 	"github.com/rostersync/rostersync/reconcile/flex/flexsim"
 )
 
@@ -34,11 +33,7 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 	if err := copyDemoFiles(dir, tmp, "flex.yaml", "people.csv", "flex-seed.json"); err != nil {
 		return err
 	}
-	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
-	if err != nil {
-		return err
-	}
-	eaBase, stopEA, err := serveLocal(ea)
+	_, env, stopEA, err := demoEvaluagent(tmp, "flex.yaml")
 	if err != nil {
 		return err
 	}
@@ -51,20 +46,11 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 	if err != nil {
 		return err
 	}
-	fxBase, stopFX, err := serveLocal(fx)
+	fxBase, fxSecret, stopFX, err := servePlatform(fx, tmp, "flex-secret", flexsim.DemoSecret)
 	if err != nil {
 		return err
 	}
 	defer stopFX()
-	fxSecret, err := writeSecret(tmp, "flex-secret", flexsim.DemoSecret)
-	if err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(tmp, "flex.yaml")
-	env, err := demoEnv(tmp, eaBase, cfgPath)
-	if err != nil {
-		return err
-	}
 	// Referenced as ${…} by the flex target in flex.yaml.
 	env["FLEX_URL"] = fxBase
 	env["FLEX_SECRET_FILE"] = fxSecret
@@ -133,7 +119,7 @@ func demoFlex(ctx context.Context, c *cli, dir string) error {
 	}
 
 	fmt.Fprintf(out, "rostersync demo (flex): %s\nsimulated Evaluagent at %s, simulated Twilio Flex at %s\n",
-		demoScenarios[scenarioFlex].about, eaBase+"/v1", fxBase)
+		demoScenarios[scenarioFlex].about, env["ROSTERSYNC_EVALUAGENT_BASE_URL"], fxBase)
 	team := func(user string) string {
 		member, owns := fx.Team(user)
 		if len(owns) == 0 {

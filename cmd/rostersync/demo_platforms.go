@@ -47,6 +47,36 @@ func demoApp(ctx context.Context, c *cli, env map[string]string) (*app, error) {
 	return loadApp(ctx, &dc, commonFlags{})
 }
 
+// servePlatform serves a platform's simulator on a loopback port and
+// writes its demo secret to dir/secretName, for the target's secret file.
+func servePlatform(sim http.Handler, dir, secretName, secret string) (base, secretFile string, stop func(), err error) {
+	if secretFile, err = writeSecret(dir, secretName, secret); err != nil {
+		return "", "", nil, err
+	}
+	base, stop, err = serveLocal(sim)
+	return base, secretFile, stop, err
+}
+
+// demoEvaluagent starts Evaluagent's simulator for a demo beside another
+// platform and returns it with the demo's environment (see demoEnv) for the
+// configuration file cfgName in tmp.
+func demoEvaluagent(tmp, cfgName string) (*evaluagentsim.Server, map[string]string, func(), error) {
+	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	base, stop, err := serveLocal(ea)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env, err := demoEnv(tmp, base, filepath.Join(tmp, cfgName))
+	if err != nil {
+		stop()
+		return nil, nil, nil, err
+	}
+	return ea, env, stop, nil
+}
+
 func writeSecret(dir, name, value string) (string, error) {
 	p := filepath.Join(dir, name)
 	return p, os.WriteFile(p, []byte(value+"\n"), 0o600)
@@ -75,11 +105,7 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 	if err := copyDemoFiles(dir, tmp, "two-platforms.yaml", "people.csv"); err != nil {
 		return err
 	}
-	ea, err := evaluagentsim.New(evaluagentsim.DefaultConfig())
-	if err != nil {
-		return err
-	}
-	eaBase, stopEA, err := serveLocal(ea)
+	ea, env, stopEA, err := demoEvaluagent(tmp, "two-platforms.yaml")
 	if err != nil {
 		return err
 	}
@@ -88,20 +114,11 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 	if err != nil {
 		return err
 	}
-	aiqBase, stopAIQ, err := serveLocal(aiq)
+	aiqBase, aiqKey, stopAIQ, err := servePlatform(aiq, tmp, "agentiq-api-key", agentiqsim.DemoAPIKey)
 	if err != nil {
 		return err
 	}
 	defer stopAIQ()
-	aiqKey, err := writeSecret(tmp, "agentiq-api-key", agentiqsim.DemoAPIKey)
-	if err != nil {
-		return err
-	}
-	cfgPath := filepath.Join(tmp, "two-platforms.yaml")
-	env, err := demoEnv(tmp, eaBase, cfgPath)
-	if err != nil {
-		return err
-	}
 	// Referenced as ${…} by the agentiq target in two-platforms.yaml.
 	env["AGENTIQ_BASE_URL"] = aiqBase
 	env["AGENTIQ_API_KEY_FILE"] = aiqKey
@@ -138,7 +155,7 @@ func demoTwoPlatforms(ctx context.Context, c *cli, dir string) error {
 	}
 
 	fmt.Fprintf(out, "rostersync demo: syncing %s into a simulated Evaluagent at %s\nand a simulated Agent IQ at %s\n\n",
-		filepath.Join(dir, "people.csv"), eaBase+"/v1", aiqBase)
+		filepath.Join(dir, "people.csv"), env["ROSTERSYNC_EVALUAGENT_BASE_URL"], aiqBase)
 	fmt.Fprintln(out, "== 1. plan (dry run: nothing is written)")
 	plans, err := planAll()
 	if err != nil {

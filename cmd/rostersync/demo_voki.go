@@ -35,15 +35,11 @@ func demoVoki(ctx context.Context, c *cli, dir string) error {
 		return err
 	}
 	sim := vokisim.New(vokisim.Config{Tenants: []*vokisim.Tenant{vokisim.DefaultTenant(c.now())}, Now: c.now})
-	base, stop, err := serveLocal(sim)
+	base, pw, stop, err := servePlatform(sim, tmp, "voki-password", vokisim.DemoPassword)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	pw, err := writeSecret(tmp, "voki-password", vokisim.DemoPassword)
-	if err != nil {
-		return err
-	}
 	env := map[string]string{
 		"ROSTERSYNC_MAPPING":   filepath.Join(tmp, "voki.yaml"),
 		"ROSTERSYNC_STATE_DIR": filepath.Join(tmp, "state"),
