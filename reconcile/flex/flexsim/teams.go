@@ -204,9 +204,9 @@ func (s *Sim) createTeam(w http.ResponseWriter, r *http.Request) *apiErr {
 }
 
 func (s *Sim) updateTeam(w http.ResponseWriter, r *http.Request) *apiErr {
-	t := s.teamBySID(r.PathValue("id"))
-	if t == nil {
-		return &apiErr{404, 20404, "The requested resource was not found"}
+	t, e := s.pathTeam(r)
+	if e != nil {
+		return e
 	}
 	f, e := teamForm(r)
 	if e != nil {
@@ -233,9 +233,9 @@ func (s *Sim) updateTeam(w http.ResponseWriter, r *http.Request) *apiErr {
 // deleteTeam is T5, refused for the default team and a team with members
 // or children (F14).
 func (s *Sim) deleteTeam(w http.ResponseWriter, r *http.Request) *apiErr {
-	t := s.teamBySID(r.PathValue("id"))
-	if t == nil {
-		return &apiErr{404, 20404, "The requested resource was not found"}
+	t, e := s.pathTeam(r)
+	if e != nil {
+		return e
 	}
 	if t.SID == DefaultTeamSID {
 		return &apiErr{400, 20001, "the default team cannot be deleted"}
@@ -269,9 +269,9 @@ func (s *Sim) listTeams(w http.ResponseWriter, r *http.Request) *apiErr {
 }
 
 func (s *Sim) listMembers(w http.ResponseWriter, r *http.Request) *apiErr {
-	t := s.teamBySID(r.PathValue("id"))
-	if t == nil {
-		return &apiErr{404, 20404, "The requested resource was not found"}
+	t, e := s.pathTeam(r)
+	if e != nil {
+		return e
 	}
 	var ms []*user
 	for _, u := range s.users {
@@ -293,17 +293,13 @@ func (s *Sim) listMembers(w http.ResponseWriter, r *http.Request) *apiErr {
 
 // addMember is T7: it moves the user (F11); only level-1 teams hold members (F12).
 func (s *Sim) addMember(w http.ResponseWriter, r *http.Request) *apiErr {
-	t := s.teamBySID(r.PathValue("id"))
-	if t == nil {
-		return &apiErr{404, 20404, "The requested resource was not found"}
-	}
-	f, e := teamForm(r)
+	t, e := s.pathTeam(r)
 	if e != nil {
 		return e
 	}
-	u := s.bySID(f.Get("FlexUserSid"))
-	if u == nil || u.Deactivated {
-		return &apiErr{404, 20404, "FlexUserSid names no active Flex user"}
+	u, e := s.formUser(r)
+	if e != nil {
+		return e
 	}
 	if t.Level != 1 {
 		return &apiErr{400, 20001, fmt.Sprintf("a level %d team holds only owners", t.Level)}
@@ -315,9 +311,9 @@ func (s *Sim) addMember(w http.ResponseWriter, r *http.Request) *apiErr {
 
 // listOwners is T8, in the token-style meta.
 func (s *Sim) listOwners(w http.ResponseWriter, r *http.Request) *apiErr {
-	t := s.teamBySID(r.PathValue("id"))
-	if t == nil {
-		return &apiErr{404, 20404, "The requested resource was not found"}
+	t, e := s.pathTeam(r)
+	if e != nil {
+		return e
 	}
 	from, to, next, size, e := s.page(r, len(t.Owners))
 	if e != nil {
@@ -337,17 +333,13 @@ func (s *Sim) listOwners(w http.ResponseWriter, r *http.Request) *apiErr {
 
 // addOwner is T9: at most 500 owners a team (F13).
 func (s *Sim) addOwner(w http.ResponseWriter, r *http.Request) *apiErr {
-	t := s.teamBySID(r.PathValue("id"))
-	if t == nil {
-		return &apiErr{404, 20404, "The requested resource was not found"}
-	}
-	f, e := teamForm(r)
+	t, e := s.pathTeam(r)
 	if e != nil {
 		return e
 	}
-	u := s.bySID(f.Get("FlexUserSid"))
-	if u == nil || u.Deactivated {
-		return &apiErr{404, 20404, "FlexUserSid names no active Flex user"}
+	u, e := s.formUser(r)
+	if e != nil {
+		return e
 	}
 	if !slices.Contains(t.Owners, u.SID) {
 		if len(t.Owners) >= 500 {
@@ -378,9 +370,9 @@ func (s *Sim) teamRoutes(m *http.ServeMux) {
 		return nil
 	}))
 	m.Handle("GET "+p+"/{id}", s.handle("get_team", false, func(w http.ResponseWriter, r *http.Request) *apiErr {
-		t := s.teamBySID(r.PathValue("id"))
-		if t == nil {
-			return &apiErr{404, 20404, "The requested resource was not found"}
+		t, e := s.pathTeam(r)
+		if e != nil {
+			return e
 		}
 		writeJSON(w, 200, s.teamJSON(t))
 		return nil
@@ -415,4 +407,25 @@ func (s *Sim) seedTeam(st SeedTeam) *apiErr {
 	}
 	s.teams = append(s.teams, &team{SID: s.sid("QO"), FriendlyName: st.Name, Level: level, Parent: parent, Version: 1, Created: s.now(), Updated: s.now()})
 	return nil
+}
+
+// pathTeam is the team the path's {id} names, or the 404 Twilio answers.
+func (s *Sim) pathTeam(r *http.Request) (*team, *apiErr) {
+	if t := s.teamBySID(r.PathValue("id")); t != nil {
+		return t, nil
+	}
+	return nil, &apiErr{404, 20404, "The requested resource was not found"}
+}
+
+// formUser is the active Flex user the form's FlexUserSid names (T7, T9).
+func (s *Sim) formUser(r *http.Request) (*user, *apiErr) {
+	f, e := teamForm(r)
+	if e != nil {
+		return nil, e
+	}
+	u := s.bySID(f.Get("FlexUserSid"))
+	if u == nil || u.Deactivated {
+		return nil, &apiErr{404, 20404, "FlexUserSid names no active Flex user"}
+	}
+	return u, nil
 }
