@@ -187,6 +187,10 @@ func TestRateLimitIsHonoured(t *testing.T) {
 	if !errors.As(err, &rl) {
 		t.Fatalf("List = %v, want a RateLimitError", err)
 	}
+	var fatal reconcile.Fatal
+	if !errors.As(err, &fatal) || !fatal.Fatal() {
+		t.Errorf("a rate limit past max_wait does not stop the apply: %v", err)
+	}
 }
 
 // TestUsersRouteRateLimit: the simulator's Users routes allow a rate per

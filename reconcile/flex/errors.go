@@ -76,6 +76,10 @@ func (e *RateLimitError) Error() string {
 		e.Endpoint, e.Wait, e.Waited, e.MaxWait)
 }
 
+// Fatal tells the applier to stop, as on every other target: each further
+// request would wait past the ceiling too.
+func (e *RateLimitError) Fatal() bool { return true }
+
 // AccountMismatchError says the credentials reach another Twilio account, or
 // another Flex instance or workspace, than the configuration pins: nothing
 // is read or written.
