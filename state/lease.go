@@ -257,7 +257,7 @@ func (d *DB) acquireSQLiteLease(ctx context.Context, holder string, ttl time.Dur
 }
 
 func (d *DB) sqliteLeaseInfo(ctx context.Context) (LeaseStatus, error) {
-	st := LeaseStatus{Backend: "sqlite"}
+	st := LeaseStatus{Backend: BackendSQLite}
 	var at string
 	err := d.db.QueryRowContext(ctx, `SELECT holder, epoch, acquired_at FROM lease WHERE name = 'leader'`).Scan(&st.Holder, &st.Epoch, &at)
 	switch {

@@ -178,7 +178,7 @@ func (d *DB) fenceTx(ctx context.Context, tx dbtx) error {
 func pgLeaseStatus(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }) (LeaseStatus, error) {
-	st := LeaseStatus{Backend: "postgres"}
+	st := LeaseStatus{Backend: BackendPostgres}
 	err := q.QueryRowContext(ctx, pgInfoSQL).Scan(&st.Holder, &st.Epoch, &st.Acquired, &st.Expires, &st.Held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, nil // never taken

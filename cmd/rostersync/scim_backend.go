@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/rostersync/rostersync/sources/scim"
+	"github.com/rostersync/rostersync/state"
 )
 
 // The SCIM store follows the state's backend: the SQLite file in the state
@@ -28,7 +29,7 @@ func (a *app) openSCIMStore() (*scim.Store, error) {
 // onChange as well; two triggers within the debounce are one pass. On
 // SQLite there is no other host and nothing to watch.
 func (d *server) watchSCIM(ctx context.Context) {
-	if d.scimStore == nil || d.scimStore.Backend() != "postgres" {
+	if d.scimStore == nil || d.scimStore.Backend() != state.BackendPostgres {
 		return
 	}
 	for range d.scimStore.Changes(ctx) {

@@ -16,7 +16,7 @@ import (
 // lock always has ("rostersync apply"; the lock file adds the pid), on
 // PostgreSQL with the host too, since the other holder is on another one.
 func (a *app) leaseHolder(command string) string {
-	if a.db.Backend() != backendPostgres {
+	if a.db.Backend() != state.BackendPostgres {
 		return "rostersync " + command
 	}
 	host, err := os.Hostname()
@@ -38,9 +38,6 @@ func (a *app) acquireLease(ctx context.Context, command string) (*state.Lease, e
 	a.db.UseLease(l)
 	return l, nil
 }
-
-// backendPostgres is state.DB.Backend's name for PostgreSQL.
-const backendPostgres = "postgres"
 
 // Roles of a daemon.
 const (
@@ -84,9 +81,9 @@ type leaseView struct {
 func (x *leadership) view() leaseView {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	v := leaseView{Role: roleStandby, Since: x.since, Backend: "sqlite", TTL: x.ttl.String(), Takeover: x.takeovers}
+	v := leaseView{Role: roleStandby, Since: x.since, Backend: state.BackendSQLite, TTL: x.ttl.String(), Takeover: x.takeovers}
 	if x.ha {
-		v.Backend = backendPostgres
+		v.Backend = state.BackendPostgres
 	}
 	if x.err != nil {
 		v.Error = x.err.Error()
@@ -132,7 +129,7 @@ func (x *leadership) attach() {
 // start takes the lease or, on PostgreSQL, stands by when another holds it.
 func (x *leadership) start(ctx context.Context) error {
 	a := x.d.current()
-	x.holder, x.ttl, x.ha = a.leaseHolder("serve"), a.env.Serve.LeaseTTL, a.db.Backend() == backendPostgres
+	x.holder, x.ttl, x.ha = a.leaseHolder("serve"), a.env.Serve.LeaseTTL, a.db.Backend() == state.BackendPostgres
 	x.since = x.d.c.now()
 	if !x.ha {
 		l, err := a.acquireLease(ctx, "serve")
