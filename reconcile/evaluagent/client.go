@@ -3,12 +3,13 @@ package evaluagent
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/rostersync/rostersync/reconcile"
 )
@@ -223,7 +224,7 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		e     userElem
 		in    = newInterner(l)
 	)
-	item := func(dec *json.Decoder) error {
+	item := func(dec *jsontext.Decoder) error {
 		if err := decodeUserElem(dec, &e); err != nil {
 			return err
 		}

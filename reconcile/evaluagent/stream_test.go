@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rostersync/rostersync/reconcile"
 )
 
 // usersPage is a user listing of ids from..to-1, with links.next when next is set.
@@ -150,5 +153,44 @@ func TestListUsersBadBodyIsNotRetried(t *testing.T) {
 				t.Errorf("%d attempts, want 1", got)
 			}
 		})
+	}
+}
+
+// The streamed user listing keeps the leniency of the other responses: member names in any case,
+// escapes, invalid UTF-8 as U+FFFD, a repeated member's last value, ids and third_party_id as
+// numbers, null anywhere, members it does not know (nested too) skipped.
+func TestListUsersDecodesLeniently(t *testing.T) {
+	f := newFake(t)
+	emptyAccount(f)
+	f.json("GET /v1/org/users", 200, "{\"meta\":{\"x\":[1,{\"y\":null}]},\"data\":[\n"+
+		`{"type":"users","id":17,"Attributes":{"Forename":"Zo\u00eb","surname":"O\"Neil","USERNAME":"zoe","email":"old@example.com","email":"zoe@example.com",`+
+		`"start_date":null,"active":true,"third_party_id":1.5e3,"extra":{"deep":[{"a":"b"}]}},`+
+		`"relationships":{"roles":{"data":[{"type":"roles","id":"r-agent","meta":{}}]},"agent-team":{"data":{"type":"groups","id":99}},"other":{"data":[]}}},`+
+		"{\"type\":\"users\",\"id\":\"u-2\",\"attributes\":{\"forename\":\"B\xffd\",\"surname\":null,\"username\":\"bad\",\"active\":null,\"third_party_id\":null},\"relationships\":null}"+
+		`],"links":{"self":"x","next":null}}`)
+	c, _ := newTestClient(t, f)
+	snap, err := c.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []reconcile.User{
+		{ID: "u-2", Username: "bad", Forename: "B\uFFFDd", Roles: []string{}},
+		{ID: "17", ThirdPartyID: "1.5e3", Username: "zoe", Email: "zoe@example.com", Forename: "Zoë", Surname: `O"Neil`,
+			Active: true, Roles: []string{"agent"}, Team: "99"},
+	}
+	if diff := cmp.Diff(want, snap.Users); diff != "" {
+		t.Errorf("users (-want +got):\n%s", diff)
+	}
+}
+
+// A member of the wrong type fails the listing naming the user before it.
+func TestListUsersWrongTypeNamesTheUser(t *testing.T) {
+	f := newFake(t)
+	emptyAccount(f)
+	f.json("GET /v1/org/users", 200, `{"data":[{"type":"users","id":"u-1","attributes":{"username":"a"}},{"type":"users","id":"u-2","attributes":{"username":"b","third_party_id":{"x":1}}}]}`)
+	c, _ := newTestClient(t, f)
+	_, err := c.List(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `user after "u-2"`) || !strings.Contains(err.Error(), "third_party_id") {
+		t.Fatalf("err = %v, want one naming user u-2 and third_party_id", err)
 	}
 }

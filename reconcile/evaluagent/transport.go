@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/rostersync/rostersync/reconcile/internal/httpx"
 )
 
@@ -286,7 +288,7 @@ func (c *Client) list(ctx context.Context, cl call) ([]resource, error) {
 // handed to item with the decoder positioned on it, so that no page is ever held whole. mark
 // and rewind let a page that fails half way be read again from its start: mark returns how
 // far the caller has got, rewind(n) drops what item took in after n.
-func (c *Client) streamList(ctx context.Context, cl call, item func(*json.Decoder) error, mark func() int, rewind func(int)) error {
+func (c *Client) streamList(ctx context.Context, cl call, item func(*jsontext.Decoder) error, mark func() int, rewind func(int)) error {
 	target := c.urlFor(cl)
 	seen := map[string]bool{}
 	for page := 1; ; page++ {

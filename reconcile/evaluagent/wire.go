@@ -19,6 +19,9 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	json2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // flexString decodes a JSON string, number or null (as "") into a string.
@@ -48,6 +51,36 @@ func (s *flexString) UnmarshalJSON(b []byte) error {
 		*s = flexString(n.String())
 	}
 	return nil
+}
+
+// UnmarshalJSONFrom is UnmarshalJSON for a streamed listing: a string is taken as read, without
+// the copy that UnmarshalJSON's bytes need.
+func (s *flexString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		*s = ""
+		return err
+	case '"':
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		*s = flexString(tok.String())
+		return nil
+	case '0':
+		v, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		*s = flexString(v)
+		return nil
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("want a string, number or null, got %s", truncate(string(v), 40))
 }
 
 // document is a JSON:API top-level object.
@@ -118,52 +151,54 @@ func decodeCollection(body []byte) ([]resource, map[string]json.RawMessage, erro
 // streamCollection reads a collection document from r as it arrives and hands every element of
 // data to item, the decoder positioned on it; item decodes exactly one value. It returns the
 // links and the number of elements. Other members are skipped.
-func streamCollection(r io.Reader, item func(*json.Decoder) error) (links map[string]json.RawMessage, n int, err error) {
-	dec := json.NewDecoder(r)
-	if err := wantDelim(dec, '{', "the response is not a JSON object"); err != nil {
+//
+// It reads tokens with jsontext, which decodes a value in one pass over the bytes (encoding/json's
+// Decoder scans each value once to find its end and again to decode it): the listing of a large
+// account is the longest part of a pass, and its decoding the most of that.
+func streamCollection(r io.Reader, item func(*jsontext.Decoder) error) (links map[string]json.RawMessage, n int, err error) {
+	dec := jsontext.NewDecoder(r, lenient...)
+	if err := wantKind(dec, '{', "the response is not a JSON object"); err != nil {
 		return nil, 0, err
 	}
 	sawData := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, n, fmt.Errorf("decode response: %w", err)
 		}
-		switch tok {
+		switch name := tok.String(); name {
 		case "data":
 			sawData = true
-			tok, err := dec.Token()
-			if err != nil {
-				return nil, n, fmt.Errorf("decode response: %w", err)
-			}
-			switch tok {
-			case nil:
+			switch dec.PeekKind() {
+			case 'n':
 				return nil, n, errors.New("decode response: no data member")
-			case json.Delim('['):
+			case '[':
 			default:
 				return nil, n, errors.New("decode response: data is not a list of resources")
 			}
-			for dec.More() {
+			if _, err := dec.ReadToken(); err != nil { // [
+				return nil, n, fmt.Errorf("decode response: %w", err)
+			}
+			for dec.PeekKind() != ']' {
 				if err := item(dec); err != nil {
 					return nil, n, err
 				}
 				n++
 			}
-			if _, err := dec.Token(); err != nil { // ]
+			if _, err := dec.ReadToken(); err != nil { // ]
 				return nil, n, fmt.Errorf("decode response: %w", err)
 			}
 		case "links":
-			if err := dec.Decode(&links); err != nil {
+			if err := json2.UnmarshalDecode(dec, &links, lenient...); err != nil {
 				return nil, n, fmt.Errorf("decode response: links: %w", err)
 			}
 		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return nil, n, fmt.Errorf("decode response: %v: %w", tok, err)
+			if err := dec.SkipValue(); err != nil {
+				return nil, n, fmt.Errorf("decode response: %v: %w", name, err)
 			}
 		}
 	}
-	if _, err := dec.Token(); err != nil { // }
+	if _, err := dec.ReadToken(); err != nil { // }
 		return nil, n, fmt.Errorf("decode response: %w", err)
 	}
 	if !sawData {
@@ -172,13 +207,22 @@ func streamCollection(r io.Reader, item func(*json.Decoder) error) (links map[st
 	return links, n, nil
 }
 
-func wantDelim(dec *json.Decoder, d json.Delim, msg string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("decode response: %w", err)
-	}
-	if tok != d {
+// lenient are the decoding options of a streamed listing: the leniency of encoding/json, which
+// the other responses are read with (member names in any case, a repeated member's last value,
+// invalid UTF-8 as U+FFFD).
+var lenient = []json2.Options{
+	json2.MatchCaseInsensitiveNames(true),
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+}
+
+// wantKind reads the next token, which must start a value of kind k.
+func wantKind(dec *jsontext.Decoder, k jsontext.Kind, msg string) error {
+	if dec.PeekKind() != k {
 		return fmt.Errorf("decode response: %s", msg)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return fmt.Errorf("decode response: %w", err)
 	}
 	return nil
 }
@@ -295,11 +339,11 @@ type userElem struct {
 }
 
 // decodeUserElem decodes the next element of a user listing into e, reset first.
-func decodeUserElem(dec *json.Decoder, e *userElem) error {
+func decodeUserElem(dec *jsontext.Decoder, e *userElem) error {
 	roles := e.Relationships.Roles.Data[:0]
 	*e = userElem{}
 	e.Relationships.Roles.Data = roles
-	if err := dec.Decode(e); err != nil {
+	if err := json2.UnmarshalDecode(dec, e, lenient...); err != nil {
 		return fmt.Errorf("user after %q: %w", string(e.ID), err)
 	}
 	return nil
