@@ -190,6 +190,13 @@ func (r *Rules) NewBuilder() *Builder {
 	}
 }
 
+// SizeHint says about how many people are to come (the last pass's
+// count): the result reserves room for them at once, rather than gathering
+// them in blocks and copying them into one slice at the end.
+func (b *Builder) SizeHint(n int) {
+	b.users.Grow(n + n/64) // room for a little growth since
+}
+
 // shareLimit bounds the tables of share: past it a value is kept as it is
 // (a source whose start dates are all different gains nothing from them).
 const shareLimit = 4096

@@ -7,7 +7,13 @@ import "slices"
 // (a growing slice copies it over and over and leaves each old copy to the
 // collector). Slice hands the values over in one slice of exactly their
 // length. The zero value is empty and ready to use.
+//
+// When the number to come is known roughly (the last pass's), Grow reserves
+// it as one first block: a pass of the usual size then fills that block and
+// Slice hands it over without the copy, which for a million people is a
+// second copy of every one of them for the collector.
 type Blocks[T any] struct {
+	head   []T // the block Grow reserved, filled before the others
 	blocks [][]T
 	n      int
 }
@@ -20,19 +26,39 @@ const blockLen = 4096
 // Len returns the number of values held.
 func (b *Blocks[T]) Len() int { return b.n }
 
+// Grow reserves room for n values in one block. It does nothing unless b is
+// empty and n is more than one ordinary block.
+func (b *Blocks[T]) Grow(n int) {
+	if b.n == 0 && b.head == nil && b.blocks == nil && n > blockLen {
+		b.head = make([]T, 0, n)
+	}
+}
+
 // Append adds v at index Len().
 func (b *Blocks[T]) Append(v T) {
-	i := b.n % blockLen
-	if i == 0 && b.n/blockLen == len(b.blocks) {
+	if len(b.head) < cap(b.head) {
+		b.head = append(b.head, v)
+		b.n++
+		return
+	}
+	j := b.n - len(b.head)
+	i := j % blockLen
+	if i == 0 && j/blockLen == len(b.blocks) {
 		b.blocks = append(b.blocks, make([]T, blockLen))
 	}
-	b.blocks[b.n/blockLen][i] = v
+	b.blocks[j/blockLen][i] = v
 	b.n++
 }
 
 // At returns a pointer to the value at index i, valid until Truncate or
 // Slice.
-func (b *Blocks[T]) At(i int) *T { return &b.blocks[i/blockLen][i%blockLen] }
+func (b *Blocks[T]) At(i int) *T {
+	if i < len(b.head) {
+		return &b.head[i]
+	}
+	j := i - len(b.head)
+	return &b.blocks[j/blockLen][j%blockLen]
+}
 
 // Truncate keeps the first n values, zeroing the others so that they keep
 // nothing alive.
@@ -41,25 +67,38 @@ func (b *Blocks[T]) Truncate(n int) {
 		var zero T
 		*b.At(i) = zero
 	}
-	keep := (n + blockLen - 1) / blockLen
-	clear(b.blocks[keep:])
-	b.blocks = b.blocks[:keep]
+	if n <= len(b.head) {
+		b.head = b.head[:n]
+		clear(b.blocks)
+		b.blocks = nil
+	} else {
+		keep := (n - len(b.head) + blockLen - 1) / blockLen
+		clear(b.blocks[keep:])
+		b.blocks = b.blocks[:keep]
+	}
 	b.n = n
 }
 
 // Slice returns the values in one slice of exactly Len() elements (nil when
-// empty) and empties b. Each block is released as soon as it is copied.
+// empty) and empties b. Each block is released as soon as it is copied. The
+// block Grow reserved is handed over as it is when it holds every value and
+// at least seven eighths of its room is used (past that its spare room costs
+// more than a copy).
 func (b *Blocks[T]) Slice() []T {
+	defer func() { b.head, b.blocks, b.n = nil, nil, 0 }()
 	if b.n == 0 {
-		b.blocks = nil
 		return nil
 	}
+	if len(b.blocks) == 0 && 8*len(b.head) >= 7*cap(b.head) {
+		return b.head[:len(b.head):len(b.head)]
+	}
 	out := make([]T, 0, b.n)
+	out = append(out, b.head...)
+	b.head = nil
 	for i, blk := range b.blocks {
 		out = append(out, blk[:min(blockLen, b.n-len(out))]...)
 		b.blocks[i] = nil
 	}
-	b.blocks, b.n = nil, 0
 	return out
 }
 

@@ -9,44 +9,66 @@ import (
 
 func TestBlocks(t *testing.T) {
 	for _, n := range []int{0, 1, blockLen - 1, blockLen, blockLen + 1, 3*blockLen + 7} {
-		var b Blocks[int]
-		var want []int
-		for i := range n {
-			b.Append(i * 3)
-			want = append(want, i*3)
+		// Grown for fewer, exactly as many, a few more and far more values than come.
+		for _, hint := range []int{0, n / 2, n, n + 5, 3 * n} {
+			t.Run(fmt.Sprintf("n=%d/grow=%d", n, hint), func(t *testing.T) { testBlocks(t, n, hint) })
 		}
-		if b.Len() != n {
-			t.Fatalf("n=%d: Len() = %d", n, b.Len())
+	}
+}
+
+func testBlocks(t *testing.T, n, hint int) {
+	var b Blocks[int]
+	b.Grow(hint)
+	var want []int
+	for i := range n {
+		b.Append(i * 3)
+		want = append(want, i*3)
+	}
+	if b.Len() != n {
+		t.Fatalf("Len() = %d", b.Len())
+	}
+	for i := range n {
+		if *b.At(i) != want[i] {
+			t.Fatalf("At(%d) = %d, want %d", i, *b.At(i), want[i])
 		}
-		for i := range n {
-			if *b.At(i) != want[i] {
-				t.Fatalf("n=%d: At(%d) = %d, want %d", n, i, *b.At(i), want[i])
-			}
+	}
+	// Keep the even values in place, then truncate, as a filter does.
+	kept := 0
+	for i := range n {
+		if v := *b.At(i); v%2 == 0 {
+			*b.At(kept) = v
+			kept++
 		}
-		// Keep the even values in place, then truncate, as a filter does.
-		kept := 0
-		for i := range n {
-			if v := *b.At(i); v%2 == 0 {
-				*b.At(kept) = v
-				kept++
-			}
+	}
+	b.Truncate(kept)
+	b.Append(-1)
+	var wantKept []int
+	for _, v := range want {
+		if v%2 == 0 {
+			wantKept = append(wantKept, v)
 		}
-		b.Truncate(kept)
-		b.Append(-1)
-		var wantKept []int
-		for _, v := range want {
-			if v%2 == 0 {
-				wantKept = append(wantKept, v)
-			}
-		}
-		wantKept = append(wantKept, -1)
-		got := b.Slice()
-		if !slices.Equal(got, wantKept) || cap(got) != len(got) {
-			t.Fatalf("n=%d: Slice() = %d values (cap %d), want %d", n, len(got), cap(got), len(wantKept))
-		}
-		if b.Len() != 0 || b.Slice() != nil {
-			t.Fatalf("n=%d: Blocks not empty after Slice", n)
-		}
+	}
+	wantKept = append(wantKept, -1)
+	got := b.Slice()
+	if !slices.Equal(got, wantKept) || cap(got) != len(got) {
+		t.Fatalf("Slice() = %d values (cap %d), want %d", len(got), cap(got), len(wantKept))
+	}
+	if b.Len() != 0 || b.Slice() != nil {
+		t.Fatal("Blocks not empty after Slice")
+	}
+}
+
+// A block reserved for as many values as come is handed over as it is, not copied.
+func TestBlocksGrowHandsOverWithoutCopy(t *testing.T) {
+	var b Blocks[int]
+	b.Grow(3 * blockLen)
+	for i := range 3*blockLen - 9 {
+		b.Append(i)
+	}
+	first := b.At(0)
+	got := b.Slice()
+	if &got[0] != first {
+		t.Fatal("Slice copied the values of the block Grow reserved")
 	}
 }
 

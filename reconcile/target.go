@@ -59,3 +59,10 @@ type QueueReplacer interface {
 type QueueCreator interface {
 	CreateQueue(ctx context.Context, q Queue) (string, error)
 }
+
+// ListSizer is implemented by targets that can reserve room for a listing
+// before reading it. users is about how many users the platform held at the
+// last pass: a hint only, the listing holds what the platform returns.
+type ListSizer interface {
+	SizeHint(users int)
+}

@@ -66,32 +66,42 @@ func (d *DB) Disown(ctx context.Context, target, kind, key string) error {
 	return nil
 }
 
+// LedgerCounts returns how many objects of each kind target owns. Kinds
+// with nothing owned are absent.
+func (d *DB) LedgerCounts(ctx context.Context, target string) (map[string]int, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT kind, COUNT(*) FROM ownership WHERE target = ? GROUP BY kind`, target)
+	if err != nil {
+		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var kind string
+		var n int
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+		}
+		out[kind] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+	}
+	return out, nil
+}
+
 // Ledger returns what target owns: kind → key → platform id. Kinds with
 // nothing owned are absent.
 func (d *DB) Ledger(ctx context.Context, target string) (map[string]map[string]string, error) {
 	// Each kind's map is sized from a count first: grown one doubling at
 	// a time to a million owned users, a map spends longer splitting its
 	// tables than filling them.
-	out := map[string]map[string]string{}
-	counts, err := d.db.QueryContext(ctx, `SELECT kind, COUNT(*) FROM ownership WHERE target = ? GROUP BY kind`, target)
+	counts, err := d.LedgerCounts(ctx, target)
 	if err != nil {
-		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
+		return nil, err
 	}
-	for counts.Next() {
-		var kind string
-		var n int
-		if err := counts.Scan(&kind, &n); err != nil {
-			counts.Close()
-			return nil, fmt.Errorf("state: ledger %s: %w", target, err)
-		}
+	out := map[string]map[string]string{}
+	for kind, n := range counts {
 		out[kind] = make(map[string]string, n)
-	}
-	if err := counts.Err(); err != nil {
-		counts.Close()
-		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
-	}
-	if err := counts.Close(); err != nil {
-		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
 	}
 	rows, err := d.db.QueryContext(ctx, `SELECT kind, key, id FROM ownership WHERE target = ?`, target)
 	if err != nil {

@@ -171,9 +171,11 @@ func (c cursors) Put(ctx context.Context, name string, v []byte) error {
 // It also returns each source's snapshot for its health; a streamed
 // source's snapshot holds no records.
 func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapshot, error) {
+	people := a.lastPeople(ctx)
 	builders := make([]*mapping.Builder, len(a.targets))
 	for i, t := range a.targets {
 		builders[i] = t.rules.NewBuilder()
+		builders[i].SizeHint(people)
 	}
 	add := func(r *sources.Record) {
 		for _, b := range builders {
@@ -225,6 +227,7 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 func (a *app) plans(ctx context.Context) (passes, error) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	a.hintListings(ctx)
 	lists := make([]chan platformList, len(a.targets))
 	for i, t := range a.targets {
 		lists[i] = make(chan platformList, 1)
@@ -251,6 +254,34 @@ func (a *app) plans(ctx context.Context) (passes, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// lastPeople is how many records the sources held at their last healthy
+// read (0 on the first pass): about how many people a mapping makes now.
+func (a *app) lastPeople(ctx context.Context) int {
+	n := 0
+	for _, s := range a.sources {
+		if c, ok, err := a.db.LastHealthyCount(ctx, s.Name()); err == nil && ok {
+			n += c
+		}
+	}
+	return n
+}
+
+// hintListings tells each target that can use it how many users it held
+// at the last pass, by the ledger: a listing of the usual size is then
+// read into room reserved once rather than gathered and copied. A ledger
+// that cannot be read gives no hint; the pass reads it again and reports.
+func (a *app) hintListings(ctx context.Context) {
+	for _, t := range a.targets {
+		ls, ok := t.client.(reconcile.ListSizer)
+		if !ok {
+			continue
+		}
+		if counts, err := a.db.LedgerCounts(ctx, t.name); err == nil {
+			ls.SizeHint(counts[string(reconcile.KindUser)])
+		}
+	}
 }
 
 // platformList is a platform's listing, made while the sources are read.

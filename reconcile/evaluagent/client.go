@@ -15,6 +15,7 @@ import (
 )
 
 var _ reconcile.Target = (*Client)(nil)
+var _ reconcile.ListSizer = (*Client)(nil)
 
 // lookups resolves role machine names and level names to ids. List loads it
 // afresh at the start of every pass; a write that comes first loads it lazily.
@@ -224,6 +225,7 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		e     userElem
 		in    = newInterner(l)
 	)
+	users.Grow(int(c.sizeHint.Load()))
 	item := func(dec *jsontext.Decoder) error {
 		if err := decodeUserElem(dec, &e); err != nil {
 			return err
@@ -271,6 +273,13 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		return byNameThenID(strings.ToLower(a.Username), a.ID, strings.ToLower(b.Username), b.ID)
 	})
 	return list, nil
+}
+
+// SizeHint reserves room in the next listings for about users users (the
+// last pass's count), so that a listing of the usual size is not copied
+// into one slice at its end.
+func (c *Client) SizeHint(users int) {
+	c.sizeHint.Store(int64(users + users/64)) // room for a little growth since
 }
 
 // interner shares the strings and role sets that many users of a listing hold alike, so that

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rostersync/rostersync/reconcile/internal/httpx"
@@ -118,6 +119,8 @@ type Client struct {
 	lookups *lookups // roles and levels, reset by every List
 	// auth is the bearer-token state; nil in basic mode.
 	auth *tokenAuth
+	// sizeHint is about how many users the next listing holds (SizeHint).
+	sizeHint atomic.Int64
 }
 
 // New validates cfg, applies defaults and returns a Client. It does no I/O.

@@ -194,3 +194,19 @@ func TestListUsersWrongTypeNamesTheUser(t *testing.T) {
 		t.Fatalf("err = %v, want one naming user u-2 and third_party_id", err)
 	}
 }
+
+// A size hint reserves room only: the listing holds exactly the users listed, each once and in
+// order, whether the hint is too low, right or far too high, and when a page is retried.
+func TestListUsersSizeHintIsAHintOnly(t *testing.T) {
+	for _, hint := range []int{0, 4000, 9000, 9100, 50000} {
+		t.Run(strconv.Itoa(hint), func(t *testing.T) {
+			f := newFake(t)
+			emptyAccount(f)
+			f.json("GET /v1/org/users", 200, usersPage(0, 9000, ""))
+			c, _ := newTestClient(t, f)
+			c.SizeHint(hint)
+			checkUsers(t, listed(t, c), 9000)
+			checkUsers(t, listed(t, c), 9000) // the hint holds for the next listing too
+		})
+	}
+}
