@@ -76,9 +76,12 @@ func (d *differ) queues() {
 		}
 		var add, remove []string
 		for key := range want[n] {
-			id, known := d.plan.UserIDs[key]
+			id, known := d.userID(key)
 			if !known || !on[id] {
 				add = append(add, key)
+			}
+			if known && !on[id] {
+				d.plan.UserIDs[key] = id // named by an addition: Apply resolves it
 			}
 		}
 		for _, id := range q.Agents {

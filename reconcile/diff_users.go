@@ -45,9 +45,9 @@ func indexUsersByID(us []User, byID map[string]*User) userIndex {
 // match finds the platform user for a desired one and says how it matched;
 // placed is the position in current.Users where the ledger places them (see
 // matchIndex), -1 for nowhere.
-func (d *differ) match(ix userIndex, want *User, placed int32) (*User, string) {
+func (d *differ) match(ix userIndex, want *User, placed int32) (*User, MatchHow) {
 	if placed >= 0 {
-		return &d.current.Users[placed], "ledger"
+		return &d.current.Users[placed], ByLedger
 	}
 	free := func(u *User) bool {
 		if u == nil {
@@ -60,15 +60,15 @@ func (d *differ) match(ix userIndex, want *User, placed int32) (*User, string) {
 		return !owned || owner == want.Key
 	}
 	if u := ix.byTPID[want.ThirdPartyID]; want.ThirdPartyID != "" && free(u) {
-		return u, "third_party_id"
+		return u, ByThirdPartyID
 	}
 	if u := ix.byUsername[strings.ToLower(want.Username)]; d.pol.Target.holds(FieldUsername) && free(u) {
-		return u, "username"
+		return u, ByUsername
 	}
 	if u := ix.byEmail[strings.ToLower(want.Email)]; want.Email != "" && free(u) {
-		return u, "email"
+		return u, ByEmail
 	}
-	return nil, ""
+	return nil, ByLedger
 }
 
 func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.pol.Protected(*u) }
@@ -171,7 +171,7 @@ func (d *differ) users() {
 		}
 		cur, how := d.match(ix, w, placed[i])
 		if cur != nil {
-			d.plan.Matches[w.Key] = Match{ID: cur.ID, How: how}
+			d.plan.Matches = append(d.plan.Matches, Match{Key: w.Key, ID: cur.ID, How: how})
 		}
 		if cur != nil && d.protected(cur) || d.protected(w) {
 			continue
@@ -194,18 +194,18 @@ func (d *differ) users() {
 			d.add(op)
 			continue
 		}
-		if how == "ledger" {
+		if how == ByLedger {
 			d.claimAt(placed[i], w.Key) // the position is known: no probe by id
 		} else {
 			d.claim(cur.ID, w.Key)
 		}
-		d.plan.UserIDs[w.Key] = cur.ID
-		owned := how == "ledger" // the ledger names cur.ID: it is owned
+		d.plan.Matches[len(d.plan.Matches)-1].Claimed = true
+		owned := how == ByLedger // the ledger names cur.ID: it is owned
 		if !owned {
 			_, owned = d.userOwner(cur.ID)
 		}
-		if !owned && how != "third_party_id" && how != "ledger" && !d.pol.Adopt {
-			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how)
+		if !owned && how != ByThirdPartyID && how != ByLedger && !d.pol.Adopt {
+			d.problem(KindUser, w.Key, "platform user %q matches by %s but is not owned by rostersync; it is left alone (enable adoption to take it over)", cur.Username, how.String())
 			continue
 		}
 		d.plannedList = append(d.plannedList, w)
@@ -219,7 +219,7 @@ func (d *differ) users() {
 		switch {
 		case !owned:
 			op.Action = ActionAdopt
-			op.Why = Reason{Code: ReasonAdoptUser, Existing: cur.Username, MatchBy: how}
+			op.Why = Reason{Code: ReasonAdoptUser, Existing: cur.Username, MatchBy: how.String()}
 		case !w.Active && cur.Active:
 			op.Action = ActionDeactivate
 			op.Why = Reason{Code: ReasonInactive, Origin: w.Origin}
@@ -254,14 +254,26 @@ func (d *differ) users() {
 	slices.SortFunc(gone, func(a, b *User) int { return cmp.Compare(ownerKey(a), ownerKey(b)) })
 	for _, u := range gone {
 		key := ownerKey(u)
-		d.plan.Matches[key] = Match{ID: u.ID, How: "ledger"}
+		d.plan.Matches = append(d.plan.Matches, Match{Key: key, ID: u.ID, How: ByLedger, Claimed: true})
 		op := Op{Action: ActionDeactivate, Kind: KindUser, Key: key, ID: u.ID, Name: u.Username,
 			Changes: []Change{{FieldActive, "true", "false"}}, Fields: []Field{FieldActive},
 			Why: Reason{Code: ReasonGone}, Fingerprint: Fingerprint(u)}
-		d.plan.UserIDs[op.Key] = u.ID
 		d.suppressIfIncomplete(&op)
 		d.addUserOp(op, u)
 	}
+	// Desired users' matches came in key order, departures' after them.
+	if len(gone) > 0 {
+		slices.SortFunc(d.plan.Matches, func(a, b Match) int { return strings.Compare(a.Key, b.Key) })
+	}
+}
+
+// userID returns the platform id of the user desired key claimed in this
+// plan (kept in line, adopted, or deactivated as gone).
+func (d *differ) userID(key string) (string, bool) {
+	if i, ok := findMatch(d.plan.Matches, key); ok && d.plan.Matches[i].Claimed {
+		return d.plan.Matches[i].ID, true
+	}
+	return "", false
 }
 
 // addUserOp adds a user operation, marking what the target cannot do as

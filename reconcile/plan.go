@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -200,7 +203,8 @@ type Plan struct {
 	Problems ProblemList `json:"problems"`
 	// TeamIDs resolves team keys to platform ids known when the plan was made.
 	TeamIDs map[string]string `json:"team_ids"`
-	// UserIDs resolves user keys to platform ids known when the plan was made.
+	// UserIDs resolves the user keys the plan's queue operations name to
+	// the platform ids known when the plan was made.
 	UserIDs map[string]string `json:"user_ids"`
 	// QueueIDs resolves queue names to platform ids.
 	QueueIDs map[string]string `json:"queue_ids,omitempty"`
@@ -209,24 +213,64 @@ type Plan struct {
 	// MAC authenticates a saved plan (see SignPlans); empty otherwise.
 	MAC string `json:"mac,omitempty"`
 
-	// Matches are Diff's matches of user keys to platform users, for
-	// MatchOf (explain); not saved.
-	Matches map[string]Match `json:"-"`
+	// Matches are Diff's matches of user keys to platform users, sorted by
+	// key, for MatchOf and Matched; not saved. A slice, not a map: a pass
+	// over a million people matches a million of them.
+	Matches []Match `json:"-"`
 }
 
 // Match is how Diff matched a user key to a platform user.
 type Match struct {
-	ID string
-	// How is "ledger", "third_party_id", "username" or "email".
-	How string
+	Key string
+	ID  string
+	How MatchHow
+	// Claimed says the desired user took the platform user in this plan
+	// (kept in line, adopted, or deactivated as gone); a match left alone
+	// (protected, or not owned and not adoptable) is not claimed.
+	Claimed bool
+}
+
+// MatchHow is how a key matched: by the ledger, third-party id, username or
+// email.
+type MatchHow uint8
+
+// Ways to match.
+const (
+	ByLedger MatchHow = iota
+	ByThirdPartyID
+	ByUsername
+	ByEmail
+)
+
+var matchHows = [...]string{ByLedger: "ledger", ByThirdPartyID: "third_party_id", ByUsername: "username", ByEmail: "email"}
+
+func (h MatchHow) String() string { return matchHows[h] }
+
+// findMatch returns the position of key's match in ms, sorted by key.
+func findMatch(ms []Match, key string) (int, bool) {
+	return slices.BinarySearchFunc(ms, key, func(m Match, k string) int { return strings.Compare(m.Key, k) })
 }
 
 // MatchOf returns the platform user Diff matched to the user key, and
 // how, as the plan was made; ok is false when it matched none (or the
 // plan was decoded from a file).
 func (p *Plan) MatchOf(key string) (m Match, ok bool) {
-	m, ok = p.Matches[key]
-	return m, ok
+	if i, ok := findMatch(p.Matches, key); ok {
+		return p.Matches[i], true
+	}
+	return Match{}, false
+}
+
+// Matched yields every user key Diff matched to a platform user, in key
+// order; nothing for a plan decoded from a file.
+func (p *Plan) Matched() iter.Seq2[string, Match] {
+	return func(yield func(string, Match) bool) {
+		for _, m := range p.Matches {
+			if !yield(m.Key, m) {
+				return
+			}
+		}
+	}
 }
 
 // PlanFormatVersion is the version of the JSON plan schema.

@@ -129,7 +129,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		byID[current.Users[i].ID] = &current.Users[i]
 	}
 	if m, ok := plan.MatchOf(key); key != "" && ok && byID[m.ID] != nil {
-		cur, how = byID[m.ID], m.How
+		cur, how = byID[m.ID], m.How.String()
 		if how == "ledger" {
 			how = "the ledger (rostersync owns it)"
 		}

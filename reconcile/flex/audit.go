@@ -62,7 +62,7 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 		c.refusePersonal(plan)
 	}
 	matched := map[string]string{} // platform id → desired key
-	for key, m := range plan.Matches {
+	for key, m := range plan.Matched() {
 		matched[m.ID] = key
 	}
 	byID := map[string]reconcile.User{}
@@ -81,7 +81,7 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 	users := slices.Clone(desired.Users)
 	slices.SortFunc(users, func(a, b reconcile.User) int { return cmp.Compare(a.Key, b.Key) })
 	for _, d := range users {
-		m, ok := plan.Matches[d.Key]
+		m, ok := plan.MatchOf(d.Key)
 		cur, found := byID[m.ID]
 		if !ok || !found || !d.Active || !cur.Active {
 			continue
