@@ -65,7 +65,7 @@ type Recovered struct {
 // level when exactly one matches; a work queue by name. Those found took effect and must be owned,
 // not created again; the rest did not and may be planned afresh. It is pure.
 func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing []Interrupted) {
-	ix := indexUsers(current.Users)
+	ix := recoveryIndex(ops, current.Users)
 	for _, in := range ops {
 		switch {
 		case in.Op.Kind == KindUser && in.Op.User != nil:
@@ -103,4 +103,39 @@ func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing [
 		missing = append(missing, in)
 	}
 	return found, missing
+}
+
+// recoveryIndex indexes the platform users an interrupted user create could
+// have made, by third-party id and lower-case username: only users holding
+// a value one of ops looks for, so that a pass with nothing to recover (the
+// usual case) indexes nobody. Equal values resolve as in an index of every
+// user: the last one wins.
+func recoveryIndex(ops []Interrupted, us []User) userIndex {
+	ix := userIndex{byTPID: map[string]*User{}, byUsername: map[string]*User{}}
+	tpids, names := map[string]bool{}, map[string]bool{}
+	for _, in := range ops {
+		if u := in.Op.User; in.Op.Kind == KindUser && u != nil {
+			tpid := u.ThirdPartyID
+			if tpid == "" {
+				tpid = u.Key
+			}
+			if tpid != "" {
+				tpids[tpid] = true
+			}
+			names[strings.ToLower(u.Username)] = true
+		}
+	}
+	if len(tpids) == 0 && len(names) == 0 {
+		return ix
+	}
+	for i := range us {
+		u := &us[i]
+		if tpids[u.ThirdPartyID] && u.ThirdPartyID != "" {
+			ix.byTPID[u.ThirdPartyID] = u
+		}
+		if l := strings.ToLower(u.Username); names[l] {
+			ix.byUsername[l] = u
+		}
+	}
+	return ix
 }
