@@ -84,6 +84,42 @@ func ReadAll(f *os.File, limit int64) ([]byte, error) {
 	return buf, nil
 }
 
+// LimitReader reads f (opened by Open) up to limit bytes (limit <= 0: no
+// limit), as ReadAll does but as the bytes are wanted: a read past the limit
+// fails with ErrTooLarge.
+func LimitReader(f *os.File, limit int64) io.Reader {
+	if limit <= 0 {
+		return f
+	}
+	return &limitReader{f: f, left: limit + 1, limit: limit}
+}
+
+type limitReader struct {
+	f     *os.File
+	left  int64 // bytes that may still be read, one more than the limit allows
+	limit int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, l.tooLarge()
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.f.Read(p)
+	l.left -= int64(n)
+	if l.left <= 0 {
+		// The byte past the limit came: hand over what is within it, then fail.
+		return n - 1, l.tooLarge()
+	}
+	return n, err
+}
+
+func (l *limitReader) tooLarge() error {
+	return fmt.Errorf("%s: %w: more than the limit of %d bytes", l.f.Name(), ErrTooLarge, l.limit)
+}
+
 // LooseMode reports whether fi's permissions let the group or others read
 // (or write) the file: a secret kept so should be chmod 0600.
 func LooseMode(fi fs.FileInfo) bool { return fi.Mode().Perm()&0o077 != 0 }

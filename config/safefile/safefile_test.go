@@ -2,11 +2,13 @@ package safefile
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"testing/iotest"
 )
 
 func TestRead(t *testing.T) {
@@ -39,5 +41,29 @@ func TestRead(t *testing.T) {
 	os.Symlink(small, link)
 	if b, err := Read(link, 5); err != nil || string(b) != "hello" {
 		t.Fatalf("symlink: %q %v", b, err)
+	}
+}
+
+// LimitReader hands over a file of up to limit bytes whole, and fails on the byte past the limit
+// having handed over only what is within it.
+func TestLimitReader(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		limit int64
+		want  string
+		err   bool
+	}{{0, "0123456789", false}, {10, "0123456789", false}, {11, "0123456789", false}, {9, "012345678", true}, {1, "0", true}} {
+		f, _, err := Open(p, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(iotest.OneByteReader(LimitReader(f, tc.limit)))
+		f.Close()
+		if string(got) != tc.want || (err != nil) != tc.err || tc.err && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("limit %d: read %q, %v; want %q (error: %v)", tc.limit, got, err, tc.want, tc.err)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package csv is the source adapter for CSV exports from HR and WFM tools.
 //
-// A file is read whole on every Fetch (or Stream, which hands each row over
-// as it is parsed instead of holding every record). It must be RFC 4180 CSV (quoted fields
+// A file is read in full on every Fetch (or Stream, which hands each row over
+// as it is parsed instead of holding every record), and parsed as it is
+// read: its bytes are never all held at once. It must be RFC 4180 CSV (quoted fields
 // may hold the delimiter, quotes and newlines), UTF-8 with or without a byte
 // order mark, with CRLF or LF line ends, and start with a header row. Column
 // names are trimmed and matched case-insensitively; every column becomes an
@@ -16,6 +17,7 @@
 package csv
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -140,19 +142,16 @@ func (s *Source) read(ctx context.Context, reuse bool, emit func(*sources.Record
 		return sources.Health{}, fmt.Errorf("source %s: %w", s.name, err)
 	}
 	defer f.Close()
-	data, err := safefile.ReadAll(f, limit)
+	in := &countReader{r: safefile.LimitReader(f, limit)}
+	n, err := scan(s.cfg, in, before.Size(), reuse, emit)
 	if errors.Is(err, safefile.ErrTooLarge) {
 		return sources.Health{}, fmt.Errorf("source %s: %w (raise csv.max_bytes to read it)", s.name, err)
 	}
 	if err != nil {
-		return sources.Health{}, fmt.Errorf("source %s: read %s: %w", s.name, s.cfg.Path, err)
+		return sources.Health{}, fmt.Errorf("source %s: %w", s.name, err)
 	}
 	if testHookAfterRead != nil {
 		testHookAfterRead(s.cfg.Path)
-	}
-	n, err := scan(s.cfg, data, reuse, emit)
-	if err != nil {
-		return sources.Health{}, fmt.Errorf("source %s: %w", s.name, err)
 	}
 	h := sources.Health{Complete: true, Count: n}
 	var reasons []string
@@ -160,7 +159,7 @@ func (s *Source) read(ctx context.Context, reuse bool, emit func(*sources.Record
 	switch {
 	case err != nil:
 		reasons = append(reasons, fmt.Sprintf("file changed while read: %v", err))
-	case changed(before, after) || int64(len(data)) != before.Size():
+	case changed(before, after) || in.n != before.Size():
 		reasons = append(reasons, fmt.Sprintf("file changed while read (size %d → %d bytes, modified %s → %s)",
 			before.Size(), after.Size(), before.ModTime().Format(time.RFC3339Nano), after.ModTime().Format(time.RFC3339Nano)))
 	}
@@ -176,6 +175,22 @@ func (s *Source) read(ctx context.Context, reuse bool, emit func(*sources.Record
 
 func changed(a, b os.FileInfo) bool {
 	return a.Size() != b.Size() || !a.ModTime().Equal(b.ModTime())
+}
+
+// readBufSize is how much of a file is read at a time; tests lower it to
+// cut lines and runes across reads.
+var readBufSize = 64 << 10
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // testHookAfterRead, when set by a test, runs between reading the file and
@@ -228,42 +243,77 @@ var bom = []byte{0xEF, 0xBB, 0xBF}
 // problem found and no records.
 func parse(cfg Config, data []byte) ([]sources.Record, error) {
 	var recs []sources.Record
-	if _, err := scan(cfg, data, false, func(r *sources.Record) { recs = append(recs, *r) }); err != nil {
+	if _, err := scan(cfg, bytes.NewReader(data), int64(len(data)), false, func(r *sources.Record) { recs = append(recs, *r) }); err != nil {
 		return nil, err
 	}
 	return recs, nil
 }
 
-// scan parses the file's bytes, calling emit for each good row until the
-// first problem, and returns the number of good rows or every structural
-// problem found. With reuse, the record and its Attrs map passed to emit are
-// reused for the next row (the strings in them are not).
-func scan(cfg Config, data []byte, reuse bool, emit func(*sources.Record)) (int, error) {
+// scan parses the file's bytes as they are read from in (size bytes, as
+// far as is known), calling emit for each good row until the first problem,
+// and returns the number of good rows or every structural problem found.
+// With reuse, the record and its Attrs map passed to emit are reused for the
+// next row (the strings in them are not).
+//
+// A file holding bytes that are not UTF-8 is reported by those lines alone,
+// whatever else is wrong with it: the rest of the file is read to find them.
+func scan(cfg Config, in io.Reader, size int64, reuse bool, emit func(*sources.Record)) (int, error) {
 	if cfg.Delimiter == 0 {
 		cfg.Delimiter = ','
 	}
-	p := &problems{path: cfg.Path}
-	data = bytes.TrimPrefix(data, bom)
-	if len(bytes.TrimSpace(data)) == 0 {
-		p.add(0, "empty file: expected a header row naming the columns")
+	br := bufio.NewReaderSize(in, readBufSize)
+	if b, _ := br.Peek(len(bom)); bytes.Equal(b, bom) {
+		_, _ = br.Discard(len(bom))
+	}
+	// About as many lines as the start of the file suggests, to size the
+	// key map once: grown one doubling at a time to a million keys, a map
+	// spends longer splitting its tables than filling them.
+	head, _ := br.Peek(br.Size())
+	lines := 0
+	if nl := bytes.Count(head, []byte{'\n'}); len(head) > 0 {
+		lines = int(int64(nl+1) * max(size, int64(len(head))) / int64(len(head)))
+	}
+	u := newUTF8Lines(br)
+	n, err := scanRows(cfg, u, lines, reuse, emit)
+	if derr := u.drain(); derr != nil && errors.Is(derr, safefile.ErrTooLarge) {
+		return 0, derr
+	} else if derr != nil && err == nil {
+		return 0, derr
+	}
+	if len(u.invalid) > 0 {
+		p := &problems{path: cfg.Path}
+		for _, l := range u.invalid {
+			p.add(l, "invalid UTF-8 (save the export as UTF-8)")
+		}
 		return 0, p.err()
 	}
-	if !utf8.Valid(data) {
-		invalidUTF8(p, data)
-		return 0, p.err()
-	}
+	return n, err
+}
 
-	r := stdcsv.NewReader(bytes.NewReader(data))
+// scanRows parses the rows of u; see scan.
+func scanRows(cfg Config, u *utf8Lines, lines int, reuse bool, emit func(*sources.Record)) (int, error) {
+	p := &problems{path: cfg.Path}
+	r := stdcsv.NewReader(u)
 	r.Comma = cfg.Delimiter
 	r.FieldsPerRecord = -1 // counted here, so every bad row is reported
 	r.ReuseRecord = false
 
 	header, err := r.Read()
+	headerLine := 1
+	if err == nil {
+		headerLine, _ = r.FieldPos(0)
+	}
+	if err == io.EOF || err == nil && blank(header) && restBlank(r) {
+		p.add(0, "empty file: expected a header row naming the columns")
+		return 0, p.err()
+	}
 	if err != nil {
+		if errors.Is(err, safefile.ErrTooLarge) {
+			return 0, err
+		}
 		csvError(p, err, cfg.Delimiter)
 		return 0, p.err()
 	}
-	headerLine, _ := r.FieldPos(0)
 	cols := make([]string, len(header))
 	seen := map[string]int{}
 	for i, h := range header {
@@ -305,7 +355,7 @@ func scan(cfg Config, data []byte, reuse bool, emit func(*sources.Record)) (int,
 	n := 0
 	// Sized for every line up front: grown one doubling at a time to a
 	// million keys, the map spends longer splitting its tables than filling them.
-	keyLine := make(map[string]int, bytes.Count(data, []byte{'\n'}))
+	keyLine := make(map[string]int, min(lines, 1<<24))
 	var rec sources.Record
 	var attrs map[string][]string
 	var vals []string
@@ -313,6 +363,9 @@ func scan(cfg Config, data []byte, reuse bool, emit func(*sources.Record)) (int,
 		row, err := r.Read()
 		if err == io.EOF {
 			break
+		}
+		if errors.Is(err, safefile.ErrTooLarge) {
+			return 0, err
 		}
 		if err != nil {
 			csvError(p, err, cfg.Delimiter)
@@ -338,7 +391,7 @@ func scan(cfg Config, data []byte, reuse bool, emit func(*sources.Record)) (int,
 		}
 		keyLine[key] = line
 		n++
-		if len(p.errs) > 0 || p.more > 0 {
+		if len(p.errs) > 0 || p.more > 0 || len(u.invalid) > 0 {
 			continue // the file is rejected whole: no more rows are handed over
 		}
 		if attrs == nil || !reuse {
@@ -391,11 +444,28 @@ func csvError(p *problems, err error, delim rune) {
 	}
 }
 
-// invalidUTF8 reports the lines holding bytes that are not UTF-8.
-func invalidUTF8(p *problems, data []byte) {
-	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
-		if !utf8.Valid(line) {
-			p.add(i+1, "invalid UTF-8 (save the export as UTF-8)")
+// blank reports whether a row holds nothing but white space.
+func blank(row []string) bool {
+	for _, f := range row {
+		if strings.TrimSpace(f) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// restBlank reports whether the rows left in r are all blank. It is asked
+// only after a blank header row, where the answer decides between an empty
+// file and a missing key column; the rows it reads are lost, which is fine
+// then: the file fails either way.
+func restBlank(r *stdcsv.Reader) bool {
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			return true
+		}
+		if err != nil || !blank(row) {
+			return false
 		}
 	}
 }

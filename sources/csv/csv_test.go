@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rostersync/rostersync/sources"
@@ -319,12 +321,32 @@ func FuzzParse(f *testing.F) {
 		"id\n1\n1\n",
 		"",
 		"id,name\n\xff,a\n",
+		"id,name\n1,\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\xe2\x82\n2,\U0001F600\U0001F600\U0001F600\U0001F600\U0001F600x\n",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Lines with bytes that are not UTF-8, found in the whole file at once.
+		var badLines []string
+		for i, line := range bytes.SplitAfter(bytes.TrimPrefix(data, bom), []byte("\n")) {
+			if !utf8.Valid(line) {
+				badLines = append(badLines, fmt.Sprintf("f.csv:%d: invalid UTF-8 (save the export as UTF-8)", i+1))
+			}
+		}
 		for _, delim := range []rune{',', ';'} {
-			recs, err := parse(Config{Path: "f.csv", Key: "id", Delimiter: delim}, data)
+			cfg := Config{Path: "f.csv", Key: "id", Delimiter: delim}
+			recs, err := parse(cfg, data)
+			// Read 16 bytes at a time, cutting lines and runes: the same result.
+			defer func(n int) { readBufSize = n }(readBufSize)
+			readBufSize = 16
+			recs16, err16 := parse(cfg, data)
+			readBufSize = 64 << 10
+			if !cmp.Equal(recs, recs16) || fmt.Sprint(err) != fmt.Sprint(err16) {
+				t.Fatalf("read 16 bytes at a time: %v, %v; read whole: %v, %v", recs16, err16, recs, err)
+			}
+			if len(badLines) > 0 && !cmp.Equal(errLines(err), badLines[:min(len(badLines), maxProblems)]) && len(badLines) <= maxProblems {
+				t.Fatalf("errors %q, want the lines that are not UTF-8: %q", errLines(err), badLines)
+			}
 			if err != nil {
 				if recs != nil {
 					t.Fatalf("records and an error: %v", err)
