@@ -56,7 +56,7 @@ type Capabilities struct {
 	// their own StatusUnsupported update and never applied.
 	AttributesOff string
 	// AttributeBytes, when above 0, bounds the platform's whole attribute
-	// document (User.RawAttributes merged with the planned changes, JSON,
+	// document (Snapshot.RawAttributes merged with the planned changes, JSON,
 	// minified) in UTF-8 bytes: an update over it is a plan problem.
 	AttributeBytes int
 	// NoWrite lists user fields the platform holds and that are compared,

@@ -549,7 +549,7 @@ func (d *differ) attributeChanges(cur, w *User, create bool) []Change {
 		k, _ := c.Field.Attribute()
 		set[k] = w.Attributes[k] // the new value, or AttributeRemoved
 	}
-	merged, err := MergeAttributes(cur.RawAttributes, set)
+	merged, err := MergeAttributes(d.current.RawAttributes[cur.ID], set)
 	switch {
 	case err != nil:
 		d.problem(KindUser, w.Key, "the attributes of %q on %s cannot be updated: %v; they are left as they are", w.Username, d.pol.Target.platform(), err)

@@ -42,10 +42,6 @@ type User struct {
 	// keys the desired state names are compared; an empty desired value
 	// leaves the platform's value alone.
 	Attributes map[string]string `json:"attributes,omitempty"`
-	// RawAttributes is, in current state, the platform's whole attribute
-	// document as it was read (a JSON object), for size checks of the
-	// merged result. It is never saved with a plan.
-	RawAttributes string `json:"-"`
 }
 
 // Team is a group in the platform's hierarchy.
@@ -83,6 +79,12 @@ type Snapshot struct {
 	// state the templates the mapping manages (by Name), whose membership
 	// rostersync keeps in line. Templates not listed are never touched.
 	Queues []Queue `json:"queues,omitempty"`
+	// RawAttributes are, in current state, the platform's whole attribute
+	// documents as they were read (JSON objects) by user ID, for size checks
+	// of the merged result: only for a target that holds FieldAttributes,
+	// so that every other target's users are a field smaller. Never saved
+	// with a plan.
+	RawAttributes map[string]string `json:"-"`
 	// Incomplete lists why the desired state cannot be trusted to be whole
 	// (a source was partial). When non-empty no departure is inferred.
 	Incomplete []string `json:"incomplete,omitempty"`

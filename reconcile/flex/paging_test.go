@@ -63,7 +63,7 @@ func TestTokenStylePaging(t *testing.T) {
 	if len(s.Users) != 2 || strings.Join(tokens, ",") != ",t2" {
 		t.Errorf("users %v after requests with tokens %q; want 2 users over tokens \"\" and t2", s.Users, tokens)
 	}
-	if s.Users[0].RawAttributes != "{}" {
+	if s.RawAttributes[s.Users[0].ID] != "{}" {
 		t.Errorf("the worker SID under worker.worker_sid was not fetched: %+v", s.Users[0])
 	}
 }

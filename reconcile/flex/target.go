@@ -107,7 +107,7 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	snap := &reconcile.Snapshot{Users: make([]reconcile.User, len(users)), Teams: []reconcile.Team{}}
+	snap := &reconcile.Snapshot{Users: make([]reconcile.User, len(users)), Teams: []reconcile.Team{}, RawAttributes: map[string]string{}}
 	workers := map[string]string{}
 	// Lists carry no attributes: each active user's worker is fetched, up
 	// to MaxInFlight at a time (the pacer still bounds the rate).
@@ -144,8 +144,10 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 				errMu.Unlock()
 				return
 			}
-			u.RawAttributes = raw
 			u.Attributes = c.owned(raw)
+			errMu.Lock()
+			snap.RawAttributes[u.ID] = raw
+			errMu.Unlock()
 		}()
 	}
 	wg.Wait()
