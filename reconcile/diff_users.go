@@ -180,7 +180,7 @@ func (d *differ) users() {
 			if !w.Active {
 				continue // a leaver the platform never had
 			}
-			op := Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: w,
+			op := Op{Action: ActionCreate, Kind: KindUser, Key: w.Key, Name: w.Username, User: detached(w, want),
 				Changes: d.userChanges(&User{}, w, true), Why: Reason{Code: ReasonNew, Origin: w.Origin}}
 			if d.pol.Target.NoCreate {
 				d.pol.Target.unsupported(&op, d.pol.Target.noCreation())
@@ -214,7 +214,7 @@ func (d *differ) users() {
 			d.plan.Summary.Unchanged++
 			continue
 		}
-		op := Op{Kind: KindUser, Key: w.Key, ID: cur.ID, Name: w.Username, User: w, Changes: ch,
+		op := Op{Kind: KindUser, Key: w.Key, ID: cur.ID, Name: w.Username, User: detached(w, want), Changes: ch,
 			Fields: fieldsOf(ch), Fingerprint: Fingerprint(cur)}
 		switch {
 		case !owned:
@@ -265,6 +265,18 @@ func (d *differ) users() {
 	if len(gone) > 0 {
 		slices.SortFunc(d.plan.Matches, func(a, b Match) int { return strings.Compare(a.Key, b.Key) })
 	}
+}
+
+// detached returns w for an operation: a copy when w is want itself, one
+// of the desired users. An operation pointing into the desired state would
+// keep all of it (every person the sources gave) alive as long as the plan,
+// for the few people who change.
+func detached(w, want *User) *User {
+	if w != want {
+		return w // effective made it
+	}
+	c := *w
+	return &c
 }
 
 // userID returns the platform id of the user desired key claimed in this

@@ -213,6 +213,10 @@ type Plan struct {
 	// MAC authenticates a saved plan (see SignPlans); empty otherwise.
 	MAC string `json:"mac,omitempty"`
 
+	// Population is how many platform users, as listed, were active and
+	// owned when the plan was made: the base of the deactivation limits
+	// (GuardInput.Population). Not saved.
+	Population int `json:"-"`
 	// Matches are Diff's matches of user keys to platform users, sorted by
 	// key, for MatchOf and Matched; not saved. A slice, not a map: a pass
 	// over a million people matches a million of them.

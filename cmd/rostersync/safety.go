@@ -110,17 +110,7 @@ func (a *app) guard(ctx context.Context, t *target, plan *reconcile.Plan, desire
 		holds[h.OpID] = reconcile.HoldState{ID: h.ID, Status: h.Status}
 	}
 
-	population := 0
-	owned := map[string]bool{}
-	for _, id := range own.Users {
-		owned[id] = true
-	}
-	for _, u := range current.Users {
-		if u.Active && owned[u.ID] {
-			population++
-		}
-	}
-
+	population := plan.Population // Diff counted it: no second index of every listed user
 	guarded := reconcile.Guard(plan, reconcile.GuardInput{
 		Limits: lim, Sources: sp.facts, Desired: desired, Absences: absences,
 		Population: population, Holds: holds, Now: now, BatchRows: t.policy.Target.BatchRows,
