@@ -44,10 +44,6 @@ const (
 	// pendingOpsShown caps the operations /status shows of a pending plan;
 	// the whole plan is in the state database.
 	pendingOpsShown = 100
-	// daemonGCPercent is the collector's GOGC in serve unless GOGC is set:
-	// measured over 100k SCIM users, the first pass peaks about 40 MiB
-	// lower than at Go's default of 100, for more collector CPU.
-	daemonGCPercent = 50
 )
 
 func cmdServe(ctx context.Context, args []string, c *cli) error {
@@ -166,12 +162,6 @@ func (d *server) hooks() appHooks {
 }
 
 func (d *server) run(ctx context.Context) error {
-	// A long-lived daemon trades a little of each pass's CPU for a lower
-	// peak: collecting at half the live heap's growth rather than all of
-	// it. GOGC, when set, is the operator's choice and wins.
-	if _, set := d.c.lookupEnv("GOGC"); !set {
-		debug.SetGCPercent(daemonGCPercent)
-	}
 	// The hooks read d.metrics when called; the app does no I/O on the
 	// platform before the first pass, by which time d.metrics is set.
 	a, err := loadAppWith(ctx, d.c, d.flags, d.hooks())

@@ -178,7 +178,7 @@ func TestStatusShowsTheFirstPendingOps(t *testing.T) {
 	check("after the first pass")
 }
 
-// TestServeCollectorPacing: the daemon collects at daemonGCPercent unless
+// TestServeCollectorPacing: the daemon collects at gcPercent unless
 // GOGC is set, when the operator's value stands (as /metrics reports it).
 func TestServeCollectorPacing(t *testing.T) {
 	r := newRig(t)
@@ -186,7 +186,7 @@ func TestServeCollectorPacing(t *testing.T) {
 		env  map[string]string
 		want float64
 	}{
-		{map[string]string{}, daemonGCPercent},
+		{map[string]string{}, gcPercent},
 		{map[string]string{"GOGC": "120"}, 120},
 	} {
 		c.env["ROSTERSYNC_INTERVAL"] = "1h"
