@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -210,20 +211,30 @@ func benchLDAP(ctx context.Context, o options, n int, t *table, log io.Writer) e
 		return err
 	}
 	defer sim.stop()
+	// The state is made by the older build when there are two (a build migrates an older
+	// state's schema forward, never back), and each build plans on its own copy of it.
 	st := filepath.Join(dir, "state")
+	maker := cmp.Or(o.base, o.bin)
 	fmt.Fprintf(log, "%s people: adopting the directory's people …\n", humanN(n))
-	if _, err := runProc(ctx, sim.env(dir, "ldap.yaml", st, true), io.Discard, o.bin, "apply", "-yes"); err != nil {
+	if _, err := runProc(ctx, sim.env(dir, "ldap.yaml", st, true), io.Discard, maker, "apply", "-yes"); err != nil {
 		return fmt.Errorf("ldap adopt: %w", err)
 	}
 	builds := []build{{"current", o.bin}}
 	if o.base != "" {
 		builds = append(builds, build{"base", o.base})
 	}
+	states := map[string]string{}
+	for _, b := range builds {
+		states[b.name] = filepath.Join(dir, "state-"+b.name)
+		if err := copyDir(st, states[b.name]); err != nil {
+			return err
+		}
+	}
 	passWall, passRSS := map[string][]float64{}, map[string][]float64{}
 	var lsWall, lsRSS []float64
 	for i := range o.runs + 1 { // the first round warms slapd's caches and is not counted
 		for _, b := range builds {
-			m, err := runProc(ctx, sim.env(dir, "ldap.yaml", st, false), io.Discard, b.bin, "plan", "-detailed-exitcode")
+			m, err := runProc(ctx, sim.env(dir, "ldap.yaml", states[b.name], false), io.Discard, b.bin, "plan", "-detailed-exitcode")
 			if err != nil {
 				return fmt.Errorf("ldap plan (%s): %w", b.name, err)
 			}

@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 3, "runs per measure; the table shows medians")
 	adoptRuns := fs.Int("adopt-runs", 0, "runs of the adoption measure (default -runs); each adopts every user afresh")
 	bin := fs.String("bin", "", "rostersync binary to measure (default: build ./cmd/rostersync)")
-	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline")
+	base := fs.String("base", "", "a second rostersync binary (an older build) measured interleaved as the baseline; the LDAP and SCIM daemon rows' state is made by it, as a build migrates an older state forward but refuses a newer one")
 	work := fs.String("work", "", "working directory for data and state (default: a new directory under $TMPDIR, removed after)")
 	skip := fs.String("skip", "", "comma-separated measures to skip: seed, adopt, plan, diff, ldap, scim-daemon, scim")
 	scimDaemonUsers := fs.Int("scim-daemon-users", 100_000, "users pushed to the SCIM endpoint before the daemon's first pass is measured")
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scimUsers := fs.Int("scim-users", 100_000, "users stored for the SCIM lookup rounds")
 	teams := fs.Int("teams", 50, "number of teams people are spread over")
 	verbose := fs.Bool("v", false, "log each run to standard error")
-	baseAdoptMax := fs.Int("base-adopt-max", 20000, "largest size at which the -base build runs its own adoption (it may take minutes); above it the base plans against the current build's state")
+	baseAdoptMax := fs.Int("base-adopt-max", 20000, "largest size at which the -base build runs its own adoption (it may take minutes); above it the base plans against a copy of the current build's state, which a build older than that state's schema refuses (the row then says so)")
 	keep := fs.Bool("keep", false, "keep the data and state directories under -work")
 	diffChild := fs.Int("diff-child", 0, "internal: measure Diff for this many people in this process and print the medians")
 	fs.Usage = func() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -212,7 +213,9 @@ func benchSCIMDaemon(ctx context.Context, o options, n int, t *table, log io.Wri
 	defer sim.stop()
 	env := sim.env(dir, "scim.yaml", filepath.Join(dir, "state"), false)
 	fmt.Fprintf(log, "%s people: pushing users to the SCIM endpoint …\n", humanN(n))
-	d, err := startDaemon(ctx, o.bin, env)
+	// The older build receives the push when there are two: a build migrates an older state's
+	// schema forward, never back.
+	d, err := startDaemon(ctx, cmp.Or(o.base, o.bin), env)
 	if err != nil {
 		return err
 	}
