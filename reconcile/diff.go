@@ -9,9 +9,7 @@ import (
 )
 
 // Diff computes the plan that brings current in line with desired. It is
-// pure: the same inputs give the same plan, byte for byte. The one write to
-// its arguments changes no value: the ids in own.Users that the listing
-// holds become the listing's equal strings, so that a pass keeps one copy.
+// pure: the same inputs give the same plan, byte for byte.
 //
 // Matching a desired user to a platform user goes by the ledger, then
 // third_party_id, then username, then email. Only owned platform objects are
@@ -74,9 +72,6 @@ type differ struct {
 	queueNames map[string]*Queue // lower name → queue
 }
 
-// newDiffer prepares a Diff. It replaces the ids in own.Users that the
-// listing holds by the listing's equal strings (sharing their memory); it
-// changes nothing else in its arguments.
 func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	if own.Users == nil {
 		own.Users = map[string]string{}
@@ -124,9 +119,6 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	for key, id := range own.Users {
 		if i, ok := d.curIdx[id]; ok {
 			d.ownerAt[i], d.ownedAt[i] = key, true
-			// The listing's copy of the same id: the ledger read its own,
-			// 48 bytes a person, which is garbage from here on.
-			own.Users[key] = d.current.Users[i].ID
 		} else {
 			d.strayOwner[id] = key
 		}
