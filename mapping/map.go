@@ -3,6 +3,7 @@ package mapping
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,7 +75,7 @@ type Explanation struct {
 // Problems that need other records (duplicates, team conflicts) are found by
 // Map only.
 func (r *Rules) Explain(rec sources.Record) Explanation {
-	return r.mapRecord(&rec)
+	return r.mapRecord(&rec, &scratch{})
 }
 
 // Excludes reports whether username is one rostersync must never touch.
@@ -162,6 +163,18 @@ type Builder struct {
 	shared   map[string][]string
 	dates    map[string]string
 	sharedBy []byte
+	// scratch and chainKey are reused from one record to the next: mapping
+	// a person allocates nothing that is not kept.
+	scratch  scratch
+	chainKey []byte
+}
+
+// scratch is what mapping one record fills and the caller copies what it
+// keeps of: the user, and the team chain with the names it is built from.
+type scratch struct {
+	user          reconcile.User
+	names, levels []string
+	teams         []reconcile.Team
 }
 
 // pending is one in-scope record of the current source, small because
@@ -231,7 +244,7 @@ func (b *Builder) Add(rec *sources.Record) {
 		b.res.Problems = append(b.res.Problems, Problem{Kind: reconcile.KindUser, Key: rec.Key, Origin: rec.Origin, Message: rec.Problem, Record: true})
 		return
 	}
-	ex := b.r.mapRecord(rec)
+	ex := b.r.mapRecord(rec, &b.scratch)
 	switch {
 	case ex.ExcludedBy != "":
 		b.res.Excluded = append(b.res.Excluded, strings.TrimSpace(rec.Get(b.r.user.Username)))
@@ -242,7 +255,9 @@ func (b *Builder) Add(rec *sources.Record) {
 	}
 	p := pending{sortKey: rec.Key, seq: int32(b.pending.Len()), user: -1, chain: -1}
 	if len(ex.Problems) > 0 {
-		p.prob = &ex
+		prob := ex // a copy: taking ex's address would move it to the heap for everybody
+		prob.User, prob.Teams = nil, nil
+		p.prob = &prob
 	} else {
 		p.user = int32(b.users.Len())
 		b.share(ex.User)
@@ -258,11 +273,17 @@ func (b *Builder) chain(teams []reconcile.Team) int32 {
 	if len(teams) == 0 {
 		return -1
 	}
-	var k strings.Builder
+	k := b.chainKey[:0]
 	for _, t := range teams {
-		fmt.Fprintf(&k, "%q %q %q %q %v\x00", t.Key, t.Name, t.Parent, t.Level, t.Active)
+		k = strconv.AppendQuote(k, t.Key)
+		k = strconv.AppendQuote(k, t.Name)
+		k = strconv.AppendQuote(k, t.Parent)
+		k = strconv.AppendQuote(k, t.Level)
+		k = strconv.AppendBool(k, t.Active)
+		k = append(k, 0)
 	}
-	if i, ok := b.chainOf[k.String()]; ok {
+	b.chainKey = k
+	if i, ok := b.chainOf[string(k)]; ok {
 		return i
 	}
 	c := slices.Clone(teams)
@@ -271,7 +292,7 @@ func (b *Builder) chain(teams []reconcile.Team) int32 {
 	}
 	i := int32(len(b.chains))
 	b.chains = append(b.chains, c)
-	b.chainOf[k.String()] = i
+	b.chainOf[string(k)] = i
 	return i
 }
 
@@ -420,8 +441,9 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// mapRecord applies every rule that needs only this record.
-func (r *Rules) mapRecord(rec *sources.Record) Explanation {
+// mapRecord applies every rule that needs only this record. The user and
+// the teams it returns are held in sc, which the next call reuses.
+func (r *Rules) mapRecord(rec *sources.Record, sc *scratch) Explanation {
 	if rec.Problem != "" {
 		return Explanation{Key: rec.Key, Origin: rec.Origin, InScope: true, Problems: []string{rec.Problem}}
 	}
@@ -466,7 +488,8 @@ func (r *Rules) mapRecord(rec *sources.Record) Explanation {
 		}
 		ex.Key = rec.Key
 	}
-	u := &reconcile.User{
+	u := &sc.user
+	*u = reconcile.User{
 		Key:          ex.Key,
 		ThirdPartyID: get(r.user.ThirdPartyID),
 		Username:     username,
@@ -511,7 +534,7 @@ func (r *Rules) mapRecord(rec *sources.Record) Explanation {
 	}
 	u.Roles = r.mapRoles(rec, problem)
 
-	teams := r.mapTeams(rec, problem)
+	teams := r.mapTeams(rec, problem, sc)
 	if len(teams) > 0 {
 		u.Team = teams[len(teams)-1].Key
 		ex.Teams = teams
@@ -586,8 +609,9 @@ func (r *Rules) mapRoles(rec *sources.Record, problem func(string, ...any)) []st
 
 // mapTeams returns the person's team chain, outermost first, the person's
 // own team last; nil when the person has no team.
-func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any)) []reconcile.Team {
-	var names, levels []string
+func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any), sc *scratch) []reconcile.Team {
+	names, levels := sc.names[:0], sc.levels[:0]
+	defer func() { sc.names, sc.levels = names[:0], levels[:0] }() // keep what they grew to
 	var teamKey string
 	var ancestorKeys map[int]string // from team.ancestors[i].key_attr
 	switch r.teamMode {
@@ -690,7 +714,8 @@ func (r *Rules) mapTeams(rec *sources.Record, problem func(string, ...any)) []re
 		}
 		levels = append(slices.Clone(r.ouLevels), r.teamLevel)
 	}
-	teams := make([]reconcile.Team, len(names))
+	teams := slices.Grow(sc.teams[:0], len(names))[:len(names)]
+	sc.teams = teams
 	parent := ""
 	for i := range names {
 		key := names[i]
