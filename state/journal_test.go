@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -185,5 +186,33 @@ func testRuns(t *testing.T, bk testBackend) {
 	}
 	if runs, err := db.Runs(ctx, 1); err != nil || len(runs) != 1 || runs[0].ID != pass {
 		t.Errorf("Runs(1) = %+v, %v", runs, err)
+	}
+}
+
+// The journal reads of every pass (pending and unknown outcomes) go through an index, not the
+// whole journal, which grows with every apply.
+func TestJournalPassReadsUseAnIndex(t *testing.T) {
+	db, _ := testBackend{BackendSQLite}.openTest(t) // SQLite's EXPLAIN QUERY PLAN names the index
+	for name, where := range map[string]string{
+		"journal_pending": `WHERE target = 'x' AND finished_at IS NULL ORDER BY id`,
+		"journal_unknown": `WHERE target = 'x' AND outcome = 'unknown' ORDER BY id`,
+	} {
+		rows, err := db.db.QueryContext(context.Background(), `EXPLAIN QUERY PLAN SELECT id FROM journal `+where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if got := strings.Join(plan, "; "); !strings.Contains(got, "INDEX "+name+" ") {
+			t.Errorf("%s: query plan %q, want it to use index %s", where, got, name)
+		}
 	}
 }

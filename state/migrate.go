@@ -253,6 +253,14 @@ CREATE TABLE IF NOT EXISTS lease (
 );
 ALTER TABLE journal ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
 `},
+	// Every pass asks for the writes whose outcome is unknown: without an
+	// index that read the target's whole journal, which grows with every
+	// apply (a million adoptions: 0.6 s a pass).
+	{"an index of the journal's unknown outcomes", `
+CREATE INDEX journal_unknown ON journal (target, id) WHERE outcome = 'unknown';
+`, `
+CREATE INDEX journal_unknown ON journal (target, id) WHERE outcome = 'unknown';
+`},
 }
 
 // migrate brings the schema up to date in one transaction, refusing a
