@@ -355,7 +355,7 @@ func scanRows(cfg Config, u *utf8Lines, lines int, reuse bool, emit func(*source
 	n := 0
 	// Sized for every line up front: grown one doubling at a time to a
 	// million keys, the map spends longer splitting its tables than filling them.
-	keyLine := make(map[string]int, min(lines, 1<<24))
+	keyLine := make(map[string]int, min(lines, 1<<21)) // an estimate: bounded, past it the map grows
 	var rec sources.Record
 	var attrs map[string][]string
 	var vals []string
