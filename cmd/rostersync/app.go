@@ -256,13 +256,16 @@ func (a *app) plans(ctx context.Context) (passes, error) {
 	return out, nil
 }
 
-// lastPeople is how many records the sources held at their last healthy
-// read (0 on the first pass): about how many people a mapping makes now.
+// lastPeople is the most records one source held at its last healthy read
+// (0 on the first pass): about how many people a mapping makes now, or
+// fewer. Not their sum: sources that describe the same people (an HR
+// export beside the directory) would reserve room twice over, where too
+// little room only costs the copy made without a hint.
 func (a *app) lastPeople(ctx context.Context) int {
 	n := 0
 	for _, s := range a.sources {
 		if c, ok, err := a.db.LastHealthyCount(ctx, s.Name()); err == nil && ok {
-			n += c
+			n = max(n, c)
 		}
 	}
 	return n
