@@ -92,12 +92,19 @@ func (d *DB) LedgerCounts(ctx context.Context, target string) (map[string]int, e
 // Ledger returns what target owns: kind → key → platform id. Kinds with
 // nothing owned are absent.
 func (d *DB) Ledger(ctx context.Context, target string) (map[string]map[string]string, error) {
-	// Each kind's map is sized from a count first: grown one doubling at
-	// a time to a million owned users, a map spends longer splitting its
-	// tables than filling them.
-	counts, err := d.LedgerCounts(ctx, target)
-	if err != nil {
-		return nil, err
+	return d.LedgerSized(ctx, target, nil)
+}
+
+// LedgerSized is Ledger with each kind's map sized from counts (from
+// LedgerCounts a moment ago; nil: counted here): grown one doubling at a
+// time to a million owned users, a map spends longer splitting its tables
+// than filling them. Counts gone stale only cost a map's growth.
+func (d *DB) LedgerSized(ctx context.Context, target string, counts map[string]int) (map[string]map[string]string, error) {
+	if counts == nil {
+		var err error
+		if counts, err = d.LedgerCounts(ctx, target); err != nil {
+			return nil, err
+		}
 	}
 	out := map[string]map[string]string{}
 	for kind, n := range counts {

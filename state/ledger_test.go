@@ -34,6 +34,19 @@ func testLedger(t *testing.T, bk testBackend) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Ledger (-want +got):\n%s", diff)
 	}
+	counts, err := db.LedgerCounts(ctx, "evaluagent")
+	must(err)
+	if diff := cmp.Diff(map[string]int{"user": 2, "team": 1}, counts); diff != "" {
+		t.Errorf("LedgerCounts (-want +got):\n%s", diff)
+	}
+	// Counts gone stale (a kind since emptied, another since added) change nothing read.
+	for _, stale := range []map[string]int{{}, {"user": 1}, {"user": 5, "team": 0, "queue": 3}} {
+		got, err := db.LedgerSized(ctx, "evaluagent", stale)
+		must(err)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("LedgerSized with counts %v (-want +got):\n%s", stale, diff)
+		}
+	}
 
 	// Upsert: same id keeps its since; a new id resets it.
 	first, ok, err := db.LookupByID(ctx, "evaluagent", "user", "u-2")

@@ -170,8 +170,16 @@ func (c cursors) Put(ctx context.Context, name string, v []byte) error {
 //
 // It also returns each source's snapshot for its health; a streamed
 // source's snapshot holds no records.
-func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapshot, error) {
-	people := a.lastPeople(ctx)
+//
+// last is each source's count at its last healthy read (lastHealthy): the
+// largest sizes the mappings' results. Not their sum: sources that describe
+// the same people (an HR export beside the directory) would reserve room
+// twice over, where too little room only costs the copy made without it.
+func (a *app) desired(ctx context.Context, last map[string]int) ([]*mapping.Result, []*sources.Snapshot, error) {
+	people := 0
+	for _, n := range last {
+		people = max(people, n)
+	}
 	builders := make([]*mapping.Builder, len(a.targets))
 	for i, t := range a.targets {
 		builders[i] = t.rules.NewBuilder()
@@ -225,9 +233,16 @@ func (a *app) desired(ctx context.Context) ([]*mapping.Result, []*sources.Snapsh
 // longer of them rather than their sum. A source that fails still aborts
 // the pass; the listing is then cancelled and its result dropped.
 func (a *app) plans(ctx context.Context) (passes, error) {
+	last, err := a.lastHealthy(ctx)
+	if err != nil {
+		return nil, err
+	}
+	owned, err := a.hintListings(ctx)
+	if err != nil {
+		return nil, err
+	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a.hintListings(ctx)
 	lists := make([]chan platformList, len(a.targets))
 	for i, t := range a.targets {
 		lists[i] = make(chan platformList, 1)
@@ -236,17 +251,14 @@ func (a *app) plans(ctx context.Context) (passes, error) {
 			lists[i] <- platformList{cur, err}
 		}()
 	}
-	results, snaps, err := a.desired(ctx)
+	results, snaps, err := a.desired(ctx, last)
 	if err != nil {
 		return nil, err
 	}
-	facts, err := a.sourceFacts(ctx, snaps)
-	if err != nil {
-		return nil, err
-	}
+	facts := a.sourceFacts(snaps, last)
 	out := make(passes, 0, len(a.targets))
 	for i, t := range a.targets {
-		p, err := a.planTarget(ctx, t, results[i], facts, lists[i])
+		p, err := a.planTarget(ctx, t, results[i], facts, lists[i], owned[i])
 		results[i] = nil
 		if err != nil {
 			return nil, err
@@ -256,35 +268,40 @@ func (a *app) plans(ctx context.Context) (passes, error) {
 	return out, nil
 }
 
-// lastPeople is the most records one source held at its last healthy read
-// (0 on the first pass): about how many people a mapping makes now, or
-// fewer. Not their sum: sources that describe the same people (an HR
-// export beside the directory) would reserve room twice over, where too
-// little room only costs the copy made without a hint.
-func (a *app) lastPeople(ctx context.Context) int {
-	n := 0
+// lastHealthy reads each source's count at its last healthy read; a
+// source never read healthy is absent.
+func (a *app) lastHealthy(ctx context.Context) (map[string]int, error) {
+	last := map[string]int{}
 	for _, s := range a.sources {
-		if c, ok, err := a.db.LastHealthyCount(ctx, s.Name()); err == nil && ok {
-			n = max(n, c)
+		n, ok, err := a.db.LastHealthyCount(ctx, s.Name())
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			last[s.Name()] = n
 		}
 	}
-	return n
+	return last, nil
 }
 
-// hintListings tells each target that can use it how many users it held
-// at the last pass, by the ledger: a listing of the usual size is then
-// read into room reserved once rather than gathered and copied. A ledger
-// that cannot be read gives no hint; the pass reads it again and reports.
-func (a *app) hintListings(ctx context.Context) {
-	for _, t := range a.targets {
-		ls, ok := t.client.(reconcile.ListSizer)
-		if !ok {
-			continue
+// hintListings reads how many objects of each kind each target owns (by
+// target, in configuration order) and tells a target that can use it how
+// many users it held at the last pass: a listing of the usual size is then
+// read into room reserved once rather than gathered and copied. The ledger
+// read later sizes its maps from the same counts.
+func (a *app) hintListings(ctx context.Context) ([]map[string]int, error) {
+	out := make([]map[string]int, len(a.targets))
+	for i, t := range a.targets {
+		counts, err := a.db.LedgerCounts(ctx, t.name)
+		if err != nil {
+			return nil, err
 		}
-		if counts, err := a.db.LedgerCounts(ctx, t.name); err == nil {
+		out[i] = counts
+		if ls, ok := t.client.(reconcile.ListSizer); ok {
 			ls.SizeHint(counts[string(reconcile.KindUser)])
 		}
 	}
+	return out, nil
 }
 
 // platformList is a platform's listing, made while the sources are read.
@@ -309,7 +326,7 @@ func (a *app) plan(ctx context.Context) (*pass, error) {
 // planTarget takes what t's mapping made of the sources, lists the
 // platform, reads t's ledger (with what the journal recovers), diffs, and
 // guards the plan (source health, absences, holds).
-func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass, list <-chan platformList) (*pass, error) {
+func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, facts *sourcePass, list <-chan platformList, owned map[string]int) (*pass, error) {
 	for _, p := range res.Problems {
 		if p.Record {
 			continue // a plan problem too: logged with those below
@@ -326,7 +343,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", t.name, err)
 	}
-	own, err := a.ownership(ctx, t.name)
+	own, err := a.ownership(ctx, t.name, owned)
 	if err != nil {
 		return nil, err
 	}
@@ -377,8 +394,10 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	return &pass{Plan: plan, facts: pf, unmapped: len(res.Problems)}, nil
 }
 
-func (a *app) ownership(ctx context.Context, targetName string) (reconcile.Ownership, error) {
-	l, err := a.db.Ledger(ctx, targetName)
+// ownership reads targetName's ledger; counts, when known, are how many
+// objects of each kind it held a moment ago (nil: counted here).
+func (a *app) ownership(ctx context.Context, targetName string, counts map[string]int) (reconcile.Ownership, error) {
+	l, err := a.db.LedgerSized(ctx, targetName, counts)
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}

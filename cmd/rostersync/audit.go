@@ -71,7 +71,7 @@ Exit status: 0 success; 1 error; 64 a usage error. With -detailed-exitcode:
 // audit builds the audit of every target: sources read once, each target
 // listed, results read where the target offers them.
 func (a *app) audit(ctx context.Context, window time.Duration) (*audit.Report, error) {
-	results, _, err := a.desired(ctx)
+	results, _, err := a.desired(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (a *app) audit(ctx context.Context, window time.Duration) (*audit.Report, e
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", t.name, err)
 		}
-		own, err := a.ownership(ctx, t.name)
+		own, err := a.ownership(ctx, t.name, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -101,7 +101,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 	if err != nil {
 		return fmt.Errorf("list %s: %w", t.name, err)
 	}
-	own, err := a.ownership(ctx, t.name)
+	own, err := a.ownership(ctx, t.name, nil)
 	if err != nil {
 		return err
 	}

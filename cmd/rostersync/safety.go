@@ -33,18 +33,14 @@ type sourcePass struct {
 }
 
 // sourceFacts gathers each source's health: its own verdict, its count now
-// and at its last healthy read.
-func (a *app) sourceFacts(ctx context.Context, snaps []*sources.Snapshot) (*sourcePass, error) {
+// and at its last healthy read (last, from lastHealthy).
+func (a *app) sourceFacts(snaps []*sources.Snapshot, last map[string]int) *sourcePass {
 	sp := &sourcePass{}
 	lim := a.limits()
 	for _, snap := range snaps {
 		f := reconcile.SourceFacts{Name: snap.Source, Complete: snap.Health.Complete, Reason: snap.Health.Reason, Count: snap.Health.Count}
-		last, ok, err := a.db.LastHealthyCount(ctx, snap.Source)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			f.LastHealthy = &last
+		if n, ok := last[snap.Source]; ok {
+			f.LastHealthy = &n
 		}
 		problems := reconcile.SourceProblems([]reconcile.SourceFacts{f}, lim.MaxDrop)
 		for _, p := range problems {
@@ -53,7 +49,7 @@ func (a *app) sourceFacts(ctx context.Context, snaps []*sources.Snapshot) (*sour
 		sp.facts = append(sp.facts, f)
 		sp.healthy = append(sp.healthy, len(problems) == 0)
 	}
-	return sp, nil
+	return sp
 }
 
 func (a *app) limits() reconcile.Limits {
