@@ -36,7 +36,7 @@ func TestMergeTail(t *testing.T) {
 	}
 }
 
-// Departures' matches are found as desired users' are: MatchOf and Matched see one run sorted by key.
+// Departures' matches are found as desired users' are: Matches is one run sorted by key.
 func TestMatchesIncludeDepartures(t *testing.T) {
 	u := func(id, key string) User {
 		return User{ID: id, Key: key, ThirdPartyID: key, Username: key + "@x.example", Forename: "F", Surname: "S", Active: true, Roles: []string{"team_leader"}}
@@ -47,11 +47,11 @@ func TestMatchesIncludeDepartures(t *testing.T) {
 	desired := &Snapshot{Users: []User{u("", "E2"), u("", "E4")}}
 	plan := Diff(desired, current, own, Policy{}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	var keys []string
-	for k, m := range plan.Matched() {
-		keys = append(keys, k+"="+m.ID+"/"+m.How.String())
+	for _, m := range plan.Matches {
+		keys = append(keys, m.Key+"="+m.ID+"/"+m.How.String())
 	}
 	if got, want := strings.Join(keys, " "), "E1=u1/ledger E2=u2/ledger E3=u3/ledger E5=u5/ledger"; got != want {
-		t.Errorf("Matched = %s, want %s", got, want)
+		t.Errorf("Matches = %s, want %s", got, want)
 	}
 	if m, ok := plan.MatchOf("E3"); !ok || m.ID != "u3" || !m.Claimed {
 		t.Errorf("MatchOf(E3) = %+v, %v; want u3, claimed (a departure)", m, ok)

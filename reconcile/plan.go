@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -218,8 +217,9 @@ type Plan struct {
 	// (GuardInput.Population). Not saved.
 	Population int `json:"-"`
 	// Matches are Diff's matches of user keys to platform users, sorted by
-	// key, for MatchOf and Matched; not saved. A slice, not a map: a pass
-	// over a million people matches a million of them.
+	// key (MatchOf finds one); nil for a plan decoded from a file. Not
+	// saved. A slice, not a map: a pass over a million people matches a
+	// million of them.
 	Matches []Match `json:"-"`
 }
 
@@ -263,18 +263,6 @@ func (p *Plan) MatchOf(key string) (m Match, ok bool) {
 		return p.Matches[i], true
 	}
 	return Match{}, false
-}
-
-// Matched yields every user key Diff matched to a platform user, in key
-// order; nothing for a plan decoded from a file.
-func (p *Plan) Matched() iter.Seq2[string, Match] {
-	return func(yield func(string, Match) bool) {
-		for _, m := range p.Matches {
-			if !yield(m.Key, m) {
-				return
-			}
-		}
-	}
 }
 
 // PlanFormatVersion is the version of the JSON plan schema.

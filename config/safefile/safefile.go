@@ -71,15 +71,9 @@ func Read(path string, max int64) ([]byte, error) {
 // ReadAll reads f (opened by Open) up to limit bytes (limit <= 0: no
 // limit); more is ErrTooLarge.
 func ReadAll(f *os.File, limit int64) ([]byte, error) {
-	if limit <= 0 {
-		return io.ReadAll(f)
-	}
-	buf, err := io.ReadAll(io.LimitReader(f, limit+1))
+	buf, err := io.ReadAll(LimitReader(f, limit))
 	if err != nil {
 		return nil, err
-	}
-	if int64(len(buf)) > limit {
-		return nil, fmt.Errorf("%s: %w: more than the limit of %d bytes", f.Name(), ErrTooLarge, limit)
 	}
 	return buf, nil
 }

@@ -62,8 +62,8 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 		c.refusePersonal(plan)
 	}
 	matched := map[string]string{} // platform id → desired key
-	for key, m := range plan.Matched() {
-		matched[m.ID] = key
+	for _, m := range plan.Matches {
+		matched[m.ID] = m.Key
 	}
 	byID := map[string]reconcile.User{}
 	var notes []string

@@ -275,9 +275,9 @@ func scan(cfg Config, in io.Reader, size int64, reuse bool, emit func(*sources.R
 	}
 	u := newUTF8Lines(br)
 	n, err := scanRows(cfg, u, lines, reuse, emit)
-	if derr := u.drain(); derr != nil && errors.Is(derr, safefile.ErrTooLarge) {
-		return 0, derr
-	} else if derr != nil && err == nil {
+	// A read error ends the scan whatever it found; a file too large is
+	// that, even where the rows before its end had problems of their own.
+	if derr := u.drain(); derr != nil && (err == nil || errors.Is(derr, safefile.ErrTooLarge)) {
 		return 0, derr
 	}
 	if len(u.invalid) > 0 {
