@@ -175,13 +175,11 @@ func benchLDAP(ctx context.Context, o options, n int, t *table, log io.Writer) e
 		t.add("LDAP pass: skipped (ldapsearch is not installed)", n, "—", "", 0)
 		return nil
 	}
-	dir := filepath.Join(o.work, fmt.Sprintf("ldap%d", n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, done, err := o.workDir(fmt.Sprintf("ldap%d", n))
+	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(dir)
-	}
+	defer done()
 	fmt.Fprintf(log, "%s people: loading slapd …\n", humanN(n))
 	s, h, err := startSlapd(dir, n)
 	if errors.Is(err, errSkip) {

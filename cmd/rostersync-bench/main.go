@@ -56,8 +56,22 @@ type options struct {
 	verbose   bool
 	keep      bool
 	// baseAdoptMax is the largest size at which the base build adopts on its own; above it the
-	// base plans against the current build's state (the schema is the same).
+	// base plans against a copy of the current build's state, which it refuses if that state's
+	// schema is newer than it knows.
 	baseAdoptMax int
+}
+
+// workDir makes the directory name under the working directory for one measure; done removes
+// it unless -keep.
+func (o options) workDir(name string) (dir string, done func(), err error) {
+	dir = filepath.Join(o.work, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	if o.keep {
+		return dir, func() {}, nil
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -199,13 +199,11 @@ type build struct {
 }
 
 func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) error {
-	dir := filepath.Join(o.work, fmt.Sprintf("n%d", n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, done, err := o.workDir(fmt.Sprintf("n%d", n))
+	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(dir)
-	}
+	defer done()
 	fmt.Fprintf(log, "%s people: writing data …\n", humanN(n))
 	if err := dataset(dir, n, o.teams); err != nil {
 		return err

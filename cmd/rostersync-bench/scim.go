@@ -190,13 +190,11 @@ func pushUsers(ctx context.Context, base string, n, teams int) error {
 
 // benchSCIMDaemon adds the SCIM daemon row for n people.
 func benchSCIMDaemon(ctx context.Context, o options, n int, t *table, log io.Writer) error {
-	dir := filepath.Join(o.work, fmt.Sprintf("scim%d", n))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, done, err := o.workDir(fmt.Sprintf("scim%d", n))
+	if err != nil {
 		return err
 	}
-	if !o.keep {
-		defer os.RemoveAll(dir)
-	}
+	defer done()
 	if err := dataset(dir, n, o.teams); err != nil {
 		return err
 	}

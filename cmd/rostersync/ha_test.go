@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -284,16 +285,23 @@ func TestHAFailover(t *testing.T) {
 	h.noOpRecordedTwice()
 }
 
+// conn connects to the shared database, closed when the test ends.
+func (h *haRig) conn() *pgx.Conn {
+	h.t.Helper()
+	c, err := pgx.Connect(h.t.Context(), h.dbURL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
 // pendingEntries counts the shared journal's entries begun and never
 // finished.
 func (h *haRig) pendingEntries() int {
 	h.t.Helper()
 	ctx := h.t.Context()
-	c, err := pgx.Connect(ctx, h.dbURL)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := h.conn()
 	var n int
 	if err := c.QueryRow(ctx, `SELECT count(*) FROM journal WHERE finished_at IS NULL`).Scan(&n); err != nil {
 		h.t.Fatal(err)
@@ -307,11 +315,7 @@ func (h *haRig) noOpRecordedTwice() {
 	t := h.t
 	t.Helper()
 	ctx := t.Context()
-	c, err := pgx.Connect(ctx, h.dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := h.conn()
 	rows, err := c.Query(ctx, `SELECT op_id, count(*) FROM journal WHERE outcome = 'ok' GROUP BY target, op_id HAVING count(*) > 1`)
 	if err != nil {
 		t.Fatal(err)
@@ -383,11 +387,7 @@ func (d *daemonProc) seenAt(s string) time.Time {
 func (h *haRig) acquiredAt(epoch int) time.Time {
 	h.t.Helper()
 	ctx := h.t.Context()
-	c, err := pgx.Connect(ctx, h.dbURL)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := h.conn()
 	var at time.Time
 	var got int
 	if err := c.QueryRow(ctx, `SELECT epoch, acquired_at FROM lease`).Scan(&got, &at); err != nil {
