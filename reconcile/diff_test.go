@@ -28,3 +28,29 @@ func TestDiffPopulation(t *testing.T) {
 		}
 	}
 }
+
+// An operation's user is its own copy, not a pointer into the desired state, which would keep
+// every desired person alive as long as the plan.
+func TestDiffOperationsCopyTheirUser(t *testing.T) {
+	desired := &reconcile.Snapshot{Users: []reconcile.User{
+		{Key: "E1", Username: "ann@x.example", Email: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: []string{"team_leader"}},
+		{Key: "E2", Username: "bo@x.example", Email: "bo@x.example", Forename: "Bo", Surname: "Ng", Active: true, Roles: []string{"team_leader"}},
+	}}
+	plan := reconcile.Diff(desired, &reconcile.Snapshot{}, reconcile.NewOwnership(), reconcile.Policy{}, testNow)
+	if len(plan.Ops) != 2 {
+		t.Fatalf("planned %d ops, want 2 creates: %+v %+v", len(plan.Ops), plan.Ops, plan.Problems)
+	}
+	for i := range desired.Users {
+		desired.Users[i].Forename = "changed after Diff"
+	}
+	for _, op := range plan.Ops {
+		for i := range desired.Users {
+			if op.User == &desired.Users[i] {
+				t.Errorf("op %s %s points into the desired state", op.Action, op.Key)
+			}
+		}
+		if op.User.Forename == "changed after Diff" {
+			t.Errorf("op %s %s shares its user with the desired state", op.Action, op.Key)
+		}
+	}
+}
