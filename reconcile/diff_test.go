@@ -33,8 +33,9 @@ func TestDiffPopulation(t *testing.T) {
 // every desired person alive as long as the plan.
 func TestDiffOperationsCopyTheirUser(t *testing.T) {
 	desired := &reconcile.Snapshot{Users: []reconcile.User{
-		{Key: "E1", Username: "ann@x.example", Email: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: []string{"team_leader"}},
-		{Key: "E2", Username: "bo@x.example", Email: "bo@x.example", Forename: "Bo", Surname: "Ng", Active: true, Roles: []string{"team_leader"}},
+		// Already as Diff would make them (third-party id set, roles normal): nothing forces a copy.
+		{Key: "E1", ThirdPartyID: "E1", Username: "ann@x.example", Email: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: []string{"team_leader"}},
+		{Key: "E2", ThirdPartyID: "E2", Username: "bo@x.example", Email: "bo@x.example", Forename: "Bo", Surname: "Ng", Active: true, Roles: []string{"team_leader"}},
 	}}
 	plan := reconcile.Diff(desired, &reconcile.Snapshot{}, reconcile.NewOwnership(), reconcile.Policy{}, testNow)
 	if len(plan.Ops) != 2 {
