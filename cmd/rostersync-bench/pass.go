@@ -165,14 +165,17 @@ func startSimulator(ctx context.Context, bin, dir string) (*simulator, error) {
 	return nil, fmt.Errorf("simulator: exited before listening")
 }
 
-func (s *simulator) stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
+func (s *simulator) stop() { stopProc(s.cmd, os.Interrupt, 10*time.Second) }
+
+// stopProc signals cmd's process with sig and waits for it to exit, killing it after grace.
+func stopProc(cmd *exec.Cmd, sig os.Signal, grace time.Duration) {
+	_ = cmd.Process.Signal(sig)
 	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

@@ -133,17 +133,7 @@ func (d *daemon) hwm() (float64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", d.cmd.Process.Pid)
 }
 
-func (d *daemon) stop() {
-	_ = d.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		_ = d.cmd.Process.Kill()
-		<-done
-	}
-}
+func (d *daemon) stop() { stopProc(d.cmd, syscall.SIGTERM, 20*time.Second) }
 
 // pushUsers POSTs people 0..n-1 to the SCIM endpoint with 8 clients.
 func pushUsers(ctx context.Context, base string, n, teams int) error {

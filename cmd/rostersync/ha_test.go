@@ -207,10 +207,7 @@ func converged(t *testing.T, d *daemonProc, timeout time.Duration) {
 // from the journal and converges, with every person created once.
 func TestHAFailover(t *testing.T) {
 	h := newHARig(t)
-	a := h.node("a", "", "")
-	a.waitLog("took the lease", 30*time.Second)
-	b := h.node("b", "", "")
-	b.waitLog("standing by", 30*time.Second)
+	a, b := h.leaderAndStandby()
 	if got := a.role(); got != roleLeader {
 		t.Fatalf("a is %q, want leader", got)
 	}
@@ -283,6 +280,17 @@ func TestHAFailover(t *testing.T) {
 		t.Errorf("%d journal entries still pending after the new leader converged", n)
 	}
 	h.noOpRecordedTwice()
+}
+
+// leaderAndStandby starts node a, waits until it holds the lease, then
+// starts node b and waits until it stands by.
+func (h *haRig) leaderAndStandby() (a, b *daemonProc) {
+	h.t.Helper()
+	a = h.node("a", "", "")
+	a.waitLog("took the lease", 30*time.Second)
+	b = h.node("b", "", "")
+	b.waitLog("standing by", 30*time.Second)
+	return a, b
 }
 
 // conn connects to the shared database, closed when the test ends.
@@ -474,10 +482,7 @@ func TestHAFailoverKeepsSCIMPushes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(h.dir, "scim-tokens"), []byte("entra:entra-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := h.node("a", "", "")
-	a.waitLog("took the lease", 30*time.Second)
-	b := h.node("b", "", "")
-	b.waitLog("standing by", 30*time.Second)
+	a, b := h.leaderAndStandby()
 
 	push := func(d *daemonProc, i int) string {
 		return scimPush(t, d.base+"/scim/v2", "POST", "/Users", fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -567,10 +572,7 @@ func mustHostname(t *testing.T) string {
 // left to do.
 func TestHAHandoverOnStop(t *testing.T) {
 	h := newHARig(t)
-	a := h.node("a", "", "")
-	a.waitLog("took the lease", 30*time.Second)
-	b := h.node("b", "", "")
-	b.waitLog("standing by", 30*time.Second)
+	a, b := h.leaderAndStandby()
 	waitFor(t, 3*time.Minute, "every person created", func() bool { return len(h.created()) == haPeople })
 	converged(t, a, 3*time.Minute)
 
