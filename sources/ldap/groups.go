@@ -9,6 +9,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/rostersync/rostersync/sources"
+	"github.com/rostersync/rostersync/sources/ldap/internal/wire"
 )
 
 // InChainRule is the Active Directory matching rule
@@ -56,37 +57,60 @@ func (s *Source) readGroups(ctx context.Context, c goldap.Client) (*groupTable, 
 	}
 	scope, _ := scopeValue(s.cfg.Groups.Scope)
 	sp := search{what: "groups", base: s.cfg.Groups.BaseDN, scope: scope, filter: s.cfg.Groups.Filter, attrs: attrs}
+	// In memberOf mode a group's parents are named by DN, so they are
+	// linked once every group is known; member values are linked at once.
 	type pending struct {
 		idx  int32
 		dn   string
 		vals []string
 	}
 	var links []pending
-	err := s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
-		if err := s.completeRanges(ctx, c, e); err != nil {
-			return err
+	err := s.streamEntries(ctx, c, sp, func(e *wire.Entry) error {
+		if rangedEntry(e) {
+			ge := toGoldap(e)
+			if err := s.completeRanges(ctx, c, ge); err != nil {
+				return err
+			}
+			e = fromGoldap(ge, &wire.Entry{})
 		}
-		key := e.DN
-		if raw := e.GetEqualFoldRawAttributeValue(s.cfg.KeyAttr); len(raw) > 0 {
-			key = string(raw)
+		dn := string(e.DN)
+		key := dn
+		if raw := entryValues(e, s.cfg.KeyAttr); len(raw) > 0 && len(raw[0]) > 0 {
+			key = string(raw[0])
 			if isBinaryGUID(strings.ToLower(s.cfg.KeyAttr)) {
-				g, err := FormatGUID(raw)
+				g, err := FormatGUID(raw[0])
 				if err != nil {
-					return fmt.Errorf("%s: %s: %w", e.DN, s.cfg.KeyAttr, err)
+					return fmt.Errorf("%s: %s: %w", dn, s.cfg.KeyAttr, err)
 				}
 				key = g
 			}
 		}
-		name := e.GetEqualFoldAttributeValue(s.cfg.Groups.NameAttr)
+		name := ""
+		if v := entryValues(e, s.cfg.Groups.NameAttr); len(v) > 0 {
+			name = string(v[0])
+		}
 		if name == "" {
-			name = firstRDNValue(e.DN)
+			name = firstRDNValue(dn)
 		}
 		idx := int32(len(t.groups))
-		t.groups = append(t.groups, sources.Group{Key: key, Name: name, Path: ouPath(parentDN(e.DN))})
-		t.byDN[normDN(e.DN)] = idx
-		t.rawDN = append(t.rawDN, e.DN)
-		if memberAttr != "" {
-			links = append(links, pending{idx: idx, dn: normDN(e.DN), vals: e.GetEqualFoldAttributeValues(memberAttr)})
+		t.groups = append(t.groups, sources.Group{Key: key, Name: name, Path: ouPath(parentDN(dn))})
+		t.byDN[normDN(dn)] = idx
+		t.rawDN = append(t.rawDN, dn)
+		if memberAttr == "" {
+			return nil
+		}
+		vals := entryValues(e, memberAttr)
+		if memberAttr == "memberOf" {
+			l := pending{idx: idx, dn: normDN(dn), vals: make([]string, len(vals))}
+			for i, v := range vals {
+				l.vals[i] = string(v)
+			}
+			links = append(links, l)
+			return nil
+		}
+		for _, v := range vals {
+			m := normDN(string(v))
+			t.parent[m] = append(t.parent[m], idx)
 		}
 		return nil
 	})
@@ -95,15 +119,10 @@ func (s *Source) readGroups(ctx context.Context, c goldap.Client) (*groupTable, 
 	}
 	for _, l := range links {
 		for _, v := range l.vals {
-			if memberAttr == "memberOf" {
-				// l.idx is a member of group v.
-				if p, ok := t.byDN[normDN(v)]; ok {
-					t.parent[l.dn] = append(t.parent[l.dn], p)
-				}
-				continue
+			// l.idx is a member of group v.
+			if p, ok := t.byDN[normDN(v)]; ok {
+				t.parent[l.dn] = append(t.parent[l.dn], p)
 			}
-			m := normDN(v)
-			t.parent[m] = append(t.parent[m], l.idx)
 		}
 	}
 	if s.cfg.InChain {
@@ -229,4 +248,26 @@ func (t *groupTable) dnIndex() []string {
 		}
 	}
 	return t.dnOf
+}
+
+// entryValues returns the values of e's first attribute named name, in any
+// case (nil when e has none).
+func entryValues(e *wire.Entry, name string) [][]byte {
+	for i := range e.Attrs {
+		if strings.EqualFold(string(e.Attrs[i].Name), name) {
+			return e.Attrs[i].Values
+		}
+	}
+	return nil
+}
+
+// rangedEntry reports whether e carries an attribute cut short by Active
+// Directory's range retrieval ("member;range=0-1499").
+func rangedEntry(e *wire.Entry) bool {
+	for i := range e.Attrs {
+		if _, _, _, ok := parseRange(string(e.Attrs[i].Name)); ok {
+			return true
+		}
+	}
+	return false
 }

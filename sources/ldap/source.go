@@ -328,15 +328,7 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client, reuse bool, keep
 		}
 		return keep(p)
 	}
-	sp := s.peopleSearch(conv.peopleAttrs(), "")
-	var err error
-	if s.wire {
-		err = s.streamWire(ctx, sp, add)
-	} else {
-		var we wire.Entry
-		err = s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error { return add(fromGoldap(e, &we)) })
-	}
-	if err != nil {
+	if err := s.streamEntries(ctx, c, s.peopleSearch(conv.peopleAttrs(), ""), add); err != nil {
 		return err
 	}
 	if len(noKey) > 0 {

@@ -15,11 +15,12 @@ import (
 	"github.com/rostersync/rostersync/sources/ldap/internal/wire"
 )
 
-// wireConn is a connection of its own for the people search, read with the
-// wire package instead of go-ldap: decoding a whole directory through
-// go-ldap's packet trees costs several times what the server spends
-// sending it. Everything else (groups, cursors, ranges, deltas) stays on
-// the go-ldap connection.
+// wireConn is a connection of its own for the people and group searches,
+// read with the wire package instead of go-ldap: decoding a whole
+// directory through go-ldap's packet trees costs several times what the
+// server spends sending it, and a group of 10,000 members is a tree of
+// 10,000 packets. Everything else (in-chain searches, cursors, ranges,
+// deltas) stays on the go-ldap connection.
 type wireConn struct {
 	nc net.Conn
 	r  *wire.Reader
@@ -135,6 +136,18 @@ func (w *wireConn) call(req []byte, tag int) (wire.Result, error) {
 
 func resultError(r wire.Result) error {
 	return &goldap.Error{ResultCode: uint16(r.Code), MatchedDN: r.MatchedDN, Err: errors.New(r.Diagnostic)}
+}
+
+// streamEntries streams sp's entries to fn: over a wire connection of its
+// own when the source dials the network, else through c (decoded by
+// go-ldap, then handed over in the same form). The entry passed to fn is
+// overwritten by the next one.
+func (s *Source) streamEntries(ctx context.Context, c goldap.Client, sp search, fn func(*wire.Entry) error) error {
+	if s.wire {
+		return s.streamWire(ctx, sp, fn)
+	}
+	var we wire.Entry
+	return s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error { return fn(fromGoldap(e, &we)) })
 }
 
 // streamWire is streamPaged over a wire connection of its own: the same
