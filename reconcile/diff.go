@@ -68,7 +68,14 @@ type differ struct {
 	strayOwner map[string]string
 	claimedBy  []string
 	claimedAt  []bool
-	dupIDs     bool              // two platform users share an id: go by id, not position
+	dupIDs     bool // two platform users share an id: go by id, not position
+	// dupOwners is true when two ledger keys name one listed platform
+	// user; placedAt marks the positions the ledger places a desired user
+	// on (see matchIndex). Without duplicates on either side, an owned
+	// platform user some desired user has the key of is exactly one a
+	// desired user was placed on.
+	dupOwners  bool
+	placedAt   []bool
 	queueNames map[string]*Queue // lower name → queue
 }
 
@@ -118,6 +125,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	d.strayOwner = map[string]string{}
 	for key, id := range own.Users {
 		if i, ok := d.curIdx[id]; ok {
+			d.dupOwners = d.dupOwners || d.ownedAt[i]
 			d.ownerAt[i], d.ownedAt[i] = key, true
 		} else {
 			d.strayOwner[id] = key

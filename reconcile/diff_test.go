@@ -1,6 +1,10 @@
 package reconcile_test
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rostersync/rostersync/reconcile"
@@ -52,6 +56,52 @@ func TestDiffOperationsCopyTheirUser(t *testing.T) {
 		}
 		if op.User.Forename == "changed after Diff" {
 			t.Errorf("op %s %s shares its user with the desired state", op.Action, op.Key)
+		}
+	}
+}
+
+// Departures are the owned, active platform users whose ledger key no desired user has: checked
+// against that definition over generated listings that repeat ids, and ledgers that name ids the
+// listing lacks.
+func TestDiffDeparturesByDefinition(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	for round := range 400 {
+		n := 1 + r.IntN(12)
+		current := &reconcile.Snapshot{}
+		for range n {
+			id := fmt.Sprintf("u%d", r.IntN(n+2))
+			current.Users = append(current.Users, reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Active: r.IntN(4) > 0, Roles: []string{}})
+		}
+		own := reconcile.NewOwnership()
+		owner := map[string]string{} // id → key
+		desired := &reconcile.Snapshot{}
+		wanted := map[string]bool{}
+		for i := range n + 2 {
+			key, id := fmt.Sprintf("E%d", i), fmt.Sprintf("u%d", i)
+			if r.IntN(3) > 0 {
+				own.Users[key], owner[id] = id, key
+			}
+			if r.IntN(2) == 0 {
+				wanted[key] = true
+				desired.Users = append(desired.Users, reconcile.User{Key: key, Username: fmt.Sprintf("e%d@x.example", i), Forename: "F", Surname: "S", Active: true})
+			}
+		}
+		var want, got []string
+		for _, u := range current.Users {
+			if key, ok := owner[u.ID]; ok && u.Active && !wanted[key] {
+				want = append(want, key+"="+u.ID)
+			}
+		}
+		plan := reconcile.Diff(desired, current, own, reconcile.Policy{}, testNow)
+		for _, op := range plan.Ops {
+			if op.Why.Code == reconcile.ReasonGone {
+				got = append(got, op.Key+"="+op.ID)
+			}
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: departures %s, want %s\nlisting %+v\nledger %v", round, strings.Join(got, " "), strings.Join(want, " "), current.Users, own.Users)
 		}
 	}
 }

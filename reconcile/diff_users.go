@@ -85,11 +85,12 @@ func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.po
 func (d *differ) matchIndex(desired []*User) (userIndex, []int32) {
 	var tpids, names, emails map[string]bool
 	placed := make([]int32, len(desired))
+	d.placedAt = make([]bool, len(d.current.Users))
 	for i, w := range desired {
 		placed[i] = -1
 		if id, ok := d.own.Users[w.Key]; ok {
 			if pos, ok := d.curIdx[id]; ok {
-				placed[i] = pos
+				placed[i], d.placedAt[pos] = pos, true
 				continue
 			}
 		}
@@ -156,7 +157,12 @@ func (d *differ) users() {
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
 	ix, placed := d.matchIndex(desired)
 	// A key is seen when a desired user has it: desired is sorted by key.
-	seen := func(key string) bool {
+	// Without duplicate ids or owners, the owned platform user at position
+	// i is seen when a desired user was placed on it, which needs no search.
+	seen := func(i int, key string) bool {
+		if !d.dupIDs && !d.dupOwners {
+			return d.placedAt[i]
+		}
 		_, found := slices.BinarySearchFunc(desired, key, func(u *User, k string) int { return strings.Compare(u.Key, k) })
 		return found
 	}
@@ -245,7 +251,7 @@ func (d *differ) users() {
 		if d.dupIDs {
 			key, owned = d.userOwner(u.ID)
 		}
-		if !owned || !u.Active || seen(key) || d.protected(u) {
+		if !owned || !u.Active || seen(i, key) || d.protected(u) {
 			continue
 		}
 		gone = append(gone, u)
