@@ -1,6 +1,8 @@
 package evaluagentsim
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -231,20 +233,45 @@ type call struct {
 type response struct {
 	status int
 	header http.Header
-	body   []byte // nil: no body
+	body   []byte // nil: no body, unless items
+	// items, when body is nil, are an unpaged collection: written as
+	// {"data":[...]} one item at a time, after the state's lock is let go,
+	// so that a listing of a million users is neither held whole nor
+	// keeps every other request waiting while it is encoded.
+	items []any
 }
 
 func (resp response) write(w http.ResponseWriter) {
 	for k, v := range resp.header {
 		w.Header()[k] = v
 	}
-	if resp.body != nil {
+	if resp.body != nil || resp.items != nil {
 		w.Header().Set("Content-Type", "application/json")
 	}
 	w.WriteHeader(resp.status)
-	if resp.body != nil {
+	switch {
+	case resp.body != nil:
 		_, _ = w.Write(resp.body)
+	case resp.items != nil:
+		writeItems(w, resp.items)
 	}
+}
+
+// writeItems writes {"data":[...]} item by item through a buffer.
+func writeItems(w io.Writer, items []any) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"data":[`)
+	enc := json.NewEncoder(bw)
+	for i, it := range items {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(it); err != nil {
+			panic(fmt.Sprintf("evaluagentsim: encoding a response: %v", err))
+		}
+	}
+	bw.WriteString("]}")
+	_ = bw.Flush()
 }
 
 // ServeHTTP serves the API under /v1, and GET /_sim/counts and POST /_sim/reset-counts without

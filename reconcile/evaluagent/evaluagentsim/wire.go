@@ -331,7 +331,7 @@ func (s *Server) collection(c *call, items []any, paged bool) response {
 		items = []any{}
 	}
 	if !paged || s.pageSize == 0 {
-		return jsonResp(http.StatusOK, document{Data: items})
+		return response{status: http.StatusOK, items: items}
 	}
 	q := c.r.URL.Query()
 	page := 1
