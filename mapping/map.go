@@ -321,6 +321,7 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		return int(x.seq - y.seq)
 	})
 	keep := make([]bool, b.users.Len()-b.from)
+	order := make([]int32, 0, len(keep)) // the users kept, in key order
 	if len(b.byKey) == 0 {
 		// Sized once for the first source's people: a map grown one
 		// doubling at a time to a million entries spends longer splitting
@@ -360,6 +361,7 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			b.byEmail[le] = u.Key
 		}
 		keep[int(p.user)-b.from] = true
+		order = append(order, p.user-int32(b.from))
 		if p.fields != nil {
 			if res.Fields == nil {
 				res.Fields = map[string]map[reconcile.Field]FieldSource{}
@@ -381,17 +383,18 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			}
 		}
 	}
-	kept := b.from
+	// The users kept move into key order, the others after them, each user
+	// moved once: when the key the mapping gives is the record's (as it
+	// usually is), the result is then in order already and needs no sort.
+	idx := order
 	for i, k := range keep {
-		if k {
-			if kept != b.from+i {
-				*b.users.At(kept) = *b.users.At(b.from + i)
-			}
-			kept++
+		if !k {
+			idx = append(idx, int32(i))
 		}
 	}
-	b.users.Truncate(kept)
-	b.from = kept
+	b.users.Permute(b.from, idx)
+	b.from += len(order)
+	b.users.Truncate(b.from)
 }
 
 // Result finishes the mapping. The Builder must not be used afterwards.

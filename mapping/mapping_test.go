@@ -693,6 +693,32 @@ func TestBuilderGivesMapsResultWhateverTheArrivalOrder(t *testing.T) {
 	}
 }
 
+// Each source's people are settled in key order, whatever order they came in: every person
+// keeps their own fields, the ones left out (a key taken by an earlier source, a record with
+// problems) are dropped, and the result is sorted by key.
+func TestSourcesSettleInKeyOrder(t *testing.T) {
+	rules, err := Compile(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := []sources.Record{person("30"), person("10"), person("50")}
+	b := []sources.Record{person("90"), person("10"), person("20"), rec("40", "email", "40@x.com"), person("05"), person("70")}
+	res := rules.Map([]*sources.Snapshot{
+		{Source: "a", Records: a, Health: sources.Health{Complete: true, Count: len(a)}},
+		{Source: "b", Records: b, Health: sources.Health{Complete: true, Count: len(b)}},
+	})
+	var got []string
+	for _, u := range res.Desired.Users {
+		if u.Username != u.Key+"@x.com" || u.Forename != "F"+u.Key || u.Origin != "p.csv:"+u.Key {
+			t.Errorf("user %s holds another person's fields: %+v", u.Key, u)
+		}
+		got = append(got, u.Key)
+	}
+	if want := "05 10 20 30 50 70 90"; strings.Join(got, " ") != want {
+		t.Errorf("users %v, want %s", got, want)
+	}
+}
+
 func TestExcludesGroup(t *testing.T) {
 	spec := base()
 	spec.Exclude.Groups = []string{"Escalations", " QA Admins "}

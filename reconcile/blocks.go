@@ -123,22 +123,33 @@ func SortUsers(us []User, cmp func(a, b *User) int) {
 		idx[i] = int32(i)
 	}
 	slices.SortFunc(idx, func(a, b int32) int { return cmp(&us[a], &us[b]) })
-	// Position i takes the user at idx[i]: follow each cycle once, marking
-	// each position done by pointing it at itself.
+	permute(func(i int) *User { return &us[i] }, idx)
+}
+
+// Permute reorders the values from index from on: the value at from+idx[i]
+// moves to from+i, each value once. idx must hold every index 0…n-1 once,
+// for n = Len()-from; it is overwritten.
+func (b *Blocks[T]) Permute(from int, idx []int32) {
+	permute(func(i int) *T { return b.At(from + i) }, idx)
+}
+
+// permute moves the value at idx[i] to i for every i, following each cycle
+// once and marking each position done by pointing it at itself.
+func permute[T any](at func(int) *T, idx []int32) {
 	for i := range idx {
 		if idx[i] == int32(i) {
 			continue
 		}
-		tmp := us[i]
+		tmp := *at(i)
 		j := i
 		for {
 			k := int(idx[j])
 			idx[j] = int32(j)
 			if k == i {
-				us[j] = tmp
+				*at(j) = tmp
 				break
 			}
-			us[j] = us[k]
+			*at(j) = *at(k)
 			j = k
 		}
 	}

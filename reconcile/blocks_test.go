@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -69,6 +70,42 @@ func TestBlocksGrowHandsOverWithoutCopy(t *testing.T) {
 	got := b.Slice()
 	if &got[0] != first {
 		t.Fatal("Slice copied the values of the block Grow reserved")
+	}
+}
+
+// Permute moves each value to its place, in the reserved block, the ordinary blocks and across
+// them, from any starting index.
+func TestBlocksPermute(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	for _, n := range []int{0, 1, 2, blockLen + 1, 3*blockLen + 7} {
+		for _, hint := range []int{0, n / 2} {
+			var b Blocks[int]
+			b.Grow(hint)
+			for i := range n {
+				b.Append(i)
+			}
+			from := r.IntN(n + 1)
+			idx := make([]int32, n-from)
+			for i := range idx {
+				idx[i] = int32(i)
+			}
+			r.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+			want := make([]int, n)
+			for i := range want {
+				want[i] = i
+				if i >= from {
+					want[i] = from + int(idx[i-from])
+				}
+			}
+			b.Permute(from, idx)
+			got := make([]int, n)
+			for i := range got {
+				got[i] = *b.At(i)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("n=%d grow=%d from=%d: got %v, want %v", n, hint, from, got[:min(n, 20)], want[:min(n, 20)])
+			}
+		}
 	}
 }
 
