@@ -70,12 +70,9 @@ type differ struct {
 	claimedAt  []bool
 	dupIDs     bool // two platform users share an id: go by id, not position
 	// dupOwners is true when two ledger keys name one listed platform
-	// user; placedAt marks the positions the ledger places a desired user
-	// on (see matchIndex). Without duplicates on either side, an owned
-	// platform user some desired user has the key of is exactly one a
-	// desired user was placed on.
+	// user. Without it or dupIDs, an owned platform user some desired user
+	// has the key of is exactly one the ledger placed a desired user on.
 	dupOwners  bool
-	placedAt   []bool
 	queueNames map[string]*Queue // lower name → queue
 }
 

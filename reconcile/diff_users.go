@@ -13,30 +13,71 @@ type userIndex struct {
 }
 
 func indexUsers(us []User) userIndex {
-	byID := make(map[string]*User, len(us))
-	for i := range us {
-		byID[us[i].ID] = &us[i]
-	}
-	return indexUsersByID(us, byID)
-}
-
-// indexUsersByID builds the lookups other than by id, reusing byID (which must
-// index us by id, the last of equal ids winning).
-func indexUsersByID(us []User, byID map[string]*User) userIndex {
 	ix := userIndex{
-		byID:       byID,
+		byID:       make(map[string]*User, len(us)),
 		byTPID:     make(map[string]*User, len(us)),
 		byUsername: make(map[string]*User, len(us)),
 		byEmail:    make(map[string]*User, len(us)),
 	}
 	for i := range us {
 		u := &us[i]
+		ix.byID[u.ID] = u
 		if u.ThirdPartyID != "" {
 			ix.byTPID[u.ThirdPartyID] = u
 		}
 		ix.byUsername[strings.ToLower(u.Username)] = u
 		if u.Email != "" {
 			ix.byEmail[strings.ToLower(u.Email)] = u
+		}
+	}
+	return ix
+}
+
+// lookupTPID is the third-party id a desired user is looked up by: its own,
+// or its key when it has none (as effective makes it).
+func lookupTPID(u *User) string {
+	if u.ThirdPartyID != "" {
+		return u.ThirdPartyID
+	}
+	return u.Key
+}
+
+// wanted are the values a few users look platform users up by: third-party
+// ids, lower-cased usernames, and lower-cased emails when emails is made.
+type wanted struct{ tpids, names, emails map[string]bool }
+
+func (w *wanted) add(u *User) {
+	if tp := lookupTPID(u); tp != "" {
+		w.tpids[tp] = true
+	}
+	w.names[strings.ToLower(u.Username)] = true
+	if w.emails != nil && u.Email != "" {
+		w.emails[strings.ToLower(u.Email)] = true
+	}
+}
+
+// index indexes the users of us holding one of the wanted values; equal
+// values resolve as in an index of every user (the last one wins). Every
+// user is probed, a few are indexed: the lower-cased probe is made in a
+// buffer, and a string only for what is kept.
+func (w *wanted) index(us []User) userIndex {
+	ix := userIndex{byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
+	if len(w.tpids) == 0 && len(w.names) == 0 && len(w.emails) == 0 {
+		return ix
+	}
+	var buf []byte
+	for i := range us {
+		u := &us[i]
+		if u.ThirdPartyID != "" && w.tpids[u.ThirdPartyID] {
+			ix.byTPID[u.ThirdPartyID] = u
+		}
+		if buf = appendLower(buf[:0], u.Username); w.names[string(buf)] {
+			ix.byUsername[string(buf)] = u
+		}
+		if u.Email != "" && w.emails != nil {
+			if buf = appendLower(buf[:0], u.Email); w.emails[string(buf)] {
+				ix.byEmail[string(buf)] = u
+			}
 		}
 	}
 	return ix
@@ -83,52 +124,19 @@ func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.po
 // It also returns, for each desired user, the platform user the ledger
 // places them on (nil when none), the first step of match.
 func (d *differ) matchIndex(desired []*User) (userIndex, []int32) {
-	var tpids, names, emails map[string]bool
+	want := wanted{tpids: map[string]bool{}, names: map[string]bool{}, emails: map[string]bool{}}
 	placed := make([]int32, len(desired))
-	d.placedAt = make([]bool, len(d.current.Users))
 	for i, w := range desired {
 		placed[i] = -1
 		if id, ok := d.own.Users[w.Key]; ok {
 			if pos, ok := d.curIdx[id]; ok {
-				placed[i], d.placedAt[pos] = pos, true
+				placed[i] = pos
 				continue
 			}
 		}
-		if tpids == nil {
-			tpids, names, emails = map[string]bool{}, map[string]bool{}, map[string]bool{}
-		}
-		tp := w.ThirdPartyID
-		if tp == "" {
-			tp = w.Key // as effective makes it
-		}
-		tpids[tp] = true
-		names[strings.ToLower(w.Username)] = true
-		if w.Email != "" {
-			emails[strings.ToLower(w.Email)] = true
-		}
+		want.add(w)
 	}
-	ix := userIndex{byTPID: map[string]*User{}, byUsername: map[string]*User{}, byEmail: map[string]*User{}}
-	if tpids == nil {
-		return ix, placed
-	}
-	// Every platform user is probed, a few are indexed: the lower-cased
-	// probe is made in buf, and a string only for what is kept.
-	var buf []byte
-	for i := range d.current.Users {
-		u := &d.current.Users[i]
-		if u.ThirdPartyID != "" && tpids[u.ThirdPartyID] {
-			ix.byTPID[u.ThirdPartyID] = u
-		}
-		if buf = appendLower(buf[:0], u.Username); names[string(buf)] {
-			ix.byUsername[string(buf)] = u
-		}
-		if u.Email != "" {
-			if buf = appendLower(buf[:0], u.Email); emails[string(buf)] {
-				ix.byEmail[string(buf)] = u
-			}
-		}
-	}
-	return ix, placed
+	return want.index(d.current.Users), placed
 }
 
 // appendLower appends strings.ToLower(s) to b, without a string of its own
@@ -159,9 +167,15 @@ func (d *differ) users() {
 	// A key is seen when a desired user has it: desired is sorted by key.
 	// Without duplicate ids or owners, the owned platform user at position
 	// i is seen when a desired user was placed on it, which needs no search.
+	placedAt := make([]bool, len(d.current.Users))
+	for _, pos := range placed {
+		if pos >= 0 {
+			placedAt[pos] = true
+		}
+	}
 	seen := func(i int, key string) bool {
 		if !d.dupIDs && !d.dupOwners {
-			return d.placedAt[i]
+			return placedAt[i]
 		}
 		_, found := slices.BinarySearchFunc(desired, key, func(u *User, k string) int { return strings.Compare(u.Key, k) })
 		return found

@@ -70,10 +70,7 @@ func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing [
 		switch {
 		case in.Op.Kind == KindUser && in.Op.User != nil:
 			u := in.Op.User
-			tpid := u.ThirdPartyID
-			if tpid == "" {
-				tpid = u.Key
-			}
+			tpid := lookupTPID(u)
 			if c := ix.byTPID[tpid]; tpid != "" && c != nil {
 				found = append(found, Recovered{in, c.ID, "third_party_id"})
 				continue
@@ -108,34 +105,13 @@ func Recover(ops []Interrupted, current *Snapshot) (found []Recovered, missing [
 // recoveryIndex indexes the platform users an interrupted user create could
 // have made, by third-party id and lower-case username: only users holding
 // a value one of ops looks for, so that a pass with nothing to recover (the
-// usual case) indexes nobody. Equal values resolve as in an index of every
-// user: the last one wins.
+// usual case) indexes nobody.
 func recoveryIndex(ops []Interrupted, us []User) userIndex {
-	ix := userIndex{byTPID: map[string]*User{}, byUsername: map[string]*User{}}
-	tpids, names := map[string]bool{}, map[string]bool{}
+	want := wanted{tpids: map[string]bool{}, names: map[string]bool{}}
 	for _, in := range ops {
 		if u := in.Op.User; in.Op.Kind == KindUser && u != nil {
-			tpid := u.ThirdPartyID
-			if tpid == "" {
-				tpid = u.Key
-			}
-			if tpid != "" {
-				tpids[tpid] = true
-			}
-			names[strings.ToLower(u.Username)] = true
+			want.add(u)
 		}
 	}
-	if len(tpids) == 0 && len(names) == 0 {
-		return ix
-	}
-	for i := range us {
-		u := &us[i]
-		if tpids[u.ThirdPartyID] && u.ThirdPartyID != "" {
-			ix.byTPID[u.ThirdPartyID] = u
-		}
-		if l := strings.ToLower(u.Username); names[l] {
-			ix.byUsername[l] = u
-		}
-	}
-	return ix
+	return want.index(us)
 }
