@@ -96,16 +96,10 @@ func (d *DB) Ledger(ctx context.Context, target string) (map[string]map[string]s
 }
 
 // LedgerSized is Ledger with each kind's map sized from counts (from
-// LedgerCounts a moment ago; nil: counted here): grown one doubling at a
+// LedgerCounts a moment ago; nil: grown as read): grown one doubling at a
 // time to a million owned users, a map spends longer splitting its tables
 // than filling them. Counts gone stale only cost a map's growth.
 func (d *DB) LedgerSized(ctx context.Context, target string, counts map[string]int) (map[string]map[string]string, error) {
-	if counts == nil {
-		var err error
-		if counts, err = d.LedgerCounts(ctx, target); err != nil {
-			return nil, err
-		}
-	}
 	out := map[string]map[string]string{}
 	for kind, n := range counts {
 		out[kind] = make(map[string]string, n)

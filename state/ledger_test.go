@@ -40,7 +40,7 @@ func testLedger(t *testing.T, bk testBackend) {
 		t.Errorf("LedgerCounts (-want +got):\n%s", diff)
 	}
 	// Counts gone stale (a kind since emptied, another since added) change nothing read.
-	for _, stale := range []map[string]int{{}, {"user": 1}, {"user": 5, "team": 0, "queue": 3}} {
+	for _, stale := range []map[string]int{nil, {}, {"user": 1}, {"user": 5, "team": 0, "queue": 3}} {
 		got, err := db.LedgerSized(ctx, "evaluagent", stale)
 		must(err)
 		if diff := cmp.Diff(want, got); diff != "" {

@@ -406,7 +406,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 }
 
 // ownership reads targetName's ledger; counts, when known, are how many
-// objects of each kind it held a moment ago (nil: counted here).
+// objects of each kind it held a moment ago (nil: unknown).
 func (a *app) ownership(ctx context.Context, targetName string, counts map[string]int) (reconcile.Ownership, error) {
 	l, err := a.db.LedgerSized(ctx, targetName, counts)
 	if err != nil {
