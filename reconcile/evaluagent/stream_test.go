@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rostersync/rostersync/reconcile"
 )
@@ -208,5 +209,30 @@ func TestListUsersSizeHintIsAHintOnly(t *testing.T) {
 			checkUsers(t, listed(t, c), 9000)
 			checkUsers(t, listed(t, c), 9000) // the hint holds for the next listing too
 		})
+	}
+}
+
+// A listing whose body is not a collection of resources is refused, each shape with its reason,
+// and nothing is handed over.
+func TestStreamCollectionRefusesOtherShapes(t *testing.T) {
+	for body, want := range map[string]string{
+		`[]`:                  "the response is not a JSON object",
+		`{}`:                  "no data member",
+		`{"data":null}`:       "no data member",
+		`{"data":{"id":"1"}}`: "data is not a list of resources",
+		`{"data":"users"}`:    "data is not a list of resources",
+		`{"data":[{}`:         "unexpected EOF",
+	} {
+		items := 0
+		_, _, err := streamCollection(strings.NewReader(body), func(dec *jsontext.Decoder) error {
+			items++
+			return dec.SkipValue()
+		})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want one saying %q", body, err, want)
+		}
+		if body != `{"data":[{}` && items != 0 {
+			t.Errorf("%s: %d items handed over", body, items)
+		}
 	}
 }

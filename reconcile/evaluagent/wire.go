@@ -169,15 +169,11 @@ func streamCollection(r io.Reader, item func(*jsontext.Decoder) error) (links ma
 		switch name := tok.String(); name {
 		case "data":
 			sawData = true
-			switch dec.PeekKind() {
-			case 'n':
+			if dec.PeekKind() == 'n' {
 				return nil, n, errors.New("decode response: no data member")
-			case '[':
-			default:
-				return nil, n, errors.New("decode response: data is not a list of resources")
 			}
-			if _, err := dec.ReadToken(); err != nil { // [
-				return nil, n, fmt.Errorf("decode response: %w", err)
+			if err := wantKind(dec, '[', "data is not a list of resources"); err != nil {
+				return nil, n, err
 			}
 			for dec.PeekKind() != ']' {
 				if err := item(dec); err != nil {
