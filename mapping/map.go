@@ -161,7 +161,7 @@ type Builder struct {
 	// shared holds one copy of each role set and start date: a few
 	// distinct values held by everybody (see share).
 	shared   map[string][]string
-	dates    map[string]string
+	dates    reconcile.Shared
 	sharedBy []byte
 	// scratch and chainKey are reused from one record to the next: mapping
 	// a person allocates nothing that is not kept.
@@ -199,7 +199,7 @@ func (r *Rules) NewBuilder() *Builder {
 		teams:      map[string]reconcile.Team{},
 		chainOf:    map[string]int32{},
 		shared:     map[string][]string{},
-		dates:      map[string]string{},
+		dates:      reconcile.Shared{Limit: shareLimit},
 	}
 }
 
@@ -230,11 +230,7 @@ func (b *Builder) share(u *reconcile.User) {
 			b.shared[string(b.sharedBy)] = u.Roles
 		}
 	}
-	if d, ok := b.dates[u.StartDate]; ok {
-		u.StartDate = d
-	} else if len(b.dates) < shareLimit {
-		b.dates[u.StartDate] = u.StartDate
-	}
+	u.StartDate = b.dates.Of(u.StartDate)
 }
 
 // Add maps one record of the current source. rec is not kept.

@@ -247,16 +247,16 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		}
 		team := ""
 		if t := e.Relationships.AgentTeam.Data; t != nil {
-			team = in.str(string(t.ID))
+			team = in.strs.Of(string(t.ID))
 		}
 		users.Append(reconcile.User{
 			ID:           string(e.ID),
 			ThirdPartyID: string(a.ThirdPartyID),
 			Username:     a.Username,
 			Email:        email,
-			Forename:     in.name(a.Forename),
-			Surname:      in.name(a.Surname),
-			StartDate:    in.str(start),
+			Forename:     in.names.Of(a.Forename),
+			Surname:      in.names.Of(a.Surname),
+			StartDate:    in.strs.Of(start),
 			Active:       a.Active,
 			Roles:        roles,
 			Team:         team,
@@ -286,39 +286,20 @@ func (c *Client) SizeHint(users int) {
 // a million users keep one copy of each team id, start date and role set.
 type interner struct {
 	l        *lookups
-	strs     map[string]string
-	names    map[string]string
+	strs     reconcile.Shared    // team ids and start dates
+	names    reconcile.Shared    // forenames and surnames, up to nameLimit
 	roleSets map[string][]string // by the role ids as listed, joined
 	key      []byte
 }
 
 func newInterner(l *lookups) *interner {
-	return &interner{l: l, strs: map[string]string{}, names: map[string]string{}, roleSets: map[string][]string{}}
+	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, roleSets: map[string][]string{}}
 }
 
 // nameLimit bounds the names an interner shares: common forenames and
 // surnames recur across a large workforce; past the limit a name is kept as
 // read.
 const nameLimit = 1 << 14
-
-// name returns the shared copy of a forename or surname, if one is held.
-func (in *interner) name(s string) string {
-	if v, ok := in.names[s]; ok {
-		return v
-	}
-	if len(in.names) < nameLimit {
-		in.names[s] = s
-	}
-	return s
-}
-
-func (in *interner) str(s string) string {
-	if v, ok := in.strs[s]; ok {
-		return v
-	}
-	in.strs[s] = s
-	return s
-}
 
 // roles names a user's role ids: the sorted, distinct lower-case role names, shared with every
 // user holding the same ids. It returns nil and the id when an id is not a listed role. The
