@@ -164,3 +164,28 @@ func TestHoldOpsMatchHoldKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestAbsentKeys(t *testing.T) {
+	deactivate := func(kind reconcile.Kind, key string) reconcile.Op {
+		return reconcile.Op{Action: reconcile.ActionDeactivate, Kind: kind, Key: key}
+	}
+	p := &reconcile.Plan{Ops: []reconcile.Op{
+		deactivate(reconcile.KindUser, "E9"),
+		deactivate(reconcile.KindUser, "E3"), // inactive in the source: not absent
+		deactivate(reconcile.KindUser, "E2"),
+		deactivate(reconcile.KindUser, "E9"), // twice: listed once
+		deactivate(reconcile.KindTeam, "t9"), // a team is never absent
+		{Action: reconcile.ActionUpdate, Kind: reconcile.KindUser, Key: "E4"},
+	}}
+	desired := &reconcile.Snapshot{Users: []reconcile.User{{Key: "E1"}, {Key: "E3"}, {Key: "E4"}}}
+	if diff := cmp.Diff([]string{"E2", "E9"}, reconcile.AbsentKeys(p, desired)); diff != "" {
+		t.Errorf("AbsentKeys (-want +got):\n%s", diff)
+	}
+	desired.Users = append(desired.Users, reconcile.User{Key: "E2"}, reconcile.User{Key: "E9"})
+	if got := reconcile.AbsentKeys(p, desired); len(got) != 0 {
+		t.Errorf("every deactivated user is in the sources, yet AbsentKeys = %q", got)
+	}
+	if got := reconcile.AbsentKeys(&reconcile.Plan{}, desired); len(got) != 0 {
+		t.Errorf("a plan without deactivations: AbsentKeys = %q", got)
+	}
+}
