@@ -104,7 +104,19 @@ func (d *DB) LedgerSized(ctx context.Context, target string, counts map[string]i
 	for kind, n := range counts {
 		out[kind] = make(map[string]string, n)
 	}
-	rows, err := d.db.QueryContext(ctx, `SELECT kind, key, id FROM ownership WHERE target = ?`, target)
+	// SQLite would walk ownership_by_id and fetch each row's key from the
+	// table in id order, which is random against the order rows were
+	// written when ids are random, as a platform's UUIDs are. Reading the
+	// table straight through is 3.7-4 times faster (BenchmarkLedgerRead:
+	// 100k owned users, 68-76 ms against 278 ms), and 1.0 s against 1.2 s
+	// in the benchmark's 1M plan, whose ids follow the rows. A state
+	// holding several targets reads the others' rows too, still in order.
+	// PostgreSQL plans this itself.
+	q := `SELECT kind, key, id FROM ownership NOT INDEXED WHERE target = ?`
+	if d.pg() {
+		q = `SELECT kind, key, id FROM ownership WHERE target = ?`
+	}
+	rows, err := d.db.QueryContext(ctx, q, target)
 	if err != nil {
 		return nil, fmt.Errorf("state: ledger %s: %w", target, err)
 	}
