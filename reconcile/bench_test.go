@@ -12,7 +12,8 @@ import (
 
 // benchState builds a platform of n owned users in 50 teams and a desired
 // state that differs in 1% of them: a mix of new hires, leavers, moves and
-// changed emails.
+// changed emails. own holds the owned users twice: in key order, the form
+// the ledger is read in and Diff takes, and in the map mapJoin uses.
 func benchState(n int) (desired, current *reconcile.Snapshot, own reconcile.Ownership) {
 	own = reconcile.NewOwnership()
 	current = &reconcile.Snapshot{Teams: []reconcile.Team{{ID: "g-root", Name: "Root", Level: "Business", Active: true}}}
@@ -34,6 +35,7 @@ func benchState(n int) (desired, current *reconcile.Snapshot, own reconcile.Owne
 		c.ID, c.Key, c.Team = "u-"+key, "", "g-"+team
 		current.Users = append(current.Users, c)
 		own.Users[key] = c.ID
+		own.UserKeys, own.UserIDs = append(own.UserKeys, key), append(own.UserIDs, c.ID)
 		u.Team = team
 		switch i % 400 {
 		case 1: // leaver

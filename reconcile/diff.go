@@ -62,7 +62,11 @@ type differ struct {
 	// position rather than in more maps keyed by id: who owns them
 	// (ownerAt, or strayOwner for ledger ids the listing does not hold)
 	// and which desired user claimed them in this plan (claimedBy).
-	curIdx     map[string]int32
+	curIdx map[string]int32
+	// ledKeys are the owned users' keys, sorted; ledPos is where curIdx
+	// places each one's platform id (-1: not listed).
+	ledKeys    []string
+	ledPos     []int32
 	ownerAt    []string
 	ownedAt    []bool
 	strayOwner map[string]string
@@ -77,9 +81,6 @@ type differ struct {
 }
 
 func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
-	if own.Users == nil {
-		own.Users = map[string]string{}
-	}
 	if own.Teams == nil {
 		own.Teams = map[string]string{}
 	}
@@ -120,13 +121,19 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	d.ownerAt, d.ownedAt = make([]string, n), make([]bool, n)
 	d.claimedBy, d.claimedAt = make([]string, n), make([]bool, n)
 	d.strayOwner = map[string]string{}
-	for key, id := range own.Users {
-		if i, ok := d.curIdx[id]; ok {
-			d.dupOwners = d.dupOwners || d.ownedAt[i]
-			d.ownerAt[i], d.ownedAt[i] = key, true
-		} else {
+	keys, ids := own.sortedUsers()
+	d.ledKeys, d.ledPos = keys, make([]int32, len(keys))
+	for j, id := range ids {
+		key := d.ledKeys[j]
+		i, ok := d.curIdx[id]
+		if !ok {
 			d.strayOwner[id] = key
+			d.ledPos[j] = -1
+			continue
 		}
+		d.dupOwners = d.dupOwners || d.ownedAt[i]
+		d.ownerAt[i], d.ownedAt[i] = key, true
+		d.ledPos[j] = i
 	}
 	for i := range current.Users {
 		at := int32(i)

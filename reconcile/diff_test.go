@@ -2,10 +2,13 @@ package reconcile_test
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rostersync/rostersync/reconcile"
 )
@@ -103,5 +106,75 @@ func TestDiffDeparturesByDefinition(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: departures %s, want %s\nlisting %+v\nledger %v", round, strings.Join(got, " "), strings.Join(want, " "), current.Users, own.Users)
 		}
+	}
+}
+
+// sortedForm returns own with its users in UserKeys and UserIDs, as the ledger reads them.
+func sortedForm(own reconcile.Ownership) reconcile.Ownership {
+	keys := slices.Sorted(maps.Keys(own.Users))
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = own.Users[k]
+	}
+	return reconcile.Ownership{Teams: own.Teams, UserKeys: keys, UserIDs: ids}
+}
+
+// Diff makes the same plan from either form of the owned users, over generated states with
+// repeated ids, keys owning the same id, ledger ids the listing lacks, and desired keys repeated.
+func TestDiffOwnershipForms(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 17))
+	for round := range 300 {
+		n := 1 + r.IntN(14)
+		current := &reconcile.Snapshot{}
+		for range n {
+			id := fmt.Sprintf("u%d", r.IntN(n+2))
+			current.Users = append(current.Users, reconcile.User{ID: id, Username: id + "@x.example", Email: id + "@x.example",
+				ThirdPartyID: fmt.Sprintf("E%d", r.IntN(n+3)), Forename: "F", Surname: "S", Active: r.IntN(4) > 0, Roles: []string{}})
+		}
+		own := reconcile.NewOwnership()
+		desired := &reconcile.Snapshot{}
+		for i := range n + 3 {
+			key := fmt.Sprintf("E%d", i)
+			if r.IntN(3) > 0 {
+				own.Users[key] = fmt.Sprintf("u%d", r.IntN(n+4))
+			}
+			for range r.IntN(3) { // absent, once, or twice
+				desired.Users = append(desired.Users, reconcile.User{Key: key, Username: fmt.Sprintf("u%d@x.example", r.IntN(n+2)),
+					Forename: "F", Surname: fmt.Sprint("S", r.IntN(2)), Active: r.IntN(5) > 0})
+			}
+		}
+		pol := reconcile.Policy{Adopt: r.IntN(2) == 0}
+		want := reconcile.Diff(desired, current, own, pol, testNow)
+		got := reconcile.Diff(desired, current, sortedForm(own), pol, testNow)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("round %d: plan from the sorted form (-map +sorted):\n%s\nledger %v", round, diff, own.Users)
+		}
+	}
+}
+
+func TestOwnershipForms(t *testing.T) {
+	m := reconcile.NewOwnership()
+	m.Users = map[string]string{"E2": "u2", "E1": "u1"}
+	s := sortedForm(m)
+	for _, o := range []*reconcile.Ownership{&m, &s} {
+		o.SetUser("E3", "u3")
+		o.SetUser("E0", "u0")
+		o.SetUser("E2", "u22")
+		all := maps.Collect(o.AllUsers())
+		if diff := cmp.Diff(map[string]string{"E0": "u0", "E1": "u1", "E2": "u22", "E3": "u3"}, all); diff != "" || o.NumUsers() != 4 {
+			t.Errorf("users of %+v: %d (-want +got):\n%s", o, o.NumUsers(), diff)
+		}
+		if id, ok := o.UserID("E2"); !ok || id != "u22" {
+			t.Errorf("UserID(E2) = %q, %v", id, ok)
+		}
+		if _, ok := o.UserID("E9"); ok {
+			t.Errorf("UserID(E9) found in %+v", o)
+		}
+		if k, ok := o.UserOwner("u3"); !ok || k != "E3" {
+			t.Errorf("UserOwner(u3) = %q, %v", k, ok)
+		}
+	}
+	if !slices.IsSorted(s.UserKeys) {
+		t.Errorf("SetUser left the keys unsorted: %q", s.UserKeys)
 	}
 }

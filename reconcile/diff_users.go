@@ -123,16 +123,21 @@ func (d *differ) protected(u *User) bool { return d.pol.Protected != nil && d.po
 //
 // It also returns, for each desired user, the platform user the ledger
 // places them on (nil when none), the first step of match.
+//
+// desired must be sorted by key: it is merged with the ledger, also sorted
+// by key, whose entries newDiffer has placed already.
 func (d *differ) matchIndex(desired []*User) (userIndex, []int32) {
 	want := wanted{tpids: map[string]bool{}, names: map[string]bool{}, emails: map[string]bool{}}
 	placed := make([]int32, len(desired))
+	j := 0
 	for i, w := range desired {
 		placed[i] = -1
-		if id, ok := d.own.Users[w.Key]; ok {
-			if pos, ok := d.curIdx[id]; ok {
-				placed[i] = pos
-				continue
-			}
+		for j < len(d.ledKeys) && d.ledKeys[j] < w.Key {
+			j++
+		}
+		if j < len(d.ledKeys) && d.ledKeys[j] == w.Key && d.ledPos[j] >= 0 {
+			placed[i] = d.ledPos[j]
+			continue
 		}
 		want.add(w)
 	}

@@ -12,6 +12,8 @@
 package reconcile
 
 import (
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -92,9 +94,20 @@ type Snapshot struct {
 
 // Ownership is the ledger's view that Diff needs: which platform objects
 // rostersync created or adopted, by stable key.
+//
+// Owned users are held either in Users or, when UserKeys is not nil, in
+// UserKeys and UserIDs instead: the keys sorted bytewise, each once, and
+// UserIDs[i] the platform id of UserKeys[i]. The second is the form the
+// ledger is read in (state's LedgerSorted). Diff joins it to the desired
+// users, which it takes in key order, in one merge: at a million people a
+// lookup in a map of them is a cache miss a person, and Diff made two.
+// Read owned users through UserID, AllUsers and NumUsers, which take
+// either form.
 type Ownership struct {
-	Users map[string]string `json:"users"` // user key → platform id
-	Teams map[string]string `json:"teams"` // team key → platform id
+	Users    map[string]string `json:"users"` // user key → platform id
+	Teams    map[string]string `json:"teams"` // team key → platform id
+	UserKeys []string          `json:"-"`
+	UserIDs  []string          `json:"-"`
 }
 
 // NewOwnership returns an empty Ownership.
@@ -102,8 +115,88 @@ func NewOwnership() Ownership {
 	return Ownership{Users: map[string]string{}, Teams: map[string]string{}}
 }
 
+// UserID returns the platform id of the user owned by key.
+func (o Ownership) UserID(key string) (string, bool) {
+	if o.UserKeys == nil {
+		id, ok := o.Users[key]
+		return id, ok
+	}
+	if i, ok := slices.BinarySearch(o.UserKeys, key); ok {
+		return o.UserIDs[i], true
+	}
+	return "", false
+}
+
+// AllUsers yields every owned user's key and platform id.
+func (o Ownership) AllUsers() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		if o.UserKeys == nil {
+			for k, id := range o.Users {
+				if !yield(k, id) {
+					return
+				}
+			}
+			return
+		}
+		for i, k := range o.UserKeys {
+			if !yield(k, o.UserIDs[i]) {
+				return
+			}
+		}
+	}
+}
+
+// NumUsers returns how many users are owned.
+func (o Ownership) NumUsers() int {
+	if o.UserKeys == nil {
+		return len(o.Users)
+	}
+	return len(o.UserKeys)
+}
+
+// SetUser records that key owns platform user id, in whichever form o
+// holds its users. In the sorted form it moves the keys after key: it is
+// for the few users a pass learns of, not for reading a ledger.
+func (o *Ownership) SetUser(key, id string) {
+	if o.UserKeys == nil {
+		if o.Users == nil {
+			o.Users = map[string]string{}
+		}
+		o.Users[key] = id
+		return
+	}
+	i, found := slices.BinarySearch(o.UserKeys, key)
+	if found {
+		o.UserIDs[i] = id
+		return
+	}
+	o.UserKeys = slices.Insert(o.UserKeys, i, key)
+	o.UserIDs = slices.Insert(o.UserIDs, i, id)
+}
+
+// sortedUsers returns the owned users' keys, sorted, and their ids, making
+// them from Users when o holds that form.
+func (o Ownership) sortedUsers() (keys, ids []string) {
+	if o.UserKeys != nil {
+		return o.UserKeys, o.UserIDs
+	}
+	keys = slices.Sorted(maps.Keys(o.Users))
+	ids = make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = o.Users[k]
+	}
+	return keys, ids
+}
+
 // UserOwner returns the key owning platform user id, if any.
-func (o Ownership) UserOwner(id string) (string, bool) { return ownerOf(o.Users, id) }
+func (o Ownership) UserOwner(id string) (string, bool) {
+	for k, v := range o.AllUsers() {
+		if v == id {
+			return k, true
+		}
+	}
+	return "", false
+}
 
 // TeamOwner returns the key owning platform group id, if any.
 func (o Ownership) TeamOwner(id string) (string, bool) { return ownerOf(o.Teams, id) }

@@ -16,7 +16,8 @@ import (
 )
 
 // snapshots builds, in memory, the same two sets as the data set on disk: n owned platform users
-// in teams, and the drifted desired state.
+// in teams, and the drifted desired state. own holds the owned users twice: in key order, the
+// form the ledger is read in and Diff takes, and in the map the map-join looks them up in.
 func snapshots(n, teams int) (desired, current *reconcile.Snapshot, own reconcile.Ownership) {
 	own = reconcile.NewOwnership()
 	current = &reconcile.Snapshot{Teams: []reconcile.Team{{ID: "g-root", Name: "Acme Contact Centre", Level: "Business", Active: true}}}
@@ -38,6 +39,7 @@ func snapshots(n, teams int) (desired, current *reconcile.Snapshot, own reconcil
 		c.ID, c.Key, c.Team = "u-"+key, "", "g-"+team
 		current.Users = append(current.Users, c)
 		own.Users[key] = c.ID
+		own.UserKeys, own.UserIDs = append(own.UserKeys, key), append(own.UserIDs, c.ID)
 		u.Team = team
 		switch drift(i) {
 		case "leave":

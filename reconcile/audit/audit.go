@@ -155,7 +155,7 @@ func match(desired, current *reconcile.Snapshot, own reconcile.Ownership, caps r
 		}
 	}
 	owner := map[string]string{} // platform id → owning key
-	for k, id := range own.Users {
+	for k, id := range own.AllUsers() {
 		owner[id] = k
 	}
 	holdsUsername := caps.UserFields == nil || slices.Contains(caps.UserFields, reconcile.FieldUsername)
@@ -173,7 +173,7 @@ func match(desired, current *reconcile.Snapshot, own reconcile.Ownership, caps r
 			return !owned || k == w.Key
 		}
 		var candidates []string
-		if id, ok := own.Users[w.Key]; ok && byID[id] {
+		if id, ok := own.UserID(w.Key); ok && byID[id] {
 			candidates = append(candidates, id)
 		}
 		if w.ThirdPartyID != "" {
