@@ -122,3 +122,39 @@ func testLedger(t *testing.T, bk testBackend) {
 		t.Errorf("Ledger(nobody) = %v", got)
 	}
 }
+
+func TestLedgerSorted(t *testing.T) { forEachBackend(t, testLedgerSorted) }
+
+// LedgerSorted holds the same rows as Ledger, each kind sorted by key whatever order the rows
+// were owned in, whatever the counts say.
+func testLedgerSorted(t *testing.T, bk testBackend) {
+	ctx := context.Background()
+	db, _ := bk.openTest(t)
+	for _, r := range [][3]string{
+		{"user", "E1003", "u-3"}, {"user", "E1001", "u-1"}, {"team", "sales", "g-9"},
+		{"user", "E1010", "u-10"}, {"user", "E1002", "u-2"}, {"team", "ops", "g-1"},
+	} {
+		if err := db.Own(ctx, "evaluagent", r[0], r[1], r[2], HowCreated); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Own(ctx, "agentiq", "user", "E1000", "aiq-0", HowCreated); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*Keyed{
+		"user": {Keys: []string{"E1001", "E1002", "E1003", "E1010"}, IDs: []string{"u-1", "u-2", "u-3", "u-10"}},
+		"team": {Keys: []string{"ops", "sales"}, IDs: []string{"g-1", "g-9"}},
+	}
+	for _, counts := range []map[string]int{nil, {"user": 1}, {"user": 9, "team": 0, "queue": 3}} {
+		got, err := db.LedgerSorted(ctx, "evaluagent", counts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("LedgerSorted with counts %v (-want +got):\n%s", counts, diff)
+		}
+	}
+	if got, err := db.LedgerSorted(ctx, "nobody", map[string]int{"user": 2}); err != nil || len(got) != 0 {
+		t.Errorf("LedgerSorted of a target owning nothing = %v, %v", got, err)
+	}
+}
