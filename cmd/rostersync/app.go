@@ -362,7 +362,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	if err != nil {
 		return nil, err
 	}
-	rec.own(own)
+	rec.own(&own)
 	pol := t.policy
 	if rn, ok := t.client.(roleNamer); ok {
 		pol.KnownRoles = rn.RoleNames() // as the listing just found them
@@ -408,17 +408,21 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 // ownership reads targetName's ledger; counts, when known, are how many
 // objects of each kind it held a moment ago (nil: unknown).
 func (a *app) ownership(ctx context.Context, targetName string, counts map[string]int) (reconcile.Ownership, error) {
-	l, err := a.db.LedgerSized(ctx, targetName, counts)
+	l, err := a.db.LedgerSorted(ctx, targetName, counts)
 	if err != nil {
 		return reconcile.Ownership{}, err
 	}
-	// The ledger's maps are fresh: used as they are, not copied (100k owned users).
+	// Users stay in the ledger's sorted slices, fresh and not copied (a
+	// million owned users); the few teams go in a map.
 	own := reconcile.NewOwnership()
-	if m := l[string(reconcile.KindUser)]; m != nil {
-		own.Users = m
+	own.UserKeys, own.UserIDs = []string{}, []string{}
+	if k := l[string(reconcile.KindUser)]; k != nil {
+		own.UserKeys, own.UserIDs = k.Keys, k.IDs
 	}
-	if m := l[string(reconcile.KindTeam)]; m != nil {
-		own.Teams = m
+	if k := l[string(reconcile.KindTeam)]; k != nil {
+		for i, key := range k.Keys {
+			own.Teams[key] = k.IDs[i]
+		}
 	}
 	return own, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 
 	"github.com/rostersync/rostersync/reconcile"
 	"github.com/rostersync/rostersync/state"
@@ -93,23 +95,25 @@ func (a *app) recover(ctx context.Context, t *target, current *reconcile.Snapsho
 }
 
 // own adds what recovery found to the ownership a plan is made with.
-func (r *recovery) own(own reconcile.Ownership) {
+func (r *recovery) own(own *reconcile.Ownership) {
 	for _, f := range r.found {
-		if f.Op.Kind == reconcile.KindQueue {
+		switch f.Op.Kind {
+		case reconcile.KindQueue:
 			continue // queues are matched by name, not through the ledger
-		}
-		m := own.Users
-		if f.Op.Kind == reconcile.KindTeam {
-			m = own.Teams
-		}
-		if _, taken := m[f.Op.Key]; !taken && !ownedByOther(m, f.Op.Key, f.ID) {
-			m[f.Op.Key] = f.ID
+		case reconcile.KindTeam:
+			if _, taken := own.Teams[f.Op.Key]; !taken && !ownedByOther(maps.All(own.Teams), f.Op.Key, f.ID) {
+				own.Teams[f.Op.Key] = f.ID
+			}
+		default:
+			if _, taken := own.UserID(f.Op.Key); !taken && !ownedByOther(own.AllUsers(), f.Op.Key, f.ID) {
+				own.SetUser(f.Op.Key, f.ID)
+			}
 		}
 	}
 }
 
-func ownedByOther(m map[string]string, key, id string) bool {
-	for k, v := range m {
+func ownedByOther(owned iter.Seq2[string, string], key, id string) bool {
+	for k, v := range owned {
 		if v == id && k != key {
 			return true
 		}
