@@ -208,6 +208,7 @@ func (r *Rules) NewBuilder() *Builder {
 // them in blocks and copying them into one slice at the end.
 func (b *Builder) SizeHint(n int) {
 	b.users.Grow(n + n/64) // room for a little growth since
+	b.pending.Grow(n + n/64)
 }
 
 // shareLimit bounds the tables of share: past it a value is kept as it is
@@ -309,13 +310,19 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 	problem := func(key, origin, format string, args ...any) {
 		problemOf(reconcile.KindUser, key, origin, format, args...)
 	}
+	// Records often come in key order (an HR export sorted by employee
+	// number): one pass finds them so, where sorting a million sorted
+	// records took 0.37 s of comparisons.
 	pend := b.pending.Slice()
-	slices.SortFunc(pend, func(x, y pending) int {
+	byKey := func(x, y pending) int {
 		if c := strings.Compare(x.sortKey, y.sortKey); c != 0 {
 			return c
 		}
 		return int(x.seq - y.seq)
-	})
+	}
+	if !slices.IsSortedFunc(pend, byKey) {
+		slices.SortFunc(pend, byKey)
+	}
 	keep := make([]bool, b.users.Len()-b.from)
 	order := make([]int32, 0, len(keep)) // the users kept, in key order
 	if len(b.byKey) == 0 {
