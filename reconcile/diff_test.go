@@ -63,6 +63,23 @@ func TestDiffOperationsCopyTheirUser(t *testing.T) {
 	}
 }
 
+// genListing makes n platform users whose ids repeat (drawn from u0 to u(n+1)), three in four
+// active; with others, each also has an email and a third-party id (drawn from E0 to E(n+2)) that
+// desired users may match by.
+func genListing(r *rand.Rand, n int, others bool) *reconcile.Snapshot {
+	current := &reconcile.Snapshot{}
+	for range n {
+		id := fmt.Sprintf("u%d", r.IntN(n+2))
+		u := reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Roles: []string{}}
+		if others {
+			u.Email, u.ThirdPartyID = u.Username, fmt.Sprintf("E%d", r.IntN(n+3))
+		}
+		u.Active = r.IntN(4) > 0
+		current.Users = append(current.Users, u)
+	}
+	return current
+}
+
 // Departures are the owned, active platform users whose ledger key no desired user has: checked
 // against that definition over generated listings that repeat ids, and ledgers that name ids the
 // listing lacks.
@@ -70,11 +87,7 @@ func TestDiffDeparturesByDefinition(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	for round := range 400 {
 		n := 1 + r.IntN(12)
-		current := &reconcile.Snapshot{}
-		for range n {
-			id := fmt.Sprintf("u%d", r.IntN(n+2))
-			current.Users = append(current.Users, reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Active: r.IntN(4) > 0, Roles: []string{}})
-		}
+		current := genListing(r, n, false)
 		own := reconcile.NewOwnership()
 		owner := map[string]string{} // id → key
 		desired := &reconcile.Snapshot{}
@@ -125,12 +138,7 @@ func TestDiffOwnershipForms(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 17))
 	for round := range 300 {
 		n := 1 + r.IntN(14)
-		current := &reconcile.Snapshot{}
-		for range n {
-			id := fmt.Sprintf("u%d", r.IntN(n+2))
-			current.Users = append(current.Users, reconcile.User{ID: id, Username: id + "@x.example", Email: id + "@x.example",
-				ThirdPartyID: fmt.Sprintf("E%d", r.IntN(n+3)), Forename: "F", Surname: "S", Active: r.IntN(4) > 0, Roles: []string{}})
-		}
+		current := genListing(r, n, true)
 		own := reconcile.NewOwnership()
 		desired := &reconcile.Snapshot{}
 		for i := range n + 3 {
