@@ -158,10 +158,12 @@ type Keyed struct {
 	Keys, IDs []string
 }
 
-// Len, Less and Swap sort both slices by key.
-func (k *Keyed) Len() int           { return len(k.Keys) }
-func (k *Keyed) Less(i, j int) bool { return k.Keys[i] < k.Keys[j] }
-func (k *Keyed) Swap(i, j int) {
+// byKey sorts both slices of a Keyed by key.
+type byKey Keyed
+
+func (k *byKey) Len() int           { return len(k.Keys) }
+func (k *byKey) Less(i, j int) bool { return k.Keys[i] < k.Keys[j] }
+func (k *byKey) Swap(i, j int) {
 	k.Keys[i], k.Keys[j] = k.Keys[j], k.Keys[i]
 	k.IDs[i], k.IDs[j] = k.IDs[j], k.IDs[i]
 }
@@ -194,8 +196,8 @@ func (d *DB) LedgerSorted(ctx context.Context, target string, counts map[string]
 			delete(out, kind)
 			continue
 		}
-		if !sort.IsSorted(k) {
-			sort.Sort(k)
+		if !sort.IsSorted((*byKey)(k)) {
+			sort.Sort((*byKey)(k))
 		}
 	}
 	return out, nil
