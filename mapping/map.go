@@ -311,8 +311,8 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		problemOf(reconcile.KindUser, key, origin, format, args...)
 	}
 	// Records often come in key order (an HR export sorted by employee
-	// number): one pass finds them so, where sorting a million sorted
-	// records took 0.37 s of comparisons.
+	// number): one pass finds them so, and the sort, 0.37 s of a 1M
+	// pass's CPU, is skipped.
 	pend := b.pending.Slice()
 	byKey := func(x, y pending) int {
 		if c := strings.Compare(x.sortKey, y.sortKey); c != 0 {

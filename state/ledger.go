@@ -170,10 +170,10 @@ func (k *byKey) Swap(i, j int) {
 
 // LedgerSorted is LedgerSized with each kind's objects in two slices
 // sorted by key (reconcile.Ownership's UserKeys and UserIDs) rather than a
-// map: a quarter of a map's size for a million owned users, with nothing
-// to hash. Rows are read in the table's order, which is usually the order
-// they were owned in and often key order already; they are sorted only
-// when not.
+// map: nothing to hash, no table to grow, and a merge with the desired
+// people in place of a lookup each. Rows are read in the table's order,
+// which is the order they were owned in and often key order already; they
+// are sorted only when not.
 func (d *DB) LedgerSorted(ctx context.Context, target string, counts map[string]int) (map[string]*Keyed, error) {
 	out := map[string]*Keyed{}
 	for kind, n := range counts {
