@@ -101,8 +101,7 @@ type Snapshot struct {
 // ledger is read in (state's LedgerSorted). Diff joins it to the desired
 // users, which it takes in key order, in one merge: at a million people a
 // lookup in a map of them is a cache miss a person, and Diff made two.
-// Read owned users through UserID, AllUsers and NumUsers, which take
-// either form.
+// Read owned users through UserID and AllUsers, which take either form.
 type Ownership struct {
 	Users    map[string]string `json:"users"` // user key → platform id
 	Teams    map[string]string `json:"teams"` // team key → platform id
@@ -144,14 +143,6 @@ func (o Ownership) AllUsers() iter.Seq2[string, string] {
 			}
 		}
 	}
-}
-
-// NumUsers returns how many users are owned.
-func (o Ownership) NumUsers() int {
-	if o.UserKeys == nil {
-		return len(o.Users)
-	}
-	return len(o.UserKeys)
 }
 
 // SetUser records that key owns platform user id, in whichever form o
