@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"sort"
 	"time"
 )
@@ -91,23 +90,12 @@ func (d *DB) LedgerCounts(ctx context.Context, target string) (map[string]int, e
 }
 
 // Ledger returns what target owns: kind → key → platform id. Kinds with
-// nothing owned are absent.
+// nothing owned are absent. A pass reads the ledger with LedgerSorted.
 func (d *DB) Ledger(ctx context.Context, target string) (map[string]map[string]string, error) {
-	return d.LedgerSized(ctx, target, nil)
-}
-
-// LedgerSized is Ledger with each kind's map sized from counts (from
-// LedgerCounts a moment ago; nil: grown as read): grown one doubling at a
-// time to a million owned users, a map spends longer splitting its tables
-// than filling them. Counts gone stale only cost a map's growth.
-func (d *DB) LedgerSized(ctx context.Context, target string, counts map[string]int) (map[string]map[string]string, error) {
 	out := map[string]map[string]string{}
-	for kind, n := range counts {
-		out[kind] = make(map[string]string, n)
-	}
 	err := d.ledgerRows(ctx, target, func(kind, key, id string) {
 		m := out[kind]
-		if m == nil { // added since the count
+		if m == nil {
 			m = map[string]string{}
 			out[kind] = m
 		}
@@ -116,7 +104,6 @@ func (d *DB) LedgerSized(ctx context.Context, target string, counts map[string]i
 	if err != nil {
 		return nil, err
 	}
-	maps.DeleteFunc(out, func(_ string, m map[string]string) bool { return len(m) == 0 }) // emptied since the count
 	return out, nil
 }
 
@@ -125,9 +112,9 @@ func (d *DB) ledgerRows(ctx context.Context, target string, row func(kind, key, 
 	// SQLite would walk ownership_by_id and fetch each row's key from the
 	// table in id order, which is random against the order rows were
 	// written when ids are random, as a platform's UUIDs are. Reading the
-	// table straight through is 3.7-4 times faster (BenchmarkLedgerRead:
-	// 100k owned users, 68-76 ms against 278 ms), and 1.0 s against 1.2 s
-	// in the benchmark's 1M plan, whose ids follow the rows. A state
+	// table straight through is about 4 times faster (BenchmarkLedgerRead:
+	// 100k owned users, 58-59 ms against 248-251 ms), and 1.0 s against
+	// 1.2 s in the benchmark's 1M plan, whose ids follow the rows. A state
 	// holding several targets reads the others' rows too, still in order.
 	// PostgreSQL plans this itself.
 	q := `SELECT kind, key, id FROM ownership NOT INDEXED WHERE target = ?`
@@ -168,10 +155,11 @@ func (k *byKey) Swap(i, j int) {
 	k.IDs[i], k.IDs[j] = k.IDs[j], k.IDs[i]
 }
 
-// LedgerSorted is LedgerSized with each kind's objects in two slices
+// LedgerSorted is Ledger with each kind's objects in two slices
 // sorted by key (reconcile.Ownership's UserKeys and UserIDs) rather than a
 // map: nothing to hash, no table to grow, and a merge with the desired
-// people in place of a lookup each. Rows are read in the table's order,
+// people in place of a lookup each. counts (from LedgerCounts a moment
+// ago; nil: unknown) size the slices; counts gone stale only cost growth. Rows are read in the table's order,
 // which is the order they were owned in and often key order already; they
 // are sorted only when not.
 func (d *DB) LedgerSorted(ctx context.Context, target string, counts map[string]int) (map[string]*Keyed, error) {
