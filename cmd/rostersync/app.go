@@ -414,11 +414,11 @@ func (a *app) ownership(ctx context.Context, targetName string, counts map[strin
 	}
 	// Users stay in the ledger's sorted slices, fresh and not copied (a
 	// million owned users); the few teams go in a map.
-	own := reconcile.NewOwnership()
-	own.UserKeys, own.UserIDs = []string{}, []string{}
-	if k := l[string(reconcile.KindUser)]; k != nil {
-		own.UserKeys, own.UserIDs = k.Keys, k.IDs
+	users := l[string(reconcile.KindUser)]
+	if users == nil {
+		users = &state.Keyed{Keys: []string{}, IDs: []string{}}
 	}
+	own := reconcile.Ownership{UserKeys: users.Keys, UserIDs: users.IDs, Teams: map[string]string{}}
 	if k := l[string(reconcile.KindTeam)]; k != nil {
 		for i, key := range k.Keys {
 			own.Teams[key] = k.IDs[i]
