@@ -92,16 +92,16 @@ func (s *Source) readGroups(ctx context.Context, c goldap.Client) (*groupTable, 
 		if name == "" {
 			name = firstRDNValue(dn)
 		}
-		idx := int32(len(t.groups))
+		idx, ndn := int32(len(t.groups)), normDN(dn)
 		t.groups = append(t.groups, sources.Group{Key: key, Name: name, Path: ouPath(parentDN(dn))})
-		t.byDN[normDN(dn)] = idx
+		t.byDN[ndn] = idx
 		t.rawDN = append(t.rawDN, dn)
 		if memberAttr == "" {
 			return nil
 		}
 		vals := entryValues(e, memberAttr)
 		if memberAttr == "memberOf" {
-			l := pending{idx: idx, dn: normDN(dn), vals: make([]string, len(vals))}
+			l := pending{idx: idx, dn: ndn, vals: make([]string, len(vals))}
 			for i, v := range vals {
 				l.vals[i] = string(v)
 			}
