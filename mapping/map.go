@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,13 +141,15 @@ func (r *Rules) Map(snaps []*sources.Snapshot) *Result {
 // source, EndSource closing each; within a source they may come in any
 // order: the outcome is the one Map gives for the same records.
 type Builder struct {
-	r          *Rules
-	res        *Result
-	byKey      map[string]string // user key → origin
-	byUsername map[string]string // lower-cased username → key
-	byEmail    map[string]string // lower-cased email → key
-	teams      map[string]reconcile.Team
-	unmapped   int
+	r   *Rules
+	res *Result
+	// byKey, byUsername and byEmail find the kept person holding a key, a
+	// lower-cased username or a lower-cased email, by the person's
+	// position in users once EndSource has put them in key order.
+	byKey, byUsername, byEmail uniqueIndex
+	hash                       func(string) uint64 // the indexes' hash; nil: maphash's
+	teams                      map[string]reconcile.Team
+	unmapped                   int
 	// users holds the mapped users of every source; the current source's
 	// start at from. pending says, for each of its in-scope records, what
 	// EndSource must settle. Both grow in blocks: a million people are
@@ -191,15 +194,12 @@ type pending struct {
 // NewBuilder starts an empty result.
 func (r *Rules) NewBuilder() *Builder {
 	return &Builder{
-		r:          r,
-		res:        &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}},
-		byKey:      map[string]string{},
-		byUsername: map[string]string{},
-		byEmail:    map[string]string{},
-		teams:      map[string]reconcile.Team{},
-		chainOf:    map[string]int32{},
-		shared:     map[string][]string{},
-		dates:      reconcile.Shared{Limit: shareLimit},
+		r:       r,
+		res:     &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}},
+		teams:   map[string]reconcile.Team{},
+		chainOf: map[string]int32{},
+		shared:  map[string][]string{},
+		dates:   reconcile.Shared{Limit: shareLimit},
 	}
 }
 
@@ -325,14 +325,30 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 	}
 	keep := make([]bool, b.users.Len()-b.from)
 	order := make([]int32, 0, len(keep)) // the users kept, in key order
-	if len(b.byKey) == 0 {
+	if b.byKey.first == nil {
 		// Sized once for the first source's people: a map grown one
 		// doubling at a time to a million entries spends longer splitting
 		// its tables than filling them.
-		b.byKey = make(map[string]string, len(pend))
-		b.byUsername = make(map[string]string, len(pend))
-		b.byEmail = make(map[string]string, len(pend))
+		seed := maphash.MakeSeed()
+		b.byKey = newUniqueIndex(seed, len(pend))
+		b.byUsername = newUniqueIndex(seed, len(pend))
+		b.byEmail = newUniqueIndex(seed, len(pend))
+		if b.hash != nil {
+			b.byKey.hash, b.byUsername.hash, b.byEmail.hash = b.hash, b.hash, b.hash
+		}
 	}
+	// The indexes name a kept person by the place the person takes once
+	// this source's users are in key order; until then, this source's
+	// k-th kept user is at b.from+order[k].
+	kept := func(i int32) *reconcile.User {
+		if k := int(i) - b.from; k >= 0 {
+			return b.users.At(b.from + int(order[k]))
+		}
+		return b.users.At(int(i))
+	}
+	keyOf := func(i int32) string { return kept(i).Key }
+	usernameOf := func(i int32) string { return strings.ToLower(kept(i).Username) }
+	emailOf := func(i int32) string { return strings.ToLower(kept(i).Email) }
 	for _, p := range pend {
 		if ex := p.prob; ex != nil {
 			for _, msg := range ex.Problems {
@@ -342,26 +358,34 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			continue
 		}
 		u := b.users.At(int(p.user))
-		if first, dup := b.byKey[u.Key]; dup {
-			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, first)
+		i, dup, keyAt := b.byKey.find(u.Key, keyOf)
+		if dup {
+			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, kept(i).Origin)
 			continue
 		}
 		lu := strings.ToLower(u.Username)
-		if other, dup := b.byUsername[lu]; dup {
-			problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other, b.byKey[other])
+		i, dup, usernameAt := b.byUsername.find(lu, usernameOf)
+		if dup {
+			other := kept(i)
+			problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other.Key, other.Origin)
 			b.unmapped++
 			continue
 		}
 		le := strings.ToLower(u.Email)
-		if other, dup := b.byEmail[le]; dup && le != "" {
-			problem(u.Key, u.Origin, "email %q is already used by %s (%s); the platform needs each email once", u.Email, other, b.byKey[other])
-			b.unmapped++
-			continue
-		}
-		b.byKey[u.Key] = u.Origin
-		b.byUsername[lu] = u.Key
+		var emailAt spot
 		if le != "" {
-			b.byEmail[le] = u.Key
+			if i, dup, emailAt = b.byEmail.find(le, emailOf); dup {
+				other := kept(i)
+				problem(u.Key, u.Origin, "email %q is already used by %s (%s); the platform needs each email once", u.Email, other.Key, other.Origin)
+				b.unmapped++
+				continue
+			}
+		}
+		at := int32(b.from + len(order))
+		b.byKey.add(u.Key, keyAt, at)
+		b.byUsername.add(lu, usernameAt, at)
+		if le != "" {
+			b.byEmail.add(le, emailAt, at)
 		}
 		keep[int(p.user)-b.from] = true
 		order = append(order, p.user-int32(b.from))
