@@ -245,6 +245,45 @@ func TestADRangedMemberIsReadToTheEnd(t *testing.T) {
 	}
 }
 
+// TestMembersOfSeveralGroups reads people listed by none, one, two and
+// four groups, some twice, and finds each person's groups whole.
+func TestMembersOfSeveralGroups(t *testing.T) {
+	const g = ",ou=groups,dc=example,dc=org"
+	uid := func(i int) string { return fmt.Sprintf("uid=user%05d,ou=people,dc=example,dc=org", i) }
+	in := map[string][]string{ // group → members
+		"a": {uid(2), uid(3), uid(4)},
+		"b": {uid(3), uid(4), uid(4)},
+		"c": {uid(4)},
+		"d": {uid(4), uid(1)},
+	}
+	var groups []*goldap.Entry
+	for _, name := range []string{"a", "b", "c", "d"} {
+		groups = append(groups, entry("cn="+name+g, map[string][]string{"cn": {name}, "entryUUID": {name + "-uuid"}, "member": in[name]}))
+	}
+	fc := &fakeClient{handle: func(req *goldap.SearchRequest) fakeResult {
+		if strings.HasPrefix(req.BaseDN, "ou=groups") {
+			return fakeResult{entries: groups}
+		}
+		return fakeResult{entries: people(5)}
+	}}
+	d, _ := dialFake(fc)
+	s := newTestSource(t, Config{Groups: GroupSearch{Search: Search{BaseDN: "ou=groups,dc=example,dc=org"}}}, d)
+	snap, err := s.Fetch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"user00001": "d", "user00002": "a", "user00003": "a,b", "user00004": "a,b,c,d", "user00005": ""}
+	if len(snap.Records) != len(want) {
+		t.Fatalf("read %d people, want %d", len(snap.Records), len(want))
+	}
+	for _, r := range snap.Records {
+		uid := strings.TrimPrefix(strings.SplitN(r.Origin, ",", 2)[0], "uid=")
+		if got := strings.Join(groupNames(r), ","); got != want[uid] {
+			t.Errorf("%s: groups %s, want %s", uid, got, want[uid])
+		}
+	}
+}
+
 func TestNestedGroupsResolveThroughCycles(t *testing.T) {
 	const g = ",ou=groups,dc=example,dc=org"
 	ppl := people(3)
