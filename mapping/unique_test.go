@@ -17,86 +17,94 @@ import (
 // the people a plain reading of the rules does: sources in order, each
 // source's people in key order, the first holder of a key, username or
 // email kept. It runs with the real hash and with one that gives a handful
-// of values to everything, so that holders are told apart by value.
+// of values to everything, so that holders are told apart by value; and
+// with people keyed by the records' keys or by an attribute of theirs
+// (the order is still the records').
 func TestUniqueModel(t *testing.T) {
-	spec := base()
-	spec.User.Username, spec.User.Email = "uname", "mail"
-	rules, err := Compile(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
 	hashes := map[string]func(string) uint64{
 		"maphash":   nil,
 		"colliding": func(s string) uint64 { return uint64(len(s) % 3) },
 	}
-	for name, hash := range hashes {
-		t.Run(name, func(t *testing.T) {
-			refused := 0
-			for seed := range uint64(300) {
-				rng := rand.New(rand.NewPCG(seed, 23))
-				pick := func(n int) int { return rng.IntN(n) }
-				caseOf := func(s string) string {
-					if pick(2) == 0 {
-						return strings.ToUpper(s)
-					}
-					return s
-				}
-				var snaps []*sources.Snapshot
-				for s := range 1 + pick(3) {
-					var recs []sources.Record
-					for range pick(25) {
-						key := fmt.Sprintf("k%02d", pick(30))
-						mail := ""
-						if pick(4) > 0 {
-							mail = caseOf(fmt.Sprintf("m%d@x.com", pick(20)))
+	for _, keyAttr := range []string{"", "emp"} {
+		spec := base()
+		spec.User.Username, spec.User.Email, spec.User.Key = "uname", "mail", keyAttr
+		rules, err := Compile(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, hash := range hashes {
+			t.Run(name+"/key="+keyAttr, func(t *testing.T) {
+				refused := 0
+				for seed := range uint64(300) {
+					rng := rand.New(rand.NewPCG(seed, 23))
+					pick := func(n int) int { return rng.IntN(n) }
+					caseOf := func(s string) string {
+						if pick(2) == 0 {
+							return strings.ToUpper(s)
 						}
-						r := rec(key, "uname", caseOf(fmt.Sprintf("u%d", pick(25))), "mail", mail, "first", "F", "last", "L")
-						r.Origin = fmt.Sprintf("s%d:%d", s, len(recs)+1)
-						recs = append(recs, r)
+						return s
 					}
-					snaps = append(snaps, &sources.Snapshot{Source: fmt.Sprintf("s%d", s), Records: recs, Health: sources.Health{Complete: true, Count: len(recs)}})
-				}
-				b := rules.NewBuilder()
-				b.hash = hash
-				for _, snap := range snaps {
-					for i := range snap.Records {
-						b.Add(&snap.Records[i])
+					var snaps []*sources.Snapshot
+					for s := range 1 + pick(3) {
+						var recs []sources.Record
+						for range pick(25) {
+							key := fmt.Sprintf("k%02d", pick(30))
+							mail := ""
+							if pick(4) > 0 {
+								mail = caseOf(fmt.Sprintf("m%d@x.com", pick(20)))
+							}
+							r := rec(key, "uname", caseOf(fmt.Sprintf("u%d", pick(25))), "mail", mail, "first", "F", "last", "L",
+								"emp", fmt.Sprintf("e%02d", pick(30)))
+							r.Origin = fmt.Sprintf("s%d:%d", s, len(recs)+1)
+							recs = append(recs, r)
+						}
+						snaps = append(snaps, &sources.Snapshot{Source: fmt.Sprintf("s%d", s), Records: recs, Health: sources.Health{Complete: true, Count: len(recs)}})
 					}
-					b.EndSource(snap.Source, snap.Health)
+					b := rules.NewBuilder()
+					b.hash = hash
+					for _, snap := range snaps {
+						for i := range snap.Records {
+							b.Add(&snap.Records[i])
+						}
+						b.EndSource(snap.Source, snap.Health)
+					}
+					got := b.Result()
+					var gotKept []string
+					for _, u := range got.Desired.Users {
+						gotKept = append(gotKept, u.Key+" "+u.Origin)
+					}
+					var gotProblems []string
+					for _, p := range got.Problems {
+						gotProblems = append(gotProblems, p.Key+" "+p.Origin+": "+p.Message)
+					}
+					wantKept, wantProblems := uniqueReference(snaps, keyAttr)
+					refused += len(wantProblems)
+					if d := cmp.Diff(wantKept, gotKept); d != "" {
+						t.Fatalf("seed %d: people kept (-want +got):\n%s", seed, d)
+					}
+					if d := cmp.Diff(wantProblems, gotProblems); d != "" {
+						t.Fatalf("seed %d: problems (-want +got):\n%s", seed, d)
+					}
 				}
-				got := b.Result()
-				var gotKept []string
-				for _, u := range got.Desired.Users {
-					gotKept = append(gotKept, u.Key+" "+u.Origin)
+				if refused < 1000 {
+					t.Fatalf("only %d refusals over all seeds: the generator repeats too little to test anything", refused)
 				}
-				var gotProblems []string
-				for _, p := range got.Problems {
-					gotProblems = append(gotProblems, p.Key+" "+p.Origin+": "+p.Message)
-				}
-				wantKept, wantProblems := uniqueReference(snaps)
-				refused += len(wantProblems)
-				if d := cmp.Diff(wantKept, gotKept); d != "" {
-					t.Fatalf("seed %d: people kept (-want +got):\n%s", seed, d)
-				}
-				if d := cmp.Diff(wantProblems, gotProblems); d != "" {
-					t.Fatalf("seed %d: problems (-want +got):\n%s", seed, d)
-				}
-			}
-			if refused < 1000 {
-				t.Fatalf("only %d refusals over all seeds: the generator repeats too little to test anything", refused)
-			}
-		})
+			})
+		}
 	}
 }
 
 // uniqueReference is the rule read plainly, with maps from the values.
-func uniqueReference(snaps []*sources.Snapshot) (kept, problems []string) {
+func uniqueReference(snaps []*sources.Snapshot, keyAttr string) (kept, problems []string) {
 	byKey, byUsername, byEmail := map[string]string{}, map[string]string{}, map[string]string{}
 	for _, snap := range snaps {
 		recs := slices.Clone(snap.Records)
 		slices.SortStableFunc(recs, func(a, b sources.Record) int { return strings.Compare(a.Key, b.Key) })
 		for _, r := range recs {
 			key, uname, mail := r.Key, r.Get("uname"), r.Get("mail")
+			if keyAttr != "" {
+				key = r.Get(keyAttr)
+			}
 			refuse := func(format string, a ...any) {
 				problems = append(problems, key+" "+r.Origin+": "+fmt.Sprintf(format, a...))
 			}
