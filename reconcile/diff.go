@@ -60,15 +60,14 @@ type differ struct {
 	// curIdx places platform users by id (the last of equal ids wins);
 	// what Diff learns about each platform user is kept in slices by that
 	// position rather than in more maps keyed by id: who owns them
-	// (ownerAt, or strayOwner for ledger ids the listing does not hold)
+	// (owner, or strayOwner for ledger ids the listing does not hold)
 	// and which desired user claimed them in this plan (claimedBy).
 	curIdx map[string]int32
 	// ledKeys are the owned users' keys, sorted; ledPos is where curIdx
 	// places each one's platform id (-1: not listed).
 	ledKeys    []string
 	ledPos     []int32
-	ownerAt    []string
-	ownedAt    []bool
+	owner      []int32 // the place in ledKeys of the key owning each platform user; -1: none
 	strayOwner map[string]string
 	claimedBy  []string
 	claimedAt  []bool
@@ -118,7 +117,10 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	}
 	n := len(current.Users)
 	d.dupIDs = len(d.curIdx) != n
-	d.ownerAt, d.ownedAt = make([]string, n), make([]bool, n)
+	d.owner = make([]int32, n)
+	for i := range d.owner {
+		d.owner[i] = -1
+	}
 	d.claimedBy, d.claimedAt = make([]string, n), make([]bool, n)
 	d.strayOwner = map[string]string{}
 	keys, ids := own.sortedUsers()
@@ -131,8 +133,8 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 			d.ledPos[j] = -1
 			continue
 		}
-		d.dupOwners = d.dupOwners || d.ownedAt[i]
-		d.ownerAt[i], d.ownedAt[i] = key, true
+		d.dupOwners = d.dupOwners || d.owner[i] >= 0
+		d.owner[i] = int32(j)
 		d.ledPos[j] = i
 	}
 	for i := range current.Users {
@@ -140,7 +142,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 		if d.dupIDs {
 			at = d.curIdx[current.Users[i].ID]
 		}
-		if current.Users[i].Active && d.ownedAt[at] {
+		if current.Users[i].Active && d.owner[at] >= 0 {
 			d.plan.Population++
 		}
 	}
@@ -165,10 +167,18 @@ func (d *differ) curUser(id string) *User {
 // userOwner returns the key the ledger owns platform user id by.
 func (d *differ) userOwner(id string) (string, bool) {
 	if i, ok := d.curIdx[id]; ok {
-		return d.ownerAt[i], d.ownedAt[i]
+		return d.ownerOf(i)
 	}
 	key, ok := d.strayOwner[id]
 	return key, ok
+}
+
+// ownerOf returns the key the ledger owns the platform user at position i by.
+func (d *differ) ownerOf(i int32) (string, bool) {
+	if j := d.owner[i]; j >= 0 {
+		return d.ledKeys[j], true
+	}
+	return "", false
 }
 
 // claimed returns the desired key that claimed platform user id in this plan.

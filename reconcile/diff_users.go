@@ -266,7 +266,7 @@ func (d *differ) users() {
 	var gone []*User
 	for i := range d.current.Users {
 		u := &d.current.Users[i]
-		key, owned := d.ownerAt[i], d.ownedAt[i]
+		key, owned := d.ownerOf(int32(i))
 		if d.dupIDs {
 			key, owned = d.userOwner(u.ID)
 		}
