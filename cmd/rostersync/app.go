@@ -358,6 +358,7 @@ func (a *app) planTarget(ctx context.Context, t *target, res *mapping.Result, fa
 	if err != nil {
 		return nil, err
 	}
+	shareKeys(own.UserKeys, res.Desired.Users)
 	rec, err := a.recover(ctx, t, current)
 	if err != nil {
 		return nil, err
@@ -425,6 +426,25 @@ func (a *app) ownership(ctx context.Context, targetName string, counts map[strin
 		}
 	}
 	return own, nil
+}
+
+// shareKeys points each owned user's key at the desired person's copy of
+// the same key, so that the ledger's own copies, read a moment ago, are
+// garbage before Diff runs: 4.8 MB less held through a 100k-person Diff
+// whose keys are UUIDs. Both are sorted by key; one walk does it.
+func shareKeys(keys []string, desired []reconcile.User) {
+	j := 0
+	for i, k := range keys {
+		for j < len(desired) && desired[j].Key < k {
+			j++
+		}
+		if j == len(desired) {
+			return
+		}
+		if desired[j].Key == k {
+			keys[i] = desired[j].Key
+		}
+	}
 }
 
 func (a *app) target(name string) *target {
