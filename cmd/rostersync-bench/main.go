@@ -141,10 +141,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	t := &table{}
+	var prev *planRig // the last size's, for the next size's growth rows
+	defer func() {
+		if prev != nil {
+			prev.close()
+		}
+	}()
 	for _, n := range o.sizes {
-		if err := benchSize(ctx, o, n, t, stderr); err != nil {
+		rig, err := benchSize(ctx, o, n, t, stderr)
+		if err != nil {
 			return fmt.Errorf("%d people: %w", n, err)
 		}
+		if rig == nil {
+			continue
+		}
+		if prev != nil {
+			err := growthRows(ctx, o, prev, rig, t, stderr)
+			prev.close()
+			prev = nil
+			if err != nil {
+				rig.close()
+				return err
+			}
+		}
+		prev = rig
+	}
+	if prev != nil {
+		prev.close()
+		prev = nil
 	}
 	var ldapOut string
 	if !o.skip["ldap"] && *ldapUsers > 0 {

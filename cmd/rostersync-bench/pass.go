@@ -201,30 +201,55 @@ type build struct {
 	bin  string
 }
 
-func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) error {
+// planRig is one size's simulator, data and state, kept after its rows so that the next size's
+// plan can be timed against it run by run (growthRows).
+type planRig struct {
+	n     int
+	sim   *simulator
+	dir   string
+	state string
+	close func() // stops the simulator and removes the data unless -keep
+}
+
+// plan runs `rostersync plan` of the drifted people against the rig's platform.
+func (r *planRig) plan(ctx context.Context, bin string) (measured, error) {
+	return runProc(ctx, r.sim.env(r.dir, "people-drift.yaml", r.state, false), io.Discard, bin, "plan", "-detailed-exitcode")
+}
+
+// benchSize measures one size. Unless the plan is skipped it hands its simulator and state over
+// as a rig, which the caller closes.
+func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) (rig *planRig, err error) {
 	dir, done, err := o.workDir(fmt.Sprintf("n%d", n))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer done()
+	defer func() {
+		if rig == nil {
+			done()
+		}
+	}()
 	fmt.Fprintf(log, "%s people: writing data …\n", humanN(n))
 	if err := dataset(dir, n, o.teams); err != nil {
-		return err
+		return nil, err
 	}
 	if !o.skip["diff"] {
 		if err := benchDiff(ctx, n, o, t, log); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if o.skip["seed"] && o.skip["adopt"] && o.skip["plan"] {
-		return nil
+		return nil, nil
 	}
 	fmt.Fprintf(log, "%s people: starting the simulator …\n", humanN(n))
 	sim, err := startSimulator(ctx, o.bin, dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer sim.stop()
+	defer func() {
+		if rig == nil {
+			sim.stop()
+		}
+	}()
 	if !o.skip["seed"] {
 		t.add("simulator seeding", n, secs(sim.seeded.Seconds()), "", 0)
 	}
@@ -251,7 +276,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 					failed["adopt"] = true
 					continue
 				}
-				return fmt.Errorf("adopt (%s): %w", b.name, err)
+				return nil, fmt.Errorf("adopt (%s): %w", b.name, err)
 			}
 			if o.verbose {
 				fmt.Fprintf(log, "  adopt %s: %v, %.0f MiB\n", b.name, m.wall.Round(time.Millisecond), m.maxRSS)
@@ -266,7 +291,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 		addPair(t, "adopt existing users (apply)", n, adopt, secs, failed["adopt"])
 	}
 	if o.skip["plan"] {
-		return nil
+		return nil, nil
 	}
 	if states["base"] == "" {
 		states["base"] = states["current"]
@@ -284,7 +309,7 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 					failed["plan"] = true
 					continue
 				}
-				return fmt.Errorf("plan (%s): %w", b.name, err)
+				return nil, fmt.Errorf("plan (%s): %w", b.name, err)
 			}
 			if o.verbose {
 				fmt.Fprintf(log, "  plan %s: %v, %.0f MiB\n", b.name, m.wall.Round(time.Millisecond), m.maxRSS)
@@ -295,6 +320,41 @@ func benchSize(ctx context.Context, o options, n int, t *table, log io.Writer) e
 	}
 	addPair(t, "plan, 1% drift: wall", n, wall, secs, failed["plan"])
 	addPair(t, "plan, 1% drift: peak RSS", n, rss, mib, failed["plan"])
+	return &planRig{n: n, sim: sim, dir: dir, state: states["current"], close: func() { sim.stop(); done() }}, nil
+}
+
+// growthRows times the plan at two sizes in turn, the larger first, -runs times, and adds the
+// median of the pairs' ratios in wall time and peak RSS: how the pass grows with its people,
+// with each pair run back to back, so that the machine's load changing between the two sizes'
+// own rows (measured minutes apart) does not count. The baseline is the ratio of the people;
+// value/baseline is then 1.00× for a pass that grows linearly.
+func growthRows(ctx context.Context, o options, small, large *planRig, t *table, log io.Writer) error {
+	fmt.Fprintf(log, "%s against %s people, paired plans …\n", humanN(large.n), humanN(small.n))
+	var wall, rss []float64
+	for range o.runs {
+		a, err := large.plan(ctx, o.bin)
+		if err != nil {
+			return fmt.Errorf("plan (%s people): %w", humanN(large.n), err)
+		}
+		b, err := small.plan(ctx, o.bin)
+		if err != nil {
+			return fmt.Errorf("plan (%s people): %w", humanN(small.n), err)
+		}
+		if o.verbose {
+			fmt.Fprintf(log, "  plan %s: %v, %.0f MiB; %s: %v, %.0f MiB\n", humanN(large.n), a.wall.Round(time.Millisecond), a.maxRSS,
+				humanN(small.n), b.wall.Round(time.Millisecond), b.maxRSS)
+		}
+		wall = append(wall, a.wall.Seconds()/b.wall.Seconds())
+		rss = append(rss, a.maxRSS/b.maxRSS)
+	}
+	people := float64(large.n) / float64(small.n)
+	for _, m := range []struct {
+		what string
+		v    []float64
+	}{{"wall", wall}, {"peak RSS", rss}} {
+		t.add(fmt.Sprintf("plan, 1%% drift: %s, × the %s run (paired runs)", m.what, humanN(small.n)), large.n,
+			fmt.Sprintf("%.2f×", median(m.v)), fmt.Sprintf("%g× the people", people), median(m.v)/people)
+	}
 	return nil
 }
 
