@@ -565,3 +565,37 @@ func TestSyncreplRefreshRequiredFallsBackToAFullRead(t *testing.T) {
 		t.Fatalf("cookies sent: %q", fc.cookies)
 	}
 }
+
+// TestGroupsOfAllocatesOnlyItsResult resolves the groups of people again
+// and again: beyond the slice it returns, groupsOf allocates nothing a
+// person, as the few bytes it would drop share the allocator's blocks with
+// the short strings people keep, and are held with them.
+func TestGroupsOfAllocatesOnlyItsResult(t *testing.T) {
+	tab := newGroupTable()
+	for i, name := range []string{"a", "b", "c"} {
+		tab.groups = append(tab.groups, sources.Group{Key: name + "-uuid", Name: name})
+		tab.addParent("uid=p1", int32(i))
+	}
+	tab.addParent("uid=p1", 1) // listed twice by b
+	tab.addParent("uid=p2", 2)
+	s := &Source{}
+	p1, p2 := &person{dn: "uid=p1"}, &person{dn: "uid=p2"}
+	if got := groupKeys(s.groupsOf(tab, p1)); got != "a-uuid,b-uuid,c-uuid" {
+		t.Fatalf("groups of p1: %s", got)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		s.groupsOf(tab, p1)
+		s.groupsOf(tab, p2)
+	})
+	if allocs > 2 {
+		t.Errorf("groupsOf allocates %.0f times for two people, want 2 (their results)", allocs)
+	}
+}
+
+func groupKeys(gs []sources.Group) string {
+	var ks []string
+	for _, g := range gs {
+		ks = append(ks, g.Key)
+	}
+	return strings.Join(ks, ",")
+}
