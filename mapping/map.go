@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"cmp"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -192,6 +193,12 @@ type pending struct {
 	more  int32 // index in Builder.more, or -1: keyed as its user, no problems, no provenance
 }
 
+// keyedPending is a pending record with its sort key, for a full sort.
+type keyedPending struct {
+	key string
+	p   pending
+}
+
 // pendingMore is what some records need beside their pending entry: those
 // keyed otherwise than their user, those with problems, and those with
 // provenance (every record of a merged source has some).
@@ -355,7 +362,21 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		}
 		return int(x.seq - y.seq)
 	}
-	sortMostlySorted(pend, byKey)
+	if !sortMostlySorted(pend, byKey) {
+		// Far from key order (a directory keyed by UUID): each record's
+		// key is put beside it for the sort, which would otherwise reach
+		// into the users for two keys a comparison.
+		keyed := make([]keyedPending, len(pend))
+		for i, p := range pend {
+			keyed[i] = keyedPending{sortKey(p), p}
+		}
+		slices.SortFunc(keyed, func(x, y keyedPending) int {
+			return cmp.Or(strings.Compare(x.key, y.key), int(x.p.seq-y.p.seq))
+		})
+		for i := range keyed {
+			pend[i] = keyed[i].p
+		}
+	}
 	keep := make([]bool, b.users.Len()-b.from)
 	order := make([]int32, 0, len(keep)) // the users kept, in key order
 	if b.byUsername.first == nil {

@@ -8,7 +8,8 @@ import (
 )
 
 // TestSortMostlySorted sorts generated sequences, from in order to
-// shuffled through every degree of disorder, and compares with a full sort.
+// shuffled through every degree of disorder, and compares with a full sort;
+// where it gives up, what it leaves must hold the same elements.
 func TestSortMostlySorted(t *testing.T) {
 	type rec struct{ key, seq int }
 	byKey := func(a, b rec) int {
@@ -17,7 +18,7 @@ func TestSortMostlySorted(t *testing.T) {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	}
-	merged := 0
+	merged, gaveUp := 0, 0
 	for seed := range uint64(2000) {
 		rng := rand.New(rand.NewPCG(seed, 31))
 		n := rng.IntN(300)
@@ -45,7 +46,13 @@ func TestSortMostlySorted(t *testing.T) {
 		}
 		want := slices.SortedFunc(slices.Values(s), byKey)
 		got := slices.Clone(s)
-		sortMostlySorted(got, byKey)
+		if !sortMostlySorted(got, byKey) {
+			if !slices.Equal(slices.SortedFunc(slices.Values(got), byKey), want) {
+				t.Fatalf("seed %d: gave up leaving %v, not a permutation of %v", seed, got, s)
+			}
+			gaveUp++
+			continue
+		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("seed %d: sorted %v\nwant %v\nfrom %v", seed, got, want, s)
 		}
@@ -53,7 +60,7 @@ func TestSortMostlySorted(t *testing.T) {
 			merged++
 		}
 	}
-	if merged < 1000 {
-		t.Fatalf("only %d sequences out of order: the test proves little", merged)
+	if merged < 200 || gaveUp < 200 {
+		t.Fatalf("%d sequences out of order sorted by the walk, %d given up on: the test proves little", merged, gaveUp)
 	}
 }
