@@ -290,7 +290,7 @@ func (b *Builder) Add(rec *sources.Record) {
 		p.chain = b.chain(ex.Teams)
 		m.fields = ex.Fields
 	}
-	if p.user < 0 || b.users.At(int(p.user)).Key != rec.Key {
+	if p.user < 0 || ex.User.Key != rec.Key {
 		m.key, m.hasKey = rec.Key, true
 	}
 	if m.hasKey || m.prob != nil || m.fields != nil {
@@ -431,15 +431,16 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		}
 		u := b.users.At(int(p.user))
 		var keyAt spot
+		holder := last // without an index, the one a repeated key can repeat
 		if byKeyIndex {
-			var i int32
-			var dup bool
-			if i, dup, keyAt = b.byKey.find(u.Key, keyOf); dup {
-				problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, kept(i).Origin)
-				continue
+			i, dup, at := b.byKey.find(u.Key, keyOf)
+			holder, keyAt = nil, at
+			if dup {
+				holder = kept(i)
 			}
-		} else if last != nil && last.Key == u.Key {
-			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, last.Origin)
+		}
+		if holder != nil && holder.Key == u.Key {
+			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, holder.Origin)
 			continue
 		}
 		lu := strings.ToLower(u.Username)

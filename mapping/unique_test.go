@@ -19,7 +19,8 @@ import (
 // email kept. It runs with the real hash and with one that gives a handful
 // of values to everything, so that holders are told apart by value; and
 // with people keyed by the records' keys or by an attribute of theirs
-// (the order is still the records').
+// (the order is still the records'); the records come shuffled or nearly
+// in key order.
 func TestUniqueModel(t *testing.T) {
 	hashes := map[string]func(string) uint64{
 		"maphash":   nil,
@@ -57,6 +58,15 @@ func TestUniqueModel(t *testing.T) {
 								"emp", fmt.Sprintf("e%02d", pick(30)))
 							r.Origin = fmt.Sprintf("s%d:%d", s, len(recs)+1)
 							recs = append(recs, r)
+						}
+						if pick(2) == 0 {
+							// Nearly in key order, as an export sorted by
+							// employee number with a starter out of place.
+							slices.SortStableFunc(recs, func(a, b sources.Record) int { return strings.Compare(a.Key, b.Key) })
+							if len(recs) > 1 {
+								i, j := pick(len(recs)), pick(len(recs))
+								recs[i], recs[j] = recs[j], recs[i]
+							}
 						}
 						snaps = append(snaps, &sources.Snapshot{Source: fmt.Sprintf("s%d", s), Records: recs, Health: sources.Health{Complete: true, Count: len(recs)}})
 					}

@@ -225,18 +225,16 @@ func (t *groupTable) addParent(dn string, g int32) {
 	t.edges = append(t.edges, edge{group: g, next: next})
 }
 
-// parentsOf appends to into the groups listing member dn (normalised), in
-// the order they were found.
+// parentsOf appends to into the groups listing member dn (normalised),
+// newest first; a group listing the member twice comes twice.
 func (t *groupTable) parentsOf(dn string, into []int32) []int32 {
 	i, ok := t.parent[dn]
 	if !ok {
 		return into
 	}
-	from := len(into)
 	for ; i >= 0; i = t.edges[i].next {
 		into = append(into, t.edges[i].group)
 	}
-	slices.Reverse(into[from:])
 	return into
 }
 
