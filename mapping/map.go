@@ -148,10 +148,13 @@ type Builder struct {
 	// lower-cased username or a lower-cased email, by the person's
 	// position in users once EndSource has put them in key order.
 	byKey, byUsername, byEmail uniqueIndex
-	seed                       maphash.Seed
-	hash                       func(string) uint64 // the indexes' hash; nil: maphash's
-	teams                      map[string]reconcile.Team
-	unmapped                   int
+	// partial says byUsername and byEmail hold only the values that came
+	// up more than once in the first source (see EndSource).
+	partial  bool
+	seed     maphash.Seed
+	hash     func(string) uint64 // the indexes' hash; nil: maphash's
+	teams    map[string]reconcile.Team
+	unmapped int
 	// users holds the mapped users of every source; the current source's
 	// start at from. pending says, for each of its in-scope records, what
 	// EndSource must settle. Both grow in blocks: a million people are
@@ -252,13 +255,51 @@ func (b *Builder) share(u *reconcile.User) {
 	u.StartDate = b.dates.Of(u.StartDate)
 }
 
+// valueSlots are the slots in seen of one kind of value (lower-cased
+// usernames or emails) of a source's pending people, by their place in
+// key order: 4 bytes a person where the whole hash would take 8, while
+// the few values that come up again are hashed a second time.
+type valueSlots struct {
+	slots []uint32
+	seen  repeats
+}
+
+// countValues counts value of each pending person that has one, an empty
+// value too when withEmpty.
+func (b *Builder) countValues(pend []pending, more []pendingMore, value func(*reconcile.User) string, withEmpty bool) valueSlots {
+	vs := valueSlots{slots: make([]uint32, len(pend)), seen: newRepeats(len(pend))}
+	hash := b.hashFunc()
+	for k, p := range pend {
+		if p.more >= 0 && more[p.more].prob != nil {
+			continue
+		}
+		v := value(b.users.At(int(p.user)))
+		if v == "" && !withEmpty {
+			continue
+		}
+		s := vs.seen.slot(hash(strings.ToLower(v)))
+		vs.slots[k] = s
+		vs.seen.add(s)
+	}
+	return vs
+}
+
+// again reports whether the k-th pending person's value may be held by
+// another person of the source.
+func (vs *valueSlots) again(k int) bool { return vs.seen.many(vs.slots[k]) }
+
 // newIndex makes an index sized for n people, with the Builder's hash.
 func (b *Builder) newIndex(n int) uniqueIndex {
-	x := newUniqueIndex(b.seed, n)
+	return newUniqueIndex(b.hashFunc(), n)
+}
+
+// hashFunc is the indexes' hash.
+func (b *Builder) hashFunc() func(string) uint64 {
 	if b.hash != nil {
-		x.hash = b.hash
+		return b.hash
 	}
-	return x
+	seed := b.seed
+	return func(s string) uint64 { return maphash.String(seed, s) }
 }
 
 // Add maps one record of the current source. rec is not kept.
@@ -379,14 +420,36 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 	}
 	keep := make([]bool, b.users.Len()-b.from)
 	order := make([]int32, 0, len(keep)) // the users kept, in key order
-	if b.byUsername.first == nil {
-		// Sized once for the first source's people: a map grown one
-		// doubling at a time to a million entries spends longer splitting
-		// its tables than filling them.
+	if b.seed == (maphash.Seed{}) {
 		b.seed = maphash.MakeSeed()
-		b.byUsername = b.newIndex(len(pend))
-		b.byEmail = b.newIndex(len(pend))
 	}
+	// With nobody kept before this source, a username or email can only be
+	// refused for another person of this source holding it too: a first
+	// walk counts the values' hashes, and only the values whose hash came
+	// up again go through the indexes. The indexes then hold those alone,
+	// and are filled with everybody kept if another source follows.
+	sparse := b.from == 0
+	var usernames, emails valueSlots
+	if sparse {
+		usernames = b.countValues(pend, more, func(u *reconcile.User) string { return u.Username }, true)
+		emails = b.countValues(pend, more, func(u *reconcile.User) string { return u.Email }, false)
+		b.byUsername, b.byEmail = b.newIndex(0), b.newIndex(0)
+	} else if b.partial {
+		b.byUsername, b.byEmail = b.newIndex(b.from+len(pend)), b.newIndex(b.from+len(pend))
+		usernameOf := func(i int32) string { return strings.ToLower(b.users.At(int(i)).Username) }
+		emailOf := func(i int32) string { return strings.ToLower(b.users.At(int(i)).Email) }
+		for i := range int32(b.from) {
+			u := b.users.At(int(i))
+			lu, le := strings.ToLower(u.Username), strings.ToLower(u.Email)
+			_, _, at := b.byUsername.find(lu, usernameOf)
+			b.byUsername.add(lu, at, i)
+			if le != "" {
+				_, _, at := b.byEmail.find(le, emailOf)
+				b.byEmail.add(le, at, i)
+			}
+		}
+	}
+	b.partial = sparse
 	// The indexes name a kept person by the place the person takes once
 	// this source's users are in key order; until then, this source's
 	// k-th kept user is at b.from+order[k].
@@ -417,7 +480,7 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		}
 	}
 	var last *reconcile.User // the last person kept, when there is no index by key
-	for _, p := range pend {
+	for k, p := range pend {
 		var m pendingMore
 		if p.more >= 0 {
 			m = more[p.more]
@@ -443,31 +506,43 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, holder.Origin)
 			continue
 		}
-		lu := strings.ToLower(u.Username)
-		i, dup, usernameAt := b.byUsername.find(lu, usernameOf)
-		if dup {
-			other := kept(i)
-			problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other.Key, other.Origin)
-			b.unmapped++
-			continue
+		var lu string
+		var usernameAt spot
+		checkUsername := !sparse || usernames.again(k)
+		if checkUsername {
+			lu = strings.ToLower(u.Username)
+			i, dup, at := b.byUsername.find(lu, usernameOf)
+			if dup {
+				other := kept(i)
+				problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other.Key, other.Origin)
+				b.unmapped++
+				continue
+			}
+			usernameAt = at
 		}
-		le := strings.ToLower(u.Email)
+		var le string
 		var emailAt spot
-		if le != "" {
-			if i, dup, emailAt = b.byEmail.find(le, emailOf); dup {
+		checkEmail := u.Email != "" && (!sparse || emails.again(k))
+		if checkEmail {
+			le = strings.ToLower(u.Email)
+			i, dup, at := b.byEmail.find(le, emailOf)
+			if dup {
 				other := kept(i)
 				problem(u.Key, u.Origin, "email %q is already used by %s (%s); the platform needs each email once", u.Email, other.Key, other.Origin)
 				b.unmapped++
 				continue
 			}
+			emailAt = at
 		}
 		at := int32(b.from + len(order))
 		if byKeyIndex {
 			b.byKey.add(u.Key, keyAt, at)
 		}
 		last = u
-		b.byUsername.add(lu, usernameAt, at)
-		if le != "" {
+		if checkUsername {
+			b.byUsername.add(lu, usernameAt, at)
+		}
+		if checkEmail {
 			b.byEmail.add(le, emailAt, at)
 		}
 		keep[int(p.user)-b.from] = true

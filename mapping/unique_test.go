@@ -141,3 +141,76 @@ func uniqueReference(snaps []*sources.Snapshot, keyAttr string) (kept, problems 
 	slices.Sort(kept)
 	return kept, problems
 }
+
+// TestRepeatsFindsEveryRepeat checks that every hash added twice is
+// reported, and that hashes added once are reported rarely: each such
+// report costs the lookup the filter is there to save.
+func TestRepeatsFindsEveryRepeat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	const n = 100_000
+	hs := make([]uint64, n)
+	for i := range hs {
+		hs[i] = rng.Uint64()
+		if i%100 == 99 {
+			hs[i] = hs[rng.IntN(i)] // a repeat of an earlier one
+		}
+	}
+	r := newRepeats(n)
+	for _, h := range hs {
+		r.add(r.slot(h))
+	}
+	count := map[uint64]int{}
+	for _, h := range hs {
+		count[h]++
+	}
+	falseAlarms := 0
+	for _, h := range hs {
+		switch {
+		case count[h] > 1 && !r.many(r.slot(h)):
+			t.Fatalf("hash %x was added %d times and not reported", h, count[h])
+		case count[h] == 1 && r.many(r.slot(h)):
+			falseAlarms++
+		}
+	}
+	if falseAlarms > n/10 {
+		t.Fatalf("%d of %d hashes added once are reported as repeats; the filter saves little", falseAlarms, n)
+	}
+}
+
+// BenchmarkRepeats compares the filter's two walks over a million hashes
+// with what it saves: a lookup and an insert each into a map sized for
+// them.
+func BenchmarkRepeats(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	hs := make([]uint64, 1_000_000)
+	for i := range hs {
+		hs[i] = rng.Uint64()
+	}
+	b.Run("filter", func(b *testing.B) {
+		for b.Loop() {
+			r := newRepeats(len(hs))
+			for _, h := range hs {
+				r.add(r.slot(h))
+			}
+			n := 0
+			for _, h := range hs {
+				if r.many(r.slot(h)) {
+					n++
+				}
+			}
+			if n > len(hs)/10 {
+				b.Fatalf("%d reported", n)
+			}
+		}
+	})
+	b.Run("map", func(b *testing.B) {
+		for b.Loop() {
+			m := make(map[uint64]int32, len(hs))
+			for i, h := range hs {
+				if _, ok := m[h]; !ok {
+					m[h] = int32(i)
+				}
+			}
+		}
+	})
+}
