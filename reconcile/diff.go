@@ -61,7 +61,8 @@ type differ struct {
 	// what Diff learns about each platform user is kept in slices by that
 	// position rather than in more maps keyed by id: who owns them
 	// (owner, or strayOwner for ledger ids the listing does not hold)
-	// and which desired user claimed them in this plan (claimedBy).
+	// and which desired user claimed them in this plan (claimedBy, by
+	// place in claimers, plus one: 0 is nobody).
 	curIdx map[string]int32
 	// ledKeys are the owned users' keys, sorted; ledPos is where curIdx
 	// places each one's platform id (-1: not listed).
@@ -69,9 +70,9 @@ type differ struct {
 	ledPos     []int32
 	owner      []int32 // the place in ledKeys of the key owning each platform user; -1: none
 	strayOwner map[string]string
-	claimedBy  []string
-	claimedAt  []bool
-	dupIDs     bool // two platform users share an id: go by id, not position
+	claimedBy  []int32
+	claimers   []*User // the desired users in key order, as users walks them
+	dupIDs     bool    // two platform users share an id: go by id, not position
 	// dupOwners is true when two ledger keys name one listed platform
 	// user. Without it or dupIDs, an owned platform user some desired user
 	// has the key of is exactly one the ledger placed a desired user on.
@@ -121,7 +122,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	for i := range d.owner {
 		d.owner[i] = -1
 	}
-	d.claimedBy, d.claimedAt = make([]string, n), make([]bool, n)
+	d.claimedBy = make([]int32, n)
 	d.strayOwner = map[string]string{}
 	keys, ids := own.sortedUsers()
 	d.ledKeys, d.ledPos = keys, make([]int32, len(keys))
@@ -183,18 +184,18 @@ func (d *differ) ownerOf(i int32) (string, bool) {
 
 // claimed returns the desired key that claimed platform user id in this plan.
 func (d *differ) claimed(id string) (string, bool) {
-	if i, ok := d.curIdx[id]; ok {
-		return d.claimedBy[i], d.claimedAt[i]
+	if i, ok := d.curIdx[id]; ok && d.claimedBy[i] > 0 {
+		return d.claimers[d.claimedBy[i]-1].Key, true
 	}
 	return "", false
 }
 
-// claim records that desired key claimed listed platform user id.
-func (d *differ) claim(id, key string) { d.claimAt(d.curIdx[id], key) }
+// claim records that claimers[by] claimed listed platform user id.
+func (d *differ) claim(id string, by int) { d.claimAt(d.curIdx[id], by) }
 
-// claimAt records that desired key claimed the platform user at position i,
-// which must be where curIdx places its id.
-func (d *differ) claimAt(i int32, key string) { d.claimedBy[i], d.claimedAt[i] = key, true }
+// claimAt records that claimers[by] claimed the platform user at position
+// i, which must be where curIdx places its id.
+func (d *differ) claimAt(i int32, by int) { d.claimedBy[i] = int32(by) + 1 }
 
 func invert(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))

@@ -168,6 +168,10 @@ func (d *differ) users() {
 		desired[i] = &d.desired.Users[i]
 	}
 	slices.SortFunc(desired, func(a, b *User) int { return cmp.Compare(a.Key, b.Key) })
+	d.claimers = desired
+	// Nearly everybody is planned: room for all, not a doubling at a time
+	// (4.3 MB allocated at 100k people for 0.8 MB kept).
+	d.plannedList = make([]*User, 0, len(desired))
 	ix, placed := d.matchIndex(desired)
 	// A key is seen when a desired user has it: desired is sorted by key.
 	// Without duplicate ids or owners, the owned platform user at position
@@ -220,9 +224,9 @@ func (d *differ) users() {
 			continue
 		}
 		if how == ByLedger {
-			d.claimAt(placed[i], w.Key) // the position is known: no probe by id
+			d.claimAt(placed[i], i) // the position is known: no probe by id
 		} else {
-			d.claim(cur.ID, w.Key)
+			d.claim(cur.ID, i)
 		}
 		d.plan.Matches[len(d.plan.Matches)-1].Claimed = true
 		owned := how == ByLedger // the ledger names cur.ID: it is owned
