@@ -24,3 +24,12 @@ func (s *Shared) Of(v string) string {
 	}
 	return v
 }
+
+// OfBytes is Of for a value held in b, which it copies only when it is not
+// held already.
+func (s *Shared) OfBytes(b []byte) string {
+	if c, ok := s.m[string(b)]; ok {
+		return c
+	}
+	return s.Of(string(b))
+}

@@ -1,6 +1,7 @@
 package evaluagent
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -230,34 +231,33 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		if err := decodeUserElem(dec, &e); err != nil {
 			return err
 		}
-		a := &e.Attributes
-		start, err := normDate(string(a.StartDate))
+		start, err := in.date(e.StartDate)
 		if err != nil {
-			return fmt.Errorf("user %q: start_date: %w", string(e.ID), err)
+			return fmt.Errorf("user %q: start_date: %w", e.ID, err)
 		}
-		roles, unknown := in.roles(e.Relationships.Roles.Data)
+		roles, unknown := in.roles(e.RoleIDs)
 		if roles == nil {
 			// A role set that cannot be named cannot be compared, and a roles update
 			// built on it would drop the role.
-			return fmt.Errorf("user %q holds role id %q, which %s did not list", a.Username, unknown, c.routes.ListRoles.Endpoint())
+			return fmt.Errorf("user %q holds role id %q, which %s did not list", e.Username, unknown, c.routes.ListRoles.Endpoint())
 		}
-		email := a.Email
-		if email == a.Username {
-			email = a.Username // one copy where the username is the email, as it often is
+		email := e.Username // one copy where the username is the email, as it often is
+		if string(e.Email) != e.Username {
+			email = string(e.Email)
 		}
 		team := ""
-		if t := e.Relationships.AgentTeam.Data; t != nil {
-			team = in.strs.Of(string(t.ID))
+		if e.HasTeam {
+			team = in.strs.OfBytes(e.Team)
 		}
 		users.Append(reconcile.User{
-			ID:           string(e.ID),
-			ThirdPartyID: string(a.ThirdPartyID),
-			Username:     a.Username,
+			ID:           e.ID,
+			ThirdPartyID: e.ThirdPartyID,
+			Username:     e.Username,
 			Email:        email,
-			Forename:     in.names.Of(a.Forename),
-			Surname:      in.names.Of(a.Surname),
-			StartDate:    in.strs.Of(start),
-			Active:       a.Active,
+			Forename:     in.names.OfBytes(e.Forename),
+			Surname:      in.names.OfBytes(e.Surname),
+			StartDate:    start,
+			Active:       e.Active,
 			Roles:        roles,
 			Team:         team,
 		})
@@ -288,12 +288,12 @@ type interner struct {
 	l        *lookups
 	strs     reconcile.Shared    // team ids and start dates
 	names    reconcile.Shared    // forenames and surnames, up to nameLimit
-	roleSets map[string][]string // by the role ids as listed, joined
-	key      []byte
+	dates    map[string]string   // start dates as listed → as compared, up to nameLimit
+	roleSets map[string][]string // by the role ids as listed, each followed by a 0 byte
 }
 
 func newInterner(l *lookups) *interner {
-	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, roleSets: map[string][]string{}}
+	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, dates: map[string]string{}, roleSets: map[string][]string{}}
 }
 
 // nameLimit bounds the names an interner shares: common forenames and
@@ -301,28 +301,43 @@ func newInterner(l *lookups) *interner {
 // read.
 const nameLimit = 1 << 14
 
-// roles names a user's role ids: the sorted, distinct lower-case role names, shared with every
-// user holding the same ids. It returns nil and the id when an id is not a listed role. The
-// shared slices are clipped, so an append by a caller copies.
-func (in *interner) roles(ids []identifier) ([]string, string) {
-	in.key = in.key[:0]
-	for _, id := range ids {
-		in.key = append(append(in.key, id.ID...), 0)
+// date is a start date as listed (any form normDate reads), as compared.
+func (in *interner) date(raw []byte) (string, error) {
+	if d, ok := in.dates[string(raw)]; ok {
+		return d, nil
 	}
-	if set, ok := in.roleSets[string(in.key)]; ok {
+	d, err := normDate(string(raw))
+	if err != nil {
+		return "", err
+	}
+	d = in.strs.Of(d)
+	if len(in.dates) < nameLimit {
+		in.dates[string(raw)] = d
+	}
+	return d, nil
+}
+
+// roles names a user's role ids, given as the listing's key (each id followed by a 0 byte): the
+// sorted, distinct lower-case role names, shared with every user holding the same ids. It returns
+// nil and the id when an id is not a listed role. The shared slices are clipped, so an append by a
+// caller copies.
+func (in *interner) roles(key []byte) ([]string, string) {
+	if set, ok := in.roleSets[string(key)]; ok {
 		return set, ""
 	}
-	set := make([]string, 0, len(ids))
-	for _, id := range ids {
-		role, ok := in.l.roleByID(string(id.ID))
+	set := make([]string, 0, bytes.Count(key, []byte{0}))
+	for rest := key; len(rest) > 0; {
+		id, after, _ := bytes.Cut(rest, []byte{0})
+		rest = after
+		role, ok := in.l.roleByID(string(id))
 		if !ok {
-			return nil, string(id.ID)
+			return nil, string(id)
 		}
 		set = append(set, strings.ToLower(role.Name))
 	}
 	slices.Sort(set)
 	set = slices.Clip(slices.Compact(set))
-	in.roleSets[string(in.key)] = set
+	in.roleSets[string(key)] = set
 	return set, ""
 }
 

@@ -1,9 +1,10 @@
 package evaluagent
 
-// This file is the one place that knows the shape of response bodies. Many
-// of them are inferred in the contract (§2, §8): roles, levels, work-queue
-// templates and their agents, group level and parent. When a shape turns out
-// wrong, the fix belongs here.
+// This file is the one place that knows the shape of response bodies, with
+// userelem.go beside it for the user listing's elements, which are read token
+// by token. Many shapes are inferred in the contract (§2, §8): roles, levels,
+// work-queue templates and their agents, group level and parent. When a shape
+// turns out wrong, the fix belongs here.
 //
 // Decoding is lenient by design: unknown members are ignored, null is
 // accepted for every attribute, and ids and third_party_id may be strings or
@@ -307,42 +308,6 @@ func decodeLevel(r resource) (Level, error) {
 	}
 	err := r.attrs(&a)
 	return Level{ID: string(r.ID), Name: a.Name}, err
-}
-
-// userElem is one element of a streamed user listing, decoded in one pass: the same leniency as
-// the other listings (null for every attribute, ids as strings or numbers), without holding the raw
-// attributes. One value is reused for every element.
-type userElem struct {
-	Type       string     `json:"type"`
-	ID         flexString `json:"id"`
-	Attributes struct {
-		Forename     string     `json:"forename"`
-		Surname      string     `json:"surname"`
-		Username     string     `json:"username"`
-		Email        string     `json:"email"`
-		StartDate    flexString `json:"start_date"`
-		Active       bool       `json:"active"`
-		ThirdPartyID flexString `json:"third_party_id"`
-	} `json:"attributes"`
-	Relationships struct {
-		Roles struct {
-			Data []identifier `json:"data"`
-		} `json:"roles"`
-		AgentTeam struct {
-			Data *identifier `json:"data"`
-		} `json:"agent-team"`
-	} `json:"relationships"`
-}
-
-// decodeUserElem decodes the next element of a user listing into e, reset first.
-func decodeUserElem(dec *jsontext.Decoder, e *userElem) error {
-	roles := e.Relationships.Roles.Data[:0]
-	*e = userElem{}
-	e.Relationships.Roles.Data = roles
-	if err := json2.UnmarshalDecode(dec, e, lenient...); err != nil {
-		return fmt.Errorf("user after %q: %w", string(e.ID), err)
-	}
-	return nil
 }
 
 // wireGroup is a group; the level is a name and the parent an id, both read
