@@ -59,7 +59,7 @@ func (e *userElem) resetAttributes() {
 
 func (e *userElem) decode(dec *jsontext.Decoder) error {
 	if dec.PeekKind() == 'n' {
-		return readNull(dec) // a user with nothing: refused for its missing role set or username later
+		return readNull(dec) // a user with nothing set, as the reflection decoder reads null
 	}
 	if err := e.enter(dec, "a user"); err != nil {
 		return err
@@ -110,7 +110,7 @@ func (e *userElem) attributes(dec *jsontext.Decoder) error {
 		case "SURNAME":
 			e.Surname, err = e.str(dec, "surname", e.Surname)
 		case "USERNAME":
-			if v, err = e.str(dec, "username", e.value); err == nil { // e.value: copied at once
+			if v, err = e.text(dec, "username"); err == nil {
 				e.Username = string(v)
 			}
 		case "EMAIL":
@@ -303,17 +303,23 @@ func (e *userElem) next(dec *jsontext.Decoder) (bool, error) {
 
 // str reads a string or null ("") and appends it to dst[:0].
 func (e *userElem) str(dec *jsontext.Decoder, what string, dst []byte) ([]byte, error) {
+	v, err := e.text(dec, what)
+	return append(dst[:0], v...), err
+}
+
+// text reads a string or null (""), valid until the next read.
+func (e *userElem) text(dec *jsontext.Decoder, what string) ([]byte, error) {
 	switch dec.PeekKind() {
 	case 'n':
-		return dst[:0], readNull(dec)
+		return nil, readNull(dec)
 	case '"':
 		raw, err := dec.ReadValue()
 		if err != nil {
-			return dst[:0], err
+			return nil, err
 		}
-		return append(dst[:0], unquote(&e.value, raw)...), nil
+		return unquote(&e.value, raw), nil
 	}
-	return dst[:0], wrongKind(dec, what, "a string")
+	return nil, wrongKind(dec, what, "a string")
 }
 
 // stringOrNull reads a string or null, which it drops.
