@@ -479,6 +479,18 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			b.byKey.add(b.users.At(int(i)).Key, at, i)
 		}
 	}
+	// held looks u's value up, lower-cased, in x; when a kept person holds it, u is refused
+	// with format (the value, the holder's key and origin).
+	held := func(x *uniqueIndex, valueOf func(int32) string, u *reconcile.User, value, format string) (lower string, at spot, refused bool) {
+		lower = strings.ToLower(value)
+		i, dup, at := x.find(lower, valueOf)
+		if dup {
+			other := kept(i)
+			problem(u.Key, u.Origin, format, value, other.Key, other.Origin)
+			b.unmapped++
+		}
+		return lower, at, dup
+	}
 	var last *reconcile.User // the last person kept, when there is no index by key
 	for k, p := range pend {
 		var m pendingMore
@@ -506,33 +518,22 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 			problem(u.Key, u.Origin, "duplicate person key %q: also at %s, which is kept", u.Key, holder.Origin)
 			continue
 		}
-		var lu string
-		var usernameAt spot
+		var lu, le string
+		var usernameAt, emailAt spot
+		var refused bool
 		checkUsername := !sparse || usernames.again(k)
 		if checkUsername {
-			lu = strings.ToLower(u.Username)
-			i, dup, at := b.byUsername.find(lu, usernameOf)
-			if dup {
-				other := kept(i)
-				problem(u.Key, u.Origin, "username %q is already used by %s (%s)", u.Username, other.Key, other.Origin)
-				b.unmapped++
+			lu, usernameAt, refused = held(&b.byUsername, usernameOf, u, u.Username, "username %q is already used by %s (%s)")
+			if refused {
 				continue
 			}
-			usernameAt = at
 		}
-		var le string
-		var emailAt spot
 		checkEmail := u.Email != "" && (!sparse || emails.again(k))
 		if checkEmail {
-			le = strings.ToLower(u.Email)
-			i, dup, at := b.byEmail.find(le, emailOf)
-			if dup {
-				other := kept(i)
-				problem(u.Key, u.Origin, "email %q is already used by %s (%s); the platform needs each email once", u.Email, other.Key, other.Origin)
-				b.unmapped++
+			le, emailAt, refused = held(&b.byEmail, emailOf, u, u.Email, "email %q is already used by %s (%s); the platform needs each email once")
+			if refused {
 				continue
 			}
-			emailAt = at
 		}
 		at := int32(b.from + len(order))
 		if byKeyIndex {

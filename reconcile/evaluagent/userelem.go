@@ -35,6 +35,7 @@ type userElem struct {
 	Team    []byte
 
 	name, value, id []byte // scratch
+	hasID           bool   // whether the identifier read last named an id (in id)
 }
 
 // decodeUserElem decodes the next element of a user listing into e, reset first.
@@ -61,244 +62,168 @@ func (e *userElem) decode(dec *jsontext.Decoder) error {
 	if dec.PeekKind() == 'n' {
 		return readNull(dec) // a user with nothing set, as the reflection decoder reads null
 	}
-	if err := e.enter(dec, "a user"); err != nil {
-		return err
-	}
-	for {
-		more, err := e.next(dec)
-		if !more || err != nil {
-			return err
-		}
-		switch string(e.name) {
-		case "TYPE":
-			err = stringOrNull(dec, "type")
-		case "ID":
-			var v []byte
-			if v, err = e.flex(dec, "id"); err == nil {
-				e.ID = string(v)
-			}
-		case "ATTRIBUTES":
-			err = e.attributes(dec)
-		case "RELATIONSHIPS":
-			err = e.relationships(dec)
-		default:
-			err = dec.SkipValue()
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return e.members(dec, "a user", userMember)
 }
 
-func (e *userElem) attributes(dec *jsontext.Decoder) error {
-	if dec.PeekKind() == 'n' {
-		e.resetAttributes()
-		return readNull(dec)
-	}
-	if err := e.enter(dec, "attributes"); err != nil {
-		return err
-	}
-	for {
-		more, err := e.next(dec)
-		if !more || err != nil {
-			return err
-		}
-		var v []byte
-		switch string(e.name) {
-		case "FORENAME":
-			e.Forename, err = e.str(dec, "forename", e.Forename)
-		case "SURNAME":
-			e.Surname, err = e.str(dec, "surname", e.Surname)
-		case "USERNAME":
-			if v, err = e.text(dec, "username"); err == nil {
-				e.Username = string(v)
-			}
-		case "EMAIL":
-			e.Email, err = e.str(dec, "email", e.Email)
-		case "STARTDATE":
-			if v, err = e.flex(dec, "start_date"); err == nil {
-				e.StartDate = append(e.StartDate[:0], v...)
-			}
-		case "THIRDPARTYID":
-			if v, err = e.flex(dec, "third_party_id"); err == nil {
-				e.ThirdPartyID = string(v)
-			}
-		case "ACTIVE":
-			e.Active, err = boolean(dec, "active")
-		default:
-			err = dec.SkipValue()
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-func (e *userElem) relationships(dec *jsontext.Decoder) error {
-	if dec.PeekKind() == 'n' {
-		e.RoleIDs, e.HasTeam, e.Team = e.RoleIDs[:0], false, e.Team[:0]
-		return readNull(dec)
-	}
-	if err := e.enter(dec, "relationships"); err != nil {
-		return err
-	}
-	for {
-		more, err := e.next(dec)
-		if !more || err != nil {
-			return err
-		}
-		switch string(e.name) {
-		case "ROLES":
-			err = e.roles(dec)
-		case "AGENTTEAM":
-			err = e.team(dec)
-		default:
-			err = dec.SkipValue()
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// roles reads relationships.roles: {"data": [identifier, ...]}.
-func (e *userElem) roles(dec *jsontext.Decoder) error {
-	if dec.PeekKind() == 'n' {
-		e.RoleIDs = e.RoleIDs[:0]
-		return readNull(dec)
-	}
-	if err := e.enter(dec, "roles"); err != nil {
-		return err
-	}
-	for {
-		more, err := e.next(dec)
-		if !more || err != nil {
-			return err
-		}
-		if string(e.name) != "DATA" {
-			if err := dec.SkipValue(); err != nil {
-				return err
-			}
-			continue
-		}
-		e.RoleIDs = e.RoleIDs[:0]
-		switch dec.PeekKind() {
-		case 'n':
-			if err := readNull(dec); err != nil {
-				return err
-			}
-			continue
-		case '[':
-		default:
-			return wrongKind(dec, "roles data", "an array")
-		}
-		if _, err := dec.ReadToken(); err != nil {
-			return err
-		}
-		for dec.PeekKind() != ']' {
-			id, _, err := e.identifier(dec, "role identifier")
-			if err != nil {
-				return err
-			}
-			e.RoleIDs = append(append(e.RoleIDs, id...), 0)
-		}
-		if _, err := dec.ReadToken(); err != nil {
-			return err
-		}
-	}
-}
-
-// team reads relationships.agent-team: {"data": identifier or null}.
-func (e *userElem) team(dec *jsontext.Decoder) error {
-	if dec.PeekKind() == 'n' {
-		e.HasTeam, e.Team = false, e.Team[:0]
-		return readNull(dec)
-	}
-	if err := e.enter(dec, "agent-team"); err != nil {
-		return err
-	}
-	for {
-		more, err := e.next(dec)
-		if !more || err != nil {
-			return err
-		}
-		switch {
-		case string(e.name) != "DATA":
-			err = dec.SkipValue()
-		case dec.PeekKind() == 'n':
-			e.HasTeam, e.Team = false, e.Team[:0]
-			err = readNull(dec)
-		default:
-			if !e.HasTeam {
-				e.HasTeam, e.Team = true, e.Team[:0]
-			}
-			var id []byte
-			var hasID bool
-			id, hasID, err = e.identifier(dec, "agent-team identifier")
-			if hasID {
-				e.Team = append(e.Team[:0], id...)
-			}
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// identifier reads a resource identifier ({"type": ..., "id": ...} or null) and returns its id,
-// valid until the next read, and whether it named one. what names it in errors.
-func (e *userElem) identifier(dec *jsontext.Decoder, what string) (id []byte, hasID bool, err error) {
-	if dec.PeekKind() == 'n' {
-		return nil, false, readNull(dec)
-	}
-	if err := e.enter(dec, what); err != nil {
-		return nil, false, err
-	}
-	e.id = e.id[:0]
-	for {
-		more, err := e.next(dec)
-		if !more || err != nil {
-			return e.id, hasID, err
-		}
-		var v []byte
-		switch string(e.name) {
-		case "TYPE":
-			err = stringOrNull(dec, what)
-		case "ID":
-			if v, err = e.flex(dec, what); err == nil {
-				e.id, hasID = append(e.id[:0], v...), true
-			}
-		default:
-			err = dec.SkipValue()
-		}
-		if err != nil {
-			return e.id, hasID, err
-		}
-	}
-}
-
-// enter reads the start of an object, which what must be.
-func (e *userElem) enter(dec *jsontext.Decoder, what string) error {
+// members reads an object, which what must be, calling member with each member's name folded
+// in e.name (see fold) and the decoder on its value, which member must read. The member
+// functions take e and dec rather than close over them: a closure made for each object would be
+// an allocation each.
+func (e *userElem) members(dec *jsontext.Decoder, what string, member func(*userElem, *jsontext.Decoder) error) error {
 	if dec.PeekKind() != '{' {
 		return wrongKind(dec, what, "an object")
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		e.name = fold(e.name[:0], unquote(&e.value, raw))
+		if err := member(e, dec); err != nil {
+			return err
+		}
 	}
 	_, err := dec.ReadToken()
 	return err
 }
 
-// next reads the next member's name into e.name, folded (see fold), and reports whether there
-// was one: at the end of the object it reads the end and returns false.
-func (e *userElem) next(dec *jsontext.Decoder) (bool, error) {
-	if dec.PeekKind() == '}' {
-		_, err := dec.ReadToken()
-		return false, err
+func userMember(e *userElem, dec *jsontext.Decoder) error {
+	switch string(e.name) {
+	case "TYPE":
+		return stringOrNull(dec, "type")
+	case "ID":
+		v, err := e.flex(dec, "id")
+		if err == nil {
+			e.ID = string(v)
+		}
+		return err
+	case "ATTRIBUTES":
+		if dec.PeekKind() == 'n' {
+			e.resetAttributes()
+			return readNull(dec)
+		}
+		return e.members(dec, "attributes", attributeMember)
+	case "RELATIONSHIPS":
+		if dec.PeekKind() == 'n' {
+			e.RoleIDs, e.HasTeam, e.Team = e.RoleIDs[:0], false, e.Team[:0]
+			return readNull(dec)
+		}
+		return e.members(dec, "relationships", relationshipMember)
 	}
-	raw, err := dec.ReadValue()
-	if err != nil {
-		return false, err
+	return dec.SkipValue()
+}
+
+func attributeMember(e *userElem, dec *jsontext.Decoder) error {
+	var v []byte
+	var err error
+	switch string(e.name) {
+	case "FORENAME":
+		e.Forename, err = e.str(dec, "forename", e.Forename)
+	case "SURNAME":
+		e.Surname, err = e.str(dec, "surname", e.Surname)
+	case "USERNAME":
+		v, err = e.text(dec, "username")
+		e.Username = string(v)
+	case "EMAIL":
+		e.Email, err = e.str(dec, "email", e.Email)
+	case "STARTDATE":
+		v, err = e.flex(dec, "start_date")
+		e.StartDate = append(e.StartDate[:0], v...)
+	case "THIRDPARTYID":
+		v, err = e.flex(dec, "third_party_id")
+		e.ThirdPartyID = string(v)
+	case "ACTIVE":
+		e.Active, err = boolean(dec, "active")
+	default:
+		err = dec.SkipValue()
 	}
-	e.name = fold(e.name[:0], unquote(&e.value, raw))
-	return true, nil
+	return err
+}
+
+func relationshipMember(e *userElem, dec *jsontext.Decoder) error {
+	switch string(e.name) {
+	case "ROLES": // {"data": [identifier, ...]}
+		if dec.PeekKind() == 'n' {
+			e.RoleIDs = e.RoleIDs[:0]
+			return readNull(dec)
+		}
+		return e.members(dec, "roles", rolesMember)
+	case "AGENTTEAM": // {"data": identifier or null}
+		if dec.PeekKind() == 'n' {
+			e.HasTeam, e.Team = false, e.Team[:0]
+			return readNull(dec)
+		}
+		return e.members(dec, "agent-team", teamMember)
+	}
+	return dec.SkipValue()
+}
+
+func rolesMember(e *userElem, dec *jsontext.Decoder) error {
+	if string(e.name) != "DATA" {
+		return dec.SkipValue()
+	}
+	e.RoleIDs = e.RoleIDs[:0]
+	switch dec.PeekKind() {
+	case 'n':
+		return readNull(dec)
+	case '[':
+	default:
+		return wrongKind(dec, "roles data", "an array")
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != ']' {
+		if err := e.identifier(dec, "role identifier"); err != nil {
+			return err
+		}
+		e.RoleIDs = append(append(e.RoleIDs, e.id...), 0)
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+func teamMember(e *userElem, dec *jsontext.Decoder) error {
+	switch {
+	case string(e.name) != "DATA":
+		return dec.SkipValue()
+	case dec.PeekKind() == 'n':
+		e.HasTeam, e.Team = false, e.Team[:0]
+		return readNull(dec)
+	}
+	if !e.HasTeam {
+		e.HasTeam, e.Team = true, e.Team[:0]
+	}
+	err := e.identifier(dec, "agent-team identifier")
+	if e.hasID {
+		e.Team = append(e.Team[:0], e.id...)
+	}
+	return err
+}
+
+// identifier reads a resource identifier ({"type": ..., "id": ...} or null) into e.id, and
+// whether it named one into e.hasID. what names it in errors.
+func (e *userElem) identifier(dec *jsontext.Decoder, what string) error {
+	e.id, e.hasID = e.id[:0], false
+	if dec.PeekKind() == 'n' {
+		return readNull(dec)
+	}
+	return e.members(dec, what, identifierMember)
+}
+
+func identifierMember(e *userElem, dec *jsontext.Decoder) error {
+	switch string(e.name) {
+	case "TYPE":
+		return stringOrNull(dec, "type of an identifier")
+	case "ID":
+		v, err := e.flex(dec, "id of an identifier")
+		e.id, e.hasID = append(e.id[:0], v...), err == nil
+		return err
+	}
+	return dec.SkipValue()
 }
 
 // str reads a string or null ("") and appends it to dst[:0].
@@ -309,17 +234,7 @@ func (e *userElem) str(dec *jsontext.Decoder, what string, dst []byte) ([]byte, 
 
 // text reads a string or null (""), valid until the next read.
 func (e *userElem) text(dec *jsontext.Decoder, what string) ([]byte, error) {
-	switch dec.PeekKind() {
-	case 'n':
-		return nil, readNull(dec)
-	case '"':
-		raw, err := dec.ReadValue()
-		if err != nil {
-			return nil, err
-		}
-		return unquote(&e.value, raw), nil
-	}
-	return nil, wrongKind(dec, what, "a string")
+	return e.scalar(dec, what, false)
 }
 
 // stringOrNull reads a string or null, which it drops.
@@ -334,20 +249,27 @@ func stringOrNull(dec *jsontext.Decoder, what string) error {
 
 // flex reads a string, a number (as written) or null (""), valid until the next read.
 func (e *userElem) flex(dec *jsontext.Decoder, what string) ([]byte, error) {
-	switch dec.PeekKind() {
-	case 'n':
+	return e.scalar(dec, what, true)
+}
+
+// scalar reads a string or null (""), and a number (as written) when numbers is set.
+func (e *userElem) scalar(dec *jsontext.Decoder, what string, numbers bool) ([]byte, error) {
+	switch k := dec.PeekKind(); {
+	case k == 'n':
 		return nil, readNull(dec)
-	case '"':
+	case k == '"':
 		raw, err := dec.ReadValue()
 		if err != nil {
 			return nil, err
 		}
 		return unquote(&e.value, raw), nil
-	case '0':
-		raw, err := dec.ReadValue()
-		return raw, err
+	case k == '0' && numbers:
+		return dec.ReadValue()
 	}
-	return nil, wrongKind(dec, what, "a string, number or null")
+	if numbers {
+		return nil, wrongKind(dec, what, "a string, number or null")
+	}
+	return nil, wrongKind(dec, what, "a string")
 }
 
 func boolean(dec *jsontext.Decoder, what string) (bool, error) {
