@@ -434,22 +434,7 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 		usernames = b.countValues(pend, more, func(u *reconcile.User) string { return u.Username }, true)
 		emails = b.countValues(pend, more, func(u *reconcile.User) string { return u.Email }, false)
 		b.byUsername, b.byEmail = b.newIndex(0), b.newIndex(0)
-	} else if b.partial {
-		b.byUsername, b.byEmail = b.newIndex(b.from+len(pend)), b.newIndex(b.from+len(pend))
-		usernameOf := func(i int32) string { return strings.ToLower(b.users.At(int(i)).Username) }
-		emailOf := func(i int32) string { return strings.ToLower(b.users.At(int(i)).Email) }
-		for i := range int32(b.from) {
-			u := b.users.At(int(i))
-			lu, le := strings.ToLower(u.Username), strings.ToLower(u.Email)
-			_, _, at := b.byUsername.find(lu, usernameOf)
-			b.byUsername.add(lu, at, i)
-			if le != "" {
-				_, _, at := b.byEmail.find(le, emailOf)
-				b.byEmail.add(le, at, i)
-			}
-		}
 	}
-	b.partial = sparse
 	// The indexes name a kept person by the place the person takes once
 	// this source's users are in key order; until then, this source's
 	// k-th kept user is at b.from+order[k].
@@ -472,13 +457,25 @@ func (b *Builder) EndSource(name string, h sources.Health) {
 	for _, m := range more {
 		byKeyIndex = byKeyIndex || m.hasKey && m.prob == nil
 	}
-	if byKeyIndex && b.byKey.first == nil {
-		b.byKey = b.newIndex(b.from + len(pend))
+	// fill makes x an index of the people kept before this source, by
+	// valueOf, leaving out empty values unless withEmpty.
+	fill := func(x *uniqueIndex, valueOf func(int32) string, withEmpty bool) {
+		*x = b.newIndex(b.from + len(pend))
 		for i := range int32(b.from) {
-			_, _, at := b.byKey.find(b.users.At(int(i)).Key, keyOf)
-			b.byKey.add(b.users.At(int(i)).Key, at, i)
+			if v := valueOf(i); v != "" || withEmpty {
+				_, _, at := x.find(v, valueOf)
+				x.add(v, at, i)
+			}
 		}
 	}
+	if byKeyIndex && b.byKey.first == nil {
+		fill(&b.byKey, keyOf, true)
+	}
+	if b.partial && !sparse {
+		fill(&b.byUsername, usernameOf, true)
+		fill(&b.byEmail, emailOf, false)
+	}
+	b.partial = sparse
 	// held looks u's value up, lower-cased, in x; when a kept person holds it, u is refused
 	// with format (the value, the holder's key and origin).
 	held := func(x *uniqueIndex, valueOf func(int32) string, u *reconcile.User, value, format string) (lower string, at spot, refused bool) {

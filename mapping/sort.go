@@ -27,13 +27,16 @@ func sortMostlySorted[T any](s []T, cmp func(a, b T) int) bool {
 		default:
 			aside = append(aside, x)
 		}
+		if len(aside) > len(s)/8 {
+			// Give up at once (a source in no order, as a directory keyed
+			// by UUID, would set half of itself aside): the elements read
+			// are s[:n] and aside, and the others are still in place.
+			copy(s[n:], aside)
+			return false
+		}
 	}
 	if len(aside) == 0 {
 		return true
-	}
-	if len(aside) > len(s)/8 {
-		copy(s[n:], aside)
-		return false
 	}
 	slices.SortFunc(aside, cmp)
 	// Merge from the back, where s has room for aside.
