@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -21,13 +23,17 @@ const InChainRule = "1.2.840.113556.1.4.1941"
 type groupTable struct {
 	groups []sources.Group
 	byDN   map[string]int32 // normalised DN → index
-	// parent holds the groups listing each member (a person or a group, by
-	// normalised DN) as a list threaded through edges, newest first: the
-	// map holds the newest edge's index. No member has a slice of its own:
-	// at 100k people in two groups each, 5.0 MB where a slice per member
-	// took 6.7 MB, held through the whole read (see addParent, parentsOf).
-	parent map[string]int32
+	// parent holds the groups listing each member (a person or a group,
+	// by the print of its normalised DN) as a list threaded through edges,
+	// newest first: the map holds the newest edge's index. No member has a
+	// slice of its own: at 100k people in two groups each, 5.0 MB where a
+	// slice per member took 6.7 MB, held through the whole read (see
+	// addParent, parentsOf). Nor is a member's DN kept: that was another
+	// 4.8 MB at 100k, when the read's heap is largest.
+	parent map[dnPrint]int32
 	edges  []edge
+	seeds  [2]maphash.Seed
+	lower  []byte // printRaw's scratch
 	// direct and all are groupsOf's scratch, reused from one person to
 	// the next.
 	direct, all []int32
@@ -44,8 +50,37 @@ type groupTable struct {
 // (-1: none).
 type edge struct{ group, next int32 }
 
+// dnPrint stands for a normalised DN: two 64-bit hashes of it under
+// independent random seeds. Two of a million DNs share a print with a
+// chance of about 1.5e-27, and the seeds are new for each read, so no
+// directory can be written to make two collide.
+type dnPrint [2]uint64
+
 func newGroupTable() *groupTable {
-	return &groupTable{byDN: map[string]int32{}, parent: map[string]int32{}, closure: map[int32][]int32{}, extra: map[string]int32{}}
+	return &groupTable{byDN: map[string]int32{}, parent: map[dnPrint]int32{}, closure: map[int32][]int32{}, extra: map[string]int32{},
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
+}
+
+// print is the print of ndn, a normalised DN.
+func (t *groupTable) print(ndn string) dnPrint {
+	return dnPrint{maphash.String(t.seeds[0], ndn), maphash.String(t.seeds[1], ndn)}
+}
+
+// printRaw is print(normDN(string(raw))), without making a string for a
+// DN that normDN would only lower-case: ASCII, nothing it parses for.
+func (t *groupTable) printRaw(raw []byte) dnPrint {
+	b := t.lower[:0]
+	for _, c := range raw {
+		if c >= utf8.RuneSelf || strings.IndexByte(dnSpecial, c) >= 0 {
+			return t.print(normDN(string(raw)))
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	t.lower = b
+	return dnPrint{maphash.Bytes(t.seeds[0], b), maphash.Bytes(t.seeds[1], b)}
 }
 
 // readGroups reads every group in scope with its members (or, in memberOf
@@ -123,7 +158,7 @@ func (s *Source) readGroups(ctx context.Context, c goldap.Client) (*groupTable, 
 			return nil
 		}
 		for _, v := range vals {
-			t.addParent(normDN(string(v)), idx)
+			t.addParent(t.printRaw(v), idx)
 		}
 		return nil
 	})
@@ -134,7 +169,7 @@ func (s *Source) readGroups(ctx context.Context, c goldap.Client) (*groupTable, 
 		for _, v := range l.vals {
 			// l.idx is a member of group v.
 			if p, ok := t.byDN[normDN(v)]; ok {
-				t.addParent(l.dn, p)
+				t.addParent(t.print(l.dn), p)
 			}
 		}
 	}
@@ -160,7 +195,7 @@ func (s *Source) readInChain(ctx context.Context, c goldap.Client, t *groupTable
 			attrs:  []string{"1.1"},
 		}
 		err := s.streamPaged(ctx, c, sp, func(e *goldap.Entry) error {
-			t.addParent(normDN(e.DN), int32(i))
+			t.addParent(t.print(normDN(e.DN)), int32(i))
 			return nil
 		})
 		if err != nil {
@@ -187,7 +222,7 @@ func (s *Source) groupsOf(t *groupTable, p *person) []sources.Group {
 			}
 		}
 	} else {
-		direct = t.parentsOf(p.dn, direct)
+		direct = t.parentsOf(t.print(p.dn), direct)
 	}
 	t.direct = direct
 	if len(direct) == 0 {
@@ -215,8 +250,9 @@ func (s *Source) groupsOf(t *groupTable, p *person) []sources.Group {
 	return out
 }
 
-// addParent records that group g lists member dn (normalised).
-func (t *groupTable) addParent(dn string, g int32) {
+// addParent records that group g lists the member whose normalised DN
+// has print dn.
+func (t *groupTable) addParent(dn dnPrint, g int32) {
 	next, ok := t.parent[dn]
 	if !ok {
 		next = -1
@@ -225,9 +261,10 @@ func (t *groupTable) addParent(dn string, g int32) {
 	t.edges = append(t.edges, edge{group: g, next: next})
 }
 
-// parentsOf appends to into the groups listing member dn (normalised),
-// newest first; a group listing the member twice comes twice.
-func (t *groupTable) parentsOf(dn string, into []int32) []int32 {
+// parentsOf appends to into the groups listing the member whose
+// normalised DN has print dn, newest first; a group listing the member
+// twice comes twice.
+func (t *groupTable) parentsOf(dn dnPrint, into []int32) []int32 {
 	i, ok := t.parent[dn]
 	if !ok {
 		return into
@@ -264,7 +301,7 @@ func (t *groupTable) reach(g int32) []int32 {
 		if int(queue[i]) >= len(dnOf) {
 			continue // named only from a memberOf DN: nothing known above it
 		}
-		parents = t.parentsOf(dnOf[queue[i]], parents[:0])
+		parents = t.parentsOf(t.print(dnOf[queue[i]]), parents[:0])
 		for _, p := range parents {
 			if !seen[p] {
 				seen[p] = true

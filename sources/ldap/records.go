@@ -331,10 +331,14 @@ func firstRDNValue(dn string) string {
 	return parsed.RDNs[0].Attributes[0].Value
 }
 
+// dnSpecial are the bytes for which normDN parses a DN rather than only
+// lower-case it.
+const dnSpecial = " \\\"+#;<>"
+
 // normDN gives a DN a comparable form: lower case, no optional spaces,
 // escapes normalised. Most DNs need only lower-casing.
 func normDN(dn string) string {
-	if !strings.ContainsAny(dn, " \\\"+#;<>") {
+	if !strings.ContainsAny(dn, dnSpecial) {
 		return strings.ToLower(dn)
 	}
 	parsed, err := goldap.ParseDN(dn)

@@ -574,10 +574,10 @@ func TestGroupsOfAllocatesOnlyItsResult(t *testing.T) {
 	tab := newGroupTable()
 	for i, name := range []string{"a", "b", "c"} {
 		tab.groups = append(tab.groups, sources.Group{Key: name + "-uuid", Name: name})
-		tab.addParent("uid=p1", int32(i))
+		tab.addParent(tab.print("uid=p1"), int32(i))
 	}
-	tab.addParent("uid=p1", 1) // listed twice by b
-	tab.addParent("uid=p2", 2)
+	tab.addParent(tab.print("uid=p1"), 1) // listed twice by b
+	tab.addParent(tab.print("uid=p2"), 2)
 	s := &Source{}
 	p1, p2 := &person{dn: "uid=p1"}, &person{dn: "uid=p2"}
 	if got := groupKeys(s.groupsOf(tab, p1)); got != "a-uuid,b-uuid,c-uuid" {
@@ -589,6 +589,41 @@ func TestGroupsOfAllocatesOnlyItsResult(t *testing.T) {
 	})
 	if allocs > 2 {
 		t.Errorf("groupsOf allocates %.0f times for two people, want 2 (their results)", allocs)
+	}
+}
+
+// TestPrintRawIsPrintOfNormDN holds the group table's short cut for raw
+// member values to the DN normalisation people are looked up by: a member
+// value and a person's DN that normalise alike must print alike, and
+// others not.
+func TestPrintRawIsPrintOfNormDN(t *testing.T) {
+	tab := newGroupTable()
+	dns := []string{
+		"uid=p1,ou=people,dc=example,dc=com",
+		"UID=P1,OU=People,DC=Example,DC=com",
+		"uid=p2,ou=people,dc=example,dc=com",
+		"CN=Smith\\, Jo,OU=Users,DC=corp,DC=example",
+		"cn=smith\\, jo,ou=users,dc=corp,dc=example",
+		"cn=Zoë Ü,ou=people,dc=example,dc=com",
+		"cn=zoë ü, ou=people, dc=example, dc=com",
+		"cn=a+sn=b,dc=x",
+		"uid=p1 ,ou=people,dc=example,dc=com",
+		"",
+	}
+	for _, dn := range dns {
+		if got, want := tab.printRaw([]byte(dn)), tab.print(normDN(dn)); got != want {
+			t.Errorf("printRaw(%q) = %x, want print(normDN) = %x", dn, got, want)
+		}
+	}
+	for i, a := range dns {
+		for _, b := range dns[i+1:] {
+			if same := normDN(a) == normDN(b); same != (tab.printRaw([]byte(a)) == tab.printRaw([]byte(b))) {
+				t.Errorf("%q and %q: normalised alike %v, printed alike %v", a, b, same, !same)
+			}
+		}
+	}
+	if tab.print("uid=p1") == newGroupTable().print("uid=p1") {
+		t.Error("two tables print alike: the seeds are not new for each table")
 	}
 }
 
