@@ -315,12 +315,14 @@ func (s *Source) readFull(ctx context.Context, c goldap.Client, reuse bool, keep
 			e = fromGoldap(ge, &wire.Entry{})
 		}
 		p, err := conv.convert(e)
-		var nk errNoKey
-		if errors.As(err, &nk) {
-			noKey = append(noKey, nk)
-			return nil
-		}
 		if err != nil {
+			// Only here: a target errors.As fills escapes, and made for
+			// every entry it was 32 bytes of garbage a person.
+			var nk errNoKey
+			if errors.As(err, &nk) {
+				noKey = append(noKey, nk)
+				return nil
+			}
 			return err
 		}
 		if cur != nil {
