@@ -63,7 +63,7 @@ type differ struct {
 	// (owner, or strayOwner for ledger ids the listing does not hold)
 	// and which desired user claimed them in this plan (claimedBy, by
 	// place in claimers, plus one: 0 is nobody).
-	curIdx *idIndex
+	curIdx *IDIndex
 	// ledKeys are the owned users' keys, sorted; ledPos is where curIdx
 	// places each one's platform id (-1: not listed).
 	ledKeys    []string
@@ -112,9 +112,9 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	for i := range desired.Teams {
 		d.desTeams[desired.Teams[i].Key] = &desired.Teams[i]
 	}
-	d.curIdx = newIDIndex(current.Users)
+	d.curIdx = NewIDIndex(current.Users)
 	n := len(current.Users)
-	d.dupIDs = d.curIdx.distinct != n
+	d.dupIDs = d.curIdx.Distinct() != n
 	d.owner = make([]int32, n)
 	for i := range d.owner {
 		d.owner[i] = -1
@@ -125,7 +125,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	d.ledKeys, d.ledPos = keys, make([]int32, len(keys))
 	for j, id := range ids {
 		key := d.ledKeys[j]
-		i, ok := d.curIdx.find(id)
+		i, ok := d.curIdx.Find(id)
 		if !ok {
 			d.strayOwner[id] = key
 			d.ledPos[j] = -1
@@ -138,7 +138,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 	for i := range current.Users {
 		at := int32(i)
 		if d.dupIDs {
-			at, _ = d.curIdx.find(current.Users[i].ID)
+			at, _ = d.curIdx.Find(current.Users[i].ID)
 		}
 		if current.Users[i].Active && d.owner[at] >= 0 {
 			d.plan.Population++
@@ -156,7 +156,7 @@ func newDiffer(desired, current *Snapshot, own Ownership, pol Policy) *differ {
 
 // curUser returns the platform user with id, nil when the listing has none.
 func (d *differ) curUser(id string) *User {
-	if i, ok := d.curIdx.find(id); ok {
+	if i, ok := d.curIdx.Find(id); ok {
 		return &d.current.Users[i]
 	}
 	return nil
@@ -164,7 +164,7 @@ func (d *differ) curUser(id string) *User {
 
 // userOwner returns the key the ledger owns platform user id by.
 func (d *differ) userOwner(id string) (string, bool) {
-	if i, ok := d.curIdx.find(id); ok {
+	if i, ok := d.curIdx.Find(id); ok {
 		return d.ownerOf(i)
 	}
 	key, ok := d.strayOwner[id]
@@ -181,7 +181,7 @@ func (d *differ) ownerOf(i int32) (string, bool) {
 
 // claimed returns the desired key that claimed platform user id in this plan.
 func (d *differ) claimed(id string) (string, bool) {
-	if i, ok := d.curIdx.find(id); ok && d.claimedBy[i] > 0 {
+	if i, ok := d.curIdx.Find(id); ok && d.claimedBy[i] > 0 {
 		return d.claimers[d.claimedBy[i]-1].Key, true
 	}
 	return "", false
@@ -189,7 +189,7 @@ func (d *differ) claimed(id string) (string, bool) {
 
 // claim records that claimers[by] claimed listed platform user id.
 func (d *differ) claim(id string, by int) {
-	i, _ := d.curIdx.find(id)
+	i, _ := d.curIdx.Find(id)
 	d.claimAt(i, by)
 }
 

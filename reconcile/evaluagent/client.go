@@ -179,14 +179,14 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]*reconcile.User, len(users))
-	for i := range users {
-		byID[users[i].ID] = &users[i]
-	}
+	var byID *reconcile.IDIndex // made for the first agent
 	for _, q := range queues {
 		for _, id := range q.Agents {
-			if u := byID[id]; u != nil {
-				u.Queues = append(u.Queues, q.Name)
+			if byID == nil {
+				byID = reconcile.NewIDIndex(users)
+			}
+			if i, ok := byID.Find(id); ok {
+				users[i].Queues = append(users[i].Queues, q.Name)
 			} else {
 				c.log.Warn("evaluagent: work-queue template lists an agent the user listing did not show",
 					"queue", q.Name, "user_id", id)
