@@ -112,9 +112,9 @@ type Source interface {
 type Streamer interface {
 	Source
 	// Stream calls fn once per record, in no particular order, and stops at
-	// the first error fn returns. The record, its Attrs map and its value
-	// slices belong to the source and are reused after fn returns; the
-	// strings in them may be kept. A key seen twice is passed once (the
+	// the first error fn returns. The record, its Attrs map, its value
+	// slices and its Groups belong to the source and are reused after fn
+	// returns; the strings in them may be kept. A key seen twice is passed once (the
 	// first) and makes the Health incomplete, as in Fetch.
 	Stream(ctx context.Context, fn func(*Record) error) (Health, error)
 }

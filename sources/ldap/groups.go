@@ -23,21 +23,23 @@ const InChainRule = "1.2.840.113556.1.4.1941"
 type groupTable struct {
 	groups []sources.Group
 	byDN   map[string]int32 // normalised DN → index
-	// parent holds the groups listing each member (a person or a group,
-	// by the print of its normalised DN) as a list threaded through edges,
-	// newest first: the map holds the newest edge's index. No member has a
-	// slice of its own: at 100k people in two groups each, 5.0 MB where a
-	// slice per member took 6.7 MB, held through the whole read (see
-	// addParent, parentsOf). Nor is a member's DN kept: that was another
-	// 4.8 MB at 100k, when the read's heap is largest.
-	parent map[dnPrint]int32
-	edges  []edge
-	seeds  [2]maphash.Seed
-	lower  []byte // printRaw's scratch
+	// edges are the memberships read: each group listing a member (a
+	// person or a group, by the print of its normalised DN). heads
+	// places each member's newest edge by its print, and each edge leads
+	// to the member's edge before it, so no member has a slice of its own
+	// and no DN is kept. heads is made once every edge is in (see
+	// parentsOf): a map grown one member at a time allocated 15 MB for
+	// 100k people in two groups, and held 5 MB more than this, through
+	// the whole people read, when the pass's heap is largest.
+	edges []edge
+	heads []int32 // edge index plus one, 0: empty; nil until made
+	seeds [2]maphash.Seed
+	lower []byte // printRaw's scratch
 	// direct and all are groupsOf's scratch, reused from one person to
-	// the next.
+	// the next; so is out, for a person itself reused.
 	direct, all []int32
-	// transitive is true when parent already holds nested memberships
+	out         []sources.Group
+	// transitive is true when edges already hold nested memberships
 	// (the in-chain rule), so no closure is computed.
 	transitive bool
 	closure    map[int32][]int32
@@ -46,9 +48,12 @@ type groupTable struct {
 	rawDN      []string         // index → DN as the server sent it
 }
 
-// edge is one group listing a member, and the member's edge before it
-// (-1: none).
-type edge struct{ group, next int32 }
+// edge is one group listing the member with print member, and the
+// member's edge before it (-1: none).
+type edge struct {
+	member      dnPrint
+	group, next int32
+}
 
 // dnPrint stands for a normalised DN: two 64-bit hashes of it under
 // independent random seeds. Two of a million DNs share a print with a
@@ -57,7 +62,7 @@ type edge struct{ group, next int32 }
 type dnPrint [2]uint64
 
 func newGroupTable() *groupTable {
-	return &groupTable{byDN: map[string]int32{}, parent: map[dnPrint]int32{}, closure: map[int32][]int32{}, extra: map[string]int32{},
+	return &groupTable{byDN: map[string]int32{}, closure: map[int32][]int32{}, extra: map[string]int32{},
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 }
 
@@ -240,7 +245,15 @@ func (s *Source) groupsOf(t *groupTable, p *person) []sources.Group {
 	slices.Sort(all)
 	all = slices.Compact(all)
 	t.all = all
-	out := make([]sources.Group, len(all))
+	// A person overwritten by the next entry has their groups overwritten
+	// too: a slice each was 11 MB of garbage at 100k people in two groups.
+	var out []sources.Group
+	if p.reused {
+		out = slices.Grow(t.out[:0], len(all))[:len(all)]
+		t.out = out
+	} else {
+		out = make([]sources.Group, len(all))
+	}
 	for i, x := range all {
 		out[i] = t.groups[x]
 	}
@@ -253,26 +266,56 @@ func (s *Source) groupsOf(t *groupTable, p *person) []sources.Group {
 // addParent records that group g lists the member whose normalised DN
 // has print dn.
 func (t *groupTable) addParent(dn dnPrint, g int32) {
-	next, ok := t.parent[dn]
-	if !ok {
-		next = -1
-	}
-	t.parent[dn] = int32(len(t.edges))
-	t.edges = append(t.edges, edge{group: g, next: next})
+	t.edges = append(t.edges, edge{member: dn, group: g})
+	t.heads = nil
 }
 
 // parentsOf appends to into the groups listing the member whose
 // normalised DN has print dn, newest first; a group listing the member
 // twice comes twice.
 func (t *groupTable) parentsOf(dn dnPrint, into []int32) []int32 {
-	i, ok := t.parent[dn]
-	if !ok {
-		return into
+	if t.heads == nil {
+		t.link()
 	}
-	for ; i >= 0; i = t.edges[i].next {
-		into = append(into, t.edges[i].group)
+	mask := uint64(len(t.heads) - 1)
+	for s := dn[0] & mask; ; s = (s + 1) & mask {
+		h := t.heads[s]
+		if h == 0 {
+			return into
+		}
+		if t.edges[h-1].member == dn {
+			for i := h - 1; i >= 0; i = t.edges[i].next {
+				into = append(into, t.edges[i].group)
+			}
+			return into
+		}
 	}
-	return into
+}
+
+// link makes heads, at most half full, and threads each member's edges
+// newest first.
+func (t *groupTable) link() {
+	size := 16
+	for size < 2*len(t.edges) {
+		size <<= 1
+	}
+	t.heads = make([]int32, size)
+	mask := uint64(size - 1)
+	for i := range t.edges {
+		e := &t.edges[i]
+		for s := e.member[0] & mask; ; s = (s + 1) & mask {
+			h := t.heads[s]
+			if h == 0 {
+				e.next = -1
+			} else if t.edges[h-1].member == e.member {
+				e.next = h - 1
+			} else {
+				continue
+			}
+			t.heads[s] = int32(i) + 1
+			break
+		}
+	}
 }
 
 // external names a group known only from a memberOf DN (no groups search

@@ -31,6 +31,9 @@ type person struct {
 	rec      sources.Record
 	dn       string   // normalised DN, for member-list lookups
 	memberOf []string // normalised memberOf DNs (MemberOf mode)
+	// reused is set on the converter's one person of a streamed read,
+	// overwritten by each entry: its groups may be overwritten too.
+	reused bool
 }
 
 // converter turns entries into persons. It is not safe for concurrent use.
@@ -201,7 +204,7 @@ func (c *converter) convert(e *wire.Entry) (*person, error) {
 	if c.reuse {
 		p, attrs, backing = &c.scratch, c.scratch.rec.Attrs, c.backing[:0]
 		clear(attrs)
-		*p = person{dn: normDN(dn)}
+		*p = person{dn: normDN(dn), reused: true}
 		if cap(backing) < nvals {
 			backing = make([]string, 0, nvals)
 		}

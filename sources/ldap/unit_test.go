@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -589,6 +590,48 @@ func TestGroupsOfAllocatesOnlyItsResult(t *testing.T) {
 	})
 	if allocs > 2 {
 		t.Errorf("groupsOf allocates %.0f times for two people, want 2 (their results)", allocs)
+	}
+	// A person a streamed read reuses has their groups in a reused slice.
+	p1.reused, p2.reused = true, true
+	if got := groupKeys(s.groupsOf(tab, p2)); got != "c-uuid" {
+		t.Fatalf("groups of reused p2: %s", got)
+	}
+	if got := groupKeys(s.groupsOf(tab, p1)); got != "a-uuid,b-uuid,c-uuid" {
+		t.Fatalf("groups of reused p1 after p2: %s", got)
+	}
+	allocs = testing.AllocsPerRun(100, func() {
+		s.groupsOf(tab, p1)
+		s.groupsOf(tab, p2)
+	})
+	if allocs != 0 {
+		t.Errorf("groupsOf allocates %.0f times for two reused people, want 0", allocs)
+	}
+}
+
+// TestGroupTableMatchesMap holds the table's threaded edges to a map
+// from member to the groups listing it, newest first, over generated
+// memberships (members listed twice, members of no group, lookups
+// between additions).
+func TestGroupTableMatchesMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 3))
+	for round := range 100 {
+		tab := newGroupTable()
+		want := map[string][]int32{}
+		members := 1 + r.IntN(200)
+		for range r.IntN(600) {
+			m, g := fmt.Sprintf("uid=p%d,ou=people", r.IntN(members)), int32(r.IntN(20))
+			tab.addParent(tab.print(m), g)
+			want[m] = append([]int32{g}, want[m]...)
+			if r.IntN(50) == 0 {
+				tab.parentsOf(tab.print(m), nil) // links, then more are added
+			}
+		}
+		for i := range members + 5 {
+			m := fmt.Sprintf("uid=p%d,ou=people", i)
+			if got := tab.parentsOf(tab.print(m), nil); !slices.Equal(got, want[m]) {
+				t.Fatalf("round %d: parents of %s = %v, want %v", round, m, got, want[m])
+			}
+		}
 	}
 }
 
