@@ -23,18 +23,19 @@ const InChainRule = "1.2.840.113556.1.4.1941"
 type groupTable struct {
 	groups []sources.Group
 	byDN   map[string]int32 // normalised DN → index
-	// edges are the memberships read: each group listing a member (a
-	// person or a group, by the print of its normalised DN). heads
-	// places each member's newest edge by its print, and each edge leads
-	// to the member's edge before it, so no member has a slice of its own
-	// and no DN is kept. heads is made once every edge is in (see
-	// parentsOf): a map grown one member at a time allocated 15 MB for
-	// 100k people in two groups, and held 5 MB more than this, through
-	// the whole people read, when the pass's heap is largest.
-	edges []edge
-	heads []int32 // edge index plus one, 0: empty; nil until made
-	seeds [2]maphash.Seed
-	lower []byte // printRaw's scratch
+	// members are the members listed (a person or a group, by the print
+	// of its normalised DN), each once, with their newest edge; slots
+	// place them by print. edges are the memberships, each group listing
+	// a member leading to the member's edge before it. No member has a
+	// slice of its own and no DN is kept: at 100k people in six groups
+	// each, this holds 8 MB where a map from each member's DN held 14 MB,
+	// through the whole people read, when the pass's heap is largest; and
+	// as it grows it copies only slots, 4 bytes a member.
+	members chunks[member]
+	slots   []int32 // place in members plus one, 0: empty; at most half full
+	edges   chunks[edge]
+	seeds   [2]maphash.Seed
+	lower   []byte // printRaw's scratch
 	// direct and all are groupsOf's scratch, reused from one person to
 	// the next; so is out, for a person itself reused.
 	direct, all []int32
@@ -48,12 +49,36 @@ type groupTable struct {
 	rawDN      []string         // index → DN as the server sent it
 }
 
-// edge is one group listing the member with print member, and the
-// member's edge before it (-1: none).
-type edge struct {
-	member      dnPrint
-	group, next int32
+// member is a member's print and its newest edge.
+type member struct {
+	print dnPrint
+	head  int32
 }
+
+// edge is one group listing a member, and the member's edge before it
+// (-1: none).
+type edge struct{ group, next int32 }
+
+// chunks is a list appended to in fixed blocks. Growing it copies
+// nothing, where a slice of 600k edges grown by append allocated about
+// four times its final size on the way.
+type chunks[T any] struct {
+	blocks [][]T
+	n      int32
+}
+
+const chunkLen = 4096
+
+func (c *chunks[T]) add(v T) int32 {
+	if c.n%chunkLen == 0 {
+		c.blocks = append(c.blocks, make([]T, chunkLen))
+	}
+	c.blocks[c.n/chunkLen][c.n%chunkLen] = v
+	c.n++
+	return c.n - 1
+}
+
+func (c *chunks[T]) at(i int32) *T { return &c.blocks[i/chunkLen][i%chunkLen] }
 
 // dnPrint stands for a normalised DN: two 64-bit hashes of it under
 // independent random seeds. Two of a million DNs share a print with a
@@ -266,56 +291,60 @@ func (s *Source) groupsOf(t *groupTable, p *person) []sources.Group {
 // addParent records that group g lists the member whose normalised DN
 // has print dn.
 func (t *groupTable) addParent(dn dnPrint, g int32) {
-	t.edges = append(t.edges, edge{member: dn, group: g})
-	t.heads = nil
+	if 2*(t.members.n+1) > int32(len(t.slots)) {
+		t.grow()
+	}
+	s, m := t.find(dn)
+	if m == nil {
+		t.slots[s] = t.members.add(member{print: dn, head: -1}) + 1
+		m = t.members.at(t.slots[s] - 1)
+	}
+	m.head = t.edges.add(edge{group: g, next: m.head})
+}
+
+// find returns dn's slot and member; nil and the empty slot for it when
+// dn is nobody's print.
+func (t *groupTable) find(dn dnPrint) (uint64, *member) {
+	mask := uint64(len(t.slots) - 1)
+	for s := dn[0] & mask; ; s = (s + 1) & mask {
+		i := t.slots[s]
+		if i == 0 {
+			return s, nil
+		}
+		if m := t.members.at(i - 1); m.print == dn {
+			return s, m
+		}
+	}
+}
+
+// grow doubles the slots and places every member again.
+func (t *groupTable) grow() {
+	t.slots = make([]int32, max(16, 2*len(t.slots)))
+	mask := uint64(len(t.slots) - 1)
+	for i := range t.members.n {
+		s := t.members.at(i).print[0] & mask
+		for t.slots[s] != 0 {
+			s = (s + 1) & mask
+		}
+		t.slots[s] = i + 1
+	}
 }
 
 // parentsOf appends to into the groups listing the member whose
 // normalised DN has print dn, newest first; a group listing the member
 // twice comes twice.
 func (t *groupTable) parentsOf(dn dnPrint, into []int32) []int32 {
-	if t.heads == nil {
-		t.link()
+	if len(t.slots) == 0 {
+		return into
 	}
-	mask := uint64(len(t.heads) - 1)
-	for s := dn[0] & mask; ; s = (s + 1) & mask {
-		h := t.heads[s]
-		if h == 0 {
-			return into
-		}
-		if t.edges[h-1].member == dn {
-			for i := h - 1; i >= 0; i = t.edges[i].next {
-				into = append(into, t.edges[i].group)
-			}
-			return into
-		}
+	_, m := t.find(dn)
+	if m == nil {
+		return into
 	}
-}
-
-// link makes heads, at most half full, and threads each member's edges
-// newest first.
-func (t *groupTable) link() {
-	size := 16
-	for size < 2*len(t.edges) {
-		size <<= 1
+	for i := m.head; i >= 0; i = t.edges.at(i).next {
+		into = append(into, t.edges.at(i).group)
 	}
-	t.heads = make([]int32, size)
-	mask := uint64(size - 1)
-	for i := range t.edges {
-		e := &t.edges[i]
-		for s := e.member[0] & mask; ; s = (s + 1) & mask {
-			h := t.heads[s]
-			if h == 0 {
-				e.next = -1
-			} else if t.edges[h-1].member == e.member {
-				e.next = h - 1
-			} else {
-				continue
-			}
-			t.heads[s] = int32(i) + 1
-			break
-		}
-	}
+	return into
 }
 
 // external names a group known only from a memberOf DN (no groups search
