@@ -170,7 +170,6 @@ type Builder struct {
 	// shared holds one copy of each role set and start date: a few
 	// distinct values held by everybody (see share).
 	shared   map[string][]string
-	dates    reconcile.Shared
 	sharedBy []byte
 	// scratch and chainKey are reused from one record to the next: mapping
 	// a person allocates nothing that is not kept.
@@ -220,7 +219,6 @@ func (r *Rules) NewBuilder() *Builder {
 		teams:   map[string]reconcile.Team{},
 		chainOf: map[string]int32{},
 		shared:  map[string][]string{},
-		dates:   reconcile.Shared{Limit: shareLimit},
 	}
 }
 
@@ -252,7 +250,6 @@ func (b *Builder) share(u *reconcile.User) {
 			b.shared[string(b.sharedBy)] = u.Roles
 		}
 	}
-	u.StartDate = b.dates.Of(u.StartDate)
 }
 
 // valueSlots are the slots in seen of one kind of value (lower-cased
@@ -744,13 +741,13 @@ func (r *Rules) mapRecord(rec *sources.Record, sc *scratch) Explanation {
 	return ex
 }
 
-func (r *Rules) parseDate(raw string) (string, bool) {
+func (r *Rules) parseDate(raw string) (reconcile.Date, bool) {
 	for _, l := range r.layouts {
 		if t, err := time.Parse(l, raw); err == nil {
-			return t.Format(DefaultDateLayout), true
+			return reconcile.DateOf(t), true
 		}
 	}
-	return "", false
+	return 0, false
 }
 
 func (r *Rules) mapRoles(rec *sources.Record, problem func(string, ...any)) []string {

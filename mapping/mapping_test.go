@@ -83,10 +83,10 @@ func TestMap(t *testing.T) {
 		)},
 		want: Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{
 			user("r1", func(u *reconcile.User) {
-				u.Key, u.Email, u.ThirdPartyID, u.StartDate = "E1", "a@y.com", "H1", "2024-01-31"
+				u.Key, u.Email, u.ThirdPartyID, u.StartDate = "E1", "a@y.com", "H1", 20240131
 			}),
 			user("r2", func(u *reconcile.User) {
-				u.Key, u.Email, u.ThirdPartyID, u.StartDate = "E2", "b@y.com", "H2", "2023-05-04"
+				u.Key, u.Email, u.ThirdPartyID, u.StartDate = "E2", "b@y.com", "H2", 20230504
 			}),
 			user("r3", func(u *reconcile.User) { u.Key, u.Email, u.ThirdPartyID = "E3", "c@y.com", "H3" }),
 		}}},

@@ -30,7 +30,7 @@ func benchState(n int) (desired, current *reconcile.Snapshot, own reconcile.Owne
 		key := fmt.Sprintf("E%07d", i)
 		team := fmt.Sprintf("team-%02d", i%teams)
 		u := reconcile.User{Key: key, ThirdPartyID: key, Username: key + "@example.com", Email: key + "@example.com",
-			Forename: "F" + key, Surname: "S", StartDate: "2024-01-01", Active: true, Roles: []string{"agent"}}
+			Forename: "F" + key, Surname: "S", StartDate: 20240101, Active: true, Roles: []string{"agent"}}
 		c := u
 		c.ID, c.Key, c.Team = "u-"+key, "", "g-"+team
 		current.Users = append(current.Users, c)

@@ -542,7 +542,9 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	}
 	str(FieldEmail, cur.Email, w.Email, true)
 	str(FieldThirdPartyID, cur.ThirdPartyID, w.ThirdPartyID, true)
-	str(FieldStartDate, cur.StartDate, w.StartDate, true)
+	if w.StartDate != 0 && cur.StartDate != w.StartDate {
+		str(FieldStartDate, cur.StartDate.String(), w.StartDate.String(), true)
+	}
 	if !create && cur.Active != w.Active {
 		ch = append(ch, Change{FieldActive, fmt.Sprint(cur.Active), fmt.Sprint(w.Active)})
 	}

@@ -30,7 +30,7 @@ type User struct {
 	Email        string   `json:"email,omitempty"`
 	Forename     string   `json:"forename"`
 	Surname      string   `json:"surname"`
-	StartDate    string   `json:"start_date,omitempty"` // YYYY-MM-DD
+	StartDate    Date     `json:"start_date,omitempty"`
 	Active       bool     `json:"active"`
 	Roles        []string `json:"roles"`            // role machine names, sorted
 	Team         string   `json:"team,omitempty"`   // team key (desired) or group id (current)

@@ -34,7 +34,7 @@ func snapshots(n, teams int) (desired, current *reconcile.Snapshot, own reconcil
 		key, first, last, email, _ := person(i)
 		team := teamName(i, teams)
 		u := reconcile.User{Key: key, ThirdPartyID: key, Username: email, Email: email, Forename: first, Surname: last,
-			StartDate: "2024-01-15", Active: true, Roles: []string{"agent"}}
+			StartDate: 20240115, Active: true, Roles: []string{"agent"}}
 		c := u
 		c.ID, c.Key, c.Team = "u-"+key, "", "g-"+team
 		current.Users = append(current.Users, c)

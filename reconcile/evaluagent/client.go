@@ -286,14 +286,14 @@ func (c *Client) SizeHint(users int) {
 // a million users keep one copy of each team id, start date and role set.
 type interner struct {
 	l        *lookups
-	strs     reconcile.Shared    // team ids and start dates
-	names    reconcile.Shared    // forenames and surnames, up to nameLimit
-	dates    map[string]string   // start dates as listed → as compared, up to nameLimit
-	roleSets map[string][]string // by the role ids as listed, each followed by a 0 byte
+	strs     reconcile.Shared          // team ids and start dates
+	names    reconcile.Shared          // forenames and surnames, up to nameLimit
+	dates    map[string]reconcile.Date // start dates as listed → as compared, up to nameLimit
+	roleSets map[string][]string       // by the role ids as listed, each followed by a 0 byte
 }
 
 func newInterner(l *lookups) *interner {
-	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, dates: map[string]string{}, roleSets: map[string][]string{}}
+	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, dates: map[string]reconcile.Date{}, roleSets: map[string][]string{}}
 }
 
 // nameLimit bounds the names an interner shares: common forenames and
@@ -302,15 +302,18 @@ func newInterner(l *lookups) *interner {
 const nameLimit = 1 << 14
 
 // date is a start date as listed (any form normDate reads), as compared.
-func (in *interner) date(raw []byte) (string, error) {
+func (in *interner) date(raw []byte) (reconcile.Date, error) {
 	if d, ok := in.dates[string(raw)]; ok {
 		return d, nil
 	}
-	d, err := normDate(string(raw))
+	s, err := normDate(string(raw))
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	d = in.strs.Of(d)
+	d, err := reconcile.ParseDate(s)
+	if err != nil {
+		return 0, err
+	}
 	if len(in.dates) < nameLimit {
 		in.dates[string(raw)] = d
 	}
@@ -438,10 +441,7 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 	if err != nil {
 		return fail(err)
 	}
-	start, err := normDate(u.StartDate)
-	if err != nil {
-		return fail(fmt.Errorf("start_date: %w", err))
-	}
+	start := u.StartDate.String()
 	at := attrs{"forename": u.Forename, "surname": u.Surname, "username": u.Username}
 	if u.Email != "" {
 		at["email"] = u.Email
@@ -513,11 +513,7 @@ func (c *Client) UpdateUser(ctx context.Context, id string, u reconcile.User, fi
 		case reconcile.FieldThirdPartyID:
 			at["third_party_id"] = nullable(u.ThirdPartyID)
 		case reconcile.FieldStartDate:
-			d, err := normDate(u.StartDate)
-			if err != nil {
-				return fail(fmt.Errorf("start_date: %w", err))
-			}
-			at["start_date"] = nullable(d)
+			at["start_date"] = nullable(u.StartDate.String())
 		default:
 			return fail(fmt.Errorf("field %q is not a user field", f))
 		}

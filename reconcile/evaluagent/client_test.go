@@ -67,10 +67,10 @@ func TestListDecodesTheAccount(t *testing.T) {
 	want := &reconcile.Snapshot{
 		Users: []reconcile.User{
 			{ID: "u-ada", ThirdPartyID: "1001", Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
-				StartDate: "2024-01-15", Active: true, Roles: []string{"agent", "system_access"}, Team: "g-north", Queues: []string{"Care QA", "Sales QA"}},
+				StartDate: 20240115, Active: true, Roles: []string{"agent", "system_access"}, Team: "g-north", Queues: []string{"Care QA", "Sales QA"}},
 			{ID: "u-bob", Username: "Bob", Forename: "Bob", Roles: []string{}},
 			{ID: "u-cy", ThirdPartyID: "WFM-7", Username: "cy@example.com", Email: "cy@example.com", Forename: "Cy", Surname: "Young",
-				StartDate: "2023-05-01", Active: true, Roles: []string{"team_leader"}},
+				StartDate: 20230501, Active: true, Roles: []string{"team_leader"}},
 		},
 		Teams: []reconcile.Team{
 			{ID: "g-root", Name: "Acme", Level: "Business", Active: true},
@@ -235,7 +235,7 @@ func TestCreateUserBody(t *testing.T) {
 	}{{
 		name: "agent with team",
 		user: reconcile.User{Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
-			StartDate: "2024-01-15T09:00:00Z", ThirdPartyID: "WFM-1001", Active: true, Roles: []string{"agent", "System_Access"}, Team: "g-north"},
+			StartDate: 20240115, ThirdPartyID: "WFM-1001", Active: true, Roles: []string{"agent", "System_Access"}, Team: "g-north"},
 		want: `{"data":{"type":"users","attributes":{"forename":"Ada","surname":"Lovelace","username":"ada@example.com",
 		  "email":"ada@example.com","start_date":"2024-01-15","third_party_id":"WFM-1001"},
 		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-agent"},{"type":"roles","id":"r-sys"}]},
@@ -281,7 +281,7 @@ func TestCreateUserUnknownRoleSendsNothing(t *testing.T) {
 }
 
 func TestUpdateUserBodies(t *testing.T) {
-	ada := reconcile.User{Username: "ada@example.com", Email: "", Forename: "Ada", Surname: "Byron", StartDate: "",
+	ada := reconcile.User{Username: "ada@example.com", Email: "", Forename: "Ada", Surname: "Byron", StartDate: 0,
 		ThirdPartyID: "", Active: true, Roles: []string{"agent"}, Team: "g-south"}
 	for _, tc := range []struct {
 		name   string

@@ -192,7 +192,7 @@ func TestSimLifecycle(t *testing.T) {
 	// Users: an agent with a second role, a team leader without team.
 	adaID, err := c.CreateUser(ctx, reconcile.User{
 		Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
-		StartDate: "2024-01-15", ThirdPartyID: "WFM-1001", Active: true,
+		StartDate: 20240115, ThirdPartyID: "WFM-1001", Active: true,
 		Roles: []string{"system_access", "agent"}, Team: northID,
 	})
 	if err != nil {
@@ -206,7 +206,7 @@ func TestSimLifecycle(t *testing.T) {
 	}
 	s = e.list(t)
 	wantAda := reconcile.User{ID: adaID, ThirdPartyID: "WFM-1001", Username: "ada@example.com", Email: "ada@example.com",
-		Forename: "Ada", Surname: "Lovelace", StartDate: "2024-01-15", Active: true,
+		Forename: "Ada", Surname: "Lovelace", StartDate: 20240115, Active: true,
 		Roles: []string{"agent", "system_access"}, Team: northID}
 	if diff := cmp.Diff(wantAda, userByID(t, s, adaID)); diff != "" {
 		t.Errorf("created agent (-want +got):\n%s", diff)

@@ -131,7 +131,7 @@ func TestTicketStaysSmall(t *testing.T) {
 	for i := range 331 {
 		u := fmt.Sprintf("agent%03d@example.com", i)
 		p.Ops = append(p.Ops, reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindUser, Key: fmt.Sprintf("E%05d", i), Name: u,
-			User: &reconcile.User{Username: u, Email: u, Forename: "A", Surname: "B", StartDate: "2026-01-01", Team: "Leeds / Support / North", Roles: []string{"agent"}},
+			User: &reconcile.User{Username: u, Email: u, Forename: "A", Surname: "B", StartDate: 20260101, Team: "Leeds / Support / North", Roles: []string{"agent"}},
 			Changes: []reconcile.Change{{Field: "username", New: u}, {Field: "email", New: u}, {Field: "forename", New: "A"}, {Field: "surname", New: "B"},
 				{Field: "start_date", New: "2026-01-01"}, {Field: "roles", New: "agent"}, {Field: "team", New: "North"}},
 			Reason: fmt.Sprintf("new in source (people.csv:%d)", i+2)})
