@@ -449,15 +449,15 @@ func TestDemo(t *testing.T) {
 	}
 	want := []reconcile.User{{
 		Key: "E1005", ThirdPartyID: "E1005", Username: "ella.fraser@example.com", Email: "ella.fraser@example.com",
-		Forename: "Ella", Surname: "Fraser", StartDate: 20230220, Active: true, Roles: []string{"agent"},
-		Team: "Leeds / Support / South", Queues: []string{"Inbound Calls"}, Origin: "people.csv:6",
+		Forename: "Ella", Surname: "Fraser", StartDate: 20230220, Active: true, Roles: reconcile.NamesOf("agent"),
+		Team: "Leeds / Support / South", Queues: reconcile.NamesOf("Inbound Calls"), Origin: "people.csv:6",
 	}, {
 		Key: "E1010", ThirdPartyID: "E1010", Username: "jack.oneill@example.com", Email: "jack.oneill@example.com",
-		Forename: "Jack", Surname: "O'Neill, Jr", StartDate: 20240115, Active: true, Roles: []string{"agent"},
+		Forename: "Jack", Surname: "O'Neill, Jr", StartDate: 20240115, Active: true, Roles: reconcile.NamesOf("agent"),
 		Team: "Glasgow / Retentions / Saves", Origin: "people.csv:11",
 	}, {
 		Key: "E1012", ThirdPartyID: "E1012", Username: "liam.macleod@example.com", Email: "liam.macleod@example.com",
-		Forename: "Liam", Surname: "MacLeod", StartDate: 20211206, Active: true, Roles: []string{"agent", "quality_analyst"},
+		Forename: "Liam", Surname: "MacLeod", StartDate: 20211206, Active: true, Roles: reconcile.NamesOf("agent", "quality_analyst"),
 		Team: "Glasgow / Retentions / Saves", Origin: "people.csv:13",
 	}}
 	got := []reconcile.User{byKey["E1005"], byKey["E1010"], byKey["E1012"]}

@@ -37,7 +37,7 @@ func TestComputedFields(t *testing.T) {
 	)})
 	want := []reconcile.User{{
 		Key: "1", ThirdPartyID: "1", Username: "ann.khan@example.com", Forename: "Ann", Surname: "Khan",
-		Active: true, Roles: []string{"agent"}, Team: "Support", Queues: []string{"Inbound"}, Origin: "p.csv:1",
+		Active: true, Roles: reconcile.NamesOf("agent"), Team: "Support", Queues: reconcile.NamesOf("Inbound"), Origin: "p.csv:1",
 	}}
 	if d := cmp.Diff(want, res.Desired.Users); d != "" {
 		t.Errorf("users (-want +got):\n%s", d)

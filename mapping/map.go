@@ -167,10 +167,6 @@ type Builder struct {
 	// are shared by everybody.
 	chains  [][]reconcile.Team
 	chainOf map[string]int32
-	// shared holds one copy of each role set and start date: a few
-	// distinct values held by everybody (see share).
-	shared   map[string][]string
-	sharedBy []byte
 	// scratch and chainKey are reused from one record to the next: mapping
 	// a person allocates nothing that is not kept.
 	scratch  scratch
@@ -183,6 +179,37 @@ type scratch struct {
 	user          reconcile.User
 	names, levels []string
 	teams         []reconcile.Team
+	// roles and queues are a person's name sets as they are gathered;
+	// sets holds one copy of each set made, by its names each followed by
+	// a 0 byte, so that a million people keep a handful (see namesOf).
+	roles, queues []string
+	sets          map[string]reconcile.Names
+	setKey        []byte
+}
+
+// namesOf returns the set of names, the copy made for an earlier person
+// when there is one. names is the scratch's and is not kept.
+func (sc *scratch) namesOf(names []string) reconcile.Names {
+	if len(names) == 0 {
+		return reconcile.Names{}
+	}
+	slices.Sort(names)
+	names = slices.Compact(names)
+	sc.setKey = sc.setKey[:0]
+	for _, n := range names {
+		sc.setKey = append(append(sc.setKey, n...), 0)
+	}
+	if set, ok := sc.sets[string(sc.setKey)]; ok {
+		return set
+	}
+	set := reconcile.NamesOf(slices.Clone(names)...)
+	if sc.sets == nil {
+		sc.sets = map[string]reconcile.Names{}
+	}
+	if len(sc.sets) < shareLimit {
+		sc.sets[string(sc.setKey)] = set
+	}
+	return set
 }
 
 // pending is one in-scope record of the current source, small because
@@ -218,7 +245,6 @@ func (r *Rules) NewBuilder() *Builder {
 		res:     &Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{}, Teams: []reconcile.Team{}}},
 		teams:   map[string]reconcile.Team{},
 		chainOf: map[string]int32{},
-		shared:  map[string][]string{},
 	}
 }
 
@@ -230,27 +256,10 @@ func (b *Builder) SizeHint(n int) {
 	b.pending.Grow(n + n/64)
 }
 
-// shareLimit bounds the tables of share: past it a value is kept as it is
-// (a source whose start dates are all different gains nothing from them).
+// shareLimit bounds the table of name sets (see scratch.namesOf): past it
+// a set is made for each person who holds it (a source whose people each
+// hold a set of their own would gain nothing from the table).
 const shareLimit = 4096
-
-// share replaces u's role set and start date by the copies other people
-// already hold, so that a million people keep a handful of each. The role
-// sets handed out are clipped: an append by a reader copies.
-func (b *Builder) share(u *reconcile.User) {
-	if u.Roles != nil {
-		b.sharedBy = b.sharedBy[:0]
-		for _, r := range u.Roles {
-			b.sharedBy = append(append(b.sharedBy, r...), 0)
-		}
-		if rs, ok := b.shared[string(b.sharedBy)]; ok {
-			u.Roles = rs
-		} else if len(b.shared) < shareLimit {
-			u.Roles = slices.Clip(u.Roles)
-			b.shared[string(b.sharedBy)] = u.Roles
-		}
-	}
-}
 
 // valueSlots are the slots in seen of one kind of value (lower-cased
 // usernames or emails) of a source's pending people, by their place in
@@ -323,7 +332,6 @@ func (b *Builder) Add(rec *sources.Record) {
 		m.prob = &prob
 	} else {
 		p.user = int32(b.users.Len())
-		b.share(ex.User)
 		b.users.Append(*ex.User)
 		p.chain = b.chain(ex.Teams)
 		m.fields = ex.Fields
@@ -715,19 +723,21 @@ func (r *Rules) mapRecord(rec *sources.Record, sc *scratch) Explanation {
 	if r.active != nil {
 		u.Active, _ = r.active.holds(rec, nil)
 	}
-	u.Roles = r.mapRoles(rec, problem)
+	sc.roles = r.mapRoles(sc.roles[:0], rec, problem)
+	u.Roles = sc.namesOf(sc.roles)
 
 	teams := r.mapTeams(rec, problem, sc)
 	if len(teams) > 0 {
 		u.Team = teams[len(teams)-1].Key
 		ex.Teams = teams
 	}
+	sc.queues = sc.queues[:0]
 	for _, q := range r.queues {
-		if ok, _ := q.when.holds(rec, u.Roles); ok {
-			u.Queues = append(u.Queues, q.name)
+		if ok, _ := q.when.holds(rec, u.Roles.List()); ok {
+			sc.queues = append(sc.queues, q.name)
 		}
 	}
-	slices.Sort(u.Queues)
+	u.Queues = sc.namesOf(sc.queues)
 	for _, q := range r.queues {
 		if err := q.when.err(rec); err != nil {
 			problem("%v", err)
@@ -750,8 +760,8 @@ func (r *Rules) parseDate(raw string) (reconcile.Date, bool) {
 	return 0, false
 }
 
-func (r *Rules) mapRoles(rec *sources.Record, problem func(string, ...any)) []string {
-	roles := []string{}
+// mapRoles appends the person's role machine names to roles, in no order.
+func (r *Rules) mapRoles(roles []string, rec *sources.Record, problem func(string, ...any)) []string {
 	if r.roleAttr != "" {
 		for _, v := range rec.Values(r.roleAttr) {
 			parts := []string{v}
@@ -787,7 +797,7 @@ func (r *Rules) mapRoles(rec *sources.Record, problem func(string, ...any)) []st
 	if len(roles) == 0 {
 		problem("no role: nothing in roles.attr or roles.groups applies and roles.default is empty")
 	}
-	return sortUnique(roles)
+	return roles
 }
 
 // mapTeams returns the person's team chain, outermost first, the person's

@@ -41,7 +41,7 @@ func withGroups(r sources.Record, gs ...sources.Group) sources.Record {
 func user(key string, edit ...func(*reconcile.User)) reconcile.User {
 	u := reconcile.User{
 		Key: key, ThirdPartyID: key, Username: key + "@x.com", Forename: "F" + key, Surname: "L" + key,
-		Active: true, Roles: []string{"agent"}, Origin: "p.csv:" + key,
+		Active: true, Roles: reconcile.NamesOf("agent"), Origin: "p.csv:" + key,
 	}
 	for _, e := range edit {
 		e(&u)
@@ -175,9 +175,9 @@ func TestMap(t *testing.T) {
 		want: Result{
 			Desired: &reconcile.Snapshot{
 				Users: []reconcile.User{
-					user("1", func(u *reconcile.User) { u.Roles = []string{"quality_analyst", "team_leader"} }),
-					user("2", func(u *reconcile.User) { u.Roles = []string{"agent", "team_leader"} }),
-					user("3", func(u *reconcile.User) { u.Roles = []string{"agent", "team_leader"} }),
+					user("1", func(u *reconcile.User) { u.Roles = reconcile.NamesOf("quality_analyst", "team_leader") }),
+					user("2", func(u *reconcile.User) { u.Roles = reconcile.NamesOf("agent", "team_leader") }),
+					user("3", func(u *reconcile.User) { u.Roles = reconcile.NamesOf("agent", "team_leader") }),
 					user("4"),
 				},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
@@ -193,7 +193,7 @@ func TestMap(t *testing.T) {
 		)},
 		want: Result{
 			Desired: &reconcile.Snapshot{
-				Users:      []reconcile.User{user("1", func(u *reconcile.User) { u.Roles = []string{"quality_analyst"} })},
+				Users:      []reconcile.User{user("1", func(u *reconcile.User) { u.Roles = reconcile.NamesOf("quality_analyst") })},
 				Incomplete: []string{"mapping: 1 in-scope person not mapped (see the mapping problems)"},
 			},
 			Problems: []Problem{{Kind: reconcile.KindUser, Key: "2", Origin: "p.csv:2", Message: "no role: nothing in roles.attr or roles.groups applies and roles.default is empty"}},
@@ -313,8 +313,8 @@ func TestMap(t *testing.T) {
 		)},
 		want: Result{Desired: &reconcile.Snapshot{Users: []reconcile.User{
 			user("1", func(u *reconcile.User) {
-				u.Roles = []string{"team_leader"}
-				u.Queues = []string{"Chat", "Complaints", "Inbound"}
+				u.Roles = reconcile.NamesOf("team_leader")
+				u.Queues = reconcile.NamesOf("Chat", "Complaints", "Inbound")
 			}),
 			user("2"),
 		}, Queues: []reconcile.Queue{{Name: "Inbound"}, {Name: "Complaints"}, {Name: "Chat"}}}},

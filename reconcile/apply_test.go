@@ -71,8 +71,8 @@ func TestApplyWalksTheGraph(t *testing.T) {
 	desired := &reconcile.Snapshot{
 		Teams: []reconcile.Team{{Key: "old", Name: "Renamed", Level: "Team"}, {Key: "a", Name: "Team A", Level: "Team"}, {Key: "b", Name: "Team B", Level: "Team"}},
 		Users: []reconcile.User{
-			{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "T", Active: true, Roles: []string{"agent"}, Team: "a", Queues: []string{"Inbound"}},
-			{Key: "E2", Username: "bob@example.com", Forename: "Bob", Surname: "T", Active: true, Roles: []string{"agent"}, Team: "b"},
+			{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "T", Active: true, Roles: reconcile.NamesOf("agent"), Team: "a", Queues: reconcile.NamesOf("Inbound")},
+			{Key: "E2", Username: "bob@example.com", Forename: "Bob", Surname: "T", Active: true, Roles: reconcile.NamesOf("agent"), Team: "b"},
 		},
 		Queues: []reconcile.Queue{{Name: "Inbound"}},
 	}
@@ -134,7 +134,7 @@ func TestApplyStopIsNotAFailure(t *testing.T) {
 	current, _ := mem.List(context.Background())
 	desired := &reconcile.Snapshot{
 		Teams: []reconcile.Team{{Key: "a", Name: "Team A", Level: "Team"}},
-		Users: []reconcile.User{{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "T", Active: true, Roles: []string{"agent"}, Team: "a"}},
+		Users: []reconcile.User{{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "T", Active: true, Roles: reconcile.NamesOf("agent"), Team: "a"}},
 	}
 	plan := reconcile.Diff(desired, current, reconcile.NewOwnership(), reconcile.Policy{}, testNow)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -172,7 +172,7 @@ func TestApplyStopLetsTheWriteInFlightFinish(t *testing.T) {
 	current, _ := mem.List(context.Background())
 	var users []reconcile.User
 	for _, k := range []string{"E1", "E2", "E3"} {
-		users = append(users, reconcile.User{Key: k, Username: k + "@example.com", Forename: "A", Surname: "B", Active: true, Roles: []string{"agent"}, Team: "a"})
+		users = append(users, reconcile.User{Key: k, Username: k + "@example.com", Forename: "A", Surname: "B", Active: true, Roles: reconcile.NamesOf("agent"), Team: "a"})
 	}
 	desired := &reconcile.Snapshot{Teams: []reconcile.Team{{Key: "a", Name: "Team A", Level: "Team"}}, Users: users}
 	plan := reconcile.Diff(desired, current, reconcile.NewOwnership(), reconcile.Policy{}, testNow)

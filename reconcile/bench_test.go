@@ -3,7 +3,6 @@ package reconcile_test
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
@@ -30,7 +29,7 @@ func benchState(n int) (desired, current *reconcile.Snapshot, own reconcile.Owne
 		key := fmt.Sprintf("E%07d", i)
 		team := fmt.Sprintf("team-%02d", i%teams)
 		u := reconcile.User{Key: key, ThirdPartyID: key, Username: key + "@example.com", Email: key + "@example.com",
-			Forename: "F" + key, Surname: "S", StartDate: 20240101, Active: true, Roles: []string{"agent"}}
+			Forename: "F" + key, Surname: "S", StartDate: 20240101, Active: true, Roles: reconcile.NamesOf("agent")}
 		c := u
 		c.ID, c.Key, c.Team = "u-"+key, "", "g-"+team
 		current.Users = append(current.Users, c)
@@ -122,7 +121,7 @@ func mapJoin(desired, current *reconcile.Snapshot, own reconcile.Ownership) join
 		}
 		seen[d.ThirdPartyID] = true
 		if c.Username != d.Username || c.Email != d.Email || c.Forename != d.Forename || c.Surname != d.Surname ||
-			c.StartDate != d.StartDate || c.Active != d.Active || c.Team != own.Teams[d.Team] || !slices.Equal(c.Roles, d.Roles) {
+			c.StartDate != d.StartDate || c.Active != d.Active || c.Team != own.Teams[d.Team] || !c.Roles.Equal(d.Roles) {
 			out.update++
 		}
 	}

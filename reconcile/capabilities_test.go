@@ -59,7 +59,7 @@ func TestOneNameComparesNamesJoined(t *testing.T) {
 
 func TestQueuesOutliveDeactivation(t *testing.T) {
 	cur := &reconcile.Snapshot{
-		Users:  []reconcile.User{{ID: "1", Email: "ann@x.example", Username: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: []string{"agent"}, Queues: []string{"Sales"}}},
+		Users:  []reconcile.User{{ID: "1", Email: "ann@x.example", Username: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: reconcile.NamesOf("agent"), Queues: reconcile.NamesOf("Sales")}},
 		Queues: []reconcile.Queue{{ID: "q1", Name: "Sales", Active: true, Agents: []string{"1"}}},
 	}
 	own := reconcile.NewOwnership()
@@ -82,13 +82,13 @@ func TestNoWritePlansTheFieldApartAndTheRestGoesAhead(t *testing.T) {
 		UserFields: []reconcile.Field{reconcile.FieldForename, reconcile.FieldSurname, reconcile.FieldEmail, reconcile.FieldActive, reconcile.FieldRoles},
 		Settings:   map[string]string{"writing": "roles are report in the settings"}}
 	cur := &reconcile.Snapshot{
-		Users:  []reconcile.User{{ID: "1", Email: "ann@x.example", Username: "ann@x.example", Forename: "Ann", Surname: "Lee", Roles: []string{"supervisor"}, Team: "T"}},
+		Users:  []reconcile.User{{ID: "1", Email: "ann@x.example", Username: "ann@x.example", Forename: "Ann", Surname: "Lee", Roles: reconcile.NamesOf("supervisor"), Team: "T"}},
 		Queues: []reconcile.Queue{{ID: "q1", Name: "Q", Active: true, Agents: []string{}}},
 	}
 	own := reconcile.NewOwnership()
 	own.Users["ann"] = "1"
 	want := person("ann", "Ann", "Lee", true)
-	want.Roles, want.Queues, want.Team = []string{"attendant"}, []string{"Q"}, "t"
+	want.Roles, want.Queues, want.Team = reconcile.NamesOf("attendant"), reconcile.NamesOf("Q"), "t"
 	teams := []reconcile.Team{{Key: "t", Name: "T", Level: "Team", Active: true}}
 	p := reconcile.Diff(&reconcile.Snapshot{Users: []reconcile.User{want}, Teams: teams, Queues: []reconcile.Queue{{Name: "Q"}}}, cur, own,
 		reconcile.Policy{Target: caps, AgentRole: "attendant"}, capsNow)
@@ -123,7 +123,7 @@ func TestCreateQueuesCreatesTheQueueBeforeItsMembers(t *testing.T) {
 	own := reconcile.NewOwnership()
 	own.Users["ann"] = "1"
 	want := person("ann", "Ann", "Lee", true)
-	want.Queues = []string{"New"}
+	want.Queues = reconcile.NamesOf("New")
 	desired := &reconcile.Snapshot{Users: []reconcile.User{want}, Queues: []reconcile.Queue{{Name: "New"}}}
 	for _, create := range []bool{false, true} {
 		p := reconcile.Diff(desired, cur, own, reconcile.Policy{Target: flat(reconcile.Capabilities{CreateQueues: create})}, capsNow)

@@ -27,10 +27,10 @@ func TestDateReadsAndWritesAsTheStringItReplaced(t *testing.T) {
 		t.Errorf(`ParseDate("") = %d, %v`, d, err)
 	}
 	b, err := json.Marshal(User{Username: "a", StartDate: 20240115})
-	if err != nil || string(b) != `{"username":"a","forename":"","surname":"","start_date":"2024-01-15","active":false,"roles":null}` {
+	if err != nil || string(b) != `{"username":"a","forename":"","surname":"","start_date":"2024-01-15","active":false,"roles":[]}` {
 		t.Fatalf("marshal: %s, %v", b, err)
 	}
-	if b, _ := json.Marshal(User{Username: "a"}); string(b) != `{"username":"a","forename":"","surname":"","active":false,"roles":null}` {
+	if b, _ := json.Marshal(User{Username: "a"}); string(b) != `{"username":"a","forename":"","surname":"","active":false,"roles":[]}` {
 		t.Fatalf("marshal without a date: %s", b)
 	}
 	var u User

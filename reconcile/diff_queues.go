@@ -17,7 +17,7 @@ func (d *differ) queues() {
 		whole[strings.ToLower(q.Name)] = q.WholeMembership
 	}
 	for _, u := range d.plannedList {
-		for _, q := range u.Queues {
+		for _, q := range u.Queues.List() {
 			lq := strings.ToLower(q)
 			if _, ok := display[lq]; !ok {
 				display[lq] = q

@@ -17,7 +17,7 @@ import (
 // duplicate ids included, whatever the desired state says.
 func TestDiffPopulation(t *testing.T) {
 	u := func(id string, active bool) reconcile.User {
-		return reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Active: active, Roles: []string{}}
+		return reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Active: active, Roles: reconcile.NamesOf()}
 	}
 	current := &reconcile.Snapshot{Users: []reconcile.User{
 		u("u1", true),  // owned, active
@@ -41,8 +41,8 @@ func TestDiffPopulation(t *testing.T) {
 func TestDiffOperationsCopyTheirUser(t *testing.T) {
 	desired := &reconcile.Snapshot{Users: []reconcile.User{
 		// Already as Diff would make them (third-party id set, roles normal): nothing forces a copy.
-		{Key: "E1", ThirdPartyID: "E1", Username: "ann@x.example", Email: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: []string{"team_leader"}},
-		{Key: "E2", ThirdPartyID: "E2", Username: "bo@x.example", Email: "bo@x.example", Forename: "Bo", Surname: "Ng", Active: true, Roles: []string{"team_leader"}},
+		{Key: "E1", ThirdPartyID: "E1", Username: "ann@x.example", Email: "ann@x.example", Forename: "Ann", Surname: "Lee", Active: true, Roles: reconcile.NamesOf("team_leader")},
+		{Key: "E2", ThirdPartyID: "E2", Username: "bo@x.example", Email: "bo@x.example", Forename: "Bo", Surname: "Ng", Active: true, Roles: reconcile.NamesOf("team_leader")},
 	}}
 	plan := reconcile.Diff(desired, &reconcile.Snapshot{}, reconcile.NewOwnership(), reconcile.Policy{}, testNow)
 	if len(plan.Ops) != 2 {
@@ -70,7 +70,7 @@ func genListing(r *rand.Rand, n int, others bool) *reconcile.Snapshot {
 	current := &reconcile.Snapshot{}
 	for range n {
 		id := fmt.Sprintf("u%d", r.IntN(n+2))
-		u := reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Roles: []string{}}
+		u := reconcile.User{ID: id, Username: id + "@x.example", Forename: "F", Surname: "S", Roles: reconcile.NamesOf()}
 		if others {
 			u.Email, u.ThirdPartyID = u.Username, fmt.Sprintf("E%d", r.IntN(n+3))
 		}

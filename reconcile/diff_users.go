@@ -440,8 +440,7 @@ func (d *differ) effective(want *User) *User {
 	case !ok:
 		return nil
 	case w.ThirdPartyID == want.ThirdPartyID && w.Team == want.Team &&
-		slices.Equal(w.Roles, want.Roles) && (w.Roles == nil) == (want.Roles == nil) &&
-		slices.Equal(w.Queues, want.Queues) && (w.Queues == nil) == (want.Queues == nil):
+		w.Roles == want.Roles && w.Queues == want.Queues:
 		return want
 	}
 	// A copy made only here: returning &w would move w to the heap on every
@@ -453,23 +452,18 @@ func (d *differ) effective(want *User) *User {
 
 func (d *differ) effectiveValue(want *User) (User, bool) {
 	w := *want
-	if !rolesNormal(w.Roles) || w.Roles == nil {
-		w.Roles = normRoles(w.Roles)
+	if !rolesNormal(w.Roles.List()) {
+		w.Roles = normRoles(w.Roles.List())
 	}
 	if w.ThirdPartyID == "" {
 		w.ThirdPartyID = w.Key
 	}
-	if len(w.Queues) == 0 {
-		w.Queues = nil
-	} else {
-		w.Queues = slices.Compact(slices.Sorted(slices.Values(w.Queues)))
-	}
 	caps := d.pol.Target
 	if caps.NoQueues {
-		w.Queues = nil
+		w.Queues = Names{}
 	}
 	if !w.Active {
-		w.Team, w.Roles, w.Queues = "", []string{}, nil
+		w.Team, w.Roles, w.Queues = "", Names{}, Names{}
 		return w, true
 	}
 	if why := d.refused(&w); why != "" {
@@ -479,16 +473,16 @@ func (d *differ) effectiveValue(want *User) (User, bool) {
 	}
 	if !caps.holds(FieldRoles) {
 		// Roles are not the platform's to hold: any user may sit in a team.
-		w.Roles = []string{}
+		w.Roles = Names{}
 		if _, ok := d.desTeams[w.Team]; w.Team != "" && !ok {
 			d.problem(KindUser, w.Key, "user %q is mapped to team %q, which the mapping does not define", w.Username, w.Team)
 			return User{}, false
 		}
 		return w, true
 	}
-	if !slices.Contains(w.Roles, d.pol.AgentRole) {
+	if !w.Roles.Has(d.pol.AgentRole) {
 		w.Team = ""
-		w.Queues = nil
+		w.Queues = Names{}
 		return w, true
 	}
 	if why := d.badName("username", w.Username, d.pol.Target.usernameLen()); why != "" {
@@ -552,11 +546,11 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	// restored on reactivation; one that cannot reactivate has nothing to restore.
 	reactivate := !create && !cur.Active && !caps.NoReactivate
 	curRoles := cur.Roles
-	if !rolesNormal(curRoles) {
-		curRoles = normRoles(curRoles)
+	if !rolesNormal(curRoles.List()) {
+		curRoles = normRoles(curRoles.List())
 	}
-	if caps.holds(FieldRoles) && (reactivate || !slices.Equal(curRoles, w.Roles)) {
-		ch = append(ch, Change{FieldRoles, strings.Join(curRoles, ", "), strings.Join(w.Roles, ", ")})
+	if caps.holds(FieldRoles) && (reactivate || !curRoles.Equal(w.Roles)) {
+		ch = append(ch, Change{FieldRoles, strings.Join(curRoles.List(), ", "), strings.Join(w.Roles.List(), ", ")})
 	}
 	if caps.holdsAttributes() {
 		ch = append(ch, d.attributeChanges(cur, w, create)...)

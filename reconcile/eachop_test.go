@@ -16,7 +16,7 @@ import (
 func TestEachOpMatchesDecodePlan(t *testing.T) {
 	p := &Plan{FormatVersion: PlanFormatVersion, Target: "evaluagent", Notes: []string{"a note"}, Ops: []Op{
 		{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "a@example.com", Status: StatusReady,
-			User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
+			User: &User{Key: "E1", Username: "a@example.com", Roles: NamesOf("agent")}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
 		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
 		{Action: ActionUpdate, Kind: KindQueue, Key: "Q", Add: []string{"E1"}, Remove: []string{"E3", "E4"}},
 	}}
@@ -69,7 +69,7 @@ func TestEachOpMatchesDecodePlan(t *testing.T) {
 func TestEncodeCompactIsMarshal(t *testing.T) {
 	p := &Plan{FormatVersion: PlanFormatVersion, Target: `a "quoted" "ops":null target`, Notes: []string{`"ops":null`}, Ops: []Op{
 		{Action: ActionCreate, Kind: KindUser, Key: "E1", Name: "<a>&b", Status: StatusReady,
-			User: &User{Key: "E1", Username: "a@example.com", Roles: []string{"agent"}}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
+			User: &User{Key: "E1", Username: "a@example.com", Roles: NamesOf("agent")}, Changes: []Change{{FieldUsername, "", "a@example.com"}}},
 		{Action: ActionDeactivate, Kind: KindUser, Key: "E2", ID: "u2", Status: StatusHeld, Needs: []string{"x"}},
 	}}
 	for name, ops := range map[string][]Op{"ops": p.Ops, "nil": nil, "empty": {}} {

@@ -38,20 +38,23 @@ func fuzzUser(b *bits, i int) reconcile.User {
 		Key: fmt.Sprintf("E%d", i), Username: name + "@example.com", Forename: name, Surname: "Test",
 		Email: []string{name + "@example.com", name + ".x@example.com", ""}[b.n(3)], Active: b.n(4) != 0,
 	}
+	var roles, queues []string
 	for _, r := range fuzzRoles {
 		if b.n(3) == 0 {
-			u.Roles = append(u.Roles, r)
+			roles = append(roles, r)
 		}
 	}
 	if b.n(2) == 0 {
-		u.Roles = append(u.Roles, "agent")
+		roles = append(roles, "agent")
 	}
+	u.Roles = reconcile.NamesOf(roles...)
 	u.Team = []string{"t1", "t2", "t3"}[b.n(3)]
 	for _, q := range fuzzQueues {
 		if b.n(2) == 0 {
-			u.Queues = append(u.Queues, q)
+			queues = append(queues, q)
 		}
 	}
+	u.Queues = reconcile.NamesOf(queues...)
 	return u
 }
 

@@ -71,8 +71,8 @@ func TestApplyJournalsEveryWrite(t *testing.T) {
 	desired := &reconcile.Snapshot{
 		Teams: []reconcile.Team{{Key: "t", Name: "Team", Level: "Team"}},
 		Users: []reconcile.User{
-			{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: []string{"agent"}, Team: "t"},
-			{Key: "E2", Username: "bob@example.com", Forename: "Bob", Surname: "B", Active: true, Roles: []string{"agent"}, Team: "t"},
+			{Key: "E1", Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: reconcile.NamesOf("agent"), Team: "t"},
+			{Key: "E2", Username: "bob@example.com", Forename: "Bob", Surname: "B", Active: true, Roles: reconcile.NamesOf("agent"), Team: "t"},
 		},
 	}
 	mem := memtarget.New()

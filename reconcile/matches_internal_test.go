@@ -39,7 +39,7 @@ func TestMergeTail(t *testing.T) {
 // Departures' matches are found as desired users' are: Matches is one run sorted by key.
 func TestMatchesIncludeDepartures(t *testing.T) {
 	u := func(id, key string) User {
-		return User{ID: id, Key: key, ThirdPartyID: key, Username: key + "@x.example", Forename: "F", Surname: "S", Active: true, Roles: []string{"team_leader"}}
+		return User{ID: id, Key: key, ThirdPartyID: key, Username: key + "@x.example", Forename: "F", Surname: "S", Active: true, Roles: NamesOf("team_leader")}
 	}
 	current := &Snapshot{Users: []User{u("u1", "E1"), u("u2", "E2"), u("u3", "E3"), u("u5", "E5")}}
 	own := NewOwnership()

@@ -23,18 +23,18 @@ import (
 // In desired state Key is the source's stable key and Team is a team Key. In
 // current state ID is the platform id and Team is the platform group id.
 type User struct {
-	ID           string   `json:"id,omitempty"`
-	Key          string   `json:"key,omitempty"`
-	ThirdPartyID string   `json:"third_party_id,omitempty"`
-	Username     string   `json:"username"`
-	Email        string   `json:"email,omitempty"`
-	Forename     string   `json:"forename"`
-	Surname      string   `json:"surname"`
-	StartDate    Date     `json:"start_date,omitempty"`
-	Active       bool     `json:"active"`
-	Roles        []string `json:"roles"`            // role machine names, sorted
-	Team         string   `json:"team,omitempty"`   // team key (desired) or group id (current)
-	Queues       []string `json:"queues,omitempty"` // work-queue template names, sorted
+	ID           string `json:"id,omitempty"`
+	Key          string `json:"key,omitempty"`
+	ThirdPartyID string `json:"third_party_id,omitempty"`
+	Username     string `json:"username"`
+	Email        string `json:"email,omitempty"`
+	Forename     string `json:"forename"`
+	Surname      string `json:"surname"`
+	StartDate    Date   `json:"start_date,omitempty"`
+	Active       bool   `json:"active"`
+	Roles        Names  `json:"roles"`           // role machine names
+	Team         string `json:"team,omitempty"`  // team key (desired) or group id (current)
+	Queues       Names  `json:"queues,omitzero"` // work-queue template names
 	// Origin says where a desired user came from ("people.csv:12").
 	Origin string `json:"origin,omitempty"`
 	// Attributes are named values a platform keeps beside the person (Flex
@@ -236,7 +236,7 @@ func rolesNormal(rs []string) bool {
 	return true
 }
 
-func normRoles(rs []string) []string {
+func normRoles(rs []string) Names {
 	out := make([]string, 0, len(rs))
 	for _, r := range rs {
 		r = strings.ToLower(strings.TrimSpace(r))
@@ -244,6 +244,5 @@ func normRoles(rs []string) []string {
 			out = append(out, r)
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return NamesOf(out...)
 }

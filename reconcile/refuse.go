@@ -50,7 +50,7 @@ func (d *differ) refused(w *User) string {
 		}
 	}
 	if caps.holds(FieldRoles) && d.pol.KnownRoles != nil {
-		for _, r := range w.Roles {
+		for _, r := range w.Roles.List() {
 			if !slices.ContainsFunc(d.pol.KnownRoles, func(k string) bool { return strings.EqualFold(k, r) }) {
 				return fmt.Sprintf("role %q of %q does not exist on %s (it has: %s)", r, w.Username, caps.platform(),
 					strings.Join(d.pol.KnownRoles, ", "))

@@ -92,8 +92,8 @@ func Fingerprint(v any) string {
 	switch x := v.(type) {
 	case *User:
 		c := *x
-		c.Roles = normRoles(c.Roles)
-		c.Queues = nil
+		c.Roles = normRoles(c.Roles.List())
+		c.Queues = Names{}
 		v = c
 	case *Team:
 		v = *x

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"slices"
 	"strconv"
 	"time"
 
@@ -34,7 +33,7 @@ func snapshots(n, teams int) (desired, current *reconcile.Snapshot, own reconcil
 		key, first, last, email, _ := person(i)
 		team := teamName(i, teams)
 		u := reconcile.User{Key: key, ThirdPartyID: key, Username: email, Email: email, Forename: first, Surname: last,
-			StartDate: 20240115, Active: true, Roles: []string{"agent"}}
+			StartDate: 20240115, Active: true, Roles: reconcile.NamesOf("agent")}
 		c := u
 		c.ID, c.Key, c.Team = "u-"+key, "", "g-"+team
 		current.Users = append(current.Users, c)
@@ -82,7 +81,7 @@ func mapJoin(desired, current *reconcile.Snapshot, own reconcile.Ownership) (cre
 		seen[c.ID] = true
 		if c.Username != w.Username || c.Email != w.Email || c.Forename != w.Forename || c.Surname != w.Surname ||
 			c.StartDate != w.StartDate || c.Active != w.Active || c.ThirdPartyID != w.ThirdPartyID ||
-			c.Team != teamID[w.Team] || !slices.Equal(c.Roles, w.Roles) || !slices.Equal(c.Queues, w.Queues) {
+			c.Team != teamID[w.Team] || !c.Roles.Equal(w.Roles) || !c.Queues.Equal(w.Queues) {
 			updates++
 		}
 	}

@@ -222,7 +222,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		for _, kv := range [][2]string{
 			{"key", u.Key}, {"username", u.Username}, {"email", u.Email}, {"forename", u.Forename}, {"surname", u.Surname},
 			{"third_party_id", tpid}, {"start_date", u.StartDate.String()}, {"active", fmt.Sprint(u.Active)},
-			{"roles", strings.Join(u.Roles, ", ")}, {"team", u.Team}, {"queues", strings.Join(u.Queues, ", ")},
+			{"roles", strings.Join(u.Roles.List(), ", ")}, {"team", u.Team}, {"queues", strings.Join(u.Queues.List(), ", ")},
 		} {
 			line := fmt.Sprintf("  %-15s %s", kv[0]+":", quote(kv[1]))
 			if fs, ok := fieldsOf[reconcile.Field(kv[0])]; ok {
@@ -257,7 +257,7 @@ func (a *app) explain(ctx context.Context, t *target, who string) error {
 		for _, kv := range [][2]string{
 			{"id", cur.ID}, {"username", cur.Username}, {"email", cur.Email}, {"forename", cur.Forename}, {"surname", cur.Surname},
 			{"third_party_id", cur.ThirdPartyID}, {"start_date", cur.StartDate.String()}, {"active", fmt.Sprint(cur.Active)},
-			{"roles", strings.Join(cur.Roles, ", ")}, {"team", team}, {"queues", strings.Join(cur.Queues, ", ")},
+			{"roles", strings.Join(cur.Roles.List(), ", ")}, {"team", team}, {"queues", strings.Join(cur.Queues.List(), ", ")},
 		} {
 			fmt.Fprintf(w, "  %-15s %s\n", kv[0]+":", quote(kv[1]))
 		}

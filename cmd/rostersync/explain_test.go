@@ -69,8 +69,8 @@ func TestExplainNamesThePlansMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []reconcile.User{
-		{Username: "a.mo@example.com", Email: "mo.nash@example.com", Forename: "Mo", Surname: "Email", Active: true, Roles: []string{"quality_analyst"}},
-		{Username: "z.mo@example.com", ThirdPartyID: "E1013", Forename: "Mo", Surname: "Tpid", Active: true, Roles: []string{"quality_analyst"}},
+		{Username: "a.mo@example.com", Email: "mo.nash@example.com", Forename: "Mo", Surname: "Email", Active: true, Roles: reconcile.NamesOf("quality_analyst")},
+		{Username: "z.mo@example.com", ThirdPartyID: "E1013", Forename: "Mo", Surname: "Tpid", Active: true, Roles: reconcile.NamesOf("quality_analyst")},
 	} {
 		if _, err := c.CreateUser(t.Context(), u); err != nil {
 			t.Fatal(err)

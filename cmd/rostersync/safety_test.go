@@ -332,7 +332,7 @@ func TestExcludedRoleIsNeverTouched(t *testing.T) {
 	}
 	for _, u := range cur.Users {
 		if u.Username == "ben.carter@example.com" {
-			u.Roles = []string{"agent", "administrator"}
+			u.Roles = reconcile.NamesOf("agent", "administrator")
 			if err := c.UpdateUser(ctx, u.ID, u, []reconcile.Field{reconcile.FieldRoles}); err != nil {
 				t.Fatal(err)
 			}

@@ -113,7 +113,7 @@ func TestEditedSavedPlanIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qa := reconcile.User{Username: "someone.else@example.com", Forename: "Some", Surname: "One", Active: true, Roles: []string{"quality_analyst"}}
+	qa := reconcile.User{Username: "someone.else@example.com", Forename: "Some", Surname: "One", Active: true, Roles: reconcile.NamesOf("quality_analyst")}
 	if qa.ID, err = c.CreateUser(t.Context(), qa); err != nil {
 		t.Fatal(err)
 	}

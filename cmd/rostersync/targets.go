@@ -53,7 +53,7 @@ func buildTargets(env *config.Env, file *config.File, lookupEnv func(string) (st
 		}
 		prot, _ := t.client.(protector)
 		t.policy.Protected = func(u reconcile.User) bool {
-			_, byRole := rules.ExcludesRoles(u.Roles)
+			_, byRole := rules.ExcludesRoles(u.Roles.List())
 			return byRole || rules.Excludes(u.Username) || prot != nil && prot.Protects(u)
 		}
 		t.policy.ProtectedTeam = func(g reconcile.Team) bool { return rules.ExcludesGroup(g.Name) }

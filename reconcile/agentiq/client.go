@@ -131,7 +131,7 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 			Forename:     a.FirstName,
 			Surname:      a.LastName,
 			Active:       a.Active(),
-			Roles:        roles,
+			Roles:        reconcile.NamesOf(roles...),
 			Team:         strings.Join(names, ", "),
 		})
 	}

@@ -94,13 +94,13 @@ func TestListWalksTheExportInWindows(t *testing.T) {
 	}
 	want := []reconcile.User{
 		{ID: "10", Key: "E1", ThirdPartyID: "E1", Username: "ada@bank.example", Email: "ada@bank.example",
-			Forename: "Ada", Surname: "Lovelace", Active: true, Roles: []string{"agent"}, Team: "Retail North"},
+			Forename: "Ada", Surname: "Lovelace", Active: true, Roles: reconcile.NamesOf("agent"), Team: "Retail North"},
 		{ID: "11", Key: "E2", ThirdPartyID: "E2", Username: "alan@bank.example", Email: "alan@bank.example",
-			Forename: "Alan", Surname: "Turing", Active: true, Roles: []string{}, Team: "Retail North, Retail South"},
+			Forename: "Alan", Surname: "Turing", Active: true, Roles: reconcile.NamesOf(), Team: "Retail North, Retail South"},
 		{ID: "12", Key: "E3", ThirdPartyID: "E3", Username: "grace@bank.example", Email: "grace@bank.example",
-			Forename: "Grace", Surname: "Hopper", Active: false, Roles: []string{}},
+			Forename: "Grace", Surname: "Hopper", Active: false, Roles: reconcile.NamesOf()},
 		{ID: "13", Username: "edsger@bank.example", Email: "edsger@bank.example",
-			Forename: "Edsger", Surname: "Dijkstra", Active: false, Roles: []string{}},
+			Forename: "Edsger", Surname: "Dijkstra", Active: false, Roles: reconcile.NamesOf()},
 	}
 	if d := cmp.Diff(want, snap.Users); d != "" {
 		t.Errorf("users (-want +got):\n%s", d)

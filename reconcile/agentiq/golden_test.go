@@ -106,7 +106,7 @@ func assertConverges(t *testing.T, c *goldenCase, plan *reconcile.Plan) {
 			t.Fatalf("current user id %q is not an Agent IQ id", u.ID)
 		}
 		a := agentiqsim.Agent{ID: id, FirstName: u.Forename, LastName: u.Surname, Email: u.Email,
-			ExternalID: u.ThirdPartyID, Roles: u.Roles, CreatedAt: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
+			ExternalID: u.ThirdPartyID, Roles: u.Roles.List(), CreatedAt: time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)}
 		if u.Team != "" {
 			a.Teams = strings.Split(u.Team, ", ")
 		}

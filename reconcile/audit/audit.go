@@ -90,7 +90,7 @@ func (r *Report) Findings() int {
 }
 
 func person(u reconcile.User, pol reconcile.Policy) Person {
-	return Person{ID: u.ID, Email: u.Email, Name: strings.TrimSpace(u.Forename + " " + u.Surname), Roles: u.Roles, Active: u.Active,
+	return Person{ID: u.ID, Email: u.Email, Name: strings.TrimSpace(u.Forename + " " + u.Surname), Roles: u.Roles.List(), Active: u.Active,
 		Protected: pol.Protected != nil && pol.Protected(u)}
 }
 
@@ -125,8 +125,8 @@ func Build(name string, desired, current *reconcile.Snapshot, own reconcile.Owne
 			t.flagged = append(t.flagged, Results{Person: p, Directory: StatusInactive})
 			continue
 		}
-		if len(cu.Roles) > 0 && len(want.Roles) > 0 && !slices.Equal(norm(cu.Roles), norm(want.Roles)) {
-			t.Drift = append(t.Drift, Drift{Person: p, Directory: norm(want.Roles)})
+		if cu.Roles.Len() > 0 && want.Roles.Len() > 0 && !slices.Equal(norm(cu.Roles.List()), norm(want.Roles.List())) {
+			t.Drift = append(t.Drift, Drift{Person: p, Directory: norm(want.Roles.List())})
 		}
 	}
 	for _, s := range [][]Person{t.Unknown, t.Inactive} {

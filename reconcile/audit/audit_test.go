@@ -30,15 +30,15 @@ func (r *results) ResultsOf(_ context.Context, ids []string, _, _ time.Time) (ma
 
 func TestBuildMatchesAsPlansDoAndReadsResultsOfTheFlagged(t *testing.T) {
 	desired := &reconcile.Snapshot{Users: []reconcile.User{
-		{Key: "E1", Email: "ann@x.example", Active: true, Roles: []string{"agent"}},
-		{Key: "E2", Email: "bob@x.example", Active: false, Roles: []string{"agent"}},
-		{Key: "E3", Email: "cy@x.example", Active: true, Roles: []string{"agent"}},
+		{Key: "E1", Email: "ann@x.example", Active: true, Roles: reconcile.NamesOf("agent")},
+		{Key: "E2", Email: "bob@x.example", Active: false, Roles: reconcile.NamesOf("agent")},
+		{Key: "E3", Email: "cy@x.example", Active: true, Roles: reconcile.NamesOf("agent")},
 	}}
 	current := &reconcile.Snapshot{Users: []reconcile.User{
-		{ID: "1", Email: "ANN@x.example", Active: true, Roles: []string{"agent"}},
-		{ID: "2", Email: "bob@x.example", Active: true, Roles: []string{"agent"}},
-		{ID: "3", Email: "cy@x.example", Active: true, Roles: []string{"manager"}},
-		{ID: "4", Email: "ghost@x.example", Forename: "Gus", Surname: "Ghost", Active: true, Roles: []string{"agent"}},
+		{ID: "1", Email: "ANN@x.example", Active: true, Roles: reconcile.NamesOf("agent")},
+		{ID: "2", Email: "bob@x.example", Active: true, Roles: reconcile.NamesOf("agent")},
+		{ID: "3", Email: "cy@x.example", Active: true, Roles: reconcile.NamesOf("manager")},
+		{ID: "4", Email: "ghost@x.example", Forename: "Gus", Surname: "Ghost", Active: true, Roles: reconcile.NamesOf("agent")},
 		{ID: "5", Email: "gone@x.example", Active: false},
 	}}
 	pol := reconcile.Policy{Target: reconcile.Capabilities{Platform: "Test"}, Protected: func(u reconcile.User) bool { return u.ID == "3" }}

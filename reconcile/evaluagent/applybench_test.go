@@ -138,12 +138,12 @@ func TestBenchApply(t *testing.T) {
 	for _, u := range current.Users {
 		own.Users[u.ThirdPartyID] = u.ID
 		desired.Users = append(desired.Users, reconcile.User{Key: u.ThirdPartyID, ThirdPartyID: u.ThirdPartyID, Username: u.Username,
-			Forename: u.Forename, Surname: "After", Active: true, Roles: []string{"agent"}, Team: teamKey[u.Team]})
+			Forename: u.Forename, Surname: "After", Active: true, Roles: reconcile.NamesOf("agent"), Team: teamKey[u.Team]})
 	}
 	for i := range n {
 		k := fmt.Sprintf("H%04d", i)
 		desired.Users = append(desired.Users, reconcile.User{Key: k, Username: fmt.Sprintf("h%04d@example.com", i),
-			Forename: "New", Surname: "Hire", Active: true, Roles: []string{"agent"}, Team: "K-Test Team 1"})
+			Forename: "New", Surname: "Hire", Active: true, Roles: reconcile.NamesOf("agent"), Team: "K-Test Team 1"})
 	}
 	plan := reconcile.Diff(desired, current, own, reconcile.Policy{}, clk.now())
 	if s := plan.Summary; s.Changes() != 4*n {

@@ -180,22 +180,22 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 		return nil, err
 	}
 	var byID *reconcile.IDIndex // made for the first agent
+	var inQueues map[int32][]string
 	for _, q := range queues {
 		for _, id := range q.Agents {
 			if byID == nil {
-				byID = reconcile.NewIDIndex(users)
+				byID, inQueues = reconcile.NewIDIndex(users), map[int32][]string{}
 			}
 			if i, ok := byID.Find(id); ok {
-				users[i].Queues = append(users[i].Queues, q.Name)
+				inQueues[i] = append(inQueues[i], q.Name)
 			} else {
 				c.log.Warn("evaluagent: work-queue template lists an agent the user listing did not show",
 					"queue", q.Name, "user_id", id)
 			}
 		}
 	}
-	for i := range users {
-		slices.Sort(users[i].Queues)
-		users[i].Queues = slices.Compact(users[i].Queues)
+	for i, qs := range inQueues {
+		users[i].Queues = reconcile.NamesOf(qs...)
 	}
 	return &reconcile.Snapshot{Users: users, Teams: teams, Queues: queues}, nil
 }
@@ -235,8 +235,8 @@ func (c *Client) listUsers(ctx context.Context, l *lookups, q url.Values) ([]rec
 		if err != nil {
 			return fmt.Errorf("user %q: start_date: %w", e.ID, err)
 		}
-		roles, unknown := in.roles(e.RoleIDs)
-		if roles == nil {
+		roles, known, unknown := in.roles(e.RoleIDs)
+		if !known {
 			// A role set that cannot be named cannot be compared, and a roles update
 			// built on it would drop the role.
 			return fmt.Errorf("user %q holds role id %q, which %s did not list", e.Username, unknown, c.routes.ListRoles.Endpoint())
@@ -286,14 +286,14 @@ func (c *Client) SizeHint(users int) {
 // a million users keep one copy of each team id, start date and role set.
 type interner struct {
 	l        *lookups
-	strs     reconcile.Shared          // team ids and start dates
-	names    reconcile.Shared          // forenames and surnames, up to nameLimit
-	dates    map[string]reconcile.Date // start dates as listed → as compared, up to nameLimit
-	roleSets map[string][]string       // by the role ids as listed, each followed by a 0 byte
+	strs     reconcile.Shared           // team ids and start dates
+	names    reconcile.Shared           // forenames and surnames, up to nameLimit
+	dates    map[string]reconcile.Date  // start dates as listed → as compared, up to nameLimit
+	roleSets map[string]reconcile.Names // by the role ids as listed, each followed by a 0 byte
 }
 
 func newInterner(l *lookups) *interner {
-	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, dates: map[string]reconcile.Date{}, roleSets: map[string][]string{}}
+	return &interner{l: l, names: reconcile.Shared{Limit: nameLimit}, dates: map[string]reconcile.Date{}, roleSets: map[string]reconcile.Names{}}
 }
 
 // nameLimit bounds the names an interner shares: common forenames and
@@ -321,12 +321,11 @@ func (in *interner) date(raw []byte) (reconcile.Date, error) {
 }
 
 // roles names a user's role ids, given as the listing's key (each id followed by a 0 byte): the
-// sorted, distinct lower-case role names, shared with every user holding the same ids. It returns
-// nil and the id when an id is not a listed role. The shared slices are clipped, so an append by a
-// caller copies.
-func (in *interner) roles(key []byte) ([]string, string) {
+// distinct lower-case role names, shared with every user holding the same ids. It returns false
+// and the id when an id is not a listed role.
+func (in *interner) roles(key []byte) (reconcile.Names, bool, string) {
 	if set, ok := in.roleSets[string(key)]; ok {
-		return set, ""
+		return set, true, ""
 	}
 	set := make([]string, 0, bytes.Count(key, []byte{0}))
 	for rest := key; len(rest) > 0; {
@@ -334,14 +333,13 @@ func (in *interner) roles(key []byte) ([]string, string) {
 		rest = after
 		role, ok := in.l.roleByID(string(id))
 		if !ok {
-			return nil, string(id)
+			return reconcile.Names{}, false, string(id)
 		}
 		set = append(set, strings.ToLower(role.Name))
 	}
-	slices.Sort(set)
-	set = slices.Clip(slices.Compact(set))
-	in.roleSets[string(key)] = set
-	return set, ""
+	names := reconcile.NamesOf(set...)
+	in.roleSets[string(key)] = names
+	return names, true, ""
 }
 
 // byNameThenID orders by name, and by id among equal names.
@@ -437,7 +435,7 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 	if err != nil {
 		return "", err
 	}
-	roleIDs, agent, err := c.roleRefs(l, u.Roles)
+	roleIDs, agent, err := c.roleRefs(l, u.Roles.List())
 	if err != nil {
 		return fail(err)
 	}
@@ -525,7 +523,7 @@ func (c *Client) UpdateUser(ctx context.Context, id string, u reconcile.User, fi
 			return err
 		}
 		var roleIDs []string
-		roleIDs, agent, err = c.roleRefs(l, u.Roles)
+		roleIDs, agent, err = c.roleRefs(l, u.Roles.List())
 		if err != nil {
 			return fail(err)
 		}

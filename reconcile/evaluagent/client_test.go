@@ -67,10 +67,10 @@ func TestListDecodesTheAccount(t *testing.T) {
 	want := &reconcile.Snapshot{
 		Users: []reconcile.User{
 			{ID: "u-ada", ThirdPartyID: "1001", Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
-				StartDate: 20240115, Active: true, Roles: []string{"agent", "system_access"}, Team: "g-north", Queues: []string{"Care QA", "Sales QA"}},
-			{ID: "u-bob", Username: "Bob", Forename: "Bob", Roles: []string{}},
+				StartDate: 20240115, Active: true, Roles: reconcile.NamesOf("agent", "system_access"), Team: "g-north", Queues: reconcile.NamesOf("Care QA", "Sales QA")},
+			{ID: "u-bob", Username: "Bob", Forename: "Bob", Roles: reconcile.NamesOf()},
 			{ID: "u-cy", ThirdPartyID: "WFM-7", Username: "cy@example.com", Email: "cy@example.com", Forename: "Cy", Surname: "Young",
-				StartDate: 20230501, Active: true, Roles: []string{"team_leader"}},
+				StartDate: 20230501, Active: true, Roles: reconcile.NamesOf("team_leader")},
 		},
 		Teams: []reconcile.Team{
 			{ID: "g-root", Name: "Acme", Level: "Business", Active: true},
@@ -235,14 +235,14 @@ func TestCreateUserBody(t *testing.T) {
 	}{{
 		name: "agent with team",
 		user: reconcile.User{Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
-			StartDate: 20240115, ThirdPartyID: "WFM-1001", Active: true, Roles: []string{"agent", "System_Access"}, Team: "g-north"},
+			StartDate: 20240115, ThirdPartyID: "WFM-1001", Active: true, Roles: reconcile.NamesOf("agent", "System_Access"), Team: "g-north"},
 		want: `{"data":{"type":"users","attributes":{"forename":"Ada","surname":"Lovelace","username":"ada@example.com",
 		  "email":"ada@example.com","start_date":"2024-01-15","third_party_id":"WFM-1001"},
 		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-agent"},{"type":"roles","id":"r-sys"}]},
 		  "agent-team":{"data":{"type":"groups","id":"g-north"}}}}}`,
 	}, {
 		name: "non-agent sends no team and no blank attributes",
-		user: reconcile.User{Username: "cy", Forename: "Cy", Surname: "Young", Active: true, Roles: []string{"team_leader"}, Team: "g-north"},
+		user: reconcile.User{Username: "cy", Forename: "Cy", Surname: "Young", Active: true, Roles: reconcile.NamesOf("team_leader"), Team: "g-north"},
 		want: `{"data":{"type":"users","attributes":{"forename":"Cy","surname":"Young","username":"cy"},
 		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-tl"}]}}}}`,
 	}} {
@@ -266,7 +266,7 @@ func TestCreateUserBody(t *testing.T) {
 func TestCreateUserUnknownRoleSendsNothing(t *testing.T) {
 	f := writeFake(t)
 	c, _ := newTestClient(t, f)
-	_, err := c.CreateUser(context.Background(), reconcile.User{Username: "ada", Forename: "A", Surname: "L", Active: true, Roles: []string{"supervisor"}})
+	_, err := c.CreateUser(context.Background(), reconcile.User{Username: "ada", Forename: "A", Surname: "L", Active: true, Roles: reconcile.NamesOf("supervisor")})
 	if !errors.Is(err, ErrUnknownRole) {
 		t.Fatalf("err = %v, want ErrUnknownRole", err)
 	}
@@ -282,7 +282,7 @@ func TestCreateUserUnknownRoleSendsNothing(t *testing.T) {
 
 func TestUpdateUserBodies(t *testing.T) {
 	ada := reconcile.User{Username: "ada@example.com", Email: "", Forename: "Ada", Surname: "Byron", StartDate: 0,
-		ThirdPartyID: "", Active: true, Roles: []string{"agent"}, Team: "g-south"}
+		ThirdPartyID: "", Active: true, Roles: reconcile.NamesOf("agent"), Team: "g-south"}
 	for _, tc := range []struct {
 		name   string
 		user   reconcile.User
@@ -311,12 +311,12 @@ func TestUpdateUserBodies(t *testing.T) {
 		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-agent"}]},"agent-team":{"data":{"type":"groups","id":"g-south"}}}}}`,
 	}, {
 		name:   "clear team and roles",
-		user:   reconcile.User{Roles: nil},
+		user:   reconcile.User{Roles: reconcile.Names{}},
 		fields: []reconcile.Field{reconcile.FieldRoles, reconcile.FieldTeam},
 		want:   `{"data":{"type":"users","id":"u1","relationships":{"roles":{"data":[]},"agent-team":{"data":null}}}}`,
 	}, {
 		name:   "deactivate sends active alone",
-		user:   reconcile.User{Username: "ada", Active: false, Roles: []string{"agent"}, Team: "g-south", Surname: "X"},
+		user:   reconcile.User{Username: "ada", Active: false, Roles: reconcile.NamesOf("agent"), Team: "g-south", Surname: "X"},
 		fields: []reconcile.Field{reconcile.FieldActive, reconcile.FieldSurname, reconcile.FieldRoles},
 		want:   `{"data":{"type":"users","id":"u1","attributes":{"active":false}}}`,
 	}, {
@@ -327,7 +327,7 @@ func TestUpdateUserBodies(t *testing.T) {
 		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-agent"}]},"agent-team":{"data":{"type":"groups","id":"g-south"}}}}}`,
 	}, {
 		name:   "reactivate a non-agent sends roles, no team",
-		user:   reconcile.User{Username: "cy", Active: true, Roles: []string{"team_leader"}, Surname: "Young"},
+		user:   reconcile.User{Username: "cy", Active: true, Roles: reconcile.NamesOf("team_leader"), Surname: "Young"},
 		fields: []reconcile.Field{reconcile.FieldActive, reconcile.FieldSurname},
 		want: `{"data":{"type":"users","id":"u1","attributes":{"active":true,"surname":"Young"},
 		  "relationships":{"roles":{"data":[{"type":"roles","id":"r-tl"}]}}}}`,
@@ -439,7 +439,7 @@ func TestLookupsCachedPerList(t *testing.T) {
 	f.json("POST /v1/org/users", 201, `{"data":{"type":"users","id":"u-new"}}`)
 	c, _ := newTestClient(t, f)
 	ctx := context.Background()
-	agent := reconcile.User{Username: "x", Forename: "X", Surname: "Y", Active: true, Roles: []string{"agent"}, Team: "g-north"}
+	agent := reconcile.User{Username: "x", Forename: "X", Surname: "Y", Active: true, Roles: reconcile.NamesOf("agent"), Team: "g-north"}
 
 	// A write before any List loads roles lazily, once.
 	for range 2 {
@@ -553,13 +553,13 @@ func TestErrorTexts(t *testing.T) {
 		f.json("POST /v1/org/users", 201, `{"data":{"type":"users","attributes":{}}}`)
 		f.json("POST /v1/org/groups", 201, `{"data":{"type":"groups"}}`)
 		c, _ := newTestClient(t, f)
-		_, err := c.CreateUser(ctx, reconcile.User{Username: "ada", Forename: "A", Surname: "L", Active: true, Roles: []string{"agent"}})
+		_, err := c.CreateUser(ctx, reconcile.User{Username: "ada", Forename: "A", Surname: "L", Active: true, Roles: reconcile.NamesOf("agent")})
 		check(t, err, `evaluagent: create user "ada": the response carries no id`)
 		_, err = c.CreateTeam(ctx, reconcile.Team{Name: "North"})
 		check(t, err, `evaluagent: create group "North": the response carries no id`)
 		_, err = c.CreateTeam(ctx, reconcile.Team{Name: "X", Level: "Galaxy"})
 		check(t, err, `evaluagent: create group "X": unknown level "Galaxy": Evaluagent defines Business, Team`)
-		err = c.UpdateUser(ctx, "u1", reconcile.User{Username: "ada", Roles: []string{"boss"}}, []reconcile.Field{reconcile.FieldRoles})
+		err = c.UpdateUser(ctx, "u1", reconcile.User{Username: "ada", Roles: reconcile.NamesOf("boss")}, []reconcile.Field{reconcile.FieldRoles})
 		check(t, err, `evaluagent: update user "ada" (u1): unknown role "boss": Evaluagent defines agent, system_access, team_leader`)
 	})
 	t.Run("create with a body that does not decode", func(t *testing.T) {

@@ -193,13 +193,13 @@ func TestSimLifecycle(t *testing.T) {
 	adaID, err := c.CreateUser(ctx, reconcile.User{
 		Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
 		StartDate: 20240115, ThirdPartyID: "WFM-1001", Active: true,
-		Roles: []string{"system_access", "agent"}, Team: northID,
+		Roles: reconcile.NamesOf("system_access", "agent"), Team: northID,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cyID, err := c.CreateUser(ctx, reconcile.User{
-		Username: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: []string{"team_leader"},
+		Username: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: reconcile.NamesOf("team_leader"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -207,11 +207,11 @@ func TestSimLifecycle(t *testing.T) {
 	s = e.list(t)
 	wantAda := reconcile.User{ID: adaID, ThirdPartyID: "WFM-1001", Username: "ada@example.com", Email: "ada@example.com",
 		Forename: "Ada", Surname: "Lovelace", StartDate: 20240115, Active: true,
-		Roles: []string{"agent", "system_access"}, Team: northID}
+		Roles: reconcile.NamesOf("agent", "system_access"), Team: northID}
 	if diff := cmp.Diff(wantAda, userByID(t, s, adaID)); diff != "" {
 		t.Errorf("created agent (-want +got):\n%s", diff)
 	}
-	wantCy := reconcile.User{ID: cyID, Username: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: []string{"team_leader"}}
+	wantCy := reconcile.User{ID: cyID, Username: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: reconcile.NamesOf("team_leader")}
 	if diff := cmp.Diff(wantCy, userByID(t, s, cyID)); diff != "" {
 		t.Errorf("created team leader (-want +got):\n%s", diff)
 	}
@@ -239,7 +239,7 @@ func TestSimLifecycle(t *testing.T) {
 	if diff := cmp.Diff([]string{adaID}, queueByName(t, s, "Inbound Calls").Agents); diff != "" {
 		t.Errorf("agents after add (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"Inbound Calls"}, userByID(t, s, adaID).Queues); diff != "" {
+	if diff := cmp.Diff([]string{"Inbound Calls"}, userByID(t, s, adaID).Queues.List()); diff != "" {
 		t.Errorf("user queues (-want +got):\n%s", diff)
 	}
 	if err := c.RemoveQueueAgents(ctx, inbound.ID, []string{adaID}); err != nil {
@@ -277,7 +277,7 @@ func TestSimLifecycle(t *testing.T) {
 	}
 	s = e.list(t)
 	gone := userByID(t, s, adaID)
-	if gone.Active || len(gone.Roles) != 0 || gone.Team != "" || len(gone.Queues) != 0 {
+	if gone.Active || gone.Roles.Len() != 0 || gone.Team != "" || gone.Queues.Len() != 0 {
 		t.Errorf("deactivated user = %+v", gone)
 	}
 
@@ -308,12 +308,12 @@ func TestSimDomainRulesSurfaceAsClearErrors(t *testing.T) {
 	team1 := teamByName(t, s, "Test Team 1")
 	inbound := queueByName(t, s, "Inbound Calls")
 	adaID, err := c.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "Lovelace",
-		Active: true, Roles: []string{"agent"}, Team: team1.ID})
+		Active: true, Roles: reconcile.NamesOf("agent"), Team: team1.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cyID, err := c.CreateUser(ctx, reconcile.User{Username: "cy@example.com", Forename: "Cy", Surname: "Young",
-		Active: true, Roles: []string{"manager"}})
+		Active: true, Roles: reconcile.NamesOf("manager")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestSimDomainRulesSurfaceAsClearErrors(t *testing.T) {
 	}{{
 		name: "duplicate username, case-insensitive",
 		do: func() error {
-			_, err := c.CreateUser(ctx, reconcile.User{Username: "ADA@example.com", Forename: "A", Surname: "B", Active: true, Roles: []string{"agent"}, Team: team1.ID})
+			_, err := c.CreateUser(ctx, reconcile.User{Username: "ADA@example.com", Forename: "A", Surname: "B", Active: true, Roles: reconcile.NamesOf("agent"), Team: team1.ID})
 			return err
 		},
 		status: 422,
@@ -334,7 +334,7 @@ func TestSimDomainRulesSurfaceAsClearErrors(t *testing.T) {
 	}, {
 		name: "agent without team",
 		do: func() error {
-			_, err := c.CreateUser(ctx, reconcile.User{Username: "bo@example.com", Forename: "Bo", Surname: "B", Active: true, Roles: []string{"agent"}})
+			_, err := c.CreateUser(ctx, reconcile.User{Username: "bo@example.com", Forename: "Bo", Surname: "B", Active: true, Roles: reconcile.NamesOf("agent")})
 			return err
 		},
 		status: 422,
@@ -382,7 +382,7 @@ func TestSimDomainRulesSurfaceAsClearErrors(t *testing.T) {
 	if err := c.UpdateUser(ctx, adaID, reconcile.User{Active: false}, fields(reconcile.FieldActive)); err != nil {
 		t.Fatal(err)
 	}
-	err = c.UpdateUser(ctx, adaID, reconcile.User{Username: "ada@example.com", Active: true, Roles: []string{"agent"}}, fields(reconcile.FieldActive))
+	err = c.UpdateUser(ctx, adaID, reconcile.User{Username: "ada@example.com", Active: true, Roles: reconcile.NamesOf("agent")}, fields(reconcile.FieldActive))
 	if err == nil || !strings.Contains(err.Error(), "agent-team:") {
 		t.Fatalf("reactivation without team: err = %v", err)
 	}
@@ -469,7 +469,7 @@ func TestSim5xxRetriedForReadsNotCreates(t *testing.T) {
 	team1 := teamByName(t, s, "Test Team 1")
 
 	e.sim.ForceStatus("POST /org/users", 500, 1)
-	_, err := e.client.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: []string{"agent"}, Team: team1.ID})
+	_, err := e.client.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: reconcile.NamesOf("agent"), Team: team1.ID})
 	var apiErr *evaluagent.APIError
 	if !errors.As(err, &apiErr) || apiErr.Status != 500 {
 		t.Fatalf("err = %v, want *APIError 500", err)
@@ -479,7 +479,7 @@ func TestSim5xxRetriedForReadsNotCreates(t *testing.T) {
 	}
 
 	// The PATCH of a user is retried.
-	id, err := e.client.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: []string{"agent"}, Team: team1.ID})
+	id, err := e.client.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: reconcile.NamesOf("agent"), Team: team1.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestSimPagedLists(t *testing.T) {
 	team1 := teamByName(t, e.list(t), "Test Team 1")
 	for _, name := range []string{"a1", "a2", "a3", "a4", "a5"} {
 		if _, err := e.client.CreateUser(ctx, reconcile.User{Username: name + "@example.com", Forename: name, Surname: "X",
-			Active: true, Roles: []string{"agent"}, Team: team1.ID}); err != nil {
+			Active: true, Roles: reconcile.NamesOf("agent"), Team: team1.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -559,7 +559,7 @@ func TestSimAlternativeRoutes(t *testing.T) {
 	ctx := context.Background()
 	s := e.list(t)
 	team1 := teamByName(t, s, "Test Team 1")
-	id, err := e.client.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: []string{"agent"}, Team: team1.ID})
+	id, err := e.client.CreateUser(ctx, reconcile.User{Username: "ada@example.com", Forename: "Ada", Surname: "L", Active: true, Roles: reconcile.NamesOf("agent"), Team: team1.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +571,7 @@ func TestSimAlternativeRoutes(t *testing.T) {
 	}
 	s = e.list(t)
 	u := userByID(t, s, id)
-	if u.Surname != "Byron" || !slices.Equal(u.Queues, []string{"Complaints"}) {
+	if u.Surname != "Byron" || !slices.Equal(u.Queues.List(), []string{"Complaints"}) {
 		t.Errorf("user = %+v", u)
 	}
 	counts := e.sim.Counts()

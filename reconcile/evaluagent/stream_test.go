@@ -54,7 +54,7 @@ func listed(t *testing.T, c *Client) []struct{ ID, Username string } {
 	}
 	var out []struct{ ID, Username string }
 	for _, u := range snap.Users {
-		if u.Team != "g-north" || len(u.Roles) != 1 || u.Roles[0] != "agent" || u.Email != u.Username+"@example.com" {
+		if u.Team != "g-north" || u.Roles.Len() != 1 || u.Roles.List()[0] != "agent" || u.Email != u.Username+"@example.com" {
 			t.Fatalf("user decoded as %+v", u)
 		}
 		out = append(out, struct{ ID, Username string }{u.ID, u.Username})
@@ -175,9 +175,9 @@ func TestListUsersDecodesLeniently(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []reconcile.User{
-		{ID: "u-2", Username: "bad", Forename: "B\uFFFDd", Roles: []string{}},
+		{ID: "u-2", Username: "bad", Forename: "B\uFFFDd", Roles: reconcile.NamesOf()},
 		{ID: "17", ThirdPartyID: "1.5e3", Username: "zoe", Email: "zoe@example.com", Forename: "Zoë", Surname: `O"Neil`,
-			Active: true, Roles: []string{"agent"}, Team: "99"},
+			Active: true, Roles: reconcile.NamesOf("agent"), Team: "99"},
 	}
 	if diff := cmp.Diff(want, snap.Users); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)

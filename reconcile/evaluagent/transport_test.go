@@ -527,7 +527,7 @@ func TestConcurrentUse(t *testing.T) {
 	for i := range 20 {
 		go func() { errs <- c.Ping(ctx) }()
 		go func() {
-			errs <- c.UpdateUser(ctx, fmt.Sprint("u", i), reconcile.User{Roles: []string{"agent"}}, []reconcile.Field{reconcile.FieldRoles})
+			errs <- c.UpdateUser(ctx, fmt.Sprint("u", i), reconcile.User{Roles: reconcile.NamesOf("agent")}, []reconcile.Field{reconcile.FieldRoles})
 		}()
 		go func() { _, err := c.Roles(ctx); errs <- err }()
 	}

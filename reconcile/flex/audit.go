@@ -71,7 +71,7 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 		byID[u.ID] = u
 		if _, ok := matched[u.ID]; !ok && u.Active {
 			notes = append(notes, fmt.Sprintf("audit: Flex user %q (roles %s) is known to no source; rostersync leaves it alone: review it in Flex",
-				u.Username, strings.Join(u.Roles, ", ")))
+				u.Username, strings.Join(u.Roles.List(), ", ")))
 		}
 	}
 	want := c.cfg.InsightsRoles
@@ -87,13 +87,13 @@ func (c *Client) Audit(desired, current *reconcile.Snapshot, plan *reconcile.Pla
 			continue
 		}
 		exp := map[string]bool{}
-		for _, r := range d.Roles {
+		for _, r := range d.Roles.List() {
 			if w, ok := want[strings.ToLower(r)]; ok {
 				exp[w] = true
 			}
 		}
 		got := map[string]bool{}
-		for _, r := range cur.Roles {
+		for _, r := range cur.Roles.List() {
 			if strings.HasPrefix(r, "wfo.") {
 				got[r] = true
 			}

@@ -32,7 +32,7 @@ func directory(team, manager string) *reconcile.Snapshot {
 		{Key: "sales-2", Name: "Sales 2", Parent: "london", Level: "Team", Active: true},
 	}
 	p := func(key, user string) reconcile.User {
-		return reconcile.User{Key: key, Username: user, Email: user, Forename: "F", Surname: "S", Active: true, Roles: []string{"agent"},
+		return reconcile.User{Key: key, Username: user, Email: user, Forename: "F", Surname: "S", Active: true, Roles: reconcile.NamesOf("agent"),
 			Team: team, Attributes: map[string]string{"manager": manager, "location": "London", "image_url": "https://elsewhere/x.png"}}
 	}
 	return &reconcile.Snapshot{Teams: teams, Users: []reconcile.User{p("E1", "ada@example.com"), p("E2", "bob@example.com")}}

@@ -121,10 +121,7 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 		u := &snap.Users[i]
 		*u = reconcile.User{
 			ID: wu.FlexUserSID, Username: wu.Username, Email: wu.Email, Forename: wu.FullName,
-			Active: !wu.Deactivated, Roles: slices.Clone(wu.Roles),
-		}
-		if u.Roles == nil {
-			u.Roles = []string{}
+			Active: !wu.Deactivated, Roles: reconcile.NamesOf(slices.Clone(wu.Roles)...),
 		}
 		ws := wu.workerSID()
 		if ws == "" || !u.Active {
@@ -390,7 +387,7 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 		return "", fmt.Errorf("flex: %s: provision is %s: %w", u.Username, c.cfg.Provision, ErrUnsupported)
 	}
 	var roles []string
-	for _, r := range u.Roles {
+	for _, r := range u.Roles.List() {
 		if slices.Contains(flexRoles, r) {
 			roles = append(roles, r)
 		}

@@ -264,7 +264,7 @@ func (c *Client) shapeTeams(out *reconcile.Snapshot) {
 	persons := map[string]string{}
 	owners := map[string]bool{}
 	for _, u := range out.Users {
-		if slices.ContainsFunc(u.Roles, func(r string) bool { return slices.Contains(c.cfg.TeamOwnerRoles, r) }) {
+		if slices.ContainsFunc(u.Roles.List(), func(r string) bool { return slices.Contains(c.cfg.TeamOwnerRoles, r) }) {
 			owners[strings.ToLower(u.Username)] = true
 		}
 		for _, n := range []string{u.Forename + " " + u.Surname, u.Surname + " " + u.Forename, u.Surname + ", " + u.Forename} {

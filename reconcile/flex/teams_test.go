@@ -27,9 +27,9 @@ func teamsDesired(cyTeam string, withS2 bool) *reconcile.Snapshot {
 			{Key: "t-s1", Name: "Sales 1", Parent: "dept-sales", Level: "Team", Active: true},
 		},
 		Users: []reconcile.User{
-			{Key: "ada", Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace", Active: true, Roles: []string{"agent"}, Team: "t-s1"},
-			{Key: "bob", Username: "bob@example.com", Email: "bob@example.com", Forename: "Bob", Surname: "Byte", Active: true, Roles: []string{"team_leader"}, Team: "t-s1"},
-			{Key: "cy", Username: "cy@example.com", Email: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: []string{"agent"}, Team: cyTeam},
+			{Key: "ada", Username: "ada@example.com", Email: "ada@example.com", Forename: "Ada", Surname: "Lovelace", Active: true, Roles: reconcile.NamesOf("agent"), Team: "t-s1"},
+			{Key: "bob", Username: "bob@example.com", Email: "bob@example.com", Forename: "Bob", Surname: "Byte", Active: true, Roles: reconcile.NamesOf("team_leader"), Team: "t-s1"},
+			{Key: "cy", Username: "cy@example.com", Email: "cy@example.com", Forename: "Cy", Surname: "Young", Active: true, Roles: reconcile.NamesOf("agent"), Team: cyTeam},
 		},
 	}
 	if withS2 {

@@ -73,7 +73,7 @@ func createsQueues(t *testing.T, h Harness) {
 	const name = "Contract Queue"
 	desired := roster(h, 3)
 	for i := range desired.Users[:2] {
-		desired.Users[i].Queues = []string{name}
+		desired.Users[i].Queues = reconcile.NamesOf(name)
 	}
 	desired.Queues = []reconcile.Queue{{Name: name}}
 	e.apply(desired)
@@ -159,7 +159,7 @@ func roster(h Harness, n int) *reconcile.Snapshot {
 		key := fmt.Sprintf("CT%03d", i)
 		s.Users = append(s.Users, reconcile.User{
 			Key: key, ThirdPartyID: key, Username: fmt.Sprintf("ct%03d@example.com", i), Email: fmt.Sprintf("ct%03d@example.com", i),
-			Forename: "Person", Surname: fmt.Sprintf("Number %d", i), Active: true, Roles: []string{h.Role},
+			Forename: "Person", Surname: fmt.Sprintf("Number %d", i), Active: true, Roles: reconcile.NamesOf(h.Role),
 			Team: []string{"ct-a", "ct-b"}[i%2],
 		})
 	}
@@ -281,14 +281,14 @@ func queuesTouchNobodyElse(t *testing.T, h Harness) {
 	q, other := current.Queues[0].Name, current.Queues[1].Name
 	desired := roster(h, 4)
 	for i := range desired.Users {
-		desired.Users[i].Queues = []string{q}
+		desired.Users[i].Queues = reconcile.NamesOf(q)
 	}
-	desired.Users[3].Queues = []string{other}
+	desired.Users[3].Queues = reconcile.NamesOf(other)
 	desired.Queues = []reconcile.Queue{{Name: q}, {Name: other}}
 	e.apply(desired)
 	before := e.list()
 
-	desired.Users[0].Queues = nil
+	desired.Users[0].Queues = reconcile.Names{}
 	e.apply(desired)
 	after := e.list()
 
@@ -316,7 +316,7 @@ func queuesTouchNobodyElse(t *testing.T, h Harness) {
 	}
 	wantUsers := ours(before)
 	left := wantUsers["CT000"]
-	left.Queues = nil
+	left.Queues = reconcile.Names{}
 	wantUsers["CT000"] = left
 	if d := cmp.Diff(wantUsers, ours(after)); d != "" {
 		t.Errorf("a queue change changed users beyond the one who left the queue (-want +got):\n%s", d)

@@ -270,7 +270,7 @@ func (c *Client) Protects(u reconcile.User) bool {
 	if u.ID != "" && u.ID == self || strings.EqualFold(u.Email, c.cfg.Email) {
 		return true
 	}
-	for _, r := range u.Roles {
+	for _, r := range u.Roles.List() {
 		if r != "attendant" && r != "supervisor" && !containsFold(c.cfg.Privileged, u.Email) {
 			return true
 		}
@@ -505,7 +505,7 @@ func (w wireUser) user() reconcile.User {
 	email := strings.ToLower(w.Email)
 	u := reconcile.User{ID: w.ID, Username: email, Email: email, Forename: f, Surname: s, Active: w.Active}
 	if w.Role != "" {
-		u.Roles = []string{strings.ToLower(w.Role)}
+		u.Roles = reconcile.NamesOf(strings.ToLower(w.Role))
 	}
 	return u
 }
@@ -580,7 +580,7 @@ func (c *Client) List(ctx context.Context) (*reconcile.Snapshot, error) {
 	for _, w := range ws {
 		u := w.user()
 		if qs := queuesOf[w.ID]; len(qs) > 0 {
-			u.Queues = slices.Sorted(slices.Values(qs))
+			u.Queues = reconcile.NamesOf(qs...)
 		}
 		listed[w.ID] = w
 		snap.Users = append(snap.Users, u)
@@ -629,7 +629,7 @@ func (c *Client) CreateUser(ctx context.Context, u reconcile.User) (string, erro
 	if !c.cfg.CreateUsers {
 		return "", ErrCreateOff
 	}
-	role, err := writableRole(u.Roles)
+	role, err := writableRole(u.Roles.List())
 	if err != nil {
 		return "", err
 	}
@@ -720,7 +720,7 @@ func (c *Client) UpdateUser(ctx context.Context, id string, u reconcile.User, fi
 		case reconcile.FieldActive:
 			inner["active"] = u.Active
 		case reconcile.FieldRoles:
-			role, err := writableRole(u.Roles)
+			role, err := writableRole(u.Roles.List())
 			if err != nil {
 				return err
 			}

@@ -63,7 +63,7 @@ func recorded(t *testing.T, method, path string, simCfg func(*vokisim.Config), c
 	return client, rec
 }
 
-var newPerson = reconcile.User{Email: "new.person@acme.example", Forename: "New", Surname: "Person", Roles: []string{"attendant"}, Active: true}
+var newPerson = reconcile.User{Email: "new.person@acme.example", Forename: "New", Surname: "Person", Roles: reconcile.NamesOf("attendant"), Active: true}
 
 func TestCreateUserSendsTheInferredBodyWithAPasswordNeverReused(t *testing.T) {
 	c, rec := recorded(t, http.MethodPost, "/api/v1/users", func(s *vokisim.Config) { s.RequirePassword = true }, nil)

@@ -65,8 +65,7 @@ func (m *Memory) List(context.Context) (*reconcile.Snapshot, error) {
 	defer m.mu.Unlock()
 	s := &reconcile.Snapshot{Teams: slices.Clone(m.Teams)}
 	for _, u := range m.Users {
-		u.Roles = slices.Clone(u.Roles)
-		u.Queues = nil
+		u.Queues = reconcile.Names{}
 		s.Users = append(s.Users, u)
 	}
 	for _, q := range m.Queues {
@@ -104,7 +103,7 @@ func (m *Memory) check(u *reconcile.User) error {
 			return fmt.Errorf("username %q: already taken", u.Username)
 		}
 	}
-	if slices.Contains(u.Roles, m.AgentRole) {
+	if u.Roles.Has(m.AgentRole) {
 		t := m.team(u.Team)
 		if t == nil || !t.Active || t.Level != m.AgentLevel {
 			return fmt.Errorf("agent %q: team %q is not an active %s-level group", u.Username, u.Team, m.AgentLevel)
@@ -120,9 +119,8 @@ func (m *Memory) CreateUser(_ context.Context, u reconcile.User) (string, error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u.ID = m.id("u")
-	u.Key, u.Origin, u.Queues = "", "", nil
+	u.Key, u.Origin, u.Queues = "", "", reconcile.Names{}
 	u.Active = true
-	u.Roles = slices.Clone(u.Roles)
 	if err := m.check(&u); err != nil {
 		return "", err
 	}
@@ -140,7 +138,7 @@ func (m *Memory) UpdateUser(_ context.Context, id string, u reconcile.User, fiel
 		return fmt.Errorf("user %s not found", id)
 	}
 	next := *cur
-	next.Roles = slices.Clone(cur.Roles)
+	next.Roles = cur.Roles
 	reactivate := false
 	for _, f := range fields {
 		switch f {
@@ -157,8 +155,8 @@ func (m *Memory) UpdateUser(_ context.Context, id string, u reconcile.User, fiel
 		case reconcile.FieldStartDate:
 			next.StartDate = u.StartDate
 		case reconcile.FieldRoles:
-			next.Roles = slices.Clone(u.Roles)
-			if !slices.Contains(next.Roles, m.AgentRole) {
+			next.Roles = u.Roles
+			if !next.Roles.Has(m.AgentRole) {
 				next.Team = ""
 			}
 		case reconcile.FieldTeam:
@@ -171,14 +169,14 @@ func (m *Memory) UpdateUser(_ context.Context, id string, u reconcile.User, fiel
 		}
 	}
 	if !next.Active {
-		next.Roles, next.Team = []string{}, ""
+		next.Roles, next.Team = reconcile.Names{}, ""
 		for i := range m.Queues {
 			m.Queues[i].Agents = slices.DeleteFunc(m.Queues[i].Agents, func(a string) bool { return a == id })
 		}
 	} else if reactivate {
 		// Reactivation restores nothing that the request does not send.
 		if !slices.Contains(fields, reconcile.FieldRoles) {
-			next.Roles = []string{}
+			next.Roles = reconcile.Names{}
 		}
 		if !slices.Contains(fields, reconcile.FieldTeam) {
 			next.Team = ""
@@ -280,7 +278,7 @@ func (m *Memory) addAgents(queueID string, ids []string) error {
 	}
 	for _, id := range ids {
 		u := m.user(id)
-		if u == nil || !u.Active || !slices.Contains(u.Roles, m.AgentRole) {
+		if u == nil || !u.Active || !u.Roles.Has(m.AgentRole) {
 			return fmt.Errorf("queue %q: %s is not an active agent", q.Name, id)
 		}
 	}

@@ -235,8 +235,8 @@ func details(o *reconcile.Op, labels map[string]string) string {
 		if u.Team != "" {
 			parts = append(parts, "team "+code(u.Team))
 		}
-		if len(u.Roles) > 0 {
-			parts = append(parts, "roles "+escape(strings.Join(u.Roles, ", ")))
+		if u.Roles.Len() > 0 {
+			parts = append(parts, "roles "+escape(strings.Join(u.Roles.List(), ", ")))
 		}
 	case o.Action == reconcile.ActionCreate && o.Team != nil:
 		if o.Team.Parent != "" {

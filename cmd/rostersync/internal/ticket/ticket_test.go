@@ -24,7 +24,7 @@ func samplePlan() *reconcile.Plan {
 		{Action: reconcile.ActionCreate, Kind: reconcile.KindTeam, Key: "Leeds / Support / North", Name: "North",
 			Team: &reconcile.Team{Name: "North", Parent: "Leeds / Support", Level: "Team"}, Reason: "new in source"},
 		{Action: reconcile.ActionCreate, Kind: reconcile.KindUser, Key: "E2001", Name: "nadia.osei@example.com",
-			User:   &reconcile.User{Username: "nadia.osei@example.com", Email: "nadia.osei@example.com", Team: "Leeds / Support / North", Roles: []string{"agent"}},
+			User:   &reconcile.User{Username: "nadia.osei@example.com", Email: "nadia.osei@example.com", Team: "Leeds / Support / North", Roles: reconcile.NamesOf("agent")},
 			Reason: "new in source (people.csv:14)"},
 		{Action: reconcile.ActionUpdate, Kind: reconcile.KindUser, Key: "E1005", Name: "ella.fraser@example.com",
 			Changes: []reconcile.Change{{Field: "team", Old: "South", New: "North"}}, Reason: "changed in source (people.csv:6)"},
@@ -131,7 +131,7 @@ func TestTicketStaysSmall(t *testing.T) {
 	for i := range 331 {
 		u := fmt.Sprintf("agent%03d@example.com", i)
 		p.Ops = append(p.Ops, reconcile.Op{Action: reconcile.ActionCreate, Kind: reconcile.KindUser, Key: fmt.Sprintf("E%05d", i), Name: u,
-			User: &reconcile.User{Username: u, Email: u, Forename: "A", Surname: "B", StartDate: 20260101, Team: "Leeds / Support / North", Roles: []string{"agent"}},
+			User: &reconcile.User{Username: u, Email: u, Forename: "A", Surname: "B", StartDate: 20260101, Team: "Leeds / Support / North", Roles: reconcile.NamesOf("agent")},
 			Changes: []reconcile.Change{{Field: "username", New: u}, {Field: "email", New: u}, {Field: "forename", New: "A"}, {Field: "surname", New: "B"},
 				{Field: "start_date", New: "2026-01-01"}, {Field: "roles", New: "agent"}, {Field: "team", New: "North"}},
 			Reason: fmt.Sprintf("new in source (people.csv:%d)", i+2)})
