@@ -536,7 +536,7 @@ func (d *differ) userChanges(cur, w *User, create bool) []Change {
 	}
 	str(FieldEmail, cur.Email, w.Email, true)
 	str(FieldThirdPartyID, cur.ThirdPartyID, w.ThirdPartyID, true)
-	if w.StartDate != 0 && cur.StartDate != w.StartDate {
+	if cur.StartDate != w.StartDate { // formatted only when they differ
 		str(FieldStartDate, cur.StartDate.String(), w.StartDate.String(), true)
 	}
 	if !create && cur.Active != w.Active {

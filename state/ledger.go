@@ -126,11 +126,11 @@ func (d *DB) ledgerRows(ctx context.Context, target string, row func(kind, key, 
 	// a user's kind comes as NULL, which costs nothing, rather than as
 	// "user" once more for each of 100k rows; and the values are scanned
 	// into variables made once, not once a row.
-	q := `SELECT NULLIF(kind, 'user'), key, id FROM ownership NOT INDEXED WHERE target = ?`
+	q := `SELECT NULLIF(kind, ?), key, id FROM ownership NOT INDEXED WHERE target = ?`
 	if d.pg() {
-		q = `SELECT NULLIF(kind, 'user'), key, id FROM ownership WHERE target = ?`
+		q = `SELECT NULLIF(kind, ?), key, id FROM ownership WHERE target = ?`
 	}
-	rows, err := d.db.QueryContext(ctx, q, target)
+	rows, err := d.db.QueryContext(ctx, q, ledgerUser, target)
 	if err != nil {
 		return fmt.Errorf("state: ledger %s: %w", target, err)
 	}

@@ -301,16 +301,12 @@ func newInterner(l *lookups) *interner {
 // read.
 const nameLimit = 1 << 14
 
-// date is a start date as listed (any form normDate reads), as compared.
+// date is a start date as listed (any form listedDate reads), as compared.
 func (in *interner) date(raw []byte) (reconcile.Date, error) {
 	if d, ok := in.dates[string(raw)]; ok {
 		return d, nil
 	}
-	s, err := normDate(string(raw))
-	if err != nil {
-		return 0, err
-	}
-	d, err := reconcile.ParseDate(s)
+	d, err := listedDate(string(raw))
 	if err != nil {
 		return 0, err
 	}

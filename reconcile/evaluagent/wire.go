@@ -23,6 +23,8 @@ import (
 
 	json2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/rostersync/rostersync/reconcile"
 )
 
 // flexString decodes a JSON string, number or null (as "") into a string.
@@ -355,26 +357,20 @@ func decodeQueueAgent(r resource) (string, error) {
 	return string(r.ID), nil
 }
 
-// normDate turns a date or an RFC 3339 date-time into YYYY-MM-DD. A
-// date-time keeps its own calendar date: converting a start date to UTC
-// could move it to the day before.
-func normDate(s string) (string, error) {
+// listedDate reads a start date as the platform lists it: a date or an
+// RFC 3339 date-time ("" is no date). A date-time keeps its own calendar
+// date: converting a start date to UTC could move it to the day before.
+func listedDate(s string) (reconcile.Date, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", nil
+		return 0, nil
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t.Format(time.DateOnly), nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.Format(time.DateOnly), nil
-	}
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
+	for _, layout := range []string{time.DateOnly, time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.Format(time.DateOnly), nil
+			return reconcile.DateOf(t), nil
 		}
 	}
-	return "", fmt.Errorf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time", s)
+	return 0, fmt.Errorf("%q is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time", s)
 }
 
 // Request bodies. Maps marshal with sorted keys, so bodies are stable; a key

@@ -59,7 +59,8 @@ type member struct {
 // (-1: none).
 type edge struct{ group, next int32 }
 
-// chunks is a list appended to in fixed blocks. Growing it copies
+// chunks is a list appended to in fixed blocks, as reconcile.Blocks is for
+// people (which a source may not import: DESIGN.md). Growing it copies
 // nothing, where a slice grown by append allocates about four times its
 // final size on the way (27 MB for the edges of 100k people in two groups
 // when each edge carried its member's print).
